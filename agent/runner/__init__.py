@@ -1,0 +1,1 @@
+"""The work-process side: what runs inside each work's own OS process. Imports no grpc, to start fast."""

@@ -1,0 +1,202 @@
+"""The life of one work process: load the app, find the work, run its calls, report everything, stop cleanly.
+
+    connect ─► init (flow's view) ─► on_start ─► [started] ─► wait for a call ─► running ─► run() ─┐
+                                                                 ▲                                 │
+                                                                 └── succeeded / failed ◄──────────┘
+    SIGTERM at any point: on_exit, final attributes, stopped, exit 0.
+"""
+
+from __future__ import annotations
+
+import importlib
+import json
+import os
+import queue
+import signal
+import sys
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+from agent.runner.connection import RunnerConnection
+from agent.runner.tracker import VarsTracker
+from protos import codec
+from protos.lightning.v1 import runner_pb2
+from sdk._events import StatusChanged, WorkCrashed
+from sdk._hashing import START_CALL_HASH
+from sdk._loader import load_app, user_traceback
+from sdk._runtime import Runtime, set_runtime
+from sdk._status import WorkFailureReasons, WorkStageStatus, WorkStopReasons, make_status
+from sdk._work import LightningWork
+from sdk.errors import InvalidReturnValueError
+
+_OUR_DIR = str(Path(__file__).resolve().parent.parent)  # agent/: frames of ours are cut from user tracebacks
+WATCH_INTERVAL_S = 0.1
+FLUSH_TIMEOUT_S = 5.0
+
+
+class _WorkProcessRuntime(Runtime):
+    """Routes assignments made by the work to the tracker (and ignores the copies of other components)."""
+
+    def __init__(self) -> None:
+        self.work: LightningWork | None = None
+        self.tracker: VarsTracker | None = None
+
+    def record_change(self, work: LightningWork, name: str, value: Any) -> None:
+        if work is self.work and self.tracker is not None:
+            self.tracker.note(name, value)
+
+
+class WorkProcess:
+    """Runs one work inside this process, driven by the agent over ``connection``."""
+
+    def __init__(self, connection: RunnerConnection, work: LightningWork, tracker: VarsTracker) -> None:
+        self.connection = connection
+        self.work = work
+        self.tracker = tracker
+        self.calls: queue.SimpleQueue[runner_pb2.SupervisorMessage] = queue.SimpleQueue()
+        self.latest_hash = START_CALL_HASH
+        self._stopping = False
+
+    def status(self, call_hash: str, stage: str, **fields: str) -> None:
+        """Report a status of call ``call_hash``."""
+        self.connection.emit(StatusChanged(call_hash, make_status(stage, **fields)))
+
+    def on_message(self, message: runner_pb2.SupervisorMessage) -> None:
+        """Handle a message from the agent (receiver thread)."""
+        kind = message.WhichOneof("kind")
+        if kind == "update":
+            self.tracker.absorb(codec.update_vars_from_pb(message.update).vars)
+        elif kind == "call":
+            self.calls.put(message)
+
+    def on_sigterm(self, signum: int, frame: Any) -> None:
+        """Stop: run on_exit, send the final attributes and the stopped status, exit 0."""
+        if self._stopping:
+            return  # a second SIGTERM while stopping must not re-enter on_exit
+        self._stopping = True
+        try:
+            self.work.on_exit()
+        except Exception as exc:  # noqa: BLE001 - the user's hook failing must not lose the stopped status
+            print(f"on_exit of {self.work.name} raised:\n{user_traceback(exc, (_OUR_DIR,))}", file=sys.stderr)
+        self.tracker.sweep()
+        self.status(self.latest_hash, WorkStageStatus.STOPPED, reason=WorkStopReasons.SIGTERM_SIGNAL_HANDLER.value)
+        self.connection.flush(FLUSH_TIMEOUT_S)
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(0)
+
+    def start(self, init: runner_pb2.RunnerInit) -> None:
+        """Apply the flow's view, run on_start, and report started when the flow asked for the start action."""
+        self.tracker.absorb(json.loads(init.vars_json) if init.vars_json else {})
+        self.work._internal_ip = os.environ.get("LIGHTNING_NODE_PRIVATE_IP", "127.0.0.1")
+        self.work._public_ip = os.environ.get("LIGHTNING_NODE_IP", "")
+        self.work.on_start()
+        self.tracker.sweep()
+        if init.start_action:
+            self.status(START_CALL_HASH, WorkStageStatus.STARTED)
+
+    def serve_calls(self) -> None:
+        """Run calls in arrival order, forever."""
+        while True:
+            message = self.calls.get()
+            call = codec.run_call_from_pb(message.call)
+            self.run_call(call.call_hash, call.args, call.kwargs, call.vars)
+
+    def run_call(self, call_hash: str, args: list[Any], kwargs: dict[str, Any], flow_vars: dict[str, Any]) -> None:
+        """Run one call and report its outcome."""
+        self.tracker.absorb(flow_vars)
+        self.latest_hash = call_hash
+        self.status(call_hash, WorkStageStatus.RUNNING)
+        self.work.__dict__["_executing"] = True
+        try:
+            result = self.work._user_run()(*args, **kwargs)
+            if result is not None:
+                raise InvalidReturnValueError(
+                    f"{self.work.name}: run() returned a {type(result).__name__}; a work's run must return None "
+                    "(results travel through the work's attributes)"
+                )
+        except BaseException as exc:  # noqa: BLE001 - the user's failure becomes a status, whatever it is
+            self.fail(call_hash, exc)
+            return
+        finally:
+            self.work.__dict__["_executing"] = False
+        self.tracker.sweep()
+        self.status(call_hash, WorkStageStatus.SUCCEEDED)
+
+    def fail(self, call_hash: str, exc: BaseException) -> None:
+        """Report a failed call; exit the process when on_exception re-raises (the app then fails)."""
+        self.tracker.sweep()
+        text = user_traceback(exc, (_OUR_DIR,))
+        reason = (
+            WorkFailureReasons.INVALID_RETURN_VALUE
+            if isinstance(exc, InvalidReturnValueError)
+            else WorkFailureReasons.USER_EXCEPTION
+        )
+        self.status(call_hash, WorkStageStatus.FAILED, message=text, reason=reason.value)
+        try:
+            self.work.on_exception(exc)
+        except BaseException:  # noqa: BLE001
+            self.connection.emit(WorkCrashed(text))
+            self.connection.flush(FLUSH_TIMEOUT_S)
+            os._exit(1)
+        print(f"{self.work.name} failed (raise_exception=False, the app goes on):\n{text}", file=sys.stderr, flush=True)
+
+
+def find_work(app_module_name: str, app: Any, module: Any, name: str, init: runner_pb2.RunnerInit) -> LightningWork:
+    """The work called ``name`` in the freshly loaded app, rebuilt from its class when the flow made it in run()."""
+    try:
+        return app.get_component_by_name(name)
+    except AttributeError:
+        if not init.work_class:
+            raise
+    module_name, _, qualname = init.work_class.partition(":")
+    owner: Any = module if module_name == app_module_name else importlib.import_module(module_name)
+    for part in qualname.split("."):
+        owner = getattr(owner, part)
+    if not init.init_args_json:
+        raise RuntimeError(
+            f"{name} was created inside a flow's run() with constructor arguments that are not JSON, so its process "
+            "cannot rebuild it; create it in the flow's __init__ or pass JSON arguments"
+        )
+    init_args = json.loads(init.init_args_json)
+    work = owner(*init_args["args"], **init_args["kwargs"])
+    work._set_name(name)
+    return work
+
+
+def watch_attributes(tracker: VarsTracker) -> None:
+    """Catch in-place mutations (list.append, d[k] = v) within WATCH_INTERVAL_S."""
+    while True:
+        time.sleep(WATCH_INTERVAL_S)
+        tracker.sweep()
+
+
+def run(socket_path: str, work_name: str, attempt: int, app_path: str) -> None:
+    """The work process's main: never returns (exits when stopped, or when the work fails the app)."""
+    connection = RunnerConnection.connect(socket_path, work_name, attempt)
+    init_message = connection.receive_one()
+    if init_message is None:
+        raise SystemExit(f"{work_name}: the agent closed the connection before sending the work's init")
+    init = init_message.init
+    runtime = _WorkProcessRuntime()
+    set_runtime(runtime)
+    try:
+        app, module = load_app(app_path)
+        work = find_work("__main__", app, module, work_name, init)
+    except BaseException as exc:  # noqa: BLE001 - reported to the flow as this work's crash
+        connection.emit(WorkCrashed(f"{work_name}: the work process could not load it:\n{exc}"))
+        connection.flush(FLUSH_TIMEOUT_S)
+        os._exit(1)
+    tracker = VarsTracker(work, connection.emit_vars_json)
+    runtime.work, runtime.tracker = work, tracker
+    process = WorkProcess(connection, work, tracker)
+    signal.signal(signal.SIGTERM, process.on_sigterm)
+    threading.Thread(target=connection.receive_forever, args=(process.on_message,), daemon=True).start()
+    threading.Thread(target=watch_attributes, args=(tracker,), name="lightning-watch", daemon=True).start()
+    try:
+        process.start(init)
+    except BaseException as exc:  # noqa: BLE001 - on_start failing is the work failing
+        process.fail(START_CALL_HASH, exc)
+    process.serve_calls()

@@ -1,0 +1,166 @@
+from protos.lightning.v1 import events_pb2 as _events_pb2
+from google.protobuf.internal import containers as _containers
+from google.protobuf import descriptor as _descriptor
+from google.protobuf import message as _message
+from collections.abc import Iterable as _Iterable, Mapping as _Mapping
+from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
+
+DESCRIPTOR: _descriptor.FileDescriptor
+
+class GpuDevice(_message.Message):
+    __slots__ = ("index", "uuid", "name", "memory_bytes")
+    INDEX_FIELD_NUMBER: _ClassVar[int]
+    UUID_FIELD_NUMBER: _ClassVar[int]
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    MEMORY_BYTES_FIELD_NUMBER: _ClassVar[int]
+    index: int
+    uuid: str
+    name: str
+    memory_bytes: int
+    def __init__(self, index: _Optional[int] = ..., uuid: _Optional[str] = ..., name: _Optional[str] = ..., memory_bytes: _Optional[int] = ...) -> None: ...
+
+class Resources(_message.Message):
+    __slots__ = ("cpus", "memory_bytes", "gpus")
+    CPUS_FIELD_NUMBER: _ClassVar[int]
+    MEMORY_BYTES_FIELD_NUMBER: _ClassVar[int]
+    GPUS_FIELD_NUMBER: _ClassVar[int]
+    cpus: float
+    memory_bytes: int
+    gpus: _containers.RepeatedCompositeFieldContainer[GpuDevice]
+    def __init__(self, cpus: _Optional[float] = ..., memory_bytes: _Optional[int] = ..., gpus: _Optional[_Iterable[_Union[GpuDevice, _Mapping]]] = ...) -> None: ...
+
+class Register(_message.Message):
+    __slots__ = ("agent_id", "name", "hostname", "resources", "labels", "protocol_version")
+    class LabelsEntry(_message.Message):
+        __slots__ = ("key", "value")
+        KEY_FIELD_NUMBER: _ClassVar[int]
+        VALUE_FIELD_NUMBER: _ClassVar[int]
+        key: str
+        value: str
+        def __init__(self, key: _Optional[str] = ..., value: _Optional[str] = ...) -> None: ...
+    AGENT_ID_FIELD_NUMBER: _ClassVar[int]
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    HOSTNAME_FIELD_NUMBER: _ClassVar[int]
+    RESOURCES_FIELD_NUMBER: _ClassVar[int]
+    LABELS_FIELD_NUMBER: _ClassVar[int]
+    PROTOCOL_VERSION_FIELD_NUMBER: _ClassVar[int]
+    agent_id: str
+    name: str
+    hostname: str
+    resources: Resources
+    labels: _containers.ScalarMap[str, str]
+    protocol_version: int
+    def __init__(self, agent_id: _Optional[str] = ..., name: _Optional[str] = ..., hostname: _Optional[str] = ..., resources: _Optional[_Union[Resources, _Mapping]] = ..., labels: _Optional[_Mapping[str, str]] = ..., protocol_version: _Optional[int] = ...) -> None: ...
+
+class Heartbeat(_message.Message):
+    __slots__ = ("cpu_percent", "memory_used_bytes")
+    CPU_PERCENT_FIELD_NUMBER: _ClassVar[int]
+    MEMORY_USED_BYTES_FIELD_NUMBER: _ClassVar[int]
+    cpu_percent: float
+    memory_used_bytes: int
+    def __init__(self, cpu_percent: _Optional[float] = ..., memory_used_bytes: _Optional[int] = ...) -> None: ...
+
+class WorkEvents(_message.Message):
+    __slots__ = ("events",)
+    EVENTS_FIELD_NUMBER: _ClassVar[int]
+    events: _containers.RepeatedCompositeFieldContainer[_events_pb2.WorkEvent]
+    def __init__(self, events: _Optional[_Iterable[_Union[_events_pb2.WorkEvent, _Mapping]]] = ...) -> None: ...
+
+class AgentMessage(_message.Message):
+    __slots__ = ("register", "heartbeat", "events")
+    REGISTER_FIELD_NUMBER: _ClassVar[int]
+    HEARTBEAT_FIELD_NUMBER: _ClassVar[int]
+    EVENTS_FIELD_NUMBER: _ClassVar[int]
+    register: Register
+    heartbeat: Heartbeat
+    events: WorkEvents
+    def __init__(self, register: _Optional[_Union[Register, _Mapping]] = ..., heartbeat: _Optional[_Union[Heartbeat, _Mapping]] = ..., events: _Optional[_Union[WorkEvents, _Mapping]] = ...) -> None: ...
+
+class Welcome(_message.Message):
+    __slots__ = ("session_id", "heartbeat_interval_s")
+    SESSION_ID_FIELD_NUMBER: _ClassVar[int]
+    HEARTBEAT_INTERVAL_S_FIELD_NUMBER: _ClassVar[int]
+    session_id: str
+    heartbeat_interval_s: float
+    def __init__(self, session_id: _Optional[str] = ..., heartbeat_interval_s: _Optional[float] = ...) -> None: ...
+
+class LaunchWork(_message.Message):
+    __slots__ = ("work_name", "attempt", "app_path", "vars_json", "env", "start_action", "stop_grace_s", "work_class", "init_args_json", "gpu_indices")
+    class EnvEntry(_message.Message):
+        __slots__ = ("key", "value")
+        KEY_FIELD_NUMBER: _ClassVar[int]
+        VALUE_FIELD_NUMBER: _ClassVar[int]
+        key: str
+        value: str
+        def __init__(self, key: _Optional[str] = ..., value: _Optional[str] = ...) -> None: ...
+    WORK_NAME_FIELD_NUMBER: _ClassVar[int]
+    ATTEMPT_FIELD_NUMBER: _ClassVar[int]
+    APP_PATH_FIELD_NUMBER: _ClassVar[int]
+    VARS_JSON_FIELD_NUMBER: _ClassVar[int]
+    ENV_FIELD_NUMBER: _ClassVar[int]
+    START_ACTION_FIELD_NUMBER: _ClassVar[int]
+    STOP_GRACE_S_FIELD_NUMBER: _ClassVar[int]
+    WORK_CLASS_FIELD_NUMBER: _ClassVar[int]
+    INIT_ARGS_JSON_FIELD_NUMBER: _ClassVar[int]
+    GPU_INDICES_FIELD_NUMBER: _ClassVar[int]
+    work_name: str
+    attempt: int
+    app_path: str
+    vars_json: str
+    env: _containers.ScalarMap[str, str]
+    start_action: bool
+    stop_grace_s: float
+    work_class: str
+    init_args_json: str
+    gpu_indices: _containers.RepeatedScalarFieldContainer[int]
+    def __init__(self, work_name: _Optional[str] = ..., attempt: _Optional[int] = ..., app_path: _Optional[str] = ..., vars_json: _Optional[str] = ..., env: _Optional[_Mapping[str, str]] = ..., start_action: _Optional[bool] = ..., stop_grace_s: _Optional[float] = ..., work_class: _Optional[str] = ..., init_args_json: _Optional[str] = ..., gpu_indices: _Optional[_Iterable[int]] = ...) -> None: ...
+
+class StopWork(_message.Message):
+    __slots__ = ("work_name", "attempt", "reason", "grace_s")
+    WORK_NAME_FIELD_NUMBER: _ClassVar[int]
+    ATTEMPT_FIELD_NUMBER: _ClassVar[int]
+    REASON_FIELD_NUMBER: _ClassVar[int]
+    GRACE_S_FIELD_NUMBER: _ClassVar[int]
+    work_name: str
+    attempt: int
+    reason: str
+    grace_s: float
+    def __init__(self, work_name: _Optional[str] = ..., attempt: _Optional[int] = ..., reason: _Optional[str] = ..., grace_s: _Optional[float] = ...) -> None: ...
+
+class EventAck(_message.Message):
+    __slots__ = ("work_name", "attempt", "seq")
+    WORK_NAME_FIELD_NUMBER: _ClassVar[int]
+    ATTEMPT_FIELD_NUMBER: _ClassVar[int]
+    SEQ_FIELD_NUMBER: _ClassVar[int]
+    work_name: str
+    attempt: int
+    seq: int
+    def __init__(self, work_name: _Optional[str] = ..., attempt: _Optional[int] = ..., seq: _Optional[int] = ...) -> None: ...
+
+class Command(_message.Message):
+    __slots__ = ("launch", "call", "update", "stop")
+    LAUNCH_FIELD_NUMBER: _ClassVar[int]
+    CALL_FIELD_NUMBER: _ClassVar[int]
+    UPDATE_FIELD_NUMBER: _ClassVar[int]
+    STOP_FIELD_NUMBER: _ClassVar[int]
+    launch: LaunchWork
+    call: _events_pb2.RunCall
+    update: _events_pb2.UpdateVars
+    stop: StopWork
+    def __init__(self, launch: _Optional[_Union[LaunchWork, _Mapping]] = ..., call: _Optional[_Union[_events_pb2.RunCall, _Mapping]] = ..., update: _Optional[_Union[_events_pb2.UpdateVars, _Mapping]] = ..., stop: _Optional[_Union[StopWork, _Mapping]] = ...) -> None: ...
+
+class Commands(_message.Message):
+    __slots__ = ("commands",)
+    COMMANDS_FIELD_NUMBER: _ClassVar[int]
+    commands: _containers.RepeatedCompositeFieldContainer[Command]
+    def __init__(self, commands: _Optional[_Iterable[_Union[Command, _Mapping]]] = ...) -> None: ...
+
+class ControlMessage(_message.Message):
+    __slots__ = ("welcome", "commands", "ack")
+    WELCOME_FIELD_NUMBER: _ClassVar[int]
+    COMMANDS_FIELD_NUMBER: _ClassVar[int]
+    ACK_FIELD_NUMBER: _ClassVar[int]
+    welcome: Welcome
+    commands: Commands
+    ack: EventAck
+    def __init__(self, welcome: _Optional[_Union[Welcome, _Mapping]] = ..., commands: _Optional[_Union[Commands, _Mapping]] = ..., ack: _Optional[_Union[EventAck, _Mapping]] = ...) -> None: ...

@@ -1,0 +1,36 @@
+from protos.lightning.v1 import events_pb2 as _events_pb2
+from google.protobuf.internal import containers as _containers
+from google.protobuf import descriptor as _descriptor
+from google.protobuf import message as _message
+from collections.abc import Iterable as _Iterable, Mapping as _Mapping
+from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
+
+DESCRIPTOR: _descriptor.FileDescriptor
+
+class SupervisorMessage(_message.Message):
+    __slots__ = ("init", "call", "update")
+    INIT_FIELD_NUMBER: _ClassVar[int]
+    CALL_FIELD_NUMBER: _ClassVar[int]
+    UPDATE_FIELD_NUMBER: _ClassVar[int]
+    init: RunnerInit
+    call: _events_pb2.RunCall
+    update: _events_pb2.UpdateVars
+    def __init__(self, init: _Optional[_Union[RunnerInit, _Mapping]] = ..., call: _Optional[_Union[_events_pb2.RunCall, _Mapping]] = ..., update: _Optional[_Union[_events_pb2.UpdateVars, _Mapping]] = ...) -> None: ...
+
+class RunnerInit(_message.Message):
+    __slots__ = ("vars_json", "start_action", "work_class", "init_args_json")
+    VARS_JSON_FIELD_NUMBER: _ClassVar[int]
+    START_ACTION_FIELD_NUMBER: _ClassVar[int]
+    WORK_CLASS_FIELD_NUMBER: _ClassVar[int]
+    INIT_ARGS_JSON_FIELD_NUMBER: _ClassVar[int]
+    vars_json: str
+    start_action: bool
+    work_class: str
+    init_args_json: str
+    def __init__(self, vars_json: _Optional[str] = ..., start_action: _Optional[bool] = ..., work_class: _Optional[str] = ..., init_args_json: _Optional[str] = ...) -> None: ...
+
+class RunnerMessage(_message.Message):
+    __slots__ = ("events",)
+    EVENTS_FIELD_NUMBER: _ClassVar[int]
+    events: _containers.RepeatedCompositeFieldContainer[_events_pb2.WorkEvent]
+    def __init__(self, events: _Optional[_Iterable[_Union[_events_pb2.WorkEvent, _Mapping]]] = ...) -> None: ...

@@ -1,0 +1,131 @@
+"""Plain types that cross processes: what works report (events) and what flows ask for (commands).
+
+The control plane, the agent and the work runner all speak these; ``protos.codec`` turns them into protobuf
+messages at the edges. They are internal to lightning-ctl, not part of the app author's API.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Union
+
+
+@dataclass(frozen=True, slots=True)
+class VarsChanged:
+    """Public attributes of the work took new values."""
+
+    values: dict[str, Any]
+
+
+@dataclass(frozen=True, slots=True)
+class StatusChanged:
+    """A call of the work reached a new status (a dict as made by ``make_status``)."""
+
+    call_hash: str
+    status: dict[str, Any]
+
+
+@dataclass(frozen=True, slots=True)
+class LinesLogged:
+    """The work process wrote lines to stdout or stderr."""
+
+    stream: str  # "stdout" or "stderr"
+    lines: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class ProcessStarted:
+    """The work process is up."""
+
+    pid: int
+
+
+@dataclass(frozen=True, slots=True)
+class ProcessExited:
+    """The work process ended, with an exit code or killed by a signal."""
+
+    pid: int
+    exit_code: int
+    signal: int = 0
+
+    def describe(self) -> str:
+        """A human reason, e.g. "exited with code 3" or "killed by signal 9 (SIGKILL)"."""
+        if self.signal:
+            import signal as signals
+
+            try:
+                name = signals.Signals(self.signal).name
+            except ValueError:
+                name = "unknown"
+            return f"killed by signal {self.signal} ({name})"
+        return f"exited with code {self.exit_code}"
+
+
+@dataclass(frozen=True, slots=True)
+class WorkCrashed:
+    """``run`` raised and ``on_exception`` re-raised: the work's failure must fail the app."""
+
+    traceback: str
+
+
+EventBody = Union[VarsChanged, StatusChanged, LinesLogged, ProcessStarted, ProcessExited, WorkCrashed]
+
+
+@dataclass(frozen=True, slots=True)
+class WorkEvent:
+    """One event of one attempt of a work, numbered by its sender."""
+
+    work_name: str
+    attempt: int
+    seq: int
+    body: EventBody
+
+
+@dataclass(frozen=True, slots=True)
+class LaunchWork:
+    """Start a process for (work_name, attempt)."""
+
+    work_name: str
+    attempt: int
+    app_path: str
+    vars: dict[str, Any]
+    env: dict[str, str] = field(default_factory=dict)
+    start_action: bool = False
+    stop_grace_s: float = 30.0
+    work_class: str = ""
+    init_args: dict[str, Any] | None = None
+    gpu_indices: tuple[int, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class RunCall:
+    """Run one call; ``vars`` holds the flow's changes to the work's attributes not yet sent to it."""
+
+    work_name: str
+    attempt: int
+    call_hash: str
+    args: list[Any]
+    kwargs: dict[str, Any]
+    vars: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class UpdateVars:
+    """The flow changed public attributes of a running work."""
+
+    work_name: str
+    attempt: int
+    vars: dict[str, Any]
+
+
+@dataclass(frozen=True, slots=True)
+class StopWork:
+    """Stop the process of (work_name, attempt): SIGTERM, then SIGKILL after ``grace_s``."""
+
+    work_name: str
+    attempt: int
+    reason: str
+    grace_s: float
+
+
+Command = Union[LaunchWork, RunCall, UpdateVars, StopWork]

@@ -1,0 +1,84 @@
+"""Loading an app file: executing it as a fresh ``__main__`` module and finding its one LightningApp."""
+
+from __future__ import annotations
+
+import os
+import sys
+import traceback
+import types
+from pathlib import Path
+
+from sdk._app import LightningApp
+from sdk.errors import AppImportError
+
+_SDK_DIR = str(Path(__file__).resolve().parent)
+
+
+def user_traceback(exc: BaseException, skip_dirs: tuple[str, ...] = ()) -> str:
+    """The traceback of ``exc`` without the leading frames that belong to lightning-ctl itself."""
+    skip = (_SDK_DIR, *skip_dirs)
+    tb = exc.__traceback__
+    while tb is not None and tb.tb_frame.f_code.co_filename.startswith(skip) and tb.tb_next is not None:
+        tb = tb.tb_next
+    return "".join(traceback.format_exception(type(exc), exc, tb))
+
+
+def load_app(path: str | os.PathLike[str]) -> tuple[LightningApp, types.ModuleType]:
+    """Execute the app file at ``path`` and return its single top-level LightningApp and the module.
+
+    The file runs as ``__main__`` with its folder first on ``sys.path``, as the reference does.
+
+    Raises:
+        AppImportError: the file is missing, fails to execute, or holds no LightningApp or more than one; the
+            message names the file (and the line, for errors raised while executing it).
+    """
+    file = Path(path).resolve()
+    if not file.is_file():
+        raise AppImportError(f"{path}: no such app file", path=str(path))
+    source = file.read_bytes()
+    module = types.ModuleType("__main__")
+    module.__file__ = str(file)
+    module.__dict__["__builtins__"] = __builtins__
+    folder = str(file.parent)
+    if folder not in sys.path:
+        sys.path.insert(0, folder)
+    previous_main = sys.modules.get("__main__")
+    sys.modules["__main__"] = module
+    try:
+        code = compile(source, str(file), "exec")
+        exec(code, module.__dict__)
+    except SyntaxError as exc:
+        raise AppImportError(
+            f"{file}:{exc.lineno}: syntax error: {exc.msg}\n{''.join(traceback.format_exception_only(exc))}",
+            path=str(file),
+            lineno=exc.lineno,
+        ) from None
+    except BaseException as exc:  # noqa: BLE001 - anything the user's module raises is reported, never ours
+        lineno = _line_in_file(exc, str(file))
+        where = f"{file}:{lineno}" if lineno else str(file)
+        raise AppImportError(
+            f"{where}: loading the app raised {type(exc).__name__}: {exc}\n{user_traceback(exc)}",
+            path=str(file),
+            lineno=lineno,
+        ) from None
+    finally:
+        if previous_main is not None and sys.modules.get("__main__") is module:
+            sys.modules["__main__"] = previous_main
+    apps = {id(v): v for v in module.__dict__.values() if isinstance(v, LightningApp)}
+    if len(apps) != 1:
+        found = "no LightningApp" if not apps else f"{len(apps)} LightningApp instances"
+        raise AppImportError(
+            f"{file}: an app file must define exactly one top-level LightningApp, found {found}", path=str(file)
+        )
+    return next(iter(apps.values())), module
+
+
+def _line_in_file(exc: BaseException, filename: str) -> int | None:
+    """The deepest line of ``filename`` in the traceback of ``exc``."""
+    line = None
+    tb = exc.__traceback__
+    while tb is not None:
+        if tb.tb_frame.f_code.co_filename == filename:
+            line = tb.tb_lineno
+        tb = tb.tb_next
+    return line
