@@ -23,7 +23,7 @@ from agent.runner.connection import RunnerConnection
 from agent.runner.tracker import VarsTracker
 from protos import codec
 from protos.lightning.v1 import runner_pb2
-from sdk._events import StatusChanged, WorkCrashed
+from sdk._events import ProcessStarted, StatusChanged, WorkCrashed
 from sdk._hashing import START_CALL_HASH
 from sdk._loader import load_app, user_traceback
 from sdk._runtime import Runtime, set_runtime
@@ -176,6 +176,7 @@ def watch_attributes(tracker: VarsTracker) -> None:
 def run(socket_path: str, work_name: str, attempt: int, app_path: str) -> None:
     """The work process's main: never returns (exits when stopped, or when the work fails the app)."""
     connection = RunnerConnection.connect(socket_path, work_name, attempt)
+    connection.emit(ProcessStarted(os.getpid()))  # identifies this process to the agent, which then sends init
     init_message = connection.receive_one()
     if init_message is None:
         raise SystemExit(f"{work_name}: the agent closed the connection before sending the work's init")

@@ -1,0 +1,5 @@
+"""``python -m agent``: the same as ``lightning-agent``."""
+
+from agent.cli import main
+
+main()

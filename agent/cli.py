@@ -1,0 +1,121 @@
+"""``lightning-agent``: run works on this machine for a control plane.
+
+Exit codes: 0 stopped cleanly; 2 usage error; 4 the control plane refused the token.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+
+import click
+import psutil
+import structlog
+
+from agent.daemon import AgentDaemon
+from agent.inventory import detect
+from sdk._logging import configure_logging
+from agent.session import AgentSession
+from sdk._sizes import parse_size
+
+log = structlog.get_logger(component="agent")
+
+EXIT_AUTH_REFUSED = 4
+_PARENT_POLL_S = 0.2
+
+
+def _labels(values: tuple[str, ...]) -> dict[str, str]:
+    labels = {}
+    for value in values:
+        key, sep, val = value.partition("=")
+        if not sep or not key:
+            raise click.BadParameter(f"expected KEY=VALUE, got {value!r}", param_hint="--labels")
+        labels[key] = val
+    return labels
+
+
+async def _watch_parent(pid: int, daemon: AgentDaemon, stop: asyncio.Event, grace_s: float) -> None:
+    """Stop the works and the agent when the control plane that started this (local) agent is gone."""
+    while psutil.pid_exists(pid) and psutil.Process(pid).status() != psutil.STATUS_ZOMBIE:
+        await asyncio.sleep(_PARENT_POLL_S)
+    log.warning("control_plane_process_gone", pid=pid)
+    await daemon.stop_all(grace_s, "control plane process gone")
+    stop.set()
+
+
+async def _serve(session_kwargs: dict, work_dir: str | None, parent_pid: int | None, grace_s: float) -> int:
+    daemon = AgentDaemon(work_dir)
+    await daemon.start()
+    session = AgentSession(daemon=daemon, **session_kwargs)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    tasks = [asyncio.create_task(session.run_forever()), asyncio.create_task(stop.wait())]
+    if parent_pid:
+        tasks.append(asyncio.create_task(_watch_parent(parent_pid, daemon, stop, grace_s)))
+    done, _ = await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
+    status = 0
+    for task in done:
+        if not task.cancelled() and isinstance(task.exception(), PermissionError):
+            log.error("token_refused", error=str(task.exception()))
+            status = EXIT_AUTH_REFUSED
+    if parent_pid:  # a local agent: nothing of the app outlives it
+        await daemon.stop_all(grace_s, "agent stopping")
+    for task in tasks:
+        task.cancel()
+    await daemon.close()
+    log.info("agent_stopped")
+    return status
+
+
+@click.command(context_settings={"help_option_names": ["-h", "--help"], "auto_envvar_prefix": "LIGHTNING_AGENT"})
+@click.option("--control-plane", "address", required=True, metavar="HOST:PORT", help="Where the control plane listens.")
+@click.option("--token", envvar="LIGHTNING_CTL_TOKEN", default="", show_envvar=True,
+              help="The control plane's token.")
+@click.option("--name", default=None, help="Agent name shown by the control plane (default: hostname).")
+@click.option("--labels", multiple=True, metavar="KEY=VALUE", help="Labels works can ask for (repeatable).")
+@click.option("--work-dir", type=click.Path(file_okay=False), default=None, help="Where works run.")
+@click.option("--gpus", default="all", show_default=True, help="GPUs to offer: all, none, or indices like 0,2.")
+@click.option("--cpus", type=float, default=None, help="CPUs to offer (default: all).")
+@click.option("--memory", default=None, help="Memory to offer, e.g. 16Gi (default: all).")
+@click.option("--stop-grace", type=float, default=30.0, show_default=True, help="Seconds before SIGKILL on stop.")
+@click.option("--parent-pid", type=int, default=None, hidden=True, help="Exit, stopping works, when this pid exits.")
+@click.option("--agent-id", default=None, hidden=True)
+@click.option("--log-format", type=click.Choice(["console", "json"]), default="console", show_default=True)
+@click.option("--log-level", type=click.Choice(["debug", "info", "warning", "error"]), default="info",
+              show_default=True)
+@click.version_option(package_name="lightning-ctl")
+def main(
+    address: str,
+    token: str,
+    name: str | None,
+    labels: tuple[str, ...],
+    work_dir: str | None,
+    gpus: str,
+    cpus: float | None,
+    memory: str | None,
+    stop_grace: float,
+    parent_pid: int | None,
+    agent_id: str | None,
+    log_format: str,
+    log_level: str,
+) -> None:
+    """Run works on this machine for the control plane at HOST:PORT.
+
+    Exit codes: 0 stopped cleanly, 2 usage error, 4 the control plane refused the token.
+    """
+    configure_logging(log_format, log_level)
+    try:
+        memory_bytes = parse_size(memory) if memory is not None else None
+    except (TypeError, ValueError) as exc:
+        raise click.BadParameter(str(exc), param_hint="--memory") from None
+    inventory = detect(cpus=cpus, memory_bytes=memory_bytes, gpu_selection=gpus)
+    session_kwargs = dict(
+        address=address, token=token, inventory=inventory, name=name, labels=_labels(labels), agent_id=agent_id
+    )
+    if work_dir:
+        os.makedirs(work_dir, exist_ok=True)
+    status = asyncio.run(_serve(session_kwargs, work_dir, parent_pid, stop_grace))
+    raise SystemExit(status)

@@ -1,0 +1,134 @@
+"""AgentDaemon: the agent's wiring: the local socket for work processes, the supervisors, the outbound events.
+
+Work events are numbered here, per (work_name, attempt), as they leave for the control plane; commands from the
+control plane are routed to the supervisor of their work. Launches are idempotent per (work_name, attempt).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import os
+import tempfile
+from dataclasses import dataclass, field
+import structlog
+
+from agent.framing import read_frame
+from agent.supervisor import WorkSupervisor
+from protos import codec
+from protos.lightning.v1 import events_pb2, runner_pb2
+from sdk._events import Command, EventBody, LaunchWork, RunCall, StopWork, UpdateVars
+
+log = structlog.get_logger(component="agent")
+
+WorkKey = tuple[str, int]
+
+
+@dataclass
+class Outbox:
+    """Work events waiting to go to the control plane, numbered per (work_name, attempt)."""
+
+    queue: asyncio.Queue[events_pb2.WorkEvent] = field(default_factory=asyncio.Queue)
+    _seqs: dict[WorkKey, itertools.count] = field(default_factory=dict)
+
+    def put(self, event: events_pb2.WorkEvent) -> None:
+        """Number ``event`` and queue it."""
+        key = (event.work_name, event.attempt)
+        counter = self._seqs.setdefault(key, itertools.count(1))
+        event.seq = next(counter)
+        self.queue.put_nowait(event)
+
+    def put_body(self, work_name: str, attempt: int, body: EventBody) -> None:
+        """Queue an event the agent itself observed (output, exit)."""
+        event = events_pb2.WorkEvent(work_name=work_name, attempt=attempt)
+        codec.body_to_pb(body, event)
+        self.put(event)
+
+
+class AgentDaemon:
+    """Runs works on this machine for one control plane."""
+
+    def __init__(self, work_dir: str | None = None) -> None:
+        self.outbox = Outbox()
+        self.supervisors: dict[WorkKey, WorkSupervisor] = {}
+        self._work_dir = work_dir
+        self._socket_dir = tempfile.mkdtemp(prefix="lightning-agent-")
+        self.socket_path = os.path.join(self._socket_dir, "works.sock")
+        self._server: asyncio.base_events.Server | None = None
+        self._tasks: set[asyncio.Task[None]] = set()
+
+    async def start(self) -> None:
+        """Listen for work processes on the local socket."""
+        self._server = await asyncio.start_unix_server(self._accept, path=self.socket_path)
+        os.chmod(self.socket_path, 0o600)
+
+    async def _accept(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        frame = await read_frame(reader)
+        if frame is None:
+            writer.close()
+            return
+        first = runner_pb2.RunnerMessage()
+        first.ParseFromString(frame)
+        if not first.events:
+            writer.close()
+            return
+        key = (first.events[0].work_name, first.events[0].attempt)
+        supervisor = self.supervisors.get(key)
+        if supervisor is None:
+            log.warning("unknown_work_process_connected", work_name=key[0], attempt=key[1])
+            writer.close()
+            return
+        supervisor.attach(reader, writer, first)
+
+    def handle(self, command: Command) -> None:
+        """Carry out one command from the control plane."""
+        if isinstance(command, LaunchWork):
+            self._launch(command)
+            return
+        supervisor = self.supervisors.get((command.work_name, command.attempt))
+        if supervisor is None:
+            log.warning("command_for_unknown_work", work_name=command.work_name, attempt=command.attempt,
+                        command=type(command).__name__)
+            return
+        if isinstance(command, RunCall):
+            supervisor.send_call(command)
+        elif isinstance(command, UpdateVars):
+            supervisor.send_update(command)
+        elif isinstance(command, StopWork):
+            self._spawn(supervisor.stop(command.grace_s, command.reason))
+
+    def _launch(self, launch: LaunchWork) -> None:
+        key = (launch.work_name, launch.attempt)
+        if key in self.supervisors:
+            return  # a repeated launch of the same attempt never starts a second process
+        # Registered before the process exists, so the calls that follow the launch queue up behind it.
+        supervisor = WorkSupervisor(launch, self.socket_path, self.outbox.put_body, self.outbox.put, self._work_dir)
+        self.supervisors[key] = supervisor
+        self._spawn(supervisor.start())
+
+    def _spawn(self, coroutine: object) -> None:
+        task = asyncio.ensure_future(coroutine)  # type: ignore[arg-type]
+        self._tasks.add(task)
+        task.add_done_callback(self._task_done)
+
+    def _task_done(self, task: asyncio.Task[None]) -> None:
+        self._tasks.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            log.error("agent_task_failed", error=repr(task.exception()))
+
+    async def stop_all(self, grace_s: float, reason: str) -> None:
+        """Stop every running work (used when the app ends or the agent's owner is gone)."""
+        await asyncio.gather(*(s.stop(grace_s, reason) for s in self.supervisors.values()))
+
+    async def close(self) -> None:
+        """Stop listening and remove the socket (works keep running)."""
+        if self._server is not None:
+            self._server.close()
+        for task in list(self._tasks):
+            task.cancel()
+        try:
+            os.unlink(self.socket_path)
+            os.rmdir(self._socket_dir)
+        except OSError:
+            pass
+

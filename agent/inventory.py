@@ -1,0 +1,76 @@
+"""What this machine offers: CPUs and memory from psutil, GPUs from NVML (none without a driver)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import psutil
+import structlog
+
+log = structlog.get_logger(component="inventory")
+
+
+@dataclass(frozen=True, slots=True)
+class Gpu:
+    """One GPU as NVML reports it."""
+
+    index: int
+    uuid: str
+    name: str
+    memory_bytes: int
+
+
+@dataclass(frozen=True, slots=True)
+class Inventory:
+    """The resources an agent offers to works."""
+
+    cpus: float
+    memory_bytes: int
+    gpus: tuple[Gpu, ...]
+
+
+def detect_gpus() -> tuple[Gpu, ...]:
+    """The GPUs NVML sees; empty when there is no driver or no device."""
+    try:
+        import pynvml
+
+        pynvml.nvmlInit()
+    except Exception as exc:  # noqa: BLE001 - NVML missing or failing means "no GPUs", never a crash
+        log.debug("nvml_unavailable", error=str(exc))
+        return ()
+    try:
+        gpus = []
+        for index in range(pynvml.nvmlDeviceGetCount()):
+            handle = pynvml.nvmlDeviceGetHandleByIndex(index)
+            uuid = pynvml.nvmlDeviceGetUUID(handle)
+            name = pynvml.nvmlDeviceGetName(handle)
+            memory = pynvml.nvmlDeviceGetMemoryInfo(handle).total
+            gpus.append(Gpu(index, _text(uuid), _text(name), int(memory)))
+        return tuple(gpus)
+    finally:
+        pynvml.nvmlShutdown()
+
+
+def _text(value: str | bytes) -> str:
+    return value.decode() if isinstance(value, bytes) else value
+
+
+def detect(
+    cpus: float | None = None, memory_bytes: int | None = None, gpu_selection: str = "all"
+) -> Inventory:
+    """This machine's inventory, restricted or declared by the operator.
+
+    Args:
+        cpus: CPUs to offer instead of the detected count.
+        memory_bytes: memory to offer instead of the detected total.
+        gpu_selection: "all", "none", or comma-separated indices ("0,2").
+    """
+    gpus = () if gpu_selection == "none" else detect_gpus()
+    if gpu_selection not in ("all", "none"):
+        wanted = {int(i) for i in gpu_selection.split(",") if i.strip()}
+        gpus = tuple(g for g in gpus if g.index in wanted)
+    return Inventory(
+        cpus=float(cpus if cpus is not None else psutil.cpu_count() or 1),
+        memory_bytes=int(memory_bytes if memory_bytes is not None else psutil.virtual_memory().total),
+        gpus=gpus,
+    )

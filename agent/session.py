@@ -1,0 +1,148 @@
+"""AgentSession: the agent's stream to the control plane: register, heartbeat, send events, take commands.
+
+The stream is re-opened with jittered backoff whenever it breaks. gRPC keepalive with an explicit ping timeout
+notices a hung control plane in seconds (without ``grpc.http2.ping_timeout_ms`` it takes about a minute).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+import socket
+import uuid
+
+import grpc
+import psutil
+import structlog
+
+from agent.daemon import AgentDaemon
+from agent.inventory import Inventory
+from protos import codec
+from protos.lightning.v1 import agent_pb2, agent_pb2_grpc, events_pb2
+
+log = structlog.get_logger(component="session")
+
+PROTOCOL_VERSION = 1
+_MAX_EVENTS_PER_MESSAGE = 1000
+CHANNEL_OPTIONS = [
+    ("grpc.keepalive_time_ms", 10_000),
+    ("grpc.keepalive_timeout_ms", 5_000),
+    ("grpc.http2.ping_timeout_ms", 5_000),
+    ("grpc.keepalive_permit_without_calls", 1),
+    ("grpc.http2.max_pings_without_data", 0),
+    ("grpc.initial_reconnect_backoff_ms", 250),
+    ("grpc.max_reconnect_backoff_ms", 2_000),
+    ("grpc.max_receive_message_length", 64 * 2**20),
+]
+
+
+class AgentSession:
+    """Keeps one stream open to the control plane at ``address`` and relays between it and the daemon."""
+
+    def __init__(
+        self,
+        address: str,
+        token: str,
+        daemon: AgentDaemon,
+        inventory: Inventory,
+        name: str | None = None,
+        labels: dict[str, str] | None = None,
+        agent_id: str | None = None,
+    ) -> None:
+        self.address = address
+        self._token = token
+        self._daemon = daemon
+        self._inventory = inventory
+        self.name = name or socket.gethostname()
+        self._labels = labels or {}
+        self.agent_id = agent_id or uuid.uuid4().hex
+        self.heartbeat_interval_s = 2.0
+        self.log = log.bind(agent_id=self.agent_id, control_plane=address)
+
+    def _register(self) -> agent_pb2.AgentMessage:
+        inv = self._inventory
+        resources = agent_pb2.Resources(
+            cpus=inv.cpus,
+            memory_bytes=inv.memory_bytes,
+            gpus=[agent_pb2.GpuDevice(index=g.index, uuid=g.uuid, name=g.name, memory_bytes=g.memory_bytes)
+                  for g in inv.gpus],
+        )
+        return agent_pb2.AgentMessage(
+            register=agent_pb2.Register(
+                agent_id=self.agent_id,
+                name=self.name,
+                hostname=socket.gethostname(),
+                resources=resources,
+                labels=self._labels,
+                protocol_version=PROTOCOL_VERSION,
+            )
+        )
+
+    async def run_forever(self) -> None:
+        """Connect, and reconnect with jittered backoff (0.25 s doubling to about 2 s) whenever the stream ends."""
+        backoff_s = 0.25
+        async with grpc.aio.insecure_channel(self.address, options=CHANNEL_OPTIONS) as channel:
+            stub = agent_pb2_grpc.AgentServiceStub(channel)
+            while True:
+                try:
+                    await self._run_stream(stub)
+                    backoff_s = 0.25
+                except grpc.aio.AioRpcError as exc:
+                    if exc.code() == grpc.StatusCode.UNAUTHENTICATED:
+                        raise PermissionError(f"the control plane at {self.address} refused the token") from None
+                    self.log.warning("stream_broken", code=exc.code().name, details=exc.details())
+                delay = backoff_s * random.uniform(0.8, 1.2)
+                self.log.info("reconnecting", delay_s=round(delay, 3))
+                await asyncio.sleep(delay)
+                backoff_s = min(backoff_s * 2, 2.0)
+
+    async def _run_stream(self, stub: agent_pb2_grpc.AgentServiceStub) -> None:
+        call = stub.Connect(metadata=(("authorization", f"Bearer {self._token}"),), wait_for_ready=True)
+        await call.write(self._register())
+        welcome = await call.read()
+        if welcome is grpc.aio.EOF or welcome.WhichOneof("kind") != "welcome":
+            raise ConnectionError("the control plane did not welcome the agent")
+        self.heartbeat_interval_s = welcome.welcome.heartbeat_interval_s or self.heartbeat_interval_s
+        self.log.info("agent_registered", session_id=welcome.welcome.session_id)
+        tasks = [
+            asyncio.create_task(self._send_events(call)),
+            asyncio.create_task(self._heartbeat(call)),
+            asyncio.create_task(self._receive(call)),
+        ]
+        try:
+            done, _ = await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
+            for task in done:
+                task.result()
+        finally:
+            for task in tasks:
+                task.cancel()
+            call.cancel()
+
+    async def _send_events(self, call: grpc.aio.StreamStreamCall) -> None:
+        queue = self._daemon.outbox.queue
+        while True:
+            batch: list[events_pb2.WorkEvent] = [await queue.get()]
+            while not queue.empty() and len(batch) < _MAX_EVENTS_PER_MESSAGE:
+                batch.append(queue.get_nowait())
+            await call.write(agent_pb2.AgentMessage(events=agent_pb2.WorkEvents(events=batch)))
+
+    async def _heartbeat(self, call: grpc.aio.StreamStreamCall) -> None:
+        while True:
+            await asyncio.sleep(self.heartbeat_interval_s)
+            usage = await asyncio.to_thread(psutil.virtual_memory)
+            await call.write(
+                agent_pb2.AgentMessage(
+                    heartbeat=agent_pb2.Heartbeat(
+                        cpu_percent=psutil.cpu_percent(interval=None), memory_used_bytes=usage.used
+                    )
+                )
+            )
+
+    async def _receive(self, call: grpc.aio.StreamStreamCall) -> None:
+        while True:
+            message = await call.read()
+            if message is grpc.aio.EOF:
+                return
+            if message.WhichOneof("kind") == "commands":
+                for command in message.commands.commands:
+                    self._daemon.handle(codec.command_from_pb(command))

@@ -1,0 +1,136 @@
+"""AppHost: one ``lightning-ctl run``: the server, the local agent, the flow loop, and a clean end.
+
+    bind server ─► start local agent ─► load the app ─► flow loop ─► ... ─► app ended
+                                                                              │
+                  stop works (in the loop's teardown) ◄───────────────────────┘
+                  ─► stop the local agent ─► stop the server ─► exit status
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import secrets
+import signal
+import subprocess
+import sys
+from dataclasses import dataclass, field
+
+import structlog
+
+from controlplane.console import Console
+from controlplane.loop import AppEnded, FlowLoop, StopRequested
+from controlplane.registry import AgentRegistry
+from controlplane.runtime import FlowRuntime
+from controlplane.server import build_server
+from controlplane.services.agent_service import AgentServicer
+from sdk._loader import load_app
+
+log = structlog.get_logger(component="app_host")
+
+EXIT_INTERRUPTED = 130
+EXIT_TERMINATED = 143
+_AGENT_EXIT_TIMEOUT_S = 5.0
+
+
+@dataclass(frozen=True)
+class RunOptions:
+    """What ``lightning-ctl run`` was asked to do."""
+
+    app_path: str
+    host: str = "127.0.0.1"
+    port: int = 0
+    token: str = ""
+    env: dict[str, str] = field(default_factory=dict)
+    stop_grace_s: float = 30.0
+    local_agent: bool = True
+    log_level: str = "info"
+
+
+class AppHost:
+    """Runs one app until it ends and returns its exit status."""
+
+    def __init__(self, options: RunOptions, console: Console | None = None) -> None:
+        self.options = options
+        self.token = options.token or secrets.token_urlsafe(32)
+        self.console = console or Console()
+        self.registry = AgentRegistry()
+        self._flow_loop: FlowLoop | None = None
+        self._agent_process: subprocess.Popen[bytes] | None = None
+
+    def _deliver(self, event: object) -> None:
+        if self._flow_loop is not None:
+            self._flow_loop.inbox.put(event)  # type: ignore[arg-type]
+
+    async def run(self) -> int:
+        """Serve, run the app, tear everything down; the app's exit status."""
+        opts = self.options
+        loop = asyncio.get_running_loop()
+        servicer = AgentServicer(self.registry, self._deliver, self.console.print_lines)
+        server, port = build_server(servicer, self.token, opts.host, opts.port)
+        await server.start()
+        log.info("control_plane_listening", address=f"{opts.host}:{port}")
+        try:
+            if opts.local_agent:
+                self._agent_process = self._start_local_agent(port)
+            os.environ.update(opts.env)
+            app, _ = load_app(opts.app_path)
+            ended = await self._run_app(app, loop)
+        finally:
+            await self._stop_local_agent()
+            await server.stop(grace=1.0)
+        if ended.message:
+            print(ended.message, file=sys.stderr, flush=True)
+        log.info("app_ended", exit_code=ended.exit_code)
+        return ended.exit_code
+
+    async def _run_app(self, app: object, loop: asyncio.AbstractEventLoop) -> AppEnded:
+        ended: asyncio.Future[AppEnded] = loop.create_future()
+        runtime = FlowRuntime(os.path.abspath(self.options.app_path), self.options.env, self.options.stop_grace_s)
+        self._flow_loop = FlowLoop(
+            app,  # type: ignore[arg-type]
+            runtime,
+            send_commands=lambda commands: loop.call_soon_threadsafe(self.registry.route, commands),
+            on_end=lambda result: loop.call_soon_threadsafe(ended.set_result, result),
+        )
+        for sig, code, reason in (
+            (signal.SIGINT, EXIT_INTERRUPTED, "interrupted (Ctrl-C)"),
+            (signal.SIGTERM, EXIT_TERMINATED, "terminated (SIGTERM)"),
+        ):
+            loop.add_signal_handler(sig, self._request_stop, code, reason)
+        self._flow_loop.start()
+        return await ended
+
+    def _request_stop(self, exit_code: int, reason: str) -> None:
+        log.info("app_stopping", reason=reason)
+        assert self._flow_loop is not None
+        self._flow_loop.inbox.put(StopRequested(exit_code, reason))
+
+    def _start_local_agent(self, port: int) -> subprocess.Popen[bytes]:
+        """The local agent: a separate process, exactly like a remote one, that dies with this one."""
+        level = "debug" if self.options.log_level == "debug" else "warning"
+        return subprocess.Popen(
+            [
+                sys.executable, "-m", "agent",
+                "--control-plane", f"127.0.0.1:{port}",
+                "--name", "local",
+                "--parent-pid", str(os.getpid()),
+                "--stop-grace", str(self.options.stop_grace_s),
+                "--log-level", level,
+            ],
+            env={**os.environ, "LIGHTNING_CTL_TOKEN": self.token},
+            stdin=subprocess.DEVNULL,
+            start_new_session=True,  # Ctrl-C in the terminal reaches the control plane only; it stops the rest
+        )
+
+    async def _stop_local_agent(self) -> None:
+        process = self._agent_process
+        if process is None or process.poll() is not None:
+            return
+        process.terminate()
+        try:
+            await asyncio.wait_for(asyncio.to_thread(process.wait), timeout=self.options.stop_grace_s + _AGENT_EXIT_TIMEOUT_S)
+        except asyncio.TimeoutError:
+            log.warning("local_agent_killed", pid=process.pid)
+            process.kill()
+            process.wait()

@@ -1,0 +1,83 @@
+"""``lightning-ctl run APP_FILE``: run an app until it ends."""
+
+from __future__ import annotations
+
+import asyncio
+import re
+
+import click
+
+from controlplane.app_host import AppHost, RunOptions
+from controlplane.server import PortInUseError
+from sdk._logging import configure_logging
+from sdk.errors import AppImportError
+
+_ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+
+
+def parse_env(values: tuple[str, ...]) -> dict[str, str]:
+    """``("K=V", ...)`` as a dict; a clear usage error naming the bad value otherwise."""
+    env: dict[str, str] = {}
+    for value in values:
+        name, sep, val = value.partition("=")
+        if not sep or not _ENV_NAME.match(name):
+            raise click.BadParameter(f"expected NAME=VALUE with a valid variable name, got {value!r}",
+                                     param_hint="--env")
+        if name in env:
+            raise click.BadParameter(f"{name} is given more than once", param_hint="--env")
+        env[name] = val
+    return env
+
+
+@click.command(context_settings={"help_option_names": ["-h", "--help"]})
+@click.argument("target", nargs=-1, required=True, metavar="APP_FILE")
+@click.option("--env", "env_values", multiple=True, metavar="NAME=VALUE",
+              help="Set an environment variable for the flows and every work (repeatable).")
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address the control plane listens on.")
+@click.option("--port", type=click.IntRange(0, 65535), default=0, show_default=True,
+              help="Port the control plane listens on (0: any free port).")
+@click.option("--token", envvar="LIGHTNING_CTL_TOKEN", default="", help="Token agents must present (default: new).")
+@click.option("--no-local-agent", is_flag=True, help="Do not start a local agent: works run on remote agents only.")
+@click.option("--stop-grace", type=float, default=30.0, show_default=True,
+              help="Seconds a stopped work gets to exit before SIGKILL.")
+@click.option("--log-format", type=click.Choice(["console", "json"]), default="console", show_default=True)
+@click.option("--log-level", type=click.Choice(["debug", "info", "warning", "error"]), default="info",
+              show_default=True)
+def run(
+    target: tuple[str, ...],
+    env_values: tuple[str, ...],
+    host: str,
+    port: int,
+    token: str,
+    no_local_agent: bool,
+    stop_grace: float,
+    log_format: str,
+    log_level: str,
+) -> None:
+    """Run the app in APP_FILE until it ends (``run app APP_FILE`` works too).
+
+    Exit codes: 0 the app stopped; 1 it failed (a flow called fail() or raised, or a work failed the app) or could
+    not be loaded; 2 usage error; 130 stopped by Ctrl-C; 143 stopped by SIGTERM.
+    """
+    if len(target) == 2 and target[0] == "app":
+        target = target[1:]
+    if len(target) != 1:
+        raise click.UsageError("expected one APP_FILE")
+    configure_logging(log_format, log_level)
+    options = RunOptions(
+        app_path=target[0],
+        host=host,
+        port=port,
+        token=token,
+        env=parse_env(env_values),
+        stop_grace_s=stop_grace,
+        local_agent=not no_local_agent,
+        log_level=log_level,
+    )
+    try:
+        status = asyncio.run(AppHost(options).run())
+    except AppImportError as exc:
+        raise click.ClickException(str(exc).rstrip()) from None
+    except PortInUseError as exc:
+        raise click.ClickException(str(exc)) from None
+    raise SystemExit(status)

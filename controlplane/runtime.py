@@ -1,0 +1,218 @@
+"""FlowRuntime: what the control plane plugs into the SDK, and how work events change the flows' view.
+
+Runs on the flow thread only. Flow-side actions (calls, starts, stops) become commands collected during a tick;
+work events (attribute changes, statuses, exits) are applied to the flows' copy of each work. Each work's
+attributes are kept in sync both ways: the work streams every change; after each tick the flow's own changes to
+a running work's public attributes are sent to it (and each call carries those not sent yet).
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from typing import Any
+
+from sdk._calls import apply_status
+from sdk._component import to_json
+from sdk._events import (
+    Command,
+    LaunchWork,
+    ProcessExited,
+    ProcessStarted,
+    RunCall,
+    StatusChanged,
+    StopWork,
+    UpdateVars,
+    VarsChanged,
+    WorkCrashed,
+    WorkEvent,
+)
+from sdk._hashing import START_CALL_HASH
+from sdk._runtime import Runtime
+from sdk._status import WorkFailureReasons, WorkStageStatus, WorkStopReasons, make_status
+from sdk._work import LightningWork
+
+
+@dataclass
+class WorkProcessState:
+    """The control plane's record of a work's current process (attempt)."""
+
+    attempt: int
+    pid: int | None = None
+    exited: bool = False
+    crashed: bool = False
+    stop_requested: bool = False
+    synced: dict[str, str] = field(default_factory=dict)
+    """JSON of each public attribute as both sides last agreed on it."""
+
+
+@dataclass(frozen=True)
+class AppFailure:
+    """A work failed the app: its name and the message to show."""
+
+    work_name: str
+    message: str
+
+
+class FlowRuntime(Runtime):
+    """Turns flow-side actions into commands and work events into state."""
+
+    def __init__(self, app_path: str, env: dict[str, str], stop_grace_s: float) -> None:
+        self.app_path = app_path
+        self.env = env
+        self.stop_grace_s = stop_grace_s
+        self.works: dict[str, WorkProcessState] = {}
+        self.commands: list[Command] = []
+        self.failure: AppFailure | None = None
+
+    # -- SDK hooks (flow thread, during a tick) -------------------------------------------------------------------
+
+    def dispatch_call(self, work: LightningWork, call_hash: str, args: tuple, kwargs: dict) -> None:
+        process = self._ensure_process(work, start_action=False)
+        self.commands.append(
+            RunCall(work.name, process.attempt, call_hash, list(args), dict(kwargs), self._unsent_changes(work))
+        )
+
+    def start_work(self, work: LightningWork) -> None:
+        self._ensure_process(work, start_action=True)
+
+    def stop_work(self, work: LightningWork) -> None:
+        process = self.works.get(work.name)
+        if process is None or process.exited:
+            return
+        process.stop_requested = True
+        self.commands.append(StopWork(work.name, process.attempt, "stopped by the flow", self.stop_grace_s))
+
+    # -- commands -------------------------------------------------------------------------------------------------
+
+    def _ensure_process(self, work: LightningWork, start_action: bool) -> WorkProcessState:
+        process = self.works.get(work.name)
+        if process is not None and not process.exited:
+            return process
+        attempt = process.attempt + 1 if process else 1
+        values = _sendable_vars(work)
+        process = WorkProcessState(attempt, synced={n: to_json(v) for n, v in values.items() if not n.startswith("_")})
+        self.works[work.name] = process
+        self.commands.append(
+            LaunchWork(
+                work_name=work.name,
+                attempt=attempt,
+                app_path=self.app_path,
+                vars=values,
+                env=self.env,
+                start_action=start_action,
+                stop_grace_s=self.stop_grace_s,
+                work_class=f"{type(work).__module__}:{type(work).__qualname__}",
+                init_args=_init_args(work),
+            )
+        )
+        return process
+
+    def _unsent_changes(self, work: LightningWork) -> dict[str, Any]:
+        """The public attributes the flow changed since the work last saw them (and mark them seen)."""
+        process = self.works[work.name]
+        changes = {}
+        for name, value in work._public_vars().items():
+            encoded = to_json(value)
+            if process.synced.get(name) != encoded:
+                process.synced[name] = encoded
+                changes[name] = value
+        return changes
+
+    def sync_running_works(self, works: list[LightningWork]) -> bool:
+        """Queue the flow's changes to running works' attributes; whether there were any."""
+        changed = False
+        for work in works:
+            process = self.works.get(work.name)
+            if process is None or process.exited:
+                continue
+            changes = self._unsent_changes(work)
+            if changes:
+                self.commands.append(UpdateVars(work.name, process.attempt, changes))
+                changed = True
+        return changed
+
+    def take_commands(self) -> list[Command]:
+        """The commands collected since the last call."""
+        commands, self.commands = self.commands, []
+        return commands
+
+    def stop_all(self, reason: str, grace_s: float) -> list[str]:
+        """Queue a stop for every work with a live process; their names."""
+        names = []
+        for name, process in self.works.items():
+            if process.pid is not None and not process.exited:
+                process.stop_requested = True
+                self.commands.append(StopWork(name, process.attempt, reason, grace_s))
+                names.append(name)
+        return names
+
+    # -- events (flow thread, between ticks) ----------------------------------------------------------------------
+
+    def apply_event(self, work: LightningWork, event: WorkEvent) -> bool:
+        """Apply one event of ``work``; whether the flows should run again."""
+        process = self.works.get(event.work_name)
+        if process is None or process.attempt != event.attempt:
+            return False  # a stale attempt's event
+        body = event.body
+        if isinstance(body, VarsChanged):
+            for name, value in body.values.items():
+                work.__dict__[name] = value
+                work._state_names().add(name)
+                if not name.startswith("_"):
+                    process.synced[name] = to_json(value)
+            return True
+        if isinstance(body, StatusChanged):
+            self._apply_status(work, process, body)
+            return True
+        if isinstance(body, ProcessStarted):
+            process.pid = body.pid
+            return False
+        if isinstance(body, WorkCrashed):
+            process.crashed = True
+            self.failure = AppFailure(work.name, f"work {work.name} failed:\n{body.traceback.rstrip()}")
+            return True
+        if isinstance(body, ProcessExited):
+            process.exited = True
+            self._on_exit(work, process, body)
+            return True
+        return False
+
+    def _apply_status(self, work: LightningWork, process: WorkProcessState, body: StatusChanged) -> None:
+        status = body.status
+        if status["stage"] == WorkStageStatus.STOPPED:
+            # A stop ends whatever call is the latest from the flow's point of view.
+            apply_status(work, work._calls.get("latest_call_hash") or START_CALL_HASH, status)
+            return
+        apply_status(work, body.call_hash, status)
+
+    def _on_exit(self, work: LightningWork, process: WorkProcessState, exit_event: ProcessExited) -> None:
+        latest = work._calls.get("latest_call_hash") or START_CALL_HASH
+        if process.stop_requested or work.has_stopped:
+            last = work.status
+            if last.stage != WorkStageStatus.STOPPED or last.reason == WorkStopReasons.PENDING:
+                reason = WorkStopReasons.KILLED if exit_event.signal else WorkStopReasons.SIGTERM_SIGNAL_HANDLER
+                apply_status(work, latest, make_status(WorkStageStatus.STOPPED, reason=reason.value,
+                                                       message=f"work process {exit_event.describe()}"))
+            return
+        if process.crashed:
+            return
+        message = f"the process of work {work.name} {exit_event.describe()}"
+        apply_status(work, latest, make_status(WorkStageStatus.FAILED, message=message,
+                                               reason=WorkFailureReasons.PROCESS_EXITED.value))
+        if work.raise_exception:
+            self.failure = AppFailure(work.name, f"work {work.name} failed: {message}")
+
+
+def _sendable_vars(work: LightningWork) -> dict[str, Any]:
+    """The work's state attributes as the flow sees them, minus the ones the work cannot take back."""
+    return json.loads(to_json({n: work.__dict__[n] for n in work._state_names() if n != "_cloud_compute"}))
+
+
+def _init_args(work: LightningWork) -> dict[str, Any] | None:
+    """The work's constructor arguments as JSON, or None when they are not JSON (it cannot be rebuilt then)."""
+    args, kwargs = work.__dict__.get("_init_args", ((), {}))
+    try:
+        return json.loads(to_json({"args": list(args), "kwargs": kwargs}))
+    except (TypeError, ValueError):
+        return None
