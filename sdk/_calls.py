@@ -66,7 +66,10 @@ def dispatch_call(work: LightningWork, runtime: Runtime, args: tuple, kwargs: di
         )
     if work.has_stopped:
         return None
-    hash_ = call_hash(args, kwargs)
+    try:
+        hash_ = call_hash(args, kwargs)
+    except (TypeError, ValueError) as exc:
+        raise TypeError(f"{work.name}.run(...): {exc}") from None
     entry = work._calls.get(hash_)
     if entry is None or "ret" in entry and not work.cache_calls:
         record_pending(work, hash_)

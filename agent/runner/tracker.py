@@ -25,13 +25,23 @@ class VarsTracker:
         # Re-entrant: the SIGTERM handler runs on the main thread and may interrupt a note() holding the lock.
         self._lock = threading.RLock()
 
-    def absorb(self, values: dict[str, Any]) -> None:
-        """Apply the flow's values to the work without echoing them back."""
+    def absorb(self, values: dict[str, Any], echo: bool = False) -> None:
+        """Apply the flow's values to the work.
+
+        With ``echo``, the values are sent back as the work's own change: if the work assigned one of them while
+        the flow's update was in flight, the flow would otherwise keep the work's older value while the work holds
+        the flow's. Echoing makes the work's stream the one order both sides converge to.
+        """
+        if not values:
+            return
         with self._lock:
+            encoded = {name: to_json(value) for name, value in values.items()}
             for name, value in values.items():
                 self._work.__dict__[name] = value
                 self._work._state_names().add(name)
-                self._known[name] = to_json(value)
+                self._known[name] = encoded[name]
+            if echo:
+                self._send("{" + ",".join(f"{json.dumps(n)}:{e}" for n, e in encoded.items()) + "}")
 
     def note(self, name: str, value: Any) -> None:
         """The work assigned ``name``: send it if the flow's copy differs."""

@@ -67,7 +67,7 @@ class WorkProcess:
         """Handle a message from the agent (receiver thread)."""
         kind = message.WhichOneof("kind")
         if kind == "update":
-            self.tracker.absorb(codec.update_vars_from_pb(message.update).vars)
+            self.tracker.absorb(codec.update_vars_from_pb(message.update).vars, echo=True)
         elif kind == "call":
             self.calls.put(message)
 
@@ -106,7 +106,7 @@ class WorkProcess:
 
     def run_call(self, call_hash: str, args: list[Any], kwargs: dict[str, Any], flow_vars: dict[str, Any]) -> None:
         """Run one call and report its outcome."""
-        self.tracker.absorb(flow_vars)
+        self.tracker.absorb(flow_vars, echo=True)
         self.latest_hash = call_hash
         self.status(call_hash, WorkStageStatus.RUNNING)
         self.work.__dict__["_executing"] = True

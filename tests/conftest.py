@@ -1,0 +1,1 @@
+"""Suite-wide settings: make the repository importable for ``tests.helpers``."""
