@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 import structlog
 
 from agent.framing import read_frame
+from agent.launcher import ZygoteLauncher, exec_work
 from agent.supervisor import WorkSupervisor
 from protos import codec
 from protos.lightning.v1 import events_pb2, runner_pb2
@@ -48,8 +49,9 @@ class Outbox:
 class AgentDaemon:
     """Runs works on this machine for one control plane."""
 
-    def __init__(self, work_dir: str | None = None) -> None:
+    def __init__(self, work_dir: str | None = None, use_fork_server: bool = True) -> None:
         self.outbox = Outbox()
+        self._launcher = ZygoteLauncher() if use_fork_server else None
         self.supervisors: dict[WorkKey, WorkSupervisor] = {}
         self._work_dir = work_dir
         self._socket_dir = tempfile.mkdtemp(prefix="lightning-agent-")
@@ -61,6 +63,8 @@ class AgentDaemon:
         """Listen for work processes on the local socket."""
         self._server = await asyncio.start_unix_server(self._accept, path=self.socket_path)
         os.chmod(self.socket_path, 0o600)
+        if self._launcher is not None:
+            self._launcher.prestart()
 
     async def _accept(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         frame = await read_frame(reader)
@@ -104,7 +108,7 @@ class AgentDaemon:
         # Registered before the process exists, so the calls that follow the launch queue up behind it.
         supervisor = WorkSupervisor(launch, self.socket_path, self.outbox.put_body, self.outbox.put, self._work_dir)
         self.supervisors[key] = supervisor
-        self._spawn(supervisor.start())
+        self._spawn(supervisor.start(self._launcher.launch if self._launcher else exec_work))
 
     def _spawn(self, coroutine: object) -> None:
         task = asyncio.ensure_future(coroutine)  # type: ignore[arg-type]
@@ -122,6 +126,8 @@ class AgentDaemon:
 
     async def close(self) -> None:
         """Stop listening and remove the socket (works keep running)."""
+        if self._launcher is not None:
+            self._launcher.close()
         if self._server is not None:
             self._server.close()
         for task in list(self._tasks):

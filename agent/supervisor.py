@@ -11,12 +11,12 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
-import sys
-from typing import Callable
+from typing import Awaitable, Callable
 
 import structlog
 
 from agent.framing import encode_frame, read_frame
+from agent.launcher import LaunchRequest, WorkHandle
 from protos import codec
 from protos.lightning.v1 import events_pb2, runner_pb2
 from sdk._events import EventBody, LaunchWork, LinesLogged, ProcessExited, RunCall, UpdateVars
@@ -47,9 +47,10 @@ class WorkSupervisor:
         self._pending: list[bytes] = []
         self._writer: asyncio.StreamWriter | None = None
         self._connected = asyncio.Event()
-        self._process: asyncio.subprocess.Process | None = None
+        self._process: WorkHandle | None = None
         self._tasks: list[asyncio.Task[None]] = []
         self._runner_done = asyncio.Event()
+        self._stop_requested: tuple[float, str] | None = None
         self.exited = asyncio.Event()
         self.log = log.bind(work_name=launch.work_name, attempt=launch.attempt)
         self._queue(
@@ -69,29 +70,27 @@ class WorkSupervisor:
         return self._process.pid if self._process else None
 
     def _environment(self) -> dict[str, str]:
-        env = {**os.environ, **self.launch.env, "PYTHONUNBUFFERED": "1"}
+        """What the work's environment adds to the agent's."""
+        env = {**self.launch.env, "PYTHONUNBUFFERED": "1"}
         if self.launch.gpu_indices:
             env["CUDA_DEVICE_ORDER"] = "PCI_BUS_ID"
             env["CUDA_VISIBLE_DEVICES"] = ",".join(str(i) for i in self.launch.gpu_indices)
         return env
 
-    async def start(self) -> None:
-        """Spawn the work process in its own session (so it has its own process group)."""
-        self._process = await asyncio.create_subprocess_exec(
-            sys.executable,
-            "-m",
-            "agent.runner",
-            self._socket_path,
-            self.launch.work_name,
-            str(self.launch.attempt),
-            self.launch.app_path,
-            stdin=asyncio.subprocess.DEVNULL,
-            stdout=asyncio.subprocess.PIPE,
-            stderr=asyncio.subprocess.PIPE,
-            start_new_session=True,
+    async def start(self, launch_process: Callable[[LaunchRequest], Awaitable[WorkHandle]]) -> None:
+        """Start the work process, in its own session (so it has its own process group)."""
+        request = LaunchRequest(
+            socket_path=self._socket_path,
+            work_name=self.launch.work_name,
+            attempt=self.launch.attempt,
+            app_path=self.launch.app_path,
+            app_env=self.launch.env,
             env=self._environment(),
             cwd=self._cwd,
         )
+        self._process = await launch_process(request)
+        if self._stop_requested is not None:
+            asyncio.create_task(self.stop(*self._stop_requested))
         self.log = self.log.bind(pid=self._process.pid)
         self.log.info("work_process_spawned")
         self._tasks = [
@@ -163,7 +162,11 @@ class WorkSupervisor:
 
     async def _wait_exit(self) -> None:
         assert self._process is not None
-        returncode = await self._process.wait()
+        try:
+            returncode = await self._process.wait()
+        except OSError:  # the fork server died: the process is no longer observable from here
+            returncode = -signal.SIGKILL
+            self._kill_group(signal.SIGKILL)
         self._kill_group(signal.SIGKILL)  # grandchildren never outlive the work
         # The last output and events go out before the exit does; a runner that never connected has none.
         pumps = [t for t in self._tasks if t is not asyncio.current_task()]
@@ -182,12 +185,21 @@ class WorkSupervisor:
             return
         try:
             os.killpg(self._process.pid, sig)
-        except (ProcessLookupError, PermissionError):
+        except ProcessLookupError:
+            # A process forked a moment ago may not have called setsid() yet: its group does not exist.
+            try:
+                os.kill(self._process.pid, sig)
+            except ProcessLookupError:
+                pass
+        except PermissionError:
             pass
 
     async def stop(self, grace_s: float, reason: str) -> None:
         """SIGTERM to the work's process group; SIGKILL if it has not exited after ``grace_s``."""
-        if self._process is None or self.exited.is_set():
+        if self._process is None:
+            self._stop_requested = (grace_s, reason)  # still starting: stopped as soon as it exists
+            return
+        if self.exited.is_set():
             return
         self.log.info("work_stopping", reason=reason, grace_s=grace_s)
         self._kill_group(signal.SIGTERM)

@@ -9,6 +9,7 @@ a running work's public attributes are sent to it (and each call carries those n
 from __future__ import annotations
 
 import json
+import signal
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -191,7 +192,7 @@ class FlowRuntime(Runtime):
         if process.stop_requested or work.has_stopped:
             last = work.status
             if last.stage != WorkStageStatus.STOPPED or last.reason == WorkStopReasons.PENDING:
-                reason = WorkStopReasons.KILLED if exit_event.signal else WorkStopReasons.SIGTERM_SIGNAL_HANDLER
+                reason = WorkStopReasons.KILLED if exit_event.signal == signal.SIGKILL else WorkStopReasons.SIGTERM_SIGNAL_HANDLER
                 apply_status(work, latest, make_status(WorkStageStatus.STOPPED, reason=reason.value,
                                                        message=f"work process {exit_event.describe()}"))
             return

@@ -173,8 +173,13 @@ def watch_attributes(tracker: VarsTracker) -> None:
         tracker.sweep()
 
 
-def run(socket_path: str, work_name: str, attempt: int, app_path: str) -> None:
-    """The work process's main: never returns (exits when stopped, or when the work fails the app)."""
+def run(
+    socket_path: str, work_name: str, attempt: int, app_path: str, preloaded: tuple[Any, Any] | None = None
+) -> None:
+    """The work process's main: never returns (exits when stopped, or when the work fails the app).
+
+    ``preloaded`` is the (app, module) the fork server loaded before forking this process, if any.
+    """
     connection = RunnerConnection.connect(socket_path, work_name, attempt)
     connection.emit(ProcessStarted(os.getpid()))  # identifies this process to the agent, which then sends init
     init_message = connection.receive_one()
@@ -184,7 +189,7 @@ def run(socket_path: str, work_name: str, attempt: int, app_path: str) -> None:
     runtime = _WorkProcessRuntime()
     set_runtime(runtime)
     try:
-        app, module = load_app(app_path)
+        app, module = preloaded or load_app(app_path)
         work = find_work("__main__", app, module, work_name, init)
     except BaseException as exc:  # noqa: BLE001 - reported to the flow as this work's crash
         connection.emit(WorkCrashed(f"{work_name}: the work process could not load it:\n{exc}"))

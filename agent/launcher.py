@@ -1,0 +1,216 @@
+"""Starting work processes: forked from a pre-loaded fork server (fast), or exec'd cold (the fallback).
+
+Either way a work process runs ``agent.runner`` in its own session, with stdout and stderr on pipes the agent
+reads, and its exit status reported to the agent.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import json
+import os
+import socket
+import subprocess
+import sys
+from dataclasses import dataclass
+from typing import Any
+
+import structlog
+
+log = structlog.get_logger(component="launcher")
+
+
+@dataclass(frozen=True, slots=True)
+class LaunchRequest:
+    """What a launcher needs to start one work process."""
+
+    socket_path: str
+    work_name: str
+    attempt: int
+    app_path: str
+    app_env: dict[str, str]
+    env: dict[str, str]
+    """Variables to set on top of the agent's own environment."""
+    cwd: str | None
+
+
+class WorkHandle:
+    """A started work process: its pid, its output streams, and a way to await its exit status."""
+
+    def __init__(self, pid: int, stdout: asyncio.StreamReader, stderr: asyncio.StreamReader,
+                 exit_status: asyncio.Future[int]) -> None:
+        self.pid = pid
+        self.stdout = stdout
+        self.stderr = stderr
+        self._exit_status = exit_status
+
+    async def wait(self) -> int:
+        """The exit status: the exit code, or minus the signal that killed it."""
+        return await self._exit_status
+
+
+async def exec_work(request: LaunchRequest) -> WorkHandle:
+    """Start a cold ``python -m agent.runner`` process."""
+    process = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "agent.runner",
+        request.socket_path, request.work_name, str(request.attempt), request.app_path,
+        stdin=asyncio.subprocess.DEVNULL,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+        start_new_session=True,
+        env={**os.environ, **request.env},
+        cwd=request.cwd,
+    )
+    assert process.stdout is not None and process.stderr is not None
+    return WorkHandle(process.pid, process.stdout, process.stderr, asyncio.ensure_future(process.wait()))
+
+
+async def _pipe_reader(fd: int) -> asyncio.StreamReader:
+    loop = asyncio.get_running_loop()
+    reader = asyncio.StreamReader()
+    await loop.connect_read_pipe(lambda: asyncio.StreamReaderProtocol(reader), os.fdopen(fd, "rb", 0))
+    return reader
+
+
+class ZygoteLauncher:
+    """One fork server per (app file, environment); started on first use, kept for the agent's life."""
+
+    def __init__(self) -> None:
+        self._zygotes: dict[str, _Zygote] = {}
+        self._spare: _Zygote | None = None
+
+    def prestart(self) -> None:
+        """Start a fork server now, so its interpreter start overlaps the agent's registration."""
+        try:
+            self._spare = _Zygote()
+        except OSError as exc:
+            log.warning("fork_server_unavailable", error=str(exc))
+
+    async def launch(self, request: LaunchRequest) -> WorkHandle:
+        """Fork a work process; falls back to exec when the fork server is not available."""
+        key = json.dumps([request.app_path, request.app_env], sort_keys=True)
+        zygote = self._zygotes.get(key)
+        if zygote is None or not zygote.alive:
+            spare, self._spare = self._spare, None
+            try:
+                zygote = self._zygotes[key] = spare if spare is not None and spare.alive else _Zygote()
+            except OSError as exc:
+                log.warning("fork_server_unavailable", error=str(exc))
+                return await exec_work(request)
+        try:
+            return await zygote.fork(request)
+        except OSError as exc:
+            log.warning("fork_server_failed", error=str(exc), work_name=request.work_name)
+            return await exec_work(request)
+
+    def close(self) -> None:
+        """Stop the fork servers (the works they started keep running)."""
+        for zygote in (*self._zygotes.values(), *([self._spare] if self._spare else [])):
+            zygote.close()
+
+
+class _Zygote:
+    """The agent's end of one fork server."""
+
+    def __init__(self) -> None:
+        self._socket, child_end = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+        try:
+            self._process = subprocess.Popen(
+                [sys.executable, "-m", "agent.runner.zygote", str(child_end.fileno())],
+                pass_fds=(child_end.fileno(),),
+                stdin=subprocess.DEVNULL,
+                start_new_session=True,
+            )
+        finally:
+            child_end.close()
+        self._socket.setblocking(False)
+        self._ids = itertools.count(1)
+        self._pids: dict[int, asyncio.Future[int]] = {}
+        self._exits: dict[int, asyncio.Future[int]] = {}
+        self.alive = True
+        asyncio.get_running_loop().add_reader(self._socket.fileno(), self._on_readable)
+
+    def _exit_future(self, pid: int) -> asyncio.Future[int]:
+        future = self._exits.get(pid)
+        if future is None:
+            future = self._exits[pid] = asyncio.get_running_loop().create_future()
+        return future
+
+    def _on_readable(self) -> None:
+        while True:
+            try:
+                data = self._socket.recv(65536)
+            except BlockingIOError:
+                return
+            except OSError:
+                data = b""
+            if not data:
+                self._lost()
+                return
+            reply: dict[str, Any] = json.loads(data)
+            if "exited" in reply:
+                future = self._exit_future(reply["exited"])
+                if not future.done():
+                    future.set_result(reply["returncode"])
+            elif (waiter := self._pids.pop(reply["request"], None)) is not None and not waiter.done():
+                waiter.set_result(reply["pid"])
+
+    def _lost(self) -> None:
+        self.close()
+        for future in (*self._pids.values(), *self._exits.values()):
+            if not future.done():
+                future.set_exception(OSError("the fork server exited"))
+
+    async def fork(self, request: LaunchRequest) -> WorkHandle:
+        out_r, out_w = os.pipe()
+        err_r, err_w = os.pipe()
+        request_id = next(self._ids)
+        waiter: asyncio.Future[int] = asyncio.get_running_loop().create_future()
+        self._pids[request_id] = waiter
+        message = {
+            "request": request_id,
+            "socket_path": request.socket_path,
+            "work_name": request.work_name,
+            "attempt": request.attempt,
+            "app_path": request.app_path,
+            "app_env": request.app_env,
+            "env": request.env,
+            "cwd": request.cwd,
+        }
+        try:
+            await self._send_with_fds(json.dumps(message).encode(), [out_w, err_w])
+        except OSError:
+            self._pids.pop(request_id, None)
+            for fd in (out_r, err_r):
+                os.close(fd)
+            raise
+        finally:
+            os.close(out_w)
+            os.close(err_w)
+        pid = await waiter
+        return WorkHandle(pid, await _pipe_reader(out_r), await _pipe_reader(err_r), self._exit_future(pid))
+
+    async def _send_with_fds(self, data: bytes, fds: list[int]) -> None:
+        """Send one message with ``fds`` attached, waiting while the socket's buffer is full."""
+        loop = asyncio.get_running_loop()
+        while True:
+            if not self.alive:
+                raise OSError("the fork server exited")
+            try:
+                socket.send_fds(self._socket, [data], fds)
+                return
+            except BlockingIOError:
+                writable = loop.create_future()
+                loop.add_writer(self._socket.fileno(), writable.set_result, None)
+                try:
+                    await writable
+                finally:
+                    loop.remove_writer(self._socket.fileno())
+
+    def close(self) -> None:
+        if not self.alive:
+            return
+        self.alive = False
+        asyncio.get_running_loop().remove_reader(self._socket.fileno())
+        self._socket.close()

@@ -1,0 +1,134 @@
+"""The work fork server: a single-threaded process that has imported the runner and the app, and forks works.
+
+A cold work process spends most of its start importing Python modules; forked from here it starts in a few
+milliseconds and shares those pages. No gRPC object ever exists in this process (grpc is not even imported), so
+forking it is safe. The agent talks to it over a SOCK_SEQPACKET socket (its fd is the first argument): each request carries the work's
+stdout and stderr pipes as file descriptors; each reply is JSON.
+
+    agent ─► {"work_name", "attempt", "socket_path", "app_path", "env", "cwd"} + [stdout fd, stderr fd]
+    zygote ─► {"request": id, "pid": pid}            after forking
+    zygote ─► {"exited": pid, "returncode": code}    when a work process ends (negative: killed by a signal)
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import select
+import signal
+import socket
+import sys
+from typing import Any
+
+from agent.runner import work_process
+from sdk._loader import load_app
+
+_MAX_MESSAGE = 1 << 20
+
+
+class Zygote:
+    """Loads the app once and forks one process per work launch."""
+
+    def __init__(self, control: socket.socket) -> None:
+        self.control = control
+        self.preloaded: dict[tuple[str, str], Any] = {}
+        self._wakeup_r, self._wakeup_w = os.pipe()
+        os.set_blocking(self._wakeup_w, False)
+        signal.set_wakeup_fd(self._wakeup_w)
+        signal.signal(signal.SIGCHLD, lambda *_: None)  # wakes select through the wakeup fd
+
+    def serve(self) -> None:
+        """Serve fork requests until the agent closes the socket."""
+        while True:
+            readable, _, _ = select.select([self.control, self._wakeup_r], [], [])
+            if self._wakeup_r in readable:
+                os.read(self._wakeup_r, 4096)
+                self._reap()
+            if self.control in readable:
+                try:
+                    message, fds, _, _ = socket.recv_fds(self.control, _MAX_MESSAGE, 2)
+                except ConnectionError:
+                    message = b""
+                if not message:
+                    return  # the agent is gone; the works keep running in their own sessions
+                self._fork(json.loads(message), fds)
+            self._reap()
+
+    def _send(self, reply: dict[str, Any]) -> None:
+        try:
+            self.control.send(json.dumps(reply).encode())
+        except OSError:
+            pass
+
+    def _reap(self) -> None:
+        while True:
+            try:
+                pid, status = os.waitpid(-1, os.WNOHANG)
+            except ChildProcessError:
+                return
+            if pid == 0:
+                return
+            self._send({"exited": pid, "returncode": os.waitstatus_to_exitcode(status)})
+
+    def _preload(self, app_path: str, env: dict[str, str]) -> Any:
+        """The app loaded in this process (once per app file and environment), or None if it failed to load."""
+        key = (app_path, json.dumps(env, sort_keys=True))
+        if key not in self.preloaded:
+            saved = dict(os.environ)
+            os.environ.update(env)
+            try:
+                self.preloaded[key] = load_app(app_path)
+            except BaseException:  # noqa: BLE001 - the forked work reloads it and reports the error itself
+                self.preloaded[key] = None
+            finally:
+                os.environ.clear()
+                os.environ.update(saved)
+        return self.preloaded[key]
+
+    def _fork(self, request: dict[str, Any], fds: list[int]) -> None:
+        preloaded = self._preload(request["app_path"], request.get("app_env", {}))
+        pid = os.fork()
+        if pid == 0:
+            self._become_work(request, fds, preloaded)  # never returns
+        for fd in fds:
+            os.close(fd)
+        self._send({"request": request["request"], "pid": pid})
+
+    def _become_work(self, request: dict[str, Any], fds: list[int], preloaded: Any) -> None:
+        try:
+            os.setsid()
+            signal.set_wakeup_fd(-1)
+            for sig in (signal.SIGCHLD, signal.SIGTERM, signal.SIGINT):
+                signal.signal(sig, signal.SIG_DFL)
+            self.control.close()
+            os.close(self._wakeup_r)
+            os.close(self._wakeup_w)
+            devnull = os.open(os.devnull, os.O_RDONLY)
+            os.dup2(devnull, 0)
+            os.dup2(fds[0], 1)
+            os.dup2(fds[1], 2)
+            for fd in (devnull, *fds):
+                os.close(fd)
+            os.environ.update(request["env"])
+            if request.get("cwd"):
+                os.chdir(request["cwd"])
+            sys.stdout = os.fdopen(1, "w", buffering=1, errors="backslashreplace")
+            sys.stderr = os.fdopen(2, "w", buffering=1, errors="backslashreplace")
+            work_process.run(
+                request["socket_path"], request["work_name"], request["attempt"], request["app_path"], preloaded
+            )
+        except BaseException:  # noqa: BLE001 - a child must never return into the zygote's loop
+            import traceback
+
+            traceback.print_exc()
+        finally:
+            os._exit(1)
+
+
+def main() -> None:
+    """Entry point: ``python -m agent.runner.zygote FD`` where FD is the control socket."""
+    Zygote(socket.socket(fileno=int(sys.argv[1]))).serve()
+
+
+if __name__ == "__main__":
+    main()
