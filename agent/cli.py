@@ -8,16 +8,17 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
+from typing import TYPE_CHECKING, Any
 
 import click
-import psutil
 import structlog
 
-from agent.daemon import AgentDaemon
-from agent.inventory import detect
+from agent.launcher import ZygoteLauncher
 from sdk._logging import configure_logging
-from agent.session import AgentSession
 from sdk._sizes import parse_size
+
+if TYPE_CHECKING:
+    from agent.daemon import AgentDaemon
 
 log = structlog.get_logger(component="agent")
 
@@ -37,6 +38,8 @@ def _labels(values: tuple[str, ...]) -> dict[str, str]:
 
 async def _watch_parent(pid: int, daemon: AgentDaemon, stop: asyncio.Event, grace_s: float) -> None:
     """Stop the works and the agent when the control plane that started this (local) agent is gone."""
+    import psutil
+
     while psutil.pid_exists(pid) and psutil.Process(pid).status() != psutil.STATUS_ZOMBIE:
         await asyncio.sleep(_PARENT_POLL_S)
     log.warning("control_plane_process_gone", pid=pid)
@@ -44,14 +47,40 @@ async def _watch_parent(pid: int, daemon: AgentDaemon, stop: asyncio.Event, grac
     stop.set()
 
 
-async def _serve(session_kwargs: dict, work_dir: str | None, parent_pid: int | None, grace_s: float) -> int:
-    daemon = AgentDaemon(work_dir)
-    await daemon.start()
-    session = AgentSession(daemon=daemon, **session_kwargs)
+async def _read_address(fd: int) -> str:
+    """The control plane's address, written to the pipe ``fd`` by the lightning-ctl that started this agent."""
+    loop = asyncio.get_running_loop()
+    reader = asyncio.StreamReader()
+    await loop.connect_read_pipe(lambda: asyncio.StreamReaderProtocol(reader), os.fdopen(fd, "rb", 0))
+    return (await reader.readline()).decode().strip()
+
+
+async def _serve(
+    session_kwargs: dict[str, Any],
+    address_fd: int | None,
+    work_dir: str | None,
+    launcher: ZygoteLauncher | None,
+    parent_pid: int | None,
+    grace_s: float,
+) -> int:
+    from agent.daemon import AgentDaemon
+    from agent.session import AgentSession
+
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
+    if address_fd is not None:
+        address_task = asyncio.create_task(_read_address(address_fd))
+        await asyncio.wait([address_task, asyncio.create_task(stop.wait())], return_when=asyncio.FIRST_COMPLETED)
+        if not address_task.done() or not address_task.result():
+            if launcher is not None:
+                launcher.close()
+            return 0  # the control plane ended (or failed to start) before it listened
+        session_kwargs["address"] = address_task.result()
+    daemon = AgentDaemon(work_dir, launcher)
+    await daemon.start()
+    session = AgentSession(daemon=daemon, **session_kwargs)
     tasks = [asyncio.create_task(session.run_forever()), asyncio.create_task(stop.wait())]
     if parent_pid:
         tasks.append(asyncio.create_task(_watch_parent(parent_pid, daemon, stop, grace_s)))
@@ -71,7 +100,11 @@ async def _serve(session_kwargs: dict, work_dir: str | None, parent_pid: int | N
 
 
 @click.command(context_settings={"help_option_names": ["-h", "--help"], "auto_envvar_prefix": "LIGHTNING_AGENT"})
-@click.option("--control-plane", "address", required=True, metavar="HOST:PORT", help="Where the control plane listens.")
+@click.option("--control-plane", "address", default=None, metavar="HOST:PORT", help="Where the control plane listens.")
+@click.option("--control-plane-fd", "address_fd", type=int, default=None, hidden=True,
+              help="Read HOST:PORT from this pipe (used by lightning-ctl for its local agent).")
+@click.option("--preload-app", type=click.Path(dir_okay=False), default=None, hidden=True,
+              help="Load this app in the fork server right away (used for the local agent).")
 @click.option("--token", envvar="LIGHTNING_CTL_TOKEN", default="", show_envvar=True,
               help="The control plane's token.")
 @click.option("--name", default=None, help="Agent name shown by the control plane (default: hostname).")
@@ -81,6 +114,7 @@ async def _serve(session_kwargs: dict, work_dir: str | None, parent_pid: int | N
 @click.option("--cpus", type=float, default=None, help="CPUs to offer (default: all).")
 @click.option("--memory", default=None, help="Memory to offer, e.g. 16Gi (default: all).")
 @click.option("--stop-grace", type=float, default=30.0, show_default=True, help="Seconds before SIGKILL on stop.")
+@click.option("--no-fork-server", is_flag=True, help="Start each work with a fresh interpreter instead of forking it.")
 @click.option("--parent-pid", type=int, default=None, hidden=True, help="Exit, stopping works, when this pid exits.")
 @click.option("--agent-id", default=None, hidden=True)
 @click.option("--log-format", type=click.Choice(["console", "json"]), default="console", show_default=True)
@@ -88,7 +122,9 @@ async def _serve(session_kwargs: dict, work_dir: str | None, parent_pid: int | N
               show_default=True)
 @click.version_option(package_name="lightning-ctl")
 def main(
-    address: str,
+    address: str | None,
+    address_fd: int | None,
+    preload_app: str | None,
     token: str,
     name: str | None,
     labels: tuple[str, ...],
@@ -97,6 +133,7 @@ def main(
     cpus: float | None,
     memory: str | None,
     stop_grace: float,
+    no_fork_server: bool,
     parent_pid: int | None,
     agent_id: str | None,
     log_format: str,
@@ -106,7 +143,14 @@ def main(
 
     Exit codes: 0 stopped cleanly, 2 usage error, 4 the control plane refused the token.
     """
+    if (address is None) == (address_fd is None):
+        raise click.UsageError("give --control-plane HOST:PORT")
+    launcher = ZygoteLauncher()
+    if not no_fork_server:
+        launcher.prestart(preload_app)  # first, so the fork server's start overlaps ours
     configure_logging(log_format, log_level)
+    from agent.inventory import detect
+
     try:
         memory_bytes = parse_size(memory) if memory is not None else None
     except (TypeError, ValueError) as exc:
@@ -117,5 +161,7 @@ def main(
     )
     if work_dir:
         os.makedirs(work_dir, exist_ok=True)
-    status = asyncio.run(_serve(session_kwargs, work_dir, parent_pid, stop_grace))
+    status = asyncio.run(
+        _serve(session_kwargs, address_fd, work_dir, launcher if not no_fork_server else None, parent_pid, stop_grace)
+    )
     raise SystemExit(status)

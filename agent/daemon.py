@@ -49,9 +49,9 @@ class Outbox:
 class AgentDaemon:
     """Runs works on this machine for one control plane."""
 
-    def __init__(self, work_dir: str | None = None, use_fork_server: bool = True) -> None:
+    def __init__(self, work_dir: str | None = None, launcher: ZygoteLauncher | None = None) -> None:
         self.outbox = Outbox()
-        self._launcher = ZygoteLauncher() if use_fork_server else None
+        self._launcher = launcher
         self.supervisors: dict[WorkKey, WorkSupervisor] = {}
         self._work_dir = work_dir
         self._socket_dir = tempfile.mkdtemp(prefix="lightning-agent-")
@@ -63,8 +63,6 @@ class AgentDaemon:
         """Listen for work processes on the local socket."""
         self._server = await asyncio.start_unix_server(self._accept, path=self.socket_path)
         os.chmod(self.socket_path, 0o600)
-        if self._launcher is not None:
-            self._launcher.prestart()
 
     async def _accept(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         frame = await read_frame(reader)

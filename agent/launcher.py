@@ -80,16 +80,28 @@ class ZygoteLauncher:
         self._zygotes: dict[str, _Zygote] = {}
         self._spare: _Zygote | None = None
 
-    def prestart(self) -> None:
-        """Start a fork server now, so its interpreter start overlaps the agent's registration."""
+    @staticmethod
+    def _key(app_path: str, app_env: dict[str, str]) -> str:
+        # Variables the agent already has do not change what the app's module-level code sees.
+        own = {k: v for k, v in app_env.items() if os.environ.get(k) != v}
+        return json.dumps([app_path, own], sort_keys=True)
+
+    def prestart(self, app_path: str | None = None) -> None:
+        """Start a fork server now (loading ``app_path`` at once, if given), to overlap it with the agent's start."""
         try:
-            self._spare = _Zygote()
+            zygote = _Zygote()
         except OSError as exc:
             log.warning("fork_server_unavailable", error=str(exc))
+            return
+        if app_path is None:
+            self._spare = zygote
+            return
+        zygote.preload(app_path)
+        self._zygotes[self._key(app_path, {})] = zygote
 
     async def launch(self, request: LaunchRequest) -> WorkHandle:
         """Fork a work process; falls back to exec when the fork server is not available."""
-        key = json.dumps([request.app_path, request.app_env], sort_keys=True)
+        key = self._key(request.app_path, request.app_env)
         zygote = self._zygotes.get(key)
         if zygote is None or not zygote.alive:
             spare, self._spare = self._spare, None
@@ -124,12 +136,21 @@ class _Zygote:
             )
         finally:
             child_end.close()
-        self._socket.setblocking(False)
         self._ids = itertools.count(1)
         self._pids: dict[int, asyncio.Future[int]] = {}
         self._exits: dict[int, asyncio.Future[int]] = {}
         self.alive = True
-        asyncio.get_running_loop().add_reader(self._socket.fileno(), self._on_readable)
+        self._reading = False
+
+    def preload(self, app_path: str) -> None:
+        """Have the fork server load the app now (sent before the agent's event loop runs)."""
+        self._socket.send(json.dumps({"preload": app_path, "app_env": {}}).encode())
+
+    def _start_reading(self) -> None:
+        if not self._reading:
+            self._reading = True
+            self._socket.setblocking(False)
+            asyncio.get_running_loop().add_reader(self._socket.fileno(), self._on_readable)
 
     def _exit_future(self, pid: int) -> asyncio.Future[int]:
         future = self._exits.get(pid)
@@ -163,6 +184,7 @@ class _Zygote:
                 future.set_exception(OSError("the fork server exited"))
 
     async def fork(self, request: LaunchRequest) -> WorkHandle:
+        self._start_reading()
         out_r, out_w = os.pipe()
         err_r, err_w = os.pipe()
         request_id = next(self._ids)
@@ -212,5 +234,6 @@ class _Zygote:
         if not self.alive:
             return
         self.alive = False
-        asyncio.get_running_loop().remove_reader(self._socket.fileno())
+        if self._reading:
+            asyncio.get_running_loop().remove_reader(self._socket.fileno())
         self._socket.close()

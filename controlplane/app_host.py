@@ -10,15 +10,14 @@ from __future__ import annotations
 
 import asyncio
 import os
-import secrets
 import signal
-import subprocess
 import sys
 from dataclasses import dataclass, field
 
 import structlog
 
 from controlplane.console import Console
+from controlplane.local_agent import LocalAgent
 from controlplane.loop import AppEnded, FlowLoop, StopRequested
 from controlplane.registry import AgentRegistry
 from controlplane.runtime import FlowRuntime
@@ -43,20 +42,22 @@ class RunOptions:
     token: str = ""
     env: dict[str, str] = field(default_factory=dict)
     stop_grace_s: float = 30.0
-    local_agent: bool = True
     log_level: str = "info"
 
 
 class AppHost:
     """Runs one app until it ends and returns its exit status."""
 
-    def __init__(self, options: RunOptions, console: Console | None = None) -> None:
+    def __init__(self, options: RunOptions, local_agent: LocalAgent | None = None,
+                 console: Console | None = None) -> None:
+        if not options.token:
+            raise ValueError("RunOptions.token must be set")
         self.options = options
-        self.token = options.token or secrets.token_urlsafe(32)
+        self.token = options.token
         self.console = console or Console()
         self.registry = AgentRegistry()
         self._flow_loop: FlowLoop | None = None
-        self._agent_process: subprocess.Popen[bytes] | None = None
+        self._local_agent = local_agent
 
     def _deliver(self, event: object) -> None:
         if self._flow_loop is not None:
@@ -71,8 +72,8 @@ class AppHost:
         await server.start()
         log.info("control_plane_listening", address=f"{opts.host}:{port}")
         try:
-            if opts.local_agent:
-                self._agent_process = self._start_local_agent(port)
+            if self._local_agent is not None:
+                self._local_agent.send_address(f"127.0.0.1:{port}")
             os.environ.update(opts.env)
             app, _ = load_app(opts.app_path)
             ended = await self._run_app(app, loop)
@@ -106,28 +107,11 @@ class AppHost:
         assert self._flow_loop is not None
         self._flow_loop.inbox.put(StopRequested(exit_code, reason))
 
-    def _start_local_agent(self, port: int) -> subprocess.Popen[bytes]:
-        """The local agent: a separate process, exactly like a remote one, that dies with this one."""
-        level = "debug" if self.options.log_level == "debug" else "warning"
-        return subprocess.Popen(
-            [
-                sys.executable, "-m", "agent",
-                "--control-plane", f"127.0.0.1:{port}",
-                "--name", "local",
-                "--parent-pid", str(os.getpid()),
-                "--stop-grace", str(self.options.stop_grace_s),
-                "--log-level", level,
-            ],
-            env={**os.environ, "LIGHTNING_CTL_TOKEN": self.token},
-            stdin=subprocess.DEVNULL,
-            start_new_session=True,  # Ctrl-C in the terminal reaches the control plane only; it stops the rest
-        )
-
     async def _stop_local_agent(self) -> None:
-        process = self._agent_process
-        if process is None or process.poll() is not None:
+        if self._local_agent is None:
             return
-        process.terminate()
+        process = self._local_agent.process
+        self._local_agent.terminate()
         try:
             await asyncio.wait_for(asyncio.to_thread(process.wait), timeout=self.options.stop_grace_s + _AGENT_EXIT_TIMEOUT_S)
         except asyncio.TimeoutError:

@@ -8,6 +8,7 @@ stdout and stderr pipes as file descriptors; each reply is JSON.
     agent ─► {"work_name", "attempt", "socket_path", "app_path", "env", "cwd"} + [stdout fd, stderr fd]
     zygote ─► {"request": id, "pid": pid}            after forking
     zygote ─► {"exited": pid, "returncode": code}    when a work process ends (negative: killed by a signal)
+    agent ─► {"preload": app_path, "app_env": {...}}  load the app ahead of the first launch
 """
 
 from __future__ import annotations
@@ -51,7 +52,11 @@ class Zygote:
                     message = b""
                 if not message:
                     return  # the agent is gone; the works keep running in their own sessions
-                self._fork(json.loads(message), fds)
+                request = json.loads(message)
+                if "preload" in request:
+                    self._preload(request["preload"], request["app_env"])
+                else:
+                    self._fork(request, fds)
             self._reap()
 
     def _send(self, reply: dict[str, Any]) -> None:

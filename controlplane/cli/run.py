@@ -2,15 +2,12 @@
 
 from __future__ import annotations
 
-import asyncio
 import re
+import secrets
 
 import click
 
-from controlplane.app_host import AppHost, RunOptions
-from controlplane.server import PortInUseError
-from sdk._logging import configure_logging
-from sdk.errors import AppImportError
+from controlplane.local_agent import LocalAgent
 
 _ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
@@ -63,21 +60,33 @@ def run(
         target = target[1:]
     if len(target) != 1:
         raise click.UsageError("expected one APP_FILE")
-    configure_logging(log_format, log_level)
-    options = RunOptions(
-        app_path=target[0],
-        host=host,
-        port=port,
-        token=token,
-        env=parse_env(env_values),
-        stop_grace_s=stop_grace,
-        local_agent=not no_local_agent,
-        log_level=log_level,
-    )
+    env = parse_env(env_values)
+    token = token or secrets.token_urlsafe(32)
+    # Started before the heavy imports below, so the agent (and its fork server) start while this process does.
+    local_agent = None if no_local_agent else LocalAgent(token, target[0], stop_grace, log_level, env)
     try:
-        status = asyncio.run(AppHost(options).run())
+        status = _run(target[0], host, port, token, env, stop_grace, log_format, log_level, local_agent)
+    finally:
+        if local_agent is not None:
+            local_agent.terminate()
+    raise SystemExit(status)
+
+
+def _run(app_path: str, host: str, port: int, token: str, env: dict[str, str], stop_grace: float, log_format: str,
+         log_level: str, local_agent: LocalAgent | None) -> int:
+    import asyncio
+
+    from controlplane.app_host import AppHost, RunOptions
+    from controlplane.server import PortInUseError
+    from sdk._logging import configure_logging
+    from sdk.errors import AppImportError
+
+    configure_logging(log_format, log_level)
+    options = RunOptions(app_path=app_path, host=host, port=port, token=token, env=env, stop_grace_s=stop_grace,
+                         log_level=log_level)
+    try:
+        return asyncio.run(AppHost(options, local_agent).run())
     except AppImportError as exc:
         raise click.ClickException(str(exc).rstrip()) from None
     except PortInUseError as exc:
         raise click.ClickException(str(exc)) from None
-    raise SystemExit(status)

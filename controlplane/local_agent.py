@@ -1,0 +1,49 @@
+"""The local agent: a ``lightning-agent`` process started by ``lightning-ctl run``, exactly like a remote one.
+
+It is spawned before the control plane has even imported gRPC, so that both processes (and the agent's fork
+server, which preloads the app) start in parallel; the control plane's address follows through a pipe once the
+server is bound. It lives in its own session (Ctrl-C in the terminal reaches the control plane only, which stops
+the rest) and stops its works and exits when the control plane's process is gone.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+
+
+class LocalAgent:
+    """Starts and stops the local agent process."""
+
+    def __init__(self, token: str, app_path: str, stop_grace_s: float, log_level: str, env: dict[str, str]) -> None:
+        read_end, self._address_pipe = os.pipe()
+        self.stop_grace_s = stop_grace_s
+        try:
+            self.process = subprocess.Popen(
+                [
+                    sys.executable, "-m", "agent",
+                    "--control-plane-fd", str(read_end),
+                    "--name", "local",
+                    "--parent-pid", str(os.getpid()),
+                    "--stop-grace", str(stop_grace_s),
+                    "--preload-app", os.path.abspath(app_path),
+                    "--log-level", "debug" if log_level == "debug" else "warning",
+                ],
+                env={**os.environ, **env, "LIGHTNING_CTL_TOKEN": token},
+                stdin=subprocess.DEVNULL,
+                pass_fds=(read_end,),
+                start_new_session=True,
+            )
+        finally:
+            os.close(read_end)
+
+    def send_address(self, address: str) -> None:
+        """Tell the agent where the control plane listens (once the server is bound)."""
+        with os.fdopen(self._address_pipe, "w") as pipe:
+            pipe.write(address + "\n")
+
+    def terminate(self) -> None:
+        """Ask the agent to stop (it stops any work still running)."""
+        if self.process.poll() is None:
+            self.process.terminate()
