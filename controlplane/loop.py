@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import queue
 import sys
+from pathlib import Path
 import threading
 import time
 from dataclasses import dataclass
@@ -32,6 +33,7 @@ log = structlog.get_logger(component="loop")
 TICK_INTERVAL_S = 0.02
 """The pace of runs while a flow keeps changing its own state."""
 _IDLE_WAIT_S = 1.0
+_CONTROLPLANE_DIR = str(Path(__file__).resolve().parent)
 _TEARDOWN_MARGIN_S = 3.0
 
 
@@ -126,7 +128,7 @@ class FlowLoop:
             ended = AppEnded(1, f"the flow failed: {exc}" if str(exc) else "")
         except Exception as exc:  # noqa: BLE001 - the user's flow raised: the app fails with its traceback
             self.app.stage = AppStage.FAILED
-            ended = AppEnded(1, f"the flow raised:\n{user_traceback(exc).rstrip()}")
+            ended = AppEnded(1, f"the flow raised:\n{user_traceback(exc, (_CONTROLPLANE_DIR,)).rstrip()}")
         for flow in flows:
             flow._reset_schedules()
         flows = self.app.flows

@@ -39,9 +39,11 @@ def check_json_value(component: Any, name: str, value: Any) -> None:
         to_json(value)
     except (TypeError, ValueError) as exc:
         owner = component.name or type(component).__name__
+        kind = type(value).__name__
+        detail = "" if str(exc) == kind else f" ({exc})"  # e.g. a list holding a set: name the inner culprit
         raise StateNotSerializableError(
-            f"{owner}.{name}: only JSON-serializable values can be state attributes, got "
-            f"{type(value).__name__} ({exc}). Use a name starting with '_' to keep it private to this process.",
+            f"{owner}.{name}: only JSON-serializable values can be state attributes, got {kind}{detail}. "
+            "Use a name starting with '_' to keep it private to this process.",
             component_name=owner,
             attribute=name,
         ) from None

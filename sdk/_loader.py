@@ -15,12 +15,20 @@ _SDK_DIR = str(Path(__file__).resolve().parent)
 
 
 def user_traceback(exc: BaseException, skip_dirs: tuple[str, ...] = ()) -> str:
-    """The traceback of ``exc`` without the leading frames that belong to lightning-ctl itself."""
+    """The traceback of ``exc`` pointing at the user's code: lightning-ctl's own frames are cut from both ends.
+
+    Frames of the SDK and of ``skip_dirs`` before the first user frame (our loop calling the user) and after the
+    last one (an SDK check raising on the user's behalf, such as a non-JSON attribute) are left out.
+    """
     skip = (_SDK_DIR, *skip_dirs)
-    tb = exc.__traceback__
-    while tb is not None and tb.tb_frame.f_code.co_filename.startswith(skip) and tb.tb_next is not None:
-        tb = tb.tb_next
-    return "".join(traceback.format_exception(type(exc), exc, tb))
+    summary = traceback.extract_tb(exc.__traceback__)
+    ours = [frame.filename.startswith(skip) for frame in summary]
+    if not all(ours):
+        first = ours.index(False)
+        last = len(ours) - 1 - ours[::-1].index(False)
+        summary = traceback.StackSummary.from_list(summary[first : last + 1])
+    lines = ["Traceback (most recent call last):\n", *summary.format()] if summary else []
+    return "".join(lines + list(traceback.format_exception_only(type(exc), exc)))
 
 
 def load_app(path: str | os.PathLike[str]) -> tuple[LightningApp, types.ModuleType]:
