@@ -139,13 +139,18 @@ class FlowRuntime(Runtime):
         return commands
 
     def stop_all(self, reason: str, grace_s: float) -> list[str]:
-        """Queue a stop for every work with a live process; their names."""
+        """Queue a stop for every work launched and not exited; the names of those known to be running.
+
+        A work still starting gets the stop too (its agent applies it once the process exists), but only works
+        whose process reported in are worth waiting for: one never placed on an agent has no process to wait for.
+        """
         names = []
         for name, process in self.works.items():
-            if process.pid is not None and not process.exited:
+            if not process.exited:
                 process.stop_requested = True
                 self.commands.append(StopWork(name, process.attempt, reason, grace_s))
-                names.append(name)
+                if process.pid is not None:
+                    names.append(name)
         return names
 
     # -- events (flow thread, between ticks) ----------------------------------------------------------------------

@@ -25,6 +25,7 @@ from sdk._events import (
     WorkCrashed,
     WorkEvent,
 )
+from sdk._status import WorkStageStatus
 
 _STREAMS = {"stdout": events_pb2.LogLines.STREAM_STDOUT, "stderr": events_pb2.LogLines.STREAM_STDERR}
 _STREAM_NAMES = {v: k for k, v in _STREAMS.items()}
@@ -43,9 +44,16 @@ def _loads(text: str, field_name: str, default: Any) -> Any:
     if not text:
         return default
     try:
-        return json.loads(text)
+        value = json.loads(text)
     except ValueError as exc:
         raise CodecError(f"{field_name}: invalid JSON ({exc})") from None
+    if default is not None and not isinstance(value, type(default)):
+        raise CodecError(f"{field_name}: expected a JSON {_JSON_KIND[type(default)]}, got {type(value).__name__}")
+    return value
+
+
+_JSON_KIND = {dict: "object", list: "array"}
+_STAGES = {stage.value for stage in WorkStageStatus}
 
 
 def body_to_pb(body: EventBody, event: events_pb2.WorkEvent) -> None:
@@ -83,15 +91,16 @@ def event_to_pb(event: WorkEvent) -> events_pb2.WorkEvent:
 
 def event_from_pb(pb: events_pb2.WorkEvent) -> WorkEvent:
     """A WorkEvent from protobuf; raises CodecError naming the field at fault."""
+    if not pb.work_name:
+        raise CodecError("work_event.work_name: missing")
     kind = pb.WhichOneof("kind")
     body: EventBody
     if kind == "delta":
-        values = _loads(pb.delta.vars_json, "delta.vars_json", {})
-        if not isinstance(values, dict):
-            raise CodecError("delta.vars_json: expected a JSON object")
-        body = VarsChanged(values)
+        body = VarsChanged(_loads(pb.delta.vars_json, "delta.vars_json", {}))
     elif kind == "status":
         s = pb.status
+        if s.stage not in _STAGES:
+            raise CodecError(f"status.stage: unknown stage {s.stage!r} (of {pb.work_name})")
         status: dict[str, Any] = {"stage": s.stage, "timestamp": s.timestamp}
         if s.message:
             status["message"] = s.message

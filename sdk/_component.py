@@ -38,7 +38,7 @@ def check_json_value(component: Any, name: str, value: Any) -> None:
     try:
         to_json(value)
     except (TypeError, ValueError) as exc:
-        owner = component.name or type(component).__name__
+        owner = component._name or type(component).__name__
         kind = type(value).__name__
         detail = "" if str(exc) == kind else f" ({exc})"  # e.g. a list holding a set: name the inner culprit
         raise StateNotSerializableError(
@@ -91,7 +91,7 @@ class StateAttributes(Named):
         if name not in self._state_names() and not is_in_method(self, ("__init__",), depth=3):
             raise AttributeError(
                 f"Cannot set attributes that were not defined in __init__: {name} "
-                f"(on {self.name or type(self).__name__}; declare it in __init__, or name it '_{name}' to keep it "
+                f"(on {self._name or type(self).__name__}; declare it in __init__, or name it '_{name}' to keep it "
                 "private)"
             )
 

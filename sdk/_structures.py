@@ -121,6 +121,17 @@ class Dict(_Structure, dict):  # type: ignore[misc]
         dict.__setitem__(self, key, value)
         self._adopt(key, value)
 
+    def update(self, *args: Any, **items: Any) -> None:  # type: ignore[override]
+        """Add items, each checked and named like ``d[key] = value``."""
+        for key, value in dict(*args, **items).items():
+            self[key] = value
+
+    def setdefault(self, key: str, default: Any = None) -> Any:
+        """``d[key]``, adding ``default`` under ``key`` first when missing."""
+        if key not in self:
+            self[key] = default
+        return dict.__getitem__(self, key)
+
     def _items(self) -> list[tuple[str, Any]]:
         return list(dict.items(self))
 
@@ -163,6 +174,10 @@ class List(_Structure, list):  # type: ignore[misc]
         """Append each of ``values``."""
         for value in values:
             self.append(value)
+
+    def __iadd__(self, values: Iterable[Any]) -> List:  # type: ignore[override]
+        self.extend(values)
+        return self
 
     def insert(self, index: int, value: Any) -> None:  # type: ignore[override]
         """Insert a flow or work at ``index`` (its name still comes from the next unused number)."""

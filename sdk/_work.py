@@ -423,7 +423,10 @@ def _clean_calls(calls: dict[str, Any]) -> dict[str, Any]:
             cleaned[key] = entry
             continue
         entry = dict(entry)
-        statuses = list(entry.get("statuses", []))
+        statuses = []
+        for status in sorted(entry.get("statuses", []), key=lambda s: s.get("timestamp", 0)):
+            if status not in statuses:
+                statuses.append(status)
         if statuses and statuses[-1].get("stage") == WorkStageStatus.SUCCEEDED:
             last = dict(statuses[-1])
             last["timestamp"] = int(last["timestamp"])

@@ -1,0 +1,140 @@
+"""Tests for agent.runner.tracker.VarsTracker: which attribute values a work process sends to the flow."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from agent.runner.tracker import VarsTracker
+from sdk import LightningWork
+
+
+class Job(LightningWork):
+    def __init__(self) -> None:
+        super().__init__(start_with_flow=False)
+        self.count = 0
+        self.items: list[int] = []
+        self.config = {"lr": 0.1}
+
+    def run(self) -> None:
+        pass
+
+
+class Recorder:
+    """Collects what the tracker sends, decoded."""
+
+    def __init__(self) -> None:
+        self.raw: list[str] = []
+
+    def __call__(self, vars_json: str) -> None:
+        self.raw.append(vars_json)
+
+    @property
+    def sent(self) -> list[dict]:
+        return [json.loads(text) for text in self.raw]
+
+
+@pytest.fixture
+def work() -> Job:
+    return Job()
+
+
+@pytest.fixture
+def sent() -> Recorder:
+    return Recorder()
+
+
+@pytest.fixture
+def tracker(work, sent) -> VarsTracker:
+    """A tracker that already agrees with the flow on every attribute (as after the launch's vars)."""
+    t = VarsTracker(work, sent)
+    t.absorb({name: work.__dict__[name] for name in work._state_names() if name != "_cloud_compute"})
+    return t
+
+
+class TestNote:
+    def test_new_value_is_sent(self, tracker, sent):
+        """An assignment of a new value is sent as {name: value}."""
+        tracker.note("count", 1)
+        assert sent.sent == [{"count": 1}]
+
+    def test_same_value_is_not_sent(self, tracker, sent):
+        """Assigning the value the flow already has sends nothing."""
+        tracker.note("count", 0)
+        tracker.note("count", 2)
+        tracker.note("count", 2)
+        assert sent.sent == [{"count": 2}]
+
+    def test_sent_text_is_a_json_object(self, tracker, sent):
+        """What is sent is one JSON object, values included whole."""
+        tracker.note("config", {"lr": 0.2, "layers": [1, 2]})
+        assert sent.sent == [{"config": {"lr": 0.2, "layers": [1, 2]}}]
+
+    def test_nan_is_sent(self, tracker, sent):
+        """NaN values travel (state allows them)."""
+        tracker.note("count", float("nan"))
+        assert "NaN" in sent.raw[0]
+
+
+class TestAbsorb:
+    def test_applies_values_to_the_work(self, tracker, work):
+        """absorb() sets the flow's values on the work."""
+        tracker.absorb({"count": 5, "items": [1]})
+        assert work.count == 5 and work.items == [1]
+
+    def test_does_not_echo(self, tracker, sent, work):
+        """Absorbed values are not sent back, by note() or by sweep()."""
+        tracker.absorb({"count": 5})
+        tracker.note("count", 5)
+        tracker.sweep()
+        assert sent.sent == []
+
+    def test_later_change_after_absorb_is_sent(self, tracker, sent):
+        """A work change after an absorbed value is sent."""
+        tracker.absorb({"count": 5})
+        tracker.note("count", 6)
+        assert sent.sent == [{"count": 6}]
+
+
+class TestSweep:
+    def test_catches_in_place_mutations(self, tracker, sent, work):
+        """sweep() sends attributes mutated in place (list.append, dict[k] = v)."""
+        work.items.append(1)
+        work.config["lr"] = 0.5
+        tracker.sweep()
+        assert sent.sent == [{"items": [1], "config": {"lr": 0.5}}]
+
+    def test_sends_nothing_without_changes(self, tracker, sent):
+        """A sweep with nothing changed sends nothing."""
+        tracker.sweep()
+        assert sent.raw == []
+
+    def test_each_mutation_is_sent_once(self, tracker, sent, work):
+        """A mutation caught by one sweep is not sent again by the next."""
+        work.items.append(1)
+        tracker.sweep()
+        tracker.sweep()
+        work.items.append(2)
+        tracker.sweep()
+        assert sent.sent == [{"items": [1]}, {"items": [1, 2]}]
+
+    def test_note_after_sweep_is_not_duplicated(self, tracker, sent, work):
+        """A value already sent by a sweep is not sent again by note()."""
+        work.items.append(1)
+        tracker.sweep()
+        tracker.note("items", [1])
+        assert sent.sent == [{"items": [1]}]
+
+    def test_skips_values_that_are_not_json(self, tracker, sent, work):
+        """A value that can't be encoded is skipped rather than crashing the sweep."""
+        work.__dict__["items"] = {1, 2}
+        work.count = 3  # tracked by note() in a real process; here the sweep catches it
+        tracker.sweep()
+        assert sent.sent == [{"count": 3}]
+
+    def test_cloud_compute_is_never_sent(self, sent, work):
+        """_cloud_compute is never swept (the work can't change its placement)."""
+        fresh = VarsTracker(work, sent)
+        fresh.sweep()
+        assert "_cloud_compute" not in sent.sent[0]

@@ -1,0 +1,143 @@
+"""Tests of the layering rules in DESIGN.md: what each package may import, and that `import sdk` stays light.
+
+Import checks run in a fresh interpreter (this test process already imported everything); source checks
+read the import statements with ast, including imports nested inside functions.
+"""
+
+from __future__ import annotations
+
+import ast
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[2]
+HEAVY = ("grpc", "google.protobuf", "structlog")
+
+SDK_IMPORT_BOUND_MS = 300.0
+"""Generous bound for `import sdk` (target < 100 ms), so a loaded machine does not make the test flaky."""
+
+PROBE = """
+import json, sys, time
+started = time.perf_counter()
+import {module}
+elapsed_ms = (time.perf_counter() - started) * 1000
+heavy = sorted(
+    name for name in sys.modules
+    if any(name == root or name.startswith(root + ".") for root in {heavy!r})
+)
+print(json.dumps({{"elapsed_ms": elapsed_ms, "heavy": heavy}}))
+"""
+
+# Modules allowed to import the generated protos.lightning pb2 modules (the edge), relative to the repository.
+PB2_EDGE = (
+    "protos/codec.py",
+    "controlplane/services/",
+    "controlplane/server.py",
+    "controlplane/interceptors.py",
+    "agent/session.py",
+    "agent/daemon.py",
+    "agent/supervisor.py",
+    "agent/runner/",
+)
+
+
+def probe_import(module: str, heavy: tuple[str, ...] = HEAVY) -> dict:
+    """Import ``module`` in a fresh interpreter; its import time and which heavy modules got loaded."""
+    result = subprocess.run(
+        [sys.executable, "-c", PROBE.format(module=module, heavy=heavy)],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 0, result.stderr
+    return json.loads(result.stdout.strip().splitlines()[-1])
+
+
+def source_files(package: str) -> list[Path]:
+    """The hand-written Python files of ``package`` (generated pb2 modules excluded)."""
+    files = (REPO / package).rglob("*.py")
+    return sorted(p for p in files if not p.name.endswith(("_pb2.py", "_pb2_grpc.py")))
+
+
+def imported_modules(path: Path) -> set[str]:
+    """Every absolute module imported anywhere in ``path`` (``from a.b import c`` gives a.b and a.b.c)."""
+    tree = ast.parse(path.read_text(), filename=str(path))
+    names: set[str] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            names.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+            names.add(node.module)
+            names.update(f"{node.module}.{alias.name}" for alias in node.names)
+    return names
+
+
+def imports_package(names: set[str], package: str) -> list[str]:
+    return sorted(n for n in names if n == package or n.startswith(package + "."))
+
+
+def rel(path: Path) -> str:
+    return path.relative_to(REPO).as_posix()
+
+
+class TestImportCost:
+    def test_import_sdk_is_light(self):
+        """`import sdk` loads no grpc, protobuf or structlog."""
+        result = probe_import("sdk")
+        assert result["heavy"] == []
+
+    def test_import_sdk_is_fast(self):
+        """`import sdk` takes well under a few hundred ms (target < 100 ms; the figure is printed)."""
+        elapsed_ms = min(probe_import("sdk")["elapsed_ms"] for _ in range(3))
+        print(f"import sdk: {elapsed_ms:.1f} ms")
+        assert elapsed_ms < SDK_IMPORT_BOUND_MS
+
+    def test_work_process_does_not_import_grpc(self):
+        """The work-process runner (agent.runner.work_process) starts without importing grpc."""
+        result = probe_import("agent.runner.work_process", heavy=("grpc",))
+        assert result["heavy"] == []
+
+
+class TestPackageBoundaries:
+    @pytest.mark.parametrize("path", source_files("controlplane"), ids=rel)
+    def test_controlplane_never_imports_agent(self, path):
+        """controlplane modules do not import the agent package."""
+        assert imports_package(imported_modules(path), "agent") == []
+
+    @pytest.mark.parametrize("path", source_files("agent"), ids=rel)
+    def test_agent_never_imports_controlplane(self, path):
+        """agent modules do not import the controlplane package."""
+        assert imports_package(imported_modules(path), "controlplane") == []
+
+    @pytest.mark.parametrize("path", source_files("sdk"), ids=rel)
+    def test_sdk_imports_no_upper_layer_or_wire_library(self, path):
+        """sdk modules import neither protos, controlplane, agent nor grpc/protobuf at all."""
+        names = imported_modules(path)
+        forbidden = ("protos", "controlplane", "agent", "grpc", "google.protobuf")
+        found = [n for package in forbidden for n in imports_package(names, package)]
+        assert found == []
+
+    @pytest.mark.parametrize(
+        "path",
+        [p for package in ("sdk", "protos", "controlplane", "agent") for p in source_files(package)],
+        ids=rel,
+    )
+    def test_only_edge_modules_import_pb2(self, path):
+        """Only the edge modules (codec, servicers, server, interceptors, agent session etc.) use pb2."""
+        pb2 = imports_package(imported_modules(path), "protos.lightning")
+        if rel(path).startswith(PB2_EDGE):
+            return
+        assert pb2 == [], f"{rel(path)} imports {pb2}"
+
+    def test_scanner_sees_nested_and_from_imports(self, tmp_path):
+        """The import scanner finds function-level imports and `from x import y` forms."""
+        sample = tmp_path / "sample.py"
+        sample.write_text("def f():\n    from protos.lightning import v1\n    import agent.session\n")
+        names = imported_modules(sample)
+        assert imports_package(names, "protos.lightning") == ["protos.lightning", "protos.lightning.v1"]
+        assert imports_package(names, "agent") == ["agent.session"]
