@@ -13,6 +13,7 @@ stdout and stderr pipes as file descriptors; each reply is JSON.
 
 from __future__ import annotations
 
+import gc
 import json
 import os
 import select
@@ -83,6 +84,7 @@ class Zygote:
             os.environ.update(env)
             try:
                 self.preloaded[key] = load_app(app_path)
+                gc.freeze()  # forked works' collections then leave these pages shared instead of copying them
             except BaseException:  # noqa: BLE001 - the forked work reloads it and reports the error itself
                 self.preloaded[key] = None
             finally:
