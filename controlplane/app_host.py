@@ -27,6 +27,7 @@ from sdk._loader import load_app
 
 log = structlog.get_logger(component="app_host")
 
+MISSED_HEARTBEATS = 3
 EXIT_INTERRUPTED = 130
 EXIT_TERMINATED = 143
 _AGENT_EXIT_TIMEOUT_S = 5.0
@@ -43,6 +44,7 @@ class RunOptions:
     env: dict[str, str] = field(default_factory=dict)
     stop_grace_s: float = 30.0
     log_level: str = "info"
+    heartbeat_interval_s: float = 2.0
 
 
 class AppHost:
@@ -55,7 +57,7 @@ class AppHost:
         self.options = options
         self.token = options.token
         self.console = console or Console()
-        self.registry = AgentRegistry()
+        self.registry = AgentRegistry(report_pending=self._deliver)
         self._flow_loop: FlowLoop | None = None
         self._local_agent = local_agent
 
@@ -67,9 +69,10 @@ class AppHost:
         """Serve, run the app, tear everything down; the app's exit status."""
         opts = self.options
         loop = asyncio.get_running_loop()
-        servicer = AgentServicer(self.registry, self._deliver, self.console.print_lines)
+        servicer = AgentServicer(self.registry, self._deliver, self.console.print_lines, opts.heartbeat_interval_s)
         server, port = build_server(servicer, self.token, opts.host, opts.port)
         await server.start()
+        liveness = asyncio.create_task(self._check_liveness(opts.heartbeat_interval_s))
         log.info("control_plane_listening", address=f"{opts.host}:{port}")
         try:
             if self._local_agent is not None:
@@ -78,6 +81,7 @@ class AppHost:
             app, _ = load_app(opts.app_path)
             ended = await self._run_app(app, loop)
         finally:
+            liveness.cancel()
             await self._stop_local_agent()
             await server.stop(grace=1.0)
         if ended.message:
@@ -101,6 +105,12 @@ class AppHost:
             loop.add_signal_handler(sig, self._request_stop, code, reason)
         self._flow_loop.start()
         return await ended
+
+    async def _check_liveness(self, heartbeat_interval_s: float) -> None:
+        """Declare agents disconnected after MISSED_HEARTBEATS heartbeat periods of silence."""
+        while True:
+            await asyncio.sleep(heartbeat_interval_s / 2)
+            self.registry.check_liveness(MISSED_HEARTBEATS * heartbeat_interval_s)
 
     def _request_stop(self, exit_code: int, reason: str) -> None:
         log.info("app_stopping", reason=reason)

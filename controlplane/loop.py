@@ -22,7 +22,7 @@ import structlog
 
 from controlplane.runtime import FlowRuntime
 from sdk._app import LightningApp
-from sdk._events import Command, ProcessExited, WorkEvent
+from sdk._events import Command, PlacementPending, ProcessExited, WorkEvent
 from sdk._loader import user_traceback
 from sdk._runtime import set_runtime
 from sdk._status import AppStage
@@ -65,7 +65,7 @@ class FlowLoop:
     ) -> None:
         self.app = app
         self.runtime = runtime
-        self.inbox: queue.SimpleQueue[WorkEvent | StopRequested] = queue.SimpleQueue()
+        self.inbox: queue.SimpleQueue[WorkEvent | PlacementPending | StopRequested] = queue.SimpleQueue()
         self._send_commands = send_commands
         self._on_end = on_end
         self._works_by_name: dict[str, object] = {}
@@ -145,7 +145,7 @@ class FlowLoop:
             return max(0.0, min(min(next_times) - time.time(), _IDLE_WAIT_S))
         return _IDLE_WAIT_S
 
-    def _drain(self, timeout_s: float) -> list[WorkEvent | StopRequested]:
+    def _drain(self, timeout_s: float) -> list[WorkEvent | PlacementPending | StopRequested]:
         """Block up to ``timeout_s`` for the first item, then take everything else that is waiting."""
         try:
             items = [self.inbox.get(timeout=timeout_s)]
@@ -157,10 +157,12 @@ class FlowLoop:
             except queue.Empty:
                 return items
 
-    def _apply(self, event: WorkEvent) -> bool:
+    def _apply(self, event: WorkEvent | PlacementPending) -> bool:
         work = self._work(event.work_name)
         if work is None:
             return False
+        if isinstance(event, PlacementPending):
+            return self.runtime.apply_pending(work, event)
         return self.runtime.apply_event(work, event)
 
     def _work(self, name: str):  # noqa: ANN202 - LightningWork | None
@@ -183,9 +185,9 @@ class FlowLoop:
         deadline = time.monotonic() + grace_s + _TEARDOWN_MARGIN_S
         while live and time.monotonic() < deadline:
             for item in self._drain(timeout_s=min(0.2, max(0.0, deadline - time.monotonic()))):
-                if isinstance(item, WorkEvent):
+                if not isinstance(item, StopRequested):
                     self._apply(item)
-                    if isinstance(item.body, ProcessExited):
+                    if isinstance(item, WorkEvent) and isinstance(item.body, ProcessExited):
                         live.discard(item.work_name)
         if live:
             log.warning("works_still_running_at_exit", works=sorted(live))

@@ -1,19 +1,22 @@
-"""AgentRegistry: the connected agents, what they offer, and where each work was placed.
+"""AgentRegistry: the connected agents, what is placed on them, and routing each work's commands to its agent.
 
-Runs on the I/O (asyncio) thread. Commands for a work go to the agent it was placed on; a launch is placed by the
-scheduler, and waits (with its later commands) while no agent fits.
+Runs on the I/O (asyncio) thread. A launch is placed by the scheduler; while no agent fits, the launch and the
+commands that follow it wait, the work's status says why, and placement is retried whenever an agent joins or a
+work's process exits (freeing what it held).
 """
 
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import time
 from dataclasses import dataclass, field
+from typing import Callable
 
 import structlog
 
-from controlplane.scheduler import AgentOffer, place_work
-from sdk._events import Command, LaunchWork
+from controlplane.scheduler import AgentCapacity, Allocation, Pending, place_work
+from sdk._events import Command, LaunchWork, PlacementPending
 
 log = structlog.get_logger(component="registry")
 
@@ -22,65 +25,111 @@ log = structlog.get_logger(component="registry")
 class AgentSession:
     """One connected agent."""
 
-    agent_id: str
-    name: str
+    capacity: AgentCapacity
     hostname: str
-    cpus: float
-    memory_bytes: int
-    gpu_indices: tuple[int, ...]
-    labels: dict[str, str]
     outgoing: asyncio.Queue[Command] = field(default_factory=asyncio.Queue)
     last_heartbeat: float = field(default_factory=time.monotonic)
+    close: Callable[[str], None] = lambda reason: None
+    """Ends the agent's stream (set by the servicer)."""
+
+    @property
+    def agent_id(self) -> str:
+        """The agent's stable identity."""
+        return self.capacity.agent_id
+
+    @property
+    def name(self) -> str:
+        """The agent's display name."""
+        return self.capacity.name
+
+
+@dataclass
+class _Placement:
+    attempt: int
+    allocation: Allocation
 
 
 class AgentRegistry:
-    """Tracks agents and routes each work's commands to its agent."""
+    """Tracks agents and placements, and routes each work's commands to its agent."""
 
-    def __init__(self) -> None:
+    def __init__(self, report_pending: Callable[[PlacementPending], None] = lambda pending: None) -> None:
         self.agents: dict[str, AgentSession] = {}
-        self.placements: dict[str, str] = {}
+        self.placements: dict[str, _Placement] = {}
         self._waiting: dict[str, list[Command]] = {}
+        self._report_pending = report_pending
+        self._pending_reasons: dict[str, str] = {}
 
     def add(self, session: AgentSession) -> None:
         """An agent registered: place what was waiting."""
+        previous = self.agents.get(session.agent_id)
+        if previous is not None and previous is not session:
+            previous.close("replaced by a new session of the same agent")
         self.agents[session.agent_id] = session
-        log.info("agent_connected", agent_id=session.agent_id, name=session.name, cpus=session.cpus,
-                 gpus=len(session.gpu_indices))
-        waiting, self._waiting = self._waiting, {}
-        for commands in waiting.values():
-            self.route(commands)
+        log.info("agent_connected", agent_id=session.agent_id, name=session.name, cpus=session.capacity.cpus,
+                 gpus=len(session.capacity.gpu_indices), labels=session.capacity.labels)
+        self._retry_waiting()
 
-    def remove(self, session: AgentSession) -> None:
+    def remove(self, session: AgentSession, reason: str) -> None:
         """An agent's stream ended."""
         if self.agents.get(session.agent_id) is session:
             del self.agents[session.agent_id]
-            log.info("agent_disconnected", agent_id=session.agent_id, name=session.name)
+            log.info("agent_disconnected", agent_id=session.agent_id, name=session.name, reason=reason)
 
-    def _offers(self) -> list[AgentOffer]:
-        works_on: dict[str, int] = {}
-        for agent_id in self.placements.values():
-            works_on[agent_id] = works_on.get(agent_id, 0) + 1
-        return [
-            AgentOffer(a.agent_id, a.gpu_indices, a.labels, works_on.get(a.agent_id, 0)) for a in self.agents.values()
-        ]
+    def release(self, work_name: str, attempt: int) -> None:
+        """The process of (work_name, attempt) exited: free what it held and place what was waiting."""
+        placement = self.placements.get(work_name)
+        if placement is not None and placement.attempt == attempt:
+            del self.placements[work_name]
+            self._retry_waiting()
+
+    def check_liveness(self, timeout_s: float) -> None:
+        """End the streams of agents whose last heartbeat is older than ``timeout_s``."""
+        now = time.monotonic()
+        for session in list(self.agents.values()):
+            silent_s = now - session.last_heartbeat
+            if silent_s > timeout_s:
+                self.remove(session, f"no heartbeat for {silent_s:.1f}s")
+                session.close(f"no heartbeat for {silent_s:.1f}s")
+
+    def _retry_waiting(self) -> None:
+        waiting, self._waiting = self._waiting, {}
+        for commands in waiting.values():
+            self.route(commands)
 
     def route(self, commands: list[Command]) -> None:
         """Send each command to its work's agent, placing launches first."""
         for command in commands:
             name = command.work_name
             if isinstance(command, LaunchWork):
-                agent_id = place_work(command, self._offers())
-                if agent_id is None:
-                    self._waiting.setdefault(name, []).append(command)
-                    log.debug("work_waiting_for_agent", work_name=name)
+                command = self._place(command)
+                if command is None:
                     continue
-                self.placements[name] = agent_id
             elif name in self._waiting:
                 self._waiting[name].append(command)
                 continue
-            agent = self.agents.get(self.placements.get(name, ""))
+            placement = self.placements.get(name)
+            agent = self.agents.get(placement.allocation.agent_id) if placement else None
             if agent is None:
                 log.warning("command_dropped", work_name=name, command=type(command).__name__,
                             reason="the work's agent is not connected")
                 continue
             agent.outgoing.put_nowait(command)
+
+    def _place(self, launch: LaunchWork) -> LaunchWork | None:
+        name = launch.work_name
+        others = [p.allocation for n, p in self.placements.items() if n != name]
+        decision = place_work(launch.resources, (a.capacity for a in self.agents.values()), others)
+        if isinstance(decision, Pending):
+            self._waiting.setdefault(name, []).append(launch)
+            if self._pending_reasons.get(name) != decision.reason:
+                self._pending_reasons[name] = decision.reason
+                if self.agents:  # before the first agent registers, waiting is the normal start-up
+                    log.warning("work_pending", work_name=name, reason=decision.reason)
+                self._report_pending(PlacementPending(name, launch.attempt, decision.reason))
+            return None
+        self._pending_reasons.pop(name, None)
+        self.placements[name] = _Placement(launch.attempt, decision)
+        agent = self.agents[decision.agent_id]
+        log.info("work_placed", work_name=name, attempt=launch.attempt, agent=agent.name,
+                 gpus=list(decision.gpu_indices))
+        return dataclasses.replace(launch, gpu_indices=decision.gpu_indices)

@@ -19,7 +19,9 @@ from sdk._events import (
     Command,
     LaunchWork,
     ProcessExited,
+    PlacementPending,
     ProcessStarted,
+    ResourceRequest,
     RunCall,
     StatusChanged,
     StopWork,
@@ -105,6 +107,7 @@ class FlowRuntime(Runtime):
                 stop_grace_s=self.stop_grace_s,
                 work_class=f"{type(work).__module__}:{type(work).__qualname__}",
                 init_args=_init_args(work),
+                resources=resource_request(work),
             )
         )
         return process
@@ -184,6 +187,17 @@ class FlowRuntime(Runtime):
             return True
         return False
 
+    def apply_pending(self, work: LightningWork, pending: PlacementPending) -> bool:
+        """Explain in the work's status why it is still pending; whether the flows should run again."""
+        process = self.works.get(pending.work_name)
+        if process is None or process.attempt != pending.attempt:
+            return False
+        entry = work._calls.get(work._calls.get("latest_call_hash") or START_CALL_HASH)
+        if not entry or not entry["statuses"] or entry["statuses"][-1]["stage"] != WorkStageStatus.PENDING:
+            return False
+        entry["statuses"][-1]["message"] = pending.reason
+        return True
+
     def _apply_status(self, work: LightningWork, process: WorkProcessState, body: StatusChanged) -> None:
         status = body.status
         if status["stage"] == WorkStageStatus.STOPPED:
@@ -208,6 +222,19 @@ class FlowRuntime(Runtime):
                                                reason=WorkFailureReasons.PROCESS_EXITED.value))
         if work.raise_exception:
             self.failure = AppFailure(work.name, f"work {work.name} failed: {message}")
+
+
+def resource_request(work: LightningWork) -> ResourceRequest:
+    """What ``work`` needs from an agent: its GPUs (by count or by name, e.g. "gpu"), labels, and only explicit
+    CPUs and memory (named sizes such as "cpu-small" were cloud instance types and reserve nothing here)."""
+    compute = work.cloud_compute
+    wanted = compute.resource_request()
+    return ResourceRequest(
+        gpus=int(wanted["gpus"]),
+        cpus=float(wanted["cpus"]) if compute.cpus is not None else 0.0,
+        memory_bytes=int(wanted["memory_bytes"]) if compute.memory is not None else 0,
+        labels=dict(wanted["labels"]),
+    )
 
 
 def _sendable_vars(work: LightningWork) -> dict[str, Any]:

@@ -82,6 +82,16 @@ class WorkEvent:
 
 
 @dataclass(frozen=True, slots=True)
+class ResourceRequest:
+    """What a work needs from the agent it is placed on (zero: no particular amount)."""
+
+    gpus: int = 0
+    cpus: float = 0.0
+    memory_bytes: int = 0
+    labels: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
 class LaunchWork:
     """Start a process for (work_name, attempt)."""
 
@@ -95,6 +105,8 @@ class LaunchWork:
     work_class: str = ""
     init_args: dict[str, Any] | None = None
     gpu_indices: tuple[int, ...] = ()
+    resources: ResourceRequest = field(default_factory=ResourceRequest)
+    """For placement by the control plane; not sent to the agent (it gets ``gpu_indices``)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -126,6 +138,15 @@ class StopWork:
     attempt: int
     reason: str
     grace_s: float
+
+
+@dataclass(frozen=True, slots=True)
+class PlacementPending:
+    """No agent can run (work_name, attempt) yet; it stays pending for ``reason``."""
+
+    work_name: str
+    attempt: int
+    reason: str
 
 
 Command = Union[LaunchWork, RunCall, UpdateVars, StopWork]

@@ -11,13 +11,13 @@ import grpc
 import structlog
 
 from controlplane.registry import AgentRegistry, AgentSession
+from controlplane.scheduler import AgentCapacity
 from protos import codec
 from protos.lightning.v1 import agent_pb2, agent_pb2_grpc
-from sdk._events import LinesLogged, WorkEvent
+from sdk._events import LinesLogged, ProcessExited, WorkEvent
 
 log = structlog.get_logger(component="agent_service")
 
-HEARTBEAT_INTERVAL_S = 2.0
 _MAX_COMMANDS_PER_MESSAGE = 1000
 
 
@@ -29,32 +29,39 @@ class AgentServicer(agent_pb2_grpc.AgentServiceServicer):
         registry: AgentRegistry,
         deliver: Callable[[WorkEvent], None],
         print_lines: Callable[[str, LinesLogged], None],
+        heartbeat_interval_s: float = 2.0,
     ) -> None:
         self._registry = registry
         self._deliver = deliver
         self._print_lines = print_lines
+        self.heartbeat_interval_s = heartbeat_interval_s
 
     async def Connect(self, request_iterator: object, context: grpc.aio.ServicerContext) -> None:  # noqa: N802
         first = await context.read()
         if first is grpc.aio.EOF or first.WhichOneof("kind") != "register":
             await context.abort(grpc.StatusCode.INVALID_ARGUMENT, "the first message of a stream must be register")
         register = first.register
-        session = AgentSession(
+        if not register.agent_id:
+            await context.abort(grpc.StatusCode.INVALID_ARGUMENT, "register.agent_id: missing")
+        capacity = AgentCapacity(
             agent_id=register.agent_id,
-            name=register.name,
-            hostname=register.hostname,
+            name=register.name or register.hostname,
             cpus=register.resources.cpus,
             memory_bytes=register.resources.memory_bytes,
             gpu_indices=tuple(g.index for g in register.resources.gpus),
             labels=dict(register.labels),
         )
+        stream_task = asyncio.current_task()
+        session = AgentSession(capacity, register.hostname)
+        session.close = lambda reason: stream_task.cancel(reason) if stream_task else None
         await context.write(
             agent_pb2.ControlMessage(
-                welcome=agent_pb2.Welcome(session_id=uuid.uuid4().hex, heartbeat_interval_s=HEARTBEAT_INTERVAL_S)
+                welcome=agent_pb2.Welcome(session_id=uuid.uuid4().hex, heartbeat_interval_s=self.heartbeat_interval_s)
             )
         )
         self._registry.add(session)
         writer = asyncio.create_task(self._write_commands(session, context))
+        reason = "the agent closed its stream"
         try:
             while (message := await context.read()) is not grpc.aio.EOF:
                 kind = message.WhichOneof("kind")
@@ -62,17 +69,22 @@ class AgentServicer(agent_pb2_grpc.AgentServiceServicer):
                     self._on_events(message.events)
                 elif kind == "heartbeat":
                     session.last_heartbeat = time.monotonic()
+        except asyncio.CancelledError:
+            reason = "stream ended by the control plane"
+            raise
         finally:
             writer.cancel()
-            self._registry.remove(session)
+            self._registry.remove(session, reason)
 
     def _on_events(self, events: agent_pb2.WorkEvents) -> None:
         for pb in events.events:
             event = codec.event_from_pb(pb)
             if isinstance(event.body, LinesLogged):
                 self._print_lines(event.work_name, event.body)
-            else:
-                self._deliver(event)
+                continue
+            if isinstance(event.body, ProcessExited):
+                self._registry.release(event.work_name, event.attempt)
+            self._deliver(event)
 
     async def _write_commands(self, session: AgentSession, context: grpc.aio.ServicerContext) -> None:
         queue = session.outgoing
