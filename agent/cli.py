@@ -8,6 +8,9 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
+import socket
+import uuid
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import click
@@ -45,6 +48,23 @@ async def _watch_parent(pid: int, daemon: AgentDaemon, stop: asyncio.Event, grac
     log.warning("control_plane_process_gone", pid=pid)
     await daemon.stop_all(grace_s, "control plane process gone")
     stop.set()
+
+
+def _persistent_agent_id(state_dir: str, name: str) -> str:
+    """This agent's identity, kept in ``state_dir`` so that it survives restarts (one per agent name)."""
+    path = Path(state_dir) / f"{name}.agent-id"
+    try:
+        existing = path.read_text().strip()
+        if existing:
+            return existing
+    except FileNotFoundError:
+        pass
+    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    agent_id = uuid.uuid4().hex
+    temporary = path.with_suffix(".tmp")
+    temporary.write_text(agent_id + "\n")
+    os.replace(temporary, path)  # atomic: a crash never leaves a half-written identity
+    return agent_id
 
 
 async def _read_address(fd: int) -> str:
@@ -117,6 +137,8 @@ async def _serve(
 @click.option("--no-fork-server", is_flag=True, help="Start each work with a fresh interpreter instead of forking it.")
 @click.option("--parent-pid", type=int, default=None, hidden=True, help="Exit, stopping works, when this pid exits.")
 @click.option("--agent-id", default=None, hidden=True)
+@click.option("--state-dir", type=click.Path(file_okay=False), default=str(Path.home() / ".lightning-agent"),
+              show_default=True, help="Where the agent keeps its identity across restarts.")
 @click.option("--log-format", type=click.Choice(["console", "json"]), default="console", show_default=True)
 @click.option("--log-level", type=click.Choice(["debug", "info", "warning", "error"]), default="info",
               show_default=True)
@@ -136,6 +158,7 @@ def main(
     no_fork_server: bool,
     parent_pid: int | None,
     agent_id: str | None,
+    state_dir: str,
     log_format: str,
     log_level: str,
 ) -> None:
@@ -155,7 +178,11 @@ def main(
         memory_bytes = parse_size(memory) if memory is not None else None
     except (TypeError, ValueError) as exc:
         raise click.BadParameter(str(exc), param_hint="--memory") from None
-    inventory = detect(cpus=cpus, memory_bytes=memory_bytes, gpu_selection=gpus)
+    try:
+        inventory = detect(cpus=cpus, memory_bytes=memory_bytes, gpu_selection=gpus)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="--gpus") from None
+    agent_id = agent_id or _persistent_agent_id(state_dir, name or socket.gethostname())
     session_kwargs = dict(
         address=address, token=token, inventory=inventory, name=name, labels=_labels(labels), agent_id=agent_id
     )

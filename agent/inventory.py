@@ -51,6 +51,14 @@ def detect_gpus() -> tuple[Gpu, ...]:
         pynvml.nvmlShutdown()
 
 
+def parse_gpu_indices(selection: str) -> set[int]:
+    """``"0,2"`` as ``{0, 2}``; ValueError naming the value otherwise."""
+    try:
+        return {int(part) for part in selection.split(",") if part.strip()}
+    except ValueError:
+        raise ValueError(f"--gpus takes all, none, or comma-separated indices like 0,2; got {selection!r}") from None
+
+
 def _text(value: str | bytes) -> str:
     return value.decode() if isinstance(value, bytes) else value
 
@@ -63,12 +71,16 @@ def detect(
     Args:
         cpus: CPUs to offer instead of the detected count.
         memory_bytes: memory to offer instead of the detected total.
-        gpu_selection: "all", "none", or comma-separated indices ("0,2").
+        gpu_selection: "all", "none", or comma-separated indices ("0,2"); without NVML, indices declare GPUs.
     """
     gpus = () if gpu_selection == "none" else detect_gpus()
     if gpu_selection not in ("all", "none"):
-        wanted = {int(i) for i in gpu_selection.split(",") if i.strip()}
-        gpus = tuple(g for g in gpus if g.index in wanted)
+        wanted = parse_gpu_indices(gpu_selection)
+        if gpus:
+            gpus = tuple(g for g in gpus if g.index in wanted)
+        else:  # no driver: the operator declares the GPUs (also how GPU placement is tested without GPUs)
+            gpus = tuple(Gpu(i, f"declared-gpu-{i}", "declared", 0) for i in sorted(wanted))
+            log.warning("gpus_declared_without_nvml", indices=sorted(wanted))
     return Inventory(
         cpus=float(cpus if cpus is not None else psutil.cpu_count() or 1),
         memory_bytes=int(memory_bytes if memory_bytes is not None else psutil.virtual_memory().total),

@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import uuid
 
 
 class LocalAgent:
@@ -25,6 +26,7 @@ class LocalAgent:
                     sys.executable, "-m", "agent",
                     "--control-plane-fd", str(read_end),
                     "--name", "local",
+                    "--agent-id", f"local-{uuid.uuid4().hex[:12]}",
                     "--parent-pid", str(os.getpid()),
                     "--stop-grace", str(stop_grace_s),
                     "--preload-app", os.path.abspath(app_path),
