@@ -50,6 +50,15 @@ async def _watch_parent(pid: int, daemon: AgentDaemon, stop: asyncio.Event, grac
     stop.set()
 
 
+def _tls(ca: str | None, cert: str | None, key: str | None) -> tuple[bytes | None, bytes | None, bytes | None] | None:
+    """The (CA, key, certificate) PEM bytes to connect with TLS, or None for a plain connection."""
+    if bool(cert) != bool(key):
+        raise click.UsageError("--tls-cert and --tls-key go together")
+    if not (ca or cert):
+        return None
+    return tuple(Path(p).read_bytes() if p else None for p in (ca, key, cert))  # type: ignore[return-value]
+
+
 def _persistent_agent_id(state_dir: str, name: str) -> str:
     """This agent's identity, kept in ``state_dir`` so that it survives restarts (one per agent name)."""
     path = Path(state_dir) / f"{name}.agent-id"
@@ -134,9 +143,16 @@ async def _serve(
 @click.option("--cpus", type=float, default=None, help="CPUs to offer (default: all).")
 @click.option("--memory", default=None, help="Memory to offer, e.g. 16Gi (default: all).")
 @click.option("--stop-grace", type=float, default=30.0, show_default=True, help="Seconds before SIGKILL on stop.")
+@click.option("--tls-ca", type=click.Path(exists=True, dir_okay=False), default=None,
+              help="Connect with TLS, trusting this CA (PEM) for the control plane's certificate.")
+@click.option("--tls-cert", type=click.Path(exists=True, dir_okay=False), default=None,
+              help="This agent's certificate (PEM), for control planes that require mutual TLS.")
+@click.option("--tls-key", type=click.Path(exists=True, dir_okay=False), default=None, help="Its private key (PEM).")
 @click.option("--no-fork-server", is_flag=True, help="Start each work with a fresh interpreter instead of forking it.")
 @click.option("--parent-pid", type=int, default=None, hidden=True, help="Exit, stopping works, when this pid exits.")
 @click.option("--agent-id", default=None, hidden=True)
+@click.option("--local", "is_local", is_flag=True, hidden=True,
+              help="This agent shares the control plane's files (lightning-ctl's own local agent).")
 @click.option("--state-dir", type=click.Path(file_okay=False), default=str(Path.home() / ".lightning-agent"),
               show_default=True, help="Where the agent keeps its identity across restarts.")
 @click.option("--log-format", type=click.Choice(["console", "json"]), default="console", show_default=True)
@@ -155,9 +171,13 @@ def main(
     cpus: float | None,
     memory: str | None,
     stop_grace: float,
+    tls_ca: str | None,
+    tls_cert: str | None,
+    tls_key: str | None,
     no_fork_server: bool,
     parent_pid: int | None,
     agent_id: str | None,
+    is_local: bool,
     state_dir: str,
     log_format: str,
     log_level: str,
@@ -184,7 +204,9 @@ def main(
         raise click.BadParameter(str(exc), param_hint="--gpus") from None
     agent_id = agent_id or _persistent_agent_id(state_dir, name or socket.gethostname())
     session_kwargs = dict(
-        address=address, token=token, inventory=inventory, name=name, labels=_labels(labels), agent_id=agent_id
+        address=address, token=token, inventory=inventory, name=name, labels=_labels(labels), agent_id=agent_id,
+        is_local=is_local,
+        tls=_tls(tls_ca, tls_cert, tls_key),
     )
     if work_dir:
         os.makedirs(work_dir, exist_ok=True)

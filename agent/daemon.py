@@ -11,14 +11,25 @@ import itertools
 import os
 import tempfile
 from dataclasses import dataclass, field
+from typing import AsyncIterator, Callable
 import structlog
 
+from agent.bundles import BundleCache, BundleError
 from agent.framing import read_frame
 from agent.launcher import ZygoteLauncher, exec_work
 from agent.supervisor import WorkSupervisor
 from protos import codec
 from protos.lightning.v1 import events_pb2, runner_pb2
-from sdk._events import Command, EventBody, LaunchWork, RunCall, StopWork, UpdateVars
+from sdk._events import (
+    Command,
+    EventBody,
+    LaunchWork,
+    ProcessExited,
+    RunCall,
+    StopWork,
+    UpdateVars,
+    WorkCrashed,
+)
 
 log = structlog.get_logger(component="agent")
 
@@ -49,9 +60,12 @@ class Outbox:
 class AgentDaemon:
     """Runs works on this machine for one control plane."""
 
-    def __init__(self, work_dir: str | None = None, launcher: ZygoteLauncher | None = None) -> None:
+    def __init__(self, work_dir: str | None = None, launcher: ZygoteLauncher | None = None,
+                 bundle_dir: str | None = None) -> None:
         self.outbox = Outbox()
         self._launcher = launcher
+        self.bundles = BundleCache(bundle_dir or os.path.join(work_dir or tempfile.gettempdir(), "lightning-bundles"))
+        self.fetch_bundle: Callable[[str], AsyncIterator[bytes]] | None = None
         self.supervisors: dict[WorkKey, WorkSupervisor] = {}
         self._work_dir = work_dir
         self._socket_dir = tempfile.mkdtemp(prefix="lightning-agent-")
@@ -106,7 +120,24 @@ class AgentDaemon:
         # Registered before the process exists, so the calls that follow the launch queue up behind it.
         supervisor = WorkSupervisor(launch, self.socket_path, self.outbox.put_body, self.outbox.put, self._work_dir)
         self.supervisors[key] = supervisor
-        self._spawn(supervisor.start(self._launcher.launch if self._launcher else exec_work))
+        self._spawn(self._start(supervisor))
+
+    async def _start(self, supervisor: WorkSupervisor) -> None:
+        """Fetch the work's code bundle if it has one, then start its process."""
+        launch = supervisor.launch
+        if launch.bundle_digest:
+            try:
+                if self.fetch_bundle is None:
+                    raise BundleError(f"{launch.bundle_digest}: no connection to fetch it from")
+                folder = await self.bundles.ensure(launch.bundle_digest, self.fetch_bundle)
+            except Exception as exc:  # noqa: BLE001 - reported as the work's failure
+                log.error("bundle_fetch_failed", work_name=launch.work_name, error=str(exc))
+                self.outbox.put_body(launch.work_name, launch.attempt,
+                                     WorkCrashed(f"the agent could not get the app's code: {exc}"))
+                self.outbox.put_body(launch.work_name, launch.attempt, ProcessExited(0, 1))
+                return
+            supervisor.run_from(str(folder / launch.app_relpath), str(folder))
+        await supervisor.start(self._launcher.launch if self._launcher else exec_work)
 
     def _spawn(self, coroutine: object) -> None:
         task = asyncio.ensure_future(coroutine)  # type: ignore[arg-type]

@@ -10,6 +10,7 @@ import asyncio
 import random
 import socket
 import uuid
+from typing import AsyncIterator
 
 import grpc
 import psutil
@@ -48,6 +49,8 @@ class AgentSession:
         name: str | None = None,
         labels: dict[str, str] | None = None,
         agent_id: str | None = None,
+        is_local: bool = False,
+        tls: tuple[bytes | None, bytes | None, bytes | None] | None = None,
     ) -> None:
         self.address = address
         self._token = token
@@ -57,6 +60,10 @@ class AgentSession:
         self._labels = labels or {}
         self.agent_id = agent_id or uuid.uuid4().hex
         self.heartbeat_interval_s = 2.0
+        self._is_local = is_local
+        self._tls = tls
+        self._stub: agent_pb2_grpc.AgentServiceStub | None = None
+        daemon.fetch_bundle = self.fetch_bundle
         self.log = log.bind(agent_id=self.agent_id, control_plane=address)
 
     def _register(self) -> agent_pb2.AgentMessage:
@@ -75,14 +82,21 @@ class AgentSession:
                 resources=resources,
                 labels=self._labels,
                 protocol_version=PROTOCOL_VERSION,
+                is_local=self._is_local,
             )
         )
 
     async def run_forever(self) -> None:
         """Connect, and reconnect with jittered backoff (0.25 s doubling to about 2 s) whenever the stream ends."""
         backoff_s = 0.25
-        async with grpc.aio.insecure_channel(self.address, options=CHANNEL_OPTIONS) as channel:
-            stub = agent_pb2_grpc.AgentServiceStub(channel)
+        if self._tls is not None:
+            ca, key, cert = self._tls
+            credentials = grpc.ssl_channel_credentials(root_certificates=ca, private_key=key, certificate_chain=cert)
+            channel_cm = grpc.aio.secure_channel(self.address, credentials, options=CHANNEL_OPTIONS)
+        else:
+            channel_cm = grpc.aio.insecure_channel(self.address, options=CHANNEL_OPTIONS)
+        async with channel_cm as channel:
+            stub = self._stub = agent_pb2_grpc.AgentServiceStub(channel)
             while True:
                 try:
                     await self._run_stream(stub)
@@ -95,6 +109,16 @@ class AgentSession:
                 self.log.info("reconnecting", delay_s=round(delay, 3))
                 await asyncio.sleep(delay)
                 backoff_s = min(backoff_s * 2, 2.0)
+
+    async def fetch_bundle(self, digest: str) -> AsyncIterator[bytes]:
+        """The chunks of the code bundle ``digest``, from the control plane."""
+        if self._stub is None:
+            raise ConnectionError("not connected to the control plane")
+        call = self._stub.FetchBundle(
+            agent_pb2.FetchBundleRequest(digest=digest), metadata=(("authorization", f"Bearer {self._token}"),)
+        )
+        async for chunk in call:
+            yield chunk.data
 
     async def _run_stream(self, stub: agent_pb2_grpc.AgentServiceStub) -> None:
         call = stub.Connect(metadata=(("authorization", f"Bearer {self._token}"),), wait_for_ready=True)

@@ -9,6 +9,7 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import os
 import signal
 from typing import Awaitable, Callable
@@ -63,6 +64,11 @@ class WorkSupervisor:
                 )
             )
         )
+
+    def run_from(self, app_path: str, cwd: str) -> None:
+        """Run the work from an unpacked code bundle instead of the control plane's path."""
+        self.launch = dataclasses.replace(self.launch, app_path=app_path)
+        self._cwd = cwd
 
     @property
     def pid(self) -> int | None:

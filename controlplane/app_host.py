@@ -16,7 +16,9 @@ from dataclasses import dataclass, field
 
 import structlog
 
+from controlplane.app_bundle import AppBundle
 from controlplane.console import Console
+from controlplane.credentials import LOOPBACK_HOSTS, TOKEN_FILE, TlsFiles
 from controlplane.local_agent import LocalAgent
 from controlplane.loop import AppEnded, FlowLoop, StopRequested
 from controlplane.registry import AgentRegistry
@@ -45,6 +47,16 @@ class RunOptions:
     stop_grace_s: float = 30.0
     log_level: str = "info"
     heartbeat_interval_s: float = 2.0
+    tls: TlsFiles | None = None
+
+
+def _advertised(host: str) -> str:
+    """The host agents should dial: this machine's name when listening on every interface."""
+    if host in ("0.0.0.0", "::", ""):
+        import socket
+
+        return socket.gethostname()
+    return host
 
 
 class AppHost:
@@ -57,7 +69,7 @@ class AppHost:
         self.options = options
         self.token = options.token
         self.console = console or Console()
-        self.registry = AgentRegistry(report_pending=self._deliver)
+        self.registry = AgentRegistry(report_pending=self._deliver, bundle=AppBundle(options.app_path))
         self._flow_loop: FlowLoop | None = None
         self._local_agent = local_agent
 
@@ -70,13 +82,21 @@ class AppHost:
         opts = self.options
         loop = asyncio.get_running_loop()
         servicer = AgentServicer(self.registry, self._deliver, self.console.print_lines, opts.heartbeat_interval_s)
-        server, port = build_server(servicer, self.token, opts.host, opts.port)
+        server, port, local_port = build_server(servicer, self.token, opts.host, opts.port, opts.tls)
         await server.start()
         liveness = asyncio.create_task(self._check_liveness(opts.heartbeat_interval_s))
-        log.info("control_plane_listening", address=f"{opts.host}:{port}")
+        log.info("control_plane_listening", address=f"{opts.host}:{port}", tls=opts.tls is not None,
+                 mutual_tls=bool(opts.tls and opts.tls.ca))
+        if opts.host not in LOOPBACK_HOSTS and opts.tls is None:
+            log.warning("listening_without_tls", address=f"{opts.host}:{port}",
+                        hint="the token and the app's data cross the network in clear; pass --tls-cert/--tls-key")
+        if opts.host not in LOOPBACK_HOSTS or not self._local_agent:
+            tls_hint = " --tls-ca CA.pem" if opts.tls else ""
+            log.info("agents_join_with", command=f"LIGHTNING_CTL_TOKEN=$(cat {TOKEN_FILE}) lightning-agent "
+                                                 f"--control-plane {_advertised(opts.host)}:{port}{tls_hint}")
         try:
             if self._local_agent is not None:
-                self._local_agent.send_address(f"127.0.0.1:{port}")
+                self._local_agent.send_address(f"127.0.0.1:{local_port}")
             os.environ.update(opts.env)
             app, _ = load_app(opts.app_path)
             ended = await self._run_app(app, loop)

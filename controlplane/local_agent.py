@@ -26,6 +26,7 @@ class LocalAgent:
                     sys.executable, "-m", "agent",
                     "--control-plane-fd", str(read_end),
                     "--name", "local",
+                    "--local",
                     "--agent-id", f"local-{uuid.uuid4().hex[:12]}",
                     "--parent-pid", str(os.getpid()),
                     "--stop-grace", str(stop_grace_s),

@@ -15,6 +15,7 @@ from typing import Callable
 
 import structlog
 
+from controlplane.app_bundle import AppBundle
 from controlplane.scheduler import AgentCapacity, Allocation, Pending, place_work
 from sdk._events import Command, LaunchWork, PlacementPending
 
@@ -52,7 +53,12 @@ class _Placement:
 class AgentRegistry:
     """Tracks agents and placements, and routes each work's commands to its agent."""
 
-    def __init__(self, report_pending: Callable[[PlacementPending], None] = lambda pending: None) -> None:
+    def __init__(
+        self,
+        report_pending: Callable[[PlacementPending], None] = lambda pending: None,
+        bundle: AppBundle | None = None,
+    ) -> None:
+        self.bundle = bundle
         self.agents: dict[str, AgentSession] = {}
         self.placements: dict[str, _Placement] = {}
         self._waiting: dict[str, list[Command]] = {}
@@ -127,9 +133,25 @@ class AgentRegistry:
                     log.warning("work_pending", work_name=name, reason=decision.reason)
                 self._report_pending(PlacementPending(name, launch.attempt, decision.reason))
             return None
+        agent = self.agents[decision.agent_id]
+        if not agent.capacity.is_local:
+            shipped = self._with_bundle(launch)
+            if isinstance(shipped, Pending):
+                self._waiting.setdefault(name, []).append(launch)
+                self._report_pending(PlacementPending(name, launch.attempt, shipped.reason))
+                return None
+            launch = shipped
         self._pending_reasons.pop(name, None)
         self.placements[name] = _Placement(launch.attempt, decision)
-        agent = self.agents[decision.agent_id]
         log.info("work_placed", work_name=name, attempt=launch.attempt, agent=agent.name,
                  gpus=list(decision.gpu_indices))
         return dataclasses.replace(launch, gpu_indices=decision.gpu_indices)
+
+    def _with_bundle(self, launch: LaunchWork) -> LaunchWork | Pending:
+        """``launch`` pointing at the app's code bundle, or why it must wait (the bundle is being built)."""
+        if self.bundle is None:
+            return Pending("remote agents are not supported by this control plane")
+        state = self.bundle.request(on_ready=self._retry_waiting)
+        if isinstance(state, str):
+            return Pending(state)
+        return dataclasses.replace(launch, bundle_digest=state.digest, app_relpath=state.app_relpath)

@@ -23,6 +23,8 @@ class AgentCapacity:
     memory_bytes: int
     gpu_indices: tuple[int, ...]
     labels: dict[str, str] = field(default_factory=dict)
+    is_local: bool = False
+    """Started by lightning-ctl next to the control plane: it shares its files and needs no code bundle."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import grpc
 
+from controlplane.credentials import TlsFiles
 from controlplane.interceptors import TokenAuthInterceptor
 from controlplane.services.agent_service import AgentServicer
 from protos.lightning.v1 import agent_pb2_grpc
@@ -23,14 +24,26 @@ class PortInUseError(OSError):
     """The requested address could not be bound."""
 
 
-def build_server(agent_servicer: AgentServicer, token: str, host: str, port: int) -> tuple[grpc.aio.Server, int]:
-    """A server with the agent service behind token authentication, bound to ``host:port``; and the bound port."""
+def _bind(server: grpc.aio.Server, address: str, credentials: grpc.ServerCredentials | None) -> int:
+    try:
+        bound = server.add_secure_port(address, credentials) if credentials else server.add_insecure_port(address)
+    except RuntimeError as exc:
+        raise PortInUseError(f"cannot listen on {address}: {exc}") from None
+    if bound == 0:
+        raise PortInUseError(f"cannot listen on {address} (in use?)")
+    return bound
+
+
+def build_server(
+    agent_servicer: AgentServicer, token: str, host: str, port: int, tls: TlsFiles | None = None
+) -> tuple[grpc.aio.Server, int, int]:
+    """A server with the agent service behind token authentication, listening on ``host:port``.
+
+    Returns the server, the bound port, and the port the local agent should use: the same one without TLS; with
+    TLS, an extra plain port on 127.0.0.1 only (the token is still required there).
+    """
     server = grpc.aio.server(interceptors=[TokenAuthInterceptor(token)], options=SERVER_OPTIONS)
     agent_pb2_grpc.add_AgentServiceServicer_to_server(agent_servicer, server)
-    try:
-        bound = server.add_insecure_port(f"{host}:{port}")
-    except RuntimeError as exc:
-        raise PortInUseError(f"cannot listen on {host}:{port}: {exc}") from None
-    if bound == 0:
-        raise PortInUseError(f"cannot listen on {host}:{port} (in use?)")
-    return server, bound
+    bound = _bind(server, f"{host}:{port}", tls.server_credentials() if tls else None)
+    local_port = _bind(server, "127.0.0.1:0", None) if tls else bound
+    return server, bound, local_port

@@ -179,6 +179,8 @@ def command_to_pb(command: Command) -> agent_pb2.Command:
                 work_class=command.work_class,
                 init_args_json=dumps(command.init_args) if command.init_args is not None else "",
                 gpu_indices=list(command.gpu_indices),
+                bundle_digest=command.bundle_digest,
+                app_relpath=command.app_relpath,
             )
         )
     raise TypeError(f"unknown command {type(command).__name__}")  # pragma: no cover
@@ -206,5 +208,7 @@ def command_from_pb(pb: agent_pb2.Command) -> Command:
             work_class=launch.work_class,
             init_args=_loads(launch.init_args_json, "launch.init_args_json", None),
             gpu_indices=tuple(launch.gpu_indices),
+            bundle_digest=launch.bundle_digest,
+            app_relpath=launch.app_relpath,
         )
     raise CodecError("command: missing kind")

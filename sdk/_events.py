@@ -105,6 +105,10 @@ class LaunchWork:
     work_class: str = ""
     init_args: dict[str, Any] | None = None
     gpu_indices: tuple[int, ...] = ()
+    bundle_digest: str = ""
+    """The code bundle to run from (remote agents); "" when the agent shares the control plane's files."""
+    app_relpath: str = ""
+    """The app file's path inside the bundle."""
     resources: ResourceRequest = field(default_factory=ResourceRequest)
     """For placement by the control plane; not sent to the agent (it gets ``gpu_indices``)."""
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import re
-import secrets
 
 import click
 
@@ -33,7 +32,12 @@ def parse_env(values: tuple[str, ...]) -> dict[str, str]:
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address the control plane listens on.")
 @click.option("--port", type=click.IntRange(0, 65535), default=0, show_default=True,
               help="Port the control plane listens on (0: any free port).")
-@click.option("--token", envvar="LIGHTNING_CTL_TOKEN", default="", help="Token agents must present (default: new).")
+@click.option("--token", envvar="LIGHTNING_CTL_TOKEN", default="", help="Token agents must present (default: the one in ~/.lightning-ctl/token, created on first use).")
+@click.option("--tls-cert", type=click.Path(exists=True, dir_okay=False), default=None,
+              help="Serve TLS with this certificate (PEM).")
+@click.option("--tls-key", type=click.Path(exists=True, dir_okay=False), default=None, help="Its private key (PEM).")
+@click.option("--tls-ca", type=click.Path(exists=True, dir_okay=False), default=None,
+              help="Require agents to present a certificate signed by this CA (mutual TLS).")
 @click.option("--no-local-agent", is_flag=True, help="Do not start a local agent: works run on remote agents only.")
 @click.option("--stop-grace", type=float, default=30.0, show_default=True,
               help="Seconds a stopped work gets to exit before SIGKILL.")
@@ -46,6 +50,9 @@ def run(
     host: str,
     port: int,
     token: str,
+    tls_cert: str | None,
+    tls_key: str | None,
+    tls_ca: str | None,
     no_local_agent: bool,
     stop_grace: float,
     log_format: str,
@@ -61,11 +68,18 @@ def run(
     if len(target) != 1:
         raise click.UsageError("expected one APP_FILE")
     env = parse_env(env_values)
-    token = token or secrets.token_urlsafe(32)
+    if bool(tls_cert) != bool(tls_key):
+        raise click.UsageError("--tls-cert and --tls-key go together")
+    if tls_ca and not tls_cert:
+        raise click.UsageError("--tls-ca (mutual TLS) needs --tls-cert and --tls-key")
+    from controlplane.credentials import TlsFiles, load_or_create_token
+
+    tls = TlsFiles(tls_cert, tls_key, tls_ca) if tls_cert and tls_key else None
+    token = token or load_or_create_token()
     # Started before the heavy imports below, so the agent (and its fork server) start while this process does.
     local_agent = None if no_local_agent else LocalAgent(token, target[0], stop_grace, log_level, env)
     try:
-        status = _run(target[0], host, port, token, env, stop_grace, log_format, log_level, local_agent)
+        status = _run(target[0], host, port, token, env, stop_grace, log_format, log_level, local_agent, tls)
     finally:
         if local_agent is not None:
             local_agent.terminate()
@@ -73,7 +87,7 @@ def run(
 
 
 def _run(app_path: str, host: str, port: int, token: str, env: dict[str, str], stop_grace: float, log_format: str,
-         log_level: str, local_agent: LocalAgent | None) -> int:
+         log_level: str, local_agent: LocalAgent | None, tls: object) -> int:
     import asyncio
 
     from controlplane.app_host import AppHost, RunOptions
@@ -83,7 +97,7 @@ def _run(app_path: str, host: str, port: int, token: str, env: dict[str, str], s
 
     configure_logging(log_format, log_level)
     options = RunOptions(app_path=app_path, host=host, port=port, token=token, env=env, stop_grace_s=stop_grace,
-                         log_level=log_level)
+                         log_level=log_level, tls=tls)  # type: ignore[arg-type]
     try:
         return asyncio.run(AppHost(options, local_agent).run())
     except AppImportError as exc:

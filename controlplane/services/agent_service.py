@@ -10,6 +10,7 @@ from typing import Callable
 import grpc
 import structlog
 
+from controlplane.bundles import iter_chunks
 from controlplane.registry import AgentRegistry, AgentSession
 from controlplane.scheduler import AgentCapacity
 from protos import codec
@@ -50,6 +51,7 @@ class AgentServicer(agent_pb2_grpc.AgentServiceServicer):
             memory_bytes=register.resources.memory_bytes,
             gpu_indices=tuple(g.index for g in register.resources.gpus),
             labels=dict(register.labels),
+            is_local=register.is_local,
         )
         stream_task = asyncio.current_task()
         session = AgentSession(capacity, register.hostname)
@@ -75,6 +77,16 @@ class AgentServicer(agent_pb2_grpc.AgentServiceServicer):
         finally:
             writer.cancel()
             self._registry.remove(session, reason)
+
+    async def FetchBundle(  # noqa: N802
+        self, request: agent_pb2.FetchBundleRequest, context: grpc.aio.ServicerContext
+    ) -> None:
+        bundle = self._registry.bundle.built if self._registry.bundle else None
+        if bundle is None or bundle.digest != request.digest:
+            await context.abort(grpc.StatusCode.NOT_FOUND, f"no code bundle with digest {request.digest!r}")
+        log.info("bundle_sent", digest=bundle.digest[:12], bytes=len(bundle.data))
+        for chunk in iter_chunks(bundle.data):
+            await context.write(agent_pb2.BundleChunk(data=chunk, total_bytes=len(bundle.data)))
 
     def _on_events(self, events: agent_pb2.WorkEvents) -> None:
         for pb in events.events:

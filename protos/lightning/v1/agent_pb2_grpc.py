@@ -39,6 +39,11 @@ class AgentServiceStub:
                 request_serializer=protos_dot_lightning_dot_v1_dot_agent__pb2.AgentMessage.SerializeToString,
                 response_deserializer=protos_dot_lightning_dot_v1_dot_agent__pb2.ControlMessage.FromString,
                 _registered_method=True)
+        self.FetchBundle = channel.unary_stream(
+                '/lightning.v1.AgentService/FetchBundle',
+                request_serializer=protos_dot_lightning_dot_v1_dot_agent__pb2.FetchBundleRequest.SerializeToString,
+                response_deserializer=protos_dot_lightning_dot_v1_dot_agent__pb2.BundleChunk.FromString,
+                _registered_method=True)
 
 
 class AgentServiceServicer:
@@ -52,6 +57,13 @@ class AgentServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def FetchBundle(self, request, context):
+        """The app's code as a gzip'd tar, in chunks, by content digest (what LaunchWork.bundle_digest names).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_AgentServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -59,6 +71,11 @@ def add_AgentServiceServicer_to_server(servicer, server):
                     servicer.Connect,
                     request_deserializer=protos_dot_lightning_dot_v1_dot_agent__pb2.AgentMessage.FromString,
                     response_serializer=protos_dot_lightning_dot_v1_dot_agent__pb2.ControlMessage.SerializeToString,
+            ),
+            'FetchBundle': grpc.unary_stream_rpc_method_handler(
+                    servicer.FetchBundle,
+                    request_deserializer=protos_dot_lightning_dot_v1_dot_agent__pb2.FetchBundleRequest.FromString,
+                    response_serializer=protos_dot_lightning_dot_v1_dot_agent__pb2.BundleChunk.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -88,6 +105,33 @@ class AgentService:
             '/lightning.v1.AgentService/Connect',
             protos_dot_lightning_dot_v1_dot_agent__pb2.AgentMessage.SerializeToString,
             protos_dot_lightning_dot_v1_dot_agent__pb2.ControlMessage.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def FetchBundle(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_stream(
+            request,
+            target,
+            '/lightning.v1.AgentService/FetchBundle',
+            protos_dot_lightning_dot_v1_dot_agent__pb2.FetchBundleRequest.SerializeToString,
+            protos_dot_lightning_dot_v1_dot_agent__pb2.BundleChunk.FromString,
             options,
             channel_credentials,
             insecure,

@@ -4,16 +4,18 @@ from __future__ import annotations
 
 import asyncio
 import time
+from pathlib import Path
 
 import pytest
 
+from controlplane.app_bundle import AppBundle
 from controlplane.registry import AgentRegistry, AgentSession
 from controlplane.scheduler import AgentCapacity
 from sdk._events import LaunchWork, PlacementPending, ResourceRequest, RunCall
 
 
-def session(agent_id: str, gpus: tuple[int, ...] = ()) -> AgentSession:
-    return AgentSession(AgentCapacity(agent_id, agent_id, 4, 2**33, gpus), hostname="h")
+def session(agent_id: str, gpus: tuple[int, ...] = (), is_local: bool = True) -> AgentSession:
+    return AgentSession(AgentCapacity(agent_id, agent_id, 4, 2**33, gpus, is_local=is_local), hostname="h")
 
 
 def launch(name: str, attempt: int = 1, gpus: int = 0) -> LaunchWork:
@@ -75,6 +77,30 @@ class TestRouting:
         registry.route([launch("root.w", attempt=2, gpus=1)])
         registry.release("root.w", 1)
         assert "root.w" in registry.placements
+
+
+class TestRemoteAgents:
+    def test_remote_launch_waits_for_the_bundle_then_names_it(self, loop: asyncio.AbstractEventLoop,
+                                                              tmp_path: Path) -> None:
+        """A work placed on a remote agent waits while the code bundle builds, then launches from it."""
+        app = tmp_path / "app.py"
+        app.write_text("print('hi')\n")
+        reports: list[PlacementPending] = []
+        registry = AgentRegistry(report_pending=reports.append, bundle=AppBundle(str(app)))
+        remote = session("remote", is_local=False)
+        registry.add(remote)
+
+        async def scenario() -> list[object]:
+            registry.route([launch("root.w")])
+            assert reports and "bundle" in reports[0].reason
+            deadline = loop.time() + 10
+            while remote.outgoing.empty() and loop.time() < deadline:
+                await asyncio.sleep(0.01)
+            return drain(remote)
+
+        sent = loop.run_until_complete(scenario())
+        assert isinstance(sent[0], LaunchWork) and len(sent[0].bundle_digest) == 64
+        assert sent[0].app_relpath == "app.py"
 
 
 class TestLiveness:

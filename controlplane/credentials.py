@@ -1,0 +1,53 @@
+"""The control plane's token (kept for reuse with owner-only permissions) and TLS server credentials."""
+
+from __future__ import annotations
+
+import os
+import secrets
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    import grpc
+
+TOKEN_FILE = Path.home() / ".lightning-ctl" / "token"
+LOOPBACK_HOSTS = frozenset({"127.0.0.1", "localhost", "::1"})
+
+
+def load_or_create_token(path: Path = TOKEN_FILE) -> str:
+    """The token stored at ``path``; a new one is generated and stored (mode 0600) when there is none."""
+    try:
+        token = path.read_text().strip()
+        if token:
+            return token
+    except FileNotFoundError:
+        pass
+    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    token = secrets.token_urlsafe(32)
+    temporary = path.with_name(f".{path.name}.{os.getpid()}")
+    fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as file:
+        file.write(token + "\n")
+    os.replace(temporary, path)
+    return token
+
+
+@dataclass(frozen=True)
+class TlsFiles:
+    """PEM files for serving TLS; with ``ca``, clients must present a certificate signed by it (mutual TLS)."""
+
+    cert: str
+    key: str
+    ca: str | None = None
+
+    def server_credentials(self) -> grpc.ServerCredentials:
+        """gRPC server credentials from the files."""
+        import grpc  # here, not at the top: the CLI reads the token before importing gRPC
+
+        ca = Path(self.ca).read_bytes() if self.ca else None
+        return grpc.ssl_server_credentials(
+            [(Path(self.key).read_bytes(), Path(self.cert).read_bytes())],
+            root_certificates=ca,
+            require_client_auth=ca is not None,
+        )
