@@ -12,13 +12,13 @@ import asyncio
 import os
 import signal
 import sys
-from dataclasses import dataclass, field
 
 import structlog
 
 from controlplane.app_bundle import AppBundle
 from controlplane.console import Console
-from controlplane.credentials import LOOPBACK_HOSTS, TOKEN_FILE, TlsFiles
+from controlplane.credentials import LOOPBACK_HOSTS, TOKEN_FILE
+from controlplane.options import RunOptions
 from controlplane.local_agent import LocalAgent
 from controlplane.loop import AppEnded, FlowLoop, StopRequested
 from controlplane.registry import AgentRegistry
@@ -33,21 +33,6 @@ MISSED_HEARTBEATS = 3
 EXIT_INTERRUPTED = 130
 EXIT_TERMINATED = 143
 _AGENT_EXIT_TIMEOUT_S = 5.0
-
-
-@dataclass(frozen=True)
-class RunOptions:
-    """What ``lightning-ctl run`` was asked to do."""
-
-    app_path: str
-    host: str = "127.0.0.1"
-    port: int = 0
-    token: str = ""
-    env: dict[str, str] = field(default_factory=dict)
-    stop_grace_s: float = 30.0
-    log_level: str = "info"
-    heartbeat_interval_s: float = 2.0
-    tls: TlsFiles | None = None
 
 
 def _advertised(host: str) -> str:

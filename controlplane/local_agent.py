@@ -13,13 +13,14 @@ import subprocess
 import sys
 import uuid
 
+from controlplane.options import RunOptions
+
 
 class LocalAgent:
     """Starts and stops the local agent process."""
 
-    def __init__(self, token: str, app_path: str, stop_grace_s: float, log_level: str, env: dict[str, str]) -> None:
+    def __init__(self, options: RunOptions) -> None:
         read_end, self._address_pipe = os.pipe()
-        self.stop_grace_s = stop_grace_s
         try:
             self.process = subprocess.Popen(
                 [
@@ -29,11 +30,11 @@ class LocalAgent:
                     "--local",
                     "--agent-id", f"local-{uuid.uuid4().hex[:12]}",
                     "--parent-pid", str(os.getpid()),
-                    "--stop-grace", str(stop_grace_s),
-                    "--preload-app", os.path.abspath(app_path),
-                    "--log-level", "debug" if log_level == "debug" else "warning",
+                    "--stop-grace", str(options.stop_grace_s),
+                    "--preload-app", os.path.abspath(options.app_path),
+                    "--log-level", "debug" if options.log_level == "debug" else "warning",
                 ],
-                env={**os.environ, **env, "LIGHTNING_CTL_TOKEN": token},
+                env={**os.environ, **options.env, "LIGHTNING_CTL_TOKEN": options.token},
                 stdin=subprocess.DEVNULL,
                 pass_fds=(read_end,),
                 start_new_session=True,

@@ -6,7 +6,9 @@ import re
 
 import click
 
+from controlplane.credentials import TlsFiles, load_or_create_token
 from controlplane.local_agent import LocalAgent
+from controlplane.options import RunOptions
 
 _ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
@@ -41,6 +43,8 @@ def parse_env(values: tuple[str, ...]) -> dict[str, str]:
 @click.option("--no-local-agent", is_flag=True, help="Do not start a local agent: works run on remote agents only.")
 @click.option("--stop-grace", type=float, default=30.0, show_default=True,
               help="Seconds a stopped work gets to exit before SIGKILL.")
+@click.option("--heartbeat-interval", type=click.FloatRange(min=0.05), default=2.0, show_default=True,
+              help="Seconds between agent heartbeats; an agent silent for 3 of them is disconnected.")
 @click.option("--log-format", type=click.Choice(["console", "json"]), default="console", show_default=True)
 @click.option("--log-level", type=click.Choice(["debug", "info", "warning", "error"]), default="info",
               show_default=True)
@@ -55,6 +59,7 @@ def run(
     tls_ca: str | None,
     no_local_agent: bool,
     stop_grace: float,
+    heartbeat_interval: float,
     log_format: str,
     log_level: str,
 ) -> None:
@@ -72,32 +77,36 @@ def run(
         raise click.UsageError("--tls-cert and --tls-key go together")
     if tls_ca and not tls_cert:
         raise click.UsageError("--tls-ca (mutual TLS) needs --tls-cert and --tls-key")
-    from controlplane.credentials import TlsFiles, load_or_create_token
-
-    tls = TlsFiles(tls_cert, tls_key, tls_ca) if tls_cert and tls_key else None
-    token = token or load_or_create_token()
+    options = RunOptions(
+        app_path=target[0],
+        host=host,
+        port=port,
+        token=token or load_or_create_token(),
+        env=env,
+        stop_grace_s=stop_grace,
+        log_level=log_level,
+        heartbeat_interval_s=heartbeat_interval,
+        tls=TlsFiles(tls_cert, tls_key, tls_ca) if tls_cert and tls_key else None,
+    )
     # Started before the heavy imports below, so the agent (and its fork server) start while this process does.
-    local_agent = None if no_local_agent else LocalAgent(token, target[0], stop_grace, log_level, env)
+    local_agent = None if no_local_agent else LocalAgent(options)
     try:
-        status = _run(target[0], host, port, token, env, stop_grace, log_format, log_level, local_agent, tls)
+        status = _run(options, log_format, local_agent)
     finally:
         if local_agent is not None:
             local_agent.terminate()
     raise SystemExit(status)
 
 
-def _run(app_path: str, host: str, port: int, token: str, env: dict[str, str], stop_grace: float, log_format: str,
-         log_level: str, local_agent: LocalAgent | None, tls: object) -> int:
+def _run(options: RunOptions, log_format: str, local_agent: LocalAgent | None) -> int:
     import asyncio
 
-    from controlplane.app_host import AppHost, RunOptions
+    from controlplane.app_host import AppHost
     from controlplane.server import PortInUseError
     from sdk._logging import configure_logging
     from sdk.errors import AppImportError
 
-    configure_logging(log_format, log_level)
-    options = RunOptions(app_path=app_path, host=host, port=port, token=token, env=env, stop_grace_s=stop_grace,
-                         log_level=log_level, tls=tls)  # type: ignore[arg-type]
+    configure_logging(log_format, options.log_level)
     try:
         return asyncio.run(AppHost(options, local_agent).run())
     except AppImportError as exc:

@@ -1,0 +1,22 @@
+"""RunOptions: what ``lightning-ctl run`` was asked to do (light to import: the CLI builds it before gRPC loads)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from controlplane.credentials import TlsFiles
+
+
+@dataclass(frozen=True)
+class RunOptions:
+    """What ``lightning-ctl run`` was asked to do."""
+
+    app_path: str
+    host: str = "127.0.0.1"
+    port: int = 0
+    token: str = ""
+    env: dict[str, str] = field(default_factory=dict)
+    stop_grace_s: float = 30.0
+    log_level: str = "info"
+    heartbeat_interval_s: float = 2.0
+    tls: TlsFiles | None = None
