@@ -7,7 +7,6 @@ control plane are routed to the supervisor of their work. Launches are idempoten
 from __future__ import annotations
 
 import asyncio
-import itertools
 import os
 import tempfile
 from dataclasses import dataclass, field
@@ -38,21 +37,22 @@ WorkKey = tuple[str, int]
 
 @dataclass
 class Outbox:
-    """Work events waiting to go to the control plane, numbered per (work_name, attempt)."""
+    """Work events waiting to go to the control plane.
+
+    Events from work processes keep the seq their process gave them (the process keeps each one until the
+    control plane acknowledges it, and sends it again after any reconnection); events the agent observes itself
+    (output, exits) carry seq 0 and are idempotent on the control plane.
+    """
 
     queue: asyncio.Queue[events_pb2.WorkEvent] = field(default_factory=asyncio.Queue)
-    _seqs: dict[WorkKey, itertools.count] = field(default_factory=dict)
 
     def put(self, event: events_pb2.WorkEvent) -> None:
-        """Number ``event`` and queue it."""
-        key = (event.work_name, event.attempt)
-        counter = self._seqs.setdefault(key, itertools.count(1))
-        event.seq = next(counter)
+        """Queue an event of a work process, as it is."""
         self.queue.put_nowait(event)
 
     def put_body(self, work_name: str, attempt: int, body: EventBody) -> None:
         """Queue an event the agent itself observed (output, exit)."""
-        event = events_pb2.WorkEvent(work_name=work_name, attempt=attempt)
+        event = events_pb2.WorkEvent(work_name=work_name, attempt=attempt, seq=0)
         codec.body_to_pb(body, event)
         self.put(event)
 
@@ -85,16 +85,27 @@ class AgentDaemon:
             return
         first = runner_pb2.RunnerMessage()
         first.ParseFromString(frame)
-        if not first.events:
+        if not first.HasField("hello"):
             writer.close()
             return
-        key = (first.events[0].work_name, first.events[0].attempt)
+        key = (first.hello.work_name, first.hello.attempt)
         supervisor = self.supervisors.get(key)
         if supervisor is None:
             log.warning("unknown_work_process_connected", work_name=key[0], attempt=key[1])
             writer.close()
             return
         supervisor.attach(reader, writer, first)
+
+    def acknowledge(self, work_name: str, attempt: int, seq: int) -> None:
+        """The control plane applied the work's events up to ``seq``: its process may forget them."""
+        supervisor = self.supervisors.get((work_name, attempt))
+        if supervisor is not None:
+            supervisor.send_ack(seq)
+
+    def resend_unacknowledged(self) -> None:
+        """A new session with the control plane: every work process sends its unacknowledged events again."""
+        for supervisor in self.supervisors.values():
+            supervisor.request_resend()
 
     def handle(self, command: Command) -> None:
         """Carry out one command from the control plane."""

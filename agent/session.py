@@ -128,6 +128,7 @@ class AgentSession:
             raise ConnectionError("the control plane did not welcome the agent")
         self.heartbeat_interval_s = welcome.welcome.heartbeat_interval_s or self.heartbeat_interval_s
         self.log.info("agent_registered", session_id=welcome.welcome.session_id)
+        self._daemon.resend_unacknowledged()  # whatever the last session did not confirm goes again
         tasks = [
             asyncio.create_task(self._send_events(call)),
             asyncio.create_task(self._heartbeat(call)),
@@ -167,6 +168,9 @@ class AgentSession:
             message = await call.read()
             if message is grpc.aio.EOF:
                 return
-            if message.WhichOneof("kind") == "commands":
+            kind = message.WhichOneof("kind")
+            if kind == "commands":
                 for command in message.commands.commands:
                     self._daemon.handle(codec.command_from_pb(command))
+            elif kind == "ack":
+                self._daemon.acknowledge(message.ack.work_name, message.ack.attempt, message.ack.seq)

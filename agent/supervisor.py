@@ -54,7 +54,7 @@ class WorkSupervisor:
         self._stop_requested: tuple[float, str] | None = None
         self.exited = asyncio.Event()
         self.log = log.bind(work_name=launch.work_name, attempt=launch.attempt)
-        self._queue(
+        self._init_frame = self._queue(
             runner_pb2.SupervisorMessage(
                 init=runner_pb2.RunnerInit(
                     vars_json=codec.dumps(launch.vars),
@@ -106,21 +106,37 @@ class WorkSupervisor:
         ]
 
     def attach(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, first: runner_pb2.RunnerMessage) -> None:
-        """The runner connected: flush what was queued for it and relay its events."""
+        """The runner connected (or reconnected): flush what was queued for it and relay its events."""
+        if first.hello.initialized and self._init_frame in self._pending:
+            self._pending.remove(self._init_frame)  # a reconnection: it already has its init
         self._writer = writer
         for frame in self._pending:
             writer.write(frame)
         self._pending.clear()
+        self._runner_done.clear()
         self._connected.set()
         self._relay(first)
-        self._tasks.append(asyncio.create_task(self._read_runner(reader)))
+        self._tasks.append(asyncio.create_task(self._read_runner(reader, writer)))
 
-    def _queue(self, message: runner_pb2.SupervisorMessage) -> None:
+    def send_ack(self, seq: int) -> None:
+        """Tell the work process the control plane has its events up to ``seq``."""
+        if self._writer is not None:  # acks are not worth queueing: a later one covers this one
+            self._writer.write(encode_frame(
+                runner_pb2.SupervisorMessage(ack=runner_pb2.EventsAcked(seq=seq)).SerializeToString()))
+
+    def request_resend(self) -> None:
+        """Ask the work process to send its unacknowledged events again."""
+        if self._writer is not None:
+            self._writer.write(encode_frame(
+                runner_pb2.SupervisorMessage(resend=runner_pb2.ResendEvents()).SerializeToString()))
+
+    def _queue(self, message: runner_pb2.SupervisorMessage) -> bytes:
         frame = encode_frame(message.SerializeToString())
         if self._writer is None:
             self._pending.append(frame)
         else:
             self._writer.write(frame)
+        return frame
 
     def send_call(self, call: RunCall) -> None:
         """Queue a call for the work."""
@@ -134,13 +150,15 @@ class WorkSupervisor:
         for event in message.events:
             self._forward(event)
 
-    async def _read_runner(self, reader: asyncio.StreamReader) -> None:
+    async def _read_runner(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         try:
             while (frame := await read_frame(reader)) is not None:
                 message = runner_pb2.RunnerMessage()
                 message.ParseFromString(frame)
                 self._relay(message)
         finally:
+            if self._writer is writer:
+                self._writer = None  # messages queue until the process reconnects
             self._runner_done.set()
 
     async def _pump(self, stream: asyncio.StreamReader | None, name: str) -> None:

@@ -22,7 +22,7 @@ import structlog
 
 from controlplane.runtime import FlowRuntime
 from sdk._app import LightningApp
-from sdk._events import Command, PlacementPending, ProcessExited, WorkEvent
+from sdk._events import Command, EventsApplied, PlacementPending, ProcessExited, WorkEvent
 from sdk._loader import user_traceback
 from sdk._runtime import set_runtime
 from sdk._status import AppStage
@@ -33,6 +33,8 @@ log = structlog.get_logger(component="loop")
 TICK_INTERVAL_S = 0.02
 """The pace of runs while a flow keeps changing its own state."""
 _IDLE_WAIT_S = 1.0
+ACK_INTERVAL_S = 0.05
+"""Acknowledgements only trim the works' resend buffers: batching them keeps them off the call path."""
 _CONTROLPLANE_DIR = str(Path(__file__).resolve().parent)
 _TEARDOWN_MARGIN_S = 3.0
 
@@ -60,7 +62,7 @@ class FlowLoop:
         self,
         app: LightningApp,
         runtime: FlowRuntime,
-        send_commands: Callable[[list[Command]], None],
+        send_commands: Callable[[list[Command | EventsApplied]], None],
         on_end: Callable[[AppEnded], None],
     ) -> None:
         self.app = app
@@ -69,6 +71,7 @@ class FlowLoop:
         self._send_commands = send_commands
         self._on_end = on_end
         self._works_by_name: dict[str, object] = {}
+        self._last_ack = 0.0
         self._thread = threading.Thread(target=self._main, name="flow-loop", daemon=True)
         self.ticks = 0
 
@@ -105,6 +108,7 @@ class FlowLoop:
             for flow in self.app.flows:
                 has_update |= flow._fire_due_schedules(now)
             if not has_update:
+                self._flush()
                 continue
             ended, has_update = self._tick()
             if ended is not None:
@@ -140,6 +144,8 @@ class FlowLoop:
     def _wait_s(self, has_update: bool) -> float:
         if has_update:
             return TICK_INTERVAL_S
+        if self.runtime.has_unsent_acks:
+            return ACK_INTERVAL_S
         next_times = [t for flow in self.app.flows if (t := flow._next_schedule_time()) is not None]
         if next_times:
             return max(0.0, min(min(next_times) - time.time(), _IDLE_WAIT_S))
@@ -172,10 +178,15 @@ class FlowLoop:
             work = self._works_by_name.get(name)
         return work
 
-    def _flush(self) -> None:
-        commands = self.runtime.take_commands()
-        if commands:
-            self._send_commands(commands)
+    def _flush(self, force_acks: bool = False) -> None:
+        """Hand the tick's commands to the I/O side, and acknowledgements at most every ACK_INTERVAL_S."""
+        outgoing: list[Command | EventsApplied] = list(self.runtime.take_commands())
+        now = time.monotonic()
+        if force_acks or now - self._last_ack >= ACK_INTERVAL_S:
+            self._last_ack = now
+            outgoing.extend(self.runtime.take_acks())
+        if outgoing:
+            self._send_commands(outgoing)
 
     def _teardown(self, ended: AppEnded) -> None:
         """Stop every live work and wait (bounded) for their processes to exit, applying their last events."""

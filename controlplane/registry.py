@@ -17,7 +17,18 @@ import structlog
 
 from controlplane.app_bundle import AppBundle
 from controlplane.scheduler import AgentCapacity, Allocation, Pending, place_work
-from sdk._events import Command, LaunchWork, PlacementPending
+from sdk._events import (
+    Command,
+    EventsApplied,
+    LaunchWork,
+    PlacementPending,
+    ProcessExited,
+    ProcessStarted,
+    RunCall,
+    StatusChanged,
+    StopWork,
+    WorkEvent,
+)
 
 log = structlog.get_logger(component="registry")
 
@@ -28,7 +39,7 @@ class AgentSession:
 
     capacity: AgentCapacity
     hostname: str
-    outgoing: asyncio.Queue[Command] = field(default_factory=asyncio.Queue)
+    outgoing: asyncio.Queue[Command | EventsApplied] = field(default_factory=asyncio.Queue)
     last_heartbeat: float = field(default_factory=time.monotonic)
     close: Callable[[str], None] = lambda reason: None
     """Ends the agent's stream (set by the servicer)."""
@@ -64,6 +75,8 @@ class AgentRegistry:
         self._waiting: dict[str, list[Command]] = {}
         self._report_pending = report_pending
         self._pending_reasons: dict[str, str] = {}
+        self._inflight: dict[str, list[Command]] = {}
+        """Per work: commands its agent may not have carried out yet, sent again when the agent reconnects."""
 
     def add(self, session: AgentSession) -> None:
         """An agent registered: place what was waiting."""
@@ -73,7 +86,36 @@ class AgentRegistry:
         self.agents[session.agent_id] = session
         log.info("agent_connected", agent_id=session.agent_id, name=session.name, cpus=session.capacity.cpus,
                  gpus=len(session.capacity.gpu_indices), labels=session.capacity.labels)
+        self._resend_inflight(session)
         self._retry_waiting()
+
+    def _resend_inflight(self, session: AgentSession) -> None:
+        """Send again what a previous session of this agent may have lost (each command is idempotent)."""
+        resent = 0
+        for name, commands in self._inflight.items():
+            placement = self.placements.get(name)
+            if placement is not None and placement.allocation.agent_id == session.agent_id:
+                for command in commands:
+                    session.outgoing.put_nowait(command)
+                    resent += 1
+        if resent:
+            log.info("commands_resent", agent=session.name, count=resent)
+
+    def observe(self, event: WorkEvent) -> None:
+        """Forget in-flight commands an event proves were carried out."""
+        commands = self._inflight.get(event.work_name)
+        if not commands:
+            return
+        body = event.body
+        if isinstance(body, ProcessExited):
+            self._inflight.pop(event.work_name, None)
+        elif isinstance(body, ProcessStarted):
+            commands[:] = [c for c in commands if not isinstance(c, LaunchWork)]
+        elif isinstance(body, StatusChanged):
+            for index, command in enumerate(commands):
+                if isinstance(command, RunCall) and command.call_hash == body.call_hash:
+                    del commands[index]
+                    break
 
     def remove(self, session: AgentSession, reason: str) -> None:
         """An agent's stream ended."""
@@ -102,10 +144,16 @@ class AgentRegistry:
         for commands in waiting.values():
             self.route(commands)
 
-    def route(self, commands: list[Command]) -> None:
+    def route(self, commands: list[Command | EventsApplied]) -> None:
         """Send each command to its work's agent, placing launches first."""
         for command in commands:
             name = command.work_name
+            if isinstance(command, EventsApplied):
+                placement = self.placements.get(name)
+                agent = self.agents.get(placement.allocation.agent_id) if placement else None
+                if agent is not None:
+                    agent.outgoing.put_nowait(command)
+                continue
             if isinstance(command, LaunchWork):
                 command = self._place(command)
                 if command is None:
@@ -115,9 +163,11 @@ class AgentRegistry:
                 continue
             placement = self.placements.get(name)
             agent = self.agents.get(placement.allocation.agent_id) if placement else None
+            if isinstance(command, (LaunchWork, RunCall, StopWork)):
+                self._inflight.setdefault(name, []).append(command)
             if agent is None:
-                log.warning("command_dropped", work_name=name, command=type(command).__name__,
-                            reason="the work's agent is not connected")
+                log.info("command_deferred", work_name=name, command=type(command).__name__,
+                         reason="the work's agent is not connected; sent when it reconnects")
                 continue
             agent.outgoing.put_nowait(command)
 

@@ -17,6 +17,7 @@ from sdk._calls import apply_status
 from sdk._component import to_json
 from sdk._events import (
     Command,
+    EventsApplied,
     LaunchWork,
     ProcessExited,
     PlacementPending,
@@ -47,6 +48,11 @@ class WorkProcessState:
     stop_requested: bool = False
     synced: dict[str, str] = field(default_factory=dict)
     """JSON of each public attribute as both sides last agreed on it."""
+    applied_seq: int = 0
+    """The last event of the work process applied; events are applied exactly once, in order."""
+    early: dict[int, WorkEvent] = field(default_factory=dict)
+    """Events that arrived ahead of a gap (lost in flight and being sent again), by their first seq."""
+    calls_sent: int = 0
 
 
 @dataclass(frozen=True)
@@ -67,13 +73,16 @@ class FlowRuntime(Runtime):
         self.works: dict[str, WorkProcessState] = {}
         self.commands: list[Command] = []
         self.failure: AppFailure | None = None
+        self._applied: dict[tuple[str, int], int] = {}
 
     # -- SDK hooks (flow thread, during a tick) -------------------------------------------------------------------
 
     def dispatch_call(self, work: LightningWork, call_hash: str, args: tuple, kwargs: dict) -> None:
         process = self._ensure_process(work, start_action=False)
+        process.calls_sent += 1
         self.commands.append(
-            RunCall(work.name, process.attempt, call_hash, list(args), dict(kwargs), self._unsent_changes(work))
+            RunCall(work.name, process.attempt, call_hash, list(args), dict(kwargs), self._unsent_changes(work),
+                    call_seq=process.calls_sent)
         )
 
     def start_work(self, work: LightningWork) -> None:
@@ -159,10 +168,47 @@ class FlowRuntime(Runtime):
     # -- events (flow thread, between ticks) ----------------------------------------------------------------------
 
     def apply_event(self, work: LightningWork, event: WorkEvent) -> bool:
-        """Apply one event of ``work``; whether the flows should run again."""
+        """Apply an event of ``work`` exactly once and in order; whether the flows should run again.
+
+        Events of the work process are numbered: one already applied is dropped, one ahead of a gap waits for the
+        gap to be filled (the process sends everything unacknowledged again after a reconnection).
+        """
         process = self.works.get(event.work_name)
         if process is None or process.attempt != event.attempt:
             return False  # a stale attempt's event
+        if event.seq == 0:  # observed by the agent: idempotent
+            return self._apply_body(work, process, event)
+        changed = False
+        for ready in self._in_order(process, event):
+            changed |= self._apply_body(work, process, ready)
+        self._applied[(event.work_name, event.attempt)] = process.applied_seq
+        return changed
+
+    @property
+    def has_unsent_acks(self) -> bool:
+        """Whether events were applied since the last ``take_acks``."""
+        return bool(self._applied)
+
+    def take_acks(self) -> list[EventsApplied]:
+        """What was applied since the last call, as one cumulative acknowledgement per work attempt."""
+        applied, self._applied = self._applied, {}
+        return [EventsApplied(name, attempt, seq) for (name, attempt), seq in applied.items()]
+
+    def _in_order(self, process: WorkProcessState, event: WorkEvent) -> list[WorkEvent]:
+        first = event.first_seq or event.seq
+        if event.seq <= process.applied_seq:
+            return []
+        if first > process.applied_seq + 1:
+            process.early[first] = event
+            return []
+        ready = [event]
+        process.applied_seq = event.seq
+        while (following := process.early.pop(process.applied_seq + 1, None)) is not None:
+            ready.append(following)
+            process.applied_seq = following.seq
+        return ready
+
+    def _apply_body(self, work: LightningWork, process: WorkProcessState, event: WorkEvent) -> bool:
         body = event.body
         if isinstance(body, VarsChanged):
             for name, value in body.values.items():
@@ -182,6 +228,8 @@ class FlowRuntime(Runtime):
             self.failure = AppFailure(work.name, f"work {work.name} failed:\n{body.traceback.rstrip()}")
             return True
         if isinstance(body, ProcessExited):
+            if process.exited:
+                return False
             process.exited = True
             self._on_exit(work, process, body)
             return True

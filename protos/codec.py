@@ -84,7 +84,9 @@ def body_to_pb(body: EventBody, event: events_pb2.WorkEvent) -> None:
 
 def event_to_pb(event: WorkEvent) -> events_pb2.WorkEvent:
     """A WorkEvent as protobuf."""
-    pb = events_pb2.WorkEvent(work_name=event.work_name, attempt=event.attempt, seq=event.seq)
+    pb = events_pb2.WorkEvent(
+        work_name=event.work_name, attempt=event.attempt, seq=event.seq, first_seq=event.first_seq
+    )
     body_to_pb(event.body, pb)
     return pb
 
@@ -117,7 +119,7 @@ def event_from_pb(pb: events_pb2.WorkEvent) -> WorkEvent:
         body = WorkCrashed(pb.error.traceback)
     else:
         raise CodecError(f"work event of {pb.work_name!r}: missing kind")
-    return WorkEvent(pb.work_name, pb.attempt, pb.seq, body)
+    return WorkEvent(pb.work_name, pb.attempt, pb.seq, body, pb.first_seq)
 
 
 def run_call_to_pb(call: RunCall) -> events_pb2.RunCall:
@@ -129,6 +131,7 @@ def run_call_to_pb(call: RunCall) -> events_pb2.RunCall:
         args_json=dumps(call.args),
         kwargs_json=dumps(call.kwargs),
         vars_json=dumps(call.vars) if call.vars else "",
+        call_seq=call.call_seq,
     )
 
 
@@ -141,6 +144,7 @@ def run_call_from_pb(pb: events_pb2.RunCall) -> RunCall:
         _loads(pb.args_json, "call.args_json", []),
         _loads(pb.kwargs_json, "call.kwargs_json", {}),
         _loads(pb.vars_json, "call.vars_json", {}),
+        pb.call_seq,
     )
 
 

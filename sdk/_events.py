@@ -78,7 +78,10 @@ class WorkEvent:
     work_name: str
     attempt: int
     seq: int
+    """Numbers the work process's events from 1; 0 for events the agent observed itself (idempotent)."""
     body: EventBody
+    first_seq: int = 0
+    """For a change merged from several: the first seq it covers (0: just ``seq``)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -123,6 +126,8 @@ class RunCall:
     args: list[Any]
     kwargs: dict[str, Any]
     vars: dict[str, Any] = field(default_factory=dict)
+    call_seq: int = 0
+    """Numbers the calls of (work_name, attempt) from 1, so that a call delivered twice runs once."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -151,6 +156,15 @@ class PlacementPending:
     work_name: str
     attempt: int
     reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class EventsApplied:
+    """The control plane applied every event of (work_name, attempt) up to ``seq``."""
+
+    work_name: str
+    attempt: int
+    seq: int
 
 
 Command = Union[LaunchWork, RunCall, UpdateVars, StopWork]

@@ -9,6 +9,7 @@ import types
 from pathlib import Path
 
 from sdk._app import LightningApp
+from sdk._compat import install as install_compat
 from sdk.errors import AppImportError
 
 _SDK_DIR = str(Path(__file__).resolve().parent)
@@ -40,6 +41,7 @@ def load_app(path: str | os.PathLike[str]) -> tuple[LightningApp, types.ModuleTy
         AppImportError: the file is missing, fails to execute, or holds no LightningApp or more than one; the
             message names the file (and the line, for errors raised while executing it).
     """
+    install_compat()  # apps written for lightning_app / lightning.app import the SDK unchanged
     file = Path(path).resolve()
     if not file.is_file():
         raise AppImportError(f"{path}: no such app file", path=str(path))

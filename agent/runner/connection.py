@@ -1,16 +1,23 @@
-"""The work process's end of the local socket to its agent: a sender thread and a receiver thread.
+"""The work process's end of the local socket to its agent: numbered events kept until acknowledged.
 
 Events are queued from any thread (the user's ``run`` on the main thread, the attribute watcher, the SIGTERM
-handler) and written by one sender thread that batches whatever is waiting into a single frame, so a busy work
-costs one write per batch and an idle one sends at once.
+handler) and written by one sender thread that batches whatever is waiting into a single frame. Every event is
+kept until the control plane acknowledges it (through the agent), so when the agent dies the work keeps running,
+reconnects to the agent's socket when an agent listens there again, and sends again what was not acknowledged.
+The buffer is bounded: when full, attribute changes are merged into one (latest value per attribute); statuses,
+exits and errors are never dropped.
 """
 
 from __future__ import annotations
 
 import itertools
+import json
+import os
 import queue
 import socket
 import threading
+import time
+from collections import OrderedDict
 from typing import Callable
 
 from agent.framing import encode_frame, read_frame_blocking
@@ -18,34 +25,66 @@ from protos import codec
 from protos.lightning.v1 import events_pb2, runner_pb2
 from sdk._events import EventBody
 
+MAX_UNACKED_EVENTS = 10_000
 _MAX_BATCH = 512
+_RECONNECT_INITIAL_S = 0.05
+_RECONNECT_MAX_S = 1.0
 
 
 class _Flush:
-    """A marker in the send queue: set once everything queued before it was written."""
+    """A marker in the send queue: set once everything queued before it was written (or could not be)."""
 
     def __init__(self) -> None:
         self.done = threading.Event()
 
 
 class RunnerConnection:
-    """Sends this work's events to the agent and hands the agent's messages to ``on_message``."""
+    """Sends this work's events to the agent, resending unacknowledged ones after each reconnection."""
 
-    def __init__(self, sock: socket.socket, work_name: str, attempt: int) -> None:
-        self._sock = sock
+    def __init__(self, socket_path: str, work_name: str, attempt: int) -> None:
+        self._socket_path = socket_path
+        self._hello = runner_pb2.RunnerHello(work_name=work_name, attempt=attempt, pid=os.getpid())
         self._work_name = work_name
         self._attempt = attempt
         self._seq = itertools.count(1)
         self._outbox: queue.SimpleQueue[events_pb2.WorkEvent | _Flush | None] = queue.SimpleQueue()
-        self._sender = threading.Thread(target=self._send_loop, name="lightning-sender", daemon=True)
-        self._sender.start()
+        self._unacked: OrderedDict[int, events_pb2.WorkEvent] = OrderedDict()
+        self._lock = threading.Lock()  # guards _unacked and _sock (sender and receiver threads)
+        self._write_lock = threading.Lock()  # one frame at a time on the socket
+        self._sock: socket.socket | None = None
+        self._connected = threading.Event()
+        self._on_message: Callable[[runner_pb2.SupervisorMessage], None] | None = None
+        self._early: list[runner_pb2.SupervisorMessage] = []
 
-    @classmethod
-    def connect(cls, path: str, work_name: str, attempt: int) -> RunnerConnection:
-        """Connect to the agent's socket at ``path``."""
+    def connect(self) -> runner_pb2.SupervisorMessage | None:
+        """Connect for the first time and return the agent's init message (None if the agent closed at once)."""
         sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        sock.connect(path)
-        return cls(sock, work_name, attempt)
+        sock.connect(self._socket_path)
+        sock.sendall(encode_frame(runner_pb2.RunnerMessage(hello=self._hello).SerializeToString()))
+        frame = read_frame_blocking(sock)
+        if frame is None:
+            return None
+        init = runner_pb2.SupervisorMessage()
+        init.ParseFromString(frame)
+        self._sock = sock
+        self._hello.initialized = True
+        self._connected.set()
+        return init
+
+    def start(self) -> None:
+        """Start sending and receiving (messages wait for ``set_handler``)."""
+        threading.Thread(target=self._send_loop, name="lightning-sender", daemon=True).start()
+        threading.Thread(target=self._receive_loop, name="lightning-receiver", daemon=True).start()
+
+    def set_handler(self, on_message: Callable[[runner_pb2.SupervisorMessage], None]) -> None:
+        """Hand every message of the agent (after init) to ``on_message``, starting with those already received."""
+        with self._lock:
+            early, self._early = self._early, []
+            self._on_message = on_message
+        for message in early:
+            on_message(message)
+
+    # -- queueing (any thread) ------------------------------------------------------------------------------------
 
     def _event(self) -> events_pb2.WorkEvent:
         return events_pb2.WorkEvent(work_name=self._work_name, attempt=self._attempt, seq=next(self._seq))
@@ -68,6 +107,8 @@ class RunnerConnection:
         self._outbox.put(marker)
         return marker.done.wait(timeout_s)
 
+    # -- sending --------------------------------------------------------------------------------------------------
+
     def _send_loop(self) -> None:
         while True:
             item = self._outbox.get()
@@ -84,33 +125,109 @@ class RunnerConnection:
                     item = self._outbox.get_nowait()
                 except queue.Empty:
                     break
-            if batch:
-                try:
-                    self._sock.sendall(encode_frame(runner_pb2.RunnerMessage(events=batch).SerializeToString()))
-                except OSError:
-                    pass  # the agent is gone; the work keeps running and its output still reaches its files
+            with self._lock:
+                for event in batch:
+                    self._unacked[event.seq] = event
+                if len(self._unacked) > MAX_UNACKED_EVENTS:
+                    self._coalesce()
+                sock = self._sock
+            if batch and sock is not None:
+                self._write(sock, batch)
             for marker in markers:
                 marker.done.set()
 
-    def receive_forever(self, on_message: Callable[[runner_pb2.SupervisorMessage], None]) -> None:
-        """Read the agent's messages until the socket closes (runs on the caller's thread)."""
+    def _write(self, sock: socket.socket, events: list[events_pb2.WorkEvent]) -> None:
+        frame = encode_frame(runner_pb2.RunnerMessage(events=events).SerializeToString())
+        try:
+            with self._write_lock:
+                sock.sendall(frame)
+        except OSError:
+            self._disconnected(sock)
+
+    def _coalesce(self) -> None:
+        """Merge each run of consecutive buffered attribute changes into one (latest value per attribute wins)."""
+        merged: OrderedDict[int, events_pb2.WorkEvent] = OrderedDict()
+        run: list[events_pb2.WorkEvent] = []
+        for event in [*self._unacked.values(), None]:
+            if event is not None and event.WhichOneof("kind") == "delta":
+                run.append(event)
+                continue
+            if run:
+                combined = run[-1] if len(run) == 1 else self._merge(run)
+                merged[combined.seq] = combined
+                run = []
+            if event is not None:
+                merged[event.seq] = event
+        self._unacked = merged
+
+    def _merge(self, run: list[events_pb2.WorkEvent]) -> events_pb2.WorkEvent:
+        values: dict = {}
+        for event in run:
+            values.update(json.loads(event.delta.vars_json))
+        first = run[0].first_seq or run[0].seq
+        event = events_pb2.WorkEvent(work_name=self._work_name, attempt=self._attempt, seq=run[-1].seq, first_seq=first)
+        event.delta.vars_json = json.dumps(values)
+        return event
+
+    # -- receiving and reconnecting -------------------------------------------------------------------------------
+
+    def _disconnected(self, sock: socket.socket) -> None:
+        with self._lock:
+            if self._sock is sock:
+                self._sock = None
+                self._connected.clear()
+        try:
+            sock.close()
+        except OSError:
+            pass
+
+    def _receive_loop(self) -> None:
         while True:
+            sock = self._sock
+            if sock is None:
+                sock = self._reconnect()
             try:
-                frame = read_frame_blocking(self._sock)
+                frame = read_frame_blocking(sock)
             except OSError:
                 frame = None
             if frame is None:
-                return
+                self._disconnected(sock)
+                continue
             message = runner_pb2.SupervisorMessage()
             message.ParseFromString(frame)
-            on_message(message)
+            kind = message.WhichOneof("kind")
+            if kind == "ack":
+                with self._lock:
+                    while self._unacked and next(iter(self._unacked)) <= message.ack.seq:
+                        self._unacked.popitem(last=False)
+                continue
+            if kind == "resend":
+                with self._lock:
+                    events = list(self._unacked.values())
+                if events:
+                    self._write(sock, events)
+                continue
+            with self._lock:
+                handler = self._on_message
+                if handler is None:
+                    self._early.append(message)
+            if handler is not None:
+                handler(message)
 
-    def receive_one(self) -> runner_pb2.SupervisorMessage | None:
-        """Read one message synchronously (used for the init message, before the receiver thread starts)."""
-        frame = read_frame_blocking(self._sock)
-        if frame is None:
-            return None
-        message = runner_pb2.SupervisorMessage()
-        message.ParseFromString(frame)
-        return message
-
+    def _reconnect(self) -> socket.socket:
+        """Connect again (the agent restarted), say who we are, and send every unacknowledged event again."""
+        delay_s = _RECONNECT_INITIAL_S
+        while True:
+            sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+            try:
+                sock.connect(self._socket_path)
+                with self._lock, self._write_lock:
+                    hello = runner_pb2.RunnerMessage(hello=self._hello, events=list(self._unacked.values()))
+                    sock.sendall(encode_frame(hello.SerializeToString()))
+                    self._sock = sock
+                    self._connected.set()
+                return sock
+            except OSError:
+                sock.close()
+                time.sleep(delay_s)
+                delay_s = min(delay_s * 2, _RECONNECT_MAX_S)

@@ -57,6 +57,7 @@ class WorkProcess:
         self.tracker = tracker
         self.calls: queue.SimpleQueue[runner_pb2.SupervisorMessage] = queue.SimpleQueue()
         self.latest_hash = START_CALL_HASH
+        self._last_call_seq = 0
         self._stopping = False
 
     def status(self, call_hash: str, stage: str, **fields: str) -> None:
@@ -69,6 +70,9 @@ class WorkProcess:
         if kind == "update":
             self.tracker.absorb(codec.update_vars_from_pb(message.update).vars, echo=True)
         elif kind == "call":
+            if 0 < message.call.call_seq <= self._last_call_seq:
+                return  # delivered again after a reconnection: it already ran or is queued
+            self._last_call_seq = max(self._last_call_seq, message.call.call_seq)
             self.calls.put(message)
 
     def on_sigterm(self, signum: int, frame: Any) -> None:
@@ -180,12 +184,13 @@ def run(
 
     ``preloaded`` is the (app, module) the fork server loaded before forking this process, if any.
     """
-    connection = RunnerConnection.connect(socket_path, work_name, attempt)
-    connection.emit(ProcessStarted(os.getpid()))  # identifies this process to the agent, which then sends init
-    init_message = connection.receive_one()
+    connection = RunnerConnection(socket_path, work_name, attempt)
+    init_message = connection.connect()
     if init_message is None:
         raise SystemExit(f"{work_name}: the agent closed the connection before sending the work's init")
     init = init_message.init
+    connection.start()
+    connection.emit(ProcessStarted(os.getpid()))
     runtime = _WorkProcessRuntime()
     set_runtime(runtime)
     try:
@@ -199,7 +204,7 @@ def run(
     runtime.work, runtime.tracker = work, tracker
     process = WorkProcess(connection, work, tracker)
     signal.signal(signal.SIGTERM, process.on_sigterm)
-    threading.Thread(target=connection.receive_forever, args=(process.on_message,), daemon=True).start()
+    connection.set_handler(process.on_message)
     threading.Thread(target=watch_attributes, args=(tracker,), name="lightning-watch", daemon=True).start()
     try:
         process.start(init)

@@ -15,7 +15,7 @@ from controlplane.registry import AgentRegistry, AgentSession
 from controlplane.scheduler import AgentCapacity
 from protos import codec
 from protos.lightning.v1 import agent_pb2, agent_pb2_grpc
-from sdk._events import LinesLogged, ProcessExited, WorkEvent
+from sdk._events import EventsApplied, LinesLogged, ProcessExited, WorkEvent
 
 log = structlog.get_logger(component="agent_service")
 
@@ -94,6 +94,7 @@ class AgentServicer(agent_pb2_grpc.AgentServiceServicer):
             if isinstance(event.body, LinesLogged):
                 self._print_lines(event.work_name, event.body)
                 continue
+            self._registry.observe(event)
             if isinstance(event.body, ProcessExited):
                 self._registry.release(event.work_name, event.attempt)
             self._deliver(event)
@@ -104,5 +105,9 @@ class AgentServicer(agent_pb2_grpc.AgentServiceServicer):
             batch = [await queue.get()]
             while not queue.empty() and len(batch) < _MAX_COMMANDS_PER_MESSAGE:
                 batch.append(queue.get_nowait())
-            commands = agent_pb2.Commands(commands=[codec.command_to_pb(c) for c in batch])
-            await context.write(agent_pb2.ControlMessage(commands=commands))
+            commands = [codec.command_to_pb(c) for c in batch if not isinstance(c, EventsApplied)]
+            if commands:
+                await context.write(agent_pb2.ControlMessage(commands=agent_pb2.Commands(commands=commands)))
+            for ack in (c for c in batch if isinstance(c, EventsApplied)):
+                await context.write(agent_pb2.ControlMessage(
+                    ack=agent_pb2.EventAck(work_name=ack.work_name, attempt=ack.attempt, seq=ack.seq)))

@@ -60,7 +60,7 @@ class WorkError(_message.Message):
     def __init__(self, traceback: _Optional[str] = ...) -> None: ...
 
 class WorkEvent(_message.Message):
-    __slots__ = ("work_name", "attempt", "seq", "delta", "status", "logs", "exit", "error", "started")
+    __slots__ = ("work_name", "attempt", "seq", "delta", "status", "logs", "exit", "error", "started", "first_seq")
     WORK_NAME_FIELD_NUMBER: _ClassVar[int]
     ATTEMPT_FIELD_NUMBER: _ClassVar[int]
     SEQ_FIELD_NUMBER: _ClassVar[int]
@@ -70,6 +70,7 @@ class WorkEvent(_message.Message):
     EXIT_FIELD_NUMBER: _ClassVar[int]
     ERROR_FIELD_NUMBER: _ClassVar[int]
     STARTED_FIELD_NUMBER: _ClassVar[int]
+    FIRST_SEQ_FIELD_NUMBER: _ClassVar[int]
     work_name: str
     attempt: int
     seq: int
@@ -79,7 +80,8 @@ class WorkEvent(_message.Message):
     exit: ProcessExit
     error: WorkError
     started: WorkStarted
-    def __init__(self, work_name: _Optional[str] = ..., attempt: _Optional[int] = ..., seq: _Optional[int] = ..., delta: _Optional[_Union[VarsDelta, _Mapping]] = ..., status: _Optional[_Union[StatusChange, _Mapping]] = ..., logs: _Optional[_Union[LogLines, _Mapping]] = ..., exit: _Optional[_Union[ProcessExit, _Mapping]] = ..., error: _Optional[_Union[WorkError, _Mapping]] = ..., started: _Optional[_Union[WorkStarted, _Mapping]] = ...) -> None: ...
+    first_seq: int
+    def __init__(self, work_name: _Optional[str] = ..., attempt: _Optional[int] = ..., seq: _Optional[int] = ..., delta: _Optional[_Union[VarsDelta, _Mapping]] = ..., status: _Optional[_Union[StatusChange, _Mapping]] = ..., logs: _Optional[_Union[LogLines, _Mapping]] = ..., exit: _Optional[_Union[ProcessExit, _Mapping]] = ..., error: _Optional[_Union[WorkError, _Mapping]] = ..., started: _Optional[_Union[WorkStarted, _Mapping]] = ..., first_seq: _Optional[int] = ...) -> None: ...
 
 class WorkStarted(_message.Message):
     __slots__ = ("pid",)
@@ -88,20 +90,22 @@ class WorkStarted(_message.Message):
     def __init__(self, pid: _Optional[int] = ...) -> None: ...
 
 class RunCall(_message.Message):
-    __slots__ = ("work_name", "attempt", "call_hash", "args_json", "kwargs_json", "vars_json")
+    __slots__ = ("work_name", "attempt", "call_hash", "args_json", "kwargs_json", "vars_json", "call_seq")
     WORK_NAME_FIELD_NUMBER: _ClassVar[int]
     ATTEMPT_FIELD_NUMBER: _ClassVar[int]
     CALL_HASH_FIELD_NUMBER: _ClassVar[int]
     ARGS_JSON_FIELD_NUMBER: _ClassVar[int]
     KWARGS_JSON_FIELD_NUMBER: _ClassVar[int]
     VARS_JSON_FIELD_NUMBER: _ClassVar[int]
+    CALL_SEQ_FIELD_NUMBER: _ClassVar[int]
     work_name: str
     attempt: int
     call_hash: str
     args_json: str
     kwargs_json: str
     vars_json: str
-    def __init__(self, work_name: _Optional[str] = ..., attempt: _Optional[int] = ..., call_hash: _Optional[str] = ..., args_json: _Optional[str] = ..., kwargs_json: _Optional[str] = ..., vars_json: _Optional[str] = ...) -> None: ...
+    call_seq: int
+    def __init__(self, work_name: _Optional[str] = ..., attempt: _Optional[int] = ..., call_hash: _Optional[str] = ..., args_json: _Optional[str] = ..., kwargs_json: _Optional[str] = ..., vars_json: _Optional[str] = ..., call_seq: _Optional[int] = ...) -> None: ...
 
 class UpdateVars(_message.Message):
     __slots__ = ("work_name", "attempt", "vars_json")

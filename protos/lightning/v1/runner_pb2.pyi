@@ -8,14 +8,40 @@ from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
 DESCRIPTOR: _descriptor.FileDescriptor
 
 class SupervisorMessage(_message.Message):
-    __slots__ = ("init", "call", "update")
+    __slots__ = ("init", "call", "update", "ack", "resend")
     INIT_FIELD_NUMBER: _ClassVar[int]
     CALL_FIELD_NUMBER: _ClassVar[int]
     UPDATE_FIELD_NUMBER: _ClassVar[int]
+    ACK_FIELD_NUMBER: _ClassVar[int]
+    RESEND_FIELD_NUMBER: _ClassVar[int]
     init: RunnerInit
     call: _events_pb2.RunCall
     update: _events_pb2.UpdateVars
-    def __init__(self, init: _Optional[_Union[RunnerInit, _Mapping]] = ..., call: _Optional[_Union[_events_pb2.RunCall, _Mapping]] = ..., update: _Optional[_Union[_events_pb2.UpdateVars, _Mapping]] = ...) -> None: ...
+    ack: EventsAcked
+    resend: ResendEvents
+    def __init__(self, init: _Optional[_Union[RunnerInit, _Mapping]] = ..., call: _Optional[_Union[_events_pb2.RunCall, _Mapping]] = ..., update: _Optional[_Union[_events_pb2.UpdateVars, _Mapping]] = ..., ack: _Optional[_Union[EventsAcked, _Mapping]] = ..., resend: _Optional[_Union[ResendEvents, _Mapping]] = ...) -> None: ...
+
+class ResendEvents(_message.Message):
+    __slots__ = ()
+    def __init__(self) -> None: ...
+
+class EventsAcked(_message.Message):
+    __slots__ = ("seq",)
+    SEQ_FIELD_NUMBER: _ClassVar[int]
+    seq: int
+    def __init__(self, seq: _Optional[int] = ...) -> None: ...
+
+class RunnerHello(_message.Message):
+    __slots__ = ("work_name", "attempt", "pid", "initialized")
+    WORK_NAME_FIELD_NUMBER: _ClassVar[int]
+    ATTEMPT_FIELD_NUMBER: _ClassVar[int]
+    PID_FIELD_NUMBER: _ClassVar[int]
+    INITIALIZED_FIELD_NUMBER: _ClassVar[int]
+    work_name: str
+    attempt: int
+    pid: int
+    initialized: bool
+    def __init__(self, work_name: _Optional[str] = ..., attempt: _Optional[int] = ..., pid: _Optional[int] = ..., initialized: _Optional[bool] = ...) -> None: ...
 
 class RunnerInit(_message.Message):
     __slots__ = ("vars_json", "start_action", "work_class", "init_args_json")
@@ -30,7 +56,9 @@ class RunnerInit(_message.Message):
     def __init__(self, vars_json: _Optional[str] = ..., start_action: _Optional[bool] = ..., work_class: _Optional[str] = ..., init_args_json: _Optional[str] = ...) -> None: ...
 
 class RunnerMessage(_message.Message):
-    __slots__ = ("events",)
+    __slots__ = ("events", "hello")
     EVENTS_FIELD_NUMBER: _ClassVar[int]
+    HELLO_FIELD_NUMBER: _ClassVar[int]
     events: _containers.RepeatedCompositeFieldContainer[_events_pb2.WorkEvent]
-    def __init__(self, events: _Optional[_Iterable[_Union[_events_pb2.WorkEvent, _Mapping]]] = ...) -> None: ...
+    hello: RunnerHello
+    def __init__(self, events: _Optional[_Iterable[_Union[_events_pb2.WorkEvent, _Mapping]]] = ..., hello: _Optional[_Union[RunnerHello, _Mapping]] = ...) -> None: ...

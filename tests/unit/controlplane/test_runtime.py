@@ -96,7 +96,7 @@ class TestCallCommands:
         assert (launch.work_name, launch.attempt) == ("root.job", 1)
         assert (launch.app_path, launch.env) == (APP_PATH, ENV)
         assert launch.start_action is False and launch.stop_grace_s == GRACE_S
-        assert call == RunCall("root.job", 1, call_hash((0,), {}), [0], {}, {})
+        assert call == RunCall("root.job", 1, call_hash((0,), {}), [0], {}, {}, call_seq=1)
 
     def test_launch_describes_how_to_rebuild_the_work(self, runtime):
         """LaunchWork names the work class and carries its JSON constructor arguments."""
@@ -137,7 +137,7 @@ class TestCallCommands:
         launched(runtime, app)
         app.root.arg = 1
         tick(app)
-        assert runtime.take_commands() == [RunCall("root.job", 1, call_hash((1,), {}), [1], {}, {})]
+        assert runtime.take_commands() == [RunCall("root.job", 1, call_hash((1,), {}), [1], {}, {}, call_seq=2)]
 
     def test_run_call_carries_unsent_flow_changes(self, runtime):
         """RunCall.vars holds the work attributes the flow changed since the work last saw them."""
