@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 import click
 import structlog
 
+from agent.home import AgentHome
 from agent.launcher import ZygoteLauncher
 from sdk._logging import configure_logging
 from sdk._sizes import parse_size
@@ -59,9 +60,9 @@ def _tls(ca: str | None, cert: str | None, key: str | None) -> tuple[bytes | Non
     return tuple(Path(p).read_bytes() if p else None for p in (ca, key, cert))  # type: ignore[return-value]
 
 
-def _persistent_agent_id(state_dir: str, name: str) -> str:
-    """This agent's identity, kept in ``state_dir`` so that it survives restarts (one per agent name)."""
-    path = Path(state_dir) / f"{name}.agent-id"
+def _persistent_agent_id(home: Path) -> str:
+    """This agent's identity, kept in its home so that it survives restarts."""
+    path = home / "agent-id"
     try:
         existing = path.read_text().strip()
         if existing:
@@ -86,6 +87,7 @@ async def _read_address(fd: int) -> str:
 
 async def _serve(
     session_kwargs: dict[str, Any],
+    home: AgentHome,
     address_fd: int | None,
     work_dir: str | None,
     launcher: ZygoteLauncher | None,
@@ -107,7 +109,7 @@ async def _serve(
                 launcher.close()
             return 0  # the control plane ended (or failed to start) before it listened
         session_kwargs["address"] = address_task.result()
-    daemon = AgentDaemon(work_dir, launcher)
+    daemon = AgentDaemon(home, work_dir, launcher)
     await daemon.start()
     session = AgentSession(daemon=daemon, **session_kwargs)
     tasks = [asyncio.create_task(session.run_forever()), asyncio.create_task(stop.wait())]
@@ -188,7 +190,8 @@ def main(
     """
     if (address is None) == (address_fd is None):
         raise click.UsageError("give --control-plane HOST:PORT")
-    launcher = ZygoteLauncher()
+    home = AgentHome(Path(state_dir) / (name or socket.gethostname()))
+    launcher = ZygoteLauncher(str(home.exits_dir))
     if not no_fork_server:
         launcher.prestart(preload_app)  # first, so the fork server's start overlaps ours
     configure_logging(log_format, log_level)
@@ -202,7 +205,7 @@ def main(
         inventory = detect(cpus=cpus, memory_bytes=memory_bytes, gpu_selection=gpus)
     except ValueError as exc:
         raise click.BadParameter(str(exc), param_hint="--gpus") from None
-    agent_id = agent_id or _persistent_agent_id(state_dir, name or socket.gethostname())
+    agent_id = agent_id or _persistent_agent_id(home.path)
     session_kwargs = dict(
         address=address, token=token, inventory=inventory, name=name, labels=_labels(labels), agent_id=agent_id,
         is_local=is_local,
@@ -211,6 +214,6 @@ def main(
     if work_dir:
         os.makedirs(work_dir, exist_ok=True)
     status = asyncio.run(
-        _serve(session_kwargs, address_fd, work_dir, launcher if not no_fork_server else None, parent_pid, stop_grace)
+        _serve(session_kwargs, home, address_fd, work_dir, launcher if not no_fork_server else None, parent_pid, stop_grace)
     )
     raise SystemExit(status)

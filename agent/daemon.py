@@ -8,13 +8,13 @@ from __future__ import annotations
 
 import asyncio
 import os
-import tempfile
 from dataclasses import dataclass, field
 from typing import AsyncIterator, Callable
 import structlog
 
 from agent.bundles import BundleCache, BundleError
 from agent.framing import read_frame
+from agent.home import AgentHome
 from agent.launcher import ZygoteLauncher, exec_work
 from agent.supervisor import WorkSupervisor
 from protos import codec
@@ -33,6 +33,7 @@ from sdk._events import (
 log = structlog.get_logger(component="agent")
 
 WorkKey = tuple[str, int]
+_PERSIST_INTERVAL_S = 1.0
 
 
 @dataclass
@@ -60,23 +61,67 @@ class Outbox:
 class AgentDaemon:
     """Runs works on this machine for one control plane."""
 
-    def __init__(self, work_dir: str | None = None, launcher: ZygoteLauncher | None = None,
-                 bundle_dir: str | None = None) -> None:
+    def __init__(self, home: AgentHome, work_dir: str | None = None, launcher: ZygoteLauncher | None = None) -> None:
+        self.home = home
         self.outbox = Outbox()
         self._launcher = launcher
-        self.bundles = BundleCache(bundle_dir or os.path.join(work_dir or tempfile.gettempdir(), "lightning-bundles"))
+        self.bundles = BundleCache(home.bundles_dir)
         self.fetch_bundle: Callable[[str], AsyncIterator[bytes]] | None = None
         self.supervisors: dict[WorkKey, WorkSupervisor] = {}
         self._work_dir = work_dir
-        self._socket_dir = tempfile.mkdtemp(prefix="lightning-agent-")
-        self.socket_path = os.path.join(self._socket_dir, "works.sock")
+        self.socket_path = home.socket_path
         self._server: asyncio.base_events.Server | None = None
         self._tasks: set[asyncio.Task[None]] = set()
+        self._saved: str = ""
 
     async def start(self) -> None:
-        """Listen for work processes on the local socket."""
+        """Listen for work processes on the local socket and take over those a previous agent left running."""
+        try:
+            os.unlink(self.socket_path)  # left by a previous agent of this home
+        except FileNotFoundError:
+            pass
         self._server = await asyncio.start_unix_server(self._accept, path=self.socket_path)
         os.chmod(self.socket_path, 0o600)
+        for record in self.home.load_records():
+            supervisor = self._supervisor(record.launch, record.cwd)
+            supervisor.adopt(record)
+            self._watch(supervisor)
+        self._spawn(self._persist_periodically())
+
+    def _supervisor(self, launch: LaunchWork, cwd: str | None) -> WorkSupervisor:
+        supervisor = WorkSupervisor(launch, self.socket_path, str(self.home.output_dir), str(self.home.exits_dir),
+                                    self.outbox.put_body, self.outbox.put, cwd)
+        self.supervisors[(launch.work_name, launch.attempt)] = supervisor
+        return supervisor
+
+    def _watch(self, supervisor: WorkSupervisor) -> None:
+        """Keep the works record current: forget the process once it exited."""
+
+        async def forget_on_exit() -> None:
+            await supervisor.exited.wait()
+            self.supervisors.pop((supervisor.launch.work_name, supervisor.launch.attempt), None)
+            self.persist()
+
+        self._spawn(forget_on_exit())
+        self.persist()
+
+    def persist(self) -> None:
+        """Write the works record (when it changed), with how much of each output was relayed."""
+        records = []
+        for supervisor in self.supervisors.values():
+            if supervisor.record.pid and not supervisor.exited.is_set():
+                record = supervisor.record
+                record.stdout_offset, record.stderr_offset = supervisor.output_offsets()
+                records.append(record)
+        snapshot = repr(records)
+        if snapshot != self._saved:
+            self._saved = snapshot
+            self.home.save_records(records)
+
+    async def _persist_periodically(self) -> None:
+        while True:
+            await asyncio.sleep(_PERSIST_INTERVAL_S)
+            self.persist()
 
     async def _accept(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         frame = await read_frame(reader)
@@ -129,8 +174,7 @@ class AgentDaemon:
         if key in self.supervisors:
             return  # a repeated launch of the same attempt never starts a second process
         # Registered before the process exists, so the calls that follow the launch queue up behind it.
-        supervisor = WorkSupervisor(launch, self.socket_path, self.outbox.put_body, self.outbox.put, self._work_dir)
-        self.supervisors[key] = supervisor
+        supervisor = self._supervisor(launch, self._work_dir)
         self._spawn(self._start(supervisor))
 
     async def _start(self, supervisor: WorkSupervisor) -> None:
@@ -149,6 +193,7 @@ class AgentDaemon:
                 return
             supervisor.run_from(str(folder / launch.app_relpath), str(folder))
         await supervisor.start(self._launcher.launch if self._launcher else exec_work)
+        self._watch(supervisor)
 
     def _spawn(self, coroutine: object) -> None:
         task = asyncio.ensure_future(coroutine)  # type: ignore[arg-type]
@@ -170,11 +215,11 @@ class AgentDaemon:
             self._launcher.close()
         if self._server is not None:
             self._server.close()
+        self.persist()
         for task in list(self._tasks):
             task.cancel()
         try:
             os.unlink(self.socket_path)
-            os.rmdir(self._socket_dir)
         except OSError:
             pass
 

@@ -1,7 +1,8 @@
 """Starting work processes: forked from a pre-loaded fork server (fast), or exec'd cold (the fallback).
 
-Either way a work process runs ``agent.runner`` in its own session, with stdout and stderr on pipes the agent
-reads, and its exit status reported to the agent.
+Either way a work process runs ``agent.runner`` in its own session, with stdout and stderr appended to capture
+files the agent tails (files, not pipes: a work must not get EPIPE when its agent dies), and its exit status is
+reported to the agent.
 """
 
 from __future__ import annotations
@@ -33,16 +34,20 @@ class LaunchRequest:
     env: dict[str, str]
     """Variables to set on top of the agent's own environment."""
     cwd: str | None
+    stdout_path: str
+    stderr_path: str
+
+    def open_output(self) -> tuple[int, int]:
+        """File descriptors appending to the capture files (the caller closes them)."""
+        flags = os.O_WRONLY | os.O_CREAT | os.O_APPEND
+        return os.open(self.stdout_path, flags, 0o600), os.open(self.stderr_path, flags, 0o600)
 
 
 class WorkHandle:
-    """A started work process: its pid, its output streams, and a way to await its exit status."""
+    """A started work process: its pid and a way to await its exit status."""
 
-    def __init__(self, pid: int, stdout: asyncio.StreamReader, stderr: asyncio.StreamReader,
-                 exit_status: asyncio.Future[int]) -> None:
+    def __init__(self, pid: int, exit_status: asyncio.Future[int]) -> None:
         self.pid = pid
-        self.stdout = stdout
-        self.stderr = stderr
         self._exit_status = exit_status
 
     async def wait(self) -> int:
@@ -52,31 +57,29 @@ class WorkHandle:
 
 async def exec_work(request: LaunchRequest) -> WorkHandle:
     """Start a cold ``python -m agent.runner`` process."""
-    process = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "agent.runner",
-        request.socket_path, request.work_name, str(request.attempt), request.app_path,
-        stdin=asyncio.subprocess.DEVNULL,
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.PIPE,
-        start_new_session=True,
-        env={**os.environ, **request.env},
-        cwd=request.cwd,
-    )
-    assert process.stdout is not None and process.stderr is not None
-    return WorkHandle(process.pid, process.stdout, process.stderr, asyncio.ensure_future(process.wait()))
-
-
-async def _pipe_reader(fd: int) -> asyncio.StreamReader:
-    loop = asyncio.get_running_loop()
-    reader = asyncio.StreamReader()
-    await loop.connect_read_pipe(lambda: asyncio.StreamReaderProtocol(reader), os.fdopen(fd, "rb", 0))
-    return reader
+    out, err = request.open_output()
+    try:
+        process = await asyncio.create_subprocess_exec(
+            sys.executable, "-m", "agent.runner",
+            request.socket_path, request.work_name, str(request.attempt), request.app_path,
+            stdin=asyncio.subprocess.DEVNULL,
+            stdout=out,
+            stderr=err,
+            start_new_session=True,
+            env={**os.environ, **request.env},
+            cwd=request.cwd,
+        )
+    finally:
+        os.close(out)
+        os.close(err)
+    return WorkHandle(process.pid, asyncio.ensure_future(process.wait()))
 
 
 class ZygoteLauncher:
     """One fork server per (app file, environment); started on first use, kept for the agent's life."""
 
-    def __init__(self) -> None:
+    def __init__(self, exits_dir: str) -> None:
+        self._exits_dir = exits_dir
         self._zygotes: dict[str, _Zygote] = {}
         self._spare: _Zygote | None = None
 
@@ -89,7 +92,7 @@ class ZygoteLauncher:
     def prestart(self, app_path: str | None = None) -> None:
         """Start a fork server now (loading ``app_path`` at once, if given), to overlap it with the agent's start."""
         try:
-            zygote = _Zygote()
+            zygote = _Zygote(self._exits_dir)
         except OSError as exc:
             log.warning("fork_server_unavailable", error=str(exc))
             return
@@ -106,7 +109,7 @@ class ZygoteLauncher:
         if zygote is None or not zygote.alive:
             spare, self._spare = self._spare, None
             try:
-                zygote = self._zygotes[key] = spare if spare is not None and spare.alive else _Zygote()
+                zygote = self._zygotes[key] = spare if spare is not None and spare.alive else _Zygote(self._exits_dir)
             except OSError as exc:
                 log.warning("fork_server_unavailable", error=str(exc))
                 return await exec_work(request)
@@ -125,11 +128,11 @@ class ZygoteLauncher:
 class _Zygote:
     """The agent's end of one fork server."""
 
-    def __init__(self) -> None:
+    def __init__(self, exits_dir: str) -> None:
         self._socket, child_end = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
         try:
             self._process = subprocess.Popen(
-                [sys.executable, "-m", "agent.runner.zygote", str(child_end.fileno())],
+                [sys.executable, "-m", "agent.runner.zygote", str(child_end.fileno()), exits_dir],
                 pass_fds=(child_end.fileno(),),
                 stdin=subprocess.DEVNULL,
                 start_new_session=True,
@@ -185,8 +188,7 @@ class _Zygote:
 
     async def fork(self, request: LaunchRequest) -> WorkHandle:
         self._start_reading()
-        out_r, out_w = os.pipe()
-        err_r, err_w = os.pipe()
+        out_w, err_w = request.open_output()
         request_id = next(self._ids)
         waiter: asyncio.Future[int] = asyncio.get_running_loop().create_future()
         self._pids[request_id] = waiter
@@ -204,14 +206,12 @@ class _Zygote:
             await self._send_with_fds(json.dumps(message).encode(), [out_w, err_w])
         except OSError:
             self._pids.pop(request_id, None)
-            for fd in (out_r, err_r):
-                os.close(fd)
             raise
         finally:
             os.close(out_w)
             os.close(err_w)
         pid = await waiter
-        return WorkHandle(pid, await _pipe_reader(out_r), await _pipe_reader(err_r), self._exit_future(pid))
+        return WorkHandle(pid, self._exit_future(pid))
 
     async def _send_with_fds(self, data: bytes, fds: list[int]) -> None:
         """Send one message with ``fds`` attached, waiting while the socket's buffer is full."""

@@ -1,55 +1,79 @@
-"""WorkSupervisor: one work process, from spawn to its exit status.
+"""WorkSupervisor: one work process, from spawn (or adoption after an agent restart) to its exit status.
 
     launch ─► spawned (own session and process group) ─► runner connected ─► ... ─► exited
-                 │ stdout/stderr lines ─► LinesLogged                  stop: SIGTERM to the group,
-                 │ runner frames ─► work events                        SIGKILL after grace_s
-                 └ exit ─► ProcessExited (after the last output and event), leftovers of the group killed
+      or        │ capture files ─► LinesLogged (by byte offset)      stop: SIGTERM to the group,
+    adopt ──────┤ runner frames ─► work events (seq kept)            SIGKILL after grace_s
+                └ exit ─► ProcessExited (after the last output and event), leftovers of the group killed
+
+An adopted process was started by a previous agent: this one cannot wait() on it, so it watches the pid (guarded
+against reuse by the process's start time) and reads the exit status the fork server recorded.
 """
 
 from __future__ import annotations
 
 import asyncio
 import dataclasses
+import json
 import os
 import signal
+from pathlib import Path
 from typing import Awaitable, Callable
 
+import psutil
 import structlog
 
 from agent.framing import encode_frame, read_frame
 from agent.launcher import LaunchRequest, WorkHandle
+from agent.output import OutputTail
 from protos import codec
 from protos.lightning.v1 import events_pb2, runner_pb2
 from sdk._events import EventBody, LaunchWork, LinesLogged, ProcessExited, RunCall, UpdateVars
 
 log = structlog.get_logger(component="supervisor")
 
-MAX_LINE_CHARS = 16 * 1024
-LINE_CUT_MARKER = " …[line cut]"
-_READ_CHUNK = 64 * 1024
+_ADOPTED_POLL_S = 0.2
+EXIT_STATUS_UNKNOWN = 255
+
+
+@dataclasses.dataclass
+class WorkRecord:
+    """What the agent keeps on disk about one work process, to re-adopt it after a restart."""
+
+    launch: LaunchWork
+    pid: int = 0
+    create_time: float = 0.0
+    cwd: str | None = None
+    stdout_offset: int = 0
+    stderr_offset: int = 0
 
 
 class WorkSupervisor:
-    """Owns one work process: starts it, feeds it messages, relays its output and events, stops it."""
+    """Owns one work process: starts or adopts it, feeds it messages, relays its output and events, stops it."""
 
     def __init__(
         self,
         launch: LaunchWork,
         socket_path: str,
+        output_dir: str,
+        exits_dir: str,
         emit: Callable[[str, int, EventBody], None],
         forward: Callable[[events_pb2.WorkEvent], None],
         cwd: str | None = None,
     ) -> None:
-        self.launch = launch
+        self.record = WorkRecord(launch, cwd=cwd)
         self._socket_path = socket_path
+        self._exits_dir = exits_dir
+        prefix = os.path.join(output_dir, f"{launch.work_name}.{launch.attempt}")
+        self.stdout_path, self.stderr_path = f"{prefix}.stdout", f"{prefix}.stderr"
         self._emit = emit
         self._forward = forward
-        self._cwd = cwd
         self._pending: list[bytes] = []
         self._writer: asyncio.StreamWriter | None = None
         self._connected = asyncio.Event()
         self._process: WorkHandle | None = None
         self._tasks: list[asyncio.Task[None]] = []
+        self._tails: list[OutputTail] = []
+        self._tails_stop = asyncio.Event()
         self._runner_done = asyncio.Event()
         self._stop_requested: tuple[float, str] | None = None
         self.exited = asyncio.Event()
@@ -65,15 +89,20 @@ class WorkSupervisor:
             )
         )
 
-    def run_from(self, app_path: str, cwd: str) -> None:
-        """Run the work from an unpacked code bundle instead of the control plane's path."""
-        self.launch = dataclasses.replace(self.launch, app_path=app_path)
-        self._cwd = cwd
+    @property
+    def launch(self) -> LaunchWork:
+        """The launch this process runs."""
+        return self.record.launch
 
     @property
     def pid(self) -> int | None:
         """The work process's pid, once spawned."""
         return self._process.pid if self._process else None
+
+    def run_from(self, app_path: str, cwd: str) -> None:
+        """Run the work from an unpacked code bundle instead of the control plane's path."""
+        self.record.launch = dataclasses.replace(self.launch, app_path=app_path)
+        self.record.cwd = cwd
 
     def _environment(self) -> dict[str, str]:
         """What the work's environment adds to the agent's."""
@@ -92,18 +121,60 @@ class WorkSupervisor:
             app_path=self.launch.app_path,
             app_env=self.launch.env,
             env=self._environment(),
-            cwd=self._cwd,
+            cwd=self.record.cwd,
+            stdout_path=self.stdout_path,
+            stderr_path=self.stderr_path,
         )
         self._process = await launch_process(request)
-        if self._stop_requested is not None:
-            asyncio.create_task(self.stop(*self._stop_requested))
+        self.record.pid = self._process.pid
+        try:
+            self.record.create_time = psutil.Process(self._process.pid).create_time()
+        except psutil.NoSuchProcess:
+            pass  # already gone: its exit is on its way
         self.log = self.log.bind(pid=self._process.pid)
         self.log.info("work_process_spawned")
-        self._tasks = [
-            asyncio.create_task(self._pump(self._process.stdout, "stdout")),
-            asyncio.create_task(self._pump(self._process.stderr, "stderr")),
-            asyncio.create_task(self._wait_exit()),
+        self._begin()
+
+    def adopt(self, record: WorkRecord) -> None:
+        """Take over a process a previous agent started (it reconnects to our socket by itself)."""
+        self.record = record
+        self._pending.remove(self._init_frame)  # it got its init from the agent that started it
+        loop = asyncio.get_running_loop()
+        self._process = WorkHandle(record.pid, loop.create_task(self._watch_adopted()))  # type: ignore[arg-type]
+        self.log = self.log.bind(pid=record.pid)
+        self.log.info("work_process_adopted")
+        self._begin()
+
+    def _begin(self) -> None:
+        self._tails = [
+            OutputTail(self.stdout_path, "stdout", self._emit_lines, self.record.stdout_offset),
+            OutputTail(self.stderr_path, "stderr", self._emit_lines, self.record.stderr_offset),
         ]
+        self._tasks = [asyncio.create_task(tail.follow(self._tails_stop)) for tail in self._tails]
+        self._tasks.append(asyncio.create_task(self._wait_exit()))
+        if self._stop_requested is not None:
+            asyncio.create_task(self.stop(*self._stop_requested))
+
+    def _emit_lines(self, lines: LinesLogged) -> None:
+        self._emit(self.launch.work_name, self.launch.attempt, lines)
+
+    def output_offsets(self) -> tuple[int, int]:
+        """Bytes of stdout and stderr relayed so far (kept on disk to resume after a restart)."""
+        if not self._tails:
+            return self.record.stdout_offset, self.record.stderr_offset
+        return self._tails[0].offset, self._tails[1].offset
+
+    async def _watch_adopted(self) -> int:
+        """Wait for an adopted process to end; its status as the fork server recorded it, if it could."""
+        while _is_running(self.record.pid, self.record.create_time):
+            await asyncio.sleep(_ADOPTED_POLL_S)
+        record = Path(self._exits_dir) / f"{self.record.pid}.json"
+        try:
+            return int(json.loads(record.read_text())["returncode"])
+        except (OSError, ValueError, KeyError):
+            return EXIT_STATUS_UNKNOWN
+
+    # -- the runner's connection ----------------------------------------------------------------------------------
 
     def attach(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, first: runner_pb2.RunnerMessage) -> None:
         """The runner connected (or reconnected): flush what was queued for it and relay its events."""
@@ -161,40 +232,20 @@ class WorkSupervisor:
                 self._writer = None  # messages queue until the process reconnects
             self._runner_done.set()
 
-    async def _pump(self, stream: asyncio.StreamReader | None, name: str) -> None:
-        """Relay the process's output line by line; undecodable bytes are replaced, very long lines cut."""
-        assert stream is not None
-        partial = b""
-        while chunk := await stream.read(_READ_CHUNK):
-            *lines, partial = (partial + chunk).split(b"\n")
-            if len(partial) > MAX_LINE_CHARS:
-                lines.append(partial)
-                partial = b""
-            if lines:
-                self._emit_lines(name, lines)
-        if partial:
-            self._emit_lines(name, [partial])
-
-    def _emit_lines(self, stream: str, raw_lines: list[bytes]) -> None:
-        lines = []
-        for raw in raw_lines:
-            text = raw.decode("utf-8", errors="replace").rstrip("\r")
-            if len(text) > MAX_LINE_CHARS:
-                text = text[:MAX_LINE_CHARS] + LINE_CUT_MARKER
-            lines.append(text)
-        self._emit(self.launch.work_name, self.launch.attempt, LinesLogged(stream, tuple(lines)))
+    # -- the end --------------------------------------------------------------------------------------------------
 
     async def _wait_exit(self) -> None:
         assert self._process is not None
         try:
             returncode = await self._process.wait()
         except OSError:  # the fork server died: the process is no longer observable from here
-            returncode = -signal.SIGKILL
-            self._kill_group(signal.SIGKILL)
+            returncode = EXIT_STATUS_UNKNOWN
         self._kill_group(signal.SIGKILL)  # grandchildren never outlive the work
-        # The last output and events go out before the exit does; a runner that never connected has none.
-        pumps = [t for t in self._tasks if t is not asyncio.current_task()]
-        waiters = [*pumps, asyncio.create_task(self._runner_done.wait())] if self._connected.is_set() else pumps
+        # The last output and events go out before the exit does.
+        self._tails_stop.set()
+        waiters = [t for t in self._tasks if t is not asyncio.current_task()]
+        if self._connected.is_set():
+            waiters.append(asyncio.create_task(self._runner_done.wait()))
         await asyncio.wait(waiters, timeout=2.0)
         exit_code, sig = (0, -returncode) if returncode < 0 else (returncode, 0)
         exit_event = ProcessExited(self._process.pid, exit_code, sig)
@@ -228,8 +279,17 @@ class WorkSupervisor:
         self.log.info("work_stopping", reason=reason, grace_s=grace_s)
         self._kill_group(signal.SIGTERM)
         try:
-            await asyncio.wait_for(self.exited.wait(), timeout=grace_s)
+            await asyncio.wait_for(asyncio.shield(self.exited.wait()), timeout=grace_s)
         except asyncio.TimeoutError:
             self.log.warning("work_killed_after_grace", grace_s=grace_s)
             self._kill_group(signal.SIGKILL)
             await self.exited.wait()
+
+
+def _is_running(pid: int, create_time: float) -> bool:
+    """Whether ``pid`` is still the process that started at ``create_time`` (not a later one reusing the pid)."""
+    try:
+        process = psutil.Process(pid)
+        return process.status() != psutil.STATUS_ZOMBIE and abs(process.create_time() - create_time) < 0.01
+    except psutil.NoSuchProcess:
+        return False

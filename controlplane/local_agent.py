@@ -8,12 +8,20 @@ the rest) and stops its works and exits when the control plane's process is gone
 
 from __future__ import annotations
 
+import hashlib
 import os
 import subprocess
 import sys
 import uuid
+from pathlib import Path
 
 from controlplane.options import RunOptions
+
+
+def app_home(app_path: str) -> Path:
+    """Where lightning-ctl keeps what belongs to one app file (its local agent's home, its checkpoint)."""
+    digest = hashlib.sha256(os.path.abspath(app_path).encode()).hexdigest()[:16]
+    return Path.home() / ".lightning-ctl" / "apps" / digest
 
 
 class LocalAgent:
@@ -28,6 +36,7 @@ class LocalAgent:
                     "--control-plane-fd", str(read_end),
                     "--name", "local",
                     "--local",
+                    "--state-dir", str(app_home(options.app_path)),
                     "--agent-id", f"local-{uuid.uuid4().hex[:12]}",
                     "--parent-pid", str(os.getpid()),
                     "--stop-grace", str(options.stop_grace_s),

@@ -130,6 +130,11 @@ class AgentRegistry:
             del self.placements[work_name]
             self._retry_waiting()
 
+    def close_all(self, reason: str) -> None:
+        """End every agent's stream (the control plane is shutting down)."""
+        for session in list(self.agents.values()):
+            session.close(reason)
+
     def check_liveness(self, timeout_s: float) -> None:
         """End the streams of agents whose last heartbeat is older than ``timeout_s``."""
         now = time.monotonic()

@@ -70,6 +70,8 @@ def body_to_pb(body: EventBody, event: events_pb2.WorkEvent) -> None:
     elif isinstance(body, LinesLogged):
         event.logs.stream = _STREAMS[body.stream]
         event.logs.lines.extend(body.lines)
+        event.logs.offset = body.offset
+        event.logs.end_offset = body.end_offset
     elif isinstance(body, ProcessStarted):
         event.started.pid = body.pid
     elif isinstance(body, ProcessExited):
@@ -110,7 +112,9 @@ def event_from_pb(pb: events_pb2.WorkEvent) -> WorkEvent:
             status["reason"] = s.reason
         body = StatusChanged(s.call_hash, status)
     elif kind == "logs":
-        body = LinesLogged(_STREAM_NAMES.get(pb.logs.stream, "stdout"), tuple(pb.logs.lines))
+        body = LinesLogged(
+            _STREAM_NAMES.get(pb.logs.stream, "stdout"), tuple(pb.logs.lines), pb.logs.offset, pb.logs.end_offset
+        )
     elif kind == "started":
         body = ProcessStarted(pb.started.pid)
     elif kind == "exit":

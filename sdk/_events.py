@@ -31,6 +31,10 @@ class LinesLogged:
 
     stream: str  # "stdout" or "stderr"
     lines: tuple[str, ...]
+    offset: int = 0
+    """Byte offset of the first line in the work's capture file for this stream."""
+    end_offset: int = 0
+    """Byte offset just past the last line (what the next batch starts at)."""
 
 
 @dataclass(frozen=True, slots=True)

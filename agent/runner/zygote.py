@@ -31,8 +31,10 @@ _MAX_MESSAGE = 1 << 20
 class Zygote:
     """Loads the app once and forks one process per work launch."""
 
-    def __init__(self, control: socket.socket) -> None:
+    def __init__(self, control: socket.socket, exits_dir: str) -> None:
         self.control = control
+        self.exits_dir = exits_dir
+        self.children: set[int] = set()
         self.preloaded: dict[tuple[str, str], Any] = {}
         self._wakeup_r, self._wakeup_w = os.pipe()
         os.set_blocking(self._wakeup_w, False)
@@ -40,9 +42,15 @@ class Zygote:
         signal.signal(signal.SIGCHLD, lambda *_: None)  # wakes select through the wakeup fd
 
     def serve(self) -> None:
-        """Serve fork requests until the agent closes the socket."""
-        while True:
-            readable, _, _ = select.select([self.control, self._wakeup_r], [], [])
+        """Serve fork requests until the agent is gone, then keep reaping until no work process is left.
+
+        Outliving the agent is what lets a restarted agent learn how its works ended: the exit status of each
+        process is written to ``exits_dir`` as it is reaped.
+        """
+        agent_gone = False
+        while not (agent_gone and not self.children):
+            watched = [self._wakeup_r] if agent_gone else [self.control, self._wakeup_r]
+            readable, _, _ = select.select(watched, [], [], 1.0)
             if self._wakeup_r in readable:
                 os.read(self._wakeup_r, 4096)
                 self._reap()
@@ -52,7 +60,8 @@ class Zygote:
                 except ConnectionError:
                     message = b""
                 if not message:
-                    return  # the agent is gone; the works keep running in their own sessions
+                    agent_gone = True  # the works keep running in their own sessions; we keep reaping
+                    continue
                 request = json.loads(message)
                 if "preload" in request:
                     self._preload(request["preload"], request["app_env"])
@@ -74,7 +83,10 @@ class Zygote:
                 return
             if pid == 0:
                 return
-            self._send({"exited": pid, "returncode": os.waitstatus_to_exitcode(status)})
+            self.children.discard(pid)
+            returncode = os.waitstatus_to_exitcode(status)
+            record_exit(self.exits_dir, pid, returncode)
+            self._send({"exited": pid, "returncode": returncode})
 
     def _preload(self, app_path: str, env: dict[str, str]) -> Any:
         """The app loaded in this process (once per app file and environment), or None if it failed to load."""
@@ -97,6 +109,7 @@ class Zygote:
         pid = os.fork()
         if pid == 0:
             self._become_work(request, fds, preloaded)  # never returns
+        self.children.add(pid)
         for fd in fds:
             os.close(fd)
         self._send({"request": request["request"], "pid": pid})
@@ -132,9 +145,21 @@ class Zygote:
             os._exit(1)
 
 
+def record_exit(exits_dir: str, pid: int, returncode: int) -> None:
+    """Write ``<exits_dir>/<pid>.json`` atomically: how the process ended, for an agent that was not there."""
+    path = os.path.join(exits_dir, f"{pid}.json")
+    temporary = f"{path}.tmp"
+    try:
+        with open(temporary, "w") as file:
+            json.dump({"pid": pid, "returncode": returncode}, file)
+        os.replace(temporary, path)
+    except OSError:
+        pass  # the message to the agent still carries it when the agent is there
+
+
 def main() -> None:
-    """Entry point: ``python -m agent.runner.zygote FD`` where FD is the control socket."""
-    Zygote(socket.socket(fileno=int(sys.argv[1]))).serve()
+    """Entry point: ``python -m agent.runner.zygote FD EXITS_DIR`` where FD is the control socket."""
+    Zygote(socket.socket(fileno=int(sys.argv[1])), sys.argv[2]).serve()
 
 
 if __name__ == "__main__":

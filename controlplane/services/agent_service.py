@@ -11,6 +11,7 @@ import grpc
 import structlog
 
 from controlplane.bundles import iter_chunks
+from controlplane.output import OutputDeduplicator
 from controlplane.registry import AgentRegistry, AgentSession
 from controlplane.scheduler import AgentCapacity
 from protos import codec
@@ -36,6 +37,7 @@ class AgentServicer(agent_pb2_grpc.AgentServiceServicer):
         self._deliver = deliver
         self._print_lines = print_lines
         self.heartbeat_interval_s = heartbeat_interval_s
+        self._output = OutputDeduplicator()
 
     async def Connect(self, request_iterator: object, context: grpc.aio.ServicerContext) -> None:  # noqa: N802
         first = await context.read()
@@ -53,30 +55,35 @@ class AgentServicer(agent_pb2_grpc.AgentServiceServicer):
             labels=dict(register.labels),
             is_local=register.is_local,
         )
-        stream_task = asyncio.current_task()
         session = AgentSession(capacity, register.hostname)
-        session.close = lambda reason: stream_task.cancel(reason) if stream_task else None
+        closed = asyncio.Event()
+        close_reason: list[str] = []
+        session.close = lambda reason: (close_reason.append(reason), closed.set())
         await context.write(
             agent_pb2.ControlMessage(
                 welcome=agent_pb2.Welcome(session_id=uuid.uuid4().hex, heartbeat_interval_s=self.heartbeat_interval_s)
             )
         )
         self._registry.add(session)
-        writer = asyncio.create_task(self._write_commands(session, context))
-        reason = "the agent closed its stream"
+        tasks = [
+            asyncio.create_task(self._read_messages(session, context)),
+            asyncio.create_task(self._write_commands(session, context)),
+            asyncio.create_task(closed.wait()),
+        ]
         try:
-            while (message := await context.read()) is not grpc.aio.EOF:
-                kind = message.WhichOneof("kind")
-                if kind == "events":
-                    self._on_events(message.events)
-                elif kind == "heartbeat":
-                    session.last_heartbeat = time.monotonic()
-        except asyncio.CancelledError:
-            reason = "stream ended by the control plane"
-            raise
+            await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
         finally:
-            writer.cancel()
-            self._registry.remove(session, reason)
+            for task in tasks:
+                task.cancel()
+            self._registry.remove(session, close_reason[0] if close_reason else "the agent closed its stream")
+
+    async def _read_messages(self, session: AgentSession, context: grpc.aio.ServicerContext) -> None:
+        while (message := await context.read()) is not grpc.aio.EOF:
+            kind = message.WhichOneof("kind")
+            if kind == "events":
+                self._on_events(message.events)
+            elif kind == "heartbeat":
+                session.last_heartbeat = time.monotonic()
 
     async def FetchBundle(  # noqa: N802
         self, request: agent_pb2.FetchBundleRequest, context: grpc.aio.ServicerContext
@@ -92,7 +99,9 @@ class AgentServicer(agent_pb2_grpc.AgentServiceServicer):
         for pb in events.events:
             event = codec.event_from_pb(pb)
             if isinstance(event.body, LinesLogged):
-                self._print_lines(event.work_name, event.body)
+                fresh = self._output.fresh(event.work_name, event.attempt, event.body)
+                if fresh is not None:
+                    self._print_lines(event.work_name, fresh)
                 continue
             self._registry.observe(event)
             if isinstance(event.body, ProcessExited):

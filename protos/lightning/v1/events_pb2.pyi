@@ -28,7 +28,7 @@ class StatusChange(_message.Message):
     def __init__(self, call_hash: _Optional[str] = ..., stage: _Optional[str] = ..., timestamp: _Optional[float] = ..., reason: _Optional[str] = ..., message: _Optional[str] = ...) -> None: ...
 
 class LogLines(_message.Message):
-    __slots__ = ("stream", "lines")
+    __slots__ = ("stream", "lines", "offset", "end_offset")
     class Stream(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
         __slots__ = ()
         STREAM_UNSPECIFIED: _ClassVar[LogLines.Stream]
@@ -39,9 +39,13 @@ class LogLines(_message.Message):
     STREAM_STDERR: LogLines.Stream
     STREAM_FIELD_NUMBER: _ClassVar[int]
     LINES_FIELD_NUMBER: _ClassVar[int]
+    OFFSET_FIELD_NUMBER: _ClassVar[int]
+    END_OFFSET_FIELD_NUMBER: _ClassVar[int]
     stream: LogLines.Stream
     lines: _containers.RepeatedScalarFieldContainer[str]
-    def __init__(self, stream: _Optional[_Union[LogLines.Stream, str]] = ..., lines: _Optional[_Iterable[str]] = ...) -> None: ...
+    offset: int
+    end_offset: int
+    def __init__(self, stream: _Optional[_Union[LogLines.Stream, str]] = ..., lines: _Optional[_Iterable[str]] = ..., offset: _Optional[int] = ..., end_offset: _Optional[int] = ...) -> None: ...
 
 class ProcessExit(_message.Message):
     __slots__ = ("pid", "exit_code", "signal")

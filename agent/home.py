@@ -1,0 +1,76 @@
+"""AgentHome: what an agent keeps on disk, so that a restarted agent finds its works again.
+
+    <home>/works.json    the work processes it runs (written atomically on every change)
+    <home>/output/       each work process's stdout and stderr capture files
+    <home>/exits/        how work processes ended, written by the fork server (which outlives the agent)
+    <home>/bundles/      code bundles by digest (remote agents)
+    <home>/works.sock    where work processes connect (a short path under /tmp when this one is too long)
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import os
+import tempfile
+from pathlib import Path
+
+from agent.supervisor import WorkRecord
+from sdk._events import LaunchWork, ResourceRequest
+
+_MAX_SOCKET_PATH = 100  # sun_path holds 108 bytes
+
+
+class AgentHome:
+    """The folder of one agent (per agent name)."""
+
+    def __init__(self, path: str | os.PathLike[str]) -> None:
+        self.path = Path(path)
+        for folder in (self.path, self.output_dir, self.exits_dir):
+            folder.mkdir(parents=True, exist_ok=True, mode=0o700)
+
+    @property
+    def output_dir(self) -> Path:
+        """Capture files of work output."""
+        return self.path / "output"
+
+    @property
+    def exits_dir(self) -> Path:
+        """Exit records written by the fork server."""
+        return self.path / "exits"
+
+    @property
+    def bundles_dir(self) -> Path:
+        """Cached code bundles."""
+        return self.path / "bundles"
+
+    @property
+    def socket_path(self) -> str:
+        """A stable socket path: the same after a restart, so that work processes find the new agent."""
+        path = str(self.path / "works.sock")
+        if len(path) <= _MAX_SOCKET_PATH:
+            return path
+        digest = hashlib.sha256(str(self.path.resolve()).encode()).hexdigest()[:16]
+        return os.path.join(tempfile.gettempdir(), f"lightning-agent-{digest}.sock")
+
+    def load_records(self) -> list[WorkRecord]:
+        """The work processes the previous agent recorded (none when there is no record)."""
+        try:
+            raw = json.loads((self.path / "works.json").read_text())
+        except (FileNotFoundError, ValueError):
+            return []
+        records = []
+        for entry in raw.get("works", []):
+            launch = dict(entry["launch"])
+            launch["resources"] = ResourceRequest(**launch.get("resources", {}))
+            launch["gpu_indices"] = tuple(launch.get("gpu_indices", ()))
+            records.append(WorkRecord(**{**entry, "launch": LaunchWork(**launch)}))
+        return records
+
+    def save_records(self, records: list[WorkRecord]) -> None:
+        """Record the running work processes, atomically (a crash leaves the old or the new file, never half)."""
+        data = json.dumps({"works": [dataclasses.asdict(record) for record in records]})
+        temporary = self.path / f".works.json.{os.getpid()}"
+        temporary.write_text(data)
+        os.replace(temporary, self.path / "works.json")
