@@ -114,6 +114,11 @@ class WorkSupervisor:
 
     async def start(self, launch_process: Callable[[LaunchRequest], Awaitable[WorkHandle]]) -> None:
         """Start the work process, in its own session (so it has its own process group)."""
+        for path in (self.stdout_path, self.stderr_path):  # a new process: not an earlier run's output
+            try:
+                os.unlink(path)
+            except FileNotFoundError:
+                pass
         request = LaunchRequest(
             socket_path=self._socket_path,
             work_name=self.launch.work_name,
