@@ -1,13 +1,15 @@
-"""The compatibility layer: apps written for ``lightning_app`` / ``lightning.app`` import the SDK's classes unchanged.
+"""The compatibility layer: apps written for ``lightning_app`` or ``lightning.app`` import the SDK unchanged.
 
 :func:`install` puts an import finder at the front of ``sys.meta_path``. It serves:
 
-- ``lightning_app`` and the former framework's common modules below it (``structures``, ``core``, ``utilities.*``,
-  ``testing``; see ``_MODULES``), and the same tree under ``lightning.app``. Every name they export is the SDK's own
-  object, never a subclass: the runtime recognises components by ``isinstance`` of the SDK classes.
-- ``lightning``: when a real ``lightning`` (PyTorch Lightning) is installed, the real package is imported and only
-  grafted onto: ``lightning.app`` and the app classes it does not define itself. Otherwise a small stand-in exposing
-  the app classes, whose other attributes raise an ``AttributeError`` saying PyTorch Lightning is not installed.
+- ``lightning_app`` and the former framework's common modules below it (``structures``, ``core``,
+  ``utilities.*``, ``testing``; see ``_MODULES``), and the same tree under ``lightning.app``. Every name they
+  export is the SDK's own object, never a subclass: the runtime recognises components by ``isinstance`` of the
+  SDK classes.
+- ``lightning``: when a real ``lightning`` (PyTorch Lightning) is installed, the real package is imported
+  and only grafted onto: ``lightning.app`` and the app classes it does not define itself. Otherwise a small
+  stand-in holding the app classes, whose other attributes raise an ``AttributeError`` saying PyTorch
+  Lightning is not installed.
 
 Parts of the former framework lightning-ctl does not have (storage, frontends, REST API, plugins...) raise an
 ``ImportError`` naming what is missing, rather than importing as stubs that would fail later.
@@ -52,7 +54,7 @@ _ORIGIN = "lightning-ctl compatibility layer (sdk._compat)"
 
 
 def is_overridden(method_name: str, instance: object | None = None, parent: type | None = None) -> bool:
-    """Whether ``instance``'s class overrides ``parent``'s ``method_name`` (``lightning_app.utilities.app_helpers``).
+    """Whether ``instance`` overrides ``parent``'s ``method_name`` (from ``lightning_app...app_helpers``).
 
     Args:
         method_name: The method to look at, such as ``"configure_layout"``.
@@ -61,8 +63,8 @@ def is_overridden(method_name: str, instance: object | None = None, parent: type
             whichever ``instance`` is.
 
     Raises:
-        ValueError: ``parent`` is not given and ``instance`` is neither a flow nor a work, or ``parent`` has no
-            such method.
+        ValueError: ``parent`` is not given and ``instance`` is neither a flow nor a work, or ``parent`` has
+            no such method.
     """
     if instance is None:
         return False
@@ -70,8 +72,8 @@ def is_overridden(method_name: str, instance: object | None = None, parent: type
         parent = next((base for base in (LightningFlow, LightningWork) if isinstance(instance, base)), None)
         if parent is None:
             raise ValueError(
-                f"is_overridden({method_name!r}, ...): a {type(instance).__name__} is neither a LightningFlow nor "
-                "a LightningWork; pass parent="
+                f"is_overridden({method_name!r}, ...): a {type(instance).__name__} is neither a "
+                "LightningFlow nor a LightningWork; pass parent="
             )
     own = getattr(instance, method_name, None)
     if own is None:
@@ -80,7 +82,8 @@ def is_overridden(method_name: str, instance: object | None = None, parent: type
     if base is None:
         raise ValueError(f"is_overridden: {parent.__name__} has no method {method_name!r}")
     # The SDK wraps a work's run() with functools.wraps; unwrap both sides to compare the user's functions.
-    return inspect.unwrap(getattr(own, "__func__", own)) is not inspect.unwrap(getattr(base, "__func__", base))
+    own, base = (inspect.unwrap(getattr(method, "__func__", method)) for method in (own, base))
+    return own is not base
 
 
 class _LightningAppRef:
@@ -156,7 +159,9 @@ _MODULES: dict[str, dict[str, Any]] = {
 }
 """The modules served under each of ``_APP_ROOTS`` (relative name, "" for the root) and what each exports."""
 
-_NO_STORAGE = "lightning-ctl has no Path, Payload, Drive or Mount yet; share small results through JSON attributes"
+_NO_STORAGE = (
+    "lightning-ctl has no Path, Payload, Drive or Mount yet; share small results through JSON attributes"
+)
 _UNSUPPORTED: dict[str, str] = {
     "storage": _NO_STORAGE,
     "storage.path": _NO_STORAGE,
@@ -182,8 +187,9 @@ def _unsupported_message(fullname: str, reason: str) -> str:
     message = f"{fullname} is not supported by lightning-ctl: {reason}"
     if _GraftingLoader.executing:
         message += (
-            ". The installed `lightning` package imports its own bundled lightning.app when it starts, and lightning-ctl"
-            " serves lightning.app itself: use a `lightning` release that no longer bundles the app framework"
+            ". The installed `lightning` package imports its own bundled lightning.app when it starts, "
+            "and lightning-ctl serves lightning.app itself: use a `lightning` release that no longer "
+            "bundles the app framework"
         )
     return message
 
@@ -212,11 +218,11 @@ class _AppModuleLoader(importlib.abc.Loader):
         return None  # the default module object
 
     def exec_module(self, module: types.ModuleType) -> None:
-        root, rel = _split(module.__name__) or ("", "")
+        _, rel = _split(module.__name__) or ("", "")
         exports = _MODULES[rel]
         module.__doc__ = f"lightning-ctl's stand-in for the former framework's {module.__name__}."
         module.__dict__.update(exports)
-        module.__all__ = sorted(name for name in exports if not name.startswith("_"))  # type: ignore[attr-defined]
+        module.__all__ = sorted(k for k in exports if not k.startswith("_"))  # type: ignore[attr-defined]
         module.__getattr__ = _module_getattr(module.__name__, rel)  # type: ignore[method-assign]
 
 
@@ -243,7 +249,7 @@ class _StandInLightningLoader(importlib.abc.Loader):
         return None
 
     def exec_module(self, module: types.ModuleType) -> None:
-        module.__doc__ = "lightning-ctl's stand-in for `lightning`: the app API only (PyTorch Lightning is not installed)."
+        module.__doc__ = "lightning-ctl's stand-in for `lightning`: the app API only (no PyTorch Lightning)."
         module.__dict__.update(_APP_CLASSES)
         module.__all__ = [*sorted(_APP_CLASSES), "app"]  # type: ignore[attr-defined]
         module.__getattr__ = _stand_in_getattr  # type: ignore[method-assign]
@@ -256,11 +262,11 @@ _PYTORCH_LIGHTNING_NAMES = frozenset(
 """The top-level names of PyTorch Lightning that are not modules."""
 
 
-def _stand_in_message(name: str) -> str:
+def _stand_in_message(name: str, what: str = "module 'lightning' has no attribute") -> str:
     return (
-        f"module 'lightning' has no attribute {name!r}: PyTorch Lightning is not installed. lightning-ctl serves "
-        f"`lightning` only for apps ({', '.join(sorted(_APP_CLASSES))} and lightning.app); install the `lightning` "
-        f"package to use lightning.{name}"
+        f"{what} {name!r}: PyTorch Lightning is not installed. lightning-ctl serves `lightning` only for "
+        f"apps ({', '.join(sorted(_APP_CLASSES))} and lightning.app); install the `lightning` package to "
+        f"use lightning.{name}"
     )
 
 
@@ -271,7 +277,7 @@ def _stand_in_getattr(name: str) -> Any:
 
 
 class _GraftingLoader(importlib.abc.Loader):
-    """Runs a real ``lightning`` package's own loader, then adds ``lightning.app`` and the app classes it lacks."""
+    """Runs a real ``lightning``'s own loader, then adds ``lightning.app`` and the app classes it lacks."""
 
     executing = False
     """True while a real ``lightning/__init__`` runs (for error messages)."""
@@ -316,7 +322,7 @@ class _CompatFinder(importlib.abc.MetaPathFinder):
 
         Raises:
             ImportError: a part of the former framework lightning-ctl does not support.
-            ModuleNotFoundError: a module under ``lightning_app`` (or the stand-in ``lightning``) that isn't served.
+            ModuleNotFoundError: a module under ``lightning_app`` or ``lightning.app`` that isn't served.
         """
         top = fullname.partition(".")[0]
         if top not in ("lightning_app", "lightning"):
@@ -330,28 +336,30 @@ class _CompatFinder(importlib.abc.MetaPathFinder):
                 return importlib.machinery.ModuleSpec(fullname, _APP_LOADER, origin=_ORIGIN, is_package=True)
             if rel in _UNSUPPORTED:
                 raise ImportError(_unsupported_message(fullname, _UNSUPPORTED[rel]), name=fullname)
-            parent_name, _, _ = fullname.rpartition(".")
-            parent_rel = parent_name[len(where[0]) + 1 :]
-            # No name= on these errors: `from lightning_app import x` would otherwise swallow this message and say
-            # only "cannot import name 'x'".
+            parent_name = fullname.rpartition(".")[0]
+            parent_rel = rel.rpartition(".")[0]
+            if parent_rel not in _MODULES:  # only when asked directly; the import system stops at the parent
+                parent_name, parent_rel = where[0], ""
+            # No name= on this error: for `from lightning_app import x` the import system would swallow the
+            # message and say only "cannot import name 'x'".
             raise ModuleNotFoundError(
-                f"No module named {fullname!r}: {_provided(parent_name, parent_rel)}"
-                if parent_rel in _MODULES
-                else f"No module named {fullname!r}: {_provided(where[0], '')}"
+                f"No module or name {fullname!r} in lightning-ctl: {_provided(parent_name, parent_rel)}"
             )
-        parent = sys.modules.get("lightning")
         name = fullname[len("lightning.") :]
-        if name in _PYTORCH_LIGHTNING_NAMES and isinstance(getattr(parent, "__loader__", None), _StandInLightningLoader):
-            # `from lightning import Trainer` asks for a submodule first; answer with the reason instead of the
-            # import system's bare "cannot import name". Real submodule names (lightning.pytorch) stay a plain
-            # "not found", so that probes such as importlib.util.find_spec keep returning None.
-            raise ImportError(_stand_in_message(name), name=fullname)
+        parent_loader = getattr(sys.modules.get("lightning"), "__loader__", None)
+        if name in _PYTORCH_LIGHTNING_NAMES and isinstance(parent_loader, _StandInLightningLoader):
+            # `from lightning import Trainer` asks for a submodule first; answer with the reason instead of
+            # the import system's bare "cannot import name". Real submodule names (lightning.pytorch) stay a
+            # plain "not found", so that probes such as importlib.util.find_spec keep returning None.
+            raise ImportError(_stand_in_message(name, "cannot import name"), name=fullname)
         return None  # a real lightning's own submodule, or a missing one
 
     def _lightning_spec(self, path: Any, target: types.ModuleType | None) -> importlib.machinery.ModuleSpec:
         real = self._find_elsewhere("lightning", path, target)
         if real is None:
-            return importlib.machinery.ModuleSpec("lightning", _STAND_IN_LOADER, origin=_ORIGIN, is_package=True)
+            return importlib.machinery.ModuleSpec(
+                "lightning", _STAND_IN_LOADER, origin=_ORIGIN, is_package=True
+            )
         if real.loader is not None:
             real.loader = _GraftingLoader(real.loader)
         return real
@@ -384,9 +392,9 @@ _FINDER = _CompatFinder()
 def install() -> None:
     """Serve the former framework's import names from now on (idempotent).
 
-    Puts the finder first on ``sys.meta_path`` (moving it there if something was inserted ahead since), so it takes
-    precedence over an installed ``lightning-app`` distribution. A real ``lightning`` imported before this call gets
-    ``lightning.app`` and the app classes grafted on at once.
+    Puts the finder first on ``sys.meta_path`` (moving it there if something was inserted ahead since), so
+    it takes precedence over an installed ``lightning-app`` distribution. A real ``lightning`` imported before
+    this call gets ``lightning.app`` and the app classes grafted on at once.
     """
     for finder in [f for f in sys.meta_path if isinstance(f, _CompatFinder)]:
         sys.meta_path.remove(finder)
