@@ -7,11 +7,9 @@ from __future__ import annotations
 
 import asyncio
 import os
-import signal
 import socket
 import uuid
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
 
 import click
 import structlog
@@ -21,13 +19,7 @@ from agent.launcher import ZygoteLauncher
 from sdk._logging import configure_logging
 from sdk._sizes import parse_size
 
-if TYPE_CHECKING:
-    from agent.daemon import AgentDaemon
-
 log = structlog.get_logger(component="agent")
-
-EXIT_AUTH_REFUSED = 4
-_PARENT_POLL_S = 0.2
 
 
 def _labels(values: tuple[str, ...]) -> dict[str, str]:
@@ -38,17 +30,6 @@ def _labels(values: tuple[str, ...]) -> dict[str, str]:
             raise click.BadParameter(f"expected KEY=VALUE, got {value!r}", param_hint="--labels")
         labels[key] = val
     return labels
-
-
-async def _watch_parent(pid: int, daemon: AgentDaemon, stop: asyncio.Event, grace_s: float) -> None:
-    """Stop the works and the agent when the control plane that started this (local) agent is gone."""
-    import psutil
-
-    while psutil.pid_exists(pid) and psutil.Process(pid).status() != psutil.STATUS_ZOMBIE:
-        await asyncio.sleep(_PARENT_POLL_S)
-    log.warning("control_plane_process_gone", pid=pid)
-    await daemon.stop_all(grace_s, "control plane process gone")
-    stop.set()
 
 
 def _tls(ca: str | None, cert: str | None, key: str | None) -> tuple[bytes | None, bytes | None, bytes | None] | None:
@@ -77,59 +58,6 @@ def _persistent_agent_id(home: Path) -> str:
     return agent_id
 
 
-async def _read_address(fd: int) -> str:
-    """The control plane's address, written to the pipe ``fd`` by the lightning-ctl that started this agent."""
-    loop = asyncio.get_running_loop()
-    reader = asyncio.StreamReader()
-    await loop.connect_read_pipe(lambda: asyncio.StreamReaderProtocol(reader), os.fdopen(fd, "rb", 0))
-    return (await reader.readline()).decode().strip()
-
-
-async def _serve(
-    session_kwargs: dict[str, Any],
-    home: AgentHome,
-    address_fd: int | None,
-    work_dir: str | None,
-    launcher: ZygoteLauncher | None,
-    parent_pid: int | None,
-    grace_s: float,
-) -> int:
-    from agent.daemon import AgentDaemon
-    from agent.session import AgentSession
-
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(sig, stop.set)
-    if address_fd is not None:
-        address_task = asyncio.create_task(_read_address(address_fd))
-        await asyncio.wait([address_task, asyncio.create_task(stop.wait())], return_when=asyncio.FIRST_COMPLETED)
-        if not address_task.done() or not address_task.result():
-            if launcher is not None:
-                launcher.close()
-            return 0  # the control plane ended (or failed to start) before it listened
-        session_kwargs["address"] = address_task.result()
-    daemon = AgentDaemon(home, work_dir, launcher)
-    await daemon.start()
-    session = AgentSession(daemon=daemon, **session_kwargs)
-    tasks = [asyncio.create_task(session.run_forever()), asyncio.create_task(stop.wait())]
-    if parent_pid:
-        tasks.append(asyncio.create_task(_watch_parent(parent_pid, daemon, stop, grace_s)))
-    done, _ = await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
-    status = 0
-    for task in done:
-        if not task.cancelled() and isinstance(task.exception(), PermissionError):
-            log.error("token_refused", error=str(task.exception()))
-            status = EXIT_AUTH_REFUSED
-    if parent_pid:  # a local agent: nothing of the app outlives it
-        await daemon.stop_all(grace_s, "agent stopping")
-    for task in tasks:
-        task.cancel()
-    await daemon.close()
-    log.info("agent_stopped")
-    return status
-
-
 @click.command(context_settings={"help_option_names": ["-h", "--help"], "auto_envvar_prefix": "LIGHTNING_AGENT"})
 @click.option("--control-plane", "address", default=None, metavar="HOST:PORT", help="Where the control plane listens.")
 @click.option("--control-plane-fd", "address_fd", type=int, default=None, hidden=True,
@@ -151,7 +79,12 @@ async def _serve(
               help="This agent's certificate (PEM), for control planes that require mutual TLS.")
 @click.option("--tls-key", type=click.Path(exists=True, dir_okay=False), default=None, help="Its private key (PEM).")
 @click.option("--no-fork-server", is_flag=True, help="Start each work with a fresh interpreter instead of forking it.")
-@click.option("--parent-pid", type=int, default=None, hidden=True, help="Exit, stopping works, when this pid exits.")
+@click.option("--parent-pid", type=int, default=None, hidden=True,
+              help="A local agent: the lightning-ctl that started it (see --orphan-timeout).")
+@click.option("--orphan-timeout", type=float, default=300.0, hidden=True,
+              help="A local agent whose lightning-ctl died stops its works after this long without a new one.")
+@click.option("--control-plane-file", "address_file", type=click.Path(dir_okay=False), default=None, hidden=True,
+              help="Follow the control plane's address written in this file (it moves when it restarts).")
 @click.option("--agent-id", default=None, hidden=True)
 @click.option("--local", "is_local", is_flag=True, hidden=True,
               help="This agent shares the control plane's files (lightning-ctl's own local agent).")
@@ -178,6 +111,8 @@ def main(
     tls_key: str | None,
     no_fork_server: bool,
     parent_pid: int | None,
+    orphan_timeout: float,
+    address_file: str | None,
     agent_id: str | None,
     is_local: bool,
     state_dir: str,
@@ -187,6 +122,12 @@ def main(
     """Run works on this machine for the control plane at HOST:PORT.
 
     Exit codes: 0 stopped cleanly, 2 usage error, 4 the control plane refused the token.
+
+    \b
+    Shell completion of options:
+      bash: eval "$(_LIGHTNING_AGENT_COMPLETE=bash_source lightning-agent)"
+      zsh:  eval "$(_LIGHTNING_AGENT_COMPLETE=zsh_source lightning-agent)"
+      fish: _LIGHTNING_AGENT_COMPLETE=fish_source lightning-agent | source
     """
     if (address is None) == (address_fd is None):
         raise click.UsageError("give --control-plane HOST:PORT")
@@ -210,10 +151,14 @@ def main(
         address=address, token=token, inventory=inventory, name=name, labels=_labels(labels), agent_id=agent_id,
         is_local=is_local,
         tls=_tls(tls_ca, tls_cert, tls_key),
+        address_file=address_file,
     )
     if work_dir:
         os.makedirs(work_dir, exist_ok=True)
+    from agent.serve import LocalAgentOptions, serve
+
+    local = LocalAgentOptions(parent_pid, orphan_timeout) if parent_pid else None
     status = asyncio.run(
-        _serve(session_kwargs, home, address_fd, work_dir, launcher if not no_fork_server else None, parent_pid, stop_grace)
+        serve(session_kwargs, home, address_fd, work_dir, None if no_fork_server else launcher, local, stop_grace)
     )
     raise SystemExit(status)

@@ -16,10 +16,21 @@ import os
 import tempfile
 from pathlib import Path
 
-from agent.supervisor import WorkRecord
-from sdk._events import LaunchWork, ResourceRequest
+from sdk._events import LaunchWork, launch_from_dict
 
 _MAX_SOCKET_PATH = 100  # sun_path holds 108 bytes
+
+
+@dataclasses.dataclass
+class WorkRecord:
+    """What the agent keeps on disk about one work process, to re-adopt it after a restart."""
+
+    launch: LaunchWork
+    pid: int = 0
+    create_time: float = 0.0
+    cwd: str | None = None
+    stdout_offset: int = 0
+    stderr_offset: int = 0
 
 
 class AgentHome:
@@ -54,6 +65,25 @@ class AgentHome:
         digest = hashlib.sha256(str(self.path.resolve()).encode()).hexdigest()[:16]
         return os.path.join(tempfile.gettempdir(), f"lightning-agent-{digest}.sock")
 
+    @property
+    def pid_file(self) -> Path:
+        """``<pid> <start time>`` of the agent running from this home."""
+        return self.path / "agent.pid"
+
+    def write_pid(self) -> None:
+        """Record this process as the agent of this home."""
+        import psutil
+
+        me = psutil.Process()
+        self.pid_file.write_text(f"{me.pid} {me.create_time()}\n")
+
+    def remove_pid(self) -> None:
+        """This agent is stopping."""
+        try:
+            self.pid_file.unlink()
+        except FileNotFoundError:
+            pass
+
     def load_records(self) -> list[WorkRecord]:
         """The work processes the previous agent recorded (none when there is no record)."""
         try:
@@ -62,10 +92,7 @@ class AgentHome:
             return []
         records = []
         for entry in raw.get("works", []):
-            launch = dict(entry["launch"])
-            launch["resources"] = ResourceRequest(**launch.get("resources", {}))
-            launch["gpu_indices"] = tuple(launch.get("gpu_indices", ()))
-            records.append(WorkRecord(**{**entry, "launch": LaunchWork(**launch)}))
+            records.append(WorkRecord(**{**entry, "launch": launch_from_dict(entry["launch"])}))
         return records
 
     def save_records(self, records: list[WorkRecord]) -> None:

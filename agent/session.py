@@ -10,6 +10,7 @@ import asyncio
 import random
 import socket
 import uuid
+from pathlib import Path
 from typing import AsyncIterator
 
 import grpc
@@ -51,6 +52,7 @@ class AgentSession:
         agent_id: str | None = None,
         is_local: bool = False,
         tls: tuple[bytes | None, bytes | None, bytes | None] | None = None,
+        address_file: str | None = None,
     ) -> None:
         self.address = address
         self._token = token
@@ -62,6 +64,9 @@ class AgentSession:
         self.heartbeat_interval_s = 2.0
         self._is_local = is_local
         self._tls = tls
+        self._address_file = address_file
+        self.connected = False
+        self.sessions_started = 0
         self._stub: agent_pb2_grpc.AgentServiceStub | None = None
         daemon.fetch_bundle = self.fetch_bundle
         self.log = log.bind(agent_id=self.agent_id, control_plane=address)
@@ -83,32 +88,56 @@ class AgentSession:
                 labels=self._labels,
                 protocol_version=PROTOCOL_VERSION,
                 is_local=self._is_local,
+                running=[
+                    agent_pb2.RunningWork(work_name=s.launch.work_name, attempt=s.launch.attempt, pid=s.pid or 0,
+                                          gpu_indices=list(s.launch.gpu_indices))
+                    for s in self._daemon.supervisors.values()
+                    if s.pid and not s.exited.is_set()
+                ],
             )
         )
+
+    def _channel(self, address: str) -> grpc.aio.Channel:
+        if self._tls is None:
+            return grpc.aio.insecure_channel(address, options=CHANNEL_OPTIONS)
+        ca, key, cert = self._tls
+        credentials = grpc.ssl_channel_credentials(root_certificates=ca, private_key=key, certificate_chain=cert)
+        return grpc.aio.secure_channel(address, credentials, options=CHANNEL_OPTIONS)
+
+    def _followed_address(self) -> str:
+        """The control plane's address: as written in ``address_file`` when there is one (it may move)."""
+        if self._address_file is not None:
+            try:
+                written = Path(self._address_file).read_text().strip()
+                if written:
+                    return written
+            except OSError:
+                pass
+        return self.address
 
     async def run_forever(self) -> None:
         """Connect, and reconnect with jittered backoff (0.25 s doubling to about 2 s) whenever the stream ends."""
         backoff_s = 0.25
-        if self._tls is not None:
-            ca, key, cert = self._tls
-            credentials = grpc.ssl_channel_credentials(root_certificates=ca, private_key=key, certificate_chain=cert)
-            channel_cm = grpc.aio.secure_channel(self.address, credentials, options=CHANNEL_OPTIONS)
-        else:
-            channel_cm = grpc.aio.insecure_channel(self.address, options=CHANNEL_OPTIONS)
-        async with channel_cm as channel:
-            stub = self._stub = agent_pb2_grpc.AgentServiceStub(channel)
-            while True:
-                try:
-                    await self._run_stream(stub)
-                    backoff_s = 0.25
-                except grpc.aio.AioRpcError as exc:
-                    if exc.code() == grpc.StatusCode.UNAUTHENTICATED:
-                        raise PermissionError(f"the control plane at {self.address} refused the token") from None
-                    self.log.warning("stream_broken", code=exc.code().name, details=exc.details())
-                delay = backoff_s * random.uniform(0.8, 1.2)
-                self.log.info("reconnecting", delay_s=round(delay, 3))
-                await asyncio.sleep(delay)
-                backoff_s = min(backoff_s * 2, 2.0)
+        while True:
+            self.address = self._followed_address()
+            async with self._channel(self.address) as channel:
+                stub = self._stub = agent_pb2_grpc.AgentServiceStub(channel)
+                while True:
+                    try:
+                        await self._run_stream(stub)
+                        backoff_s = 0.25
+                    except grpc.aio.AioRpcError as exc:
+                        if exc.code() == grpc.StatusCode.UNAUTHENTICATED:
+                            raise PermissionError(f"the control plane at {self.address} refused the token") from None
+                        self.log.warning("stream_broken", code=exc.code().name, details=exc.details())
+                    self.connected = False
+                    delay = backoff_s * random.uniform(0.8, 1.2)
+                    self.log.info("reconnecting", delay_s=round(delay, 3))
+                    await asyncio.sleep(delay)
+                    backoff_s = min(backoff_s * 2, 2.0)
+                    if self._followed_address() != self.address:
+                        self.log.info("control_plane_moved", address=self._followed_address())
+                        break
 
     async def fetch_bundle(self, digest: str) -> AsyncIterator[bytes]:
         """The chunks of the code bundle ``digest``, from the control plane."""
@@ -128,6 +157,8 @@ class AgentSession:
             raise ConnectionError("the control plane did not welcome the agent")
         self.heartbeat_interval_s = welcome.welcome.heartbeat_interval_s or self.heartbeat_interval_s
         self.log.info("agent_registered", session_id=welcome.welcome.session_id)
+        self.connected = True
+        self.sessions_started += 1
         self._daemon.resend_unacknowledged()  # whatever the last session did not confirm goes again
         tasks = [
             asyncio.create_task(self._send_events(call)),

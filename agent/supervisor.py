@@ -23,8 +23,10 @@ import psutil
 import structlog
 
 from agent.framing import encode_frame, read_frame
+from agent.home import WorkRecord
 from agent.launcher import LaunchRequest, WorkHandle
 from agent.output import OutputTail
+from agent.work_logs import WorkLogFile, log_path, logs_dir
 from protos import codec
 from protos.lightning.v1 import events_pb2, runner_pb2
 from sdk._events import EventBody, LaunchWork, LinesLogged, ProcessExited, RunCall, UpdateVars
@@ -33,18 +35,6 @@ log = structlog.get_logger(component="supervisor")
 
 _ADOPTED_POLL_S = 0.2
 EXIT_STATUS_UNKNOWN = 255
-
-
-@dataclasses.dataclass
-class WorkRecord:
-    """What the agent keeps on disk about one work process, to re-adopt it after a restart."""
-
-    launch: LaunchWork
-    pid: int = 0
-    create_time: float = 0.0
-    cwd: str | None = None
-    stdout_offset: int = 0
-    stderr_offset: int = 0
 
 
 class WorkSupervisor:
@@ -78,6 +68,7 @@ class WorkSupervisor:
         self._stop_requested: tuple[float, str] | None = None
         self.exited = asyncio.Event()
         self.log = log.bind(work_name=launch.work_name, attempt=launch.attempt)
+        self.log_file = WorkLogFile(log_path(logs_dir(Path(output_dir).parent), launch.work_name, launch.attempt))
         self._init_frame = self._queue(
             runner_pb2.SupervisorMessage(
                 init=runner_pb2.RunnerInit(
@@ -162,6 +153,7 @@ class WorkSupervisor:
 
     def _emit_lines(self, lines: LinesLogged) -> None:
         self._emit(self.launch.work_name, self.launch.attempt, lines)
+        self.log_file.write(lines.stream, lines.lines)
 
     def output_offsets(self) -> tuple[int, int]:
         """Bytes of stdout and stderr relayed so far (kept on disk to resume after a restart)."""
@@ -256,6 +248,7 @@ class WorkSupervisor:
         exit_event = ProcessExited(self._process.pid, exit_code, sig)
         self.log.info("work_process_exited", reason=exit_event.describe())
         self._emit(self.launch.work_name, self.launch.attempt, exit_event)
+        self.log_file.close()
         if self._writer is not None:
             self._writer.close()
         self.exited.set()

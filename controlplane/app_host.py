@@ -12,6 +12,7 @@ import asyncio
 import os
 import signal
 import sys
+import time
 
 import structlog
 
@@ -20,11 +21,18 @@ from controlplane.console import Console
 from controlplane.credentials import LOOPBACK_HOSTS, TOKEN_FILE
 from controlplane.options import RunOptions
 from controlplane.local_agent import LocalAgent
+from controlplane.log_store import LogStore
 from controlplane.loop import AppEnded, FlowLoop, StopRequested
+from controlplane.queries import Query, QueryBox
 from controlplane.registry import AgentRegistry
+from controlplane.run_file import RunInfo, remove_run_file, write_run_file
 from controlplane.runtime import FlowRuntime
-from controlplane.server import build_server
+from controlplane.resume import ResumePlan, plan_resume, restore
+from controlplane.server import PortInUseError, build_server
 from controlplane.services.agent_service import AgentServicer
+from controlplane.services.app_service import AppServicer
+from sdk._events import LinesLogged
+from sdk._app import LightningApp
 from sdk._loader import load_app
 
 log = structlog.get_logger(component="app_host")
@@ -44,6 +52,13 @@ def _advertised(host: str) -> str:
     return host
 
 
+def _client_address(host: str, port: int, local_port: int, has_tls: bool) -> str:
+    """Where a client on this machine reaches the control plane without TLS (for the run file)."""
+    if has_tls or host in ("0.0.0.0", "::", "", "127.0.0.1"):
+        return f"127.0.0.1:{local_port}"  # with TLS, local_port is the extra plain listener on 127.0.0.1
+    return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+
+
 class AppHost:
     """Runs one app until it ends and returns its exit status."""
 
@@ -57,6 +72,8 @@ class AppHost:
         self.registry = AgentRegistry(report_pending=self._deliver, bundle=AppBundle(options.app_path))
         self._flow_loop: FlowLoop | None = None
         self._local_agent = local_agent
+        self.log_store = LogStore()
+        self.queries = QueryBox(self._submit_query)
 
     def _deliver(self, event: object) -> None:
         if self._flow_loop is not None:
@@ -66,9 +83,20 @@ class AppHost:
         """Serve, run the app, tear everything down; the app's exit status."""
         opts = self.options
         loop = asyncio.get_running_loop()
-        servicer = AgentServicer(self.registry, self._deliver, self.console.print_lines, opts.heartbeat_interval_s)
-        server, port, local_port = build_server(servicer, self.token, opts.host, opts.port, opts.tls)
+        servicer = AgentServicer(self.registry, self._deliver, self._on_lines, opts.heartbeat_interval_s)
+        app_servicer = AppServicer(self.registry, self.log_store, self.queries, self._stop_by_operator,
+                                   os.path.abspath(opts.app_path), opts.heartbeat_interval_s)
+        plan = plan_resume(opts.app_path, opts.port, opts.fresh)
+        try:
+            server, port, local_port = build_server(servicer, self.token, opts.host, plan.port, opts.tls, app_servicer)
+        except PortInUseError:
+            if plan.port == opts.port:
+                raise
+            log.warning("previous_port_taken", port=plan.port, hint="agents must be pointed at the new port")
+            server, port, local_port = build_server(servicer, self.token, opts.host, opts.port, opts.tls, app_servicer)
         await server.start()
+        plan.checkpoint.begin(os.getpid(), port, resumed=plan.saved is not None)
+        self._write_run_file(_client_address(opts.host, port, local_port, opts.tls is not None))
         liveness = asyncio.create_task(self._check_liveness(opts.heartbeat_interval_s))
         log.info("control_plane_listening", address=f"{opts.host}:{port}", tls=opts.tls is not None,
                  mutual_tls=bool(opts.tls and opts.tls.ca))
@@ -84,24 +112,34 @@ class AppHost:
                 self._local_agent.send_address(f"127.0.0.1:{local_port}")
             os.environ.update(opts.env)
             app, _ = load_app(opts.app_path)
-            ended = await self._run_app(app, loop)
+            ended = await self._run_app(app, loop, plan)
+            plan.checkpoint.end()
         finally:
+            self.queries.close()
+            self.log_store.close()
+            app_servicer.close()
+            remove_run_file(os.getpid())
             liveness.cancel()
             await self._stop_local_agent()
+            await self._close_agent_streams()
             await server.stop(grace=1.0)
+            plan.checkpoint.close()
         if ended.message:
             print(ended.message, file=sys.stderr, flush=True)
         log.info("app_ended", exit_code=ended.exit_code)
         return ended.exit_code
 
-    async def _run_app(self, app: object, loop: asyncio.AbstractEventLoop) -> AppEnded:
+    async def _run_app(self, app: LightningApp, loop: asyncio.AbstractEventLoop, plan: ResumePlan) -> AppEnded:
         ended: asyncio.Future[AppEnded] = loop.create_future()
         runtime = FlowRuntime(os.path.abspath(self.options.app_path), self.options.env, self.options.stop_grace_s)
+        if plan.saved is not None:
+            restore(app, runtime, plan.saved)
         self._flow_loop = FlowLoop(
-            app,  # type: ignore[arg-type]
+            app,
             runtime,
             send_commands=lambda commands: loop.call_soon_threadsafe(self.registry.route, commands),
             on_end=lambda result: loop.call_soon_threadsafe(ended.set_result, result),
+            checkpoint=plan.checkpoint,
         )
         for sig, code, reason in (
             (signal.SIGINT, EXIT_INTERRUPTED, "interrupted (Ctrl-C)"),
@@ -111,11 +149,45 @@ class AppHost:
         self._flow_loop.start()
         return await ended
 
+    def _on_lines(self, work_name: str, logged: LinesLogged) -> None:
+        self.log_store.append(work_name, logged.stream, logged.lines)
+        self.console.print_lines(work_name, logged)
+
+    def _submit_query(self, query: Query) -> bool:
+        if self._flow_loop is None:
+            return False
+        self._flow_loop.inbox.put(query)  # type: ignore[arg-type]
+        return True
+
+    def _stop_by_operator(self, reason: str) -> None:
+        """``lightning-ctl stop``: end the app as ``flow.stop()`` does (exit status 0)."""
+        if self._flow_loop is not None:
+            self._request_stop(0, reason)
+
+    def _write_run_file(self, address: str) -> None:
+        """Let ``lightning-ctl status/logs/...`` on this machine find this app (owner-only: it holds the token)."""
+        info = RunInfo(address, self.token, os.getpid(), os.path.abspath(self.options.app_path), time.time())
+        try:
+            write_run_file(info)
+        except OSError as exc:
+            log.warning("run_file_not_written", error=str(exc),
+                        hint="lightning-ctl status/logs/stop need --address and --token")
+
+    async def _close_agent_streams(self) -> None:
+        """End the agents' streams ourselves, so that none is cut by the server's shutdown."""
+        self.registry.close_all("the control plane is stopping")
+        deadline = asyncio.get_running_loop().time() + 1.0
+        while self.registry.agents and asyncio.get_running_loop().time() < deadline:
+            await asyncio.sleep(0.01)
+
     async def _check_liveness(self, heartbeat_interval_s: float) -> None:
-        """Declare agents disconnected after MISSED_HEARTBEATS heartbeat periods of silence."""
+        """Declare agents disconnected after MISSED_HEARTBEATS heartbeat periods of silence, and their works lost
+        once their grace period is over."""
         while True:
             await asyncio.sleep(heartbeat_interval_s / 2)
             self.registry.check_liveness(MISSED_HEARTBEATS * heartbeat_interval_s)
+            for lost in self.registry.find_lost(self.options.agent_lost_grace_s):
+                self._deliver(lost)
 
     def _request_stop(self, exit_code: int, reason: str) -> None:
         log.info("app_stopping", reason=reason)
@@ -123,13 +195,11 @@ class AppHost:
         self._flow_loop.inbox.put(StopRequested(exit_code, reason))
 
     async def _stop_local_agent(self) -> None:
-        if self._local_agent is None:
+        agent = self._local_agent
+        if agent is None:
             return
-        process = self._local_agent.process
-        self._local_agent.terminate()
-        try:
-            await asyncio.wait_for(asyncio.to_thread(process.wait), timeout=self.options.stop_grace_s + _AGENT_EXIT_TIMEOUT_S)
-        except asyncio.TimeoutError:
-            log.warning("local_agent_killed", pid=process.pid)
-            process.kill()
-            process.wait()
+        agent.terminate()
+        if not await asyncio.to_thread(agent.wait, self.options.stop_grace_s + _AGENT_EXIT_TIMEOUT_S):
+            log.warning("local_agent_killed", pid=agent.pid)
+            agent.kill()
+            await asyncio.to_thread(agent.wait, _AGENT_EXIT_TIMEOUT_S)

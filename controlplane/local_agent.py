@@ -10,8 +10,10 @@ from __future__ import annotations
 
 import hashlib
 import os
+import signal
 import subprocess
 import sys
+import time
 import uuid
 from pathlib import Path
 
@@ -25,18 +27,29 @@ def app_home(app_path: str) -> Path:
 
 
 class LocalAgent:
-    """Starts and stops the local agent process."""
+    """Starts (or, after a crash of the previous control plane, finds again) and stops the local agent."""
 
     def __init__(self, options: RunOptions) -> None:
+        self.home = app_home(options.app_path) / "local"
+        self.address_file = self.home / "control-plane"
+        self._address_pipe: int | None = None
+        self.process: subprocess.Popen[bytes] | None = None
+        self.pid = _living_agent(self.home / "agent.pid")
+        self.reused = self.pid is not None  # it kept the works running while no control plane was there
+        if self.pid is None:
+            self.pid = self._spawn(options)
+
+    def _spawn(self, options: RunOptions) -> int:
         read_end, self._address_pipe = os.pipe()
         try:
             self.process = subprocess.Popen(
                 [
                     sys.executable, "-m", "agent",
                     "--control-plane-fd", str(read_end),
+                    "--control-plane-file", str(self.address_file),
                     "--name", "local",
                     "--local",
-                    "--state-dir", str(app_home(options.app_path)),
+                    "--state-dir", str(self.home.parent),
                     "--agent-id", f"local-{uuid.uuid4().hex[:12]}",
                     "--parent-pid", str(os.getpid()),
                     "--stop-grace", str(options.stop_grace_s),
@@ -50,13 +63,72 @@ class LocalAgent:
             )
         finally:
             os.close(read_end)
+        return self.process.pid
 
     def send_address(self, address: str) -> None:
         """Tell the agent where the control plane listens (once the server is bound)."""
-        with os.fdopen(self._address_pipe, "w") as pipe:
-            pipe.write(address + "\n")
+        self.home.mkdir(parents=True, exist_ok=True, mode=0o700)
+        temporary = self.address_file.with_suffix(".tmp")
+        temporary.write_text(address + "\n")
+        os.replace(temporary, self.address_file)  # a reused agent reads it on its next reconnection
+        if self._address_pipe is not None:
+            with os.fdopen(self._address_pipe, "w") as pipe:
+                pipe.write(address + "\n")
+            self._address_pipe = None
 
     def terminate(self) -> None:
         """Ask the agent to stop (it stops any work still running)."""
-        if self.process.poll() is None:
-            self.process.terminate()
+        if self.process is not None:
+            if self.process.poll() is None:
+                self.process.terminate()
+        elif self.pid is not None and _alive(self.pid):
+            os.kill(self.pid, signal.SIGTERM)
+
+    def wait(self, timeout_s: float) -> bool:
+        """Wait for the agent to exit; whether it did within ``timeout_s``."""
+        if self.process is not None:
+            try:
+                self.process.wait(timeout_s)
+                return True
+            except subprocess.TimeoutExpired:
+                return False
+        deadline = time.monotonic() + timeout_s
+        while self.pid is not None and _alive(self.pid) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        return self.pid is None or not _alive(self.pid)
+
+    def kill(self) -> None:
+        """SIGKILL the agent (it did not stop in time)."""
+        if self.pid is not None and _alive(self.pid):
+            os.kill(self.pid, signal.SIGKILL)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    try:  # a zombie child of ours counts as gone
+        return Path(f"/proc/{pid}/stat").read_text().split(") ", 1)[1][0] != "Z"
+    except (OSError, IndexError):
+        return True
+
+
+def _living_agent(pid_file: Path) -> int | None:
+    """The pid of the agent recorded in ``pid_file`` if that very process (same start time) still runs."""
+    try:
+        pid_text, started = pid_file.read_text().split()
+        pid = int(pid_text)
+    except (OSError, ValueError):
+        return None
+    import psutil  # only on this path: the common start does not pay for it
+
+    try:
+        process = psutil.Process(pid)
+        if abs(process.create_time() - float(started)) < 0.01 and process.status() != psutil.STATUS_ZOMBIE:
+            return pid
+    except psutil.Error:
+        pass
+    return None

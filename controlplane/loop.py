@@ -20,9 +20,19 @@ from typing import Callable
 
 import structlog
 
+from controlplane.queries import Query
+from controlplane.checkpoint import Checkpoint
 from controlplane.runtime import FlowRuntime
 from sdk._app import LightningApp
-from sdk._events import Command, EventsApplied, PlacementPending, ProcessExited, WorkEvent
+from sdk._events import (
+    AgentConnected,
+    Command,
+    EventsApplied,
+    PlacementPending,
+    ProcessExited,
+    WorkEvent,
+    WorkLost,
+)
 from sdk._loader import user_traceback
 from sdk._runtime import set_runtime
 from sdk._status import AppStage
@@ -64,6 +74,7 @@ class FlowLoop:
         runtime: FlowRuntime,
         send_commands: Callable[[list[Command | EventsApplied]], None],
         on_end: Callable[[AppEnded], None],
+        checkpoint: Checkpoint | None = None,
     ) -> None:
         self.app = app
         self.runtime = runtime
@@ -72,6 +83,7 @@ class FlowLoop:
         self._on_end = on_end
         self._works_by_name: dict[str, object] = {}
         self._last_ack = 0.0
+        self._checkpoint = checkpoint
         self._thread = threading.Thread(target=self._main, name="flow-loop", daemon=True)
         self.ticks = 0
 
@@ -161,14 +173,29 @@ class FlowLoop:
             try:
                 items.append(self.inbox.get_nowait())
             except queue.Empty:
-                return items
+                return self._answer_queries(items)
 
-    def _apply(self, event: WorkEvent | PlacementPending) -> bool:
+    def _answer_queries(self, items: list) -> list:
+        """Answer the queries among ``items`` now (between ticks, before a stop in the same batch); the rest."""
+        if not any(isinstance(item, Query) for item in items):
+            return items
+        for item in items:
+            if isinstance(item, Query):
+                item.run(self.app, self.runtime)
+        return [item for item in items if not isinstance(item, Query)]
+
+    def _apply(self, event: WorkEvent | PlacementPending | AgentConnected | WorkLost) -> bool:
+        if isinstance(event, AgentConnected):
+            self.runtime.on_agent_connected(event)
+            self._flush()
+            return False
         work = self._work(event.work_name)
         if work is None:
             return False
         if isinstance(event, PlacementPending):
             return self.runtime.apply_pending(work, event)
+        if isinstance(event, WorkLost):
+            return self.runtime.on_works_lost(work, event.attempt, event.reason)
         return self.runtime.apply_event(work, event)
 
     def _work(self, name: str):  # noqa: ANN202 - LightningWork | None
@@ -179,14 +206,20 @@ class FlowLoop:
         return work
 
     def _flush(self, force_acks: bool = False) -> None:
-        """Hand the tick's commands to the I/O side, and acknowledgements at most every ACK_INTERVAL_S."""
+        """Hand the tick's commands to the I/O side; every ACK_INTERVAL_S, checkpoint, then acknowledge."""
         outgoing: list[Command | EventsApplied] = list(self.runtime.take_commands())
         now = time.monotonic()
         if force_acks or now - self._last_ack >= ACK_INTERVAL_S:
             self._last_ack = now
+            self.save_checkpoint()  # before the acks: an acknowledged event is never lost
             outgoing.extend(self.runtime.take_acks())
         if outgoing:
             self._send_commands(outgoing)
+
+    def save_checkpoint(self) -> None:
+        """Commit the app's state and the works record (when they changed)."""
+        if self._checkpoint is not None:
+            self._checkpoint.save(self.app.state, self.runtime.snapshot())
 
     def _teardown(self, ended: AppEnded) -> None:
         """Stop every live work and wait (bounded) for their processes to exit, applying their last events."""
@@ -202,4 +235,5 @@ class FlowLoop:
                         live.discard(item.work_name)
         if live:
             log.warning("works_still_running_at_exit", works=sorted(live))
+        self.save_checkpoint()
         sys.stdout.flush()

@@ -20,3 +20,7 @@ class RunOptions:
     log_level: str = "info"
     heartbeat_interval_s: float = 2.0
     tls: TlsFiles | None = None
+    agent_lost_grace_s: float = 60.0
+    """How long an agent may stay disconnected before its works count as lost (per work: RestartPolicy)."""
+    fresh: bool = False
+    """Start over even if the previous run of this app file did not end."""

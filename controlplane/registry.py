@@ -17,18 +17,7 @@ import structlog
 
 from controlplane.app_bundle import AppBundle
 from controlplane.scheduler import AgentCapacity, Allocation, Pending, place_work
-from sdk._events import (
-    Command,
-    EventsApplied,
-    LaunchWork,
-    PlacementPending,
-    ProcessExited,
-    ProcessStarted,
-    RunCall,
-    StatusChanged,
-    StopWork,
-    WorkEvent,
-)
+from sdk._events import Command, EventsApplied, LaunchWork, PlacementPending, RunningWork, StopWork, WorkLost
 
 log = structlog.get_logger(component="registry")
 
@@ -59,6 +48,7 @@ class AgentSession:
 class _Placement:
     attempt: int
     allocation: Allocation
+    lost_grace_s: float | None = None
 
 
 class AgentRegistry:
@@ -75,56 +65,72 @@ class AgentRegistry:
         self._waiting: dict[str, list[Command]] = {}
         self._report_pending = report_pending
         self._pending_reasons: dict[str, str] = {}
-        self._inflight: dict[str, list[Command]] = {}
-        """Per work: commands its agent may not have carried out yet, sent again when the agent reconnects."""
+        self._where: dict[tuple[str, int], str] = {}
+        """Which agent runs each (work, attempt), including replaced attempts that may come back."""
+        self._disconnected_at: dict[str, float] = {}
+        """Agents that were connected and are not, since when (monotonic)."""
+        self._names: dict[str, str] = {}
 
-    def add(self, session: AgentSession) -> None:
-        """An agent registered: place what was waiting."""
+    def add(self, session: AgentSession, running: tuple[RunningWork, ...] = ()) -> None:
+        """An agent registered, running ``running``: record where those work processes are, place what waits."""
         previous = self.agents.get(session.agent_id)
         if previous is not None and previous is not session:
             previous.close("replaced by a new session of the same agent")
         self.agents[session.agent_id] = session
+        self._disconnected_at.pop(session.agent_id, None)
+        self._names[session.agent_id] = session.name
         log.info("agent_connected", agent_id=session.agent_id, name=session.name, cpus=session.capacity.cpus,
-                 gpus=len(session.capacity.gpu_indices), labels=session.capacity.labels)
-        self._resend_inflight(session)
+                 gpus=len(session.capacity.gpu_indices), labels=session.capacity.labels, running=len(running))
+        for work in running:
+            self._where[(work.work_name, work.attempt)] = session.agent_id
+            current = self.placements.get(work.work_name)
+            if current is None or current.attempt <= work.attempt:
+                self.placements[work.work_name] = _Placement(
+                    work.attempt, Allocation(session.agent_id, gpu_indices=work.gpu_indices)
+                )
         self._retry_waiting()
-
-    def _resend_inflight(self, session: AgentSession) -> None:
-        """Send again what a previous session of this agent may have lost (each command is idempotent)."""
-        resent = 0
-        for name, commands in self._inflight.items():
-            placement = self.placements.get(name)
-            if placement is not None and placement.allocation.agent_id == session.agent_id:
-                for command in commands:
-                    session.outgoing.put_nowait(command)
-                    resent += 1
-        if resent:
-            log.info("commands_resent", agent=session.name, count=resent)
-
-    def observe(self, event: WorkEvent) -> None:
-        """Forget in-flight commands an event proves were carried out."""
-        commands = self._inflight.get(event.work_name)
-        if not commands:
-            return
-        body = event.body
-        if isinstance(body, ProcessExited):
-            self._inflight.pop(event.work_name, None)
-        elif isinstance(body, ProcessStarted):
-            commands[:] = [c for c in commands if not isinstance(c, LaunchWork)]
-        elif isinstance(body, StatusChanged):
-            for index, command in enumerate(commands):
-                if isinstance(command, RunCall) and command.call_hash == body.call_hash:
-                    del commands[index]
-                    break
 
     def remove(self, session: AgentSession, reason: str) -> None:
         """An agent's stream ended."""
         if self.agents.get(session.agent_id) is session:
             del self.agents[session.agent_id]
+            self._disconnected_at[session.agent_id] = time.monotonic()
             log.info("agent_disconnected", agent_id=session.agent_id, name=session.name, reason=reason)
+
+    def find_lost(self, default_grace_s: float) -> list[WorkLost]:
+        """Works whose agent has been disconnected past their grace period (their placements are released).
+
+        When more than half of the known agents are disconnected at once, nothing is declared lost: the control
+        plane itself is the likelier one cut off, and rescheduling would run works twice.
+        """
+        if not self._disconnected_at:
+            return []
+        known = len(self.agents) + len(self._disconnected_at)
+        if len(self._disconnected_at) * 2 > known:
+            return []
+        now = time.monotonic()
+        lost = []
+        for name, placement in list(self.placements.items()):
+            since = self._disconnected_at.get(placement.allocation.agent_id)
+            grace_s = default_grace_s if placement.lost_grace_s is None else placement.lost_grace_s
+            if since is not None and now - since > grace_s:
+                agent = self._names.get(placement.allocation.agent_id, placement.allocation.agent_id)
+                lost.append(WorkLost(name, placement.attempt, f"agent {agent} disconnected for {now - since:.0f}s"))
+                del self.placements[name]
+        if lost:
+            log.warning("works_lost", works=[w.work_name for w in lost])
+            self._retry_waiting()
+        return lost
+
+    @property
+    def majority_disconnected(self) -> bool:
+        """Whether more than half of the known agents are disconnected (nothing is rescheduled then)."""
+        known = len(self.agents) + len(self._disconnected_at)
+        return len(self._disconnected_at) * 2 > known
 
     def release(self, work_name: str, attempt: int) -> None:
         """The process of (work_name, attempt) exited: free what it held and place what was waiting."""
+        self._where.pop((work_name, attempt), None)
         placement = self.placements.get(work_name)
         if placement is not None and placement.attempt == attempt:
             del self.placements[work_name]
@@ -163,21 +169,30 @@ class AgentRegistry:
                 command = self._place(command)
                 if command is None:
                     continue
+            elif isinstance(command, StopWork) and (name, command.attempt) in self._where:
+                # A stop names one process: it goes where that attempt runs, even if the work moved since.
+                agent = self.agents.get(self._where[(name, command.attempt)])
+                if agent is not None:
+                    agent.outgoing.put_nowait(command)
+                continue
             elif name in self._waiting:
                 self._waiting[name].append(command)
                 continue
             placement = self.placements.get(name)
             agent = self.agents.get(placement.allocation.agent_id) if placement else None
-            if isinstance(command, (LaunchWork, RunCall, StopWork)):
-                self._inflight.setdefault(name, []).append(command)
             if agent is None:
-                log.info("command_deferred", work_name=name, command=type(command).__name__,
-                         reason="the work's agent is not connected; sent when it reconnects")
+                # Its agent is away: the flow loop sends what matters again when the agent reconnects.
+                log.info("command_dropped", work_name=name, command=type(command).__name__,
+                         reason="the work's agent is not connected")
                 continue
             agent.outgoing.put_nowait(command)
 
     def _place(self, launch: LaunchWork) -> LaunchWork | None:
         name = launch.work_name
+        placed = self.placements.get(name)
+        if placed is not None and placed.attempt == launch.attempt:
+            # Sent again (it may have been lost): to the same agent, which ignores a launch it already has.
+            return dataclasses.replace(launch, gpu_indices=placed.allocation.gpu_indices)
         others = [p.allocation for n, p in self.placements.items() if n != name]
         decision = place_work(launch.resources, (a.capacity for a in self.agents.values()), others)
         if isinstance(decision, Pending):
@@ -197,7 +212,8 @@ class AgentRegistry:
                 return None
             launch = shipped
         self._pending_reasons.pop(name, None)
-        self.placements[name] = _Placement(launch.attempt, decision)
+        self.placements[name] = _Placement(launch.attempt, decision, launch.agent_lost_grace_s)
+        self._where[(name, launch.attempt)] = decision.agent_id
         log.info("work_placed", work_name=name, attempt=launch.attempt, agent=agent.name,
                  gpus=list(decision.gpu_indices))
         return dataclasses.replace(launch, gpu_indices=decision.gpu_indices)

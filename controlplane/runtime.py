@@ -8,14 +8,18 @@ a running work's public attributes are sent to it (and each call carries those n
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import signal
+
+import structlog
 from dataclasses import dataclass, field
 from typing import Any
 
 from sdk._calls import apply_status
 from sdk._component import to_json
 from sdk._events import (
+    AgentConnected,
     Command,
     EventsApplied,
     LaunchWork,
@@ -30,6 +34,7 @@ from sdk._events import (
     VarsChanged,
     WorkCrashed,
     WorkEvent,
+    launch_from_dict,
 )
 from sdk._hashing import START_CALL_HASH
 from sdk._runtime import Runtime
@@ -53,6 +58,12 @@ class WorkProcessState:
     early: dict[int, WorkEvent] = field(default_factory=dict)
     """Events that arrived ahead of a gap (lost in flight and being sent again), by their first seq."""
     calls_sent: int = 0
+    unconfirmed: list[RunCall] = field(default_factory=list)
+    """Calls sent but not yet confirmed by a status from the work: sent again after a reconnection."""
+    launch: LaunchWork | None = None
+    """The launch, kept until the process reports in: sent again if it was lost."""
+    running_call: RunCall | None = None
+    """The call the process is running: run again by a new process if this one is lost."""
 
 
 @dataclass(frozen=True)
@@ -80,10 +91,10 @@ class FlowRuntime(Runtime):
     def dispatch_call(self, work: LightningWork, call_hash: str, args: tuple, kwargs: dict) -> None:
         process = self._ensure_process(work, start_action=False)
         process.calls_sent += 1
-        self.commands.append(
-            RunCall(work.name, process.attempt, call_hash, list(args), dict(kwargs), self._unsent_changes(work),
-                    call_seq=process.calls_sent)
-        )
+        call = RunCall(work.name, process.attempt, call_hash, list(args), dict(kwargs), self._unsent_changes(work),
+                       call_seq=process.calls_sent)
+        process.unconfirmed.append(call)
+        self.commands.append(call)
 
     def start_work(self, work: LightningWork) -> None:
         self._ensure_process(work, start_action=True)
@@ -105,7 +116,7 @@ class FlowRuntime(Runtime):
         values = _sendable_vars(work)
         process = WorkProcessState(attempt, synced={n: to_json(v) for n, v in values.items() if not n.startswith("_")})
         self.works[work.name] = process
-        self.commands.append(
+        process.launch = (
             LaunchWork(
                 work_name=work.name,
                 attempt=attempt,
@@ -117,8 +128,10 @@ class FlowRuntime(Runtime):
                 work_class=f"{type(work).__module__}:{type(work).__qualname__}",
                 init_args=_init_args(work),
                 resources=resource_request(work),
+                agent_lost_grace_s=work.restart_policy.agent_lost_grace_s,
             )
         )
+        self.commands.append(process.launch)
         return process
 
     def _unsent_changes(self, work: LightningWork) -> dict[str, Any]:
@@ -144,6 +157,53 @@ class FlowRuntime(Runtime):
                 self.commands.append(UpdateVars(work.name, process.attempt, changes))
                 changed = True
         return changed
+
+    def on_agent_connected(self, connected: AgentConnected) -> None:
+        """An agent (re)connected: stop its stale work processes, send again what its works may have missed.
+
+        A process whose attempt is not the work's current one was replaced while its agent was away: it is
+        stopped, so that a work never runs twice at once. Every command is idempotent on the agent's side.
+        """
+        for running in connected.running:
+            process = self.works.get(running.work_name)
+            if process is None or process.attempt != running.attempt or process.exited:
+                self.commands.append(
+                    StopWork(running.work_name, running.attempt, "a newer attempt replaced it", self.stop_grace_s)
+                )
+                continue
+            process.pid = process.pid or running.pid
+            process.launch = None
+            self.commands.extend(process.unconfirmed)
+            if process.stop_requested:
+                self.commands.append(StopWork(running.work_name, process.attempt, "stop", self.stop_grace_s))
+        reported = {r.work_name for r in connected.running}
+        for name, process in self.works.items():
+            if process.launch is not None and name not in reported:
+                self.commands.append(process.launch)  # may have been lost with a previous session
+                self.commands.extend(process.unconfirmed)
+
+    def snapshot(self) -> dict[str, Any]:
+        """The record of work processes, as JSON-ready data for the checkpoint."""
+        return {
+            name: {
+                "attempt": p.attempt, "pid": p.pid, "exited": p.exited, "crashed": p.crashed,
+                "stop_requested": p.stop_requested, "synced": p.synced, "applied_seq": p.applied_seq,
+                "calls_sent": p.calls_sent, "unconfirmed": [dataclasses.asdict(c) for c in p.unconfirmed],
+                "launch": dataclasses.asdict(p.launch) if p.launch is not None else None,
+                "running_call": dataclasses.asdict(p.running_call) if p.running_call is not None else None,
+            }
+            for name, p in self.works.items()
+        }
+
+    def restore(self, saved: dict[str, Any]) -> None:
+        """Take back the record of work processes from a checkpoint."""
+        for name, fields in saved.items():
+            unconfirmed = [RunCall(**call) for call in fields.pop("unconfirmed", [])]
+            saved_call = fields.pop("running_call", None)
+            fields["running_call"] = RunCall(**saved_call) if saved_call is not None else None
+            saved_launch = fields.pop("launch", None)
+            launch = launch_from_dict(saved_launch) if saved_launch is not None else None
+            self.works[name] = WorkProcessState(**fields, unconfirmed=unconfirmed, launch=launch)
 
     def take_commands(self) -> list[Command]:
         """The commands collected since the last call."""
@@ -222,6 +282,7 @@ class FlowRuntime(Runtime):
             return True
         if isinstance(body, ProcessStarted):
             process.pid = body.pid
+            process.launch = None
             return False
         if isinstance(body, WorkCrashed):
             process.crashed = True
@@ -247,6 +308,14 @@ class FlowRuntime(Runtime):
         return True
 
     def _apply_status(self, work: LightningWork, process: WorkProcessState, body: StatusChanged) -> None:
+        for index, call in enumerate(process.unconfirmed):
+            if call.call_hash == body.call_hash:
+                del process.unconfirmed[index]
+                if body.status["stage"] == WorkStageStatus.RUNNING:
+                    process.running_call = call
+                break
+        if body.status["stage"] in (WorkStageStatus.SUCCEEDED, WorkStageStatus.FAILED):
+            process.running_call = None
         status = body.status
         if status["stage"] == WorkStageStatus.STOPPED:
             # A stop ends whatever call is the latest from the flow's point of view.
@@ -265,11 +334,37 @@ class FlowRuntime(Runtime):
             return
         if process.crashed:
             return
-        message = f"the process of work {work.name} {exit_event.describe()}"
-        apply_status(work, latest, make_status(WorkStageStatus.FAILED, message=message,
-                                               reason=WorkFailureReasons.PROCESS_EXITED.value))
+        self._process_lost(work, process, f"the process of work {work.name} {exit_event.describe()}",
+                           WorkFailureReasons.PROCESS_EXITED.value)
+
+    def on_works_lost(self, work: LightningWork, attempt: int, reason: str) -> bool:
+        """The agent of (work, attempt) has been gone past its grace period; whether anything changed."""
+        process = self.works.get(work.name)
+        if process is None or process.attempt != attempt or process.exited:
+            return False
+        process.exited = True
+        self._process_lost(work, process, f"work {work.name} lost: {reason}", WorkFailureReasons.AGENT_LOST.value)
+        return True
+
+    def _process_lost(self, work: LightningWork, process: WorkProcessState, message: str, reason: str) -> None:
+        """Start the work again elsewhere when its restart policy allows it, else fail it with ``reason``."""
+        if work.restart_policy.allows(process.attempt - 1):
+            calls = [c for c in (process.running_call, *process.unconfirmed) if c is not None]
+            successor = self._ensure_process(work, start_action=not calls)
+            for call in calls:
+                successor.calls_sent += 1
+                again = dataclasses.replace(call, attempt=successor.attempt, call_seq=successor.calls_sent, vars={})
+                successor.unconfirmed.append(again)
+                self.commands.append(again)
+            log.warning("work_restarted", work_name=work.name, attempt=successor.attempt, reason=message)
+            return
+        latest = work._calls.get("latest_call_hash") or START_CALL_HASH
+        apply_status(work, latest, make_status(WorkStageStatus.FAILED, message=message, reason=reason))
         if work.raise_exception:
             self.failure = AppFailure(work.name, f"work {work.name} failed: {message}")
+
+
+log = structlog.get_logger(component="runtime")
 
 
 def resource_request(work: LightningWork) -> ResourceRequest:

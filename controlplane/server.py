@@ -7,7 +7,8 @@ import grpc
 from controlplane.credentials import TlsFiles
 from controlplane.interceptors import TokenAuthInterceptor
 from controlplane.services.agent_service import AgentServicer
-from protos.lightning.v1 import agent_pb2_grpc
+from controlplane.services.app_service import AppServicer
+from protos.lightning.v1 import agent_pb2_grpc, app_pb2_grpc
 
 SERVER_OPTIONS = [
     ("grpc.keepalive_time_ms", 10_000),
@@ -35,15 +36,18 @@ def _bind(server: grpc.aio.Server, address: str, credentials: grpc.ServerCredent
 
 
 def build_server(
-    agent_servicer: AgentServicer, token: str, host: str, port: int, tls: TlsFiles | None = None
+    agent_servicer: AgentServicer, token: str, host: str, port: int, tls: TlsFiles | None = None,
+    app_servicer: AppServicer | None = None,
 ) -> tuple[grpc.aio.Server, int, int]:
-    """A server with the agent service behind token authentication, listening on ``host:port``.
+    """A server with the agent service (and the app service) behind token authentication, on ``host:port``.
 
     Returns the server, the bound port, and the port the local agent should use: the same one without TLS; with
     TLS, an extra plain port on 127.0.0.1 only (the token is still required there).
     """
     server = grpc.aio.server(interceptors=[TokenAuthInterceptor(token)], options=SERVER_OPTIONS)
     agent_pb2_grpc.add_AgentServiceServicer_to_server(agent_servicer, server)
+    if app_servicer is not None:
+        app_pb2_grpc.add_AppServiceServicer_to_server(app_servicer, server)
     bound = _bind(server, f"{host}:{port}", tls.server_credentials() if tls else None)
     local_port = _bind(server, "127.0.0.1:0", None) if tls else bound
     return server, bound, local_port

@@ -8,6 +8,7 @@ from sdk._build_config import BuildConfig
 from sdk._cloud_compute import CloudCompute
 from sdk._flow import LightningFlow
 from sdk._pretty import pretty_state
+from sdk._restart import RestartPolicy
 from sdk._status import (
     AppStage,
     AppStatus,
@@ -32,6 +33,7 @@ __all__ = [
     "LightningFlow",
     "LightningWork",
     "List",
+    "RestartPolicy",
     "WorkFailureReasons",
     "WorkStageStatus",
     "WorkStatus",

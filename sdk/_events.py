@@ -118,6 +118,16 @@ class LaunchWork:
     """The app file's path inside the bundle."""
     resources: ResourceRequest = field(default_factory=ResourceRequest)
     """For placement by the control plane; not sent to the agent (it gets ``gpu_indices``)."""
+    agent_lost_grace_s: float | None = None
+    """How long the work's agent may be away before the work counts as lost (None: the app's setting)."""
+
+
+def launch_from_dict(data: dict[str, Any]) -> LaunchWork:
+    """A LaunchWork from ``dataclasses.asdict`` of one (as stored in checkpoints and agent homes)."""
+    fields = dict(data)
+    fields["resources"] = ResourceRequest(**fields.get("resources", {}))
+    fields["gpu_indices"] = tuple(fields.get("gpu_indices", ()))
+    return LaunchWork(**fields)
 
 
 @dataclass(frozen=True, slots=True)
@@ -156,6 +166,33 @@ class StopWork:
 @dataclass(frozen=True, slots=True)
 class PlacementPending:
     """No agent can run (work_name, attempt) yet; it stays pending for ``reason``."""
+
+    work_name: str
+    attempt: int
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class RunningWork:
+    """A work process an agent reports running when it (re)connects."""
+
+    work_name: str
+    attempt: int
+    pid: int
+    gpu_indices: tuple[int, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class AgentConnected:
+    """An agent started a session; these are the work processes it runs."""
+
+    agent_id: str
+    running: tuple[RunningWork, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class WorkLost:
+    """The agent running (work_name, attempt) has been disconnected past the work's grace period."""
 
     work_name: str
     attempt: int

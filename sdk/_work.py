@@ -14,6 +14,7 @@ from sdk._calls import apply_status, dispatch_call, latest_entry, record_pending
 from sdk._cloud_compute import CloudCompute
 from sdk._component import StateAttributes, check_json_value, is_state_name, to_json
 from sdk._hashing import START_CALL_HASH
+from sdk._restart import RestartPolicy
 from sdk._runtime import get_runtime
 from sdk._status import WorkStageStatus, WorkStatus, WorkStopReasons, make_status
 from sdk.errors import LightningWorkException
@@ -67,6 +68,8 @@ class LightningWork(StateAttributes):
         cloud_compute: the resources the work needs (placement).
         run_once: deprecated alias of ``cache_calls``.
         start_with_flow: start the process (and run ``on_start``) when the app starts rather than on first call.
+        restart_policy: what happens when the work's process is lost (it died, or its agent was lost); by default
+            the work fails with the reason.
     """
 
     _INTERNAL_STATE_NAMES = _INTERNAL_STATE_NAMES
@@ -94,6 +97,7 @@ class LightningWork(StateAttributes):
         cloud_compute: CloudCompute | None = None,
         run_once: bool | None = None,
         start_with_flow: bool = True,
+        restart_policy: RestartPolicy | None = None,
     ) -> None:
         if type(self).run is LightningWork.run:
             raise TypeError(f"{type(self).__name__} must override LightningWork.run")
@@ -107,6 +111,7 @@ class LightningWork(StateAttributes):
         d["_cache_calls"] = cache_calls
         d["_raise_exception"] = raise_exception
         d["_start_with_flow"] = start_with_flow
+        d["_restart_policy"] = restart_policy or RestartPolicy()
         d["_local_build_config"] = local_build_config or BuildConfig()
         d["_cloud_build_config"] = cloud_build_config or BuildConfig()
         d["_calls"] = {"latest_call_hash": None}
@@ -189,6 +194,11 @@ class LightningWork(StateAttributes):
     def start_with_flow(self) -> bool:
         """Whether the process starts with the app rather than on first call."""
         return self._start_with_flow
+
+    @property
+    def restart_policy(self) -> RestartPolicy:
+        """What happens when the work's process is lost."""
+        return self._restart_policy
 
     @property
     def local_build_config(self) -> BuildConfig:

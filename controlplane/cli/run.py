@@ -40,6 +40,10 @@ def parse_env(values: tuple[str, ...]) -> dict[str, str]:
 @click.option("--tls-key", type=click.Path(exists=True, dir_okay=False), default=None, help="Its private key (PEM).")
 @click.option("--tls-ca", type=click.Path(exists=True, dir_okay=False), default=None,
               help="Require agents to present a certificate signed by this CA (mutual TLS).")
+@click.option("--agent-lost-grace", type=click.FloatRange(min=0), default=60.0, show_default=True,
+              help="Seconds an agent may stay disconnected before its works are failed or restarted elsewhere.")
+@click.option("--fresh", is_flag=True,
+              help="Start over even if the previous run of this app did not end (default: resume it).")
 @click.option("--no-local-agent", is_flag=True, help="Do not start a local agent: works run on remote agents only.")
 @click.option("--stop-grace", type=float, default=30.0, show_default=True,
               help="Seconds a stopped work gets to exit before SIGKILL.")
@@ -57,6 +61,8 @@ def run(
     tls_cert: str | None,
     tls_key: str | None,
     tls_ca: str | None,
+    agent_lost_grace: float,
+    fresh: bool,
     no_local_agent: bool,
     stop_grace: float,
     heartbeat_interval: float,
@@ -87,6 +93,8 @@ def run(
         log_level=log_level,
         heartbeat_interval_s=heartbeat_interval,
         tls=TlsFiles(tls_cert, tls_key, tls_ca) if tls_cert and tls_key else None,
+        fresh=fresh,
+        agent_lost_grace_s=agent_lost_grace,
     )
     # Started before the heavy imports below, so the agent (and its fork server) start while this process does.
     local_agent = None if no_local_agent else LocalAgent(options)
@@ -102,6 +110,7 @@ def _run(options: RunOptions, log_format: str, local_agent: LocalAgent | None) -
     import asyncio
 
     from controlplane.app_host import AppHost
+    from controlplane.resume import AppAlreadyRunningError
     from controlplane.server import PortInUseError
     from sdk._logging import configure_logging
     from sdk.errors import AppImportError
@@ -111,5 +120,5 @@ def _run(options: RunOptions, log_format: str, local_agent: LocalAgent | None) -
         return asyncio.run(AppHost(options, local_agent).run())
     except AppImportError as exc:
         raise click.ClickException(str(exc).rstrip()) from None
-    except PortInUseError as exc:
+    except (PortInUseError, AppAlreadyRunningError) as exc:
         raise click.ClickException(str(exc)) from None

@@ -16,7 +16,7 @@ from controlplane.registry import AgentRegistry, AgentSession
 from controlplane.scheduler import AgentCapacity
 from protos import codec
 from protos.lightning.v1 import agent_pb2, agent_pb2_grpc
-from sdk._events import EventsApplied, LinesLogged, ProcessExited, WorkEvent
+from sdk._events import AgentConnected, EventsApplied, LinesLogged, ProcessExited, RunningWork, WorkEvent
 
 log = structlog.get_logger(component="agent_service")
 
@@ -29,7 +29,7 @@ class AgentServicer(agent_pb2_grpc.AgentServiceServicer):
     def __init__(
         self,
         registry: AgentRegistry,
-        deliver: Callable[[WorkEvent], None],
+        deliver: Callable[[WorkEvent | AgentConnected], None],
         print_lines: Callable[[str, LinesLogged], None],
         heartbeat_interval_s: float = 2.0,
     ) -> None:
@@ -64,7 +64,11 @@ class AgentServicer(agent_pb2_grpc.AgentServiceServicer):
                 welcome=agent_pb2.Welcome(session_id=uuid.uuid4().hex, heartbeat_interval_s=self.heartbeat_interval_s)
             )
         )
-        self._registry.add(session)
+        running = tuple(
+            RunningWork(r.work_name, r.attempt, r.pid, tuple(r.gpu_indices)) for r in register.running
+        )
+        self._registry.add(session, running)
+        self._deliver(AgentConnected(session.agent_id, running))
         tasks = [
             asyncio.create_task(self._read_messages(session, context)),
             asyncio.create_task(self._write_commands(session, context)),
@@ -103,7 +107,6 @@ class AgentServicer(agent_pb2_grpc.AgentServiceServicer):
                 if fresh is not None:
                     self._print_lines(event.work_name, fresh)
                 continue
-            self._registry.observe(event)
             if isinstance(event.body, ProcessExited):
                 self._registry.release(event.work_name, event.attempt)
             self._deliver(event)

@@ -38,6 +38,7 @@ PB2_EDGE = (
     "controlplane/services/",
     "controlplane/server.py",
     "controlplane/interceptors.py",
+    "controlplane/client.py",
     "agent/session.py",
     "agent/daemon.py",
     "agent/supervisor.py",

@@ -44,7 +44,7 @@ class Resources(_message.Message):
     def __init__(self, cpus: _Optional[float] = ..., memory_bytes: _Optional[int] = ..., gpus: _Optional[_Iterable[_Union[GpuDevice, _Mapping]]] = ...) -> None: ...
 
 class Register(_message.Message):
-    __slots__ = ("agent_id", "name", "hostname", "resources", "labels", "protocol_version", "is_local")
+    __slots__ = ("agent_id", "name", "hostname", "resources", "labels", "protocol_version", "is_local", "running")
     class LabelsEntry(_message.Message):
         __slots__ = ("key", "value")
         KEY_FIELD_NUMBER: _ClassVar[int]
@@ -59,6 +59,7 @@ class Register(_message.Message):
     LABELS_FIELD_NUMBER: _ClassVar[int]
     PROTOCOL_VERSION_FIELD_NUMBER: _ClassVar[int]
     IS_LOCAL_FIELD_NUMBER: _ClassVar[int]
+    RUNNING_FIELD_NUMBER: _ClassVar[int]
     agent_id: str
     name: str
     hostname: str
@@ -66,7 +67,20 @@ class Register(_message.Message):
     labels: _containers.ScalarMap[str, str]
     protocol_version: int
     is_local: bool
-    def __init__(self, agent_id: _Optional[str] = ..., name: _Optional[str] = ..., hostname: _Optional[str] = ..., resources: _Optional[_Union[Resources, _Mapping]] = ..., labels: _Optional[_Mapping[str, str]] = ..., protocol_version: _Optional[int] = ..., is_local: _Optional[bool] = ...) -> None: ...
+    running: _containers.RepeatedCompositeFieldContainer[RunningWork]
+    def __init__(self, agent_id: _Optional[str] = ..., name: _Optional[str] = ..., hostname: _Optional[str] = ..., resources: _Optional[_Union[Resources, _Mapping]] = ..., labels: _Optional[_Mapping[str, str]] = ..., protocol_version: _Optional[int] = ..., is_local: _Optional[bool] = ..., running: _Optional[_Iterable[_Union[RunningWork, _Mapping]]] = ...) -> None: ...
+
+class RunningWork(_message.Message):
+    __slots__ = ("work_name", "attempt", "pid", "gpu_indices")
+    WORK_NAME_FIELD_NUMBER: _ClassVar[int]
+    ATTEMPT_FIELD_NUMBER: _ClassVar[int]
+    PID_FIELD_NUMBER: _ClassVar[int]
+    GPU_INDICES_FIELD_NUMBER: _ClassVar[int]
+    work_name: str
+    attempt: int
+    pid: int
+    gpu_indices: _containers.RepeatedScalarFieldContainer[int]
+    def __init__(self, work_name: _Optional[str] = ..., attempt: _Optional[int] = ..., pid: _Optional[int] = ..., gpu_indices: _Optional[_Iterable[int]] = ...) -> None: ...
 
 class Heartbeat(_message.Message):
     __slots__ = ("cpu_percent", "memory_used_bytes")

@@ -1,0 +1,47 @@
+"""``lightning-ctl status``: the app's stage, each work's status and placement, and the agents."""
+
+from __future__ import annotations
+
+import click
+
+from controlplane.cli.config import (
+    EXIT_CODES_HELP,
+    EXIT_USAGE,
+    CliConfig,
+    CliError,
+    call_app,
+    complete_work_names,
+    echo,
+    operating_command,
+)
+from controlplane.cli.render import dumps, status_json, status_text
+
+
+@click.command(context_settings={"help_option_names": ["-h", "--help"]}, epilog=EXIT_CODES_HELP)
+@click.argument("works", nargs=-1, metavar="[WORK]...", shell_complete=complete_work_names)
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON document (for scripts).")
+@operating_command
+def status(config: CliConfig, works: tuple[str, ...], as_json: bool) -> None:
+    """Show the app's stage, its works and the agents.
+
+    Per work: status, reason, agent, pid, start time, restarts, GPUs and the first line of its message (a pending
+    reason, a failure). Per agent: host, CPUs, memory and GPUs held by works out of its total, and its last
+    heartbeat. WORK (a full name like root.trainer, or an unambiguous suffix like trainer) limits the works shown.
+
+    \b
+    Examples:
+      lightning-ctl status
+      lightning-ctl status trainer
+      lightning-ctl status --json | jq '.works[] | select(.status == "failed") | .name'
+    """
+    from controlplane.names import WorkNameError, resolve_work_names
+
+    app = call_app(config, lambda client: client.status())
+    if works:
+        try:
+            wanted = set(resolve_work_names(works, [w.work_name for w in app.works]))
+        except WorkNameError as exc:
+            raise CliError(str(exc), EXIT_USAGE) from None
+        app = type(app)(app.stage, app.app_path, app.pid, tuple(w for w in app.works if w.work_name in wanted),
+                        app.agents)
+    echo(dumps(status_json(app)) if as_json else status_text(app))
