@@ -68,7 +68,7 @@ def _persistent_agent_id(home: Path) -> str:
               help="The control plane's token.")
 @click.option("--name", default=None, help="Agent name shown by the control plane (default: hostname).")
 @click.option("--labels", multiple=True, metavar="KEY=VALUE", help="Labels works can ask for (repeatable).")
-@click.option("--work-dir", type=click.Path(file_okay=False), default=None, help="Where works run.")
+@click.option("--work-dir", type=click.Path(file_okay=False), default=None, help="Where works run: code bundles from the control plane unpack here (default: the agent's state dir).")
 @click.option("--gpus", default="all", show_default=True, help="GPUs to offer: all, none, or indices like 0,2.")
 @click.option("--cpus", type=float, default=None, help="CPUs to offer (default: all).")
 @click.option("--memory", default=None, help="Memory to offer, e.g. 16Gi (default: all).")

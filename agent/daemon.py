@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import os
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import AsyncIterator, Callable
 import structlog
 
@@ -65,7 +66,7 @@ class AgentDaemon:
         self.home = home
         self.outbox = Outbox()
         self._launcher = launcher
-        self.bundles = BundleCache(home.bundles_dir)
+        self.bundles = BundleCache(Path(work_dir) / "lightning-bundles" if work_dir else home.bundles_dir)
         self.fetch_bundle: Callable[[str], AsyncIterator[bytes]] | None = None
         self.supervisors: dict[WorkKey, WorkSupervisor] = {}
         self._work_dir = work_dir

@@ -25,6 +25,7 @@ from protos.lightning.v1 import agent_pb2, agent_pb2_grpc, events_pb2
 log = structlog.get_logger(component="session")
 
 PROTOCOL_VERSION = 1
+_CONNECT_TIMEOUT_S = 5.0
 _MAX_EVENTS_PER_MESSAGE = 1000
 CHANNEL_OPTIONS = [
     ("grpc.keepalive_time_ms", 10_000),
@@ -124,6 +125,7 @@ class AgentSession:
                 stub = self._stub = agent_pb2_grpc.AgentServiceStub(channel)
                 while True:
                     try:
+                        await self._wait_ready(channel)
                         await self._run_stream(stub)
                         backoff_s = 0.25
                     except grpc.aio.AioRpcError as exc:
@@ -138,6 +140,24 @@ class AgentSession:
                     if self._followed_address() != self.address:
                         self.log.info("control_plane_moved", address=self._followed_address())
                         break
+
+    async def _wait_ready(self, channel: grpc.aio.Channel) -> None:
+        """Wait until the channel connects, saying so (once per episode) while it cannot: the control plane is down,
+        unreachable, or refuses this agent's TLS (no client certificate, wrong CA)."""
+        warned = False
+        while True:
+            try:
+                await asyncio.wait_for(channel.channel_ready(), timeout=_CONNECT_TIMEOUT_S)
+                return
+            except asyncio.TimeoutError:
+                if not warned:
+                    warned = True
+                    hint = "TLS handshake refused? check --tls-ca/--tls-cert/--tls-key" if self._tls else (
+                        "is it running? (a control plane serving TLS needs --tls-ca)")
+                    self.log.warning("cannot_connect", address=self.address, state=str(
+                        channel.get_state(try_to_connect=True)), hint=hint)
+                if self._followed_address() != self.address:
+                    return  # the control plane moved: the caller reconnects there
 
     async def fetch_bundle(self, digest: str) -> AsyncIterator[bytes]:
         """The chunks of the code bundle ``digest``, from the control plane."""

@@ -70,8 +70,12 @@ class WorkLogFile:
         except OSError as exc:
             self._failed = True
             self.close()
-            log.warning("work_log_file_disabled", path=str(self.path), error=str(exc),
-                        hint="the output still reaches the control plane")
+            log.warning(
+                "work_log_file_disabled",
+                path=str(self.path),
+                error=str(exc),
+                hint="the output still reaches the control plane",
+            )
 
     def _open(self) -> None:
         self.path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)

@@ -113,8 +113,10 @@ def _error_from_rpc(exc: grpc.aio.AioRpcError, address: str, streaming: bool = F
     if code == grpc.StatusCode.INVALID_ARGUMENT:
         return InvalidRequestError(details or "invalid request", address=address)
     if code == grpc.StatusCode.UNIMPLEMENTED:
-        return OperationFailedError(f"the control plane at {address} does not serve this request (an older "
-                                    "lightning-ctl?)", address=address)
+        return OperationFailedError(
+            f"the control plane at {address} does not serve this request (an older lightning-ctl?)",
+            address=address,
+        )
     first_line = details.splitlines()[0] if details else code.name.lower()
     return OperationFailedError(first_line, address=address)
 
@@ -184,7 +186,9 @@ class AppClient:
         reply = await self._unary(self.stub.GetState, app_pb2.GetStateRequest(full=full))
         return json.loads(reply.state_json)
 
-    async def watch_state(self, full: bool = False, interval_s: float = 0.0) -> AsyncIterator[tuple[float, dict]]:
+    async def watch_state(
+        self, full: bool = False, interval_s: float = 0.0
+    ) -> AsyncIterator[tuple[float, dict]]:
         """``(epoch seconds, state)`` now, then at each change, until the app ends.
 
         Args:
@@ -195,8 +199,13 @@ class AppClient:
         async for reply in self._stream(self.stub.WatchState, request):
             yield reply.timestamp, json.loads(reply.state_json)
 
-    async def logs(self, work_names: Sequence[str] = (), tail: int | None = None, since: float | None = None,
-                   follow: bool = False) -> AsyncIterator[LogBatch]:
+    async def logs(
+        self,
+        work_names: Sequence[str] = (),
+        tail: int | None = None,
+        since: float | None = None,
+        follow: bool = False,
+    ) -> AsyncIterator[LogBatch]:
         """Works' output lines, in batches: those kept, then with ``follow`` new ones until the app ends.
 
         Args:

@@ -62,7 +62,7 @@ class LogSubscription:
         if room >= len(entries):
             self._pending.extend(entries)
         else:
-            self._pending.extend(entries[:max(room, 0)])
+            self._pending.extend(entries[: max(room, 0)])
             self._dropped += len(entries) - max(room, 0)
         self._wakeup.set()
 
@@ -120,8 +120,9 @@ class LogStore:
             return
         first, self._next_seq = self._next_seq, self._next_seq + len(lines)
         repeat = itertools.repeat
-        entries = list(zip(range(first, self._next_seq), repeat(self._clock()), repeat(work_name), repeat(stream),
-                           lines))
+        entries = list(
+            zip(range(first, self._next_seq), repeat(self._clock()), repeat(work_name), repeat(stream), lines)
+        )
         kept = self._works.get(work_name)
         if kept is None:
             kept = self._works[work_name] = _WorkLines()
@@ -137,8 +138,9 @@ class LogStore:
         """The works that printed anything, sorted."""
         return sorted(self._works)
 
-    def lines(self, work_names: Collection[str] | None = None, tail: int | None = None,
-              since: float | None = None) -> list[LogLine]:
+    def lines(
+        self, work_names: Collection[str] | None = None, tail: int | None = None, since: float | None = None
+    ) -> list[LogLine]:
         """Kept lines of ``work_names`` (every work when None), oldest first.
 
         Args:
@@ -161,8 +163,9 @@ class LogStore:
             merged = merged[-tail:] if tail > 0 else []
         return [_line(e) for e in merged]
 
-    def subscribe(self, work_names: Collection[str] | None = None,
-                  max_pending: int = MAX_PENDING_PER_SUBSCRIBER) -> LogSubscription:
+    def subscribe(
+        self, work_names: Collection[str] | None = None, max_pending: int = MAX_PENDING_PER_SUBSCRIBER
+    ) -> LogSubscription:
         """Follow new lines of ``work_names`` (every work when None or empty); ``unsubscribe`` when done."""
         subscription = LogSubscription(work_names, max_pending)
         if self._closed:

@@ -24,6 +24,7 @@ from controlplane.queries import Query
 from controlplane.checkpoint import Checkpoint
 from controlplane.runtime import FlowRuntime
 from sdk._app import LightningApp
+from sdk._work import LightningWork
 from sdk._events import (
     AgentConnected,
     Command,
@@ -43,6 +44,8 @@ log = structlog.get_logger(component="loop")
 TICK_INTERVAL_S = 0.02
 """The pace of runs while a flow keeps changing its own state."""
 _IDLE_WAIT_S = 1.0
+START_WAIT_S = 5.0
+"""The longest the first run waits for works started with the flow to report in."""
 ACK_INTERVAL_S = 0.05
 """Acknowledgements only trim the works' resend buffers: batching them keeps them off the call path."""
 _CONTROLPLANE_DIR = str(Path(__file__).resolve().parent)
@@ -102,10 +105,13 @@ class FlowLoop:
         self._on_end(ended)
 
     def _run_until_end(self) -> AppEnded:
-        for work in self.app.works:
-            if work.start_with_flow:
-                work.start()
+        starting = [work for work in self.app.works if work.start_with_flow]
+        for work in starting:
+            work.start()
         self._flush()
+        ended = self._await_started(starting)
+        if ended is not None:
+            return ended
         has_update = True
         while True:
             for item in self._drain(timeout_s=self._wait_s(has_update)):
@@ -125,6 +131,27 @@ class FlowLoop:
             ended, has_update = self._tick()
             if ended is not None:
                 return ended
+
+    def _await_started(self, works: list[LightningWork]) -> AppEnded | None:
+        """Let works started with the flow report in (on_start done) before the first run, as Lightning does.
+
+        Bounded by START_WAIT_S: a work still waiting for an agent with room does not hold the app back.
+        """
+        deadline = time.monotonic() + START_WAIT_S
+        while any(w.is_pending for w in works) and time.monotonic() < deadline:
+            for item in self._drain(timeout_s=max(0.0, min(0.05, deadline - time.monotonic()))):
+                if isinstance(item, StopRequested):
+                    self.app.stage = AppStage.STOPPING
+                    return AppEnded(item.exit_code, item.reason)
+                if isinstance(item, Query):
+                    item.run(self.app, self.runtime)
+                    continue
+                self._apply(item)
+            self._flush()
+            if self.runtime.failure is not None:
+                self.app.stage = AppStage.FAILED
+                return AppEnded(1, self.runtime.failure.message)
+        return None
 
     def _tick(self) -> tuple[AppEnded | None, bool]:
         """Run the root flow once; the end of the app if it ended, and whether to run again soon."""

@@ -53,8 +53,11 @@ def resolve_work_name(pattern: str, known: Iterable[str]) -> str:
     if len(found) == 1:
         return found[0]
     if found:
-        raise WorkNameError(f"work name {pattern!r} is ambiguous: it matches {_listing(found)}",
-                            pattern=pattern, candidates=tuple(found))
+        raise WorkNameError(
+            f"work name {pattern!r} is ambiguous: it matches {_listing(found)}",
+            pattern=pattern,
+            candidates=tuple(found),
+        )
     detail = f"the works are {_listing(names)}" if names else "the app has no works"
     raise WorkNameError(f"no work is named {pattern!r} ({detail})", pattern=pattern)
 

@@ -95,8 +95,9 @@ class QueryBox:
         try:
             return await asyncio.wait_for(asyncio.shield(future), self._timeout_s)
         except asyncio.TimeoutError:
-            raise FlowBusyError(f"the app's flows did not answer within {self._timeout_s:g} s "
-                                "(a flow's run() is taking long)") from None
+            raise FlowBusyError(
+                f"the app's flows did not answer within {self._timeout_s:g} s (a flow's run() is taking long)"
+            ) from None
         finally:
             self._pending.discard(future)
             if not future.done():

@@ -192,7 +192,11 @@ class AgentRegistry:
         placed = self.placements.get(name)
         if placed is not None and placed.attempt == launch.attempt:
             # Sent again (it may have been lost): to the same agent, which ignores a launch it already has.
-            return dataclasses.replace(launch, gpu_indices=placed.allocation.gpu_indices)
+            agent = self.agents.get(placed.allocation.agent_id)
+            shipped = self._ship_to(agent, launch) if agent is not None else launch
+            if isinstance(shipped, Pending):
+                return None  # the bundle is being rebuilt: the next reconnection sends it again
+            return dataclasses.replace(shipped, gpu_indices=placed.allocation.gpu_indices)
         others = [p.allocation for n, p in self.placements.items() if n != name]
         decision = place_work(launch.resources, (a.capacity for a in self.agents.values()), others)
         if isinstance(decision, Pending):
@@ -204,13 +208,12 @@ class AgentRegistry:
                 self._report_pending(PlacementPending(name, launch.attempt, decision.reason))
             return None
         agent = self.agents[decision.agent_id]
-        if not agent.capacity.is_local:
-            shipped = self._with_bundle(launch)
-            if isinstance(shipped, Pending):
-                self._waiting.setdefault(name, []).append(launch)
-                self._report_pending(PlacementPending(name, launch.attempt, shipped.reason))
-                return None
-            launch = shipped
+        shipped = self._ship_to(agent, launch)
+        if isinstance(shipped, Pending):
+            self._waiting.setdefault(name, []).append(launch)
+            self._report_pending(PlacementPending(name, launch.attempt, shipped.reason))
+            return None
+        launch = shipped
         self._pending_reasons.pop(name, None)
         self.placements[name] = _Placement(launch.attempt, decision, launch.agent_lost_grace_s)
         self._where[(name, launch.attempt)] = decision.agent_id
@@ -218,8 +221,11 @@ class AgentRegistry:
                  gpus=list(decision.gpu_indices))
         return dataclasses.replace(launch, gpu_indices=decision.gpu_indices)
 
-    def _with_bundle(self, launch: LaunchWork) -> LaunchWork | Pending:
-        """``launch`` pointing at the app's code bundle, or why it must wait (the bundle is being built)."""
+    def _ship_to(self, agent: AgentSession, launch: LaunchWork) -> LaunchWork | Pending:
+        """``launch`` as ``agent`` needs it: unchanged for the local agent, else pointing at the code bundle (or
+        why it must wait while the bundle is being built)."""
+        if agent.capacity.is_local:
+            return launch
         if self.bundle is None:
             return Pending("remote agents are not supported by this control plane")
         state = self.bundle.request(on_ready=self._retry_waiting)

@@ -68,8 +68,13 @@ def read_run_file(path: Path) -> RunInfo | None:
     """The run recorded in ``path``; None when it is missing or unreadable."""
     try:
         data = json.loads(path.read_text())
-        return RunInfo(str(data["address"]), str(data["token"]), int(data["pid"]), str(data.get("app_path", "")),
-                       float(data.get("started_at", 0.0)))
+        return RunInfo(
+            str(data["address"]),
+            str(data["token"]),
+            int(data["pid"]),
+            str(data.get("app_path", "")),
+            float(data.get("started_at", 0.0)),
+        )
     except (OSError, ValueError, KeyError, TypeError):
         return None
 
@@ -106,8 +111,10 @@ def find_running_app(directory: Path | None = None) -> RunInfo:
     if others:
         return others[0]
     gone = f" (the last one, pid {latest.pid}, is gone)" if latest is not None else ""
-    raise NoRunningAppError(f"no app is running on this machine{gone}: start one with `lightning-ctl run APP_FILE`, "
-                            "or pass --address and --token")
+    raise NoRunningAppError(
+        f"no app is running on this machine{gone}: start one with `lightning-ctl run APP_FILE`, "
+        "or pass --address and --token"
+    )
 
 
 def remove_run_file(pid: int, directory: Path | None = None) -> None:
@@ -128,4 +135,3 @@ def remove_run_file(pid: int, directory: Path | None = None) -> None:
             (directory / LATEST).unlink()
     except OSError:
         pass  # another app's start or end got there first
-

@@ -33,6 +33,9 @@ from sdk.errors import InvalidReturnValueError
 
 _OUR_DIR = str(Path(__file__).resolve().parent.parent)  # agent/: frames of ours are cut from user tracebacks
 WATCH_INTERVAL_S = 0.1
+_IDLE_WAKE_S = 0.1
+_SIGNAL_NUDGE_S = 0.05
+_SIGNAL_NUDGES = 40
 FLUSH_TIMEOUT_S = 5.0
 
 
@@ -75,6 +78,11 @@ class WorkProcess:
             self._last_call_seq = max(self._last_call_seq, message.call.call_seq)
             self.calls.put(message)
 
+    @property
+    def stopping(self) -> bool:
+        """Whether the SIGTERM handler has started."""
+        return self._stopping
+
     def on_sigterm(self, signum: int, frame: Any) -> None:
         """Stop: run on_exit, send the final attributes and the stopped status, exit 0."""
         if self._stopping:
@@ -104,7 +112,12 @@ class WorkProcess:
     def serve_calls(self) -> None:
         """Run calls in arrival order, forever."""
         while True:
-            message = self.calls.get()
+            try:
+                # A timeout, not a bare get(): a SIGTERM flagged while this thread was about to block would
+                # otherwise wait for the next call before its handler runs.
+                message = self.calls.get(timeout=_IDLE_WAKE_S)
+            except queue.Empty:
+                continue
             call = codec.run_call_from_pb(message.call)
             self.run_call(call.call_hash, call.args, call.kwargs, call.vars)
 
@@ -132,7 +145,8 @@ class WorkProcess:
     def fail(self, call_hash: str, exc: BaseException) -> None:
         """Report a failed call; exit the process when on_exception re-raises (the app then fails)."""
         self.tracker.sweep()
-        text = user_traceback(exc, (_OUR_DIR,))
+        # Our own check raised it: no frame of the user's to show, only what to fix.
+        text = str(exc) if isinstance(exc, InvalidReturnValueError) else user_traceback(exc, (_OUR_DIR,))
         reason = (
             WorkFailureReasons.INVALID_RETURN_VALUE
             if isinstance(exc, InvalidReturnValueError)
@@ -170,6 +184,34 @@ def find_work(app_module_name: str, app: Any, module: Any, name: str, init: runn
     return work
 
 
+def deliver_sigterm_reliably(process: WorkProcess) -> None:
+    """Make sure the SIGTERM handler runs even when the signal lands as the main thread enters a blocking call.
+
+    Python runs signal handlers on the main thread between bytecodes; a signal that arrives just before the main
+    thread blocks (``time.sleep(60)``, a lock) stays pending until that call returns. A watcher thread learns of
+    the signal through the wakeup fd and, while the handler has not started, sends SIGTERM to the main thread
+    again, which interrupts the blocked call.
+    """
+    read_end, write_end = os.pipe()
+    os.set_blocking(write_end, False)
+    signal.set_wakeup_fd(write_end, warn_on_full_buffer=False)
+
+    def watch() -> None:
+        main = threading.main_thread().ident
+        while True:
+            signums = os.read(read_end, 64)
+            if signal.SIGTERM not in signums:
+                continue
+            for _ in range(_SIGNAL_NUDGES):
+                time.sleep(_SIGNAL_NUDGE_S)
+                # Only while our handler is the one installed: a user's own handler is theirs to run once.
+                if process.stopping or signal.getsignal(signal.SIGTERM) != process.on_sigterm or main is None:
+                    break
+                signal.pthread_kill(main, signal.SIGTERM)
+
+    threading.Thread(target=watch, name="lightning-signals", daemon=True).start()
+
+
 def watch_attributes(tracker: VarsTracker) -> None:
     """Catch in-place mutations (list.append, d[k] = v) within WATCH_INTERVAL_S."""
     while True:
@@ -185,7 +227,11 @@ def run(
     ``preloaded`` is the (app, module) the fork server loaded before forking this process, if any.
     """
     connection = RunnerConnection(socket_path, work_name, attempt)
-    init_message = connection.connect()
+    try:
+        init_message = connection.connect()
+    except OSError as exc:
+        init_message = None  # the agent stopped before this process got going: nothing to run
+        print(f"{work_name}: could not reach its agent at {socket_path}: {exc}", file=sys.stderr)
     if init_message is None:
         raise SystemExit(f"{work_name}: the agent closed the connection before sending the work's init")
     init = init_message.init
@@ -204,6 +250,7 @@ def run(
     runtime.work, runtime.tracker = work, tracker
     process = WorkProcess(connection, work, tracker)
     signal.signal(signal.SIGTERM, process.on_sigterm)
+    deliver_sigterm_reliably(process)
     connection.set_handler(process.on_message)
     threading.Thread(target=watch_attributes, args=(tracker,), name="lightning-watch", daemon=True).start()
     try:

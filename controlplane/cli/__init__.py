@@ -37,17 +37,41 @@ _LOG_LEVELS = ["debug", "info", "warning", "error"]
 @click.group(context_settings={"help_option_names": ["-h", "--help"]}, epilog=EPILOG)
 @click.version_option(package_name="lightning-ctl")
 @connection_options(envvars=True)
-@click.option("--tls-ca", type=click.Path(exists=True, dir_okay=False), default=None,
-              help="Reach a control plane serving TLS, trusting this CA (PEM).")
-@click.option("--tls-cert", type=click.Path(exists=True, dir_okay=False), default=None,
-              help="This client's certificate (PEM), for a control plane requiring mutual TLS.")
-@click.option("--tls-key", type=click.Path(exists=True, dir_okay=False), default=None, help="Its private key (PEM).")
-@click.option("--log-format", type=click.Choice(["console", "json"]), default="console", show_default=True,
-              help="How lightning-ctl's own logs are written (on stderr).")
+@click.option(
+    "--tls-ca",
+    type=click.Path(exists=True, dir_okay=False),
+    default=None,
+    help="Reach a control plane serving TLS, trusting this CA (PEM).",
+)
+@click.option(
+    "--tls-cert",
+    type=click.Path(exists=True, dir_okay=False),
+    default=None,
+    help="This client's certificate (PEM), for a control plane requiring mutual TLS.",
+)
+@click.option(
+    "--tls-key", type=click.Path(exists=True, dir_okay=False), default=None, help="Its private key (PEM)."
+)
+@click.option(
+    "--log-format",
+    type=click.Choice(["console", "json"]),
+    default="console",
+    show_default=True,
+    help="How lightning-ctl's own logs are written (on stderr).",
+)
 @click.option("--log-level", type=click.Choice(_LOG_LEVELS), default="info", show_default=True)
 @click.pass_context
-def main(ctx: click.Context, address: str | None, token: str | None, timeout_s: float | None, tls_ca: str | None,
-         tls_cert: str | None, tls_key: str | None, log_format: str, log_level: str) -> None:
+def main(
+    ctx: click.Context,
+    address: str | None,
+    token: str | None,
+    timeout_s: float | None,
+    tls_ca: str | None,
+    tls_cert: str | None,
+    tls_key: str | None,
+    log_format: str,
+    log_level: str,
+) -> None:
     """Run Lightning-style apps (the control plane runs the flows; agents run the works), and operate them.
 
     \b
@@ -58,14 +82,27 @@ def main(ctx: click.Context, address: str | None, token: str | None, timeout_s: 
     lightning-ctl stop              end it as flow.stop() does
     lightning-ctl agents            the agents and their resources
     """
-    ctx.obj = CliConfig(address=address, token=token, tls_ca=tls_ca, tls_cert=tls_cert, tls_key=tls_key,
-                        log_format=log_format, log_level=log_level).with_overrides(timeout_s=timeout_s)
+    ctx.obj = CliConfig(
+        address=address,
+        token=token,
+        tls_ca=tls_ca,
+        tls_cert=tls_cert,
+        tls_key=tls_key,
+        log_format=log_format,
+        log_level=log_level,
+    ).with_overrides(timeout_s=timeout_s)
     if ctx.invoked_subcommand == "run":
         # `run` has its own --log-format/--log-level; given before it, they become its defaults.
-        given = {name: value for name, value in (("log_format", log_format), ("log_level", log_level))
-                 if ctx.get_parameter_source(name) != click.core.ParameterSource.DEFAULT}
+        given = {
+            name: value
+            for name, value in (("log_format", log_format), ("log_level", log_level))
+            if ctx.get_parameter_source(name) != click.core.ParameterSource.DEFAULT
+        }
         if given:
-            ctx.default_map = {**(ctx.default_map or {}), "run": {**(ctx.default_map or {}).get("run", {}), **given}}
+            ctx.default_map = {
+                **(ctx.default_map or {}),
+                "run": {**(ctx.default_map or {}).get("run", {}), **given},
+            }
         return
     if not ctx.resilient_parsing:
         from sdk._logging import configure_logging

@@ -30,9 +30,11 @@ EXIT_UNREACHABLE = 3
 EXIT_AUTH_REFUSED = 4
 EXIT_INTERRUPTED = 130
 
-EXIT_CODES_HELP = ("Exit codes: 0 ok; 1 the operation failed; 2 usage error (or a WORK that names no work or "
-                   "several); 3 cannot reach the control plane (or no app is running here); 4 the control plane "
-                   "refused the token; 130 interrupted (Ctrl-C).")
+EXIT_CODES_HELP = (
+    "Exit codes: 0 ok; 1 the operation failed; 2 usage error (or a WORK that names no work or "
+    "several); 3 cannot reach the control plane (or no app is running here); 4 the control plane "
+    "refused the token; 130 interrupted (Ctrl-C)."
+)
 
 
 class CliError(click.ClickException):
@@ -79,7 +81,9 @@ class CliConfig:
             same = [run.token for run in live_runs(self.run_dir) if run.address == self.address]
             token = self.token or (same[0] if same else _read_token(TOKEN_FILE))
             if not token:
-                raise CliError(f"no token for {self.address}: pass --token or set LIGHTNING_CTL_TOKEN", EXIT_USAGE)
+                raise CliError(
+                    f"no token for {self.address}: pass --token or set LIGHTNING_CTL_TOKEN", EXIT_USAGE
+                )
             return Target(self.address, token, *tls)  # type: ignore[misc]
         try:
             run = find_running_app(self.run_dir)
@@ -100,15 +104,32 @@ pass_config = click.make_pass_decorator(CliConfig, ensure=True)
 
 def connection_options(envvars: bool) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
     """``--address``, ``--token`` and ``--timeout`` (read from the environment too when ``envvars``)."""
+
     def decorate(function: Callable[..., Any]) -> Callable[..., Any]:
         options = [
-            click.option("--address", metavar="HOST:PORT", default=None,
-                         envvar="LIGHTNING_CTL_ADDRESS" if envvars else None, show_envvar=envvars,
-                         help="The control plane to talk to (default: the app running on this machine)."),
-            click.option("--token", default=None, envvar="LIGHTNING_CTL_TOKEN" if envvars else None,
-                         show_envvar=envvars, help="Its token (default: the running app's, or ~/.lightning-ctl/token)."),
-            click.option("--timeout", "timeout_s", type=click.FloatRange(min=0.1), default=None, metavar="SECONDS",
-                         help="Deadline of each call  [default: 10]."),
+            click.option(
+                "--address",
+                metavar="HOST:PORT",
+                default=None,
+                envvar="LIGHTNING_CTL_ADDRESS" if envvars else None,
+                show_envvar=envvars,
+                help="The control plane to talk to (default: the app running on this machine).",
+            ),
+            click.option(
+                "--token",
+                default=None,
+                envvar="LIGHTNING_CTL_TOKEN" if envvars else None,
+                show_envvar=envvars,
+                help="Its token (default: the running app's, or ~/.lightning-ctl/token).",
+            ),
+            click.option(
+                "--timeout",
+                "timeout_s",
+                type=click.FloatRange(min=0.1),
+                default=None,
+                metavar="SECONDS",
+                help="Deadline of each call  [default: 10].",
+            ),
         ]
         for option in reversed(options):
             function = option(function)
@@ -119,17 +140,21 @@ def connection_options(envvars: bool) -> Callable[[Callable[..., Any]], Callable
 
 def operating_command(function: Callable[..., Any]) -> Callable[..., Any]:
     """Give a command the connection options (overriding the root group's) and its CliConfig as first argument."""
+
     @connection_options(envvars=False)
     @pass_config
     @functools.wraps(function)
-    def command(config: CliConfig, address: str | None, token: str | None, timeout_s: float | None,
-                **kwargs: Any) -> Any:
+    def command(
+        config: CliConfig, address: str | None, token: str | None, timeout_s: float | None, **kwargs: Any
+    ) -> Any:
         return function(config.with_overrides(address=address, token=token, timeout_s=timeout_s), **kwargs)
 
     return command
 
 
-def call_app(config: CliConfig, action: Callable[[AppClient], Awaitable[T]], target: Target | None = None) -> T:
+def call_app(
+    config: CliConfig, action: Callable[[AppClient], Awaitable[T]], target: Target | None = None
+) -> T:
     """Run ``action`` with a client of the app (``target``, or the config's); client errors become CliErrors
     with their exit code.
 
@@ -171,10 +196,14 @@ def complete_work_names(ctx: click.Context, param: click.Parameter, incomplete: 
     from click.shell_completion import CompletionItem
 
     from controlplane.names import resolve_work_name
+    from sdk._logging import configure_logging
 
+    configure_logging("console", "error")  # nothing but completions may reach the shell
     root = ctx.find_root()
     config = CliConfig(timeout_s=1.0).with_overrides(
-        address=ctx.params.get("address") or root.params.get("address") or os.environ.get("LIGHTNING_CTL_ADDRESS"),
+        address=ctx.params.get("address")
+        or root.params.get("address")
+        or os.environ.get("LIGHTNING_CTL_ADDRESS"),
         token=ctx.params.get("token") or root.params.get("token") or os.environ.get("LIGHTNING_CTL_TOKEN"),
     )
     try:
@@ -189,7 +218,7 @@ def complete_work_names(ctx: click.Context, param: click.Parameter, incomplete: 
             unique = resolve_work_name(short, names) == name
         except Exception:  # noqa: BLE001 - ambiguous: offer the full name only
             unique = False
-        for candidate in ((short, name) if unique else (name,)):
+        for candidate in (short, name) if unique else (name,):
             if candidate.startswith(incomplete) and candidate not in suggestions:
                 suggestions.append(candidate)
     return [CompletionItem(s) for s in suggestions]

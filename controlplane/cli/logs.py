@@ -8,7 +8,13 @@ import time
 
 import click
 
-from controlplane.cli.config import EXIT_CODES_HELP, CliConfig, call_app, complete_work_names, operating_command
+from controlplane.cli.config import (
+    EXIT_CODES_HELP,
+    CliConfig,
+    call_app,
+    complete_work_names,
+    operating_command,
+)
 from controlplane.cli.render import dropped_text, dumps, log_line_json, log_line_text
 
 _DURATION_PART = re.compile(r"(\d+(?:\.\d+)?)([smhd])")
@@ -46,15 +52,30 @@ class Duration(click.ParamType):
 @click.command(context_settings={"help_option_names": ["-h", "--help"]}, epilog=EXIT_CODES_HELP)
 @click.argument("works", nargs=-1, metavar="[WORK]...", shell_complete=complete_work_names)
 @click.option("-f", "--follow", is_flag=True, help="Keep printing new lines until the app ends (or Ctrl-C).")
-@click.option("--tail", type=click.IntRange(min=0), default=None, metavar="N",
-              help="Start with only the last N lines (of the chosen works together).")
-@click.option("--since", type=Duration(), default=None,
-              help="Only lines from this long ago on, e.g. 30s, 5m, 1h30m.")
-@click.option("-t", "--timestamps", is_flag=True, help="Prefix each line with the time it was received (UTC).")
+@click.option(
+    "--tail",
+    type=click.IntRange(min=0),
+    default=None,
+    metavar="N",
+    help="Start with only the last N lines (of the chosen works together).",
+)
+@click.option(
+    "--since", type=Duration(), default=None, help="Only lines from this long ago on, e.g. 30s, 5m, 1h30m."
+)
+@click.option(
+    "-t", "--timestamps", is_flag=True, help="Prefix each line with the time it was received (UTC)."
+)
 @click.option("--json", "as_json", is_flag=True, help="One JSON object per line: work, time, stream, text.")
 @operating_command
-def logs(config: CliConfig, works: tuple[str, ...], follow: bool, tail: int | None, since: float | None,
-         timestamps: bool, as_json: bool) -> None:
+def logs(
+    config: CliConfig,
+    works: tuple[str, ...],
+    follow: bool,
+    tail: int | None,
+    since: float | None,
+    timestamps: bool,
+    as_json: bool,
+) -> None:
     """Print what works wrote to stdout and stderr, as `root.w | line`.
 
     WORK is a full name (root.trainer) or an unambiguous suffix of one (trainer); with none, every work. The
@@ -76,7 +97,11 @@ def logs(config: CliConfig, works: tuple[str, ...], follow: bool, tail: int | No
         async for batch in client.logs(works, tail, since_epoch, follow):
             chunks = []
             if batch.dropped:
-                chunks.append(dumps({"dropped": batch.dropped}, pretty=False) if as_json else dropped_text(batch.dropped))
+                chunks.append(
+                    dumps({"dropped": batch.dropped}, pretty=False)
+                    if as_json
+                    else dropped_text(batch.dropped)
+                )
             if as_json:
                 chunks.extend(dumps(log_line_json(line), pretty=False) for line in batch.lines)
             else:
@@ -85,3 +110,5 @@ def logs(config: CliConfig, works: tuple[str, ...], follow: bool, tail: int | No
             out.flush()
 
     call_app(config, stream)
+    if follow:
+        click.echo("the app has ended", err=True)

@@ -68,7 +68,9 @@ def table(headers: Sequence[str], rows: Iterable[Sequence[Any]], right: Iterable
         rows: Cells (anything; None and "" show as "-").
         right: Indices of columns aligned to the right (numbers).
     """
-    text_rows = [[NONE if cell is None or cell == "" else safe_text(str(cell)) for cell in row] for row in rows]
+    text_rows = [
+        [NONE if cell is None or cell == "" else safe_text(str(cell)) for cell in row] for row in rows
+    ]
     all_rows = [list(headers), *text_rows]
     widths = [max(display_width(row[i]) for row in all_rows) for i in range(len(headers))]
     right = set(right)

@@ -9,12 +9,26 @@ from controlplane.cli.render import dumps, flatten_state, format_time, iso_time,
 
 
 @click.command(context_settings={"help_option_names": ["-h", "--help"]}, epilog=EXIT_CODES_HELP)
-@click.option("--full", is_flag=True, help="The whole state (calls, statuses, structures), not the pretty_state view.")
-@click.option("--json", "as_json", is_flag=True,
-              help="One line of JSON (with --watch: one {\"time\", \"state\"} object per change).")
-@click.option("--watch", "-w", is_flag=True, help="Then print each change as it happens, until the app ends or Ctrl-C.")
-@click.option("--interval", type=click.FloatRange(0.05, 60), default=0.2, show_default=True, metavar="SECONDS",
-              help="With --watch: how often the control plane looks for changes.")
+@click.option(
+    "--full", is_flag=True, help="The whole state (calls, statuses, structures), not the pretty_state view."
+)
+@click.option(
+    "--json",
+    "as_json",
+    is_flag=True,
+    help='One line of JSON (with --watch: one {"time", "state"} object per change).',
+)
+@click.option(
+    "--watch", "-w", is_flag=True, help="Then print each change as it happens, until the app ends or Ctrl-C."
+)
+@click.option(
+    "--interval",
+    type=click.FloatRange(0.05, 60),
+    default=0.2,
+    show_default=True,
+    metavar="SECONDS",
+    help="With --watch: how often the control plane looks for changes.",
+)
 @operating_command
 def state(config: CliConfig, full: bool, as_json: bool, watch: bool, interval: float) -> None:
     """Print the app's state: public attributes of every flow and work, and the app's stage.

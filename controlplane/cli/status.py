@@ -42,6 +42,7 @@ def status(config: CliConfig, works: tuple[str, ...], as_json: bool) -> None:
             wanted = set(resolve_work_names(works, [w.work_name for w in app.works]))
         except WorkNameError as exc:
             raise CliError(str(exc), EXIT_USAGE) from None
-        app = type(app)(app.stage, app.app_path, app.pid, tuple(w for w in app.works if w.work_name in wanted),
-                        app.agents)
+        app = type(app)(
+            app.stage, app.app_path, app.pid, tuple(w for w in app.works if w.work_name in wanted), app.agents
+        )
     echo(dumps(status_json(app)) if as_json else status_text(app))

@@ -23,9 +23,17 @@ def _process_gone(pid: int) -> bool:
 
 @click.command(context_settings={"help_option_names": ["-h", "--help"]}, epilog=EXIT_CODES_HELP)
 @click.option("--reason", default="", help="Shown by the app's `lightning-ctl run` as it ends.")
-@click.option("--no-wait", is_flag=True, help="Return once the app accepted the stop, without waiting for its end.")
-@click.option("--wait-timeout", type=click.FloatRange(min=0), default=120.0, show_default=True, metavar="SECONDS",
-              help="How long to wait for the app to end (works get their stop grace period first).")
+@click.option(
+    "--no-wait", is_flag=True, help="Return once the app accepted the stop, without waiting for its end."
+)
+@click.option(
+    "--wait-timeout",
+    type=click.FloatRange(min=0),
+    default=120.0,
+    show_default=True,
+    metavar="SECONDS",
+    help="How long to wait for the app to end (works get their stop grace period first).",
+)
 @operating_command
 def stop(config: CliConfig, reason: str, no_wait: bool, wait_timeout: float) -> None:
     """Stop the app gracefully, exactly as a flow calling ``self.stop()`` would.

@@ -74,12 +74,13 @@ class AgentServicer(agent_pb2_grpc.AgentServiceServicer):
             asyncio.create_task(self._write_commands(session, context)),
             asyncio.create_task(closed.wait()),
         ]
+        reader = tasks[0]
         try:
             await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
         finally:
             for task in tasks:
                 task.cancel()
-            self._registry.remove(session, close_reason[0] if close_reason else "the agent closed its stream")
+            self._registry.remove(session, close_reason[0] if close_reason else _why_ended(reader))
 
     async def _read_messages(self, session: AgentSession, context: grpc.aio.ServicerContext) -> None:
         while (message := await context.read()) is not grpc.aio.EOF:
@@ -123,3 +124,12 @@ class AgentServicer(agent_pb2_grpc.AgentServiceServicer):
             for ack in (c for c in batch if isinstance(c, EventsApplied)):
                 await context.write(agent_pb2.ControlMessage(
                     ack=agent_pb2.EventAck(work_name=ack.work_name, attempt=ack.attempt, seq=ack.seq)))
+
+
+def _why_ended(reader: asyncio.Task[None]) -> str:
+    """Why an agent's stream ended, from the task that read it."""
+    if reader.done() and not reader.cancelled() and reader.exception() is not None:
+        return f"the connection failed ({type(reader.exception()).__name__}: {reader.exception()})"
+    if reader.done() and not reader.cancelled():
+        return "the agent closed its stream"
+    return "the stream was cancelled (transport failure or shutdown)"

@@ -116,8 +116,12 @@ def log_batch_to_pb(batch: LogBatch) -> app_pb2.LogBatch:
     """A LogBatch as protobuf."""
     return app_pb2.LogBatch(
         lines=[
-            app_pb2.LogLine(work_name=line.work_name, timestamp=line.timestamp, stream=_STREAMS[line.stream],
-                            text=line.text)
+            app_pb2.LogLine(
+                work_name=line.work_name,
+                timestamp=line.timestamp,
+                stream=_STREAMS[line.stream],
+                text=line.text,
+            )
             for line in batch.lines
         ],
         dropped=batch.dropped,
@@ -127,7 +131,9 @@ def log_batch_to_pb(batch: LogBatch) -> app_pb2.LogBatch:
 def log_batch_from_pb(pb: app_pb2.LogBatch) -> LogBatch:
     """A LogBatch from protobuf (an unknown stream reads as stdout)."""
     return LogBatch(
-        tuple(LogLine(line.work_name, line.timestamp, _STREAM_NAMES.get(line.stream, "stdout"), line.text)
-              for line in pb.lines),
+        tuple(
+            LogLine(line.work_name, line.timestamp, _STREAM_NAMES.get(line.stream, "stdout"), line.text)
+            for line in pb.lines
+        ),
         pb.dropped,
     )

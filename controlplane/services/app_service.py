@@ -55,17 +55,19 @@ def read_works(app: Any, runtime: Any) -> tuple[str, list[WorkView]]:
         statuses = work.statuses
         status = statuses[-1] if statuses else None
         process = runtime.works.get(work.name)
-        works.append(WorkView(
-            work_name=work.name,
-            stage=status.stage if status else WorkStageStatus.NOT_STARTED.value,
-            reason=(status.reason or "") if status else "",
-            message=(status.message or "") if status else "",
-            status_timestamp=status.timestamp if status else 0.0,
-            started_at=next((s.timestamp for s in statuses if s.stage in _STARTED_STAGES), 0.0),
-            attempt=process.attempt if process else 0,
-            pid=(process.pid or 0) if process else 0,
-            process_exited=bool(process and process.exited),
-        ))
+        works.append(
+            WorkView(
+                work_name=work.name,
+                stage=status.stage if status else WorkStageStatus.NOT_STARTED.value,
+                reason=(status.reason or "") if status else "",
+                message=(status.message or "") if status else "",
+                status_timestamp=status.timestamp if status else 0.0,
+                started_at=next((s.timestamp for s in statuses if s.stage in _STARTED_STAGES), 0.0),
+                attempt=process.attempt if process else 0,
+                pid=(process.pid or 0) if process else 0,
+                process_exited=bool(process and process.exited),
+            )
+        )
     return str(app.stage.value), works
 
 
@@ -76,6 +78,7 @@ def read_work_names(app: Any, runtime: Any) -> list[str]:
 
 def read_state_json(full: bool) -> Callable[[Any, Any], str]:
     """A read of the app's state as JSON: the full state, or the ``pretty_state`` view."""
+
     def read(app: Any, runtime: Any) -> str:
         state = app.state
         return to_json(state if full else {**pretty_state(state), "app_state": state["app_state"]})
@@ -88,6 +91,7 @@ def read_state_json(full: bool) -> Callable[[Any, Any], str]:
 
 def _maps_errors(handler: Callable[..., Awaitable[Any]]) -> Callable[..., Awaitable[Any]]:
     """Turn the domain errors a handler raises into their gRPC status (the one table, ``_STATUS_OF``)."""
+
     @functools.wraps(handler)
     async def wrapper(self: AppServicer, request: Any, context: grpc.aio.ServicerContext) -> Any:
         try:
@@ -221,9 +225,12 @@ class AppServicer(app_pb2_grpc.AppServiceServicer):
             if placement is not None and placement.attempt == work.attempt:
                 allocation = placement.allocation
                 agent = agents.get(allocation.agent_id)
-                work = dataclasses.replace(work, agent_id=allocation.agent_id,
-                                agent_name=agent.name if agent else allocation.agent_id,
-                                gpu_indices=tuple(allocation.gpu_indices))
+                work = dataclasses.replace(
+                    work,
+                    agent_id=allocation.agent_id,
+                    agent_name=agent.name if agent else allocation.agent_id,
+                    gpu_indices=tuple(allocation.gpu_indices),
+                )
             placed.append(work)
         return AppView(stage, self._app_path, os.getpid(), tuple(placed), tuple(self.agent_views()))
 
@@ -233,25 +240,32 @@ class AppServicer(app_pb2_grpc.AppServiceServicer):
         views = []
         for agent in sorted(self._registry.agents.values(), key=lambda a: a.name):
             capacity = agent.capacity
-            held = [(name, p.allocation) for name, p in self._registry.placements.items()
-                    if p.allocation.agent_id == agent.agent_id]
+            held = [
+                (name, p.allocation)
+                for name, p in self._registry.placements.items()
+                if p.allocation.agent_id == agent.agent_id
+            ]
             age_s = max(0.0, now - agent.last_heartbeat)
-            views.append(AgentView(
-                agent_id=agent.agent_id,
-                name=agent.name,
-                hostname=agent.hostname,
-                is_local=capacity.is_local,
-                labels=dict(capacity.labels),
-                cpus_total=capacity.cpus,
-                cpus_used=sum(a.cpus for _, a in held),
-                memory_total_bytes=capacity.memory_bytes,
-                memory_used_bytes=sum(a.memory_bytes for _, a in held),
-                gpu_indices=tuple(capacity.gpu_indices),
-                gpus_used=tuple(sorted(i for _, a in held for i in a.gpu_indices)),
-                work_names=tuple(sorted(name for name, _ in held)),
-                last_heartbeat_age_s=age_s,
-                state="silent" if age_s > SILENT_AFTER_HEARTBEATS * self._heartbeat_interval_s else "connected",
-            ))
+            views.append(
+                AgentView(
+                    agent_id=agent.agent_id,
+                    name=agent.name,
+                    hostname=agent.hostname,
+                    is_local=capacity.is_local,
+                    labels=dict(capacity.labels),
+                    cpus_total=capacity.cpus,
+                    cpus_used=sum(a.cpus for _, a in held),
+                    memory_total_bytes=capacity.memory_bytes,
+                    memory_used_bytes=sum(a.memory_bytes for _, a in held),
+                    gpu_indices=tuple(capacity.gpu_indices),
+                    gpus_used=tuple(sorted(i for _, a in held for i in a.gpu_indices)),
+                    work_names=tuple(sorted(name for name, _ in held)),
+                    last_heartbeat_age_s=age_s,
+                    state="silent"
+                    if age_s > SILENT_AFTER_HEARTBEATS * self._heartbeat_interval_s
+                    else "connected",
+                )
+            )
         return views
 
 
