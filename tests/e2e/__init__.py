@@ -37,13 +37,18 @@ def _tagged(tag: str) -> set[int]:
 
 
 @pytest.fixture
-def launch() -> Iterator[Callable[..., AppProcess]]:
-    """Start ``lightning-ctl run apps/<name> *args``; at teardown SIGKILL whatever those apps left running."""
+def launch(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Callable[..., AppProcess]]:
+    """Start ``lightning-ctl run apps/<name> *args``; at teardown SIGKILL whatever those apps left running.
+
+    Each test gets its own HOME, so what lightning-ctl keeps there (tokens, the state of unfinished runs to resume)
+    neither leaks between tests nor touches the user's.
+    """
     tag = uuid.uuid4().hex
+    home = tmp_path_factory.mktemp("home")
     started: list[AppProcess] = []
 
     def _launch(name: str, *args: str, env: dict[str, str] | None = None) -> AppProcess:
-        process = AppProcess(APPS / name, *args, env={**(env or {}), TAG_VAR: tag})
+        process = AppProcess(APPS / name, *args, env={"HOME": str(home), **(env or {}), TAG_VAR: tag})
         started.append(process)
         return process
 

@@ -1,0 +1,11 @@
+"""Bad input: a flow, but no LightningApp in the file."""
+
+from sdk import LightningFlow
+
+
+class Root(LightningFlow):
+    def run(self):
+        self.stop()
+
+
+root = Root()
