@@ -34,6 +34,7 @@ from sdk._events import (
 log = structlog.get_logger(component="agent")
 
 WorkKey = tuple[str, int]
+_OUTBOX_HIGH_WATER = 200
 _PERSIST_INTERVAL_S = 1.0
 
 
@@ -51,6 +52,10 @@ class Outbox:
     def put(self, event: events_pb2.WorkEvent) -> None:
         """Queue an event of a work process, as it is."""
         self.queue.put_nowait(event)
+
+    def backed_up(self) -> bool:
+        """Whether enough is waiting that output readers should pause (their files hold the rest)."""
+        return self.queue.qsize() >= _OUTBOX_HIGH_WATER
 
     def put_body(self, work_name: str, attempt: int, body: EventBody) -> None:
         """Queue an event the agent itself observed (output, exit)."""
@@ -91,7 +96,7 @@ class AgentDaemon:
 
     def _supervisor(self, launch: LaunchWork, cwd: str | None) -> WorkSupervisor:
         supervisor = WorkSupervisor(launch, self.socket_path, str(self.home.output_dir), str(self.home.exits_dir),
-                                    self.outbox.put_body, self.outbox.put, cwd)
+                                    self.outbox.put_body, self.outbox.put, cwd, self.outbox.backed_up)
         self.supervisors[(launch.work_name, launch.attempt)] = supervisor
         return supervisor
 

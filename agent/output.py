@@ -20,13 +20,16 @@ _READ_CHUNK = 256 * 1024
 _POLL_FAST_S = 0.01
 _POLL_SLOW_S = 0.2
 _MAX_LINES_PER_BATCH = 2000
+_MAX_BATCH_BYTES = 256 * 1024
 
 
 class OutputTail:
     """Follows one capture file from ``offset``; ``emit`` gets each batch of complete lines."""
 
-    def __init__(self, path: str, stream: str, emit: Callable[[LinesLogged], None], offset: int = 0) -> None:
+    def __init__(self, path: str, stream: str, emit: Callable[[LinesLogged], None], offset: int = 0,
+                 backed_up: Callable[[], bool] = lambda: False) -> None:
         self.path = path
+        self._backed_up = backed_up
         self.stream = stream
         self.offset = offset
         """Bytes of the file relayed so far (complete lines only)."""
@@ -48,7 +51,7 @@ class OutputTail:
         if fd is None:
             return False
         relayed = False
-        while chunk := os.pread(fd, _READ_CHUNK, self.offset + len(self._partial)):
+        while not self._backed_up() and (chunk := os.pread(fd, _READ_CHUNK, self.offset + len(self._partial))):
             relayed |= self._relay(self._partial + chunk, final=False)
         if final and self._partial:
             relayed |= self._relay(self._partial, final=True)
@@ -66,16 +69,28 @@ class OutputTail:
         self._partial = rest
         if not raw_lines:
             return False
-        for start in range(0, len(raw_lines), _MAX_LINES_PER_BATCH):
-            batch = raw_lines[start : start + _MAX_LINES_PER_BATCH]
-            size = sum(len(line) for line in batch)
-            self._emit(LinesLogged(self.stream, tuple(_text(line) for line in batch), self.offset,
-                                   self.offset + size))
-            self.offset += size
+        batch: list[bytes] = []
+        size = 0
+        for line in raw_lines:
+            batch.append(line)
+            size += len(line)
+            if len(batch) >= _MAX_LINES_PER_BATCH or size >= _MAX_BATCH_BYTES:
+                self._emit_batch(batch, size)
+                batch, size = [], 0
+        if batch:
+            self._emit_batch(batch, size)
         return True
 
+    def _emit_batch(self, batch: list[bytes], size: int) -> None:
+        self._emit(LinesLogged(self.stream, tuple(_text(line) for line in batch), self.offset, self.offset + size))
+        self.offset += size
+
     async def follow(self, stop: asyncio.Event) -> None:
-        """Relay lines as they are written until ``stop`` is set; then relay what is left, partial line included."""
+        """Relay lines as they are written until ``stop`` is set; then relay what is left, partial line included.
+
+        While the agent's outbox is backed up, reading pauses: the file holds the rest, so a work printing as fast
+        as it can never blocks and never grows the agent's memory.
+        """
         delay_s = _POLL_FAST_S
         while not stop.is_set():
             if self.read_available():
@@ -86,6 +101,8 @@ class OutputTail:
                 await asyncio.wait_for(stop.wait(), timeout=delay_s)
             except asyncio.TimeoutError:
                 pass
+        while self._backed_up():  # the final read must not be cut short: wait for room
+            await asyncio.sleep(_POLL_FAST_S)
         self.read_available(final=True)
         self.close()
 

@@ -27,6 +27,7 @@ log = structlog.get_logger(component="session")
 PROTOCOL_VERSION = 1
 _CONNECT_TIMEOUT_S = 5.0
 _MAX_EVENTS_PER_MESSAGE = 1000
+_MAX_MESSAGE_BYTES = 4 * 2**20  # far below the control plane's 64 MiB receive limit
 CHANNEL_OPTIONS = [
     ("grpc.keepalive_time_ms", 10_000),
     ("grpc.keepalive_timeout_ms", 5_000),
@@ -198,8 +199,10 @@ class AgentSession:
         queue = self._daemon.outbox.queue
         while True:
             batch: list[events_pb2.WorkEvent] = [await queue.get()]
-            while not queue.empty() and len(batch) < _MAX_EVENTS_PER_MESSAGE:
+            size = batch[0].ByteSize()
+            while not queue.empty() and len(batch) < _MAX_EVENTS_PER_MESSAGE and size < _MAX_MESSAGE_BYTES:
                 batch.append(queue.get_nowait())
+                size += batch[-1].ByteSize()
             await call.write(agent_pb2.AgentMessage(events=agent_pb2.WorkEvents(events=batch)))
 
     async def _heartbeat(self, call: grpc.aio.StreamStreamCall) -> None:

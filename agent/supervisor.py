@@ -49,6 +49,7 @@ class WorkSupervisor:
         emit: Callable[[str, int, EventBody], None],
         forward: Callable[[events_pb2.WorkEvent], None],
         cwd: str | None = None,
+        backed_up: Callable[[], bool] = lambda: False,
     ) -> None:
         self.record = WorkRecord(launch, cwd=cwd)
         self._socket_path = socket_path
@@ -57,6 +58,7 @@ class WorkSupervisor:
         self.stdout_path, self.stderr_path = f"{prefix}.stdout", f"{prefix}.stderr"
         self._emit = emit
         self._forward = forward
+        self._backed_up = backed_up
         self._pending: list[bytes] = []
         self._writer: asyncio.StreamWriter | None = None
         self._connected = asyncio.Event()
@@ -143,8 +145,8 @@ class WorkSupervisor:
 
     def _begin(self) -> None:
         self._tails = [
-            OutputTail(self.stdout_path, "stdout", self._emit_lines, self.record.stdout_offset),
-            OutputTail(self.stderr_path, "stderr", self._emit_lines, self.record.stderr_offset),
+            OutputTail(self.stdout_path, "stdout", self._emit_lines, self.record.stdout_offset, self._backed_up),
+            OutputTail(self.stderr_path, "stderr", self._emit_lines, self.record.stderr_offset, self._backed_up),
         ]
         self._tasks = [asyncio.create_task(tail.follow(self._tails_stop)) for tail in self._tails]
         self._tasks.append(asyncio.create_task(self._wait_exit()))
@@ -244,6 +246,11 @@ class WorkSupervisor:
         if self._connected.is_set():
             waiters.append(asyncio.create_task(self._runner_done.wait()))
         await asyncio.wait(waiters, timeout=2.0)
+        for path in (self.stdout_path, self.stderr_path):  # relayed, and kept in the rotated log files
+            try:
+                os.unlink(path)
+            except FileNotFoundError:
+                pass
         exit_code, sig = (0, -returncode) if returncode < 0 else (returncode, 0)
         exit_event = ProcessExited(self._process.pid, exit_code, sig)
         self.log.info("work_process_exited", reason=exit_event.describe())
