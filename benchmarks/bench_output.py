@@ -47,7 +47,7 @@ FLOOD_PREFIX = "root.flood | "
 MEMORY_BOUND_MB = 400.0
 """Peak RSS growth over idle that counts as unbounded for the control plane or the agent."""
 
-APP = '''
+APP = """
 import json, sys, time
 from sdk import LightningApp, LightningFlow, LightningWork
 
@@ -64,7 +64,7 @@ class Flood(LightningWork):
         self.write_s = 0.0
 
     def run(self):
-        time.sleep(2.0)  # an idle baseline first
+        time.sleep(3.0)  # an idle baseline first
         self.started = time.time()
         t0 = time.perf_counter()
         for i in range(N):
@@ -122,7 +122,7 @@ class Root(LightningFlow):
 
 
 app = LightningApp(Root())
-'''
+"""
 
 
 class LineCounter:
@@ -156,6 +156,47 @@ class LineCounter:
         return self.count / (self.last - self.first) if self.last > self.first else 0.0
 
 
+class FileCounter:
+    """Counts the flood's lines (and dropped-line markers) a process writes to a file, by polling what it appended.
+
+    Files rather than pipes: a reader thread in this process would slow the writer down (and with it the control
+    plane, whose console blocks on a full pipe), so the figures would be this script's, not lightning-ctl's.
+    """
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.count = 0
+        self.dropped = 0
+        self.first = self.last = 0.0
+        self._offset = 0
+        self._partial = b""
+
+    def poll(self) -> bool:
+        """Read what was appended; whether there was anything."""
+        try:
+            with open(self.path, "rb") as file:
+                file.seek(self._offset)
+                data = file.read()
+        except FileNotFoundError:
+            return False
+        if not data:
+            return False
+        self._offset += len(data)
+        *lines, self._partial = (self._partial + data).split(b"\n")
+        now = time.monotonic()
+        flood = sum(1 for line in lines if line.startswith(FLOOD_PREFIX.encode()))
+        if flood:
+            self.first = self.first or now
+            self.last = now
+            self.count += flood
+        self.dropped += sum(int(line.split()[1]) for line in lines if b"dropped here" in line)
+        return True
+
+    def rate(self) -> float:
+        """Lines per second between the polls that saw the first and the last flood line."""
+        return self.count / (self.last - self.first) if self.last > self.first else 0.0
+
+
 def rss_mb(pid: int) -> float:
     try:
         return psutil.Process(pid).memory_info().rss / MB
@@ -185,8 +226,9 @@ def roles(cp_pid: int, home: Path) -> dict[str, int]:
 
 
 def ctl(home: Path, *args: str, timeout_s: float = 30.0) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([LIGHTNING_CTL, *args], env=env_for(home), capture_output=True, text=True,
-                          timeout=timeout_s)
+    return subprocess.run(
+        [LIGHTNING_CTL, *args], env=env_for(home), capture_output=True, text=True, timeout=timeout_s
+    )
 
 
 def env_for(home: Path) -> dict[str, str]:
@@ -216,37 +258,62 @@ def main() -> int:
     app.write_text(textwrap.dedent(APP.format(lines=args.lines, payload=payload)).lstrip())
     procs: list[subprocess.Popen[bytes]] = []
     try:
-        run = subprocess.Popen([LIGHTNING_CTL, "run", str(app), "--log-level", "warning", "--stop-grace", "3"],
-                               cwd=str(app.parent), env=env_for(home), stdin=subprocess.DEVNULL,
-                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True)
+        console_path = home / "console.txt"
+        run = subprocess.Popen(
+            [LIGHTNING_CTL, "run", str(app), "--log-level", "warning", "--stop-grace", "3"],
+            cwd=str(app.parent),
+            env=env_for(home),
+            stdin=subprocess.DEVNULL,
+            stdout=console_path.open("wb"),
+            stderr=subprocess.PIPE,
+            start_new_session=True,
+        )
         procs.append(run)
-        console = LineCounter(run.stdout)
-        errors = LineCounter(run.stderr, prefix="\0")
+        console = FileCounter(console_path)
+        errors = LineCounter(run.stderr, prefix="\0")  # only its last lines are kept, for errors
         deadline = time.monotonic() + 30
         while not (home / ".lightning-ctl" / "run.json").exists():
             if time.monotonic() > deadline or run.poll() is not None:
-                raise SystemExit(f"the app did not start:\n" + "\n".join(errors.tail))
+                raise SystemExit("the app did not start:\n" + "\n".join(errors.tail))
             time.sleep(0.05)
-        time.sleep(1.0)  # the works start; the flood waits 2 s
+        # The followers subscribe now, well before the flood (which waits 3 s): they miss nothing.
+        follow = [LIGHTNING_CTL, "logs", "-f", "root.flood"] if not args.no_followers else ["true"]
+        fast = subprocess.Popen(
+            follow,
+            env=env_for(home),
+            stdout=(home / "follower.txt").open("wb"),
+            stderr=subprocess.DEVNULL,
+            start_new_session=True,
+        )
+        stuck = subprocess.Popen(
+            follow,
+            env=env_for(home),
+            stdout=subprocess.PIPE,
+            stderr=subprocess.DEVNULL,
+            start_new_session=True,
+        )
+        procs += [fast, stuck]
+        time.sleep(1.0)  # the works start
         pids = roles(run.pid, home)
         idle = {role: rss_mb(pid) for role, pid in pids.items()}
-        follow = [LIGHTNING_CTL, "logs", "-f", "root.flood"] if not args.no_followers else ["true"]
-        fast = subprocess.Popen(follow, env=env_for(home), stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
-                                start_new_session=True)
-        stuck = subprocess.Popen(follow, env=env_for(home), stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
-                                 start_new_session=True)
-        procs += [fast, stuck]
-        follower = LineCounter(fast.stdout)
+        follower = FileCounter(home / "follower.txt")
         peak = dict(idle)
         deadline = time.monotonic() + args.timeout
         flood_started = time.monotonic()
         while console.count < args.lines and time.monotonic() < deadline and run.poll() is None:
             for role, pid in pids.items():
                 peak[role] = max(peak.get(role, 0.0), rss_mb(pid))
+            console.poll()
+            follower.poll()
             time.sleep(0.05)
         waited_s = time.monotonic() - flood_started
-        settle = time.monotonic() + 10
-        while not args.no_followers and follower.count + follower.dropped < console.count and time.monotonic() < settle:
+        settle = time.monotonic() + 30
+        quiet_since = time.monotonic()
+        while not args.no_followers and follower.count + follower.dropped < console.count:
+            if follower.poll():
+                quiet_since = time.monotonic()
+            if time.monotonic() > settle or time.monotonic() - quiet_since > 3.0:
+                break
             time.sleep(0.05)
         final = {role: rss_mb(pid) for role, pid in pids.items()}
         state = json.loads(ctl(home, "state", "--json").stdout or "{}")
@@ -295,8 +362,14 @@ def main() -> int:
         "stuck_reader_dropped": unstuck.dropped,
         "flow_run_gaps": stats.get("gaps"),
         "beat_lag": stats.get("lags"),
-        "rss_mb": {role: {"idle": round(idle.get(role, 0), 1), "peak": round(peak.get(role, 0), 1),
-                          "final": round(final.get(role, 0), 1)} for role in peak},
+        "rss_mb": {
+            role: {
+                "idle": round(idle.get(role, 0), 1),
+                "peak": round(peak.get(role, 0), 1),
+                "final": round(final.get(role, 0), 1),
+            }
+            for role in peak
+        },
         "agent_log_files": {"files": logs_files, "mb": round(logs_bytes / MB, 1)},
         "capture_files_mb": round(capture_bytes / MB, 1),
         "stop_exit": stopped.returncode,
@@ -308,11 +381,17 @@ def main() -> int:
     if errors.tail:
         print("lightning-ctl run's stderr (last lines):\n" + "\n".join(errors.tail))
     grown = {role: r["peak"] - r["idle"] for role, r in result["rss_mb"].items() if role != "flood work"}
-    ok = (console.count == args.lines and exit_code == 0 and stopped.returncode == 0
-          and all(g < MEMORY_BOUND_MB for g in grown.values()))
-    print(f"\n{'OK' if ok else 'FAILED'}: {console.count}/{args.lines} lines on the console at "
-          f"{result['console_lines_per_s']} lines/s; RSS growth over idle (MB): "
-          + ", ".join(f"{k} {v:.0f}" for k, v in grown.items()))
+    ok = (
+        console.count == args.lines
+        and exit_code == 0
+        and stopped.returncode == 0
+        and all(g < MEMORY_BOUND_MB for g in grown.values())
+    )
+    print(
+        f"\n{'OK' if ok else 'FAILED'}: {console.count}/{args.lines} lines on the console at "
+        f"{result['console_lines_per_s']} lines/s; RSS growth over idle (MB): "
+        + ", ".join(f"{k} {v:.0f}" for k, v in grown.items())
+    )
     return 0 if ok else 1
 
 

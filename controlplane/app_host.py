@@ -96,7 +96,6 @@ class AppHost:
             server, port, local_port = build_server(servicer, self.token, opts.host, opts.port, opts.tls, app_servicer)
         await server.start()
         plan.checkpoint.begin(os.getpid(), port, resumed=plan.saved is not None)
-        self._write_run_file(_client_address(opts.host, port, local_port, opts.tls is not None))
         liveness = asyncio.create_task(self._check_liveness(opts.heartbeat_interval_s))
         log.info("control_plane_listening", address=f"{opts.host}:{port}", tls=opts.tls is not None,
                  mutual_tls=bool(opts.tls and opts.tls.ca))
@@ -110,6 +109,7 @@ class AppHost:
         try:
             if self._local_agent is not None:
                 self._local_agent.send_address(f"127.0.0.1:{local_port}")
+            self._write_run_file(_client_address(opts.host, port, local_port, opts.tls is not None))
             os.environ.update(opts.env)
             app, _ = load_app(opts.app_path)
             ended = await self._run_app(app, loop, plan)
@@ -124,6 +124,7 @@ class AppHost:
             await self._close_agent_streams()
             await server.stop(grace=1.0)
             plan.checkpoint.close()
+            self.console.close()
         if ended.message:
             print(ended.message, file=sys.stderr, flush=True)
         log.info("app_ended", exit_code=ended.exit_code)

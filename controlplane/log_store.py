@@ -24,6 +24,7 @@ MAX_LINES_PER_WORK = 10_000
 MAX_CHARS_PER_WORK = 8 * 2**20
 """With lines cut at 16 KiB by the agent, 10,000 lines could otherwise hold 160 MiB for one work."""
 MAX_PENDING_PER_SUBSCRIBER = 10_000
+MAX_PENDING_CHARS_PER_SUBSCRIBER = 8 * 2**20
 MAX_CHARS_PER_BATCH = 2**20
 """Batches handed to readers stay well under gRPC's 4 MiB message limit."""
 
@@ -46,6 +47,7 @@ class LogSubscription:
         self.work_names = frozenset(work_names) if work_names else None
         self._max_pending = max_pending
         self._pending: collections.deque[_Entry] = collections.deque()
+        self._pending_chars = 0
         self._dropped = 0
         self._wakeup = asyncio.Event()
         self._closed = False
@@ -58,12 +60,13 @@ class LogSubscription:
         """Queue new lines; those beyond the bound are counted as dropped."""
         if self._closed:
             return
-        room = self._max_pending - len(self._pending)
-        if room >= len(entries):
-            self._pending.extend(entries)
-        else:
-            self._pending.extend(entries[: max(room, 0)])
-            self._dropped += len(entries) - max(room, 0)
+        for index, entry in enumerate(entries):
+            if (len(self._pending) >= self._max_pending
+                    or self._pending_chars + len(entry[4]) > MAX_PENDING_CHARS_PER_SUBSCRIBER):
+                self._dropped += len(entries) - index
+                break
+            self._pending.append(entry)
+            self._pending_chars += len(entry[4])
         self._wakeup.set()
 
     async def next_batch(self) -> LogBatch | None:
@@ -76,6 +79,7 @@ class LogSubscription:
         entries, chars = [], 0
         while self._pending and (not entries or chars < MAX_CHARS_PER_BATCH):
             entry = self._pending.popleft()
+            self._pending_chars -= len(entry[4])
             entries.append(entry)
             chars += len(entry[4])
         dropped, self._dropped = self._dropped, 0

@@ -4,7 +4,7 @@ While an app runs, its control plane keeps ``~/.lightning-ctl/runs/<pid>.json`` 
 and points ``~/.lightning-ctl/run.json`` at itself, both owner-only (0600, in a 0700 folder): they hold the token.
 At exit it removes its own file, and ``run.json`` (only if it still names this pid) then names the newest other app
 still running, or is removed. Readers skip files whose process is gone (or whose pid now belongs to a newer
-process), so a control plane killed with SIGKILL leaves nothing that misleads.
+process), so a control plane killed with SIGKILL leaves nothing that misleads; the next app to start removes them.
 """
 
 from __future__ import annotations
@@ -61,7 +61,19 @@ def write_run_file(info: RunInfo, directory: Path | None = None) -> Path:
     own = runs / f"{info.pid}.json"
     _write_private(own, text)
     _write_private(directory / LATEST, text)
+    prune_stale(directory)
     return own
+
+
+def prune_stale(directory: Path | None = None) -> None:
+    """Remove the run files of control planes that are gone (killed ones never remove their own)."""
+    for path in ((directory or default_dir()) / RUNS).glob("*.json"):
+        info = read_run_file(path)
+        if info is not None and not is_alive(info):
+            try:
+                path.unlink()
+            except OSError:
+                pass
 
 
 def read_run_file(path: Path) -> RunInfo | None:

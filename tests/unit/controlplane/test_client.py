@@ -65,8 +65,9 @@ class Service:
     def __init__(self) -> None:
         self.stops: list[str] = []
         self.ended: queue.Queue[AppEnded] = queue.Queue()
-        self.loop = FlowLoop(LightningApp(Root()), FlowRuntime("/apps/app.py", {}, 1.0), lambda c: None,
-                             self.ended.put)
+        self.loop = FlowLoop(
+            LightningApp(Root()), FlowRuntime("/apps/app.py", {}, 1.0), lambda c: None, self.ended.put
+        )
         self.registry = AgentRegistry()
         self.log_store = LogStore()
 
@@ -76,8 +77,14 @@ class Service:
             return True
 
         self.queries = QueryBox(submit)
-        self.servicer = AppServicer(self.registry, self.log_store, self.queries, self.stops.append, "/apps/app.py",
-                                    heartbeat_interval_s=1.0)
+        self.servicer = AppServicer(
+            self.registry,
+            self.log_store,
+            self.queries,
+            self.stops.append,
+            "/apps/app.py",
+            heartbeat_interval_s=1.0,
+        )
         self.server = grpc.aio.server(interceptors=[TokenAuthInterceptor(TOKEN)])
         app_pb2_grpc.add_AppServiceServicer_to_server(self.servicer, self.server)
         self.port = self.server.add_insecure_port("127.0.0.1:0")
@@ -109,22 +116,32 @@ def run_with_service(scenario: Callable[[Service], Awaitable[Any]]) -> Any:
 
 def test_status_merges_flow_statuses_with_placements_and_agents() -> None:
     """GetStatus: the flow thread's works with their agent, pid and GPUs from the registry; the agents' usage."""
+
     async def scenario(service: Service) -> AppView:
         service.loop.inbox.put(WorkEvent("root.job", 1, 1, ProcessStarted(321)))
-        await asyncio.to_thread(wait_until, lambda: service.loop.runtime.works["root.job"].pid == 321, TIMEOUT_S)
+        await asyncio.to_thread(
+            wait_until, lambda: service.loop.runtime.works["root.job"].pid == 321, TIMEOUT_S
+        )
         session = AgentSession(AgentCapacity("a1", "gpu-1", 8.0, 2**34, (0, 1)), "box")
         service.registry.add(session)
         service.registry.placements["root.job"] = _Placement(1, Allocation("a1", cpus=2.0, gpu_indices=(1,)))
         async with AppClient(service.target()) as client:
             app = await client.status()
-        service.loop.inbox.put(WorkEvent("root.job", 1, 2, ProcessExited(321, 0)))  # nothing to wait for at the end
+        service.loop.inbox.put(
+            WorkEvent("root.job", 1, 2, ProcessExited(321, 0))
+        )  # nothing to wait for at the end
         return app
 
     app = run_with_service(scenario)
     assert app.stage == "running" and app.app_path == "/apps/app.py" and app.pid > 0
     job, other = sorted(app.works, key=lambda w: w.work_name)
-    assert (job.work_name, job.attempt, job.pid, job.agent_name, job.gpu_indices) == ("root.job", 1, 321, "gpu-1",
-                                                                                    (1,))
+    assert (job.work_name, job.attempt, job.pid, job.agent_name, job.gpu_indices) == (
+        "root.job",
+        1,
+        321,
+        "gpu-1",
+        (1,),
+    )
     assert job.restarts == 0
     assert (other.work_name, other.stage, other.agent_name) == ("root.other", "not_started", "")
     (agent,) = app.agents
@@ -135,6 +152,7 @@ def test_status_merges_flow_statuses_with_placements_and_agents() -> None:
 
 def test_agents_lists_connected_agents_and_flags_silent_ones() -> None:
     """ListAgents: an agent whose heartbeat is overdue (over 2 periods) shows as silent."""
+
     async def scenario(service: Service) -> list[AgentView]:
         session = AgentSession(AgentCapacity("a2", "late", 2.0, 2**30, ()), "h2")
         session.last_heartbeat -= 5.0
@@ -148,6 +166,7 @@ def test_agents_lists_connected_agents_and_flags_silent_ones() -> None:
 
 def test_state_pretty_and_full() -> None:
     """GetState: the pretty_state view by default (with the app's stage), the whole state with full."""
+
     async def scenario(service: Service) -> tuple[dict, dict]:
         async with AppClient(service.target()) as client:
             return await client.state(), await client.state(full=True)
@@ -159,14 +178,19 @@ def test_state_pretty_and_full() -> None:
 
 def test_watch_state_sends_the_state_then_each_change() -> None:
     """WatchState: the current state first, then a new message only when the state changed."""
+
     async def scenario(service: Service) -> list[Any]:
         seen = []
         async with AppClient(service.target()) as client:
             async for _, state in client.watch_state(interval_s=0.05):
                 seen.append(state["vars"]["note"])
                 if len(seen) == 1:
-                    service.loop.inbox.put(Query(lambda app, runtime: setattr(app.root, "note", "changed"),
-                                                 asyncio.get_running_loop().create_future()))
+                    service.loop.inbox.put(
+                        Query(
+                            lambda app, runtime: setattr(app.root, "note", "changed"),
+                            asyncio.get_running_loop().create_future(),
+                        )
+                    )
                 else:
                     return seen
         return seen
@@ -176,6 +200,7 @@ def test_watch_state_sends_the_state_then_each_change() -> None:
 
 def test_logs_resolve_suffixes_and_follow_new_lines() -> None:
     """StreamLogs: a suffix names its work; --tail limits the kept lines; follow then streams new ones."""
+
     async def scenario(service: Service) -> tuple[list[str], list[str]]:
         service.log_store.append("root.job", "stdout", ["one", "two", "three"])
         service.log_store.append("root.other", "stdout", ["elsewhere"])
@@ -202,6 +227,7 @@ def test_logs_resolve_suffixes_and_follow_new_lines() -> None:
 
 def test_follow_ends_cleanly_when_the_app_ends() -> None:
     """A follower's stream ends (no error) once the log store closes at the app's end."""
+
     async def scenario(service: Service) -> list[LogBatch]:
         async with AppClient(service.target()) as client:
             batches = []
@@ -216,6 +242,7 @@ def test_follow_ends_cleanly_when_the_app_ends() -> None:
 
 def test_ambiguous_or_unknown_work_is_an_invalid_request() -> None:
     """A WORK matching several works (or none) is INVALID_ARGUMENT: exit code 2 with the server's message."""
+
     async def scenario(service: Service) -> list[BaseException]:
         errors = []
         async with AppClient(service.target()) as client:
@@ -233,6 +260,7 @@ def test_ambiguous_or_unknown_work_is_an_invalid_request() -> None:
 
 def test_stop_asks_the_app_to_stop() -> None:
     """StopApp hands the reason to the app (a default one when none is given)."""
+
     async def scenario(service: Service) -> list[str]:
         async with AppClient(service.target()) as client:
             await client.stop()
@@ -244,6 +272,7 @@ def test_stop_asks_the_app_to_stop() -> None:
 
 def test_wrong_token_is_refused_with_exit_code_4() -> None:
     """A wrong token is UNAUTHENTICATED, which the client reports as TokenRefusedError (exit 4)."""
+
     async def scenario(service: Service) -> TokenRefusedError:
         async with AppClient(service.target("wrong")) as client:
             with pytest.raises(TokenRefusedError) as caught:
@@ -256,6 +285,7 @@ def test_wrong_token_is_refused_with_exit_code_4() -> None:
 
 def test_app_that_ended_fails_the_operation_with_exit_code_1() -> None:
     """Once the flow loop ended, status fails with the server's reason (exit 1), not a hang."""
+
     async def scenario(service: Service) -> OperationFailedError:
         service.queries.close("the app has ended")
         async with AppClient(service.target()) as client:
@@ -269,6 +299,7 @@ def test_app_that_ended_fails_the_operation_with_exit_code_1() -> None:
 
 def test_nothing_listening_is_unreachable_with_exit_code_3() -> None:
     """No control plane at the address: ControlPlaneUnreachableError (exit 3) naming the address."""
+
     async def scenario() -> ControlPlaneUnreachableError:
         target = Target(f"127.0.0.1:{free_port()}", TOKEN)
         async with AppClient(target, timeout_s=2.0) as client:
@@ -283,18 +314,48 @@ def test_nothing_listening_is_unreachable_with_exit_code_3() -> None:
 @pytest.mark.parametrize(
     ("code", "details", "streaming", "kind", "message"),
     [
-        (grpc.StatusCode.UNAVAILABLE, "connection refused", False, ControlPlaneUnreachableError,
-         "cannot reach the control plane at h:1"),
-        (grpc.StatusCode.DEADLINE_EXCEEDED, "", False, ControlPlaneUnreachableError,
-         "cannot reach the control plane at h:1"),
-        (grpc.StatusCode.UNAVAILABLE, "", True, ControlPlaneUnreachableError,
-         "lost the connection to the control plane at h:1"),
-        (grpc.StatusCode.UNAUTHENTICATED, "missing or wrong token", False, TokenRefusedError,
-         "the control plane at h:1 refused the token"),
-        (grpc.StatusCode.INVALID_ARGUMENT, "work name 'w' is ambiguous", False, InvalidRequestError,
-         "work name 'w' is ambiguous"),
-        (grpc.StatusCode.FAILED_PRECONDITION, "the app has ended\nmore", False, OperationFailedError,
-         "the app has ended"),
+        (
+            grpc.StatusCode.UNAVAILABLE,
+            "connection refused",
+            False,
+            ControlPlaneUnreachableError,
+            "cannot reach the control plane at h:1",
+        ),
+        (
+            grpc.StatusCode.DEADLINE_EXCEEDED,
+            "",
+            False,
+            ControlPlaneUnreachableError,
+            "cannot reach the control plane at h:1",
+        ),
+        (
+            grpc.StatusCode.UNAVAILABLE,
+            "",
+            True,
+            ControlPlaneUnreachableError,
+            "lost the connection to the control plane at h:1",
+        ),
+        (
+            grpc.StatusCode.UNAUTHENTICATED,
+            "missing or wrong token",
+            False,
+            TokenRefusedError,
+            "the control plane at h:1 refused the token",
+        ),
+        (
+            grpc.StatusCode.INVALID_ARGUMENT,
+            "work name 'w' is ambiguous",
+            False,
+            InvalidRequestError,
+            "work name 'w' is ambiguous",
+        ),
+        (
+            grpc.StatusCode.FAILED_PRECONDITION,
+            "the app has ended\nmore",
+            False,
+            OperationFailedError,
+            "the app has ended",
+        ),
         (grpc.StatusCode.INTERNAL, "", False, OperationFailedError, "internal"),
     ],
 )
@@ -307,12 +368,30 @@ def test_error_table(code, details, streaming, kind, message) -> None:  # noqa: 
 
 def test_app_codec_round_trips() -> None:
     """Every AppService message converts to protobuf and back unchanged."""
-    work = WorkView("root.w", "failed", "user_exception", "Traceback...", 1.5, 1.0, 3, 99, True, "a1", "gpu", (0, 2))
-    agent = AgentView("a1", "gpu", "box", True, {"zone": "b"}, 8.0, 2.5, 2**34, 2**30, (0, 1, 2), (0, 2),
-                      ("root.w",), 0.7, "silent")
+    work = WorkView(
+        "root.w", "failed", "user_exception", "Traceback...", 1.5, 1.0, 3, 99, True, "a1", "gpu", (0, 2)
+    )
+    agent = AgentView(
+        "a1",
+        "gpu",
+        "box",
+        True,
+        {"zone": "b"},
+        8.0,
+        2.5,
+        2**34,
+        2**30,
+        (0, 1, 2),
+        (0, 2),
+        ("root.w",),
+        0.7,
+        "silent",
+    )
     app = AppView("running", "/a.py", 12, (work,), (agent,))
     assert app_codec.app_from_pb(app_codec.app_to_pb(app)) == app
     assert app_codec.work_from_pb(app_codec.work_to_pb(work)) == work
     assert app_codec.agent_from_pb(app_codec.agent_to_pb(agent)) == agent
-    batch = LogBatch((LogLine("root.w", 2.5, "stderr", "oops \ufffd"), LogLine("root.w", 3.0, "stdout", "")), 7)
+    batch = LogBatch(
+        (LogLine("root.w", 2.5, "stderr", "oops \ufffd"), LogLine("root.w", 3.0, "stdout", "")), 7
+    )
     assert app_codec.log_batch_from_pb(app_codec.log_batch_to_pb(batch)) == batch

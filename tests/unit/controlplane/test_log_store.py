@@ -84,6 +84,7 @@ def test_unknown_work_names_read_as_empty() -> None:
 
 def test_subscriber_gets_new_lines_of_its_works_only() -> None:
     """A subscription sees lines appended after it started, for its works only, then ends on close."""
+
     async def scenario() -> list:
         store = LogStore()
         store.append("root.a", "stdout", ["before"])
@@ -102,6 +103,7 @@ def test_subscriber_gets_new_lines_of_its_works_only() -> None:
 
 def test_slow_subscriber_drops_lines_and_is_told_how_many() -> None:
     """A reader that falls behind loses the newest lines beyond its bound, and the next batch says how many."""
+
     async def scenario():  # noqa: ANN202
         store = LogStore()
         subscription = store.subscribe(None, max_pending=5)
@@ -115,6 +117,7 @@ def test_slow_subscriber_drops_lines_and_is_told_how_many() -> None:
 
 def test_subscriber_waits_for_lines_without_spinning() -> None:
     """next_batch blocks until a line arrives (it is woken by append, not by polling)."""
+
     async def scenario():  # noqa: ANN202
         store = LogStore()
         subscription = store.subscribe()
@@ -129,6 +132,7 @@ def test_subscriber_waits_for_lines_without_spinning() -> None:
 
 def test_unsubscribed_reader_gets_nothing_more() -> None:
     """After unsubscribe, appends no longer reach the subscription."""
+
     async def scenario():  # noqa: ANN202
         store = LogStore()
         subscription = store.subscribe()
@@ -142,6 +146,7 @@ def test_unsubscribed_reader_gets_nothing_more() -> None:
 @pytest.mark.parametrize("count", [0, 1])
 def test_subscribing_after_close_ends_at_once(count: int) -> None:
     """A reader arriving after the app ended gets the end of the stream immediately."""
+
     async def scenario():  # noqa: ANN202
         store = LogStore()
         store.append("root.a", "stdout", ["x"] * count)

@@ -63,7 +63,9 @@ def flow_loop():
 
     def start(root: LightningFlow) -> tuple[FlowLoop, queue.Queue[AppEnded]]:
         ended: queue.Queue[AppEnded] = queue.Queue()
-        loop = FlowLoop(LightningApp(root), FlowRuntime("/apps/app.py", {}, 1.0), lambda commands: None, ended.put)
+        loop = FlowLoop(
+            LightningApp(root), FlowRuntime("/apps/app.py", {}, 1.0), lambda commands: None, ended.put
+        )
         loops.append(loop)
         loop.start()
         return loop, ended
@@ -135,6 +137,7 @@ def test_busy_flow_times_out_with_a_clear_error(flow_loop) -> None:
 
 def test_closing_the_box_fails_waiting_and_new_queries() -> None:
     """Once the app ended, a query that was waiting fails at once, and new ones are refused."""
+
     async def scenario() -> tuple[BaseException | None, BaseException | None]:
         box = QueryBox(lambda query: True, timeout_s=5.0)  # nobody ever answers
         waiting = asyncio.ensure_future(box.ask(lambda app, runtime: None))
@@ -154,6 +157,7 @@ def test_closing_the_box_fails_waiting_and_new_queries() -> None:
 
 def test_a_box_without_a_flow_loop_refuses_at_once() -> None:
     """Before the flow loop exists (submit returns False) the asker is told the app is not running."""
+
     async def ask() -> None:
         await QueryBox(lambda query: False).ask(lambda app, runtime: None)
 
@@ -163,6 +167,7 @@ def test_a_box_without_a_flow_loop_refuses_at_once() -> None:
 
 def test_queries_are_answered_during_teardown(flow_loop) -> None:
     """While the app ends (works stopping), status queries still get answers."""
+
     class Starts(LightningFlow):
         def __init__(self) -> None:
             super().__init__()
@@ -175,6 +180,7 @@ def test_queries_are_answered_during_teardown(flow_loop) -> None:
     wait_until(lambda: loop.ticks >= 1, TIMEOUT_S)
     loop.runtime.works["root.job"].pid = 1234  # as if its process had reported in: teardown waits for it
     loop.inbox.put(StopRequested(0, "stop"))
+    wait_until(lambda: loop.app.stage.value == "stopping", TIMEOUT_S)  # the loop is in its teardown now
 
     async def ask() -> Any:
         return await box_for(loop).ask(read_works)
@@ -192,11 +198,28 @@ def test_status_and_state_reads(flow_loop) -> None:
 
     async def ask() -> tuple:
         box = box_for(loop)
-        return (await box.ask(read_works), await box.ask(read_work_names), await box.ask(read_state_json(False)),
-                await box.ask(read_state_json(True)))
+        return (
+            await box.ask(read_works),
+            await box.ask(read_work_names),
+            await box.ask(read_state_json(False)),
+            await box.ask(read_state_json(True)),
+        )
 
     (stage, works), names, pretty, full = asyncio.run(ask())
     assert stage == "running" and names == ["root.job"]
     assert works[0].work_name == "root.job" and works[0].stage == "not_started" and works[0].attempt == 0
     assert '"note": "hello"' in pretty and '"calls"' not in pretty and '"app_state"' in pretty
     assert '"calls"' in full
+
+
+def test_a_query_drained_with_a_stop_is_still_answered(flow_loop) -> None:
+    """A query that arrives in the same batch as a stop (here: both queued during a slow run) gets its answer."""
+    loop, ended = flow_loop(Sleepy())
+    wait_until(lambda: loop.app.root.runs >= 1, TIMEOUT_S)  # inside its 0.5 s run: the inbox is not drained
+
+    async def ask() -> Any:
+        loop.inbox.put(StopRequested(0, "stop"))  # the stop first, then the query, both before the run ends
+        return await box_for(loop, timeout_s=5.0).ask(lambda app, runtime: app.root.runs)
+
+    assert asyncio.run(ask()) >= 1
+    assert ended.get(timeout=TIMEOUT_S).exit_code == 0

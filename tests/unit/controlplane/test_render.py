@@ -56,7 +56,14 @@ def test_format_bytes_uses_binary_units(count: int, text: str) -> None:
 
 @pytest.mark.parametrize(
     ("seconds", "text"),
-    [(0.43, "0.4s"), (12.7, "12s"), (192, "3m12s"), (7500, "2h05m"), (3 * 86400 + 4 * 3600, "3d04h"), (-1, "0.0s")],
+    [
+        (0.43, "0.4s"),
+        (12.7, "12s"),
+        (192, "3m12s"),
+        (7500, "2h05m"),
+        (3 * 86400 + 4 * 3600, "3d04h"),
+        (-1, "0.0s"),
+    ],
 )
 def test_format_duration_is_short(seconds: float, text: str) -> None:
     """Durations stay short enough for a table column."""
@@ -80,7 +87,9 @@ def test_safe_text_escapes_control_characters_and_keeps_colours_and_tabs() -> No
 
 def test_first_line_takes_the_first_non_empty_line_and_cuts_it() -> None:
     """A traceback in a status message shows as its first line, cut with an ellipsis."""
-    assert first_line("\nTraceback (most recent call last):\n  File x") == "Traceback (most recent call last):"
+    assert (
+        first_line("\nTraceback (most recent call last):\n  File x") == "Traceback (most recent call last):"
+    )
     assert first_line("x" * 100, limit=10) == "x" * 9 + "…"
     assert first_line("") == ""
 
@@ -93,12 +102,31 @@ def test_log_line_text_is_prefixed_like_the_console_and_made_safe() -> None:
     assert stamped == "2023-11-14T22:13:20.500Z root.w | x"
 
 
-WORK = WorkView("root.trainer", "running", attempt=2, pid=4242, agent_name="gpu-1", agent_id="a1",
-                gpu_indices=(0, 1), started_at=datetime.datetime(2025, 3, 4, 14, 0, 0).timestamp(),
-                status_timestamp=1.0)
-AGENT = AgentView("a1", "gpu-1", hostname="box", cpus_total=16, cpus_used=2.5, memory_total_bytes=64 * 2**30,
-                  memory_used_bytes=2**30, gpu_indices=(0, 1, 2, 3), gpus_used=(0, 1), work_names=("root.trainer",),
-                  last_heartbeat_age_s=0.4, labels={"zone": "b"})
+WORK = WorkView(
+    "root.trainer",
+    "running",
+    attempt=2,
+    pid=4242,
+    agent_name="gpu-1",
+    agent_id="a1",
+    gpu_indices=(0, 1),
+    started_at=datetime.datetime(2025, 3, 4, 14, 0, 0).timestamp(),
+    status_timestamp=1.0,
+)
+AGENT = AgentView(
+    "a1",
+    "gpu-1",
+    hostname="box",
+    cpus_total=16,
+    cpus_used=2.5,
+    memory_total_bytes=64 * 2**30,
+    memory_used_bytes=2**30,
+    gpu_indices=(0, 1, 2, 3),
+    gpus_used=(0, 1),
+    work_names=("root.trainer",),
+    last_heartbeat_age_s=0.4,
+    labels={"zone": "b"},
+)
 
 
 def test_works_table_shows_status_placement_and_restarts() -> None:
@@ -106,7 +134,17 @@ def test_works_table_shows_status_placement_and_restarts() -> None:
     now = datetime.datetime(2025, 3, 4, 15, 0, 0).timestamp()
     pending = WorkView("root.eval", "pending", message="no agent has 2 free GPUs\nmore")
     lines = works_table([WORK, pending], now).splitlines()
-    assert lines[0].split() == ["WORK", "STATUS", "REASON", "AGENT", "PID", "STARTED", "RESTARTS", "GPUS", "MESSAGE"]
+    assert lines[0].split() == [
+        "WORK",
+        "STATUS",
+        "REASON",
+        "AGENT",
+        "PID",
+        "STARTED",
+        "RESTARTS",
+        "GPUS",
+        "MESSAGE",
+    ]
     assert lines[1].split() == ["root.trainer", "running", "-", "gpu-1", "4242", "14:00:00", "1", "0,1", "-"]
     assert lines[2].split()[:8] == ["root.eval", "pending", "-", "-", "-", "-", "0", "-"]
     assert lines[2].endswith("no agent has 2 free GPUs")
@@ -115,8 +153,20 @@ def test_works_table_shows_status_placement_and_restarts() -> None:
 def test_agents_table_shows_used_of_total() -> None:
     """CPUs, memory and GPUs show what works hold out of what the agent offers."""
     lines = agents_table([AGENT]).splitlines()
-    assert lines[1].split() == ["gpu-1", "box", "connected", "2.5/16", "1.0", "GiB/64.0", "GiB", "2/4", "1",
-                                "0.4s", "ago", "zone=b"]
+    assert lines[1].split() == [
+        "gpu-1",
+        "box",
+        "connected",
+        "2.5/16",
+        "1.0",
+        "GiB/64.0",
+        "GiB",
+        "2/4",
+        "1",
+        "0.4s",
+        "ago",
+        "zone=b",
+    ]
 
 
 def test_status_text_and_json() -> None:
@@ -139,14 +189,22 @@ def test_status_text_without_works_or_agents() -> None:
     assert "(no works)" in text and "(no agents connected)" in text
 
 
-PRETTY = {"vars": {"n": 1}, "works": {"w": {"vars": {"count": 3, "cfg": {"lr": 0.1}}}},
-          "flows": {"sub": {"vars": {"xs": [1, 2]}}}, "app_state": {"stage": "running"}}
+PRETTY = {
+    "vars": {"n": 1},
+    "works": {"w": {"vars": {"count": 3, "cfg": {"lr": 0.1}}}},
+    "flows": {"sub": {"vars": {"xs": [1, 2]}}},
+    "app_state": {"stage": "running"},
+}
 
 
 def test_flatten_pretty_state_reads_like_attributes() -> None:
     """root.w.count rather than works.w.vars.count; app.stage for the app's stage."""
     assert flatten_state(PRETTY, pretty=True) == {
-        "root.n": 1, "root.w.count": 3, "root.w.cfg.lr": 0.1, "root.sub.xs": [1, 2], "app.stage": "running",
+        "root.n": 1,
+        "root.w.count": 3,
+        "root.w.cfg.lr": 0.1,
+        "root.sub.xs": [1, 2],
+        "app.stage": "running",
     }
 
 
@@ -159,12 +217,24 @@ def test_state_changes_lists_changed_added_and_removed_values() -> None:
     """Each changed path is one line: old -> new; NaN is not a change."""
     before = {"root.a": 1, "root.b": "x", "root.gone": True, "root.nan": float("nan")}
     after = {"root.a": 2, "root.b": "x", "root.new": [1], "root.nan": float("nan")}
-    assert state_changes(before, after) == ["root.a: 1 -> 2", "root.gone: removed (was true)", "root.new: [1] (new)"]
+    assert state_changes(before, after) == [
+        "root.a: 1 -> 2",
+        "root.gone: removed (was true)",
+        "root.new: [1] (new)",
+    ]
 
 
 @pytest.mark.parametrize(
     ("text", "seconds"),
-    [("90", 90.0), ("90s", 90.0), ("1.5m", 90.0), ("2h", 7200.0), ("1d", 86400.0), ("1h30m", 5400.0), ("5M", 300.0)],
+    [
+        ("90", 90.0),
+        ("90s", 90.0),
+        ("1.5m", 90.0),
+        ("2h", 7200.0),
+        ("1d", 86400.0),
+        ("1h30m", 5400.0),
+        ("5M", 300.0),
+    ],
 )
 def test_parse_duration_accepts_units_and_combinations(text: str, seconds: float) -> None:
     """--since takes 30s, 5m, 1h30m, 2d or plain seconds."""

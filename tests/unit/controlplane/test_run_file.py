@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import json
 import os
 import stat
 import subprocess
 import sys
 import time
+from dataclasses import asdict
 
 import pytest
 
@@ -99,3 +101,11 @@ def test_unreadable_run_file_is_ignored(tmp_path) -> None:
     assert read_run_file(tmp_path / LATEST) is None
     with pytest.raises(NoRunningAppError):
         find_running_app(tmp_path)
+
+
+def test_starting_an_app_removes_run_files_of_killed_ones(tmp_path, dead_pid: int) -> None:
+    """Control planes killed with SIGKILL leave their run file; the next app to start removes it."""
+    (tmp_path / RUNS).mkdir(parents=True)
+    (tmp_path / RUNS / f"{dead_pid}.json").write_text(json.dumps(asdict(info(pid=dead_pid))))
+    write_run_file(info(), tmp_path)
+    assert sorted(p.name for p in (tmp_path / RUNS).iterdir()) == [f"{os.getpid()}.json"]
