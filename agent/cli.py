@@ -16,6 +16,7 @@ import structlog
 
 from agent.home import AgentHome
 from agent.launcher import ZygoteLauncher
+from sdk._files import read_or_create
 from sdk._logging import configure_logging
 from sdk._sizes import parse_size
 
@@ -43,19 +44,7 @@ def _tls(ca: str | None, cert: str | None, key: str | None) -> tuple[bytes | Non
 
 def _persistent_agent_id(home: Path) -> str:
     """This agent's identity, kept in its home so that it survives restarts."""
-    path = home / "agent-id"
-    try:
-        existing = path.read_text().strip()
-        if existing:
-            return existing
-    except FileNotFoundError:
-        pass
-    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-    agent_id = uuid.uuid4().hex
-    temporary = path.with_suffix(".tmp")
-    temporary.write_text(agent_id + "\n")
-    os.replace(temporary, path)  # atomic: a crash never leaves a half-written identity
-    return agent_id
+    return read_or_create(home / "agent-id", lambda: uuid.uuid4().hex)
 
 
 @click.command(context_settings={"help_option_names": ["-h", "--help"], "auto_envvar_prefix": "LIGHTNING_AGENT"})

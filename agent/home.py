@@ -17,6 +17,7 @@ import tempfile
 from pathlib import Path
 
 from sdk._events import LaunchWork, launch_from_dict
+from sdk._files import write_atomic
 
 _MAX_SOCKET_PATH = 100  # sun_path holds 108 bytes
 
@@ -97,7 +98,4 @@ class AgentHome:
 
     def save_records(self, records: list[WorkRecord]) -> None:
         """Record the running work processes, atomically (a crash leaves the old or the new file, never half)."""
-        data = json.dumps({"works": [dataclasses.asdict(record) for record in records]})
-        temporary = self.path / f".works.json.{os.getpid()}"
-        temporary.write_text(data)
-        os.replace(temporary, self.path / "works.json")
+        write_atomic(self.path / "works.json", json.dumps({"works": [dataclasses.asdict(r) for r in records]}))

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-import os
 import secrets
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
+
+from sdk._files import read_or_create
 
 if TYPE_CHECKING:
     import grpc
@@ -17,20 +18,7 @@ LOOPBACK_HOSTS = frozenset({"127.0.0.1", "localhost", "::1"})
 
 def load_or_create_token(path: Path = TOKEN_FILE) -> str:
     """The token stored at ``path``; a new one is generated and stored (mode 0600) when there is none."""
-    try:
-        token = path.read_text().strip()
-        if token:
-            return token
-    except FileNotFoundError:
-        pass
-    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-    token = secrets.token_urlsafe(32)
-    temporary = path.with_name(f".{path.name}.{os.getpid()}")
-    fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w") as file:
-        file.write(token + "\n")
-    os.replace(temporary, path)
-    return token
+    return read_or_create(path, lambda: secrets.token_urlsafe(32))
 
 
 @dataclass(frozen=True)

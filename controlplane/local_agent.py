@@ -18,6 +18,7 @@ import uuid
 from pathlib import Path
 
 from controlplane.options import RunOptions
+from sdk._files import write_atomic
 
 
 def app_home(app_path: str) -> Path:
@@ -67,10 +68,7 @@ class LocalAgent:
 
     def send_address(self, address: str) -> None:
         """Tell the agent where the control plane listens (once the server is bound)."""
-        self.home.mkdir(parents=True, exist_ok=True, mode=0o700)
-        temporary = self.address_file.with_suffix(".tmp")
-        temporary.write_text(address + "\n")
-        os.replace(temporary, self.address_file)  # a reused agent reads it on its next reconnection
+        write_atomic(self.address_file, address + "\n")  # a reused agent reads it on its next reconnection
         if self._address_pipe is not None:
             with os.fdopen(self._address_pipe, "w") as pipe:
                 pipe.write(address + "\n")

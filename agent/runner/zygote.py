@@ -23,6 +23,7 @@ import sys
 from typing import Any
 
 from agent.runner import work_process
+from sdk._files import write_atomic
 from sdk._loader import load_app
 
 _MAX_MESSAGE = 1 << 20
@@ -147,12 +148,8 @@ class Zygote:
 
 def record_exit(exits_dir: str, pid: int, returncode: int) -> None:
     """Write ``<exits_dir>/<pid>.json`` atomically: how the process ended, for an agent that was not there."""
-    path = os.path.join(exits_dir, f"{pid}.json")
-    temporary = f"{path}.tmp"
     try:
-        with open(temporary, "w") as file:
-            json.dump({"pid": pid, "returncode": returncode}, file)
-        os.replace(temporary, path)
+        write_atomic(os.path.join(exits_dir, f"{pid}.json"), json.dumps({"pid": pid, "returncode": returncode}))
     except OSError:
         pass  # the message to the agent still carries it when the agent is there
 
