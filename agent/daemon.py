@@ -36,6 +36,8 @@ log = structlog.get_logger(component="agent")
 WorkKey = tuple[str, int]
 _OUTBOX_HIGH_WATER = 200
 _PERSIST_INTERVAL_S = 1.0
+_EXITED_RETENTION_S = 60.0
+"""How long an exited work's end (exit status, output files) is kept to be sent again after a reconnection."""
 
 
 @dataclass
@@ -52,6 +54,16 @@ class Outbox:
     def put(self, event: events_pb2.WorkEvent) -> None:
         """Queue an event of a work process, as it is."""
         self.queue.put_nowait(event)
+
+    def drop_output(self) -> None:
+        """Forget the output lines waiting to go (they are read again from the capture files), keeping events."""
+        kept = []
+        while not self.queue.empty():
+            event = self.queue.get_nowait()
+            if event.WhichOneof("kind") != "logs":
+                kept.append(event)
+        for event in kept:
+            self.queue.put_nowait(event)
 
     def backed_up(self) -> bool:
         """Whether enough is waiting that output readers should pause (their files hold the rest)."""
@@ -74,6 +86,7 @@ class AgentDaemon:
         self.bundles = BundleCache(Path(work_dir) / "lightning-bundles" if work_dir else home.bundles_dir)
         self.fetch_bundle: Callable[[str], AsyncIterator[bytes]] | None = None
         self.supervisors: dict[WorkKey, WorkSupervisor] = {}
+        self._recently_exited: dict[WorkKey, WorkSupervisor] = {}
         self._work_dir = work_dir
         self.socket_path = home.socket_path
         self._server: asyncio.base_events.Server | None = None
@@ -88,10 +101,14 @@ class AgentDaemon:
             pass
         self._server = await asyncio.start_unix_server(self._accept, path=self.socket_path)
         os.chmod(self.socket_path, 0o600)
+        adopted = []
         for record in self.home.load_records():
             supervisor = self._supervisor(record.launch, record.cwd)
             supervisor.adopt(record)
-            self._watch(supervisor)
+            adopted.append(supervisor)
+        for supervisor in adopted:  # persisting only now: a crash halfway must not forget the others
+            self._watch(supervisor, persist=False)
+        self.persist()
         self._spawn(self._persist_periodically())
 
     def _supervisor(self, launch: LaunchWork, cwd: str | None) -> WorkSupervisor:
@@ -100,16 +117,22 @@ class AgentDaemon:
         self.supervisors[(launch.work_name, launch.attempt)] = supervisor
         return supervisor
 
-    def _watch(self, supervisor: WorkSupervisor) -> None:
-        """Keep the works record current: forget the process once it exited."""
+    def _watch(self, supervisor: WorkSupervisor, persist: bool = True) -> None:
+        """Keep the works record current: forget the process once it exited (keeping its end for a while)."""
 
         async def forget_on_exit() -> None:
             await supervisor.exited.wait()
-            self.supervisors.pop((supervisor.launch.work_name, supervisor.launch.attempt), None)
+            key = (supervisor.launch.work_name, supervisor.launch.attempt)
+            self.supervisors.pop(key, None)
+            self._recently_exited[key] = supervisor
             self.persist()
+            await asyncio.sleep(_EXITED_RETENTION_S)  # a new session in this window gets its end again
+            self._recently_exited.pop(key, None)
+            supervisor.remove_output_files()
 
         self._spawn(forget_on_exit())
-        self.persist()
+        if persist:
+            self.persist()
 
     def persist(self) -> None:
         """Write the works record (when it changed), with how much of each output was relayed."""
@@ -117,7 +140,7 @@ class AgentDaemon:
         for supervisor in self.supervisors.values():
             if supervisor.record.pid and not supervisor.exited.is_set():
                 record = supervisor.record
-                record.stdout_offset, record.stderr_offset = supervisor.output_offsets()
+                record.stdout_offset, record.stderr_offset = supervisor.confirmed_output
                 records.append(record)
         snapshot = repr(records)
         if snapshot != self._saved:
@@ -154,9 +177,25 @@ class AgentDaemon:
             supervisor.send_ack(seq)
 
     def resend_unacknowledged(self) -> None:
-        """A new session with the control plane: every work process sends its unacknowledged events again."""
+        """A new session with the control plane: every work process sends its unacknowledged events again, and the
+        output (and exits) the control plane did not confirm go again too.
+
+        Output goes again from what the control plane confirmed, in order: lines still queued are dropped first, so
+        that no later line can arrive ahead of an earlier one lost with the previous session.
+        """
+        self.outbox.drop_output()
         for supervisor in self.supervisors.values():
             supervisor.request_resend()
+            supervisor.resend_unconfirmed()
+        for supervisor in self._recently_exited.values():
+            supervisor.resend_unconfirmed()
+
+    def confirm_output(self, work_name: str, attempt: int, stdout_offset: int, stderr_offset: int) -> None:
+        """The control plane has shown this much of the work's output."""
+        key = (work_name, attempt)
+        supervisor = self.supervisors.get(key) or self._recently_exited.get(key)
+        if supervisor is not None:
+            supervisor.confirm_output(stdout_offset, stderr_offset)
 
     def handle(self, command: Command) -> None:
         """Carry out one command from the control plane."""

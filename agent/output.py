@@ -45,6 +45,12 @@ class OutputTail:
                 return None
         return self._fd
 
+    def rewind(self, offset: int) -> None:
+        """Relay again from ``offset`` (what the control plane confirmed): the lines after it may have been lost."""
+        if offset < self.offset:
+            self.offset = offset
+            self._partial = b""
+
     def read_available(self, final: bool = False) -> bool:
         """Relay every complete line now in the file (and a last partial one when ``final``); whether any was."""
         fd = self._open()

@@ -69,6 +69,7 @@ class AgentSession:
         self._address_file = address_file
         self.connected = False
         self.sessions_started = 0
+        self._write_lock = asyncio.Lock()  # one write at a time: grpc.aio breaks a stream written concurrently
         self._stub: agent_pb2_grpc.AgentServiceStub | None = None
         daemon.fetch_bundle = self.fetch_bundle
         self.log = log.bind(agent_id=self.agent_id, control_plane=address)
@@ -133,6 +134,9 @@ class AgentSession:
                         if exc.code() == grpc.StatusCode.UNAUTHENTICATED:
                             raise PermissionError(f"the control plane at {self.address} refused the token") from None
                         self.log.warning("stream_broken", code=exc.code().name, details=exc.details())
+                    except (asyncio.InvalidStateError, ConnectionError, OSError) as exc:
+                        # A write racing the stream's end, or the transport going: reconnect, never give up.
+                        self.log.warning("stream_broken", error=f"{type(exc).__name__}: {exc}")
                     self.connected = False
                     delay = backoff_s * random.uniform(0.8, 1.2)
                     self.log.info("reconnecting", delay_s=round(delay, 3))
@@ -203,19 +207,21 @@ class AgentSession:
             while not queue.empty() and len(batch) < _MAX_EVENTS_PER_MESSAGE and size < _MAX_MESSAGE_BYTES:
                 batch.append(queue.get_nowait())
                 size += batch[-1].ByteSize()
-            await call.write(agent_pb2.AgentMessage(events=agent_pb2.WorkEvents(events=batch)))
+            async with self._write_lock:
+                await call.write(agent_pb2.AgentMessage(events=agent_pb2.WorkEvents(events=batch)))
 
     async def _heartbeat(self, call: grpc.aio.StreamStreamCall) -> None:
         while True:
             await asyncio.sleep(self.heartbeat_interval_s)
             usage = await asyncio.to_thread(psutil.virtual_memory)
-            await call.write(
-                agent_pb2.AgentMessage(
-                    heartbeat=agent_pb2.Heartbeat(
-                        cpu_percent=psutil.cpu_percent(interval=None), memory_used_bytes=usage.used
+            async with self._write_lock:
+                await call.write(
+                    agent_pb2.AgentMessage(
+                        heartbeat=agent_pb2.Heartbeat(
+                            cpu_percent=psutil.cpu_percent(interval=None), memory_used_bytes=usage.used
+                        )
                     )
                 )
-            )
 
     async def _receive(self, call: grpc.aio.StreamStreamCall) -> None:
         while True:
@@ -228,3 +234,6 @@ class AgentSession:
                     self._daemon.handle(codec.command_from_pb(command))
             elif kind == "ack":
                 self._daemon.acknowledge(message.ack.work_name, message.ack.attempt, message.ack.seq)
+            elif kind == "output_ack":
+                shown = message.output_ack
+                self._daemon.confirm_output(shown.work_name, shown.attempt, shown.stdout_offset, shown.stderr_offset)

@@ -66,6 +66,9 @@ class WorkSupervisor:
         self._tasks: list[asyncio.Task[None]] = []
         self._tails: list[OutputTail] = []
         self._tails_stop = asyncio.Event()
+        self.confirmed_output = (0, 0)
+        """How much of stdout and stderr the control plane confirmed it has shown."""
+        self.exit_event: ProcessExited | None = None
         self._runner_done = asyncio.Event()
         self._stop_requested: tuple[float, str] | None = None
         self.exited = asyncio.Event()
@@ -136,6 +139,7 @@ class WorkSupervisor:
     def adopt(self, record: WorkRecord) -> None:
         """Take over a process a previous agent started (it reconnects to our socket by itself)."""
         self.record = record
+        self.confirmed_output = (record.stdout_offset, record.stderr_offset)
         self._pending.remove(self._init_frame)  # it got its init from the agent that started it
         loop = asyncio.get_running_loop()
         self._process = WorkHandle(record.pid, loop.create_task(self._watch_adopted()))  # type: ignore[arg-type]
@@ -157,11 +161,32 @@ class WorkSupervisor:
         self._emit(self.launch.work_name, self.launch.attempt, lines)
         self.log_file.write(lines.stream, lines.lines)
 
-    def output_offsets(self) -> tuple[int, int]:
-        """Bytes of stdout and stderr relayed so far (kept on disk to resume after a restart)."""
-        if not self._tails:
-            return self.record.stdout_offset, self.record.stderr_offset
-        return self._tails[0].offset, self._tails[1].offset
+    def confirm_output(self, stdout_offset: int, stderr_offset: int) -> None:
+        """The control plane has shown the output up to these offsets."""
+        self.confirmed_output = (max(self.confirmed_output[0], stdout_offset),
+                                 max(self.confirmed_output[1], stderr_offset))
+
+    def resend_unconfirmed(self) -> None:
+        """A new session: relay again the output the control plane did not confirm, and the exit if there was one."""
+        if not self.exited.is_set():
+            for tail, offset in zip(self._tails, self.confirmed_output):
+                tail.rewind(offset)
+            return
+        for path, stream, offset in zip((self.stdout_path, self.stderr_path), ("stdout", "stderr"),
+                                        self.confirmed_output):
+            tail = OutputTail(path, stream, self._emit_lines, offset)
+            tail.read_available(final=True)
+            tail.close()
+        if self.exit_event is not None:
+            self._emit(self.launch.work_name, self.launch.attempt, self.exit_event)
+
+    def remove_output_files(self) -> None:
+        """Delete the capture files (the work exited and its output is in the rotated log files)."""
+        for path in (self.stdout_path, self.stderr_path):
+            try:
+                os.unlink(path)
+            except FileNotFoundError:
+                pass
 
     async def _watch_adopted(self) -> int:
         """Wait for an adopted process to end; its status as the fork server recorded it, if it could."""
@@ -246,13 +271,8 @@ class WorkSupervisor:
         if self._connected.is_set():
             waiters.append(asyncio.create_task(self._runner_done.wait()))
         await asyncio.wait(waiters, timeout=2.0)
-        for path in (self.stdout_path, self.stderr_path):  # relayed, and kept in the rotated log files
-            try:
-                os.unlink(path)
-            except FileNotFoundError:
-                pass
         exit_code, sig = (0, -returncode) if returncode < 0 else (returncode, 0)
-        exit_event = ProcessExited(self._process.pid, exit_code, sig)
+        exit_event = self.exit_event = ProcessExited(self._process.pid, exit_code, sig)
         self.log.info("work_process_exited", reason=exit_event.describe())
         self._emit(self.launch.work_name, self.launch.attempt, exit_event)
         self.log_file.close()

@@ -13,6 +13,7 @@ import os
 import signal
 import sys
 import time
+from typing import Callable
 
 import structlog
 
@@ -150,9 +151,9 @@ class AppHost:
         self._flow_loop.start()
         return await ended
 
-    def _on_lines(self, work_name: str, logged: LinesLogged) -> None:
+    def _on_lines(self, work_name: str, logged: LinesLogged, on_written: Callable[[], None]) -> None:
         self.log_store.append(work_name, logged.stream, logged.lines)
-        self.console.print_lines(work_name, logged)
+        self.console.print_lines(work_name, logged, on_written)
 
     def _submit_query(self, query: Query) -> bool:
         if self._flow_loop is None:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import queue
 import sys
 import threading
-from typing import TextIO
+from typing import Callable, TextIO
 
 from sdk._events import LinesLogged
 
@@ -26,23 +26,27 @@ class Console:
         self._backlog = 0
         self._dropped = 0
         self._lock = threading.Lock()
-        self._queue: queue.SimpleQueue[tuple[str, int] | None] = queue.SimpleQueue()
+        self._queue: queue.SimpleQueue[tuple[str, int, Callable[[], None]] | None] = queue.SimpleQueue()
         self._writer = threading.Thread(target=self._write_loop, name="console", daemon=True)
         self._writer.start()
 
-    def print_lines(self, work_name: str, logged: LinesLogged) -> None:
-        """Queue the lines a work wrote for printing (dropped, and counted, beyond the backlog)."""
+    def print_lines(self, work_name: str, logged: LinesLogged, on_written: Callable[[], None] = lambda: None) -> None:
+        """Queue the lines a work wrote for printing (dropped, and counted, beyond the backlog).
+
+        ``on_written`` is called once they are written (or dropped): only then may the agent forget them.
+        """
         text = "".join(f"{work_name} | {line}\n" for line in logged.lines)
         with self._lock:
             if self._backlog + len(text) > self._max_backlog:
                 self._dropped += len(logged.lines)
+                on_written()
                 return
             self._backlog += len(text)
-        self._queue.put((text, len(text)))
+        self._queue.put((text, len(text), on_written))
 
     def _write_loop(self) -> None:
         while (item := self._queue.get()) is not None:
-            text, size = item
+            text, size, on_written = item
             with self._lock:
                 self._backlog -= size
                 dropped, self._dropped = self._dropped, 0
@@ -53,6 +57,7 @@ class Console:
                 self._out.flush()
             except (OSError, ValueError):
                 pass  # the terminal is gone: output still reaches lightning-ctl logs and the agents' files
+            on_written()
 
     def close(self, timeout_s: float = 5.0) -> None:
         """Print what is queued (waiting at most ``timeout_s``) and stop the writer."""

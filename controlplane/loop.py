@@ -213,7 +213,7 @@ class FlowLoop:
 
     def _apply(self, event: WorkEvent | PlacementPending | AgentConnected | WorkLost) -> bool:
         if isinstance(event, AgentConnected):
-            self.runtime.on_agent_connected(event)
+            self.runtime.on_agent_connected(event, self._work)
             self._flush()
             return False
         work = self._work(event.work_name)

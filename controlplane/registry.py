@@ -17,7 +17,16 @@ import structlog
 
 from controlplane.app_bundle import AppBundle
 from controlplane.scheduler import AgentCapacity, Allocation, Pending, place_work
-from sdk._events import Command, EventsApplied, LaunchWork, PlacementPending, RunningWork, StopWork, WorkLost
+from sdk._events import (
+    Command,
+    EventsApplied,
+    LaunchWork,
+    OutputShown,
+    PlacementPending,
+    RunningWork,
+    StopWork,
+    WorkLost,
+)
 
 log = structlog.get_logger(component="registry")
 
@@ -28,10 +37,12 @@ class AgentSession:
 
     capacity: AgentCapacity
     hostname: str
-    outgoing: asyncio.Queue[Command | EventsApplied] = field(default_factory=asyncio.Queue)
+    outgoing: asyncio.Queue[Command | EventsApplied | OutputShown] = field(default_factory=asyncio.Queue)
     last_heartbeat: float = field(default_factory=time.monotonic)
     close: Callable[[str], None] = lambda reason: None
     """Ends the agent's stream (set by the servicer)."""
+    output_seen: set[tuple[str, int]] = field(default_factory=set)
+    """The (work, attempt) whose output came through this session, to acknowledge."""
 
     @property
     def agent_id(self) -> str:
@@ -135,6 +146,10 @@ class AgentRegistry:
         if placement is not None and placement.attempt == attempt:
             del self.placements[work_name]
             self._retry_waiting()
+
+    def placed_on(self, agent_id: str) -> tuple[tuple[str, int], ...]:
+        """The (work, attempt) currently placed on ``agent_id``."""
+        return tuple((n, p.attempt) for n, p in self.placements.items() if p.allocation.agent_id == agent_id)
 
     def close_all(self, reason: str) -> None:
         """End every agent's stream (the control plane is shutting down)."""

@@ -14,7 +14,7 @@ import signal
 
 import structlog
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Callable
 
 from sdk._calls import apply_status
 from sdk._component import to_json
@@ -158,7 +158,9 @@ class FlowRuntime(Runtime):
                 changed = True
         return changed
 
-    def on_agent_connected(self, connected: AgentConnected) -> None:
+    def on_agent_connected(
+        self, connected: AgentConnected, find_work: Callable[[str], LightningWork | None]
+    ) -> None:
         """An agent (re)connected: stop its stale work processes, send again what its works may have missed.
 
         A process whose attempt is not the work's current one was replaced while its agent was away: it is
@@ -177,6 +179,15 @@ class FlowRuntime(Runtime):
             if process.stop_requested:
                 self.commands.append(StopWork(running.work_name, process.attempt, "stop", self.stop_grace_s))
         reported = {r.work_name for r in connected.running}
+        for name, attempt in connected.expected:
+            process = self.works.get(name)
+            work = find_work(name)
+            if (process is not None and work is not None and process.attempt == attempt and not process.exited
+                    and process.pid is not None and name not in reported):
+                # The agent came back without it (its record was lost): the process is gone from our view.
+                process.exited = True
+                self._process_lost(work, process, f"the agent no longer runs the process of work {name}",
+                                   WorkFailureReasons.PROCESS_EXITED.value)
         for name, process in self.works.items():
             if process.launch is not None and name not in reported:
                 self.commands.append(process.launch)  # may have been lost with a previous session

@@ -188,6 +188,8 @@ class AgentConnected:
 
     agent_id: str
     running: tuple[RunningWork, ...]
+    expected: tuple[tuple[str, int], ...] = ()
+    """The (work, attempt) the control plane had placed on this agent: those it does not run any more are lost."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -197,6 +199,16 @@ class WorkLost:
     work_name: str
     attempt: int
     reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class OutputShown:
+    """The control plane has shown (work_name, attempt)'s output up to these byte offsets."""
+
+    work_name: str
+    attempt: int
+    stdout_offset: int
+    stderr_offset: int
 
 
 @dataclass(frozen=True, slots=True)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import sys
+from typing import TextIO
 
 import structlog
 
@@ -24,6 +25,31 @@ def configure_logging(fmt: str = "console", level: str = "info") -> None:
             renderer,
         ],
         wrapper_class=structlog.make_filtering_bound_logger(logging.getLevelName(level.upper())),
-        logger_factory=structlog.PrintLoggerFactory(file=sys.stderr),
+        logger_factory=structlog.PrintLoggerFactory(file=_QuietOnClose(sys.stderr)),
         cache_logger_on_first_use=True,
     )
+
+
+class _QuietOnClose:
+    """stderr that stops writing once it is closed (``lightning-ctl run ... 2>&1 | head``) instead of raising
+    BrokenPipeError into the daemon's own code paths."""
+
+    def __init__(self, stream: TextIO) -> None:
+        self._stream = stream
+        self._closed = False
+
+    def write(self, text: str) -> int:
+        if self._closed:
+            return len(text)
+        try:
+            return self._stream.write(text)
+        except (BrokenPipeError, ValueError):
+            self._closed = True
+            return len(text)
+
+    def flush(self) -> None:
+        if not self._closed:
+            try:
+                self._stream.flush()
+            except (BrokenPipeError, ValueError):
+                self._closed = True

@@ -53,6 +53,7 @@ class RunnerConnection:
         self._write_lock = threading.Lock()  # one frame at a time on the socket
         self._sock: socket.socket | None = None
         self._connected = threading.Event()
+        self._reconnect_delay_s = _RECONNECT_INITIAL_S
         self._on_message: Callable[[runner_pb2.SupervisorMessage], None] | None = None
         self._early: list[runner_pb2.SupervisorMessage] = []
 
@@ -195,6 +196,7 @@ class RunnerConnection:
                 continue
             message = runner_pb2.SupervisorMessage()
             message.ParseFromString(frame)
+            self._reconnect_delay_s = _RECONNECT_INITIAL_S  # an agent that talks to us: reconnections may be quick
             kind = message.WhichOneof("kind")
             if kind == "ack":
                 with self._lock:
@@ -216,8 +218,11 @@ class RunnerConnection:
 
     def _reconnect(self) -> socket.socket:
         """Connect again (the agent restarted), say who we are, and send every unacknowledged event again."""
-        delay_s = _RECONNECT_INITIAL_S
         while True:
+            # The delay grows across attempts, including ones an agent accepts and closes at once (one that does not
+            # know this process): no tight loop.
+            time.sleep(self._reconnect_delay_s)
+            self._reconnect_delay_s = min(self._reconnect_delay_s * 2, _RECONNECT_MAX_S)
             sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
             try:
                 sock.connect(self._socket_path)
@@ -229,5 +234,3 @@ class RunnerConnection:
                 return sock
             except OSError:
                 sock.close()
-                time.sleep(delay_s)
-                delay_s = min(delay_s * 2, _RECONNECT_MAX_S)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import functools
 import time
 import uuid
 from typing import Callable
@@ -16,11 +17,20 @@ from controlplane.registry import AgentRegistry, AgentSession
 from controlplane.scheduler import AgentCapacity
 from protos import codec
 from protos.lightning.v1 import agent_pb2, agent_pb2_grpc
-from sdk._events import AgentConnected, EventsApplied, LinesLogged, ProcessExited, RunningWork, WorkEvent
+from sdk._events import (
+    AgentConnected,
+    EventsApplied,
+    LinesLogged,
+    OutputShown,
+    ProcessExited,
+    RunningWork,
+    WorkEvent,
+)
 
 log = structlog.get_logger(component="agent_service")
 
 _MAX_COMMANDS_PER_MESSAGE = 1000
+OUTPUT_ACK_INTERVAL_S = 0.1
 
 
 class AgentServicer(agent_pb2_grpc.AgentServiceServicer):
@@ -30,7 +40,7 @@ class AgentServicer(agent_pb2_grpc.AgentServiceServicer):
         self,
         registry: AgentRegistry,
         deliver: Callable[[WorkEvent | AgentConnected], None],
-        print_lines: Callable[[str, LinesLogged], None],
+        print_lines: Callable[[str, LinesLogged, Callable[[], None]], None],
         heartbeat_interval_s: float = 2.0,
     ) -> None:
         self._registry = registry
@@ -67,12 +77,14 @@ class AgentServicer(agent_pb2_grpc.AgentServiceServicer):
         running = tuple(
             RunningWork(r.work_name, r.attempt, r.pid, tuple(r.gpu_indices)) for r in register.running
         )
+        expected = self._registry.placed_on(session.agent_id)
         self._registry.add(session, running)
-        self._deliver(AgentConnected(session.agent_id, running))
+        self._deliver(AgentConnected(session.agent_id, running, expected))
         tasks = [
             asyncio.create_task(self._read_messages(session, context)),
             asyncio.create_task(self._write_commands(session, context)),
             asyncio.create_task(closed.wait()),
+            asyncio.create_task(self._acknowledge_output(session)),
         ]
         reader = tasks[0]
         try:
@@ -86,7 +98,7 @@ class AgentServicer(agent_pb2_grpc.AgentServiceServicer):
         while (message := await context.read()) is not grpc.aio.EOF:
             kind = message.WhichOneof("kind")
             if kind == "events":
-                self._on_events(message.events)
+                self._on_events(message.events, session)
             elif kind == "heartbeat":
                 session.last_heartbeat = time.monotonic()
 
@@ -100,13 +112,26 @@ class AgentServicer(agent_pb2_grpc.AgentServiceServicer):
         for chunk in iter_chunks(bundle.data):
             await context.write(agent_pb2.BundleChunk(data=chunk, total_bytes=len(bundle.data)))
 
-    def _on_events(self, events: agent_pb2.WorkEvents) -> None:
+    async def _acknowledge_output(self, session: AgentSession) -> None:
+        """Tell the agent, every OUTPUT_ACK_INTERVAL_S, how much of each work's output has been shown."""
+        sent: dict[tuple[str, int], tuple[int, int]] = {}
+        while True:
+            await asyncio.sleep(OUTPUT_ACK_INTERVAL_S)
+            for key in list(session.output_seen):
+                offsets = self._output.shown(*key)
+                if sent.get(key) != offsets:
+                    sent[key] = offsets
+                    session.outgoing.put_nowait(OutputShown(key[0], key[1], *offsets))
+
+    def _on_events(self, events: agent_pb2.WorkEvents, session: AgentSession) -> None:
         for pb in events.events:
             event = codec.event_from_pb(pb)
             if isinstance(event.body, LinesLogged):
+                session.output_seen.add((event.work_name, event.attempt))
                 fresh = self._output.fresh(event.work_name, event.attempt, event.body)
                 if fresh is not None:
-                    self._print_lines(event.work_name, fresh)
+                    self._print_lines(event.work_name, fresh, functools.partial(
+                        self._output.written, event.work_name, event.attempt, fresh.stream, fresh.end_offset))
                 continue
             if isinstance(event.body, ProcessExited):
                 self._registry.release(event.work_name, event.attempt)
@@ -118,12 +143,16 @@ class AgentServicer(agent_pb2_grpc.AgentServiceServicer):
             batch = [await queue.get()]
             while not queue.empty() and len(batch) < _MAX_COMMANDS_PER_MESSAGE:
                 batch.append(queue.get_nowait())
-            commands = [codec.command_to_pb(c) for c in batch if not isinstance(c, EventsApplied)]
+            commands = [codec.command_to_pb(c) for c in batch if not isinstance(c, (EventsApplied, OutputShown))]
             if commands:
                 await context.write(agent_pb2.ControlMessage(commands=agent_pb2.Commands(commands=commands)))
             for ack in (c for c in batch if isinstance(c, EventsApplied)):
                 await context.write(agent_pb2.ControlMessage(
                     ack=agent_pb2.EventAck(work_name=ack.work_name, attempt=ack.attempt, seq=ack.seq)))
+            for shown in (c for c in batch if isinstance(c, OutputShown)):
+                await context.write(agent_pb2.ControlMessage(output_ack=agent_pb2.OutputAck(
+                    work_name=shown.work_name, attempt=shown.attempt, stdout_offset=shown.stdout_offset,
+                    stderr_offset=shown.stderr_offset)))
 
 
 def _why_ended(reader: asyncio.Task[None]) -> str:

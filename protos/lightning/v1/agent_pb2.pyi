@@ -189,12 +189,26 @@ class Commands(_message.Message):
     commands: _containers.RepeatedCompositeFieldContainer[Command]
     def __init__(self, commands: _Optional[_Iterable[_Union[Command, _Mapping]]] = ...) -> None: ...
 
+class OutputAck(_message.Message):
+    __slots__ = ("work_name", "attempt", "stdout_offset", "stderr_offset")
+    WORK_NAME_FIELD_NUMBER: _ClassVar[int]
+    ATTEMPT_FIELD_NUMBER: _ClassVar[int]
+    STDOUT_OFFSET_FIELD_NUMBER: _ClassVar[int]
+    STDERR_OFFSET_FIELD_NUMBER: _ClassVar[int]
+    work_name: str
+    attempt: int
+    stdout_offset: int
+    stderr_offset: int
+    def __init__(self, work_name: _Optional[str] = ..., attempt: _Optional[int] = ..., stdout_offset: _Optional[int] = ..., stderr_offset: _Optional[int] = ...) -> None: ...
+
 class ControlMessage(_message.Message):
-    __slots__ = ("welcome", "commands", "ack")
+    __slots__ = ("welcome", "commands", "ack", "output_ack")
     WELCOME_FIELD_NUMBER: _ClassVar[int]
     COMMANDS_FIELD_NUMBER: _ClassVar[int]
     ACK_FIELD_NUMBER: _ClassVar[int]
+    OUTPUT_ACK_FIELD_NUMBER: _ClassVar[int]
     welcome: Welcome
     commands: Commands
     ack: EventAck
-    def __init__(self, welcome: _Optional[_Union[Welcome, _Mapping]] = ..., commands: _Optional[_Union[Commands, _Mapping]] = ..., ack: _Optional[_Union[EventAck, _Mapping]] = ...) -> None: ...
+    output_ack: OutputAck
+    def __init__(self, welcome: _Optional[_Union[Welcome, _Mapping]] = ..., commands: _Optional[_Union[Commands, _Mapping]] = ..., ack: _Optional[_Union[EventAck, _Mapping]] = ..., output_ack: _Optional[_Union[OutputAck, _Mapping]] = ...) -> None: ...
