@@ -52,7 +52,6 @@ class RunnerConnection:
         self._lock = threading.Lock()  # guards _unacked and _sock (sender and receiver threads)
         self._write_lock = threading.Lock()  # one frame at a time on the socket
         self._sock: socket.socket | None = None
-        self._connected = threading.Event()
         self._reconnect_delay_s = _RECONNECT_INITIAL_S
         self._on_message: Callable[[runner_pb2.SupervisorMessage], None] | None = None
         self._early: list[runner_pb2.SupervisorMessage] = []
@@ -69,7 +68,6 @@ class RunnerConnection:
         init.ParseFromString(frame)
         self._sock = sock
         self._hello.initialized = True
-        self._connected.set()
         return init
 
     def start(self) -> None:
@@ -176,7 +174,6 @@ class RunnerConnection:
         with self._lock:
             if self._sock is sock:
                 self._sock = None
-                self._connected.clear()
         try:
             sock.close()
         except OSError:
@@ -230,7 +227,6 @@ class RunnerConnection:
                     hello = runner_pb2.RunnerMessage(hello=self._hello, events=list(self._unacked.values()))
                     sock.sendall(encode_frame(hello.SerializeToString()))
                     self._sock = sock
-                    self._connected.set()
                 return sock
             except OSError:
                 sock.close()
