@@ -67,7 +67,6 @@ class AgentSession:
         self._is_local = is_local
         self._tls = tls
         self._address_file = address_file
-        self.connected = False
         self.sessions_started = 0
         self._write_lock = asyncio.Lock()  # one write at a time: grpc.aio breaks a stream written concurrently
         self._stub: agent_pb2_grpc.AgentServiceStub | None = None
@@ -137,7 +136,6 @@ class AgentSession:
                     except (asyncio.InvalidStateError, ConnectionError, OSError) as exc:
                         # A write racing the stream's end, or the transport going: reconnect, never give up.
                         self.log.warning("stream_broken", error=f"{type(exc).__name__}: {exc}")
-                    self.connected = False
                     delay = backoff_s * random.uniform(0.8, 1.2)
                     self.log.info("reconnecting", delay_s=round(delay, 3))
                     await asyncio.sleep(delay)
@@ -182,7 +180,6 @@ class AgentSession:
             raise ConnectionError("the control plane did not welcome the agent")
         self.heartbeat_interval_s = welcome.welcome.heartbeat_interval_s or self.heartbeat_interval_s
         self.log.info("agent_registered", session_id=welcome.welcome.session_id)
-        self.connected = True
         self.sessions_started += 1
         self._daemon.resend_unacknowledged()  # whatever the last session did not confirm goes again
         tasks = [

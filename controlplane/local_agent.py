@@ -35,8 +35,8 @@ class LocalAgent:
         self.address_file = self.home / "control-plane"
         self._address_pipe: int | None = None
         self.process: subprocess.Popen[bytes] | None = None
+        # A living agent from a crashed control plane kept the works running: reuse it rather than start another.
         self.pid = _living_agent(self.home / "agent.pid")
-        self.reused = self.pid is not None  # it kept the works running while no control plane was there
         if self.pid is None:
             self.pid = self._spawn(options)
 

@@ -114,10 +114,7 @@ class AgentRegistry:
         When more than half of the known agents are disconnected at once, nothing is declared lost: the control
         plane itself is the likelier one cut off, and rescheduling would run works twice.
         """
-        if not self._disconnected_at:
-            return []
-        known = len(self.agents) + len(self._disconnected_at)
-        if len(self._disconnected_at) * 2 > known:
+        if not self._disconnected_at or self.majority_disconnected:
             return []
         now = time.monotonic()
         lost = []
