@@ -1,5 +1,5 @@
-"""``python -m agent``: the same as ``lightning-agent``."""
+"""``python -m lightning_ctl.agent``: the same as ``lightning-agent``."""
 
-from agent.cli import main
+from lightning_ctl.agent.cli import main
 
 main()

@@ -14,11 +14,11 @@ from pathlib import Path
 import click
 import structlog
 
-from agent.home import AgentHome
-from agent.launcher import ZygoteLauncher
-from sdk._files import read_or_create
-from sdk._logging import configure_logging
-from sdk._sizes import parse_size
+from lightning_ctl.agent.home import AgentHome
+from lightning_ctl.agent.launcher import ZygoteLauncher
+from lightning_ctl.sdk._files import read_or_create
+from lightning_ctl.sdk._logging import configure_logging
+from lightning_ctl.sdk._sizes import parse_size
 
 log = structlog.get_logger(component="agent")
 
@@ -125,7 +125,7 @@ def main(
     if not no_fork_server:
         launcher.prestart(preload_app)  # first, so the fork server's start overlaps ours
     configure_logging(log_format, log_level)
-    from agent.inventory import detect
+    from lightning_ctl.agent.inventory import detect
 
     try:
         memory_bytes = parse_size(memory) if memory is not None else None
@@ -144,7 +144,7 @@ def main(
     )
     if work_dir:
         os.makedirs(work_dir, exist_ok=True)
-    from agent.serve import LocalAgentOptions, serve
+    from lightning_ctl.agent.serve import LocalAgentOptions, serve
 
     local = LocalAgentOptions(parent_pid, orphan_timeout) if parent_pid else None
     status = asyncio.run(

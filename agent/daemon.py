@@ -11,16 +11,17 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import AsyncIterator, Callable
+
 import structlog
 
-from agent.bundles import BundleCache, BundleError
-from agent.framing import read_frame
-from agent.home import AgentHome
-from agent.launcher import ZygoteLauncher, exec_work
-from agent.supervisor import WorkSupervisor
-from protos import codec
-from protos.lightning.v1 import events_pb2, runner_pb2
-from sdk._events import (
+from lightning_ctl.agent.bundles import BundleCache, BundleError
+from lightning_ctl.agent.framing import read_frame
+from lightning_ctl.agent.home import AgentHome
+from lightning_ctl.agent.launcher import ZygoteLauncher, exec_work
+from lightning_ctl.agent.supervisor import WorkSupervisor
+from lightning_ctl.protos import codec
+from lightning_ctl.protos.lightning.v1 import events_pb2, runner_pb2
+from lightning_ctl.sdk._events import (
     Command,
     EventBody,
     LaunchWork,

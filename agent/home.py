@@ -16,8 +16,8 @@ import os
 import tempfile
 from pathlib import Path
 
-from sdk._events import LaunchWork, launch_from_dict
-from sdk._files import write_atomic
+from lightning_ctl.sdk._events import LaunchWork, launch_from_dict
+from lightning_ctl.sdk._files import write_atomic
 
 _MAX_SOCKET_PATH = 100  # sun_path holds 108 bytes
 

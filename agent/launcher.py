@@ -13,11 +13,12 @@ import json
 import os
 import socket
 import subprocess
-import sys
 from dataclasses import dataclass
 from typing import Any
 
 import structlog
+
+from lightning_ctl.sdk._launch import module_command
 
 log = structlog.get_logger(component="launcher")
 
@@ -60,8 +61,8 @@ async def exec_work(request: LaunchRequest) -> WorkHandle:
     out, err = request.open_output()
     try:
         process = await asyncio.create_subprocess_exec(
-            sys.executable, "-m", "agent.runner",
-            request.socket_path, request.work_name, str(request.attempt), request.app_path,
+            *module_command("lightning_ctl.agent.runner", request.socket_path, request.work_name,
+                            str(request.attempt), request.app_path),
             stdin=asyncio.subprocess.DEVNULL,
             stdout=out,
             stderr=err,
@@ -132,7 +133,7 @@ class _Zygote:
         self._socket, child_end = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
         try:
             self._process = subprocess.Popen(
-                [sys.executable, "-m", "agent.runner.zygote", str(child_end.fileno()), exits_dir],
+                module_command("lightning_ctl.agent.runner.zygote", str(child_end.fileno()), exits_dir),
                 pass_fds=(child_end.fileno(),),
                 stdin=subprocess.DEVNULL,
                 start_new_session=True,

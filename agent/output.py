@@ -12,7 +12,7 @@ import asyncio
 import os
 from typing import Callable
 
-from sdk._events import LinesLogged
+from lightning_ctl.sdk._events import LinesLogged
 
 MAX_LINE_BYTES = 16 * 1024
 LINE_CUT_MARKER = " …[line cut]"

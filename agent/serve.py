@@ -17,10 +17,10 @@ from typing import Any
 import psutil
 import structlog
 
-from agent.daemon import AgentDaemon
-from agent.home import AgentHome
-from agent.launcher import ZygoteLauncher
-from agent.session import AgentSession
+from lightning_ctl.agent.daemon import AgentDaemon
+from lightning_ctl.agent.home import AgentHome
+from lightning_ctl.agent.launcher import ZygoteLauncher
+from lightning_ctl.agent.session import AgentSession
 
 log = structlog.get_logger(component="agent")
 

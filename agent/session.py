@@ -17,10 +17,10 @@ import grpc
 import psutil
 import structlog
 
-from agent.daemon import AgentDaemon
-from agent.inventory import Inventory
-from protos import codec
-from protos.lightning.v1 import agent_pb2, agent_pb2_grpc, events_pb2
+from lightning_ctl.agent.daemon import AgentDaemon
+from lightning_ctl.agent.inventory import Inventory
+from lightning_ctl.protos import codec
+from lightning_ctl.protos.lightning.v1 import agent_pb2, agent_pb2_grpc, events_pb2
 
 log = structlog.get_logger(component="session")
 

@@ -34,15 +34,15 @@ def rec(tag: str, extra: str = "") -> None:
 
 def _role() -> str:
     mods = sys.modules
-    if "controlplane.app_host" in mods:
+    if "lightning_ctl.controlplane.app_host" in mods:
         return "cp"
-    if "agent.daemon" in mods:
+    if "lightning_ctl.agent.daemon" in mods:
         return "agent"
     if _state["forked"]:
         return "work"  # forked by the fork server
-    if "zygote" in (sys.argv[0] if sys.argv else "") or "agent.runner.zygote" in mods:
+    if "zygote" in (sys.argv[0] if sys.argv else "") or "lightning_ctl.agent.runner.zygote" in mods:
         return "zygote"
-    if "agent.runner.work_process" in mods:
+    if "lightning_ctl.agent.runner.work_process" in mods:
         return "work"
     return "other"
 
@@ -335,25 +335,25 @@ def _p_connection(m):  # noqa: ANN001, ANN202
 
 
 _PATCHES = {
-    "sdk._loader": _p_loader,
-    "agent.framing": _p_framing,
-    "controlplane.loop": _p_loop,
-    "controlplane.runtime": _p_runtime,
-    "controlplane.registry": _p_registry,
-    "controlplane.services.agent_service": _p_agent_service,
-    "controlplane.app_host": _p_app_host,
-    "controlplane.console": _p_console,
-    "controlplane.server": _p_server,
-    "controlplane.local_agent": _p_local_agent,
-    "controlplane.cli": None,
-    "agent.cli": _p_agent_cli,
-    "agent.session": _p_session,
-    "agent.daemon": _p_daemon,
-    "agent.supervisor": _p_supervisor,
-    "agent.launcher": _p_launcher,
-    "agent.runner.zygote": _p_zygote,
-    "agent.runner.work_process": _p_work_process,
-    "agent.runner.connection": _p_connection,
+    "lightning_ctl.sdk._loader": _p_loader,
+    "lightning_ctl.agent.framing": _p_framing,
+    "lightning_ctl.controlplane.flows.loop": _p_loop,
+    "lightning_ctl.controlplane.flows.flow_runtime": _p_runtime,
+    "lightning_ctl.controlplane.agents.registry": _p_registry,
+    "lightning_ctl.controlplane.api.agent_service": _p_agent_service,
+    "lightning_ctl.controlplane.app_host": _p_app_host,
+    "lightning_ctl.controlplane.output.console": _p_console,
+    "lightning_ctl.controlplane.api.server": _p_server,
+    "lightning_ctl.controlplane.agents.local_agent": _p_local_agent,
+    "lightning_ctl.controlplane.cli": None,
+    "lightning_ctl.agent.cli": _p_agent_cli,
+    "lightning_ctl.agent.session": _p_session,
+    "lightning_ctl.agent.daemon": _p_daemon,
+    "lightning_ctl.agent.supervisor": _p_supervisor,
+    "lightning_ctl.agent.launcher": _p_launcher,
+    "lightning_ctl.agent.runner.zygote": _p_zygote,
+    "lightning_ctl.agent.runner.work_process": _p_work_process,
+    "lightning_ctl.agent.runner.connection": _p_connection,
 }
 
 

@@ -63,7 +63,7 @@ MB = 1024 * 1024
 
 APP_COUNTER = '''
 import json, time
-from sdk import LightningApp, LightningFlow, LightningWork
+from lightning_ctl.sdk import LightningApp, LightningFlow, LightningWork
 
 N = {calls}
 _B = {{"t1": None, "runs": 0, "runs_at_1": 0}}   # module globals: not part of the flow's state
@@ -104,7 +104,7 @@ app = LightningApp(Root())
 '''
 
 APP_HELLO = '''
-from sdk import LightningApp, LightningFlow, LightningWork
+from lightning_ctl.sdk import LightningApp, LightningFlow, LightningWork
 
 
 class Hello(LightningWork):
@@ -127,7 +127,7 @@ app = LightningApp(Root())
 
 APP_PARALLEL = '''
 import json, time
-from sdk import LightningApp, LightningFlow, LightningWork
+from lightning_ctl.sdk import LightningApp, LightningFlow, LightningWork
 
 WORKS = {works}
 _B = {{"t0": None, "first": None}}
@@ -168,7 +168,7 @@ app = LightningApp(Root())
 '''
 
 APP_IDLE = '''
-from sdk import LightningApp, LightningFlow, LightningWork
+from lightning_ctl.sdk import LightningApp, LightningFlow, LightningWork
 
 WORKS = {works}
 _B = {{"called": False, "ready": False}}
@@ -460,9 +460,9 @@ def _classify(procs: list[psutil.Process]) -> dict[str, list[psutil.Process]]:
             parent_cmd = cmdlines.get(p.ppid(), "")
         except psutil.NoSuchProcess:
             continue
-        if "agent.runner" in cmd:
+        if "lightning_ctl.agent.runner" in cmd:
             # A fork server's children carry its command line; the fork server itself is the agent's child.
-            if "agent.runner.zygote" in cmd and "agent.runner" not in parent_cmd:
+            if "lightning_ctl.agent.runner.zygote" in cmd and "lightning_ctl.agent.runner" not in parent_cmd:
                 kinds["fork server"].append(p)
             else:
                 kinds["work"].append(p)
@@ -563,7 +563,7 @@ def fig5(session: Session, args: argparse.Namespace) -> None:
         heads = [i for i, f in enumerate(frames) if f.startswith("process ")]
         head = frames[heads[-1]] if heads else ""
         # The first process of the chain is the one py-spy started: lightning-ctl (its cmdline may read as "").
-        role = ("control plane" if len(heads) <= 1 else "work" if "agent.runner" in head
+        role = ("control plane" if len(heads) <= 1 else "work" if "lightning_ctl.agent.runner" in head
                 else "agent" if " -m agent" in head or "lightning-agent" in head else "other")
         frames = frames[heads[-1] + 1:] if heads else frames
         if any("_find_and_load" in f for f in frames):

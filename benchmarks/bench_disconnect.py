@@ -47,7 +47,7 @@ DETECTION_TIMEOUT_S = 60.0
 APP = textwrap.dedent('''
     """One parallel work that runs once, then idles in its process; the flow never stops by itself."""
 
-    from sdk import LightningApp, LightningFlow, LightningWork
+    from lightning_ctl.sdk import LightningApp, LightningFlow, LightningWork
 
 
     class Idle(LightningWork):

@@ -100,7 +100,7 @@ COUNTER_SITE = textwrap.dedent('''
 
     class _Finder(importlib.abc.MetaPathFinder):
         def find_spec(self, name, path, target=None):
-            if name != "controlplane.runtime":
+            if name != "lightning_ctl.controlplane.flows.flow_runtime":
                 return None
             sys.meta_path.remove(self)
             try:

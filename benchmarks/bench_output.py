@@ -49,7 +49,7 @@ MEMORY_BOUND_MB = 400.0
 
 APP = """
 import json, sys, time
-from sdk import LightningApp, LightningFlow, LightningWork
+from lightning_ctl.sdk import LightningApp, LightningFlow, LightningWork
 
 N = {lines}
 PAYLOAD = "x" * {payload}

@@ -17,24 +17,25 @@ from typing import Callable
 
 import structlog
 
-from controlplane.app_bundle import AppBundle
-from controlplane.console import Console
-from controlplane.credentials import LOOPBACK_HOSTS, TOKEN_FILE
-from controlplane.options import RunOptions
-from controlplane.local_agent import LocalAgent
-from controlplane.log_store import LogStore
-from controlplane.loop import AppEnded, FlowLoop, StopRequested
-from controlplane.queries import Query, QueryBox
-from controlplane.registry import AgentRegistry
-from controlplane.run_file import RunInfo, remove_run_file, write_run_file
-from controlplane.runtime import FlowRuntime
-from controlplane.resume import ResumePlan, plan_resume, restore
-from controlplane.server import PortInUseError, build_server
-from controlplane.services.agent_service import AgentServicer
-from controlplane.services.app_service import AppServicer
-from sdk._events import LinesLogged
-from sdk._app import LightningApp
-from sdk._loader import load_app
+from lightning_ctl.controlplane.agents.app_bundle import AppBundle
+from lightning_ctl.controlplane.agents.local_agent import LocalAgent
+from lightning_ctl.controlplane.agents.registry import AgentRegistry
+from lightning_ctl.controlplane.api.agent_service import AgentServicer
+from lightning_ctl.controlplane.api.app_service import AppServicer
+from lightning_ctl.controlplane.api.server import PortInUseError, build_server
+from lightning_ctl.controlplane.credentials import LOOPBACK_HOSTS
+from lightning_ctl.controlplane.flows.flow_runtime import FlowRuntime
+from lightning_ctl.controlplane.flows.loop import AppEnded, FlowLoop, StopRequested
+from lightning_ctl.controlplane.flows.queries import Query, QueryBox
+from lightning_ctl.controlplane.flows.resume import ResumePlan, plan_resume, restore
+from lightning_ctl.controlplane.home import token_file
+from lightning_ctl.controlplane.options import RunOptions
+from lightning_ctl.controlplane.output.console import Console
+from lightning_ctl.controlplane.output.log_store import LogStore
+from lightning_ctl.controlplane.run_file import RunInfo, remove_run_file, write_run_file
+from lightning_ctl.sdk._app import LightningApp
+from lightning_ctl.sdk._events import LinesLogged
+from lightning_ctl.sdk._loader import load_app
 
 log = structlog.get_logger(component="app_host")
 
@@ -105,7 +106,7 @@ class AppHost:
                         hint="the token and the app's data cross the network in clear; pass --tls-cert/--tls-key")
         if opts.host not in LOOPBACK_HOSTS or not self._local_agent:
             tls_hint = " --tls-ca CA.pem" if opts.tls else ""
-            log.info("agents_join_with", command=f"LIGHTNING_CTL_TOKEN=$(cat {TOKEN_FILE}) lightning-agent "
+            log.info("agents_join_with", command=f"LIGHTNING_CTL_TOKEN=$(cat {token_file()}) lightning-agent "
                                                  f"--control-plane {_advertised(opts.host)}:{port}{tls_hint}")
         try:
             if self._local_agent is not None:

@@ -7,18 +7,19 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from sdk._files import read_or_create
+from lightning_ctl.controlplane.home import token_file
+from lightning_ctl.sdk._files import read_or_create
 
 if TYPE_CHECKING:
     import grpc
 
-TOKEN_FILE = Path.home() / ".lightning-ctl" / "token"
 LOOPBACK_HOSTS = frozenset({"127.0.0.1", "localhost", "::1"})
 
 
-def load_or_create_token(path: Path = TOKEN_FILE) -> str:
-    """The token stored at ``path``; a new one is generated and stored (mode 0600) when there is none."""
-    return read_or_create(path, lambda: secrets.token_urlsafe(32))
+def load_or_create_token(path: Path | None = None) -> str:
+    """The token stored at ``path`` (default: the operator's token file); a new one is generated and stored (mode
+    0600) when there is none."""
+    return read_or_create(path or token_file(), lambda: secrets.token_urlsafe(32))
 
 
 @dataclass(frozen=True)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from controlplane.credentials import TlsFiles
+from lightning_ctl.controlplane.credentials import TlsFiles
 
 
 @dataclass(frozen=True)

@@ -14,7 +14,9 @@ import os
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from sdk.errors import LightningError
+from lightning_ctl.controlplane.home import home
+from lightning_ctl.sdk._files import write_atomic
+from lightning_ctl.sdk.errors import LightningError
 
 LATEST = "run.json"
 RUNS = "runs"
@@ -38,36 +40,23 @@ class RunInfo:
     """Epoch seconds the run file was written (after the process started)."""
 
 
-def default_dir() -> Path:
-    """``~/.lightning-ctl`` (looked up at each call, so that HOME set by a test or a user counts)."""
-    return Path.home() / ".lightning-ctl"
-
-
-def _write_private(path: Path, text: str) -> None:
-    temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w") as file:
-        file.write(text)
-    os.replace(temporary, path)  # atomic: a reader never sees half a file
-
-
 def write_run_file(info: RunInfo, directory: Path | None = None) -> Path:
     """Record ``info`` as a running app and as the latest one; the path of its own run file."""
-    directory = directory or default_dir()
+    directory = directory or home()
     runs = directory / RUNS
     runs.mkdir(parents=True, exist_ok=True, mode=0o700)
     os.chmod(directory, 0o700)
     text = json.dumps(asdict(info), indent=2) + "\n"
     own = runs / f"{info.pid}.json"
-    _write_private(own, text)
-    _write_private(directory / LATEST, text)
+    write_atomic(own, text)
+    write_atomic(directory / LATEST, text)
     prune_stale(directory)
     return own
 
 
 def prune_stale(directory: Path | None = None) -> None:
     """Remove the run files of control planes that are gone (killed ones never remove their own)."""
-    for path in ((directory or default_dir()) / RUNS).glob("*.json"):
+    for path in ((directory or home()) / RUNS).glob("*.json"):
         info = read_run_file(path)
         if info is not None and not is_alive(info):
             try:
@@ -104,7 +93,7 @@ def is_alive(info: RunInfo) -> bool:
 
 def live_runs(directory: Path | None = None) -> list[RunInfo]:
     """Every app running on this machine according to its run file, newest first."""
-    runs = (directory or default_dir()) / RUNS
+    runs = (directory or home()) / RUNS
     found = [info for path in sorted(runs.glob("*.json")) if (info := read_run_file(path)) and is_alive(info)]
     return sorted(found, key=lambda info: info.started_at, reverse=True)
 
@@ -115,7 +104,7 @@ def find_running_app(directory: Path | None = None) -> RunInfo:
     Raises:
         NoRunningAppError: no app is running on this machine (for this user).
     """
-    directory = directory or default_dir()
+    directory = directory or home()
     latest = read_run_file(directory / LATEST)
     if latest is not None and is_alive(latest):
         return latest
@@ -131,7 +120,7 @@ def find_running_app(directory: Path | None = None) -> RunInfo:
 
 def remove_run_file(pid: int, directory: Path | None = None) -> None:
     """Forget the app of ``pid``; ``run.json`` then names the newest other running app (or goes)."""
-    directory = directory or default_dir()
+    directory = directory or home()
     try:
         (directory / RUNS / f"{pid}.json").unlink()
     except OSError:
@@ -142,7 +131,7 @@ def remove_run_file(pid: int, directory: Path | None = None) -> None:
     others = [info for info in live_runs(directory) if info.pid != pid]
     try:
         if others:
-            _write_private(directory / LATEST, json.dumps(asdict(others[0]), indent=2) + "\n")
+            write_atomic(directory / LATEST, json.dumps(asdict(others[0]), indent=2) + "\n")
         else:
             (directory / LATEST).unlink()
     except OSError:

@@ -3,7 +3,7 @@
     lightning-ctl run examples/caching.py
 """
 
-from sdk import LightningApp, LightningFlow, LightningWork
+from lightning_ctl.sdk import LightningApp, LightningFlow, LightningWork
 
 
 class Square(LightningWork):

@@ -5,7 +5,7 @@
 
 import time
 
-from sdk import LightningApp, LightningFlow, LightningWork
+from lightning_ctl.sdk import LightningApp, LightningFlow, LightningWork
 
 
 class Counter(LightningWork):

@@ -3,7 +3,7 @@
     lightning-ctl run examples/failing_work.py          # exits 1, showing the work's traceback
 """
 
-from sdk import LightningApp, LightningFlow, LightningWork
+from lightning_ctl.sdk import LightningApp, LightningFlow, LightningWork
 
 
 class Flaky(LightningWork):

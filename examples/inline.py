@@ -3,7 +3,7 @@
     python examples/inline.py
 """
 
-from sdk import LightningWork
+from lightning_ctl.sdk import LightningWork
 
 
 class Adder(LightningWork):

@@ -3,7 +3,7 @@
     lightning-ctl run examples/nested_flows.py
 """
 
-from sdk import Dict, LightningApp, LightningFlow, LightningWork, List
+from lightning_ctl.sdk import Dict, LightningApp, LightningFlow, LightningWork, List
 
 
 class Echo(LightningWork):

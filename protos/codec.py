@@ -9,8 +9,8 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from protos.lightning.v1 import agent_pb2, events_pb2
-from sdk._events import (
+from lightning_ctl.protos.lightning.v1 import agent_pb2, events_pb2
+from lightning_ctl.sdk._events import (
     Command,
     EventBody,
     LaunchWork,
@@ -25,7 +25,7 @@ from sdk._events import (
     WorkCrashed,
     WorkEvent,
 )
-from sdk._status import WorkStageStatus
+from lightning_ctl.sdk._status import WorkStageStatus
 
 _STREAMS = {"stdout": events_pb2.LogLines.STREAM_STDOUT, "stderr": events_pb2.LogLines.STREAM_STDERR}
 _STREAM_NAMES = {v: k for k, v in _STREAMS.items()}

@@ -3,13 +3,13 @@
 Pure Python: importing it pulls in neither grpc nor protobuf, so ``python app.py`` and work processes start fast.
 """
 
-from sdk._app import LightningApp
-from sdk._build_config import BuildConfig
-from sdk._cloud_compute import CloudCompute
-from sdk._flow import LightningFlow
-from sdk._pretty import pretty_state
-from sdk._restart import RestartPolicy
-from sdk._status import (
+from lightning_ctl.sdk._app import LightningApp
+from lightning_ctl.sdk._build_config import BuildConfig
+from lightning_ctl.sdk._cloud_compute import CloudCompute
+from lightning_ctl.sdk._flow import LightningFlow
+from lightning_ctl.sdk._pretty import pretty_state
+from lightning_ctl.sdk._restart import RestartPolicy
+from lightning_ctl.sdk._status import (
     AppStage,
     AppStatus,
     CacheCallsKeys,
@@ -19,8 +19,8 @@ from sdk._status import (
     WorkStopReasons,
     make_status,
 )
-from sdk._structures import Dict, List
-from sdk._work import LightningWork
+from lightning_ctl.sdk._structures import Dict, List
+from lightning_ctl.sdk._work import LightningWork
 
 __all__ = [
     "AppStage",

@@ -5,11 +5,11 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from sdk._cloud_compute import CloudCompute
-from sdk._flow import LightningFlow
-from sdk._status import AppStage, AppStatus
-from sdk._structures import Dict, List
-from sdk._work import LightningWork
+from lightning_ctl.sdk._cloud_compute import CloudCompute
+from lightning_ctl.sdk._flow import LightningFlow
+from lightning_ctl.sdk._status import AppStage, AppStatus
+from lightning_ctl.sdk._structures import Dict, List
+from lightning_ctl.sdk._work import LightningWork
 
 
 class _RootWorkFlow(LightningFlow):

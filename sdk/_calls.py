@@ -9,13 +9,13 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any, Callable
 
-from sdk._hashing import call_hash
-from sdk._runtime import Runtime
-from sdk._status import WorkStageStatus, make_status
-from sdk.errors import CacheMissException
+from lightning_ctl.sdk._hashing import call_hash
+from lightning_ctl.sdk._runtime import Runtime
+from lightning_ctl.sdk._status import WorkStageStatus, make_status
+from lightning_ctl.sdk.errors import CacheMissException
 
 if TYPE_CHECKING:
-    from sdk._work import LightningWork
+    from lightning_ctl.sdk._work import LightningWork
 
 LATEST = "latest_call_hash"
 

@@ -9,7 +9,7 @@ import uuid
 from dataclasses import dataclass
 from typing import Any
 
-from sdk._sizes import parse_size
+from lightning_ctl.sdk._sizes import parse_size
 
 __all__ = ["CLOUD_COMPUTE_TYPE", "CloudCompute"]
 

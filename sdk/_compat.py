@@ -26,13 +26,13 @@ import threading
 import types
 from typing import Any
 
-from sdk import errors
-from sdk._app import LightningApp
-from sdk._build_config import BuildConfig
-from sdk._cloud_compute import CloudCompute
-from sdk._flow import LightningFlow
-from sdk._pretty import pretty_state
-from sdk._status import (
+from lightning_ctl.sdk import errors
+from lightning_ctl.sdk._app import LightningApp
+from lightning_ctl.sdk._build_config import BuildConfig
+from lightning_ctl.sdk._cloud_compute import CloudCompute
+from lightning_ctl.sdk._flow import LightningFlow
+from lightning_ctl.sdk._pretty import pretty_state
+from lightning_ctl.sdk._status import (
     AppStage,
     AppStatus,
     CacheCallsKeys,
@@ -42,9 +42,9 @@ from sdk._status import (
     WorkStopReasons,
     make_status,
 )
-from sdk._structures import Dict, List
-from sdk._work import LightningWork
-from sdk.testing import EmptyFlow, EmptyWork
+from lightning_ctl.sdk._structures import Dict, List
+from lightning_ctl.sdk._work import LightningWork
+from lightning_ctl.sdk.testing import EmptyFlow, EmptyWork
 
 __all__ = ["install", "is_overridden", "uninstall"]
 

@@ -11,7 +11,7 @@ import json
 import sys
 from typing import Any, ClassVar
 
-from sdk.errors import StateNotSerializableError
+from lightning_ctl.sdk.errors import StateNotSerializableError
 
 
 def is_state_name(name: str, internal_names: frozenset[str]) -> bool:

@@ -8,11 +8,17 @@ import sys
 from datetime import datetime
 from typing import Any, Iterable, Iterator
 
-from sdk._component import StateAttributes, check_json_value, is_in_method, is_state_name, to_json
-from sdk._schedule import next_fire_time, normalize_cron
-from sdk._structures import Dict, List, as_structure
-from sdk._work import LightningWork
-from sdk.errors import ExitAppException, LightningFlowException
+from lightning_ctl.sdk._component import (
+    StateAttributes,
+    check_json_value,
+    is_in_method,
+    is_state_name,
+    to_json,
+)
+from lightning_ctl.sdk._schedule import next_fire_time, normalize_cron
+from lightning_ctl.sdk._structures import Dict, List, as_structure
+from lightning_ctl.sdk._work import LightningWork
+from lightning_ctl.sdk.errors import ExitAppException, LightningFlowException
 
 _INTERNAL_STATE_NAMES = frozenset({"_paths", "_layout"})
 _COMPONENT_TYPES = (LightningWork, Dict, List)

@@ -8,9 +8,9 @@ import traceback
 import types
 from pathlib import Path
 
-from sdk._app import LightningApp
-from sdk._compat import install as install_compat
-from sdk.errors import AppImportError
+from lightning_ctl.sdk._app import LightningApp
+from lightning_ctl.sdk._compat import install as install_compat
+from lightning_ctl.sdk.errors import AppImportError
 
 _SDK_DIR = str(Path(__file__).resolve().parent)
 

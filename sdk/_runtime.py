@@ -14,7 +14,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from sdk._work import LightningWork
+    from lightning_ctl.sdk._work import LightningWork
 
 
 class Runtime:

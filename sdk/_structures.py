@@ -4,16 +4,16 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any, Iterable
 
-from sdk._component import Named
+from lightning_ctl.sdk._component import Named
 
 if TYPE_CHECKING:
-    from sdk._flow import LightningFlow
-    from sdk._work import LightningWork
+    from lightning_ctl.sdk._flow import LightningFlow
+    from lightning_ctl.sdk._work import LightningWork
 
 
 def _is_component(value: Any) -> bool:
-    from sdk._flow import LightningFlow
-    from sdk._work import LightningWork
+    from lightning_ctl.sdk._flow import LightningFlow
+    from lightning_ctl.sdk._work import LightningWork
 
     return isinstance(value, (LightningFlow, LightningWork))
 
@@ -47,7 +47,7 @@ class _Structure(Named):
     @property
     def works(self) -> list[LightningWork]:
         """The works it holds, then the works of the flows it holds (all the way down), in item order."""
-        from sdk._flow import LightningFlow
+        from lightning_ctl.sdk._flow import LightningFlow
 
         out: list[LightningWork] = []
         for _, item in self._items():
@@ -57,7 +57,7 @@ class _Structure(Named):
     @property
     def flows(self) -> dict[str, LightningFlow]:
         """The flows it holds and their descendants, by full name."""
-        from sdk._flow import LightningFlow
+        from lightning_ctl.sdk._flow import LightningFlow
 
         out: dict[str, LightningFlow] = {}
         for _, item in self._items():
@@ -67,7 +67,7 @@ class _Structure(Named):
         return out
 
     def _state_view(self, view: str) -> dict[str, Any]:
-        from sdk._flow import LightningFlow
+        from lightning_ctl.sdk._flow import LightningFlow
 
         flows = {key: getattr(item, view) for key, item in self._items() if isinstance(item, LightningFlow)}
         works = {key: getattr(item, view) for key, item in self._items() if not isinstance(item, LightningFlow)}

@@ -9,15 +9,15 @@ import time
 import warnings
 from typing import Any, Callable
 
-from sdk._build_config import BuildConfig
-from sdk._calls import apply_status, dispatch_call, latest_entry, record_pending, run_inline
-from sdk._cloud_compute import CloudCompute
-from sdk._component import StateAttributes, check_json_value, is_state_name, to_json
-from sdk._hashing import START_CALL_HASH
-from sdk._restart import RestartPolicy
-from sdk._runtime import get_runtime
-from sdk._status import WorkStageStatus, WorkStatus, WorkStopReasons, make_status
-from sdk.errors import LightningWorkException
+from lightning_ctl.sdk._build_config import BuildConfig
+from lightning_ctl.sdk._calls import apply_status, dispatch_call, latest_entry, record_pending, run_inline
+from lightning_ctl.sdk._cloud_compute import CloudCompute
+from lightning_ctl.sdk._component import StateAttributes, check_json_value, is_state_name, to_json
+from lightning_ctl.sdk._hashing import START_CALL_HASH
+from lightning_ctl.sdk._restart import RestartPolicy
+from lightning_ctl.sdk._runtime import get_runtime
+from lightning_ctl.sdk._status import WorkStageStatus, WorkStatus, WorkStopReasons, make_status
+from lightning_ctl.sdk.errors import LightningWorkException
 
 _INTERNAL_STATE_NAMES = frozenset(
     {
@@ -140,7 +140,7 @@ class LightningWork(StateAttributes):
         if name == "run" or not is_state_name(name, _INTERNAL_STATE_NAMES):
             object.__setattr__(self, name, value)
             return
-        from sdk._flow import LightningFlow  # a cycle only at import time
+        from lightning_ctl.sdk._flow import LightningFlow  # a cycle only at import time
 
         if isinstance(value, (LightningWork, LightningFlow)):
             raise LightningWorkException(

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from sdk._flow import LightningFlow
-from sdk._work import LightningWork
+from lightning_ctl.sdk._flow import LightningFlow
+from lightning_ctl.sdk._work import LightningWork
 
 
 class EmptyFlow(LightningFlow):

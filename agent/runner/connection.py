@@ -20,10 +20,10 @@ import time
 from collections import OrderedDict
 from typing import Callable
 
-from agent.framing import encode_frame, read_frame_blocking
-from protos import codec
-from protos.lightning.v1 import events_pb2, runner_pb2
-from sdk._events import EventBody
+from lightning_ctl.agent.framing import encode_frame, read_frame_blocking
+from lightning_ctl.protos import codec
+from lightning_ctl.protos.lightning.v1 import events_pb2, runner_pb2
+from lightning_ctl.sdk._events import EventBody
 
 MAX_UNACKED_EVENTS = 10_000
 _MAX_BATCH = 512

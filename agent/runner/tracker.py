@@ -11,8 +11,8 @@ import json
 import threading
 from typing import Any, Callable
 
-from sdk._component import to_json
-from sdk._work import LightningWork
+from lightning_ctl.sdk._component import to_json
+from lightning_ctl.sdk._work import LightningWork
 
 
 class VarsTracker:

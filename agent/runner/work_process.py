@@ -19,17 +19,17 @@ import time
 from pathlib import Path
 from typing import Any
 
-from agent.runner.connection import RunnerConnection
-from agent.runner.tracker import VarsTracker
-from protos import codec
-from protos.lightning.v1 import runner_pb2
-from sdk._events import ProcessStarted, StatusChanged, WorkCrashed
-from sdk._hashing import START_CALL_HASH
-from sdk._loader import load_app, user_traceback
-from sdk._runtime import Runtime, set_runtime
-from sdk._status import WorkFailureReasons, WorkStageStatus, WorkStopReasons, make_status
-from sdk._work import LightningWork
-from sdk.errors import InvalidReturnValueError
+from lightning_ctl.agent.runner.connection import RunnerConnection
+from lightning_ctl.agent.runner.tracker import VarsTracker
+from lightning_ctl.protos import codec
+from lightning_ctl.protos.lightning.v1 import runner_pb2
+from lightning_ctl.sdk._events import ProcessStarted, StatusChanged, WorkCrashed
+from lightning_ctl.sdk._hashing import START_CALL_HASH
+from lightning_ctl.sdk._loader import load_app, user_traceback
+from lightning_ctl.sdk._runtime import Runtime, set_runtime
+from lightning_ctl.sdk._status import WorkFailureReasons, WorkStageStatus, WorkStopReasons, make_status
+from lightning_ctl.sdk._work import LightningWork
+from lightning_ctl.sdk.errors import InvalidReturnValueError
 
 _OUR_DIR = str(Path(__file__).resolve().parent.parent)  # agent/: frames of ours are cut from user tracebacks
 WATCH_INTERVAL_S = 0.1

@@ -22,9 +22,9 @@ import socket
 import sys
 from typing import Any
 
-from agent.runner import work_process
-from sdk._files import write_atomic
-from sdk._loader import load_app
+from lightning_ctl.agent.runner import work_process
+from lightning_ctl.sdk._files import write_atomic
+from lightning_ctl.sdk._loader import load_app
 
 _MAX_MESSAGE = 1 << 20
 

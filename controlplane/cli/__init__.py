@@ -8,13 +8,13 @@ from __future__ import annotations
 
 import click
 
-from controlplane.cli.agents import agents
-from controlplane.cli.config import CliConfig, connection_options
-from controlplane.cli.logs import logs
-from controlplane.cli.run import run
-from controlplane.cli.state import state
-from controlplane.cli.status import status
-from controlplane.cli.stop import stop
+from lightning_ctl.controlplane.cli.agents import agents
+from lightning_ctl.controlplane.cli.config import CliConfig, connection_options
+from lightning_ctl.controlplane.cli.logs import logs
+from lightning_ctl.controlplane.cli.run import run
+from lightning_ctl.controlplane.cli.state import state
+from lightning_ctl.controlplane.cli.status import status
+from lightning_ctl.controlplane.cli.stop import stop
 
 EPILOG = """\b
 Exit codes: 0 ok; 1 the app or the operation failed; 2 usage error; 3 cannot reach the control plane (or no app
@@ -105,7 +105,7 @@ def main(
             }
         return
     if not ctx.resilient_parsing:
-        from sdk._logging import configure_logging
+        from lightning_ctl.sdk._logging import configure_logging
 
         configure_logging(log_format, log_level)
 

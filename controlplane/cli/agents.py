@@ -4,8 +4,14 @@ from __future__ import annotations
 
 import click
 
-from controlplane.cli.config import EXIT_CODES_HELP, CliConfig, call_app, echo, operating_command
-from controlplane.cli.render import agent_json, agents_table, dumps
+from lightning_ctl.controlplane.cli.config import (
+    EXIT_CODES_HELP,
+    CliConfig,
+    call_app,
+    echo,
+    operating_command,
+)
+from lightning_ctl.controlplane.cli.render import agent_json, agents_table, dumps
 
 
 @click.command(context_settings={"help_option_names": ["-h", "--help"]}, epilog=EXIT_CODES_HELP)

@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any, Awaitable, Callable, TypeVar
 import click
 
 if TYPE_CHECKING:
-    from controlplane.client import AppClient, Target
+    from lightning_ctl.controlplane.api.client import AppClient, Target
 
 T = TypeVar("T")
 
@@ -72,14 +72,14 @@ class CliConfig:
         Raises:
             CliError: no app is running on this machine (exit 3), or no token is known (exit 2).
         """
-        from controlplane.client import Target
-        from controlplane.credentials import TOKEN_FILE
-        from controlplane.run_file import NoRunningAppError, find_running_app, live_runs
+        from lightning_ctl.controlplane.api.client import Target
+        from lightning_ctl.controlplane.home import token_file
+        from lightning_ctl.controlplane.run_file import NoRunningAppError, find_running_app, live_runs
 
         tls = tuple(Path(p).read_bytes() if p else None for p in (self.tls_ca, self.tls_cert, self.tls_key))
         if self.address:
             same = [run.token for run in live_runs(self.run_dir) if run.address == self.address]
-            token = self.token or (same[0] if same else _read_token(TOKEN_FILE))
+            token = self.token or (same[0] if same else _read_token(token_file()))
             if not token:
                 raise CliError(
                     f"no token for {self.address}: pass --token or set LIGHTNING_CTL_TOKEN", EXIT_USAGE
@@ -160,7 +160,7 @@ def call_app(
 
     Ctrl-C exits 130 quietly; a closed stdout (``| head``) ends the command quietly.
     """
-    from controlplane.client import AppClient, ClientError
+    from lightning_ctl.controlplane.api.client import AppClient, ClientError
 
     target = target or config.target()
 
@@ -195,8 +195,8 @@ def complete_work_names(ctx: click.Context, param: click.Parameter, incomplete: 
     """Shell completion of WORK: the running app's work names (full, and short where unambiguous)."""
     from click.shell_completion import CompletionItem
 
-    from controlplane.names import resolve_work_name
-    from sdk._logging import configure_logging
+    from lightning_ctl.controlplane.api.names import resolve_work_name
+    from lightning_ctl.sdk._logging import configure_logging
 
     configure_logging("console", "error")  # nothing but completions may reach the shell
     root = ctx.find_root()

@@ -8,14 +8,14 @@ import time
 
 import click
 
-from controlplane.cli.config import (
+from lightning_ctl.controlplane.cli.config import (
     EXIT_CODES_HELP,
     CliConfig,
     call_app,
     complete_work_names,
     operating_command,
 )
-from controlplane.cli.render import dropped_text, dumps, log_line_json, log_line_text
+from lightning_ctl.controlplane.cli.render import dropped_text, dumps, log_line_json, log_line_text
 
 _DURATION_PART = re.compile(r"(\d+(?:\.\d+)?)([smhd])")
 _UNIT_S = {"s": 1, "m": 60, "h": 3600, "d": 86400}

@@ -12,7 +12,7 @@ import time
 import unicodedata
 from typing import Any, Iterable, Sequence
 
-from controlplane.app_view import AgentView, AppView, LogLine, WorkView
+from lightning_ctl.controlplane.api.app_view import AgentView, AppView, LogLine, WorkView
 
 NONE = "-"
 MESSAGE_CHARS = 60

@@ -6,9 +6,9 @@ import re
 
 import click
 
-from controlplane.credentials import TlsFiles, load_or_create_token
-from controlplane.local_agent import LocalAgent
-from controlplane.options import RunOptions
+from lightning_ctl.controlplane.agents.local_agent import LocalAgent
+from lightning_ctl.controlplane.credentials import TlsFiles, load_or_create_token
+from lightning_ctl.controlplane.options import RunOptions
 
 _ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
@@ -109,11 +109,11 @@ def run(
 def _run(options: RunOptions, log_format: str, local_agent: LocalAgent | None) -> int:
     import asyncio
 
-    from controlplane.app_host import AppHost
-    from controlplane.resume import AppAlreadyRunningError
-    from controlplane.server import PortInUseError
-    from sdk._logging import configure_logging
-    from sdk.errors import AppImportError
+    from lightning_ctl.controlplane.api.server import PortInUseError
+    from lightning_ctl.controlplane.app_host import AppHost
+    from lightning_ctl.controlplane.flows.resume import AppAlreadyRunningError
+    from lightning_ctl.sdk._logging import configure_logging
+    from lightning_ctl.sdk.errors import AppImportError
 
     configure_logging(log_format, options.log_level)
     try:

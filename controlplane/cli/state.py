@@ -4,8 +4,14 @@ from __future__ import annotations
 
 import click
 
-from controlplane.cli.config import EXIT_CODES_HELP, CliConfig, call_app, echo, operating_command
-from controlplane.cli.render import dumps, flatten_state, format_time, iso_time, state_changes
+from lightning_ctl.controlplane.cli.config import (
+    EXIT_CODES_HELP,
+    CliConfig,
+    call_app,
+    echo,
+    operating_command,
+)
+from lightning_ctl.controlplane.cli.render import dumps, flatten_state, format_time, iso_time, state_changes
 
 
 @click.command(context_settings={"help_option_names": ["-h", "--help"]}, epilog=EXIT_CODES_HELP)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from controlplane.cli.config import (
+from lightning_ctl.controlplane.cli.config import (
     EXIT_CODES_HELP,
     EXIT_USAGE,
     CliConfig,
@@ -14,7 +14,7 @@ from controlplane.cli.config import (
     echo,
     operating_command,
 )
-from controlplane.cli.render import dumps, status_json, status_text
+from lightning_ctl.controlplane.cli.render import dumps, status_json, status_text
 
 
 @click.command(context_settings={"help_option_names": ["-h", "--help"]}, epilog=EXIT_CODES_HELP)
@@ -34,7 +34,7 @@ def status(config: CliConfig, works: tuple[str, ...], as_json: bool) -> None:
       lightning-ctl status trainer
       lightning-ctl status --json | jq '.works[] | select(.status == "failed") | .name'
     """
-    from controlplane.names import WorkNameError, resolve_work_names
+    from lightning_ctl.controlplane.api.names import WorkNameError, resolve_work_names
 
     app = call_app(config, lambda client: client.status())
     if works:

@@ -7,7 +7,13 @@ import time
 
 import click
 
-from controlplane.cli.config import EXIT_CODES_HELP, CliConfig, CliError, call_app, operating_command
+from lightning_ctl.controlplane.cli.config import (
+    EXIT_CODES_HELP,
+    CliConfig,
+    CliError,
+    call_app,
+    operating_command,
+)
 
 _POLL_S = 0.1
 
@@ -46,7 +52,7 @@ def stop(config: CliConfig, reason: str, no_wait: bool, wait_timeout: float) -> 
       lightning-ctl stop
       lightning-ctl stop --reason "maintenance" --no-wait
     """
-    from controlplane.client import AppClient, ClientError
+    from lightning_ctl.controlplane.api.client import AppClient, ClientError
 
     target = config.target()
 

@@ -1,4 +1,5 @@
-"""Tests of the layering rules in DESIGN.md: what each package may import, and that `import sdk` stays light.
+"""Tests of the layering rules in DESIGN.md: what each package may import, and that `import lightning_ctl.sdk`
+stays light.
 
 Import checks run in a fresh interpreter (this test process already imported everything); source checks
 read the import statements with ast, including imports nested inside functions.
@@ -18,7 +19,7 @@ REPO = Path(__file__).resolve().parents[2]
 HEAVY = ("grpc", "google.protobuf", "structlog")
 
 SDK_IMPORT_BOUND_MS = 300.0
-"""Generous bound for `import sdk` (target < 100 ms), so a loaded machine does not make the test flaky."""
+"""Generous bound for `import lightning_ctl.sdk` (target < 100 ms), so a loaded machine does not make the test flaky."""
 
 PROBE = """
 import json, sys, time
@@ -35,10 +36,7 @@ print(json.dumps({{"elapsed_ms": elapsed_ms, "heavy": heavy}}))
 # Modules allowed to import the generated protos.lightning pb2 modules (the edge), relative to the repository.
 PB2_EDGE = (
     "protos/codec.py",
-    "controlplane/services/",
-    "controlplane/server.py",
-    "controlplane/interceptors.py",
-    "controlplane/client.py",
+    "controlplane/api/",
     "agent/session.py",
     "agent/daemon.py",
     "agent/supervisor.py",
@@ -79,6 +77,9 @@ def imported_modules(path: Path) -> set[str]:
 
 
 def imports_package(names: set[str], package: str) -> list[str]:
+    """The names of ``names`` inside ``package`` (a bare folder name means ``lightning_ctl.<folder>``)."""
+    if package.split(".")[0] in ("sdk", "protos", "controlplane", "agent"):
+        package = f"lightning_ctl.{package}"
     return sorted(n for n in names if n == package or n.startswith(package + "."))
 
 
@@ -88,19 +89,19 @@ def rel(path: Path) -> str:
 
 class TestImportCost:
     def test_import_sdk_is_light(self):
-        """`import sdk` loads no grpc, protobuf or structlog."""
-        result = probe_import("sdk")
+        """`import lightning_ctl.sdk` loads no grpc, protobuf or structlog."""
+        result = probe_import("lightning_ctl.sdk")
         assert result["heavy"] == []
 
     def test_import_sdk_is_fast(self):
-        """`import sdk` takes well under a few hundred ms (target < 100 ms; the figure is printed)."""
-        elapsed_ms = min(probe_import("sdk")["elapsed_ms"] for _ in range(3))
-        print(f"import sdk: {elapsed_ms:.1f} ms")
+        """`import lightning_ctl.sdk` takes well under a few hundred ms (target < 100 ms; the figure is printed)."""
+        elapsed_ms = min(probe_import("lightning_ctl.sdk")["elapsed_ms"] for _ in range(3))
+        print(f"import lightning_ctl.sdk: {elapsed_ms:.1f} ms")
         assert elapsed_ms < SDK_IMPORT_BOUND_MS
 
     def test_work_process_does_not_import_grpc(self):
         """The work-process runner (agent.runner.work_process) starts without importing grpc."""
-        result = probe_import("agent.runner.work_process", heavy=("grpc",))
+        result = probe_import("lightning_ctl.agent.runner.work_process", heavy=("grpc",))
         assert result["heavy"] == []
 
 
@@ -138,7 +139,35 @@ class TestPackageBoundaries:
     def test_scanner_sees_nested_and_from_imports(self, tmp_path):
         """The import scanner finds function-level imports and `from x import y` forms."""
         sample = tmp_path / "sample.py"
-        sample.write_text("def f():\n    from protos.lightning import v1\n    import agent.session\n")
+        sample.write_text(
+            "def f():\n    from lightning_ctl.protos.lightning import v1\n    import lightning_ctl.agent.session\n"
+        )
         names = imported_modules(sample)
-        assert imports_package(names, "protos.lightning") == ["protos.lightning", "protos.lightning.v1"]
-        assert imports_package(names, "agent") == ["agent.session"]
+        assert imports_package(names, "protos.lightning") == [
+            "lightning_ctl.protos.lightning",
+            "lightning_ctl.protos.lightning.v1",
+        ]
+        assert imports_package(names, "agent") == ["lightning_ctl.agent.session"]
+
+
+ASYNC_SIDE = ("agents", "api", "output")
+"""The control plane's asyncio side; ``flows/`` (the flow thread) meets it only through queues and queries."""
+BRIDGE = ("lightning_ctl.controlplane.flows.queries",)
+"""What the asyncio side may use of ``flows/``: the query box that hands questions to the flow thread."""
+
+
+class TestControlPlaneSubpackages:
+    @pytest.mark.parametrize("path", source_files("controlplane/flows"), ids=rel)
+    def test_flows_never_import_the_asyncio_side(self, path):
+        """The flow thread's modules import neither agents/, api/ nor output/ (nor grpc)."""
+        names = imported_modules(path)
+        found = [n for sub in ASYNC_SIDE for n in imports_package(names, f"controlplane.{sub}")]
+        assert found + imports_package(names, "grpc") == []
+
+    @pytest.mark.parametrize(
+        "path", [p for sub in ASYNC_SIDE for p in source_files(f"controlplane/{sub}")], ids=rel
+    )
+    def test_asyncio_side_reaches_flows_only_through_queries(self, path):
+        """agents/, api/ and output/ use nothing of flows/ but the query box."""
+        flows = imports_package(imported_modules(path), "controlplane.flows")
+        assert [n for n in flows if not n.startswith(BRIDGE)] == []

@@ -3,7 +3,7 @@
 import grpc
 import warnings
 
-from protos.lightning.v1 import agent_pb2 as protos_dot_lightning_dot_v1_dot_agent__pb2
+from lightning_ctl.protos.lightning.v1 import agent_pb2 as lightning__ctl_dot_protos_dot_lightning_dot_v1_dot_agent__pb2
 
 GRPC_GENERATED_VERSION = '1.85.1'
 GRPC_VERSION = grpc.__version__
@@ -18,7 +18,7 @@ except ImportError:
 if _version_not_supported:
     raise RuntimeError(
         f'The grpc package installed is at version {GRPC_VERSION},'
-        + ' but the generated code in protos/lightning/v1/agent_pb2_grpc.py depends on'
+        + ' but the generated code in lightning_ctl/protos/lightning/v1/agent_pb2_grpc.py depends on'
         + f' grpcio>={GRPC_GENERATED_VERSION}.'
         + f' Please upgrade your grpc module to grpcio>={GRPC_GENERATED_VERSION}'
         + f' or downgrade your generated code using grpcio-tools<={GRPC_VERSION}.'
@@ -36,13 +36,13 @@ class AgentServiceStub:
         """
         self.Connect = channel.stream_stream(
                 '/lightning.v1.AgentService/Connect',
-                request_serializer=protos_dot_lightning_dot_v1_dot_agent__pb2.AgentMessage.SerializeToString,
-                response_deserializer=protos_dot_lightning_dot_v1_dot_agent__pb2.ControlMessage.FromString,
+                request_serializer=lightning__ctl_dot_protos_dot_lightning_dot_v1_dot_agent__pb2.AgentMessage.SerializeToString,
+                response_deserializer=lightning__ctl_dot_protos_dot_lightning_dot_v1_dot_agent__pb2.ControlMessage.FromString,
                 _registered_method=True)
         self.FetchBundle = channel.unary_stream(
                 '/lightning.v1.AgentService/FetchBundle',
-                request_serializer=protos_dot_lightning_dot_v1_dot_agent__pb2.FetchBundleRequest.SerializeToString,
-                response_deserializer=protos_dot_lightning_dot_v1_dot_agent__pb2.BundleChunk.FromString,
+                request_serializer=lightning__ctl_dot_protos_dot_lightning_dot_v1_dot_agent__pb2.FetchBundleRequest.SerializeToString,
+                response_deserializer=lightning__ctl_dot_protos_dot_lightning_dot_v1_dot_agent__pb2.BundleChunk.FromString,
                 _registered_method=True)
 
 
@@ -69,13 +69,13 @@ def add_AgentServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
             'Connect': grpc.stream_stream_rpc_method_handler(
                     servicer.Connect,
-                    request_deserializer=protos_dot_lightning_dot_v1_dot_agent__pb2.AgentMessage.FromString,
-                    response_serializer=protos_dot_lightning_dot_v1_dot_agent__pb2.ControlMessage.SerializeToString,
+                    request_deserializer=lightning__ctl_dot_protos_dot_lightning_dot_v1_dot_agent__pb2.AgentMessage.FromString,
+                    response_serializer=lightning__ctl_dot_protos_dot_lightning_dot_v1_dot_agent__pb2.ControlMessage.SerializeToString,
             ),
             'FetchBundle': grpc.unary_stream_rpc_method_handler(
                     servicer.FetchBundle,
-                    request_deserializer=protos_dot_lightning_dot_v1_dot_agent__pb2.FetchBundleRequest.FromString,
-                    response_serializer=protos_dot_lightning_dot_v1_dot_agent__pb2.BundleChunk.SerializeToString,
+                    request_deserializer=lightning__ctl_dot_protos_dot_lightning_dot_v1_dot_agent__pb2.FetchBundleRequest.FromString,
+                    response_serializer=lightning__ctl_dot_protos_dot_lightning_dot_v1_dot_agent__pb2.BundleChunk.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -103,8 +103,8 @@ class AgentService:
             request_iterator,
             target,
             '/lightning.v1.AgentService/Connect',
-            protos_dot_lightning_dot_v1_dot_agent__pb2.AgentMessage.SerializeToString,
-            protos_dot_lightning_dot_v1_dot_agent__pb2.ControlMessage.FromString,
+            lightning__ctl_dot_protos_dot_lightning_dot_v1_dot_agent__pb2.AgentMessage.SerializeToString,
+            lightning__ctl_dot_protos_dot_lightning_dot_v1_dot_agent__pb2.ControlMessage.FromString,
             options,
             channel_credentials,
             insecure,
@@ -130,8 +130,8 @@ class AgentService:
             request,
             target,
             '/lightning.v1.AgentService/FetchBundle',
-            protos_dot_lightning_dot_v1_dot_agent__pb2.FetchBundleRequest.SerializeToString,
-            protos_dot_lightning_dot_v1_dot_agent__pb2.BundleChunk.FromString,
+            lightning__ctl_dot_protos_dot_lightning_dot_v1_dot_agent__pb2.FetchBundleRequest.SerializeToString,
+            lightning__ctl_dot_protos_dot_lightning_dot_v1_dot_agent__pb2.BundleChunk.FromString,
             options,
             channel_credentials,
             insecure,

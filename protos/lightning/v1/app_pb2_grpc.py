@@ -3,7 +3,7 @@
 import grpc
 import warnings
 
-from protos.lightning.v1 import app_pb2 as protos_dot_lightning_dot_v1_dot_app__pb2
+from lightning_ctl.protos.lightning.v1 import app_pb2 as lightning__ctl_dot_protos_dot_lightning_dot_v1_dot_app__pb2
 
 GRPC_GENERATED_VERSION = '1.85.1'
 GRPC_VERSION = grpc.__version__
@@ -18,7 +18,7 @@ except ImportError:
 if _version_not_supported:
     raise RuntimeError(
         f'The grpc package installed is at version {GRPC_VERSION},'
-        + ' but the generated code in protos/lightning/v1/app_pb2_grpc.py depends on'
+        + ' but the generated code in lightning_ctl/protos/lightning/v1/app_pb2_grpc.py depends on'
         + f' grpcio>={GRPC_GENERATED_VERSION}.'
         + f' Please upgrade your grpc module to grpcio>={GRPC_GENERATED_VERSION}'
         + f' or downgrade your generated code using grpcio-tools<={GRPC_VERSION}.'
@@ -37,33 +37,33 @@ class AppServiceStub:
         """
         self.GetStatus = channel.unary_unary(
                 '/lightning.v1.AppService/GetStatus',
-                request_serializer=protos_dot_lightning_dot_v1_dot_app__pb2.GetStatusRequest.SerializeToString,
-                response_deserializer=protos_dot_lightning_dot_v1_dot_app__pb2.AppStatus.FromString,
+                request_serializer=lightning__ctl_dot_protos_dot_lightning_dot_v1_dot_app__pb2.GetStatusRequest.SerializeToString,
+                response_deserializer=lightning__ctl_dot_protos_dot_lightning_dot_v1_dot_app__pb2.AppStatus.FromString,
                 _registered_method=True)
         self.GetState = channel.unary_unary(
                 '/lightning.v1.AppService/GetState',
-                request_serializer=protos_dot_lightning_dot_v1_dot_app__pb2.GetStateRequest.SerializeToString,
-                response_deserializer=protos_dot_lightning_dot_v1_dot_app__pb2.AppState.FromString,
+                request_serializer=lightning__ctl_dot_protos_dot_lightning_dot_v1_dot_app__pb2.GetStateRequest.SerializeToString,
+                response_deserializer=lightning__ctl_dot_protos_dot_lightning_dot_v1_dot_app__pb2.AppState.FromString,
                 _registered_method=True)
         self.WatchState = channel.unary_stream(
                 '/lightning.v1.AppService/WatchState',
-                request_serializer=protos_dot_lightning_dot_v1_dot_app__pb2.WatchStateRequest.SerializeToString,
-                response_deserializer=protos_dot_lightning_dot_v1_dot_app__pb2.AppState.FromString,
+                request_serializer=lightning__ctl_dot_protos_dot_lightning_dot_v1_dot_app__pb2.WatchStateRequest.SerializeToString,
+                response_deserializer=lightning__ctl_dot_protos_dot_lightning_dot_v1_dot_app__pb2.AppState.FromString,
                 _registered_method=True)
         self.StreamLogs = channel.unary_stream(
                 '/lightning.v1.AppService/StreamLogs',
-                request_serializer=protos_dot_lightning_dot_v1_dot_app__pb2.StreamLogsRequest.SerializeToString,
-                response_deserializer=protos_dot_lightning_dot_v1_dot_app__pb2.LogBatch.FromString,
+                request_serializer=lightning__ctl_dot_protos_dot_lightning_dot_v1_dot_app__pb2.StreamLogsRequest.SerializeToString,
+                response_deserializer=lightning__ctl_dot_protos_dot_lightning_dot_v1_dot_app__pb2.LogBatch.FromString,
                 _registered_method=True)
         self.StopApp = channel.unary_unary(
                 '/lightning.v1.AppService/StopApp',
-                request_serializer=protos_dot_lightning_dot_v1_dot_app__pb2.StopAppRequest.SerializeToString,
-                response_deserializer=protos_dot_lightning_dot_v1_dot_app__pb2.StopAppResponse.FromString,
+                request_serializer=lightning__ctl_dot_protos_dot_lightning_dot_v1_dot_app__pb2.StopAppRequest.SerializeToString,
+                response_deserializer=lightning__ctl_dot_protos_dot_lightning_dot_v1_dot_app__pb2.StopAppResponse.FromString,
                 _registered_method=True)
         self.ListAgents = channel.unary_unary(
                 '/lightning.v1.AppService/ListAgents',
-                request_serializer=protos_dot_lightning_dot_v1_dot_app__pb2.ListAgentsRequest.SerializeToString,
-                response_deserializer=protos_dot_lightning_dot_v1_dot_app__pb2.AgentList.FromString,
+                request_serializer=lightning__ctl_dot_protos_dot_lightning_dot_v1_dot_app__pb2.ListAgentsRequest.SerializeToString,
+                response_deserializer=lightning__ctl_dot_protos_dot_lightning_dot_v1_dot_app__pb2.AgentList.FromString,
                 _registered_method=True)
 
 
@@ -119,33 +119,33 @@ def add_AppServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
             'GetStatus': grpc.unary_unary_rpc_method_handler(
                     servicer.GetStatus,
-                    request_deserializer=protos_dot_lightning_dot_v1_dot_app__pb2.GetStatusRequest.FromString,
-                    response_serializer=protos_dot_lightning_dot_v1_dot_app__pb2.AppStatus.SerializeToString,
+                    request_deserializer=lightning__ctl_dot_protos_dot_lightning_dot_v1_dot_app__pb2.GetStatusRequest.FromString,
+                    response_serializer=lightning__ctl_dot_protos_dot_lightning_dot_v1_dot_app__pb2.AppStatus.SerializeToString,
             ),
             'GetState': grpc.unary_unary_rpc_method_handler(
                     servicer.GetState,
-                    request_deserializer=protos_dot_lightning_dot_v1_dot_app__pb2.GetStateRequest.FromString,
-                    response_serializer=protos_dot_lightning_dot_v1_dot_app__pb2.AppState.SerializeToString,
+                    request_deserializer=lightning__ctl_dot_protos_dot_lightning_dot_v1_dot_app__pb2.GetStateRequest.FromString,
+                    response_serializer=lightning__ctl_dot_protos_dot_lightning_dot_v1_dot_app__pb2.AppState.SerializeToString,
             ),
             'WatchState': grpc.unary_stream_rpc_method_handler(
                     servicer.WatchState,
-                    request_deserializer=protos_dot_lightning_dot_v1_dot_app__pb2.WatchStateRequest.FromString,
-                    response_serializer=protos_dot_lightning_dot_v1_dot_app__pb2.AppState.SerializeToString,
+                    request_deserializer=lightning__ctl_dot_protos_dot_lightning_dot_v1_dot_app__pb2.WatchStateRequest.FromString,
+                    response_serializer=lightning__ctl_dot_protos_dot_lightning_dot_v1_dot_app__pb2.AppState.SerializeToString,
             ),
             'StreamLogs': grpc.unary_stream_rpc_method_handler(
                     servicer.StreamLogs,
-                    request_deserializer=protos_dot_lightning_dot_v1_dot_app__pb2.StreamLogsRequest.FromString,
-                    response_serializer=protos_dot_lightning_dot_v1_dot_app__pb2.LogBatch.SerializeToString,
+                    request_deserializer=lightning__ctl_dot_protos_dot_lightning_dot_v1_dot_app__pb2.StreamLogsRequest.FromString,
+                    response_serializer=lightning__ctl_dot_protos_dot_lightning_dot_v1_dot_app__pb2.LogBatch.SerializeToString,
             ),
             'StopApp': grpc.unary_unary_rpc_method_handler(
                     servicer.StopApp,
-                    request_deserializer=protos_dot_lightning_dot_v1_dot_app__pb2.StopAppRequest.FromString,
-                    response_serializer=protos_dot_lightning_dot_v1_dot_app__pb2.StopAppResponse.SerializeToString,
+                    request_deserializer=lightning__ctl_dot_protos_dot_lightning_dot_v1_dot_app__pb2.StopAppRequest.FromString,
+                    response_serializer=lightning__ctl_dot_protos_dot_lightning_dot_v1_dot_app__pb2.StopAppResponse.SerializeToString,
             ),
             'ListAgents': grpc.unary_unary_rpc_method_handler(
                     servicer.ListAgents,
-                    request_deserializer=protos_dot_lightning_dot_v1_dot_app__pb2.ListAgentsRequest.FromString,
-                    response_serializer=protos_dot_lightning_dot_v1_dot_app__pb2.AgentList.SerializeToString,
+                    request_deserializer=lightning__ctl_dot_protos_dot_lightning_dot_v1_dot_app__pb2.ListAgentsRequest.FromString,
+                    response_serializer=lightning__ctl_dot_protos_dot_lightning_dot_v1_dot_app__pb2.AgentList.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -174,8 +174,8 @@ class AppService:
             request,
             target,
             '/lightning.v1.AppService/GetStatus',
-            protos_dot_lightning_dot_v1_dot_app__pb2.GetStatusRequest.SerializeToString,
-            protos_dot_lightning_dot_v1_dot_app__pb2.AppStatus.FromString,
+            lightning__ctl_dot_protos_dot_lightning_dot_v1_dot_app__pb2.GetStatusRequest.SerializeToString,
+            lightning__ctl_dot_protos_dot_lightning_dot_v1_dot_app__pb2.AppStatus.FromString,
             options,
             channel_credentials,
             insecure,
@@ -201,8 +201,8 @@ class AppService:
             request,
             target,
             '/lightning.v1.AppService/GetState',
-            protos_dot_lightning_dot_v1_dot_app__pb2.GetStateRequest.SerializeToString,
-            protos_dot_lightning_dot_v1_dot_app__pb2.AppState.FromString,
+            lightning__ctl_dot_protos_dot_lightning_dot_v1_dot_app__pb2.GetStateRequest.SerializeToString,
+            lightning__ctl_dot_protos_dot_lightning_dot_v1_dot_app__pb2.AppState.FromString,
             options,
             channel_credentials,
             insecure,
@@ -228,8 +228,8 @@ class AppService:
             request,
             target,
             '/lightning.v1.AppService/WatchState',
-            protos_dot_lightning_dot_v1_dot_app__pb2.WatchStateRequest.SerializeToString,
-            protos_dot_lightning_dot_v1_dot_app__pb2.AppState.FromString,
+            lightning__ctl_dot_protos_dot_lightning_dot_v1_dot_app__pb2.WatchStateRequest.SerializeToString,
+            lightning__ctl_dot_protos_dot_lightning_dot_v1_dot_app__pb2.AppState.FromString,
             options,
             channel_credentials,
             insecure,
@@ -255,8 +255,8 @@ class AppService:
             request,
             target,
             '/lightning.v1.AppService/StreamLogs',
-            protos_dot_lightning_dot_v1_dot_app__pb2.StreamLogsRequest.SerializeToString,
-            protos_dot_lightning_dot_v1_dot_app__pb2.LogBatch.FromString,
+            lightning__ctl_dot_protos_dot_lightning_dot_v1_dot_app__pb2.StreamLogsRequest.SerializeToString,
+            lightning__ctl_dot_protos_dot_lightning_dot_v1_dot_app__pb2.LogBatch.FromString,
             options,
             channel_credentials,
             insecure,
@@ -282,8 +282,8 @@ class AppService:
             request,
             target,
             '/lightning.v1.AppService/StopApp',
-            protos_dot_lightning_dot_v1_dot_app__pb2.StopAppRequest.SerializeToString,
-            protos_dot_lightning_dot_v1_dot_app__pb2.StopAppResponse.FromString,
+            lightning__ctl_dot_protos_dot_lightning_dot_v1_dot_app__pb2.StopAppRequest.SerializeToString,
+            lightning__ctl_dot_protos_dot_lightning_dot_v1_dot_app__pb2.StopAppResponse.FromString,
             options,
             channel_credentials,
             insecure,
@@ -309,8 +309,8 @@ class AppService:
             request,
             target,
             '/lightning.v1.AppService/ListAgents',
-            protos_dot_lightning_dot_v1_dot_app__pb2.ListAgentsRequest.SerializeToString,
-            protos_dot_lightning_dot_v1_dot_app__pb2.AgentList.FromString,
+            lightning__ctl_dot_protos_dot_lightning_dot_v1_dot_app__pb2.ListAgentsRequest.SerializeToString,
+            lightning__ctl_dot_protos_dot_lightning_dot_v1_dot_app__pb2.AgentList.FromString,
             options,
             channel_credentials,
             insecure,

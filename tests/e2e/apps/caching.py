@@ -2,7 +2,8 @@
 re-runs the same arguments each time it is called, and num_successes counts every successful run."""
 
 from e2e_common import report
-from sdk import LightningApp, LightningFlow, LightningWork
+
+from lightning_ctl.sdk import LightningApp, LightningFlow, LightningWork
 
 
 class Counting(LightningWork):

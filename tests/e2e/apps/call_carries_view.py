@@ -2,7 +2,8 @@
 the work's run sees 5."""
 
 from e2e_common import report
-from sdk import LightningApp, LightningFlow, LightningWork
+
+from lightning_ctl.sdk import LightningApp, LightningFlow, LightningWork
 
 
 class Reader(LightningWork):

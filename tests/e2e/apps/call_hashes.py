@@ -4,7 +4,8 @@ four executions, each receiving its own value with its type."""
 import time
 
 from e2e_common import report
-from sdk import LightningApp, LightningFlow, LightningWork
+
+from lightning_ctl.sdk import LightningApp, LightningFlow, LightningWork
 
 
 class Recorder(LightningWork):

@@ -3,7 +3,8 @@
 import time
 
 from e2e_common import report, say
-from sdk import LightningApp, LightningFlow, LightningWork
+
+from lightning_ctl.sdk import LightningApp, LightningFlow, LightningWork
 
 
 class Counter(LightningWork):

@@ -3,7 +3,7 @@ exit 1) or "raise" (an exception in the flow's run, exit 1 with a traceback nami
 
 import os
 
-from sdk import LightningApp, LightningFlow
+from lightning_ctl.sdk import LightningApp, LightningFlow
 
 ENDING = os.environ.get("ENDING", "stop")
 

@@ -5,7 +5,8 @@ once: the change must reach it without further calls (the reference's "just sent
 import time
 
 from e2e_common import report
-from sdk import LightningApp, LightningFlow, LightningWork
+
+from lightning_ctl.sdk import LightningApp, LightningFlow, LightningWork
 
 
 class Waiting(LightningWork):

@@ -6,7 +6,8 @@ import signal
 import time
 
 from e2e_common import report
-from sdk import LightningApp, LightningFlow, LightningWork
+
+from lightning_ctl.sdk import LightningApp, LightningFlow, LightningWork
 
 
 class Stubborn(LightningWork):

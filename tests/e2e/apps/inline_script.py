@@ -2,7 +2,8 @@
 cache_calls=True, w.run(2) twice executes once, and w.run(3) executes again."""
 
 from e2e_common import report
-from sdk import LightningWork
+
+from lightning_ctl.sdk import LightningWork
 
 
 class Counting(LightningWork):

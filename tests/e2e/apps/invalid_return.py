@@ -2,7 +2,8 @@
 the flow reports the status and stops)."""
 
 from e2e_common import report
-from sdk import LightningApp, LightningFlow, LightningWork
+
+from lightning_ctl.sdk import LightningApp, LightningFlow, LightningWork
 
 
 class Returning(LightningWork):

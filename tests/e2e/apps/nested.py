@@ -2,7 +2,8 @@
 named by their place in the tree: root.a.b.w, root.d.key, root.l.0, root.l.1, root.d.late."""
 
 from e2e_common import report
-from sdk import Dict, LightningApp, LightningFlow, LightningWork, List
+
+from lightning_ctl.sdk import Dict, LightningApp, LightningFlow, LightningWork, List
 
 
 class Hello(LightningWork):

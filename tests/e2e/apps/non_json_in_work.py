@@ -2,7 +2,8 @@
 message naming the work and the attribute (raise_exception=False: the flow reports it and stops)."""
 
 from e2e_common import report
-from sdk import LightningApp, LightningFlow, LightningWork
+
+from lightning_ctl.sdk import LightningApp, LightningFlow, LightningWork
 
 
 class Tagging(LightningWork):

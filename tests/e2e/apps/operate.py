@@ -6,7 +6,7 @@ import time
 
 from e2e_common import say
 
-from sdk import LightningApp, LightningFlow, LightningWork
+from lightning_ctl.sdk import LightningApp, LightningFlow, LightningWork
 
 
 class Ticker(LightningWork):

@@ -4,7 +4,8 @@ the flow records each length it observes."""
 import time
 
 from e2e_common import report
-from sdk import LightningApp, LightningFlow, LightningWork
+
+from lightning_ctl.sdk import LightningApp, LightningFlow, LightningWork
 
 
 class Growing(LightningWork):

@@ -4,7 +4,8 @@ runs overlap in time (each records its start and end)."""
 import time
 
 from e2e_common import report
-from sdk import LightningApp, LightningFlow, LightningWork
+
+from lightning_ctl.sdk import LightningApp, LightningFlow, LightningWork
 
 
 class Sleeper(LightningWork):

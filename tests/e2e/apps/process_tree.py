@@ -7,7 +7,7 @@ import os
 import subprocess
 import time
 
-from sdk import LightningApp, LightningFlow, LightningWork
+from lightning_ctl.sdk import LightningApp, LightningFlow, LightningWork
 
 ENDING = os.environ.get("ENDING", "signal")
 GO_FILE = os.environ.get("GO_FILE", "")

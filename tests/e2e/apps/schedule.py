@@ -4,7 +4,8 @@ after two firings and reports when they happened."""
 import time
 
 from e2e_common import report
-from sdk import LightningApp, LightningFlow
+
+from lightning_ctl.sdk import LightningApp, LightningFlow
 
 
 class Root(LightningFlow):

@@ -2,7 +2,8 @@
 flow run, while a start_with_flow=False work stays "not_started" (no process) until it is called."""
 
 from e2e_common import report, say
-from sdk import LightningApp, LightningFlow, LightningWork
+
+from lightning_ctl.sdk import LightningApp, LightningFlow, LightningWork
 
 
 class Hooked(LightningWork):

@@ -4,7 +4,8 @@ timestamps, and the has_* / is_* properties matching."""
 import time
 
 from e2e_common import report
-from sdk import LightningApp, LightningFlow, LightningWork
+
+from lightning_ctl.sdk import LightningApp, LightningFlow, LightningWork
 
 
 class Slow(LightningWork):

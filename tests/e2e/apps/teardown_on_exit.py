@@ -4,7 +4,8 @@ busy in run(); all of them honour SIGTERM, so the app ends well within the stop 
 import time
 
 from e2e_common import say
-from sdk import LightningApp, LightningFlow, LightningWork
+
+from lightning_ctl.sdk import LightningApp, LightningFlow, LightningWork
 
 
 class Quick(LightningWork):

@@ -5,7 +5,8 @@ import os
 import signal
 
 from e2e_common import report
-from sdk import LightningApp, LightningFlow, LightningWork
+
+from lightning_ctl.sdk import LightningApp, LightningFlow, LightningWork
 
 RAISE = os.environ.get("RAISE_EXCEPTION", "1") == "1"
 DEATH = os.environ.get("DEATH", "exit3")

@@ -6,7 +6,8 @@ import os
 import time
 
 from e2e_common import report
-from sdk import LightningApp, LightningFlow, LightningWork
+
+from lightning_ctl.sdk import LightningApp, LightningFlow, LightningWork
 
 RAISE = os.environ.get("RAISE_EXCEPTION", "1") == "1"
 

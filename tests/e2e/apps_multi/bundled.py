@@ -4,7 +4,8 @@ folder and looks for a data file (shipped) and a .lightningignore'd file (not sh
 import os
 
 from multi_common import report
-from sdk import LightningApp, LightningFlow, LightningWork
+
+from lightning_ctl.sdk import LightningApp, LightningFlow, LightningWork
 
 
 class Bundled(LightningWork):

@@ -1,7 +1,8 @@
 """Four plain parallel works, each printing one FACTS line when it runs; the flow reports where each ran."""
 
 from multi_common import Probe, report
-from sdk import LightningApp, LightningFlow
+
+from lightning_ctl.sdk import LightningApp, LightningFlow
 
 NAMES = ("w1", "w2", "w3", "w4")
 

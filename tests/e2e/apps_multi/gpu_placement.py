@@ -2,7 +2,8 @@
 CUDA_VISIBLE_DEVICES; the flow reports both once both succeeded."""
 
 from multi_common import Probe, report
-from sdk import CloudCompute, LightningApp, LightningFlow
+
+from lightning_ctl.sdk import CloudCompute, LightningApp, LightningFlow
 
 
 class Root(LightningFlow):

@@ -1,7 +1,8 @@
 """A 1-GPU work: the flow reports each new pending message, then where the work ran once it succeeded."""
 
 from multi_common import Probe, report
-from sdk import CloudCompute, LightningApp, LightningFlow
+
+from lightning_ctl.sdk import CloudCompute, LightningApp, LightningFlow
 
 
 class Root(LightningFlow):

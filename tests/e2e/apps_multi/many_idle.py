@@ -2,7 +2,8 @@
 and stops, so the app's end sends SIGTERM to every work, the last one within milliseconds of its success."""
 
 from multi_common import Probe, report
-from sdk import LightningApp, LightningFlow
+
+from lightning_ctl.sdk import LightningApp, LightningFlow
 
 COUNT = 16
 

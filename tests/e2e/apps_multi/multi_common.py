@@ -8,7 +8,7 @@ import sys
 import time
 from typing import Any
 
-from sdk import LightningWork
+from lightning_ctl.sdk import LightningWork
 
 
 def report(tag: str, value: Any) -> None:

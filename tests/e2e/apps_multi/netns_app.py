@@ -3,7 +3,8 @@ the work's cwd once the work succeeded."""
 
 from multi_common import report
 from netns_work import FINAL, Counter
-from sdk import LightningApp, LightningFlow
+
+from lightning_ctl.sdk import LightningApp, LightningFlow
 
 
 class Root(LightningFlow):

@@ -3,7 +3,7 @@
 import os
 import time
 
-from sdk import LightningWork
+from lightning_ctl.sdk import LightningWork
 
 FINAL = 7
 

@@ -1,7 +1,8 @@
 """A work that should never get to run: the flow reports that it waits, and the app ends only on a signal."""
 
 from multi_common import report
-from sdk import LightningApp, LightningFlow, LightningWork
+
+from lightning_ctl.sdk import LightningApp, LightningFlow, LightningWork
 
 
 class Unreachable(LightningWork):

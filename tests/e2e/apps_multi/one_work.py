@@ -1,7 +1,8 @@
 """One plain work: the flow reports what it saw (cwd, MULTI_GREETING...) once it succeeded."""
 
 from multi_common import Probe, report
-from sdk import LightningApp, LightningFlow
+
+from lightning_ctl.sdk import LightningApp, LightningFlow
 
 
 class Root(LightningFlow):

@@ -3,7 +3,8 @@ first runs (it holds its GPU ~1 s), stops the first once it succeeded (its proce
 reports when the second has run."""
 
 from multi_common import Probe, report
-from sdk import CloudCompute, LightningApp, LightningFlow
+
+from lightning_ctl.sdk import CloudCompute, LightningApp, LightningFlow
 
 
 class Root(LightningFlow):

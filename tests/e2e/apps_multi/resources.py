@@ -1,7 +1,8 @@
 """Three works that each fit exactly one of three agents: by CPUs (cpus=3), by memory (3Gi), by label (zone=a)."""
 
 from multi_common import Probe, report
-from sdk import CloudCompute, LightningApp, LightningFlow
+
+from lightning_ctl.sdk import CloudCompute, LightningApp, LightningFlow
 
 
 class Root(LightningFlow):

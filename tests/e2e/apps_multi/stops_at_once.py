@@ -1,6 +1,6 @@
 """An app without works that stops on its first run."""
 
-from sdk import LightningApp, LightningFlow
+from lightning_ctl.sdk import LightningApp, LightningFlow
 
 
 class Root(LightningFlow):

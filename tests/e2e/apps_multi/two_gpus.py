@@ -2,7 +2,8 @@
 overlap: the flow reports what each saw."""
 
 from multi_common import Probe, report
-from sdk import CloudCompute, LightningApp, LightningFlow
+
+from lightning_ctl.sdk import CloudCompute, LightningApp, LightningFlow
 
 
 class Root(LightningFlow):

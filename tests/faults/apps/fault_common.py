@@ -15,7 +15,7 @@ import sys
 import time
 from typing import Any
 
-from sdk import LightningWork, RestartPolicy
+from lightning_ctl.sdk import LightningWork, RestartPolicy
 
 
 def setting(name: str, default: str) -> str:

@@ -9,7 +9,8 @@ Lines: ``FLOW_BOOT {"pid", "counter"}`` on the first tick of each control plane 
 import os
 
 from fault_common import Counted, Streamer, report, setting
-from sdk import LightningApp, LightningFlow
+
+from lightning_ctl.sdk import LightningApp, LightningFlow
 
 WORKS = int(setting("FAULT_WORKS", "3"))
 STEPS = int(setting("FAULT_STEPS", "200"))

@@ -12,7 +12,7 @@ from typing import AsyncIterator
 
 import pytest
 
-from agent.bundles import BundleCache, BundleError
+from lightning_ctl.agent.bundles import BundleCache, BundleError
 
 
 def make_tar(files: dict[str, bytes], *, links: dict[str, str] | None = None) -> bytes:

@@ -8,8 +8,14 @@ import threading
 
 import pytest
 
-from agent import framing
-from agent.framing import HEADER, FrameTooLargeError, encode_frame, read_frame, read_frame_blocking
+from lightning_ctl.agent import framing
+from lightning_ctl.agent.framing import (
+    HEADER,
+    FrameTooLargeError,
+    encode_frame,
+    read_frame,
+    read_frame_blocking,
+)
 
 
 @pytest.fixture

@@ -6,8 +6,8 @@ import json
 
 import pytest
 
-from agent.runner.tracker import VarsTracker
-from sdk import LightningWork
+from lightning_ctl.agent.runner.tracker import VarsTracker
+from lightning_ctl.sdk import LightningWork
 
 
 class Job(LightningWork):

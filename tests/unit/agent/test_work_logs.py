@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 import stat
 
-from agent.work_logs import WorkLogFile, log_path, logs_dir
+from lightning_ctl.agent.work_logs import WorkLogFile, log_path, logs_dir
 
 
 def files_of(path) -> list[str]:  # noqa: ANN001

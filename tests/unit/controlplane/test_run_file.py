@@ -12,7 +12,7 @@ from dataclasses import asdict
 
 import pytest
 
-from controlplane.run_file import (
+from lightning_ctl.controlplane.run_file import (
     LATEST,
     RUNS,
     NoRunningAppError,

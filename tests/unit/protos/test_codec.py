@@ -6,10 +6,10 @@ import math
 
 import pytest
 
-from protos import codec
-from protos.codec import CodecError, command_from_pb, command_to_pb, event_from_pb, event_to_pb
-from protos.lightning.v1 import agent_pb2, events_pb2
-from sdk._events import (
+from lightning_ctl.protos import codec
+from lightning_ctl.protos.codec import CodecError, command_from_pb, command_to_pb, event_from_pb, event_to_pb
+from lightning_ctl.protos.lightning.v1 import agent_pb2, events_pb2
+from lightning_ctl.sdk._events import (
     LaunchWork,
     LinesLogged,
     ProcessExited,
@@ -22,7 +22,7 @@ from sdk._events import (
     WorkCrashed,
     WorkEvent,
 )
-from sdk._status import make_status
+from lightning_ctl.sdk._status import make_status
 
 BODIES = [
     VarsChanged({"count": 3, "nested": {"a": [1, 2.5, None, True, "x"]}, "_port": 8080}),

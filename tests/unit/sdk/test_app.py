@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import pytest
 
-from sdk import AppStage, Dict, LightningApp, LightningFlow, LightningWork, List
-from sdk._calls import apply_status
-from sdk._runtime import Runtime, set_runtime
-from sdk._status import make_status
-from sdk.errors import CacheMissException, ExitAppException
+from lightning_ctl.sdk import AppStage, Dict, LightningApp, LightningFlow, LightningWork, List
+from lightning_ctl.sdk._calls import apply_status
+from lightning_ctl.sdk._runtime import Runtime, set_runtime
+from lightning_ctl.sdk._status import make_status
+from lightning_ctl.sdk.errors import CacheMissException, ExitAppException
 
 
 class Job(LightningWork):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from sdk._build_config import BuildConfig
+from lightning_ctl.sdk._build_config import BuildConfig
 
 
 def test_defaults_are_empty():

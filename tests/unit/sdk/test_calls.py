@@ -4,12 +4,19 @@ from __future__ import annotations
 
 import pytest
 
-from sdk import LightningApp, LightningFlow, LightningWork
-from sdk._calls import LATEST, apply_status, dispatch_call, latest_entry, record_pending, run_inline
-from sdk._hashing import call_hash
-from sdk._runtime import Runtime, get_runtime, set_runtime
-from sdk._status import make_status
-from sdk.errors import CacheMissException
+from lightning_ctl.sdk import LightningApp, LightningFlow, LightningWork
+from lightning_ctl.sdk._calls import (
+    LATEST,
+    apply_status,
+    dispatch_call,
+    latest_entry,
+    record_pending,
+    run_inline,
+)
+from lightning_ctl.sdk._hashing import call_hash
+from lightning_ctl.sdk._runtime import Runtime, get_runtime, set_runtime
+from lightning_ctl.sdk._status import make_status
+from lightning_ctl.sdk.errors import CacheMissException
 
 
 class FakeRuntime(Runtime):

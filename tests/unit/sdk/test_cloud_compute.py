@@ -8,8 +8,8 @@ from dataclasses import dataclass
 
 import pytest
 
-from sdk._cloud_compute import CloudCompute
-from sdk._sizes import parse_size
+from lightning_ctl.sdk._cloud_compute import CloudCompute
+from lightning_ctl.sdk._sizes import parse_size
 
 
 @dataclass

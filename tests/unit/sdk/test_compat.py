@@ -19,8 +19,8 @@ REPO = Path(__file__).resolve().parents[3]
 
 PRELUDE = """\
 import importlib, json, sys
-import sdk, sdk.errors, sdk.testing
-import sdk._compat
+import lightning_ctl.sdk._compat, lightning_ctl.sdk.errors, lightning_ctl.sdk.testing
+from lightning_ctl import sdk
 sdk._compat.install()
 """
 
@@ -164,7 +164,7 @@ class TestAppImports:
     def test_both_roots_serve_the_same_tree(self):
         """Every module served under lightning_app is served under lightning.app with the same exports."""
         out = run_python("""
-            from sdk._compat import _MODULES
+            from lightning_ctl.sdk._compat import _MODULES
             for rel in _MODULES:
                 a = importlib.import_module("lightning_app" + ("." + rel if rel else ""))
                 b = importlib.import_module("lightning.app" + ("." + rel if rel else ""))
@@ -325,10 +325,10 @@ class TestPytorchLightning:
             """
             import lightning as L
             assert "LightningWork" not in vars(L)
-            import sdk._compat
-            sdk._compat.install()
+            import lightning_ctl.sdk._compat
+            lightning_ctl.sdk._compat.install()
             from lightning.app import LightningWork
-            assert L.LightningWork is LightningWork is sdk.LightningWork and L.Trainer
+            assert L.LightningWork is LightningWork is lightning_ctl.sdk.LightningWork and L.Trainer
             """,
             path=(fake_lightning,),
             install=False,
@@ -369,7 +369,7 @@ class TestInstall:
     def test_install_is_idempotent_and_keeps_the_finder_first(self):
         """install() twice leaves one finder, first on sys.meta_path, even after another went in front."""
         run_python("""
-            from sdk._compat import _CompatFinder, install, uninstall
+            from lightning_ctl.sdk._compat import _CompatFinder, install, uninstall
             install()
             sys.meta_path.insert(0, type("Other", (), {"find_spec": staticmethod(lambda *a: None)})())
             install()
@@ -412,8 +412,8 @@ class TestInstall:
         """))
         out = run_python(
             f"""
-            import sdk
-            from sdk._loader import load_app
+            from lightning_ctl import sdk
+            from lightning_ctl.sdk._loader import load_app
             app, _ = load_app({str(app_file)!r})
             assert isinstance(app, sdk.LightningApp)
             import json
@@ -426,7 +426,7 @@ class TestInstall:
     def test_compat_imports_pull_in_no_grpc(self):
         """`import sdk` plus every compat module still loads no grpc, protobuf or structlog."""
         out = run_python("""
-            from sdk._compat import _MODULES
+            from lightning_ctl.sdk._compat import _MODULES
             for rel in _MODULES:
                 importlib.import_module("lightning_app" + ("." + rel if rel else ""))
                 importlib.import_module("lightning.app" + ("." + rel if rel else ""))

@@ -6,9 +6,9 @@ import math
 
 import pytest
 
-from sdk import LightningApp, LightningFlow, LightningWork
-from sdk._component import Named, check_json_value, is_state_name, to_json
-from sdk.errors import LightningError, StateNotSerializableError
+from lightning_ctl.sdk import LightningApp, LightningFlow, LightningWork
+from lightning_ctl.sdk._component import Named, check_json_value, is_state_name, to_json
+from lightning_ctl.sdk.errors import LightningError, StateNotSerializableError
 
 # -- components used by the tests ----------------------------------------------------------------------
 

@@ -6,8 +6,8 @@ import pickle
 
 import pytest
 
-import sdk.errors as errors
-from sdk.errors import (
+import lightning_ctl.sdk.errors as errors
+from lightning_ctl.sdk.errors import (
     AppImportError,
     CacheMissException,
     ExitAppException,

@@ -7,8 +7,8 @@ from datetime import datetime, timedelta
 
 import pytest
 
-from sdk import Dict, LightningApp, LightningFlow, LightningWork, List
-from sdk.errors import CacheMissException, ExitAppException, LightningFlowException
+from lightning_ctl.sdk import Dict, LightningApp, LightningFlow, LightningWork, List
+from lightning_ctl.sdk.errors import CacheMissException, ExitAppException, LightningFlowException
 
 
 class SimpleWork(LightningWork):

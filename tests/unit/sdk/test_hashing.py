@@ -10,8 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from sdk._hashing import START_CALL_HASH, call_hash
-
+from lightning_ctl.sdk._hashing import START_CALL_HASH, call_hash
 
 _REPO_ROOT = Path(__file__).resolve().parents[3]
 

@@ -8,12 +8,12 @@ from pathlib import Path
 
 import pytest
 
-from sdk import LightningApp, LightningWork
-from sdk._loader import load_app, user_traceback
-from sdk.errors import AppImportError
+from lightning_ctl.sdk import LightningApp, LightningWork
+from lightning_ctl.sdk._loader import load_app, user_traceback
+from lightning_ctl.sdk.errors import AppImportError
 
 GOOD_APP = """\
-from sdk import LightningApp, LightningFlow
+from lightning_ctl.sdk import LightningApp, LightningFlow
 
 
 class Root(LightningFlow):
@@ -94,7 +94,7 @@ class TestLoadApp:
     def test_exception_inside_sdk_reports_the_users_line(self, tmp_path):
         """An error raised inside the SDK (a set attribute) points at the user's assignment line."""
         source = """\
-            from sdk import LightningApp, LightningFlow
+            from lightning_ctl.sdk import LightningApp, LightningFlow
 
 
             class Root(LightningFlow):

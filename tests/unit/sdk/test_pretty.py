@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import copy
 
-from sdk._pretty import pretty_state
+from lightning_ctl.sdk._pretty import pretty_state
 
 _CLOUD_COMPUTE = {
     "type": "__cloud_compute__",

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from sdk._schedule import ALIASES, next_fire_time, normalize_cron
+from lightning_ctl.sdk._schedule import ALIASES, next_fire_time, normalize_cron
 
 _REPO_ROOT = Path(__file__).resolve().parents[3]
 _NEW_YORK = "America/New_York"

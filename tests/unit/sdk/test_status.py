@@ -8,7 +8,7 @@ import time
 
 import pytest
 
-from sdk._status import (
+from lightning_ctl.sdk._status import (
     AppStage,
     AppStatus,
     CacheCallsKeys,

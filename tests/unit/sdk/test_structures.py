@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from sdk import Dict, LightningApp, LightningFlow, LightningWork, List
-from sdk._structures import as_structure
+from lightning_ctl.sdk import Dict, LightningApp, LightningFlow, LightningWork, List
+from lightning_ctl.sdk._structures import as_structure
 
 
 class Item(LightningWork):

@@ -7,13 +7,13 @@ import warnings
 
 import pytest
 
-from sdk import CloudCompute, LightningApp, LightningFlow, LightningWork
-from sdk._calls import apply_status, record_pending
-from sdk._hashing import START_CALL_HASH
-from sdk._runtime import Runtime, set_runtime
-from sdk._status import make_status
-from sdk.errors import LightningWorkException
-from sdk.testing import EmptyFlow, EmptyWork
+from lightning_ctl.sdk import CloudCompute, LightningApp, LightningFlow, LightningWork
+from lightning_ctl.sdk._calls import apply_status, record_pending
+from lightning_ctl.sdk._hashing import START_CALL_HASH
+from lightning_ctl.sdk._runtime import Runtime, set_runtime
+from lightning_ctl.sdk._status import make_status
+from lightning_ctl.sdk.errors import LightningWorkException
+from lightning_ctl.sdk.testing import EmptyFlow, EmptyWork
 
 INTERNAL_VARS = {
     "_host",

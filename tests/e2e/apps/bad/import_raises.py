@@ -1,6 +1,6 @@
 """Bad input: the module raises while being imported, on line 9 (inside a helper called at line 12)."""
 
-from sdk import LightningApp, LightningFlow
+from lightning_ctl.sdk import LightningApp, LightningFlow
 
 
 def load_settings():

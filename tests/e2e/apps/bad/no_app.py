@@ -1,6 +1,6 @@
 """Bad input: a flow, but no LightningApp in the file."""
 
-from sdk import LightningFlow
+from lightning_ctl.sdk import LightningFlow
 
 
 class Root(LightningFlow):

@@ -1,6 +1,6 @@
 """Bad input: a flow's __init__ assigns a non-JSON value (a set) to a public attribute ``tags``."""
 
-from sdk import LightningApp, LightningFlow
+from lightning_ctl.sdk import LightningApp, LightningFlow
 
 
 class Root(LightningFlow):

@@ -1,6 +1,6 @@
 """Bad input: a flow's run() assigns a non-JSON value (a set) to its public attribute ``tags``."""
 
-from sdk import LightningApp, LightningFlow
+from lightning_ctl.sdk import LightningApp, LightningFlow
 
 
 class Root(LightningFlow):

@@ -1,6 +1,6 @@
 """Bad input: a syntax error on line 8."""
 
-from sdk import LightningApp, LightningFlow
+from lightning_ctl.sdk import LightningApp, LightningFlow
 
 
 class Root(LightningFlow):

@@ -1,6 +1,6 @@
 """Bad input: two LightningApp instances in one file."""
 
-from sdk import LightningApp, LightningFlow
+from lightning_ctl.sdk import LightningApp, LightningFlow
 
 
 class Root(LightningFlow):

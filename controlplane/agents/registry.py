@@ -1,0 +1,246 @@
+"""AgentRegistry: the connected agents, what is placed on them, and routing each work's commands to its agent.
+
+Runs on the I/O (asyncio) thread. A launch is placed by the scheduler; while no agent fits, the launch and the
+commands that follow it wait, the work's status says why, and placement is retried whenever an agent joins or a
+work's process exits (freeing what it held).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import time
+from dataclasses import dataclass, field
+from typing import Callable
+
+import structlog
+
+from lightning_ctl.controlplane.agents.app_bundle import AppBundle
+from lightning_ctl.controlplane.agents.placement import AgentCapacity, Allocation, Pending, place_work
+from lightning_ctl.sdk._events import (
+    Command,
+    EventsApplied,
+    LaunchWork,
+    OutputShown,
+    PlacementPending,
+    RunningWork,
+    StopWork,
+    WorkLost,
+)
+
+log = structlog.get_logger(component="registry")
+
+
+@dataclass
+class AgentSession:
+    """One connected agent."""
+
+    capacity: AgentCapacity
+    hostname: str
+    outgoing: asyncio.Queue[Command | EventsApplied | OutputShown] = field(default_factory=asyncio.Queue)
+    last_heartbeat: float = field(default_factory=time.monotonic)
+    close: Callable[[str], None] = lambda reason: None
+    """Ends the agent's stream (set by the servicer)."""
+    output_seen: set[tuple[str, int]] = field(default_factory=set)
+    """The (work, attempt) whose output came through this session, to acknowledge."""
+
+    @property
+    def agent_id(self) -> str:
+        """The agent's stable identity."""
+        return self.capacity.agent_id
+
+    @property
+    def name(self) -> str:
+        """The agent's display name."""
+        return self.capacity.name
+
+
+@dataclass
+class _Placement:
+    attempt: int
+    allocation: Allocation
+    lost_grace_s: float | None = None
+
+
+class AgentRegistry:
+    """Tracks agents and placements, and routes each work's commands to its agent."""
+
+    def __init__(
+        self,
+        report_pending: Callable[[PlacementPending], None] = lambda pending: None,
+        bundle: AppBundle | None = None,
+    ) -> None:
+        self.bundle = bundle
+        self.agents: dict[str, AgentSession] = {}
+        self.placements: dict[str, _Placement] = {}
+        self._waiting: dict[str, list[Command]] = {}
+        self._report_pending = report_pending
+        self._pending_reasons: dict[str, str] = {}
+        self._where: dict[tuple[str, int], str] = {}
+        """Which agent runs each (work, attempt), including replaced attempts that may come back."""
+        self._disconnected_at: dict[str, float] = {}
+        """Agents that were connected and are not, since when (monotonic)."""
+        self._names: dict[str, str] = {}
+
+    def add(self, session: AgentSession, running: tuple[RunningWork, ...] = ()) -> None:
+        """An agent registered, running ``running``: record where those work processes are, place what waits."""
+        previous = self.agents.get(session.agent_id)
+        if previous is not None and previous is not session:
+            previous.close("replaced by a new session of the same agent")
+        self.agents[session.agent_id] = session
+        self._disconnected_at.pop(session.agent_id, None)
+        self._names[session.agent_id] = session.name
+        log.info("agent_connected", agent_id=session.agent_id, name=session.name, cpus=session.capacity.cpus,
+                 gpus=len(session.capacity.gpu_indices), labels=session.capacity.labels, running=len(running))
+        for work in running:
+            self._where[(work.work_name, work.attempt)] = session.agent_id
+            current = self.placements.get(work.work_name)
+            if current is None or current.attempt <= work.attempt:
+                self.placements[work.work_name] = _Placement(
+                    work.attempt, Allocation(session.agent_id, gpu_indices=work.gpu_indices)
+                )
+        self._retry_waiting()
+
+    def remove(self, session: AgentSession, reason: str) -> None:
+        """An agent's stream ended."""
+        if self.agents.get(session.agent_id) is session:
+            del self.agents[session.agent_id]
+            self._disconnected_at[session.agent_id] = time.monotonic()
+            log.info("agent_disconnected", agent_id=session.agent_id, name=session.name, reason=reason)
+
+    def find_lost(self, default_grace_s: float) -> list[WorkLost]:
+        """Works whose agent has been disconnected past their grace period (their placements are released).
+
+        When more than half of the known agents are disconnected at once, nothing is declared lost: the control
+        plane itself is the likelier one cut off, and rescheduling would run works twice.
+        """
+        if not self._disconnected_at or self.majority_disconnected:
+            return []
+        now = time.monotonic()
+        lost = []
+        for name, placement in list(self.placements.items()):
+            since = self._disconnected_at.get(placement.allocation.agent_id)
+            grace_s = default_grace_s if placement.lost_grace_s is None else placement.lost_grace_s
+            if since is not None and now - since > grace_s:
+                agent = self._names.get(placement.allocation.agent_id, placement.allocation.agent_id)
+                lost.append(WorkLost(name, placement.attempt, f"agent {agent} disconnected for {now - since:.0f}s"))
+                del self.placements[name]
+        if lost:
+            log.warning("works_lost", works=[w.work_name for w in lost])
+            self._retry_waiting()
+        return lost
+
+    @property
+    def majority_disconnected(self) -> bool:
+        """Whether more than half of the known agents are disconnected (nothing is rescheduled then)."""
+        known = len(self.agents) + len(self._disconnected_at)
+        return len(self._disconnected_at) * 2 > known
+
+    def release(self, work_name: str, attempt: int) -> None:
+        """The process of (work_name, attempt) exited: free what it held and place what was waiting."""
+        self._where.pop((work_name, attempt), None)
+        placement = self.placements.get(work_name)
+        if placement is not None and placement.attempt == attempt:
+            del self.placements[work_name]
+            self._retry_waiting()
+
+    def placed_on(self, agent_id: str) -> tuple[tuple[str, int], ...]:
+        """The (work, attempt) currently placed on ``agent_id``."""
+        return tuple((n, p.attempt) for n, p in self.placements.items() if p.allocation.agent_id == agent_id)
+
+    def close_all(self, reason: str) -> None:
+        """End every agent's stream (the control plane is shutting down)."""
+        for session in list(self.agents.values()):
+            session.close(reason)
+
+    def check_liveness(self, timeout_s: float) -> None:
+        """End the streams of agents whose last heartbeat is older than ``timeout_s``."""
+        now = time.monotonic()
+        for session in list(self.agents.values()):
+            silent_s = now - session.last_heartbeat
+            if silent_s > timeout_s:
+                self.remove(session, f"no heartbeat for {silent_s:.1f}s")
+                session.close(f"no heartbeat for {silent_s:.1f}s")
+
+    def _retry_waiting(self) -> None:
+        waiting, self._waiting = self._waiting, {}
+        for commands in waiting.values():
+            self.route(commands)
+
+    def route(self, commands: list[Command | EventsApplied]) -> None:
+        """Send each command to its work's agent, placing launches first."""
+        for command in commands:
+            name = command.work_name
+            if isinstance(command, EventsApplied):
+                placement = self.placements.get(name)
+                agent = self.agents.get(placement.allocation.agent_id) if placement else None
+                if agent is not None:
+                    agent.outgoing.put_nowait(command)
+                continue
+            if isinstance(command, LaunchWork):
+                command = self._place(command)
+                if command is None:
+                    continue
+            elif isinstance(command, StopWork) and (name, command.attempt) in self._where:
+                # A stop names one process: it goes where that attempt runs, even if the work moved since.
+                agent = self.agents.get(self._where[(name, command.attempt)])
+                if agent is not None:
+                    agent.outgoing.put_nowait(command)
+                continue
+            elif name in self._waiting:
+                self._waiting[name].append(command)
+                continue
+            placement = self.placements.get(name)
+            agent = self.agents.get(placement.allocation.agent_id) if placement else None
+            if agent is None:
+                # Its agent is away: the flow loop sends what matters again when the agent reconnects.
+                log.info("command_dropped", work_name=name, command=type(command).__name__,
+                         reason="the work's agent is not connected")
+                continue
+            agent.outgoing.put_nowait(command)
+
+    def _place(self, launch: LaunchWork) -> LaunchWork | None:
+        name = launch.work_name
+        placed = self.placements.get(name)
+        if placed is not None and placed.attempt == launch.attempt:
+            # Sent again (it may have been lost): to the same agent, which ignores a launch it already has.
+            agent = self.agents.get(placed.allocation.agent_id)
+            shipped = self._ship_to(agent, launch) if agent is not None else launch
+            if isinstance(shipped, Pending):
+                return None  # the bundle is being rebuilt: the next reconnection sends it again
+            return dataclasses.replace(shipped, gpu_indices=placed.allocation.gpu_indices)
+        others = [p.allocation for n, p in self.placements.items() if n != name]
+        decision = place_work(launch.resources, (a.capacity for a in self.agents.values()), others)
+        if isinstance(decision, Pending):
+            self._waiting.setdefault(name, []).append(launch)
+            if self._pending_reasons.get(name) != decision.reason:
+                self._pending_reasons[name] = decision.reason
+                if self.agents:  # before the first agent registers, waiting is the normal start-up
+                    log.warning("work_pending", work_name=name, reason=decision.reason)
+                self._report_pending(PlacementPending(name, launch.attempt, decision.reason))
+            return None
+        agent = self.agents[decision.agent_id]
+        shipped = self._ship_to(agent, launch)
+        if isinstance(shipped, Pending):
+            self._waiting.setdefault(name, []).append(launch)
+            self._report_pending(PlacementPending(name, launch.attempt, shipped.reason))
+            return None
+        launch = shipped
+        self._pending_reasons.pop(name, None)
+        self.placements[name] = _Placement(launch.attempt, decision, launch.agent_lost_grace_s)
+        self._where[(name, launch.attempt)] = decision.agent_id
+        log.info("work_placed", work_name=name, attempt=launch.attempt, agent=agent.name,
+                 gpus=list(decision.gpu_indices))
+        return dataclasses.replace(launch, gpu_indices=decision.gpu_indices)
+
+    def _ship_to(self, agent: AgentSession, launch: LaunchWork) -> LaunchWork | Pending:
+        """``launch`` as ``agent`` needs it: unchanged for the local agent, else pointing at the code bundle (or
+        why it must wait while the bundle is being built)."""
+        if agent.capacity.is_local:
+            return launch
+        if self.bundle is None:
+            return Pending("remote agents are not supported by this control plane")
+        state = self.bundle.request(on_ready=self._retry_waiting)
+        if isinstance(state, str):
+            return Pending(state)
+        return dataclasses.replace(launch, bundle_digest=state.digest, app_relpath=state.app_relpath)

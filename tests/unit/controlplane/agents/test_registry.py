@@ -1,0 +1,116 @@
+"""AgentRegistry: routing commands to the agent a work was placed on, waiting, releasing, liveness."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from pathlib import Path
+
+import pytest
+
+from lightning_ctl.controlplane.agents.app_bundle import AppBundle
+from lightning_ctl.controlplane.agents.placement import AgentCapacity
+from lightning_ctl.controlplane.agents.registry import AgentRegistry, AgentSession
+from lightning_ctl.sdk._events import LaunchWork, PlacementPending, ResourceRequest, RunCall
+
+
+def session(agent_id: str, gpus: tuple[int, ...] = (), is_local: bool = True) -> AgentSession:
+    return AgentSession(AgentCapacity(agent_id, agent_id, 4, 2**33, gpus, is_local=is_local), hostname="h")
+
+
+def launch(name: str, attempt: int = 1, gpus: int = 0) -> LaunchWork:
+    return LaunchWork(name, attempt, "/app.py", {}, resources=ResourceRequest(gpus=gpus))
+
+
+def drain(agent: AgentSession) -> list[object]:
+    out = []
+    while not agent.outgoing.empty():
+        out.append(agent.outgoing.get_nowait())
+    return out
+
+
+@pytest.fixture
+def loop() -> asyncio.AbstractEventLoop:
+    loop = asyncio.new_event_loop()
+    asyncio.set_event_loop(loop)
+    yield loop
+    loop.close()
+
+
+class TestRouting:
+    def test_launch_and_calls_go_to_the_placed_agent_with_its_gpus(self, loop: asyncio.AbstractEventLoop) -> None:
+        """The launch carries the GPUs chosen; later commands follow it to the same agent."""
+        registry = AgentRegistry()
+        box = session("box", gpus=(0, 1))
+        registry.add(box)
+        registry.route([launch("root.w", gpus=1), RunCall("root.w", 1, "h", [], {})])
+        sent = drain(box)
+        assert isinstance(sent[0], LaunchWork) and sent[0].gpu_indices == (0,)
+        assert isinstance(sent[1], RunCall)
+
+    def test_work_waits_until_capacity_frees_and_reports_why(self, loop: asyncio.AbstractEventLoop) -> None:
+        """A launch that does not fit waits with a reason, and is placed when the holder exits."""
+        reports: list[PlacementPending] = []
+        registry = AgentRegistry(report_pending=reports.append)
+        box = session("box", gpus=(0,))
+        registry.add(box)
+        registry.route([launch("root.a", gpus=1)])
+        registry.route([launch("root.b", gpus=1), RunCall("root.b", 1, "h", [], {})])
+        assert [type(c) for c in drain(box)] == [LaunchWork]
+        assert reports and reports[0].work_name == "root.b" and "1 GPU" in reports[0].reason
+        registry.release("root.a", 1)
+        sent = drain(box)
+        assert [type(c) for c in sent] == [LaunchWork, RunCall] and sent[0].gpu_indices == (0,)
+
+    def test_commands_wait_for_the_first_agent(self, loop: asyncio.AbstractEventLoop) -> None:
+        """Launches issued before any agent registered are placed when one does."""
+        registry = AgentRegistry()
+        registry.route([launch("root.w")])
+        agent = session("late")
+        registry.add(agent)
+        assert [type(c) for c in drain(agent)] == [LaunchWork]
+
+    def test_release_of_a_stale_attempt_keeps_the_new_placement(self, loop: asyncio.AbstractEventLoop) -> None:
+        """An old attempt's exit does not free what the current attempt holds."""
+        registry = AgentRegistry()
+        registry.add(session("box", gpus=(0,)))
+        registry.route([launch("root.w", attempt=2, gpus=1)])
+        registry.release("root.w", 1)
+        assert "root.w" in registry.placements
+
+
+class TestRemoteAgents:
+    def test_remote_launch_waits_for_the_bundle_then_names_it(self, loop: asyncio.AbstractEventLoop,
+                                                              tmp_path: Path) -> None:
+        """A work placed on a remote agent waits while the code bundle builds, then launches from it."""
+        app = tmp_path / "app.py"
+        app.write_text("print('hi')\n")
+        reports: list[PlacementPending] = []
+        registry = AgentRegistry(report_pending=reports.append, bundle=AppBundle(str(app)))
+        remote = session("remote", is_local=False)
+        registry.add(remote)
+
+        async def scenario() -> list[object]:
+            registry.route([launch("root.w")])
+            assert reports and "bundle" in reports[0].reason
+            deadline = loop.time() + 10
+            while remote.outgoing.empty() and loop.time() < deadline:
+                await asyncio.sleep(0.01)
+            return drain(remote)
+
+        sent = loop.run_until_complete(scenario())
+        assert isinstance(sent[0], LaunchWork) and len(sent[0].bundle_digest) == 64
+        assert sent[0].app_relpath == "app.py"
+
+
+class TestLiveness:
+    def test_silent_agent_is_disconnected_and_its_stream_closed(self, loop: asyncio.AbstractEventLoop) -> None:
+        """An agent past the heartbeat timeout is removed and told to close."""
+        registry = AgentRegistry()
+        agent = session("quiet")
+        closed: list[str] = []
+        agent.close = closed.append
+        registry.add(agent)
+        agent.last_heartbeat = time.monotonic() - 10
+        registry.check_liveness(timeout_s=6)
+        assert "quiet" not in registry.agents and closed and "no heartbeat" in closed[0]
