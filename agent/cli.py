@@ -17,7 +17,7 @@ import structlog
 from lightning_ctl.agent.home import AgentHome
 from lightning_ctl.agent.launcher import ZygoteLauncher
 from lightning_ctl.sdk._files import read_or_create
-from lightning_ctl.sdk._logging import configure_logging
+from lightning_ctl.sdk._logging import configure_logging, protect_standard_streams
 from lightning_ctl.sdk._sizes import parse_size
 
 log = structlog.get_logger(component="agent")
@@ -124,6 +124,7 @@ def main(
     launcher = ZygoteLauncher(str(home.exits_dir))
     if not no_fork_server:
         launcher.prestart(preload_app)  # first, so the fork server's start overlaps ours
+    protect_standard_streams()
     configure_logging(log_format, log_level)
     from lightning_ctl.agent.inventory import detect
 

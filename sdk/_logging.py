@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 import sys
 from typing import TextIO
 
@@ -25,14 +26,18 @@ def configure_logging(fmt: str = "console", level: str = "info") -> None:
             renderer,
         ],
         wrapper_class=structlog.make_filtering_bound_logger(logging.getLevelName(level.upper())),
-        logger_factory=structlog.PrintLoggerFactory(file=_QuietOnClose(sys.stderr)),
+        logger_factory=structlog.PrintLoggerFactory(file=sys.stderr if isinstance(sys.stderr, _QuietOnClose) else _QuietOnClose(sys.stderr)),
         cache_logger_on_first_use=True,
     )
 
 
 class _QuietOnClose:
-    """stderr that stops writing once it is closed (``lightning-ctl run ... 2>&1 | head``) instead of raising
-    BrokenPipeError into the daemon's own code paths."""
+    """A standard stream that stops writing once its reader is gone (``lightning-ctl run ... | head``).
+
+    The first ``BrokenPipeError`` points the stream's file descriptor at ``/dev/null`` (so that nothing, including
+    the interpreter's last flush at exit, fails on it again) and the write is dropped. A daemon whose console
+    reader went away keeps running the app; its output still reaches ``lightning-ctl logs`` and the agents' files.
+    """
 
     def __init__(self, stream: TextIO) -> None:
         self._stream = stream
@@ -44,12 +49,34 @@ class _QuietOnClose:
         try:
             return self._stream.write(text)
         except (BrokenPipeError, ValueError):
-            self._closed = True
+            self._silence()
             return len(text)
 
     def flush(self) -> None:
-        if not self._closed:
-            try:
-                self._stream.flush()
-            except (BrokenPipeError, ValueError):
-                self._closed = True
+        if self._closed:
+            return
+        try:
+            self._stream.flush()
+        except (BrokenPipeError, ValueError):
+            self._silence()
+
+    def _silence(self) -> None:
+        self._closed = True
+        try:
+            devnull = os.open(os.devnull, os.O_WRONLY)
+            os.dup2(devnull, self._stream.fileno())
+            os.close(devnull)
+        except (OSError, ValueError):
+            pass
+
+    def __getattr__(self, name: str) -> object:
+        return getattr(self._stream, name)
+
+
+def protect_standard_streams() -> None:
+    """Make ``sys.stdout`` and ``sys.stderr`` drop output once their reader is gone, instead of raising
+    BrokenPipeError into whatever code printed (a flow's ``print``, the console thread, a log call)."""
+    for name in ("stdout", "stderr"):
+        stream = getattr(sys, name)
+        if stream is not None and not isinstance(stream, _QuietOnClose):
+            setattr(sys, name, _QuietOnClose(stream))

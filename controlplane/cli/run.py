@@ -112,9 +112,10 @@ def _run(options: RunOptions, log_format: str, local_agent: LocalAgent | None) -
     from lightning_ctl.controlplane.api.server import PortInUseError
     from lightning_ctl.controlplane.app_host import AppHost
     from lightning_ctl.controlplane.flows.resume import AppAlreadyRunningError
-    from lightning_ctl.sdk._logging import configure_logging
+    from lightning_ctl.sdk._logging import configure_logging, protect_standard_streams
     from lightning_ctl.sdk.errors import AppImportError
 
+    protect_standard_streams()  # `lightning-ctl run app.py | grep -q ...`: a closed console never fails the app
     configure_logging(log_format, options.log_level)
     try:
         return asyncio.run(AppHost(options, local_agent).run())

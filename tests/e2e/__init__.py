@@ -25,7 +25,8 @@ TAG_VAR = "LIGHTNING_CTL_E2E_TAG"
 """Set in the environment of every app a test starts, so that teardown finds its processes even once orphaned."""
 
 
-def _tagged(tag: str) -> set[int]:
+def tagged(tag: str) -> set[int]:
+    """The processes whose environment carries ``TAG_VAR=tag``."""
     pids = set()
     for proc in psutil.process_iter(["pid"]):
         try:
@@ -57,7 +58,7 @@ def launch(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Callable[..., A
     finally:
         for process in started:
             process.kill_all()
-        for pid in _tagged(tag):
+        for pid in tagged(tag):
             try:
                 os.kill(pid, signal.SIGKILL)
             except ProcessLookupError:

@@ -16,7 +16,7 @@ from typing import Iterator
 
 import pytest
 
-from tests.e2e import APPS, TAG_VAR, _tagged
+from tests.e2e import APPS, TAG_VAR, tagged
 from tests.helpers import free_port, wait_until
 from tests.helpers.processes import LIGHTNING_CTL, AppProcess, alive
 
@@ -71,7 +71,7 @@ def start_app(home: Path, tag: str) -> AppProcess:
 
 
 def kill_tagged(tag: str) -> None:
-    for pid in _tagged(tag):
+    for pid in tagged(tag):
         try:
             os.kill(pid, signal.SIGKILL)
         except ProcessLookupError:
