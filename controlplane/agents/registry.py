@@ -217,7 +217,8 @@ class AgentRegistry:
                 self._pending_reasons[name] = decision.reason
                 if self.agents:  # before the first agent registers, waiting is the normal start-up
                     log.warning("work_pending", work_name=name, reason=decision.reason)
-                self._report_pending(PlacementPending(name, launch.attempt, decision.reason))
+                self._report_pending(PlacementPending(name, launch.attempt, decision.reason,
+                                                      for_capacity=bool(self.agents)))
             return None
         agent = self.agents[decision.agent_id]
         shipped = self._ship_to(agent, launch)
