@@ -14,7 +14,13 @@ from typing import TYPE_CHECKING, Any, Callable, Iterator
 
 from lightning_ctl.sdk._hashing import START_CALL_HASH, call_hash
 from lightning_ctl.sdk._runtime import Runtime
-from lightning_ctl.sdk._status import CacheCallsKeys, WorkFailureReasons, WorkStageStatus, make_status
+from lightning_ctl.sdk._status import (
+    CacheCallsKeys,
+    WorkFailureReasons,
+    WorkStageStatus,
+    WorkStopReasons,
+    make_status,
+)
 from lightning_ctl.sdk.errors import CacheMissException
 
 if TYPE_CHECKING:
@@ -32,6 +38,7 @@ EXECUTING = "_executing"
 """The work attribute set while its own process (or an inline run) executes the user's ``run``."""
 _STAGE = "stage"
 _MESSAGE = "message"
+_REASON = "reason"
 
 
 def new_ledger() -> dict[str, Any]:
@@ -102,6 +109,14 @@ def latest_stage(work: LightningWork) -> str:
     return statuses[-1][_STAGE] if statuses else WorkStageStatus.NOT_STARTED.value
 
 
+def is_stopped_for_good(work: LightningWork) -> bool:
+    """Whether the work was stopped and takes no more calls (a work stopped after its idle timeout takes them,
+    starting again)."""
+    statuses = latest_statuses(work)
+    return (bool(statuses) and statuses[-1][_STAGE] == WorkStageStatus.STOPPED
+            and statuses[-1].get(_REASON) != WorkStopReasons.IDLE_TIMEOUT)
+
+
 def explain_pending(work: LightningWork, reason: str) -> bool:
     """Say in the latest call's pending status why it still waits; False when that call is not pending."""
     statuses = latest_statuses(work)
@@ -163,7 +178,7 @@ def dispatch_call(work: LightningWork, runtime: Runtime, args: tuple, kwargs: di
         raise AttributeError(
             f"Failed to create process for {type(work).__name__}: the work is not attached to a flow of the app"
         )
-    if work.has_stopped:
+    if is_stopped_for_good(work):
         return None
     try:
         hash_ = call_hash(args, kwargs)

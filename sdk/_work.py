@@ -16,6 +16,7 @@ from lightning_ctl.sdk._calls import (
     count_successes,
     dispatch_call,
     is_executing,
+    is_stopped_for_good,
     latest_stage,
     latest_statuses,
     new_ledger,
@@ -348,7 +349,7 @@ class LightningWork(StateAttributes):
 
     def start(self) -> None:
         """Start the work's process now and run its ``on_start``, without a call."""
-        if self.has_stopped:
+        if is_stopped_for_good(self):
             raise Exception("A work can be started only once for now.")
         runtime = get_runtime()
         if runtime is None:
@@ -361,7 +362,7 @@ class LightningWork(StateAttributes):
         runtime = get_runtime()
         if runtime is None:
             raise RuntimeError(f"{self.name or type(self).__name__}.stop() can only be called from a running app")
-        if self.has_stopped:
+        if is_stopped_for_good(self):
             return
         runtime.stop_work(self)
         apply_to_latest(self, make_status(WorkStageStatus.STOPPED, reason=WorkStopReasons.PENDING.value))

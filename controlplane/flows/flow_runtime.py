@@ -1,17 +1,18 @@
 """FlowRuntime: the flow thread's record of work processes, as a state machine: ``apply(stimulus) -> instructions``.
 
-Stimuli are the flows' actions (a call, a start, a stop, a run of the flows, the app's end) and what the asyncio
-side reports (work events, a placement that waits, an agent that connected, works lost with their agent); see
+Stimuli are the flows' actions (a call, a start, a stop, a run of the flows, the app's end), idle checks, and what
+the asyncio side reports (work events, a placement that waits, an agent that connected, works lost with their agent); see
 ``stimuli.py``. Each one updates the record of work processes and the flows' view of the works (their attributes
 and call ledgers, changed only through ``sdk._calls``), and returns instructions: commands for agents, and
-``RunFlows`` / ``FailApp`` for the loop. No I/O, no clock, no shared command list: the caller routes what
-``apply`` returns. Each work's attributes are kept in sync both ways: the work streams every change; after each run
+``RunFlows`` / ``FailApp`` for the loop. No I/O, no shared command list (the caller routes what ``apply``
+returns), and one injected clock, read only to time idle works. Each work's attributes are kept in sync both ways: the work streams every change; after each run
 of the flows their changes to a running work's public attributes are sent to it (and each call carries those not
 sent yet). Events of a work process are applied exactly once and in order (``sequencing.py``).
 
     FlowCalledWork / FlowStartedWork ─► (LaunchWork) RunCall       WorkEvent ─► ledger, attributes, RunFlows
     FlowStoppedWork / AppEnding ─► StopWork                        ProcessExited ─► stopped / lost ─► restart or fail
     FlowsRan ─► UpdateVars, RunFlows                               AgentConnected ─► stale stops, resends
+    IdleCheck ─► StopWork (idle past CloudCompute.idle_timeout: the next call launches a new attempt)
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ import dataclasses
 import functools
 import json
 import signal
+import time
 from typing import Any, Callable
 
 import structlog
@@ -31,12 +33,13 @@ from lightning_ctl.controlplane.flows.stimuli import (
     FlowsRan,
     FlowStartedWork,
     FlowStoppedWork,
+    IdleCheck,
     Instruction,
     RunFlows,
     Stimulus,
 )
 from lightning_ctl.controlplane.flows.work_process_state import WorkProcessState
-from lightning_ctl.sdk._calls import apply_status, apply_to_latest, explain_pending
+from lightning_ctl.sdk._calls import apply_status, apply_to_latest, explain_pending, is_stopped_for_good
 from lightning_ctl.sdk._component import to_json
 from lightning_ctl.sdk._events import (
     AgentConnected,
@@ -69,7 +72,7 @@ class FlowRuntime:
     """The record of every work's current process; ``apply`` turns stimuli into instructions."""
 
     def __init__(self, app_path: str, env: dict[str, str], stop_grace_s: float,
-                 find_work: FindWork = lambda name: None) -> None:
+                 find_work: FindWork = lambda name: None, clock: Callable[[], float] = time.monotonic) -> None:
         self.app_path = app_path
         self.env = env
         self.stop_grace_s = stop_grace_s
@@ -77,6 +80,9 @@ class FlowRuntime:
         """Looks a work of the app up by its full name (for stimuli that name a work rather than carry it)."""
         self.works: dict[str, WorkProcessState] = {}
         self._applied: dict[tuple[str, int], int] = {}
+        self._clock = clock
+        self._idle_timed: set[str] = set()
+        """Works with an idle timeout (kept apart: the loop asks for the next idle deadline on every pass)."""
 
     def apply(self, stimulus: Stimulus) -> list[Instruction]:
         """Apply one stimulus; the instructions it produces, in order (each carrying the stimulus's cause)."""
@@ -92,6 +98,17 @@ class FlowRuntime:
         """Whether the work's launch waits for room on an agent (it has no process yet)."""
         process = self.works.get(work_name)
         return process is not None and process.awaiting_capacity and process.pid is None
+
+    def next_idle_deadline(self) -> float | None:
+        """When (the runtime's clock) an idle work's timeout passes next: now for a work newly idle, None when no
+        work is idle. The loop applies ``IdleCheck`` once it has passed."""
+        deadlines = []
+        for name in self._idle_timed:
+            process = self.works[name]
+            if process.is_idle and process.idle_timeout_s is not None:
+                since = process.idle_since
+                deadlines.append(self._clock() if since is None else since + process.idle_timeout_s)
+        return min(deadlines, default=None)
 
     @property
     def has_unsent_acks(self) -> bool:
@@ -110,6 +127,7 @@ class FlowRuntime:
     def restore(self, saved: dict[str, Any]) -> None:
         """Take back the record of work processes from a checkpoint."""
         self.works.update({name: WorkProcessState.from_record(record) for name, record in saved.items()})
+        self._idle_timed.update(name for name, p in self.works.items() if p.idle_timeout_s is not None)
 
     # -- the flows' actions ---------------------------------------------------------------------------------------
 
@@ -121,6 +139,7 @@ class FlowRuntime:
     def _called(self, called: FlowCalledWork) -> list[Instruction]:
         work = called.work
         process, launched = self._ensure_process(work, start_action=False, cause=called.cause)
+        process.idle_since = None
         process.calls_sent += 1
         call = RunCall(work.name, process.attempt, called.call_hash, list(called.args), dict(called.kwargs),
                        self._unsent_changes(work, process), call_seq=process.calls_sent, cause=called.cause)
@@ -162,16 +181,39 @@ class FlowRuntime:
                 stops.append(StopWork(name, process.attempt, ending.reason, ending.grace_s, cause=ending.cause))
         return stops
 
+    @_handle.register(IdleCheck)
+    def _idle_check(self, check: IdleCheck) -> list[Instruction]:
+        """Stop the processes idle for their work's idle timeout (their GPUs and reservations go with them)."""
+        now = self._clock()
+        stops: list[Instruction] = []
+        for name in sorted(self._idle_timed):
+            process = self.works[name]
+            if not process.is_idle or process.idle_timeout_s is None:
+                continue
+            if process.idle_since is None:
+                process.idle_since = now
+            if now - process.idle_since >= process.idle_timeout_s:
+                process.stop_requested = process.idle_stopped = True
+                log.info("work_idle_stopped", work_name=name, attempt=process.attempt,
+                         idle_timeout_s=process.idle_timeout_s, cause=check.cause)
+                stops.append(StopWork(name, process.attempt, f"no call for {process.idle_timeout_s:g} s (idle_timeout)",
+                                      self.stop_grace_s, cause=check.cause))
+        return stops
+
     def _ensure_process(self, work: LightningWork, start_action: bool,
                         cause: str) -> tuple[WorkProcessState, tuple[Instruction, ...]]:
-        """The work's live process record, launching a new attempt (the returned LaunchWork) when it has none."""
+        """The work's live process record, launching a new attempt (the returned LaunchWork) when it has none, or
+        when its process is being stopped for being idle."""
         process = self.works.get(work.name)
-        if process is not None and not process.exited:
+        if process is not None and not process.exited and not process.idle_stopped:
             return process, ()
         attempt = process.attempt + 1 if process else 1
         values = _sendable_vars(work)
-        process = WorkProcessState(attempt, synced={n: to_json(v) for n, v in values.items() if not n.startswith("_")})
+        process = WorkProcessState(attempt, synced={n: to_json(v) for n, v in values.items() if not n.startswith("_")},
+                                   idle_timeout_s=work.cloud_compute.idle_timeout)
         self.works[work.name] = process
+        if process.idle_timeout_s is not None:
+            self._idle_timed.add(work.name)
         process.launch = LaunchWork(
             work_name=work.name,
             attempt=attempt,
@@ -306,6 +348,8 @@ class FlowRuntime:
                 break
         if stage in (WorkStageStatus.SUCCEEDED, WorkStageStatus.FAILED):
             process.running_call = None
+        if stage == WorkStageStatus.STOPPED and self._is_idle_stop(work, process):
+            return []  # its exit records the stop for idleness
         if stage == WorkStageStatus.STOPPED:
             apply_to_latest(work, body.status)  # a stop ends whatever call is the latest from the flow's view
         else:
@@ -332,6 +376,12 @@ class FlowRuntime:
         if process.exited:
             return []
         process.exited = True
+        if self._is_idle_stop(work, process):
+            apply_to_latest(work, make_status(
+                WorkStageStatus.STOPPED, reason=WorkStopReasons.IDLE_TIMEOUT.value,
+                message=f"no call for {process.idle_timeout_s:g} s: its process {body.describe()}, releasing what it "
+                        "held; its next call starts it again"))
+            return [RunFlows(cause)]
         if process.stop_requested or work.has_stopped:
             last = work.status
             if last.stage != WorkStageStatus.STOPPED or last.reason == WorkStopReasons.PENDING:
@@ -344,6 +394,11 @@ class FlowRuntime:
             return [RunFlows(cause)]
         return [*self._process_lost(work, process, f"the process of work {work.name} {body.describe()}",
                                     WorkFailureReasons.PROCESS_EXITED.value, cause), RunFlows(cause)]
+
+    @staticmethod
+    def _is_idle_stop(work: LightningWork, process: WorkProcessState) -> bool:
+        """Whether the process is stopping for idleness only (the flow did not stop the work meanwhile)."""
+        return process.idle_stopped and not is_stopped_for_good(work)
 
     def _process_lost(self, work: LightningWork, process: WorkProcessState, message: str, reason: str,
                       cause: str) -> list[Instruction]:

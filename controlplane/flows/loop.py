@@ -23,7 +23,7 @@ import structlog
 from lightning_ctl.controlplane.flows.checkpoint import Checkpoint
 from lightning_ctl.controlplane.flows.flow_runtime import FlowActions, FlowRuntime
 from lightning_ctl.controlplane.flows.queries import Query
-from lightning_ctl.controlplane.flows.stimuli import AppEnding, FailApp, FlowsRan, Instruction, RunFlows
+from lightning_ctl.controlplane.flows.stimuli import AppEnding, FailApp, FlowsRan, IdleCheck, Instruction, RunFlows
 from lightning_ctl.sdk._app import LightningApp
 from lightning_ctl.sdk._events import (
     AgentConnected,
@@ -127,6 +127,7 @@ class FlowLoop:
             if self._failure is not None:
                 self.app.stage = AppStage.FAILED
                 return AppEnded(1, self._failure.message)
+            has_update |= self._stop_idle_works()
             now = time.time()
             for flow in self.app.flows:
                 has_update |= flow._fire_due_schedules(now)
@@ -190,7 +191,17 @@ class FlowLoop:
         self._flush()
         return ended, changed
 
+    def _stop_idle_works(self) -> bool:
+        """Once an idle work's timeout passed, let the runtime stop it; whether the flows should run again."""
+        deadline = self.runtime.next_idle_deadline()
+        if deadline is None or deadline > time.monotonic():
+            return False
+        return self._take(self.runtime.apply(IdleCheck()))
+
     def _wait_s(self, has_update: bool) -> float:
+        return min(self._pace_wait_s(has_update), self._idle_wait_s())
+
+    def _pace_wait_s(self, has_update: bool) -> float:
         if has_update:
             return TICK_INTERVAL_S
         if self.runtime.has_unsent_acks:
@@ -199,6 +210,11 @@ class FlowLoop:
         if next_times:
             return max(0.0, min(min(next_times) - time.time(), _IDLE_WAIT_S))
         return _IDLE_WAIT_S
+
+    def _idle_wait_s(self) -> float:
+        """How long until an idle work's timeout passes (the runtime shares the loop's monotonic clock)."""
+        deadline = self.runtime.next_idle_deadline()
+        return _IDLE_WAIT_S if deadline is None else max(0.0, deadline - time.monotonic())
 
     def _drain(self, timeout_s: float) -> list[WorkEvent | PlacementPending | StopRequested]:
         """Block up to ``timeout_s`` for the first item, then take everything else that is waiting."""

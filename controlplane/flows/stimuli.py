@@ -1,7 +1,7 @@
 """What goes into the flow runtime besides work events (the flows' actions), and what comes out for the loop.
 
 The flow runtime is a state machine: ``FlowRuntime.apply(stimulus) -> instructions``. Its stimuli are the flows'
-actions below plus what the asyncio side reports (``WorkEvent``, ``PlacementPending``, ``AgentConnected``,
+actions below (and idle checks) plus what the asyncio side reports (``WorkEvent``, ``PlacementPending``, ``AgentConnected``,
 ``WorkLost`` from ``sdk._events``); its instructions are commands for agents (``LaunchWork``, ``RunCall``,
 ``UpdateVars``, ``StopWork``) and the two below, for the loop itself. Each stimulus names itself (``cause``) and
 each instruction carries the cause of the stimulus that produced it.
@@ -92,6 +92,16 @@ class AppEnding:
         return "app_ending"
 
 
+@dataclass(frozen=True)
+class IdleCheck:
+    """An idle deadline passed (``FlowRuntime.next_idle_deadline``): stop the works idle past their timeout."""
+
+    @property
+    def cause(self) -> str:
+        """Names this check in what it causes."""
+        return "idle_check"
+
+
 @dataclass(frozen=True, slots=True)
 class RunFlows:
     """The flows' view of the works changed: run the flows again."""
@@ -109,7 +119,7 @@ class FailApp:
 
 
 Stimulus = Union[
-    FlowCalledWork, FlowStartedWork, FlowStoppedWork, FlowsRan, AppEnding,
+    FlowCalledWork, FlowStartedWork, FlowStoppedWork, FlowsRan, AppEnding, IdleCheck,
     WorkEvent, PlacementPending, AgentConnected, WorkLost,
 ]
 Instruction = Union[LaunchWork, RunCall, UpdateVars, StopWork, RunFlows, FailApp]

@@ -1,8 +1,9 @@
 """WorkProcessState: the control plane's record of one work's current process (attempt), and its checkpoint form.
 
-    launched ─► placement pending ─► started (pid) ─► ... ─► exited
-       │                                                      ▲
-       └─ stop requested (by the flow, the app's end) ────────┘
+    launched ─► placement pending ─► started (pid) ─► idle ⇄ calling ─► ... ─► exited
+       │                                                │                      ▲
+       │                                                └─ idle past timeout ──┤ (a call then launches a new attempt)
+       └─ stop requested (by the flow, the app's end) ─────────────────────────┘
 
 Each work's record is saved as its own JSON object (:meth:`to_record`), so a checkpoint may write only the records
 that changed; events kept aside by the sequencer are not saved (their process sends them again, unacknowledged).
@@ -40,6 +41,18 @@ class WorkProcessState:
     """The call the process is running: run again by a new process if this one is lost."""
     awaiting_capacity: bool = False
     """Agents are connected but none has room for the launch (not saved: the registry says it again)."""
+    idle_timeout_s: float | None = None
+    """From the work's CloudCompute: its process is stopped after this long without a call (None: never)."""
+    idle_since: float | None = None
+    """When (the runtime's clock) the process was first seen idle since its last call (not saved)."""
+    idle_stopped: bool = False
+    """Stopped for being idle: a call launches a new attempt rather than waiting for this one."""
+
+    @property
+    def is_idle(self) -> bool:
+        """Whether the process is up with no call running, none sent and unconfirmed, and no stop asked."""
+        return (self.pid is not None and not self.exited and not self.stop_requested and self.running_call is None
+                and not self.unconfirmed)
 
     @property
     def applied_seq(self) -> int:
@@ -54,6 +67,7 @@ class WorkProcessState:
             "calls_sent": self.calls_sent, "unconfirmed": [dataclasses.asdict(c) for c in self.unconfirmed],
             "launch": dataclasses.asdict(self.launch) if self.launch is not None else None,
             "running_call": dataclasses.asdict(self.running_call) if self.running_call is not None else None,
+            "idle_timeout_s": self.idle_timeout_s, "idle_stopped": self.idle_stopped,
         }
 
     @classmethod

@@ -12,8 +12,8 @@ import json
 import pytest
 
 from lightning_ctl.controlplane.flows.flow_runtime import FlowActions, FlowRuntime
-from lightning_ctl.controlplane.flows.stimuli import AppEnding, FailApp, FlowsRan, Instruction, RunFlows
-from lightning_ctl.sdk import LightningApp, LightningFlow, LightningWork
+from lightning_ctl.controlplane.flows.stimuli import AppEnding, FailApp, FlowsRan, IdleCheck, Instruction, RunFlows
+from lightning_ctl.sdk import CloudCompute, LightningApp, LightningFlow, LightningWork
 from lightning_ctl.sdk._events import (
     EventsApplied,
     LaunchWork,
@@ -63,10 +63,13 @@ class Rig:
     """A FlowRuntime plugged into the SDK as the loop plugs it, with the commands of the flows' actions kept."""
 
     def __init__(self) -> None:
-        self.runtime = FlowRuntime(app_path=APP_PATH, env=dict(ENV), stop_grace_s=GRACE_S)
+        self.now = 100.0
+        """The runtime's clock (seconds), moved by the tests."""
+        self.runtime = FlowRuntime(app_path=APP_PATH, env=dict(ENV), stop_grace_s=GRACE_S, clock=lambda: self.now)
         self.sent: list[Instruction] = []
         self.failure: FailApp | None = None
         """The first FailApp the runtime answered, as the loop keeps it."""
+        self.app: LightningApp | None = None
 
     def take_commands(self) -> list[Instruction]:
         """The commands the flows' actions produced since the last call."""
@@ -88,6 +91,7 @@ class Rig:
         return any(isinstance(i, RunFlows) for i in instructions)
 
     def bind(self, app: LightningApp) -> LightningApp:
+        self.app = app
         self.runtime.find_work = lambda name: next((w for w in app.works if w.name == name), None)
         return app
 
@@ -502,3 +506,104 @@ class TestStateMachine:
         second = runtime.runtime.apply(FlowsRan((job,)))
         assert first == [UpdateVars("root.job", 1, {"knob": 1}), RunFlows()]
         assert second == []
+
+
+class TestIdleTimeout:
+    """A work with CloudCompute(idle_timeout=S): its process stops after S s without a call, and comes back."""
+
+    @staticmethod
+    def idle_after_a_call(runtime: Rig, make_app, timeout_s: float = 5.0) -> LightningWork:  # noqa: ANN001
+        """A launched work whose first call succeeded: idle from now on."""
+        app = make_app(parallel=True, cloud_compute=CloudCompute(idle_timeout=timeout_s))
+        job = launched(runtime, app)
+        h0 = call_hash((0,), {})
+        runtime.apply_event(event(StatusChanged(h0, make_status("running")), seq=2))
+        runtime.apply_event(event(StatusChanged(h0, make_status("succeeded")), seq=3))
+        return job
+
+    def stop_when_due(self, runtime: Rig) -> list[Instruction]:
+        """Apply IdleCheck as the loop does, once the runtime's idle deadline has passed."""
+        deadline = runtime.runtime.next_idle_deadline()
+        assert deadline is not None and deadline <= runtime.now
+        return runtime.runtime.apply(IdleCheck())
+
+    def test_an_idle_process_is_stopped_after_its_timeout(self, runtime, make_app):
+        """Idle from t, the process gets StopWork (reason naming the idle timeout) at t+5 s, not before."""
+        self.idle_after_a_call(runtime, make_app)
+        assert self.stop_when_due(runtime) == []  # first seen idle now
+        assert runtime.runtime.next_idle_deadline() == 105.0
+        runtime.now = 104.9
+        assert runtime.runtime.apply(IdleCheck()) == []
+        runtime.now = 105.0
+        [stop] = self.stop_when_due(runtime)
+        assert (stop.work_name, stop.attempt) == ("root.job", 1) and "idle_timeout" in stop.reason
+        assert runtime.runtime.next_idle_deadline() is None
+
+    def test_its_exit_leaves_the_work_stopped_for_idleness(self, runtime, make_app):
+        """After the exit the work is stopped with reason idle_timeout, whatever status its process reported."""
+        job = self.idle_after_a_call(runtime, make_app, timeout_s=0)
+        self.stop_when_due(runtime)
+        runtime.apply_event(event(StatusChanged("h", make_status("stopped", reason="sigterm_signal_handler")), seq=4))
+        assert runtime.apply_event(event(ProcessExited(4242, 0), seq=5)) is True
+        assert job.has_stopped and job.status.reason == "idle_timeout"
+        assert "its next call starts it again" in job.status.message
+        assert runtime.failure is None
+
+    def test_the_next_call_starts_a_new_process(self, runtime, make_app):
+        """A call after the idle stop launches attempt 2 and runs there; a cached call sends nothing."""
+        job = self.idle_after_a_call(runtime, make_app, timeout_s=0)
+        self.stop_when_due(runtime)
+        runtime.apply_event(event(ProcessExited(4242, 0), seq=4))
+        tick(runtime.app)
+        assert runtime.take_commands() == []  # run(0) succeeded before: a cache hit
+        runtime.app.root.arg = 1
+        tick(runtime.app)
+        launch, call = runtime.take_commands()
+        assert isinstance(launch, LaunchWork) and (launch.attempt, call.attempt) == (2, 2)
+        assert call.call_hash == call_hash((1,), {})
+
+    def test_a_call_while_the_idle_stop_is_on_its_way_goes_to_a_new_attempt(self, runtime, make_app):
+        """A call made after the StopWork left but before the exit is never sent to the stopping process."""
+        job = self.idle_after_a_call(runtime, make_app, timeout_s=0)
+        self.stop_when_due(runtime)
+        app = runtime.app
+        app.root.arg = 1
+        tick(app)
+        launch, call = runtime.take_commands()
+        assert (launch.attempt, call.attempt) == (2, 2)
+        assert runtime.apply_event(event(ProcessExited(4242, 0), seq=4)) is False  # attempt 1's end: stale
+        assert not job.has_stopped  # no stale idle stop over the new call
+
+    def test_a_call_restarts_the_idle_timer(self, runtime, make_app):
+        """Idle 4 s, a call, done: the process is stopped 5 s after that call ended, not 5 s after the first."""
+        job = self.idle_after_a_call(runtime, make_app)
+        self.stop_when_due(runtime)
+        runtime.now = 104.0
+        app = runtime.app
+        app.root.arg = 1
+        tick(app)
+        [call] = runtime.take_commands()
+        assert runtime.runtime.next_idle_deadline() is None  # busy
+        runtime.apply_event(event(StatusChanged(call.call_hash, make_status("running")), seq=4))
+        runtime.now = 106.0
+        runtime.apply_event(event(StatusChanged(call.call_hash, make_status("succeeded")), seq=5))
+        assert self.stop_when_due(runtime) == []
+        assert runtime.runtime.next_idle_deadline() == 111.0
+
+    def test_a_flow_stop_is_final_even_after_an_idle_stop(self, runtime, make_app):
+        """work.stop() on a work stopped for idleness makes it stopped for good: calls send nothing."""
+        job = self.idle_after_a_call(runtime, make_app, timeout_s=0)
+        self.stop_when_due(runtime)
+        runtime.apply_event(event(ProcessExited(4242, 0), seq=4))
+        job.stop()
+        assert job.status.reason == "pending"
+        app = runtime.app
+        app.root.arg = 1
+        tick(app)
+        assert runtime.take_commands() == []
+
+    def test_works_without_idle_timeout_have_no_deadline(self, runtime, make_app):
+        """An idle work without idle_timeout is never stopped for it."""
+        app = make_app(parallel=True)
+        launched(runtime, app)
+        assert runtime.runtime.next_idle_deadline() is None
