@@ -274,7 +274,7 @@ class FlowRuntime:
                                               WorkFailureReasons.PROCESS_EXITED.value, cause))
                 out.append(RunFlows(cause))
         for name, process in self.works.items():
-            if process.launch is not None and name not in reported:
+            if process.launch is not None and name not in reported and not process.stop_requested:
                 out.append(process.launch)  # may have been lost with a previous session
                 out.extend(process.unconfirmed)
         return out

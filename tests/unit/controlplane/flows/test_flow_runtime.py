@@ -15,6 +15,7 @@ from lightning_ctl.controlplane.flows.flow_runtime import FlowActions, FlowRunti
 from lightning_ctl.controlplane.flows.stimuli import AppEnding, FailApp, FlowsRan, IdleCheck, Instruction, RunFlows
 from lightning_ctl.sdk import CloudCompute, LightningApp, LightningFlow, LightningWork
 from lightning_ctl.sdk._events import (
+    AgentConnected,
     EventsApplied,
     LaunchWork,
     ProcessExited,
@@ -284,6 +285,15 @@ class TestStop:
         app.root.job.stop()
         assert runtime.take_commands() == []
         assert app.root.job.has_stopped
+
+    def test_a_stopped_launch_is_not_sent_again_when_an_agent_connects(self, runtime, make_app):
+        """A work stopped before its process reported in is not launched again by an agent's (re)connection."""
+        app = make_app(parallel=True)
+        tick(app)
+        runtime.take_commands()
+        app.root.job.stop()
+        runtime.take_commands()
+        assert runtime.runtime.apply(AgentConnected("box", ())) == []
 
     def test_stop_all_stops_live_processes(self, runtime, make_app):
         """The app's end sends StopWork with the reason to every work whose process is up, named as running."""
