@@ -19,13 +19,13 @@ from __future__ import annotations
 
 import dataclasses
 import functools
-import json
 import signal
 import time
 from typing import Any, Callable
 
 import structlog
 
+from lightning_ctl.controlplane.flows.launches import build_launch
 from lightning_ctl.controlplane.flows.stimuli import (
     AppEnding,
     FailApp,
@@ -45,11 +45,9 @@ from lightning_ctl.sdk._events import (
     AgentConnected,
     EventBody,
     EventsApplied,
-    LaunchWork,
     PlacementPending,
     ProcessExited,
     ProcessStarted,
-    ResourceRequest,
     RunCall,
     StatusChanged,
     StopWork,
@@ -207,28 +205,15 @@ class FlowRuntime:
         process = self.works.get(work.name)
         if process is not None and not process.exited and not process.idle_stopped:
             return process, ()
-        attempt = process.attempt + 1 if process else 1
-        values = _sendable_vars(work)
-        process = WorkProcessState(attempt, synced={n: to_json(v) for n, v in values.items() if not n.startswith("_")},
-                                   idle_timeout_s=work.cloud_compute.idle_timeout)
+        launch = build_launch(work, process.attempt + 1 if process else 1, self.app_path, self.env,
+                              self.stop_grace_s, start_action, cause)
+        process = WorkProcessState(
+            launch.attempt, synced={n: to_json(v) for n, v in launch.vars.items() if not n.startswith("_")},
+            launch=launch, idle_timeout_s=work.cloud_compute.idle_timeout)
         self.works[work.name] = process
         if process.idle_timeout_s is not None:
             self._idle_timed.add(work.name)
-        process.launch = LaunchWork(
-            work_name=work.name,
-            attempt=attempt,
-            app_path=self.app_path,
-            vars=values,
-            env=self.env,
-            start_action=start_action,
-            stop_grace_s=self.stop_grace_s,
-            work_class=f"{type(work).__module__}:{type(work).__qualname__}",
-            init_args=_init_args(work),
-            resources=resource_request(work),
-            agent_lost_grace_s=work.restart_policy.agent_lost_grace_s,
-            cause=cause,
-        )
-        return process, (process.launch,)
+        return process, (launch,)
 
     def _unsent_changes(self, work: LightningWork, process: WorkProcessState) -> dict[str, Any]:
         """The public attributes the flow changed since the work last saw them (and mark them seen)."""
@@ -440,30 +425,3 @@ class FlowActions(Runtime):
     def stop_work(self, work: LightningWork) -> None:
         """Stop the process of ``work``."""
         self._emit(self._runtime.apply(FlowStoppedWork(work)))
-
-
-def resource_request(work: LightningWork) -> ResourceRequest:
-    """What ``work`` needs from an agent: its GPUs (by count or by name, e.g. "gpu"), labels, and only explicit
-    CPUs and memory (named sizes such as "cpu-small" were cloud instance types and reserve nothing here)."""
-    compute = work.cloud_compute
-    wanted = compute.resource_request()
-    return ResourceRequest(
-        gpus=int(wanted["gpus"]),
-        cpus=float(wanted["cpus"]) if compute.cpus is not None else 0.0,
-        memory_bytes=int(wanted["memory_bytes"]) if compute.memory is not None else 0,
-        labels=dict(wanted["labels"]),
-    )
-
-
-def _sendable_vars(work: LightningWork) -> dict[str, Any]:
-    """The work's state attributes as the flow sees them, minus the ones the work cannot take back."""
-    return json.loads(to_json({n: work.__dict__[n] for n in work._state_names() if n != "_cloud_compute"}))
-
-
-def _init_args(work: LightningWork) -> dict[str, Any] | None:
-    """The work's constructor arguments as JSON, or None when they are not JSON (it cannot be rebuilt then)."""
-    args, kwargs = work.__dict__.get("_init_args", ((), {}))
-    try:
-        return json.loads(to_json({"args": list(args), "kwargs": kwargs}))
-    except (TypeError, ValueError):
-        return None

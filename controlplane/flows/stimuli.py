@@ -10,7 +10,7 @@ each instruction carries the cause of the stimulus that produced it.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Union
+from typing import TYPE_CHECKING, Any, ClassVar, Union
 
 from lightning_ctl.sdk._events import (
     AgentConnected,
@@ -28,42 +28,43 @@ if TYPE_CHECKING:
 
 
 @dataclass(frozen=True)
-class FlowCalledWork:
+class _FlowActionOnWork:
+    """A flow acted on one work; the action's name and the work's name it."""
+
+    work: LightningWork
+    _action: ClassVar[str] = ""
+
+    @property
+    def cause(self) -> str:
+        """Names this action in what it causes, e.g. "flow_stopped root.trainer"."""
+        return f"{self._action} {self.work.name}"
+
+
+@dataclass(frozen=True)
+class FlowCalledWork(_FlowActionOnWork):
     """A flow called ``work.run(*args, **kwargs)`` and the call is not cached: send it (pending is recorded)."""
 
-    work: LightningWork
-    call_hash: str
-    args: tuple[Any, ...]
-    kwargs: dict[str, Any]
+    call_hash: str = ""
+    args: tuple[Any, ...] = ()
+    kwargs: dict[str, Any] = field(default_factory=dict)
+    _action: ClassVar[str] = "flow_called"
 
     @property
     def cause(self) -> str:
-        """Names this action in what it causes."""
-        return f"flow_called {self.work.name} {self.call_hash}"
+        """Names this call in what it causes, e.g. "flow_called root.trainer 2f42888"."""
+        return f"{super().cause} {self.call_hash}"
 
 
-@dataclass(frozen=True)
-class FlowStartedWork:
+class FlowStartedWork(_FlowActionOnWork):
     """A flow (or the app's start) called ``work.start()``: start its process with the start action."""
 
-    work: LightningWork
-
-    @property
-    def cause(self) -> str:
-        """Names this action in what it causes."""
-        return f"flow_started {self.work.name}"
+    _action = "flow_started"
 
 
-@dataclass(frozen=True)
-class FlowStoppedWork:
+class FlowStoppedWork(_FlowActionOnWork):
     """A flow called ``work.stop()`` (its pending stopped status is recorded)."""
 
-    work: LightningWork
-
-    @property
-    def cause(self) -> str:
-        """Names this action in what it causes."""
-        return f"flow_stopped {self.work.name}"
+    _action = "flow_stopped"
 
 
 @dataclass(frozen=True)
