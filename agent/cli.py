@@ -14,7 +14,7 @@ from pathlib import Path
 import click
 import structlog
 
-from lightning_ctl.agent.home import AgentHome
+from lightning_ctl.agent.home import AgentHomeInUseError, claim_home
 from lightning_ctl.agent.launcher import ZygoteLauncher
 from lightning_ctl.sdk._files import read_or_create
 from lightning_ctl.sdk._logging import configure_logging, protect_standard_streams
@@ -55,7 +55,9 @@ def _persistent_agent_id(home: Path) -> str:
               help="Load this app in the fork server right away (used for the local agent).")
 @click.option("--token", envvar="LIGHTNING_CTL_TOKEN", default="", show_envvar=True,
               help="The control plane's token.")
-@click.option("--name", default=None, help="Agent name shown by the control plane (default: hostname).")
+@click.option("--name", default=None,
+              help="Agent name shown by the control plane, and its identity in --state-dir (default: the hostname, "
+                   "or hostname-2, -3... when agents already run under it on this machine).")
 @click.option("--labels", multiple=True, metavar="KEY=VALUE", help="Labels works can ask for (repeatable).")
 @click.option("--work-dir", type=click.Path(file_okay=False), default=None, help="Where works run: code bundles from the control plane unpack here (default: the agent's state dir).")
 @click.option("--gpus", default="all", show_default=True, help="GPUs to offer: all, none, or indices like 0,2.")
@@ -120,12 +122,18 @@ def main(
     """
     if (address is None) == (address_fd is None):
         raise click.UsageError("give --control-plane HOST:PORT")
-    home = AgentHome(Path(state_dir) / (name or socket.gethostname()))
+    try:
+        home = claim_home(state_dir, name, socket.gethostname())
+    except AgentHomeInUseError as exc:
+        raise click.ClickException(str(exc)) from None
     launcher = ZygoteLauncher(str(home.exits_dir))
     if not no_fork_server:
         launcher.prestart(preload_app)  # first, so the fork server's start overlaps ours
     protect_standard_streams()
     configure_logging(log_format, log_level)
+    if not name and home.name != socket.gethostname():
+        log.info("agent_named", name=home.name, reason="another agent of this machine runs under the hostname",
+                 hint="give each agent its own --name to choose")
     from lightning_ctl.agent.inventory import detect
 
     try:
@@ -138,7 +146,7 @@ def main(
         raise click.BadParameter(str(exc), param_hint="--gpus") from None
     agent_id = agent_id or _persistent_agent_id(home.path)
     session_kwargs = dict(
-        address=address, token=token, inventory=inventory, name=name, labels=_labels(labels), agent_id=agent_id,
+        address=address, token=token, inventory=inventory, name=home.name, labels=_labels(labels), agent_id=agent_id,
         is_local=is_local,
         tls=_tls(tls_ca, tls_cert, tls_key),
         address_file=address_file,

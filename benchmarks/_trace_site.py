@@ -219,8 +219,8 @@ def _p_loop(m):  # noqa: ANN001, ANN202
 
 def _p_runtime(m):  # noqa: ANN001, ANN202
     _patch_all(m, [
-        ("FlowRuntime.dispatch_call", "dispatch", "in", lambda a, k, r=None: f"{a[1].name} cpu={_cpu():.6f}"),
-        ("FlowRuntime.take_commands", "take_commands", "out",
+        ("FlowActions.dispatch_call", "dispatch", "in", lambda a, k, r=None: f"{a[1].name} cpu={_cpu():.6f}"),
+        ("FlowRuntime.apply", "take_commands", "out",
          lambda a, k, r=None: ",".join(_describe_command(c) for c in r[:3]) + f" n={len(r)}", lambda r: bool(r)),
     ])
 

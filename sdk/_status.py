@@ -63,6 +63,9 @@ class WorkStopReasons(_StrEnum):
     PENDING = "pending"
     KILLED = "killed_after_grace"
     """lightning-ctl: the work ignored SIGTERM and was killed when its grace period ran out."""
+    IDLE_TIMEOUT = "idle_timeout"
+    """lightning-ctl: its process was stopped after ``CloudCompute.idle_timeout`` seconds without a call; the
+    work's next call starts it again."""
 
 
 class AppStage(_StrEnum):

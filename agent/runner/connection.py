@@ -4,28 +4,26 @@ Events are queued from any thread (the user's ``run`` on the main thread, the at
 handler) and written by one sender thread that batches whatever is waiting into a single frame. Every event is
 kept until the control plane acknowledges it (through the agent), so when the agent dies the work keeps running,
 reconnects to the agent's socket when an agent listens there again, and sends again what was not acknowledged.
-The buffer is bounded: when full, attribute changes are merged into one (latest value per attribute); statuses,
-exits and errors are never dropped.
+The buffer is bounded (``unacked.py``): when full, attribute changes are merged; statuses, exits and errors are never
+dropped.
 """
 
 from __future__ import annotations
 
 import itertools
-import json
 import os
 import queue
 import socket
 import threading
 import time
-from collections import OrderedDict
 from typing import Callable
 
 from lightning_ctl.agent.framing import encode_frame, read_frame_blocking
+from lightning_ctl.agent.runner.unacked import UnackedEvents
 from lightning_ctl.protos import codec
 from lightning_ctl.protos.lightning.v1 import events_pb2, runner_pb2
 from lightning_ctl.sdk._events import EventBody
 
-MAX_UNACKED_EVENTS = 10_000
 _MAX_BATCH = 512
 _RECONNECT_INITIAL_S = 0.05
 _RECONNECT_MAX_S = 1.0
@@ -48,7 +46,7 @@ class RunnerConnection:
         self._attempt = attempt
         self._seq = itertools.count(1)
         self._outbox: queue.SimpleQueue[events_pb2.WorkEvent | _Flush | None] = queue.SimpleQueue()
-        self._unacked: OrderedDict[int, events_pb2.WorkEvent] = OrderedDict()
+        self._unacked = UnackedEvents()
         self._lock = threading.Lock()  # guards _unacked and _sock (sender and receiver threads)
         self._write_lock = threading.Lock()  # one frame at a time on the socket
         self._sock: socket.socket | None = None
@@ -125,10 +123,7 @@ class RunnerConnection:
                 except queue.Empty:
                     break
             with self._lock:
-                for event in batch:
-                    self._unacked[event.seq] = event
-                if len(self._unacked) > MAX_UNACKED_EVENTS:
-                    self._coalesce()
+                self._unacked.add(batch)
                 sock = self._sock
             if batch and sock is not None:
                 self._write(sock, batch)
@@ -142,31 +137,6 @@ class RunnerConnection:
                 sock.sendall(frame)
         except OSError:
             self._disconnected(sock)
-
-    def _coalesce(self) -> None:
-        """Merge each run of consecutive buffered attribute changes into one (latest value per attribute wins)."""
-        merged: OrderedDict[int, events_pb2.WorkEvent] = OrderedDict()
-        run: list[events_pb2.WorkEvent] = []
-        for event in [*self._unacked.values(), None]:
-            if event is not None and event.WhichOneof("kind") == "delta":
-                run.append(event)
-                continue
-            if run:
-                combined = run[-1] if len(run) == 1 else self._merge(run)
-                merged[combined.seq] = combined
-                run = []
-            if event is not None:
-                merged[event.seq] = event
-        self._unacked = merged
-
-    def _merge(self, run: list[events_pb2.WorkEvent]) -> events_pb2.WorkEvent:
-        values: dict = {}
-        for event in run:
-            values.update(json.loads(event.delta.vars_json))
-        first = run[0].first_seq or run[0].seq
-        event = events_pb2.WorkEvent(work_name=self._work_name, attempt=self._attempt, seq=run[-1].seq, first_seq=first)
-        event.delta.vars_json = json.dumps(values)
-        return event
 
     # -- receiving and reconnecting -------------------------------------------------------------------------------
 
@@ -197,12 +167,11 @@ class RunnerConnection:
             kind = message.WhichOneof("kind")
             if kind == "ack":
                 with self._lock:
-                    while self._unacked and next(iter(self._unacked)) <= message.ack.seq:
-                        self._unacked.popitem(last=False)
+                    self._unacked.ack(message.ack.seq)
                 continue
             if kind == "resend":
                 with self._lock:
-                    events = list(self._unacked.values())
+                    events = self._unacked.events()
                 if events:
                     self._write(sock, events)
                 continue
@@ -224,7 +193,7 @@ class RunnerConnection:
             try:
                 sock.connect(self._socket_path)
                 with self._lock, self._write_lock:
-                    hello = runner_pb2.RunnerMessage(hello=self._hello, events=list(self._unacked.values()))
+                    hello = runner_pb2.RunnerMessage(hello=self._hello, events=self._unacked.events())
                     sock.sendall(encode_frame(hello.SerializeToString()))
                     self._sock = sock
                 return sock

@@ -23,6 +23,7 @@ from lightning_ctl.agent.runner.connection import RunnerConnection
 from lightning_ctl.agent.runner.tracker import VarsTracker
 from lightning_ctl.protos import codec
 from lightning_ctl.protos.lightning.v1 import runner_pb2
+from lightning_ctl.sdk._calls import executing
 from lightning_ctl.sdk._events import ProcessStarted, StatusChanged, WorkCrashed
 from lightning_ctl.sdk._hashing import START_CALL_HASH
 from lightning_ctl.sdk._loader import load_app, user_traceback
@@ -126,9 +127,9 @@ class WorkProcess:
         self.tracker.absorb(flow_vars, echo=True)
         self.latest_hash = call_hash
         self.status(call_hash, WorkStageStatus.RUNNING)
-        self.work.__dict__["_executing"] = True
         try:
-            result = self.work._user_run()(*args, **kwargs)
+            with executing(self.work):
+                result = self.work._user_run()(*args, **kwargs)
             if result is not None:
                 raise InvalidReturnValueError(
                     f"{self.work.name}: run() returned a {type(result).__name__}; a work's run must return None "
@@ -137,8 +138,6 @@ class WorkProcess:
         except BaseException as exc:  # noqa: BLE001 - the user's failure becomes a status, whatever it is
             self.fail(call_hash, exc)
             return
-        finally:
-            self.work.__dict__["_executing"] = False
         self.tracker.sweep()
         self.status(call_hash, WorkStageStatus.SUCCEEDED)
 

@@ -177,6 +177,8 @@ class AgentRegistry:
                 if agent is not None:
                     agent.outgoing.put_nowait(command)
                 continue
+            if isinstance(command, StopWork) and self._cancel_waiting_launch(command):
+                continue
             if isinstance(command, LaunchWork):
                 command = self._place(command)
                 if command is None:
@@ -199,6 +201,21 @@ class AgentRegistry:
                 continue
             agent.outgoing.put_nowait(command)
 
+    def _cancel_waiting_launch(self, stop: StopWork) -> bool:
+        """A stop for an attempt whose launch still waits for room: it never starts (no process to run on_start
+        and hold a GPU only to be stopped); whether there was such a launch."""
+        waiting = self._waiting.get(stop.work_name, [])
+        if not any(isinstance(c, LaunchWork) and c.attempt == stop.attempt for c in waiting):
+            return False
+        kept = [c for c in waiting if c.attempt != stop.attempt]
+        if kept:
+            self._waiting[stop.work_name] = kept
+        else:
+            del self._waiting[stop.work_name]
+            self._pending_reasons.pop(stop.work_name, None)
+        log.info("launch_cancelled", work_name=stop.work_name, attempt=stop.attempt, reason=stop.reason)
+        return True
+
     def _place(self, launch: LaunchWork) -> LaunchWork | None:
         name = launch.work_name
         placed = self.placements.get(name)
@@ -217,7 +234,8 @@ class AgentRegistry:
                 self._pending_reasons[name] = decision.reason
                 if self.agents:  # before the first agent registers, waiting is the normal start-up
                     log.warning("work_pending", work_name=name, reason=decision.reason)
-                self._report_pending(PlacementPending(name, launch.attempt, decision.reason))
+                self._report_pending(PlacementPending(name, launch.attempt, decision.reason,
+                                                      for_capacity=bool(self.agents)))
             return None
         agent = self.agents[decision.agent_id]
         shipped = self._ship_to(agent, launch)

@@ -185,10 +185,12 @@ class ControlPlane(CapturedProcess):
 
 
 class AgentProcess(CapturedProcess):
-    """``lightning-agent`` with its own ``--work-dir`` and ``--state-dir`` under ``root/agent-<name>``."""
+    """``lightning-agent`` with its own ``--work-dir`` and ``--state-dir`` under ``root/agent-<name>``, or, with
+    ``own_home=False``, as a user starts it: no ``--name``, ``--work-dir`` nor ``--state-dir`` (the defaults under
+    HOME, shared with the other agents of the machine; ``name`` is then only the test's label)."""
 
     def __init__(self, address: str, name: str, root: Path, *args: str, token: str | None, env: dict[str, str],
-                 wrapper: Sequence[str] = (), may_exit: bool = False) -> None:
+                 wrapper: Sequence[str] = (), may_exit: bool = False, own_home: bool = True) -> None:
         self.name = name
         self.root = root / f"agent-{name}"
         self.may_exit = may_exit
@@ -197,9 +199,9 @@ class AgentProcess(CapturedProcess):
         self.state_dir = self.root / "state"
         if token is not None:
             env = {**env, "LIGHTNING_CTL_TOKEN": token}
-        super().__init__([*wrapper, LIGHTNING_AGENT, "--control-plane", address, "--name", name,
-                          "--work-dir", str(self.work_dir), "--state-dir", str(self.state_dir), *args],
-                         env, root)
+        home_args = ["--name", name, "--work-dir", str(self.work_dir), "--state-dir", str(self.state_dir)]
+        super().__init__([*wrapper, LIGHTNING_AGENT, "--control-plane", address, *(home_args if own_home else []),
+                          *args], env, root)
 
     @property
     def bundle_roots(self) -> tuple[Path, ...]:
@@ -260,14 +262,15 @@ class Cluster:
 
     def agent(self, name: str, *args: str, control_plane: ControlPlane | str | None = None,
               token: str | None | object = _DEFAULT, env: dict[str, str] | None = None,
-              wrapper: Sequence[str] = (), may_exit: bool = False) -> AgentProcess:
-        """Start ``lightning-agent --name name`` joining ``control_plane`` (default: the last one started)."""
+              wrapper: Sequence[str] = (), may_exit: bool = False, own_home: bool = True) -> AgentProcess:
+        """Start ``lightning-agent --name name`` joining ``control_plane`` (default: the last one started);
+        ``own_home=False`` starts it without name and folders, as a user would (see :class:`AgentProcess`)."""
         if control_plane is None:
             control_plane = self.control_planes[-1]
         address = control_plane if isinstance(control_plane, str) else control_plane.loopback_address
         token = self.token if token is _DEFAULT else token
         process = AgentProcess(address, name, self.root, *args, token=token,  # type: ignore[arg-type]
-                               env=self.env(env), wrapper=wrapper, may_exit=may_exit)
+                               env=self.env(env), wrapper=wrapper, may_exit=may_exit, own_home=own_home)
         self.processes.append(process)
         self.agents.append(process)
         return process

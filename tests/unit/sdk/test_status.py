@@ -45,12 +45,13 @@ class TestEnums:
             "agent_lost",
         }
 
-    def test_stop_reasons_include_killed_after_grace(self):
-        """WorkStopReasons has the reference's two reasons plus killed_after_grace."""
+    def test_stop_reasons_include_killed_after_grace_and_idle_timeout(self):
+        """WorkStopReasons has the reference's two reasons plus killed_after_grace and idle_timeout."""
         assert {reason.value for reason in WorkStopReasons} == {
             "sigterm_signal_handler",
             "pending",
             "killed_after_grace",
+            "idle_timeout",
         }
 
     def test_app_stage_values_match_the_reference(self):
