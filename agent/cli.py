@@ -1,6 +1,7 @@
 """``lightning-agent``: run works on this machine for a control plane.
 
-Exit codes: 0 stopped cleanly; 2 usage error; 4 the control plane refused the token.
+Exit codes: 0 stopped cleanly; 1 refused for another reason (another protocol version); 2 usage error; 4 the
+control plane refused the agent's credential or join token.
 """
 
 from __future__ import annotations
@@ -16,11 +17,15 @@ import structlog
 
 from lightning_ctl.agent.home import AgentHome
 from lightning_ctl.agent.launcher import ZygoteLauncher
+from lightning_ctl.protos.limits import MAX_LABELS
 from lightning_ctl.sdk._files import read_or_create
 from lightning_ctl.sdk._logging import configure_logging, protect_standard_streams
 from lightning_ctl.sdk._sizes import parse_size
 
 log = structlog.get_logger(component="agent")
+
+CREDENTIAL_VARIABLES = ("LIGHTNING_AGENT_JOIN_TOKEN", "LIGHTNING_CTL_JOIN_TOKEN", "LIGHTNING_CTL_TOKEN")
+"""Removed from this process's environment once read: work processes inherit it, and hold no credential."""
 
 
 def _labels(values: tuple[str, ...]) -> dict[str, str]:
@@ -30,6 +35,8 @@ def _labels(values: tuple[str, ...]) -> dict[str, str]:
         if not sep or not key:
             raise click.BadParameter(f"expected KEY=VALUE, got {value!r}", param_hint="--labels")
         labels[key] = val
+    if len(labels) > MAX_LABELS:
+        raise click.BadParameter(f"{len(labels)} labels, over the limit of {MAX_LABELS}", param_hint="--labels")
     return labels
 
 
@@ -53,13 +60,15 @@ def _persistent_agent_id(home: Path) -> str:
               help="Read HOST:PORT from this pipe (used by lightning-ctl for its local agent).")
 @click.option("--preload-app", type=click.Path(dir_okay=False), default=None, hidden=True,
               help="Load this app in the fork server right away (used for the local agent).")
-@click.option("--token", envvar="LIGHTNING_CTL_TOKEN", default="", show_envvar=True,
-              help="The control plane's token.")
+@click.option("--join-token", envvar="LIGHTNING_AGENT_JOIN_TOKEN", default="", show_envvar=True,
+              help="Register with this join token the first time (`lightning-ctl agents join-token` issues one); "
+                   "the agent then keeps its own credential in its state dir.")
 @click.option("--name", default=None, help="Agent name shown by the control plane (default: hostname).")
 @click.option("--labels", multiple=True, metavar="KEY=VALUE", help="Labels works can ask for (repeatable).")
 @click.option("--work-dir", type=click.Path(file_okay=False), default=None, help="Where works run: code bundles from the control plane unpack here (default: the agent's state dir).")
 @click.option("--gpus", default="all", show_default=True, help="GPUs to offer: all, none, or indices like 0,2.")
-@click.option("--cpus", type=float, default=None, help="CPUs to offer (default: all).")
+@click.option("--cpus", type=click.FloatRange(min=0, min_open=True), default=None,
+              help="CPUs to offer (default: all).")
 @click.option("--memory", default=None, help="Memory to offer, e.g. 16Gi (default: all).")
 @click.option("--stop-grace", type=float, default=30.0, show_default=True, help="Seconds before SIGKILL on stop.")
 @click.option("--tls-ca", type=click.Path(exists=True, dir_okay=False), default=None,
@@ -87,7 +96,7 @@ def main(
     address: str | None,
     address_fd: int | None,
     preload_app: str | None,
-    token: str,
+    join_token: str,
     name: str | None,
     labels: tuple[str, ...],
     work_dir: str | None,
@@ -110,7 +119,8 @@ def main(
 ) -> None:
     """Run works on this machine for the control plane at HOST:PORT.
 
-    Exit codes: 0 stopped cleanly, 2 usage error, 4 the control plane refused the token.
+    Exit codes: 0 stopped cleanly, 1 refused for another reason (another protocol version), 2 usage error, 4 the
+    control plane refused the agent's credential or join token.
 
     \b
     Shell completion of options:
@@ -120,7 +130,12 @@ def main(
     """
     if (address is None) == (address_fd is None):
         raise click.UsageError("give --control-plane HOST:PORT")
+    for variable in CREDENTIAL_VARIABLES:  # before anything starts a process (the fork server first)
+        os.environ.pop(variable, None)
     home = AgentHome(Path(state_dir) / (name or socket.gethostname()))
+    if address_fd is None and not join_token and not home.load_credential():
+        raise click.UsageError("this agent has not joined yet: give --join-token (or LIGHTNING_AGENT_JOIN_TOKEN); "
+                               "`lightning-ctl agents join-token` on the control plane's machine issues one")
     launcher = ZygoteLauncher(str(home.exits_dir))
     if not no_fork_server:
         launcher.prestart(preload_app)  # first, so the fork server's start overlaps ours
@@ -138,7 +153,8 @@ def main(
         raise click.BadParameter(str(exc), param_hint="--gpus") from None
     agent_id = agent_id or _persistent_agent_id(home.path)
     session_kwargs = dict(
-        address=address, token=token, inventory=inventory, name=name, labels=_labels(labels), agent_id=agent_id,
+        address=address, join_token=join_token, inventory=inventory, name=name, labels=_labels(labels),
+        agent_id=agent_id,
         is_local=is_local,
         tls=_tls(tls_ca, tls_cert, tls_key),
         address_file=address_file,

@@ -1,4 +1,7 @@
-"""The control plane's token (kept for reuse with owner-only permissions) and TLS server credentials."""
+"""The operator's token (kept for reuse with owner-only permissions) and TLS server credentials.
+
+Agent credentials and join tokens live in :mod:`lightning_ctl.controlplane.credential_store`.
+"""
 
 from __future__ import annotations
 
@@ -14,6 +17,8 @@ if TYPE_CHECKING:
     import grpc
 
 LOOPBACK_HOSTS = frozenset({"127.0.0.1", "localhost", "::1"})
+CREDENTIAL_VARIABLES = frozenset({"LIGHTNING_CTL_TOKEN", "LIGHTNING_CTL_JOIN_TOKEN", "LIGHTNING_AGENT_JOIN_TOKEN"})
+"""Environment variables that carry credentials: never passed on to an agent (and so to works)."""
 
 
 def load_or_create_token(path: Path | None = None) -> str:

@@ -7,7 +7,15 @@ The servicer and ``client.py`` both use it, so the two sides never disagree. (``
 
 from __future__ import annotations
 
-from lightning_ctl.controlplane.api.app_view import AgentView, AppView, LogBatch, LogLine, WorkView
+from lightning_ctl.controlplane.api.app_view import (
+    AgentView,
+    AppView,
+    IssuedJoinToken,
+    LogBatch,
+    LogLine,
+    RevokedAgent,
+    WorkView,
+)
 from lightning_ctl.protos.lightning.v1 import app_pb2, events_pb2
 
 _STREAMS = {"stdout": events_pb2.LogLines.STREAM_STDOUT, "stderr": events_pb2.LogLines.STREAM_STDERR}
@@ -137,3 +145,24 @@ def log_batch_from_pb(pb: app_pb2.LogBatch) -> LogBatch:
         ),
         pb.dropped,
     )
+
+
+def join_token_to_pb(issued: IssuedJoinToken) -> app_pb2.JoinToken:
+    """An IssuedJoinToken as protobuf."""
+    return app_pb2.JoinToken(token=issued.token, token_id=issued.token_id, expires_at=issued.expires_at or 0.0)
+
+
+def join_token_from_pb(pb: app_pb2.JoinToken) -> IssuedJoinToken:
+    """An IssuedJoinToken from protobuf."""
+    return IssuedJoinToken(pb.token, pb.token_id, pb.expires_at or None)
+
+
+def revoked_to_pb(revoked: RevokedAgent) -> app_pb2.RevokeAgentResponse:
+    """A RevokedAgent as protobuf."""
+    return app_pb2.RevokeAgentResponse(agent_id=revoked.agent_id, name=revoked.name,
+                                       was_connected=revoked.was_connected)
+
+
+def revoked_from_pb(pb: app_pb2.RevokeAgentResponse) -> RevokedAgent:
+    """A RevokedAgent from protobuf."""
+    return RevokedAgent(pb.agent_id, pb.name, pb.was_connected)

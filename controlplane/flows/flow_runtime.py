@@ -22,6 +22,7 @@ from lightning_ctl.sdk._events import (
     AgentConnected,
     Command,
     EventsApplied,
+    InvalidEvent,
     LaunchWork,
     PlacementPending,
     ProcessExited,
@@ -40,6 +41,10 @@ from lightning_ctl.sdk._hashing import START_CALL_HASH
 from lightning_ctl.sdk._runtime import Runtime
 from lightning_ctl.sdk._status import WorkFailureReasons, WorkStageStatus, WorkStopReasons, make_status
 from lightning_ctl.sdk._work import LightningWork
+
+SEQ_WINDOW = 1024
+"""How far past the next expected seq an event may wait for a gap to fill; one further ahead is dropped (the resend
+that follows every reconnection brings it again), so early events never hold more than this many."""
 
 
 @dataclass
@@ -270,7 +275,8 @@ class FlowRuntime(Runtime):
         if event.seq <= process.applied_seq:
             return []
         if first > process.applied_seq + 1:
-            process.early[first] = event
+            if first <= process.applied_seq + SEQ_WINDOW:
+                process.early[first] = event
             return []
         ready = [event]
         process.applied_seq = event.seq
@@ -295,6 +301,9 @@ class FlowRuntime(Runtime):
             process.pid = body.pid
             process.launch = None
             return False
+        if isinstance(body, InvalidEvent):
+            self._refuse(work, process, body.reason)
+            return True
         if isinstance(body, WorkCrashed):
             process.crashed = True
             self.failure = AppFailure(work.name, f"work {work.name} failed:\n{body.traceback.rstrip()}")
@@ -306,6 +315,17 @@ class FlowRuntime(Runtime):
             self._on_exit(work, process, body)
             return True
         return False
+
+    def _refuse(self, work: LightningWork, process: WorkProcessState, reason: str) -> None:
+        """The work broke the protocol's rules: it fails with ``reason`` and its process is stopped."""
+        if process.crashed or process.exited:
+            return
+        process.crashed = True  # its exit, when it comes, changes nothing more
+        apply_status(work, work._calls.get("latest_call_hash") or START_CALL_HASH,
+                     make_status(WorkStageStatus.FAILED, message=reason, reason=WorkFailureReasons.INVALID_EVENT.value))
+        self.commands.append(StopWork(work.name, process.attempt, reason, self.stop_grace_s))
+        if work.raise_exception:
+            self.failure = AppFailure(work.name, f"work {work.name} failed: {reason}")
 
     def apply_pending(self, work: LightningWork, pending: PlacementPending) -> bool:
         """Explain in the work's status why it is still pending; whether the flows should run again."""

@@ -2,8 +2,8 @@
 ``lightning-agent`` processes joining it, each with its output captured and all of them killed at teardown.
 
     def test_x(cluster):                                   # the fixture (import it into the test module)
-        cp = cluster.control_plane(APPS / "app.py")        # --no-local-agent --port 0 --token <cluster.token>
-        a = cluster.agent("a", "--gpus", "0,1")            # joins cp; work and state dirs under tmp_path/agent-a
+        cp = cluster.control_plane(APPS / "app.py")        # --no-local-agent --port 0 --token T --join-token J
+        a = cluster.agent("a", "--gpus", "0,1")            # joins cp with J; work, state dirs under tmp_path/agent-a
         run = cp.wait(20)                                  # AppRun: exit code, stdout, stderr
         assert a.owns_bundle_folder(cwd_a_work_printed)    # ran from a code bundle this agent unpacked
 
@@ -36,6 +36,7 @@ TAG_VAR = "LIGHTNING_CTL_E2E_TAG"
 """The same variable ``tests.e2e`` tags its apps with."""
 
 _LISTENING = re.compile(r"control_plane_listening\s.*?address=(\S+)")
+CREDENTIAL_VARIABLES = ("LIGHTNING_CTL_TOKEN", "LIGHTNING_CTL_JOIN_TOKEN", "LIGHTNING_AGENT_JOIN_TOKEN")
 _DEFAULT = object()
 T = TypeVar("T")
 
@@ -43,7 +44,7 @@ T = TypeVar("T")
 def _base_env(extra: dict[str, str] | None, drop: Sequence[str] = ()) -> dict[str, str]:
     """This process's environment without variables that would silently change the CLIs' options."""
     env = {k: v for k, v in os.environ.items()
-           if not k.startswith("LIGHTNING_AGENT_") and k != "LIGHTNING_CTL_TOKEN" and k not in drop}
+           if not k.startswith("LIGHTNING_AGENT_") and k not in CREDENTIAL_VARIABLES and k not in drop}
     env["PYTHONDONTWRITEBYTECODE"] = "1"  # no __pycache__ in the repository's app folders
     env.update(extra or {})
     return env
@@ -148,8 +149,10 @@ class ControlPlane(CapturedProcess):
     """``lightning-ctl run APP --no-local-agent --log-level info``: works run on remote agents only."""
 
     def __init__(self, app_file: str | Path, *args: str, token: str | None, env: dict[str, str],
-                 cwd: str | Path, wrapper: Sequence[str] = ()) -> None:
+                 cwd: str | Path, wrapper: Sequence[str] = (), join_token: str | None = None) -> None:
         token_args = ["--token", token] if token is not None else []
+        if join_token is not None:
+            token_args += ["--join-token", join_token]
         super().__init__([*wrapper, LIGHTNING_CTL, "run", str(app_file), "--no-local-agent", "--log-level", "info",
                           *token_args, *args], env, cwd)
         self._address: str | None = None
@@ -189,6 +192,7 @@ class AgentProcess(CapturedProcess):
 
     def __init__(self, address: str, name: str, root: Path, *args: str, token: str | None, env: dict[str, str],
                  wrapper: Sequence[str] = (), may_exit: bool = False) -> None:
+        """Start the agent; ``token`` is the join token it registers with the first time (None: none)."""
         self.name = name
         self.root = root / f"agent-{name}"
         self.may_exit = may_exit
@@ -196,7 +200,7 @@ class AgentProcess(CapturedProcess):
         self.work_dir = self.root / "work"
         self.state_dir = self.root / "state"
         if token is not None:
-            env = {**env, "LIGHTNING_CTL_TOKEN": token}
+            env = {**env, "LIGHTNING_AGENT_JOIN_TOKEN": token}
         super().__init__([*wrapper, LIGHTNING_AGENT, "--control-plane", address, "--name", name,
                           "--work-dir", str(self.work_dir), "--state-dir", str(self.state_dir), *args],
                          env, root)
@@ -224,6 +228,9 @@ class Cluster:
     def __init__(self, root: Path) -> None:
         self.root = root
         self.token = secrets.token_urlsafe(24)
+        """The operator's token of the cluster's control planes."""
+        self.join_token = secrets.token_urlsafe(24)
+        """The join token agents register with (``--join-token`` of the control planes)."""
         self.tag = uuid.uuid4().hex
         self.processes: list[CapturedProcess] = []
         self.control_planes: list[ControlPlane] = []
@@ -241,7 +248,8 @@ class Cluster:
 
     def control_plane(self, app_file: str | Path, *args: str, token: str | None | object = _DEFAULT,
                       env: dict[str, str] | None = None, drop_env: Sequence[str] = (),
-                      wrapper: Sequence[str] = (), stop_grace: float | None = 2.0) -> ControlPlane:
+                      wrapper: Sequence[str] = (), stop_grace: float | None = 2.0,
+                      join_token: str | None | object = _DEFAULT) -> ControlPlane:
         """Start ``lightning-ctl run app_file --no-local-agent`` (any free port unless ``--port`` is in args).
 
         Works get ``stop_grace`` seconds to stop when the app ends (as in ``tests.e2e.test_runtime``), so a work
@@ -252,8 +260,9 @@ class Cluster:
         if stop_grace is not None and "--stop-grace" not in args:
             args = (*args, "--stop-grace", f"{stop_grace:g}")
         token = self.token if token is _DEFAULT else token
+        join_token = self.join_token if join_token is _DEFAULT else join_token
         process = ControlPlane(app_file, *args, token=token, env=self.env(env, drop_env),  # type: ignore[arg-type]
-                               cwd=self.root, wrapper=wrapper)
+                               cwd=self.root, wrapper=wrapper, join_token=join_token)  # type: ignore[arg-type]
         self.processes.append(process)
         self.control_planes.append(process)
         return process
@@ -261,11 +270,12 @@ class Cluster:
     def agent(self, name: str, *args: str, control_plane: ControlPlane | str | None = None,
               token: str | None | object = _DEFAULT, env: dict[str, str] | None = None,
               wrapper: Sequence[str] = (), may_exit: bool = False) -> AgentProcess:
-        """Start ``lightning-agent --name name`` joining ``control_plane`` (default: the last one started)."""
+        """Start ``lightning-agent --name name`` joining ``control_plane`` (default: the last one started) with the
+        cluster's join token (or ``token``)."""
         if control_plane is None:
             control_plane = self.control_planes[-1]
         address = control_plane if isinstance(control_plane, str) else control_plane.loopback_address
-        token = self.token if token is _DEFAULT else token
+        token = self.join_token if token is _DEFAULT else token
         process = AgentProcess(address, name, self.root, *args, token=token,  # type: ignore[arg-type]
                                env=self.env(env), wrapper=wrapper, may_exit=may_exit)
         self.processes.append(process)
