@@ -27,7 +27,7 @@ from lightning_ctl.agent.framing import encode_frame, read_frame
 from lightning_ctl.agent.home import WorkRecord
 from lightning_ctl.agent.launcher import LaunchRequest, WorkHandle
 from lightning_ctl.agent.output import OutputTail
-from lightning_ctl.agent.work_logs import WorkLogFile, log_path, logs_dir
+from lightning_ctl.agent.work_logs import WorkLogFile
 from lightning_ctl.protos import codec
 from lightning_ctl.protos.limits import DEFAULT_MAX_ATTRIBUTE_BYTES, max_message_bytes
 from lightning_ctl.sdk._agent_messages import RunnerHello, RunnerInit
@@ -40,6 +40,7 @@ from lightning_ctl.sdk._events import (
     RunCall,
     UpdateVars,
 )
+from lightning_ctl.sdk._work_log_format import log_path, logs_dir
 
 log = structlog.get_logger(component="supervisor")
 

@@ -140,9 +140,7 @@ class LightningWork(StateAttributes):
         if name == "run" or not is_state_name(name, _INTERNAL_STATE_NAMES):
             object.__setattr__(self, name, value)
             return
-        from lightning_ctl.sdk._flow import LightningFlow  # a cycle only at import time
-
-        if isinstance(value, (LightningWork, LightningFlow)):
+        if isinstance(value, StateAttributes):
             raise LightningWorkException(
                 f"A LightningWork isn't allowed to take any children: {self.name or type(self).__name__}.{name}"
             )

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import os
 import re
 
 import click
 
 from lightning_ctl.controlplane.agents.local_agent import LocalAgent
 from lightning_ctl.controlplane.credentials import TlsFiles, load_or_create_token
+from lightning_ctl.controlplane.home import remember_app
 from lightning_ctl.controlplane.options import RunOptions
 from lightning_ctl.protos.limits import DEFAULT_MAX_ATTRIBUTE_BYTES, MAX_MAX_ATTRIBUTE_BYTES, MIN_MAX_ATTRIBUTE_BYTES
 from lightning_ctl.sdk._sizes import parse_size
@@ -126,6 +128,8 @@ def run(
         fresh=fresh,
         agent_lost_grace_s=agent_lost_grace,
     )
+    if os.path.isfile(options.app_path):
+        remember_app(options.app_path)  # so that `lightning-ctl logs` finds its output once it has ended
     # Started before the heavy imports below, so the agent (and its fork server) start while this process does.
     local_agent = None if no_local_agent else LocalAgent(options)
     try:
