@@ -310,9 +310,7 @@ class CredentialStore:
         if token_id != _STATIC_JOIN_ID:
             join_record = self._joins[token_id]
             if join_record.uses_left is not None:
-                join_record.uses_left -= 1
-                if join_record.uses_left <= 0:
-                    del self._joins[token_id]
+                join_record.uses_left -= 1  # kept at 0 until it expires: a second use is refused as "already used"
         secret = secrets.token_urlsafe(32)
         record = AgentRecord(agent_id, name, _digest(secret), grant, time.time(), token_id, cert_sha256)
         self._agents[agent_id] = record

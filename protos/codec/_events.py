@@ -125,16 +125,16 @@ def event_from_pb(pb: events_pb2.WorkEvent, max_value_bytes: int | None = None) 
         raise CodecError(f"work_event.attempt of work {name}: must be >= 1, got {pb.attempt}")
     kind = pb.WhichOneof("kind")
     where = dict(work_name=name, attempt=pb.attempt, seq=0)
-    if kind is None:
-        raise EventDecodeError(f"work {name}: event {pb.seq} has no kind (an empty event)", **where)
-    if kind in PROCESS_KINDS:
+    if kind is None or kind in PROCESS_KINDS:
         if pb.seq < 1:
-            raise EventDecodeError(f"work {name}: {kind} event with seq {pb.seq}; a work process numbers its "
-                                   "events from 1", **where)
+            raise EventDecodeError(f"work {name}: {kind or 'empty'} event with seq {pb.seq}; a work process numbers "
+                                   "its events from 1", **where)
         if pb.first_seq < 0 or pb.first_seq > pb.seq:
-            raise EventDecodeError(f"work {name}: {kind} event {pb.seq} covers first_seq {pb.first_seq}, outside "
-                                   f"0..{pb.seq}", **where)
+            raise EventDecodeError(f"work {name}: {kind or 'empty'} event {pb.seq} covers first_seq {pb.first_seq}, "
+                                   f"outside 0..{pb.seq}", **where)
         where = dict(work_name=name, attempt=pb.attempt, seq=pb.seq, first_seq=pb.first_seq)
+        if kind is None:
+            raise EventDecodeError(f"work {name}: event {pb.seq} has no kind (an empty event)", **where)
     elif kind != "invalid" and pb.seq != 0:
         raise EventDecodeError(f"work {name}: {kind} event with seq {pb.seq}; events the agent observes carry 0",
                                **where)
