@@ -84,13 +84,6 @@ class AgentHome:
         """Keep the agent credential (owner-only), for the next connection and the next start."""
         write_atomic(self.credential_file, credential + "\n")
 
-    def forget_credential(self) -> None:
-        """Drop a credential the control plane no longer knows (the agent joins again if it can)."""
-        try:
-            self.credential_file.unlink()
-        except FileNotFoundError:
-            pass
-
     @property
     def pid_file(self) -> Path:
         """``<pid> <start time>`` of the agent running from this home."""

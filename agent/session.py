@@ -39,6 +39,7 @@ log = structlog.get_logger(component="session")
 _CONNECT_TIMEOUT_S = 5.0
 _MAX_EVENTS_PER_MESSAGE = 1000
 _CONNECT_METHOD = "/lightning.v1.AgentService/Connect"
+_ADDRESS_POLL_S = 0.5
 _FATAL_AT_REGISTRATION = {
     grpc.StatusCode.PERMISSION_DENIED: ExitCode.AUTH_REFUSED,
     grpc.StatusCode.UNAUTHENTICATED: ExitCode.AUTH_REFUSED,
@@ -81,6 +82,8 @@ class AgentSession:
         self._write_lock = asyncio.Lock()  # one write at a time: grpc.aio breaks a stream written concurrently
         self._stub: agent_pb2_grpc.AgentServiceStub | None = None
         self._credential = ""
+        self._joining = False
+        """The stored credential was refused: the next registration presents the join token."""
         daemon.fetch_bundle = self.fetch_bundle
         self.log = log.bind(agent_id=self.agent_id, control_plane=address)
 
@@ -143,9 +146,16 @@ class AgentSession:
                         await self._run_stream(connect)
                         backoff_s = 0.25
                     except _Refused as refused:
-                        if not self._may_join_instead(refused.error):
+                        if self._may_join_instead(refused.error):
+                            continue  # at once, with the join token
+                        if self._address_file is None:
                             raise self._fatal(refused.error) from None
-                        continue  # at once, with the join token
+                        # A local agent meeting a control plane that is not its app's (its own restarted on another
+                        # port, and another app took this one): it waits for its own to say where it is.
+                        self.log.error("refused_by_control_plane", details=refused.error.details(),
+                                       next="waiting for this app's control plane to move")
+                        await self._address_changes()
+                        break
                     except grpc.aio.AioRpcError as exc:
                         self.log.warning("stream_broken", code=exc.code().name, details=exc.details())
                     except (asyncio.InvalidStateError, ConnectionError, OSError) as exc:
@@ -162,13 +172,15 @@ class AgentSession:
     def _may_join_instead(self, error: grpc.aio.AioRpcError) -> bool:
         """Whether a refused stored credential should give way to the join token (a control plane that does not
         know it: another app, or one whose credentials were reset). A revoked agent is refused the join too."""
-        if error.code() != grpc.StatusCode.UNAUTHENTICATED or not self._join_token:
-            return False
-        if self._credential == self._join_token:
+        if error.code() != grpc.StatusCode.UNAUTHENTICATED or not self._join_token or self._joining:
             return False
         self.log.warning("credential_refused", details=error.details(), next="joining with the join token")
-        self._home.forget_credential()
+        self._joining = True
         return True
+
+    async def _address_changes(self) -> None:
+        while self._followed_address() == self.address:
+            await asyncio.sleep(_ADDRESS_POLL_S)
 
     def _fatal(self, error: grpc.aio.AioRpcError) -> RegistrationRefusedError:
         code = _FATAL_AT_REGISTRATION[error.code()]
@@ -206,7 +218,9 @@ class AgentSession:
             yield chunk.data
 
     async def _run_stream(self, connect: grpc.aio.StreamStreamMultiCallable) -> None:
-        self._credential = self._home.load_credential() or self._join_token
+        stored = "" if self._joining else self._home.load_credential()
+        self._credential = stored or self._join_token
+        self._joining = not stored
         if not self._credential:
             raise RegistrationRefusedError("no credential: give a join token (--join-token, or "
                                            "LIGHTNING_AGENT_JOIN_TOKEN; `lightning-ctl agents join-token` issues one)",
@@ -247,6 +261,7 @@ class AgentSession:
             self._home.save_credential(welcome.agent_credential)
             self._credential = welcome.agent_credential
             self.log.info("agent_joined", credential_file=str(self._home.credential_file))
+        self._joining = False
         self.heartbeat_interval_s = welcome.heartbeat_interval_s or self.heartbeat_interval_s
         self._daemon.set_max_attribute_bytes(welcome.max_attribute_bytes)
         self.log.info("agent_registered", session_id=welcome.session_id)

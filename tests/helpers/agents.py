@@ -149,11 +149,13 @@ class ControlPlane(CapturedProcess):
     """``lightning-ctl run APP --no-local-agent --log-level info``: works run on remote agents only."""
 
     def __init__(self, app_file: str | Path, *args: str, token: str | None, env: dict[str, str],
-                 cwd: str | Path, wrapper: Sequence[str] = (), join_token: str | None = None) -> None:
+                 cwd: str | Path, wrapper: Sequence[str] = (), join_token: str | None = None,
+                 local_agent: bool = False) -> None:
         token_args = ["--token", token] if token is not None else []
         if join_token is not None:
             token_args += ["--join-token", join_token]
-        super().__init__([*wrapper, LIGHTNING_CTL, "run", str(app_file), "--no-local-agent", "--log-level", "info",
+        local = [] if local_agent else ["--no-local-agent"]
+        super().__init__([*wrapper, LIGHTNING_CTL, "run", str(app_file), *local, "--log-level", "info",
                           *token_args, *args], env, cwd)
         self._address: str | None = None
 
@@ -249,8 +251,9 @@ class Cluster:
     def control_plane(self, app_file: str | Path, *args: str, token: str | None | object = _DEFAULT,
                       env: dict[str, str] | None = None, drop_env: Sequence[str] = (),
                       wrapper: Sequence[str] = (), stop_grace: float | None = 2.0,
-                      join_token: str | None | object = _DEFAULT) -> ControlPlane:
-        """Start ``lightning-ctl run app_file --no-local-agent`` (any free port unless ``--port`` is in args).
+                      join_token: str | None | object = _DEFAULT, local_agent: bool = False) -> ControlPlane:
+        """Start ``lightning-ctl run app_file --no-local-agent`` (any free port unless ``--port`` is in args; with
+        ``local_agent``, its own local agent too).
 
         Works get ``stop_grace`` seconds to stop when the app ends (as in ``tests.e2e.test_runtime``), so a work
         slow to stop costs a test seconds, not a timeout; None keeps lightning-ctl's default (30 s).
@@ -262,7 +265,8 @@ class Cluster:
         token = self.token if token is _DEFAULT else token
         join_token = self.join_token if join_token is _DEFAULT else join_token
         process = ControlPlane(app_file, *args, token=token, env=self.env(env, drop_env),  # type: ignore[arg-type]
-                               cwd=self.root, wrapper=wrapper, join_token=join_token)  # type: ignore[arg-type]
+                               cwd=self.root, wrapper=wrapper, join_token=join_token,  # type: ignore[arg-type]
+                               local_agent=local_agent)
         self.processes.append(process)
         self.control_planes.append(process)
         return process

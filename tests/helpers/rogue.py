@@ -109,7 +109,8 @@ class RogueAgent:
 
     def acks(self, work_name: str) -> list[int]:
         """The acknowledged seqs of ``work_name``, in order."""
-        return [m.ack.seq for m in list(self.received) if m.WhichOneof("kind") == "ack" and m.ack.work_name == work_name]
+        return [m.ack.seq for m in list(self.received)
+                if m.WhichOneof("kind") == "ack" and m.ack.work_name == work_name]
 
     def wait_closed(self, timeout_s: float = 15.0) -> tuple[grpc.StatusCode | None, str]:
         """How the control plane ended the stream (waits for it)."""
