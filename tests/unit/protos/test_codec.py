@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import dataclasses
 import math
+import re
 
 import pytest
 
@@ -16,12 +18,16 @@ from lightning_ctl.protos.codec import (
     event_to_pb,
 )
 from lightning_ctl.protos.lightning.v1 import agent_pb2, events_pb2
+from lightning_ctl.sdk._agent_messages import EventRejected, GpuDevice, Registration, RunnerHello, RunnerInit, Welcome
 from lightning_ctl.sdk._events import (
+    EventsApplied,
     LaunchWork,
     LinesLogged,
+    OutputShown,
     ProcessExited,
     ProcessStarted,
     RunCall,
+    RunningWork,
     StatusChanged,
     StopWork,
     UpdateVars,
@@ -189,3 +195,82 @@ class TestValues:
     def test_dumps_allows_nan(self):
         """dumps() accepts NaN, as state does."""
         assert codec.dumps(float("nan")) == "NaN"
+
+
+class TestAgentMessages:
+    REGISTRATION = Registration(
+        agent_id="a-1", name="gpu-1", hostname="host", cpus=8.0, memory_bytes=2**34,
+        gpus=(GpuDevice(0, "GPU-0", "A100", 2**35), GpuDevice(3)), labels={"zone": "a"},
+        protocol_version=2, is_local=False, running=(RunningWork("root.w", 2, 77, (3,)),),
+    )
+
+    def test_registration_round_trip(self):
+        """registration_from_pb(registration_to_pb(r)) == r, also through the wire bytes."""
+        pb = codec.registration_to_pb(self.REGISTRATION)
+        assert codec.registration_from_pb(agent_pb2.Register.FromString(pb.SerializeToString())) == self.REGISTRATION
+
+    @pytest.mark.parametrize(
+        ("change", "field"),
+        [
+            ({"agent_id": ""}, "register.agent_id: missing"),
+            ({"agent_id": "a/b"}, "is not an agent id"),
+            ({"cpus": -5.0}, "register.resources.cpus: must be a finite number >= 0, got -5"),
+            ({"cpus": math.inf}, "register.resources.cpus"),
+            ({"memory_bytes": -1}, "register.resources.memory_bytes"),
+            ({"labels": {f"k{i}": "v" for i in range(20_000)}}, "20000 labels, over the limit of 256"),
+            ({"gpus": (GpuDevice(1), GpuDevice(1))}, "an index appears twice"),
+            ({"running": (RunningWork("root.w", 0, 1),)}, "register.running[root.w].attempt: must be >= 1"),
+            ({"name": "bad\nname"}, "control characters"),
+        ],
+    )
+    def test_bad_registration_names_the_field(self, change, field):
+        """Each out-of-range or malformed registration field raises CodecError naming it."""
+        pb = codec.registration_to_pb(dataclasses.replace(self.REGISTRATION, **change))
+        with pytest.raises(CodecError, match=re.escape(field)):
+            codec.registration_from_pb(pb)
+
+    @pytest.mark.parametrize(
+        "item",
+        [
+            Welcome("s1", 2.0, "lctl-agent.a.secret", 16 * 2**20, 2),
+            EventsApplied("root.w", 2, 9),
+            OutputShown("root.w", 2, 100, 20),
+            EventRejected("root.w", 2, 9, "INVALID_ARGUMENT", "work root.w: attribute x: bad"),
+            [RunCall("root.w", 1, "h", [1], {}), StopWork("root.w", 1, "r", 1.0)],
+        ],
+        ids=["welcome", "ack", "output-ack", "rejected", "commands"],
+    )
+    def test_control_message_round_trip(self, item):
+        """Every kind of ControlMessage survives the trip."""
+        pb = codec.control_message_to_pb(item)
+        assert codec.control_message_from_pb(agent_pb2.ControlMessage.FromString(pb.SerializeToString())) == item
+
+    def test_events_relayed_as_bytes_read_as_work_events(self):
+        """The agent's hand-built message of opaque event bytes is an AgentMessage of WorkEvents on the wire."""
+        events = [event_to_pb(WorkEvent("root.w", 1, seq, VarsChanged({"x": "y" * seq}))) for seq in (1, 200)]
+        raw = codec.agent_events_message([e.SerializeToString() for e in events])
+        parsed = agent_pb2.AgentMessage.FromString(raw)
+        assert parsed.WhichOneof("kind") == "events" and list(parsed.events.events) == events
+
+
+class TestRunnerLink:
+    def test_work_process_message_round_trip(self):
+        """A work process's message (hello and opaque events) reads back the same."""
+        hello = RunnerHello("root.w", 3, 99, initialized=True)
+        hello_back, events = codec.runner_payload_from_bytes(codec.runner_payload([b"e1", b"e2"], hello))
+        assert hello_back == hello and events == [b"e1", b"e2"]
+
+    @pytest.mark.parametrize(
+        "item",
+        [RunnerInit({"x": 1}, True, "app:W", {"args": [], "kwargs": {}}, 1024), RunCall("root.w", 1, "h", [], {}),
+         UpdateVars("root.w", 1, {"x": 2}), codec.EventsAcked(7)],
+        ids=["init", "call", "update", "ack"],
+    )
+    def test_agent_message_round_trip(self, item):
+        """What the agent sends a work process reads back the same."""
+        assert codec.supervisor_payload_from_bytes(codec.supervisor_payload(item)) == item
+
+    def test_garbage_is_a_codec_error(self):
+        """Bytes that are no message raise CodecError (the agent closes that connection)."""
+        with pytest.raises(CodecError, match="not a valid message"):
+            codec.runner_payload_from_bytes(b"\xff\xfe\xfd")
