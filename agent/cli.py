@@ -18,26 +18,18 @@ import structlog
 from lightning_ctl.agent.home import AgentHome
 from lightning_ctl.agent.launcher import ZygoteLauncher
 from lightning_ctl.protos.limits import MAX_LABELS
+from lightning_ctl.sdk._cli_values import CREDENTIAL_VARIABLES, parse_labels
 from lightning_ctl.sdk._files import read_or_create
 from lightning_ctl.sdk._logging import configure_logging, protect_standard_streams
 from lightning_ctl.sdk._sizes import parse_size
 
 log = structlog.get_logger(component="agent")
 
-CREDENTIAL_VARIABLES = ("LIGHTNING_AGENT_JOIN_TOKEN", "LIGHTNING_CTL_JOIN_TOKEN", "LIGHTNING_CTL_TOKEN")
-"""Removed from this process's environment once read: work processes inherit it, and hold no credential."""
-
-
 def _labels(values: tuple[str, ...]) -> dict[str, str]:
-    labels = {}
-    for value in values:
-        key, sep, val = value.partition("=")
-        if not sep or not key:
-            raise click.BadParameter(f"expected KEY=VALUE, got {value!r}", param_hint="--labels")
-        labels[key] = val
-    if len(labels) > MAX_LABELS:
-        raise click.BadParameter(f"{len(labels)} labels, over the limit of {MAX_LABELS}", param_hint="--labels")
-    return labels
+    try:
+        return parse_labels(values, MAX_LABELS)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="--labels") from None
 
 
 def _tls(ca: str | None, cert: str | None, key: str | None) -> tuple[bytes | None, bytes | None, bytes | None] | None:
@@ -130,7 +122,7 @@ def main(
     """
     if (address is None) == (address_fd is None):
         raise click.UsageError("give --control-plane HOST:PORT")
-    for variable in CREDENTIAL_VARIABLES:  # before anything starts a process (the fork server first)
+    for variable in CREDENTIAL_VARIABLES:  # once read, and before anything starts a process (the fork server)
         os.environ.pop(variable, None)
     home = AgentHome(Path(state_dir) / (name or socket.gethostname()))
     if address_fd is None and not join_token and not home.load_credential():

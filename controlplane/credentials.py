@@ -17,8 +17,6 @@ if TYPE_CHECKING:
     import grpc
 
 LOOPBACK_HOSTS = frozenset({"127.0.0.1", "localhost", "::1"})
-CREDENTIAL_VARIABLES = frozenset({"LIGHTNING_CTL_TOKEN", "LIGHTNING_CTL_JOIN_TOKEN", "LIGHTNING_AGENT_JOIN_TOKEN"})
-"""Environment variables that carry credentials: never passed on to an agent (and so to works)."""
 
 
 def load_or_create_token(path: Path | None = None) -> str:

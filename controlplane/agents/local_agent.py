@@ -14,9 +14,9 @@ import subprocess
 import time
 from pathlib import Path
 
-from lightning_ctl.controlplane.credentials import CREDENTIAL_VARIABLES
 from lightning_ctl.controlplane.home import app_home
 from lightning_ctl.controlplane.options import RunOptions
+from lightning_ctl.sdk._cli_values import CREDENTIAL_VARIABLES
 from lightning_ctl.sdk._files import write_atomic
 from lightning_ctl.sdk._launch import module_command
 

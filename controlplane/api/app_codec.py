@@ -1,6 +1,6 @@
 """The converter between AppService's protobuf messages and ``controlplane.app_view``'s plain types.
 
-The servicer and ``client.py`` both use it, so the two sides never disagree. (``protos/codec.py`` cannot hold it:
+The servicer and ``client.py`` both use it, so the two sides never disagree. (``protos/codec`` cannot hold it:
 ``protos`` may import only the SDK, and these types belong to the control plane.) Every ``x_to_pb`` has an
 ``x_from_pb`` and a round-trip test.
 """
@@ -16,10 +16,8 @@ from lightning_ctl.controlplane.api.app_view import (
     RevokedAgent,
     WorkView,
 )
-from lightning_ctl.protos.lightning.v1 import app_pb2, events_pb2
-
-_STREAMS = {"stdout": events_pb2.LogLines.STREAM_STDOUT, "stderr": events_pb2.LogLines.STREAM_STDERR}
-_STREAM_NAMES = {v: k for k, v in _STREAMS.items()}
+from lightning_ctl.protos import codec
+from lightning_ctl.protos.lightning.v1 import app_pb2
 
 
 def work_to_pb(work: WorkView) -> app_pb2.WorkInfo:
@@ -127,7 +125,7 @@ def log_batch_to_pb(batch: LogBatch) -> app_pb2.LogBatch:
             app_pb2.LogLine(
                 work_name=line.work_name,
                 timestamp=line.timestamp,
-                stream=_STREAMS[line.stream],
+                stream=codec.STREAMS[line.stream],
                 text=line.text,
             )
             for line in batch.lines
@@ -140,7 +138,7 @@ def log_batch_from_pb(pb: app_pb2.LogBatch) -> LogBatch:
     """A LogBatch from protobuf (an unknown stream reads as stdout)."""
     return LogBatch(
         tuple(
-            LogLine(line.work_name, line.timestamp, _STREAM_NAMES.get(line.stream, "stdout"), line.text)
+            LogLine(line.work_name, line.timestamp, codec.STREAM_NAMES.get(line.stream, "stdout"), line.text)
             for line in pb.lines
         ),
         pb.dropped,

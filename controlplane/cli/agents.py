@@ -16,6 +16,8 @@ from lightning_ctl.controlplane.cli.config import (
 )
 from lightning_ctl.controlplane.cli.logs import Duration
 from lightning_ctl.controlplane.cli.render import agent_json, agents_table, dumps
+from lightning_ctl.protos.limits import MAX_LABELS
+from lightning_ctl.sdk._cli_values import parse_labels
 
 _SETTINGS = {"help_option_names": ["-h", "--help"]}
 
@@ -46,13 +48,10 @@ def agents(config: CliConfig, as_json: bool) -> None:
 
 
 def _labels(values: tuple[str, ...]) -> dict[str, str]:
-    labels = {}
-    for value in values:
-        key, sep, val = value.partition("=")
-        if not sep or not key:
-            raise click.BadParameter(f"expected KEY=VALUE, got {value!r}", param_hint="--labels")
-        labels[key] = val
-    return labels
+    try:
+        return parse_labels(values, MAX_LABELS)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="--labels") from None
 
 
 @agents.command("join-token", context_settings=_SETTINGS, epilog=EXIT_CODES_HELP)

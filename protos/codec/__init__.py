@@ -35,6 +35,8 @@ from lightning_ctl.protos.codec._commands import (
 from lightning_ctl.protos.codec._events import (
     PROCESS_KINDS,
     SETTABLE_PRIVATE_NAMES,
+    STREAM_NAMES,
+    STREAMS,
     EventDecodeError,
     body_to_pb,
     delta_values,
@@ -56,6 +58,8 @@ from lightning_ctl.protos.codec._values import CodecError, dumps, loads
 __all__ = [
     "PROCESS_KINDS",
     "SETTABLE_PRIVATE_NAMES",
+    "STREAMS",
+    "STREAM_NAMES",
     "CodecError",
     "ControlItem",
     "EventDecodeError",

@@ -30,8 +30,9 @@ from lightning_ctl.sdk._events import (
 from lightning_ctl.sdk._status import WorkStageStatus
 from lightning_ctl.sdk._work import LightningWork
 
-_STREAMS = {"stdout": events_pb2.LogLines.STREAM_STDOUT, "stderr": events_pb2.LogLines.STREAM_STDERR}
-_STREAM_NAMES = {v: k for k, v in _STREAMS.items()}
+STREAMS = {"stdout": events_pb2.LogLines.STREAM_STDOUT, "stderr": events_pb2.LogLines.STREAM_STDERR}
+"""Output stream names to their protobuf values (and ``STREAM_NAMES`` back)."""
+STREAM_NAMES = {v: k for k, v in STREAMS.items()}
 _STAGES = {stage.value for stage in WorkStageStatus}
 PROCESS_KINDS = frozenset({"delta", "status", "started", "error"})
 """Kinds the work process sends, numbered from 1; the others (logs, exit, invalid) come from its agent."""
@@ -75,7 +76,7 @@ def body_to_pb(body: EventBody, event: events_pb2.WorkEvent) -> None:
         event.status.reason = status.get("reason") or ""
         event.status.message = status.get("message") or ""
     elif isinstance(body, LinesLogged):
-        event.logs.stream = _STREAMS[body.stream]
+        event.logs.stream = STREAMS[body.stream]
         event.logs.lines.extend(body.lines)
         event.logs.offset = body.offset
         event.logs.end_offset = body.end_offset
@@ -152,11 +153,11 @@ def _body_from_pb(pb: events_pb2.WorkEvent, kind: str, max_value_bytes: int | No
         return _status_from_pb(pb.status)
     if kind == "logs":
         logs = pb.logs
-        if logs.stream not in _STREAM_NAMES:
+        if logs.stream not in STREAM_NAMES:
             raise CodecError(f"logs.stream: unknown stream {logs.stream}")
         if logs.offset < 0 or logs.end_offset < logs.offset:
             raise CodecError(f"logs: offsets {logs.offset}..{logs.end_offset} are not a byte range")
-        return LinesLogged(_STREAM_NAMES[logs.stream], tuple(logs.lines), logs.offset, logs.end_offset)
+        return LinesLogged(STREAM_NAMES[logs.stream], tuple(logs.lines), logs.offset, logs.end_offset)
     if kind == "started":
         if pb.started.pid <= 0:
             raise CodecError(f"started.pid: must be > 0, got {pb.started.pid}")

@@ -29,6 +29,7 @@ from typing import IO, Callable, Iterator, Sequence, TypeVar
 import psutil
 import pytest
 
+from lightning_ctl.sdk._cli_values import CREDENTIAL_VARIABLES
 from tests.helpers import wait_until
 from tests.helpers.processes import LIGHTNING_AGENT, LIGHTNING_CTL, AppRun
 
@@ -36,7 +37,6 @@ TAG_VAR = "LIGHTNING_CTL_E2E_TAG"
 """The same variable ``tests.e2e`` tags its apps with."""
 
 _LISTENING = re.compile(r"control_plane_listening\s.*?address=(\S+)")
-CREDENTIAL_VARIABLES = ("LIGHTNING_CTL_TOKEN", "LIGHTNING_CTL_JOIN_TOKEN", "LIGHTNING_AGENT_JOIN_TOKEN")
 _DEFAULT = object()
 T = TypeVar("T")
 
