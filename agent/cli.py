@@ -75,7 +75,6 @@ def _persistent_agent_id(home: Path) -> str:
               help="A local agent whose lightning-ctl died stops its works after this long without a new one.")
 @click.option("--control-plane-file", "address_file", type=click.Path(dir_okay=False), default=None, hidden=True,
               help="Follow the control plane's address written in this file (it moves when it restarts).")
-@click.option("--agent-id", default=None, hidden=True)
 @click.option("--local", "is_local", is_flag=True, hidden=True,
               help="This agent shares the control plane's files (lightning-ctl's own local agent).")
 @click.option("--state-dir", type=click.Path(file_okay=False), default=str(Path.home() / ".lightning-agent"),
@@ -103,7 +102,6 @@ def main(
     parent_pid: int | None,
     orphan_timeout: float,
     address_file: str | None,
-    agent_id: str | None,
     is_local: bool,
     state_dir: str,
     log_format: str,
@@ -143,7 +141,7 @@ def main(
         inventory = detect(cpus=cpus, memory_bytes=memory_bytes, gpu_selection=gpus)
     except ValueError as exc:
         raise click.BadParameter(str(exc), param_hint="--gpus") from None
-    agent_id = agent_id or _persistent_agent_id(home.path)
+    agent_id = _persistent_agent_id(home.path)
     session_kwargs = dict(
         address=address, join_token=join_token, inventory=inventory, name=name, labels=_labels(labels),
         agent_id=agent_id,
