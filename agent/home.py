@@ -1,5 +1,7 @@
 """AgentHome: what an agent keeps on disk, so that a restarted agent finds its works again.
 
+    <home>/agent-id      its identity (made once)
+    <home>/credential    its agent credential, issued when it joined (0600; nothing else on the machine needs it)
     <home>/works.json    the work processes it runs (written atomically on every change)
     <home>/output/       each work process's stdout and stderr capture files
     <home>/exits/        how work processes ended, written by the fork server (which outlives the agent)
@@ -109,6 +111,22 @@ class AgentHome:
             return path
         digest = hashlib.sha256(str(self.path.resolve()).encode()).hexdigest()[:16]
         return os.path.join(tempfile.gettempdir(), f"lightning-agent-{digest}.sock")
+
+    @property
+    def credential_file(self) -> Path:
+        """The agent credential the control plane issued when this agent joined."""
+        return self.path / "credential"
+
+    def load_credential(self) -> str:
+        """The kept agent credential ("" when the agent has not joined yet)."""
+        try:
+            return self.credential_file.read_text().strip()
+        except OSError:
+            return ""
+
+    def save_credential(self, credential: str) -> None:
+        """Keep the agent credential (owner-only), for the next connection and the next start."""
+        write_atomic(self.credential_file, credential + "\n")
 
     @property
     def pid_file(self) -> Path:

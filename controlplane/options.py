@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from lightning_ctl.controlplane.credentials import TlsFiles
+from lightning_ctl.protos.limits import DEFAULT_MAX_ATTRIBUTE_BYTES
 
 
 @dataclass(frozen=True)
@@ -24,3 +25,8 @@ class RunOptions:
     """How long an agent may stay disconnected before its works count as lost (per work: RestartPolicy)."""
     fresh: bool = False
     """Start over even if the previous run of this app file did not end."""
+    join_token: str = ""
+    """A join token agents may use any number of times while the app runs ("" for none: issue them with
+    ``lightning-ctl agents join-token``)."""
+    max_attribute_bytes: int = DEFAULT_MAX_ATTRIBUTE_BYTES
+    """The largest JSON value a work's attribute may take."""

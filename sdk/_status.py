@@ -54,6 +54,9 @@ class WorkFailureReasons(_StrEnum):
     """lightning-ctl: the work process exited without reporting an outcome."""
     AGENT_LOST = "agent_lost"
     """lightning-ctl: the agent running the work stopped heartbeating."""
+    INVALID_EVENT = "invalid_event"
+    """lightning-ctl: the work sent what the control plane refuses (a value that does not decode, a private or
+    undeclared attribute, an oversized value); its process was stopped."""
 
 
 class WorkStopReasons(_StrEnum):

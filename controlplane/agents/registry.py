@@ -16,6 +16,7 @@ from typing import Callable
 import structlog
 
 from lightning_ctl.controlplane.agents.app_bundle import AppBundle
+from lightning_ctl.controlplane.agents.locations import WorkLocations
 from lightning_ctl.controlplane.agents.placement import AgentCapacity, Allocation, Pending, place_work
 from lightning_ctl.sdk._events import (
     Command,
@@ -43,6 +44,8 @@ class AgentSession:
     """Ends the agent's stream (set by the servicer)."""
     output_seen: set[tuple[str, int]] = field(default_factory=set)
     """The (work, attempt) whose output came through this session, to acknowledge."""
+    scope: str = ""
+    """The scope of the join token the agent registered with (e.g. a provider's request id)."""
 
     @property
     def agent_id(self) -> str:
@@ -76,8 +79,9 @@ class AgentRegistry:
         self._waiting: dict[str, list[Command]] = {}
         self._report_pending = report_pending
         self._pending_reasons: dict[str, str] = {}
-        self._where: dict[tuple[str, int], str] = {}
-        """Which agent runs each (work, attempt), including replaced attempts that may come back."""
+        self.locations = WorkLocations()
+        """Which agent runs each (work, attempt), including replaced attempts that may come back (kept on disk
+        by the app host, so that it survives a restart)."""
         self._disconnected_at: dict[str, float] = {}
         """Agents that were connected and are not, since when (monotonic)."""
         self._names: dict[str, str] = {}
@@ -93,7 +97,7 @@ class AgentRegistry:
         log.info("agent_connected", agent_id=session.agent_id, name=session.name, cpus=session.capacity.cpus,
                  gpus=len(session.capacity.gpu_indices), labels=session.capacity.labels, running=len(running))
         for work in running:
-            self._where[(work.work_name, work.attempt)] = session.agent_id
+            self.locations.place(work.work_name, work.attempt, session.agent_id)
             current = self.placements.get(work.work_name)
             if current is None or current.attempt <= work.attempt:
                 self.placements[work.work_name] = _Placement(
@@ -138,7 +142,7 @@ class AgentRegistry:
 
     def release(self, work_name: str, attempt: int) -> None:
         """The process of (work_name, attempt) exited: free what it held and place what was waiting."""
-        self._where.pop((work_name, attempt), None)
+        self.locations.mark_exited(work_name, attempt)
         placement = self.placements.get(work_name)
         if placement is not None and placement.attempt == attempt:
             del self.placements[work_name]
@@ -183,9 +187,9 @@ class AgentRegistry:
                 command = self._place(command)
                 if command is None:
                     continue
-            elif isinstance(command, StopWork) and (name, command.attempt) in self._where:
+            elif isinstance(command, StopWork) and (where := self.locations.running_on(name, command.attempt)):
                 # A stop names one process: it goes where that attempt runs, even if the work moved since.
-                agent = self.agents.get(self._where[(name, command.attempt)])
+                agent = self.agents.get(where)
                 if agent is not None:
                     agent.outgoing.put_nowait(command)
                 continue
@@ -246,7 +250,7 @@ class AgentRegistry:
         launch = shipped
         self._pending_reasons.pop(name, None)
         self.placements[name] = _Placement(launch.attempt, decision, launch.agent_lost_grace_s)
-        self._where[(name, launch.attempt)] = decision.agent_id
+        self.locations.place(name, launch.attempt, decision.agent_id, frozenset(launch.vars))
         log.info("work_placed", work_name=name, attempt=launch.attempt, agent=agent.name,
                  gpus=list(decision.gpu_indices))
         return dataclasses.replace(launch, gpu_indices=decision.gpu_indices)

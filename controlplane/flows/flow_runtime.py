@@ -45,6 +45,7 @@ from lightning_ctl.sdk._events import (
     AgentConnected,
     EventBody,
     EventsApplied,
+    InvalidEvent,
     PlacementPending,
     ProcessExited,
     ProcessStarted,
@@ -354,6 +355,20 @@ class FlowRuntime:
                       cause: str) -> list[Instruction]:
         process.crashed = True
         return [FailApp(work.name, f"work {work.name} failed:\n{body.traceback.rstrip()}", cause), RunFlows(cause)]
+
+    @_on_body.register(InvalidEvent)
+    def _invalid_event(self, body: InvalidEvent, work: LightningWork, process: WorkProcessState,
+                       cause: str) -> list[Instruction]:
+        """The work broke the protocol's rules (refused at the edge): it fails with the reason and is stopped."""
+        if process.crashed or process.exited:
+            return []
+        process.crashed = True  # its exit, when it comes, changes nothing more
+        apply_to_latest(work, make_status(WorkStageStatus.FAILED, message=body.reason,
+                                          reason=WorkFailureReasons.INVALID_EVENT.value))
+        out: list[Instruction] = [StopWork(work.name, process.attempt, body.reason, self.stop_grace_s, cause=cause)]
+        if work.raise_exception:
+            out.append(FailApp(work.name, f"work {work.name} failed: {body.reason}", cause))
+        return [*out, RunFlows(cause)]
 
     @_on_body.register(ProcessExited)
     def _process_exited(self, body: ProcessExited, work: LightningWork, process: WorkProcessState,

@@ -6,6 +6,7 @@ one event covering seqs ``first_seq..seq``. So an event may arrive twice, arrive
 flight comes again later), or cover a range that overlaps what was already applied.
 
     event ─► seq <= applied_seq ───────────► dropped (a duplicate)
+          ─► first_seq > applied_seq + WINDOW ► dropped (too far ahead: the resend after a reconnection brings it)
           ─► first_seq > applied_seq + 1 ──► kept aside until the gap before it is filled
           ─► otherwise ────────────────────► applied, then each kept-aside event it made contiguous
 
@@ -17,6 +18,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from lightning_ctl.sdk._events import WorkEvent
+
+SEQ_WINDOW = 1024
+"""How far past the next expected seq an event may wait for a gap to fill; one further ahead is dropped, so early
+events never hold more than this many (a process flooding far-ahead seqs cannot grow the control plane's memory)."""
 
 
 @dataclass
@@ -33,6 +38,8 @@ class EventSequencer:
         if event.seq <= self.applied_seq:
             return []
         first = event.first_seq or event.seq
+        if first > self.applied_seq + SEQ_WINDOW:
+            return []
         if first > self.applied_seq + 1:
             kept = self.early.get(first)
             if kept is None or kept.seq < event.seq:

@@ -33,14 +33,15 @@ heavy = sorted(
 print(json.dumps({{"elapsed_ms": elapsed_ms, "heavy": heavy}}))
 """
 
-# Modules allowed to import the generated protos.lightning pb2 modules (the edge), relative to the repository.
+# Modules allowed to import the generated protos.lightning pb2 modules (the edge), relative to the repository: the
+# codec, the control plane's servicers and client, the agent's stream, and the work process's socket client. The
+# agent's daemon and supervisors relay work events as opaque bytes.
 PB2_EDGE = (
-    "protos/codec.py",
+    "protos/codec/",
     "controlplane/api/",
     "agent/session.py",
-    "agent/daemon.py",
-    "agent/supervisor.py",
-    "agent/runner/",
+    "agent/runner/connection.py",
+    "agent/runner/unacked.py",
 )
 
 

@@ -19,8 +19,13 @@ from lightning_ctl.sdk._status import make_status
 
 def delta(seq: int, **values: object) -> events_pb2.WorkEvent:
     event = events_pb2.WorkEvent(work_name="root.w", attempt=1, seq=seq)
-    event.delta.vars_json = json.dumps(values)
+    event.delta.values.update({name: json.dumps(value) for name, value in values.items()})
     return event
+
+
+def decoded(event: events_pb2.WorkEvent) -> dict[str, object]:
+    """The attribute values a delta carries."""
+    return {name: json.loads(value) for name, value in event.delta.values.items()}
 
 
 def status(seq: int, stage: str = "running") -> events_pb2.WorkEvent:
@@ -66,7 +71,7 @@ class TestCoalescing:
         buffer.add([delta(1, a=1), delta(2, b=2), delta(3, a=3), delta(4, c=4)])
         [merged] = buffer.events()
         assert (merged.first_seq, merged.seq) == (1, 4)
-        assert json.loads(merged.delta.vars_json) == {"a": 3, "b": 2, "c": 4}
+        assert decoded(merged) == {"a": 3, "b": 2, "c": 4}
 
     def test_statuses_are_kept_and_never_crossed(self):
         """A status splits the runs: the changes before it and after it merge separately, around it."""
@@ -81,7 +86,7 @@ class TestCoalescing:
         buffer.add([delta(4, a=4), delta(5, b=5)])
         [merged] = buffer.events()
         assert (merged.first_seq, merged.seq) == (1, 5)
-        assert json.loads(merged.delta.vars_json) == {"a": 4, "b": 5}
+        assert decoded(merged) == {"a": 4, "b": 5}
 
     def test_a_lone_change_between_statuses_stays_as_it_was(self):
         """A run of one change is kept unchanged (no first_seq added)."""
@@ -130,3 +135,14 @@ def apply(sequencer: EventSequencer, pb: events_pb2.WorkEvent, view: dict, statu
             view.update(ready.body.values)
         else:
             statuses.append(ready.seq)
+
+
+class TestMergeLimit:
+    def test_a_merge_stays_within_the_attribute_limit(self):
+        """Consecutive changes whose values together exceed max_merge_bytes become several merged changes, each
+        within it, covering the same seqs in order."""
+        buffer = UnackedEvents(limit=3, max_merge_bytes=25)
+        buffer.add([delta(seq, **{f"a{seq}": "x" * 8}) for seq in range(1, 7)])
+        assert [k for k in kinds(buffer)] == [("delta", 1, 2), ("delta", 3, 4), ("delta", 5, 6)]
+        for event in buffer.events():
+            assert sum(len(v) for v in event.delta.values.values()) <= 25
