@@ -19,8 +19,9 @@ from lightning_ctl.agent.framing import read_frame
 from lightning_ctl.agent.home import AgentHome
 from lightning_ctl.agent.launcher import ZygoteLauncher, exec_work
 from lightning_ctl.agent.supervisor import WorkSupervisor
+from lightning_ctl.agent.transfer import AgentStorage
 from lightning_ctl.protos import codec
-from lightning_ctl.protos.lightning.v1 import events_pb2, runner_pb2
+from lightning_ctl.protos.lightning.v1 import events_pb2, runner_pb2, storage_pb2
 from lightning_ctl.sdk._events import (
     Command,
     EventBody,
@@ -31,6 +32,7 @@ from lightning_ctl.sdk._events import (
     UpdateVars,
     WorkCrashed,
 )
+from lightning_ctl.sdk._storage import UploadRequested
 
 log = structlog.get_logger(component="agent")
 
@@ -93,6 +95,8 @@ class AgentDaemon:
         self._server: asyncio.base_events.Server | None = None
         self._tasks: set[asyncio.Task[None]] = set()
         self._saved: str = ""
+        self.storage = AgentStorage()
+        self._storage_requests: set[tuple[str, int, int]] = set()
 
     async def start(self) -> None:
         """Listen for work processes on the local socket and take over those a previous agent left running."""
@@ -114,7 +118,8 @@ class AgentDaemon:
 
     def _supervisor(self, launch: LaunchWork, cwd: str | None) -> WorkSupervisor:
         supervisor = WorkSupervisor(launch, self.socket_path, str(self.home.output_dir), str(self.home.exits_dir),
-                                    self.outbox.put_body, self.outbox.put, cwd, self.outbox.backed_up)
+                                    self.outbox.put_body, self.outbox.put, cwd, self.outbox.backed_up,
+                                    self._on_storage_request)
         self.supervisors[(launch.work_name, launch.attempt)] = supervisor
         return supervisor
 
@@ -198,7 +203,24 @@ class AgentDaemon:
         if supervisor is not None:
             supervisor.confirm_output(stdout_offset, stderr_offset)
 
-    def handle(self, command: Command) -> None:
+    def _on_storage_request(self, supervisor: WorkSupervisor, request: storage_pb2.StorageRequest) -> None:
+        """A work process asks for files: serve it (once, however often it asks while that is in flight)."""
+        work_key = (supervisor.launch.work_name, supervisor.launch.attempt)
+        key = (*work_key, request.request_id)
+        if key in self._storage_requests:
+            return
+        self._storage_requests.add(key)
+
+        async def serve() -> None:
+            try:
+                reply = await self.storage.handle(work_key[0], request)
+            finally:
+                self._storage_requests.discard(key)
+            (self.supervisors.get(work_key) or supervisor).send_storage_reply(reply)
+
+        self._spawn(serve())
+
+    def handle(self, command: Command | UploadRequested) -> None:
         """Carry out one command from the control plane."""
         if isinstance(command, LaunchWork):
             self._launch(command)
@@ -208,7 +230,9 @@ class AgentDaemon:
             log.warning("command_for_unknown_work", work_name=command.work_name, attempt=command.attempt,
                         command=type(command).__name__)
             return
-        if isinstance(command, RunCall):
+        if isinstance(command, UploadRequested):
+            self._spawn(self.storage.upload_on_demand(command, supervisor.record.cwd or os.getcwd()))
+        elif isinstance(command, RunCall):
             supervisor.send_call(command)
         elif isinstance(command, UpdateVars):
             supervisor.send_update(command)

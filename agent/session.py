@@ -124,6 +124,7 @@ class AgentSession:
             self.address = self._followed_address()
             async with self._channel(self.address) as channel:
                 stub = self._stub = agent_pb2_grpc.AgentServiceStub(channel)
+                self._daemon.storage.use_channel(channel, self._token, self.agent_id)
                 while True:
                     try:
                         await self._wait_ready(channel)

@@ -28,7 +28,7 @@ from lightning_ctl.agent.launcher import LaunchRequest, WorkHandle
 from lightning_ctl.agent.output import OutputTail
 from lightning_ctl.agent.work_logs import WorkLogFile
 from lightning_ctl.protos import codec
-from lightning_ctl.protos.lightning.v1 import events_pb2, runner_pb2
+from lightning_ctl.protos.lightning.v1 import events_pb2, runner_pb2, storage_pb2
 from lightning_ctl.sdk._events import EventBody, LaunchWork, LinesLogged, ProcessExited, RunCall, UpdateVars
 from lightning_ctl.sdk._work_log_format import log_path, logs_dir
 
@@ -51,6 +51,7 @@ class WorkSupervisor:
         forward: Callable[[events_pb2.WorkEvent], None],
         cwd: str | None = None,
         backed_up: Callable[[], bool] = lambda: False,
+        on_storage: Callable[[WorkSupervisor, storage_pb2.StorageRequest], None] = lambda supervisor, request: None,
     ) -> None:
         self.record = WorkRecord(launch, cwd=cwd)
         self._socket_path = socket_path
@@ -59,6 +60,7 @@ class WorkSupervisor:
         self.stdout_path, self.stderr_path = f"{prefix}.stdout", f"{prefix}.stderr"
         self._emit = emit
         self._forward = forward
+        self._on_storage = on_storage
         self._backed_up = backed_up
         self._pending: list[bytes] = []
         self._writer: asyncio.StreamWriter | None = None
@@ -245,6 +247,13 @@ class WorkSupervisor:
     def _relay(self, message: runner_pb2.RunnerMessage) -> None:
         for event in message.events:
             self._forward(event)
+        for request in message.storage:
+            self._on_storage(self, request)
+
+    def send_storage_reply(self, reply: storage_pb2.StorageReply) -> None:
+        """Answer a storage request (dropped while the process is away: it asks again when it reconnects)."""
+        if self._writer is not None:
+            self._writer.write(encode_frame(runner_pb2.SupervisorMessage(storage_reply=reply).SerializeToString()))
 
     async def _read_runner(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         try:

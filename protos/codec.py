@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from lightning_ctl.protos.lightning.v1 import agent_pb2, events_pb2
+from lightning_ctl.protos.lightning.v1 import agent_pb2, events_pb2, storage_pb2
 from lightning_ctl.sdk._events import (
     Command,
     EventBody,
@@ -26,6 +26,7 @@ from lightning_ctl.sdk._events import (
     WorkEvent,
 )
 from lightning_ctl.sdk._status import WorkStageStatus
+from lightning_ctl.sdk._storage import UploadRequested
 
 _STREAMS = {"stdout": events_pb2.LogLines.STREAM_STDOUT, "stderr": events_pb2.LogLines.STREAM_STDERR}
 _STREAM_NAMES = {v: k for k, v in _STREAMS.items()}
@@ -162,8 +163,11 @@ def update_vars_from_pb(pb: events_pb2.UpdateVars) -> UpdateVars:
     return UpdateVars(pb.work_name, pb.attempt, _loads(pb.vars_json, "update.vars_json", {}))
 
 
-def command_to_pb(command: Command) -> agent_pb2.Command:
+def command_to_pb(command: Command | UploadRequested) -> agent_pb2.Command:
     """A command for an agent as protobuf."""
+    if isinstance(command, UploadRequested):
+        return agent_pb2.Command(upload=storage_pb2.UploadArtifact(
+            work_name=command.work_name, attempt=command.attempt, name=command.name, request_id=command.request_id))
     if isinstance(command, RunCall):
         return agent_pb2.Command(call=run_call_to_pb(command))
     if isinstance(command, UpdateVars):
@@ -194,9 +198,11 @@ def command_to_pb(command: Command) -> agent_pb2.Command:
     raise TypeError(f"unknown command {type(command).__name__}")  # pragma: no cover
 
 
-def command_from_pb(pb: agent_pb2.Command) -> Command:
+def command_from_pb(pb: agent_pb2.Command) -> Command | UploadRequested:
     """A command for an agent from protobuf; raises CodecError naming the field at fault."""
     kind = pb.WhichOneof("kind")
+    if kind == "upload":
+        return UploadRequested(pb.upload.work_name, pb.upload.attempt, pb.upload.name, pb.upload.request_id)
     if kind == "call":
         return run_call_from_pb(pb.call)
     if kind == "update":

@@ -19,7 +19,7 @@ from typing import Any
 
 from lightning_ctl.sdk._storage import get_storage, require_work_process
 
-__all__ = ["Drive", "normalize_drive_path"]
+__all__ = ["Drive", "drive_children", "normalize_drive_path"]
 
 DRIVE_TYPE = "__drive__"
 
@@ -193,3 +193,16 @@ class Drive:
 
     def __repr__(self) -> str:
         return f"Drive({self.protocol + self.id!r}, component_name={self.component_name!r})"
+
+
+def drive_children(paths: list[str], folder: str) -> list[str]:
+    """What ``Drive.list(folder)`` shows of files at ``paths``: the entries directly under ``folder`` (or the file
+    ``folder`` itself), as component-relative paths, sorted and without repeats."""
+    children = set()
+    prefix = "" if folder == "." else folder + "/"
+    for path in paths:
+        if path == folder:
+            children.add(path)
+        elif path.startswith(prefix):
+            children.add(prefix + path[len(prefix):].split("/", 1)[0])
+    return sorted(children)

@@ -18,7 +18,14 @@ from lightning_ctl.sdk._payload import PAYLOAD_TYPE, Payload, _BasePayload
 if TYPE_CHECKING:
     from lightning_ctl.sdk._component import StateAttributes
 
-__all__ = ["assigned_value", "decode_arguments", "decode_value", "refresh_storage_values", "track_paths"]
+__all__ = [
+    "assigned_value",
+    "decode_arguments",
+    "decode_value",
+    "received_value",
+    "refresh_storage_values",
+    "track_paths",
+]
 
 
 def assigned_value(component: StateAttributes, name: str, value: Any, in_init: bool, is_work: bool) -> Any:
@@ -97,4 +104,12 @@ def decode_arguments(value: Any) -> Any:
         if decoded is not value:
             return decoded
         return {key: decode_arguments(item) for key, item in value.items()}
+    return value
+
+
+def received_value(work: StateAttributes, value: Any) -> Any:
+    """A value of ``work``'s attribute as the flow sent it, made an object and attached to ``work`` (its consumer)."""
+    value = decode_value(value)
+    if isinstance(value, (Path, _BasePayload)):
+        value._attach_work(work)
     return value

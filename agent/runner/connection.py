@@ -22,7 +22,7 @@ from typing import Callable
 
 from lightning_ctl.agent.framing import encode_frame, read_frame_blocking
 from lightning_ctl.protos import codec
-from lightning_ctl.protos.lightning.v1 import events_pb2, runner_pb2
+from lightning_ctl.protos.lightning.v1 import events_pb2, runner_pb2, storage_pb2
 from lightning_ctl.sdk._events import EventBody
 
 MAX_UNACKED_EVENTS = 10_000
@@ -35,6 +35,15 @@ class _Flush:
     """A marker in the send queue: set once everything queued before it was written (or could not be)."""
 
     def __init__(self) -> None:
+        self.done = threading.Event()
+
+
+class _PendingRequest:
+    """A storage request and, once the agent answered, its reply."""
+
+    def __init__(self, request: storage_pb2.StorageRequest) -> None:
+        self.request = request
+        self.reply: storage_pb2.StorageReply | None = None
         self.done = threading.Event()
 
 
@@ -55,6 +64,9 @@ class RunnerConnection:
         self._reconnect_delay_s = _RECONNECT_INITIAL_S
         self._on_message: Callable[[runner_pb2.SupervisorMessage], None] | None = None
         self._early: list[runner_pb2.SupervisorMessage] = []
+        self._request_ids = itertools.count(1)
+        self._requests: dict[int, _PendingRequest] = {}
+        """Storage requests awaiting their reply: sent again on every reconnection."""
 
     def connect(self) -> runner_pb2.SupervisorMessage | None:
         """Connect for the first time and return the agent's init message (None if the agent closed at once)."""
@@ -100,6 +112,19 @@ class RunnerConnection:
         event.delta.vars_json = vars_json
         self._outbox.put(event)
 
+    def request(self, request: storage_pb2.StorageRequest) -> storage_pb2.StorageReply:
+        """Send a storage request to the agent and wait for its reply (across agent restarts: it is sent again)."""
+        pending = _PendingRequest(request)
+        with self._lock:
+            request.request_id = next(self._request_ids)
+            self._requests[request.request_id] = pending
+            sock = self._sock
+        if sock is not None:
+            self._write_message(sock, runner_pb2.RunnerMessage(storage=[request]))
+        pending.done.wait()
+        assert pending.reply is not None
+        return pending.reply
+
     def flush(self, timeout_s: float) -> bool:
         """Wait until everything queued so far was written; False on timeout."""
         marker = _Flush()
@@ -136,7 +161,10 @@ class RunnerConnection:
                 marker.done.set()
 
     def _write(self, sock: socket.socket, events: list[events_pb2.WorkEvent]) -> None:
-        frame = encode_frame(runner_pb2.RunnerMessage(events=events).SerializeToString())
+        self._write_message(sock, runner_pb2.RunnerMessage(events=events))
+
+    def _write_message(self, sock: socket.socket, message: runner_pb2.RunnerMessage) -> None:
+        frame = encode_frame(message.SerializeToString())
         try:
             with self._write_lock:
                 sock.sendall(frame)
@@ -200,6 +228,13 @@ class RunnerConnection:
                     while self._unacked and next(iter(self._unacked)) <= message.ack.seq:
                         self._unacked.popitem(last=False)
                 continue
+            if kind == "storage_reply":
+                with self._lock:
+                    pending = self._requests.pop(message.storage_reply.request_id, None)
+                if pending is not None:
+                    pending.reply = message.storage_reply
+                    pending.done.set()
+                continue
             if kind == "resend":
                 with self._lock:
                     events = list(self._unacked.values())
@@ -224,7 +259,8 @@ class RunnerConnection:
             try:
                 sock.connect(self._socket_path)
                 with self._lock, self._write_lock:
-                    hello = runner_pb2.RunnerMessage(hello=self._hello, events=list(self._unacked.values()))
+                    hello = runner_pb2.RunnerMessage(hello=self._hello, events=list(self._unacked.values()),
+                                                     storage=[p.request for p in self._requests.values()])
                     sock.sendall(encode_frame(hello.SerializeToString()))
                     self._sock = sock
                 return sock

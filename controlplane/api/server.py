@@ -6,9 +6,10 @@ import grpc
 
 from lightning_ctl.controlplane.api.agent_service import AgentServicer
 from lightning_ctl.controlplane.api.app_service import AppServicer
+from lightning_ctl.controlplane.api.storage_service import StorageServicer
 from lightning_ctl.controlplane.api.interceptors import TokenAuthInterceptor
 from lightning_ctl.controlplane.credentials import TlsFiles
-from lightning_ctl.protos.lightning.v1 import agent_pb2_grpc, app_pb2_grpc
+from lightning_ctl.protos.lightning.v1 import agent_pb2_grpc, app_pb2_grpc, storage_pb2_grpc
 
 SERVER_OPTIONS = [
     ("grpc.keepalive_time_ms", 10_000),
@@ -37,7 +38,7 @@ def _bind(server: grpc.aio.Server, address: str, credentials: grpc.ServerCredent
 
 def build_server(
     agent_servicer: AgentServicer, token: str, host: str, port: int, tls: TlsFiles | None = None,
-    app_servicer: AppServicer | None = None,
+    app_servicer: AppServicer | None = None, storage_servicer: StorageServicer | None = None,
 ) -> tuple[grpc.aio.Server, int, int]:
     """A server with the agent service (and the app service) behind token authentication, on ``host:port``.
 
@@ -48,6 +49,8 @@ def build_server(
     agent_pb2_grpc.add_AgentServiceServicer_to_server(agent_servicer, server)
     if app_servicer is not None:
         app_pb2_grpc.add_AppServiceServicer_to_server(app_servicer, server)
+    if storage_servicer is not None:
+        storage_pb2_grpc.add_StorageServiceServicer_to_server(storage_servicer, server)
     bound = _bind(server, f"{host}:{port}", tls.server_credentials() if tls else None)
     local_port = _bind(server, "127.0.0.1:0", None) if tls else bound
     return server, bound, local_port

@@ -39,6 +39,7 @@ from lightning_ctl.sdk._events import (
 from lightning_ctl.sdk._hashing import START_CALL_HASH
 from lightning_ctl.sdk._runtime import Runtime
 from lightning_ctl.sdk._status import WorkFailureReasons, WorkStageStatus, WorkStopReasons, make_status
+from lightning_ctl.sdk._storage_values import decode_value
 from lightning_ctl.sdk._work import LightningWork
 
 
@@ -91,7 +92,9 @@ class FlowRuntime(Runtime):
     def dispatch_call(self, work: LightningWork, call_hash: str, args: tuple, kwargs: dict) -> None:
         process = self._ensure_process(work, start_action=False)
         process.calls_sent += 1
-        call = RunCall(work.name, process.attempt, call_hash, list(args), dict(kwargs), self._unsent_changes(work),
+        # Plain JSON (a Path becomes its tagged dict): the call is encoded on the I/O thread and checkpointed.
+        arguments = json.loads(to_json([list(args), dict(kwargs)]))
+        call = RunCall(work.name, process.attempt, call_hash, arguments[0], arguments[1], self._unsent_changes(work),
                        call_seq=process.calls_sent)
         process.unconfirmed.append(call)
         self.commands.append(call)
@@ -142,7 +145,7 @@ class FlowRuntime(Runtime):
             encoded = to_json(value)
             if process.synced.get(name) != encoded:
                 process.synced[name] = encoded
-                changes[name] = value
+                changes[name] = json.loads(encoded)  # a snapshot in plain JSON: the flow may change it meanwhile
         return changes
 
     def sync_running_works(self, works: list[LightningWork]) -> bool:
@@ -283,7 +286,7 @@ class FlowRuntime(Runtime):
         body = event.body
         if isinstance(body, VarsChanged):
             for name, value in body.values.items():
-                work.__dict__[name] = value
+                work.__dict__[name] = decode_value(value)  # a Path, Payload or Drive is an object in the flow too
                 work._state_names().add(name)
                 if not name.startswith("_"):
                     process.synced[name] = to_json(value)

@@ -36,6 +36,8 @@ print(json.dumps({{"elapsed_ms": elapsed_ms, "heavy": heavy}}))
 # Modules allowed to import the generated protos.lightning pb2 modules (the edge), relative to the repository.
 PB2_EDGE = (
     "protos/codec.py",
+    "protos/storage_codec.py",
+    "agent/transfer.py",
     "controlplane/api/",
     "agent/session.py",
     "agent/daemon.py",
@@ -150,7 +152,7 @@ class TestPackageBoundaries:
         assert imports_package(names, "agent") == ["lightning_ctl.agent.session"]
 
 
-ASYNC_SIDE = ("agents", "api", "output")
+ASYNC_SIDE = ("agents", "api", "output", "storage")
 """The control plane's asyncio side; ``flows/`` (the flow thread) meets it only through queues and queries."""
 BRIDGE = ("lightning_ctl.controlplane.flows.queries",)
 """What the asyncio side may use of ``flows/``: the query box that hands questions to the flow thread."""

@@ -24,15 +24,15 @@ _sym_db = _symbol_database.Default()
 
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n/lightning_ctl/protos/lightning/v1/storage.proto\x12\x0clightning.v1\"E\n\tFileEntry\x12\x0c\n\x04path\x18\x01 \x01(\t\x12\x0e\n\x06\x64igest\x18\x02 \x01(\t\x12\x0c\n\x04size\x18\x03 \x01(\x03\x12\x0c\n\x04mode\x18\x04 \x01(\r\"!\n\x0fStatBlobRequest\x12\x0e\n\x06\x64igest\x18\x01 \x01(\t\"3\n\nBlobStatus\x12\x0e\n\x06stored\x18\x01 \x01(\x08\x12\x15\n\rpartial_bytes\x18\x02 \x01(\x03\"i\n\nBlobUpload\x12\x0e\n\x06\x64igest\x18\x01 \x01(\t\x12\x0c\n\x04size\x18\x02 \x01(\x03\x12\x0e\n\x06offset\x18\x03 \x01(\x03\x12\x11\n\twork_name\x18\x04 \x01(\t\x12\x0c\n\x04name\x18\x05 \x01(\t\x12\x0c\n\x04\x64\x61ta\x18\x06 \x01(\x0c\"5\n\x13\x44ownloadBlobRequest\x12\x0e\n\x06\x64igest\x18\x01 \x01(\t\x12\x0e\n\x06offset\x18\x02 \x01(\x03\"\x19\n\tBlobChunk\x12\x0c\n\x04\x64\x61ta\x18\x01 \x01(\x0c\"\xb1\x01\n\x08\x41rtifact\x12\x11\n\twork_name\x18\x01 \x01(\t\x12(\n\x04kind\x18\x02 \x01(\x0e\x32\x1a.lightning.v1.ArtifactKind\x12\x0c\n\x04name\x18\x03 \x01(\t\x12\x0e\n\x06is_dir\x18\x04 \x01(\x08\x12&\n\x05\x66iles\x18\x05 \x03(\x0b\x32\x17.lightning.v1.FileEntry\x12\x14\n\x0cpersisted_at\x18\x06 \x01(\x01\x12\x0c\n\x04\x64irs\x18\x07 \x03(\t\"x\n\x15\x43ommitArtifactRequest\x12(\n\x08\x61rtifact\x18\x01 \x01(\x0b\x32\x16.lightning.v1.Artifact\x12\x0f\n\x07problem\x18\x02 \x01(\t\x12\x12\n\nrequest_id\x18\x03 \x01(\t\x12\x10\n\x08\x61gent_id\x18\x04 \x01(\t\"\x15\n\x13\x43ommitArtifactReply\"u\n\x16ResolveArtifactRequest\x12\x11\n\twork_name\x18\x01 \x01(\t\x12(\n\x04kind\x18\x02 \x01(\x0e\x32\x1a.lightning.v1.ArtifactKind\x12\x0c\n\x04name\x18\x03 \x01(\t\x12\x10\n\x08\x63onsumer\x18\x04 \x01(\t\")\n\x14ListArtifactsRequest\x12\x11\n\twork_name\x18\x01 \x01(\t\"9\n\x0c\x41rtifactList\x12)\n\tartifacts\x18\x01 \x03(\x0b\x32\x16.lightning.v1.Artifact\"g\n\tDriveFile\x12\x10\n\x08\x64rive_id\x18\x01 \x01(\t\x12\x11\n\tcomponent\x18\x02 \x01(\t\x12%\n\x04\x66ile\x18\x03 \x01(\x0b\x32\x17.lightning.v1.FileEntry\x12\x0e\n\x06put_at\x18\x04 \x01(\x01\"\x99\x01\n\x14PutDriveFilesRequest\x12\x10\n\x08\x64rive_id\x18\x01 \x01(\t\x12\x11\n\tcomponent\x18\x02 \x01(\t\x12\x0c\n\x04path\x18\x03 \x01(\t\x12&\n\x05\x66iles\x18\x04 \x03(\x0b\x32\x17.lightning.v1.FileEntry\x12\x18\n\x10\x61llow_duplicates\x18\x05 \x01(\x08\x12\x0c\n\x04\x64irs\x18\x06 \x03(\t\"\x14\n\x12PutDriveFilesReply\"E\n\x10ListDriveRequest\x12\x10\n\x08\x64rive_id\x18\x01 \x01(\t\x12\x11\n\tcomponent\x18\x02 \x01(\t\x12\x0c\n\x04path\x18\x03 \x01(\t\"G\n\nDriveFiles\x12&\n\x05\x66iles\x18\x01 \x03(\x0b\x32\x17.lightning.v1.DriveFile\x12\x11\n\tdrive_ids\x18\x02 \x03(\t\"[\n\x13ResolveDriveRequest\x12\x10\n\x08\x64rive_id\x18\x01 \x01(\t\x12\x11\n\tcomponent\x18\x02 \x01(\t\x12\x0c\n\x04path\x18\x03 \x01(\t\x12\x11\n\ttimeout_s\x18\x04 \x01(\x01\"L\n\x17\x44\x65leteDriveFilesRequest\x12\x10\n\x08\x64rive_id\x18\x01 \x01(\t\x12\x11\n\tcomponent\x18\x02 \x01(\t\x12\x0c\n\x04path\x18\x03 \x01(\t\"\x17\n\x15\x44\x65leteDriveFilesReply\"V\n\x0eUploadArtifact\x12\x11\n\twork_name\x18\x01 \x01(\t\x12\x0f\n\x07\x61ttempt\x18\x02 \x01(\x03\x12\x0c\n\x04name\x18\x03 \x01(\t\x12\x12\n\nrequest_id\x18\x04 \x01(\t\"\x95\x03\n\x0eStorageRequest\x12\x12\n\nrequest_id\x18\x01 \x01(\x03\x12\x31\n\x07persist\x18\x02 \x01(\x0b\x32\x1e.lightning.v1.PersistArtifactsH\x00\x12,\n\x05\x66\x65tch\x18\x03 \x01(\x0b\x32\x1b.lightning.v1.FetchArtifactH\x00\x12\x37\n\x07resolve\x18\x04 \x01(\x0b\x32$.lightning.v1.ResolveArtifactRequestH\x00\x12+\n\tdrive_put\x18\x05 \x01(\x0b\x32\x16.lightning.v1.DrivePutH\x00\x12\x34\n\ndrive_list\x18\x06 \x01(\x0b\x32\x1e.lightning.v1.ListDriveRequestH\x00\x12+\n\tdrive_get\x18\x07 \x01(\x0b\x32\x16.lightning.v1.DriveGetH\x00\x12=\n\x0c\x64rive_delete\x18\x08 \x01(\x0b\x32%.lightning.v1.DeleteDriveFilesRequestH\x00\x42\x06\n\x04kind\"Y\n\x0bPersistItem\x12(\n\x04kind\x18\x01 \x01(\x0e\x32\x1a.lightning.v1.ArtifactKind\x12\x0c\n\x04name\x18\x02 \x01(\t\x12\x12\n\nlocal_path\x18\x03 \x01(\t\"O\n\x10PersistArtifacts\x12\x11\n\twork_name\x18\x01 \x01(\t\x12(\n\x05items\x18\x02 \x03(\x0b\x32\x19.lightning.v1.PersistItem\"~\n\rFetchArtifact\x12\x0e\n\x06origin\x18\x01 \x01(\t\x12(\n\x04kind\x18\x02 \x01(\x0e\x32\x1a.lightning.v1.ArtifactKind\x12\x0c\n\x04name\x18\x03 \x01(\t\x12\x13\n\x0b\x64\x65stination\x18\x04 \x01(\t\x12\x10\n\x08\x63onsumer\x18\x05 \x01(\t\"k\n\x08\x44rivePut\x12\x10\n\x08\x64rive_id\x18\x01 \x01(\t\x12\x11\n\tcomponent\x18\x02 \x01(\t\x12\x12\n\nlocal_path\x18\x03 \x01(\t\x12\x0c\n\x04path\x18\x04 \x01(\t\x12\x18\n\x10\x61llow_duplicates\x18\x05 \x01(\x08\"d\n\x08\x44riveGet\x12\x30\n\x05\x64rive\x18\x01 \x01(\x0b\x32!.lightning.v1.ResolveDriveRequest\x12\x13\n\x0b\x64\x65stination\x18\x02 \x01(\t\x12\x11\n\toverwrite\x18\x03 \x01(\x08\"l\n\x0ePersistOutcome\x12(\n\x04kind\x18\x01 \x01(\x0e\x32\x1a.lightning.v1.ArtifactKind\x12\x0c\n\x04name\x18\x02 \x01(\t\x12\x11\n\tpersisted\x18\x03 \x01(\x08\x12\x0f\n\x07problem\x18\x04 \x01(\t\"\xba\x01\n\x0eStorageFailure\x12/\n\x04kind\x18\x01 \x01(\x0e\x32!.lightning.v1.StorageFailure.Kind\x12\x0f\n\x07message\x18\x02 \x01(\t\"f\n\x04Kind\x12\x14\n\x10KIND_UNSPECIFIED\x10\x00\x12\x12\n\x0eKIND_NOT_FOUND\x10\x01\x12\x0f\n\x0bKIND_EXISTS\x10\x02\x12\x10\n\x0cKIND_INVALID\x10\x03\x12\x11\n\rKIND_TRANSFER\x10\x04\"\xa1\x01\n\x0cStorageReply\x12\x12\n\nrequest_id\x18\x01 \x01(\x03\x12-\n\x07\x66\x61ilure\x18\x02 \x01(\x0b\x32\x1c.lightning.v1.StorageFailure\x12/\n\tpersisted\x18\x03 \x03(\x0b\x32\x1c.lightning.v1.PersistOutcome\x12\x0e\n\x06\x65xists\x18\x04 \x01(\x08\x12\r\n\x05names\x18\x05 \x03(\t*`\n\x0c\x41rtifactKind\x12\x1d\n\x19\x41RTIFACT_KIND_UNSPECIFIED\x10\x00\x12\x16\n\x12\x41RTIFACT_KIND_PATH\x10\x01\x12\x19\n\x15\x41RTIFACT_KIND_PAYLOAD\x10\x02\x32\xae\x06\n\x0eStorageService\x12\x43\n\x08StatBlob\x12\x1d.lightning.v1.StatBlobRequest\x1a\x18.lightning.v1.BlobStatus\x12\x42\n\nUploadBlob\x12\x18.lightning.v1.BlobUpload\x1a\x18.lightning.v1.BlobStatus(\x01\x12L\n\x0c\x44ownloadBlob\x12!.lightning.v1.DownloadBlobRequest\x1a\x17.lightning.v1.BlobChunk0\x01\x12X\n\x0e\x43ommitArtifact\x12#.lightning.v1.CommitArtifactRequest\x1a!.lightning.v1.CommitArtifactReply\x12O\n\x0fResolveArtifact\x12$.lightning.v1.ResolveArtifactRequest\x1a\x16.lightning.v1.Artifact\x12O\n\rListArtifacts\x12\".lightning.v1.ListArtifactsRequest\x1a\x1a.lightning.v1.ArtifactList\x12U\n\rPutDriveFiles\x12\".lightning.v1.PutDriveFilesRequest\x1a .lightning.v1.PutDriveFilesReply\x12\x45\n\tListDrive\x12\x1e.lightning.v1.ListDriveRequest\x1a\x18.lightning.v1.DriveFiles\x12K\n\x0cResolveDrive\x12!.lightning.v1.ResolveDriveRequest\x1a\x18.lightning.v1.DriveFiles\x12^\n\x10\x44\x65leteDriveFiles\x12%.lightning.v1.DeleteDriveFilesRequest\x1a#.lightning.v1.DeleteDriveFilesReplyb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n/lightning_ctl/protos/lightning/v1/storage.proto\x12\x0clightning.v1\"E\n\tFileEntry\x12\x0c\n\x04path\x18\x01 \x01(\t\x12\x0e\n\x06\x64igest\x18\x02 \x01(\t\x12\x0c\n\x04size\x18\x03 \x01(\x03\x12\x0c\n\x04mode\x18\x04 \x01(\r\"!\n\x0fStatBlobRequest\x12\x0e\n\x06\x64igest\x18\x01 \x01(\t\"3\n\nBlobStatus\x12\x0e\n\x06stored\x18\x01 \x01(\x08\x12\x15\n\rpartial_bytes\x18\x02 \x01(\x03\"i\n\nBlobUpload\x12\x0e\n\x06\x64igest\x18\x01 \x01(\t\x12\x0c\n\x04size\x18\x02 \x01(\x03\x12\x0e\n\x06offset\x18\x03 \x01(\x03\x12\x11\n\twork_name\x18\x04 \x01(\t\x12\x0c\n\x04name\x18\x05 \x01(\t\x12\x0c\n\x04\x64\x61ta\x18\x06 \x01(\x0c\"5\n\x13\x44ownloadBlobRequest\x12\x0e\n\x06\x64igest\x18\x01 \x01(\t\x12\x0e\n\x06offset\x18\x02 \x01(\x03\"\x19\n\tBlobChunk\x12\x0c\n\x04\x64\x61ta\x18\x01 \x01(\x0c\"\xb1\x01\n\x08\x41rtifact\x12\x11\n\twork_name\x18\x01 \x01(\t\x12(\n\x04kind\x18\x02 \x01(\x0e\x32\x1a.lightning.v1.ArtifactKind\x12\x0c\n\x04name\x18\x03 \x01(\t\x12\x0e\n\x06is_dir\x18\x04 \x01(\x08\x12&\n\x05\x66iles\x18\x05 \x03(\x0b\x32\x17.lightning.v1.FileEntry\x12\x14\n\x0cpersisted_at\x18\x06 \x01(\x01\x12\x0c\n\x04\x64irs\x18\x07 \x03(\t\"x\n\x15\x43ommitArtifactRequest\x12(\n\x08\x61rtifact\x18\x01 \x01(\x0b\x32\x16.lightning.v1.Artifact\x12\x0f\n\x07problem\x18\x02 \x01(\t\x12\x12\n\nrequest_id\x18\x03 \x01(\t\x12\x10\n\x08\x61gent_id\x18\x04 \x01(\t\"\x15\n\x13\x43ommitArtifactReply\"u\n\x16ResolveArtifactRequest\x12\x11\n\twork_name\x18\x01 \x01(\t\x12(\n\x04kind\x18\x02 \x01(\x0e\x32\x1a.lightning.v1.ArtifactKind\x12\x0c\n\x04name\x18\x03 \x01(\t\x12\x10\n\x08\x63onsumer\x18\x04 \x01(\t\")\n\x14ListArtifactsRequest\x12\x11\n\twork_name\x18\x01 \x01(\t\"9\n\x0c\x41rtifactList\x12)\n\tartifacts\x18\x01 \x03(\x0b\x32\x16.lightning.v1.Artifact\"g\n\tDriveFile\x12\x10\n\x08\x64rive_id\x18\x01 \x01(\t\x12\x11\n\tcomponent\x18\x02 \x01(\t\x12%\n\x04\x66ile\x18\x03 \x01(\x0b\x32\x17.lightning.v1.FileEntry\x12\x0e\n\x06put_at\x18\x04 \x01(\x01\"\x8b\x01\n\x14PutDriveFilesRequest\x12\x10\n\x08\x64rive_id\x18\x01 \x01(\t\x12\x11\n\tcomponent\x18\x02 \x01(\t\x12\x0c\n\x04path\x18\x03 \x01(\t\x12&\n\x05\x66iles\x18\x04 \x03(\x0b\x32\x17.lightning.v1.FileEntry\x12\x18\n\x10\x61llow_duplicates\x18\x05 \x01(\x08\"\x14\n\x12PutDriveFilesReply\"E\n\x10ListDriveRequest\x12\x10\n\x08\x64rive_id\x18\x01 \x01(\t\x12\x11\n\tcomponent\x18\x02 \x01(\t\x12\x0c\n\x04path\x18\x03 \x01(\t\"G\n\nDriveFiles\x12&\n\x05\x66iles\x18\x01 \x03(\x0b\x32\x17.lightning.v1.DriveFile\x12\x11\n\tdrive_ids\x18\x02 \x03(\t\"[\n\x13ResolveDriveRequest\x12\x10\n\x08\x64rive_id\x18\x01 \x01(\t\x12\x11\n\tcomponent\x18\x02 \x01(\t\x12\x0c\n\x04path\x18\x03 \x01(\t\x12\x11\n\ttimeout_s\x18\x04 \x01(\x01\"L\n\x17\x44\x65leteDriveFilesRequest\x12\x10\n\x08\x64rive_id\x18\x01 \x01(\t\x12\x11\n\tcomponent\x18\x02 \x01(\t\x12\x0c\n\x04path\x18\x03 \x01(\t\"\x17\n\x15\x44\x65leteDriveFilesReply\"V\n\x0eUploadArtifact\x12\x11\n\twork_name\x18\x01 \x01(\t\x12\x0f\n\x07\x61ttempt\x18\x02 \x01(\x03\x12\x0c\n\x04name\x18\x03 \x01(\t\x12\x12\n\nrequest_id\x18\x04 \x01(\t\"\x95\x03\n\x0eStorageRequest\x12\x12\n\nrequest_id\x18\x01 \x01(\x03\x12\x31\n\x07persist\x18\x02 \x01(\x0b\x32\x1e.lightning.v1.PersistArtifactsH\x00\x12,\n\x05\x66\x65tch\x18\x03 \x01(\x0b\x32\x1b.lightning.v1.FetchArtifactH\x00\x12\x37\n\x07resolve\x18\x04 \x01(\x0b\x32$.lightning.v1.ResolveArtifactRequestH\x00\x12+\n\tdrive_put\x18\x05 \x01(\x0b\x32\x16.lightning.v1.DrivePutH\x00\x12\x34\n\ndrive_list\x18\x06 \x01(\x0b\x32\x1e.lightning.v1.ListDriveRequestH\x00\x12+\n\tdrive_get\x18\x07 \x01(\x0b\x32\x16.lightning.v1.DriveGetH\x00\x12=\n\x0c\x64rive_delete\x18\x08 \x01(\x0b\x32%.lightning.v1.DeleteDriveFilesRequestH\x00\x42\x06\n\x04kind\"Y\n\x0bPersistItem\x12(\n\x04kind\x18\x01 \x01(\x0e\x32\x1a.lightning.v1.ArtifactKind\x12\x0c\n\x04name\x18\x02 \x01(\t\x12\x12\n\nlocal_path\x18\x03 \x01(\t\"O\n\x10PersistArtifacts\x12\x11\n\twork_name\x18\x01 \x01(\t\x12(\n\x05items\x18\x02 \x03(\x0b\x32\x19.lightning.v1.PersistItem\"~\n\rFetchArtifact\x12\x0e\n\x06origin\x18\x01 \x01(\t\x12(\n\x04kind\x18\x02 \x01(\x0e\x32\x1a.lightning.v1.ArtifactKind\x12\x0c\n\x04name\x18\x03 \x01(\t\x12\x13\n\x0b\x64\x65stination\x18\x04 \x01(\t\x12\x10\n\x08\x63onsumer\x18\x05 \x01(\t\"k\n\x08\x44rivePut\x12\x10\n\x08\x64rive_id\x18\x01 \x01(\t\x12\x11\n\tcomponent\x18\x02 \x01(\t\x12\x12\n\nlocal_path\x18\x03 \x01(\t\x12\x0c\n\x04path\x18\x04 \x01(\t\x12\x18\n\x10\x61llow_duplicates\x18\x05 \x01(\x08\"d\n\x08\x44riveGet\x12\x30\n\x05\x64rive\x18\x01 \x01(\x0b\x32!.lightning.v1.ResolveDriveRequest\x12\x13\n\x0b\x64\x65stination\x18\x02 \x01(\t\x12\x11\n\toverwrite\x18\x03 \x01(\x08\"l\n\x0ePersistOutcome\x12(\n\x04kind\x18\x01 \x01(\x0e\x32\x1a.lightning.v1.ArtifactKind\x12\x0c\n\x04name\x18\x02 \x01(\t\x12\x11\n\tpersisted\x18\x03 \x01(\x08\x12\x0f\n\x07problem\x18\x04 \x01(\t\"\xba\x01\n\x0eStorageFailure\x12/\n\x04kind\x18\x01 \x01(\x0e\x32!.lightning.v1.StorageFailure.Kind\x12\x0f\n\x07message\x18\x02 \x01(\t\"f\n\x04Kind\x12\x14\n\x10KIND_UNSPECIFIED\x10\x00\x12\x12\n\x0eKIND_NOT_FOUND\x10\x01\x12\x0f\n\x0bKIND_EXISTS\x10\x02\x12\x10\n\x0cKIND_INVALID\x10\x03\x12\x11\n\rKIND_TRANSFER\x10\x04\"\xa1\x01\n\x0cStorageReply\x12\x12\n\nrequest_id\x18\x01 \x01(\x03\x12-\n\x07\x66\x61ilure\x18\x02 \x01(\x0b\x32\x1c.lightning.v1.StorageFailure\x12/\n\tpersisted\x18\x03 \x03(\x0b\x32\x1c.lightning.v1.PersistOutcome\x12\x0e\n\x06\x65xists\x18\x04 \x01(\x08\x12\r\n\x05names\x18\x05 \x03(\t*`\n\x0c\x41rtifactKind\x12\x1d\n\x19\x41RTIFACT_KIND_UNSPECIFIED\x10\x00\x12\x16\n\x12\x41RTIFACT_KIND_PATH\x10\x01\x12\x19\n\x15\x41RTIFACT_KIND_PAYLOAD\x10\x02\x32\xae\x06\n\x0eStorageService\x12\x43\n\x08StatBlob\x12\x1d.lightning.v1.StatBlobRequest\x1a\x18.lightning.v1.BlobStatus\x12\x42\n\nUploadBlob\x12\x18.lightning.v1.BlobUpload\x1a\x18.lightning.v1.BlobStatus(\x01\x12L\n\x0c\x44ownloadBlob\x12!.lightning.v1.DownloadBlobRequest\x1a\x17.lightning.v1.BlobChunk0\x01\x12X\n\x0e\x43ommitArtifact\x12#.lightning.v1.CommitArtifactRequest\x1a!.lightning.v1.CommitArtifactReply\x12O\n\x0fResolveArtifact\x12$.lightning.v1.ResolveArtifactRequest\x1a\x16.lightning.v1.Artifact\x12O\n\rListArtifacts\x12\".lightning.v1.ListArtifactsRequest\x1a\x1a.lightning.v1.ArtifactList\x12U\n\rPutDriveFiles\x12\".lightning.v1.PutDriveFilesRequest\x1a .lightning.v1.PutDriveFilesReply\x12\x45\n\tListDrive\x12\x1e.lightning.v1.ListDriveRequest\x1a\x18.lightning.v1.DriveFiles\x12K\n\x0cResolveDrive\x12!.lightning.v1.ResolveDriveRequest\x1a\x18.lightning.v1.DriveFiles\x12^\n\x10\x44\x65leteDriveFiles\x12%.lightning.v1.DeleteDriveFilesRequest\x1a#.lightning.v1.DeleteDriveFilesReplyb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'lightning_ctl.protos.lightning.v1.storage_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_ARTIFACTKIND']._serialized_start=3052
-  _globals['_ARTIFACTKIND']._serialized_end=3148
+  _globals['_ARTIFACTKIND']._serialized_start=3038
+  _globals['_ARTIFACTKIND']._serialized_end=3134
   _globals['_FILEENTRY']._serialized_start=65
   _globals['_FILEENTRY']._serialized_end=134
   _globals['_STATBLOBREQUEST']._serialized_start=136
@@ -60,41 +60,41 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_DRIVEFILE']._serialized_start=959
   _globals['_DRIVEFILE']._serialized_end=1062
   _globals['_PUTDRIVEFILESREQUEST']._serialized_start=1065
-  _globals['_PUTDRIVEFILESREQUEST']._serialized_end=1218
-  _globals['_PUTDRIVEFILESREPLY']._serialized_start=1220
-  _globals['_PUTDRIVEFILESREPLY']._serialized_end=1240
-  _globals['_LISTDRIVEREQUEST']._serialized_start=1242
-  _globals['_LISTDRIVEREQUEST']._serialized_end=1311
-  _globals['_DRIVEFILES']._serialized_start=1313
-  _globals['_DRIVEFILES']._serialized_end=1384
-  _globals['_RESOLVEDRIVEREQUEST']._serialized_start=1386
-  _globals['_RESOLVEDRIVEREQUEST']._serialized_end=1477
-  _globals['_DELETEDRIVEFILESREQUEST']._serialized_start=1479
-  _globals['_DELETEDRIVEFILESREQUEST']._serialized_end=1555
-  _globals['_DELETEDRIVEFILESREPLY']._serialized_start=1557
-  _globals['_DELETEDRIVEFILESREPLY']._serialized_end=1580
-  _globals['_UPLOADARTIFACT']._serialized_start=1582
-  _globals['_UPLOADARTIFACT']._serialized_end=1668
-  _globals['_STORAGEREQUEST']._serialized_start=1671
-  _globals['_STORAGEREQUEST']._serialized_end=2076
-  _globals['_PERSISTITEM']._serialized_start=2078
-  _globals['_PERSISTITEM']._serialized_end=2167
-  _globals['_PERSISTARTIFACTS']._serialized_start=2169
-  _globals['_PERSISTARTIFACTS']._serialized_end=2248
-  _globals['_FETCHARTIFACT']._serialized_start=2250
-  _globals['_FETCHARTIFACT']._serialized_end=2376
-  _globals['_DRIVEPUT']._serialized_start=2378
-  _globals['_DRIVEPUT']._serialized_end=2485
-  _globals['_DRIVEGET']._serialized_start=2487
-  _globals['_DRIVEGET']._serialized_end=2587
-  _globals['_PERSISTOUTCOME']._serialized_start=2589
-  _globals['_PERSISTOUTCOME']._serialized_end=2697
-  _globals['_STORAGEFAILURE']._serialized_start=2700
-  _globals['_STORAGEFAILURE']._serialized_end=2886
-  _globals['_STORAGEFAILURE_KIND']._serialized_start=2784
-  _globals['_STORAGEFAILURE_KIND']._serialized_end=2886
-  _globals['_STORAGEREPLY']._serialized_start=2889
-  _globals['_STORAGEREPLY']._serialized_end=3050
-  _globals['_STORAGESERVICE']._serialized_start=3151
-  _globals['_STORAGESERVICE']._serialized_end=3965
+  _globals['_PUTDRIVEFILESREQUEST']._serialized_end=1204
+  _globals['_PUTDRIVEFILESREPLY']._serialized_start=1206
+  _globals['_PUTDRIVEFILESREPLY']._serialized_end=1226
+  _globals['_LISTDRIVEREQUEST']._serialized_start=1228
+  _globals['_LISTDRIVEREQUEST']._serialized_end=1297
+  _globals['_DRIVEFILES']._serialized_start=1299
+  _globals['_DRIVEFILES']._serialized_end=1370
+  _globals['_RESOLVEDRIVEREQUEST']._serialized_start=1372
+  _globals['_RESOLVEDRIVEREQUEST']._serialized_end=1463
+  _globals['_DELETEDRIVEFILESREQUEST']._serialized_start=1465
+  _globals['_DELETEDRIVEFILESREQUEST']._serialized_end=1541
+  _globals['_DELETEDRIVEFILESREPLY']._serialized_start=1543
+  _globals['_DELETEDRIVEFILESREPLY']._serialized_end=1566
+  _globals['_UPLOADARTIFACT']._serialized_start=1568
+  _globals['_UPLOADARTIFACT']._serialized_end=1654
+  _globals['_STORAGEREQUEST']._serialized_start=1657
+  _globals['_STORAGEREQUEST']._serialized_end=2062
+  _globals['_PERSISTITEM']._serialized_start=2064
+  _globals['_PERSISTITEM']._serialized_end=2153
+  _globals['_PERSISTARTIFACTS']._serialized_start=2155
+  _globals['_PERSISTARTIFACTS']._serialized_end=2234
+  _globals['_FETCHARTIFACT']._serialized_start=2236
+  _globals['_FETCHARTIFACT']._serialized_end=2362
+  _globals['_DRIVEPUT']._serialized_start=2364
+  _globals['_DRIVEPUT']._serialized_end=2471
+  _globals['_DRIVEGET']._serialized_start=2473
+  _globals['_DRIVEGET']._serialized_end=2573
+  _globals['_PERSISTOUTCOME']._serialized_start=2575
+  _globals['_PERSISTOUTCOME']._serialized_end=2683
+  _globals['_STORAGEFAILURE']._serialized_start=2686
+  _globals['_STORAGEFAILURE']._serialized_end=2872
+  _globals['_STORAGEFAILURE_KIND']._serialized_start=2770
+  _globals['_STORAGEFAILURE_KIND']._serialized_end=2872
+  _globals['_STORAGEREPLY']._serialized_start=2875
+  _globals['_STORAGEREPLY']._serialized_end=3036
+  _globals['_STORAGESERVICE']._serialized_start=3137
+  _globals['_STORAGESERVICE']._serialized_end=3951
 # @@protoc_insertion_point(module_scope)

@@ -143,20 +143,18 @@ class DriveFile(_message.Message):
     def __init__(self, drive_id: _Optional[str] = ..., component: _Optional[str] = ..., file: _Optional[_Union[FileEntry, _Mapping]] = ..., put_at: _Optional[float] = ...) -> None: ...
 
 class PutDriveFilesRequest(_message.Message):
-    __slots__ = ("drive_id", "component", "path", "files", "allow_duplicates", "dirs")
+    __slots__ = ("drive_id", "component", "path", "files", "allow_duplicates")
     DRIVE_ID_FIELD_NUMBER: _ClassVar[int]
     COMPONENT_FIELD_NUMBER: _ClassVar[int]
     PATH_FIELD_NUMBER: _ClassVar[int]
     FILES_FIELD_NUMBER: _ClassVar[int]
     ALLOW_DUPLICATES_FIELD_NUMBER: _ClassVar[int]
-    DIRS_FIELD_NUMBER: _ClassVar[int]
     drive_id: str
     component: str
     path: str
     files: _containers.RepeatedCompositeFieldContainer[FileEntry]
     allow_duplicates: bool
-    dirs: _containers.RepeatedScalarFieldContainer[str]
-    def __init__(self, drive_id: _Optional[str] = ..., component: _Optional[str] = ..., path: _Optional[str] = ..., files: _Optional[_Iterable[_Union[FileEntry, _Mapping]]] = ..., allow_duplicates: _Optional[bool] = ..., dirs: _Optional[_Iterable[str]] = ...) -> None: ...
+    def __init__(self, drive_id: _Optional[str] = ..., component: _Optional[str] = ..., path: _Optional[str] = ..., files: _Optional[_Iterable[_Union[FileEntry, _Mapping]]] = ..., allow_duplicates: _Optional[bool] = ...) -> None: ...
 
 class PutDriveFilesReply(_message.Message):
     __slots__ = ()

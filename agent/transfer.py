@@ -1,0 +1,580 @@
+"""AgentStorage: the agent's side of moving files between works, for the work processes it runs.
+
+    work process ──StorageRequest (local socket)──► AgentStorage ──StorageService (gRPC)──► control plane store
+                 ◄──StorageReply───────────────────                ◄─UploadArtifact (on its stream)──
+
+Persisting: each file is hashed (once while unchanged, see LocalContent), uploaded only if the store lacks its
+digest, from where an interrupted upload stopped, then the artifact is recorded. Getting: a file already at the
+destination, or elsewhere on this machine, is copied locally; otherwise it is downloaded (resuming a partial copy
+left by an interrupted one, even by an agent that restarted since) into a hidden file beside its destination,
+verified against its digest and renamed into place; a folder is built beside its destination and swapped in whole.
+One chunk at a time travels each way (bounded memory whatever the size). While the control plane is unreachable,
+transfers retry for ``RETRY_WINDOW_S`` without progress, then fail saying so.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import errno
+import os
+import shutil
+import socket
+import time
+import uuid
+from typing import AsyncIterator, Awaitable, Callable, Sequence, TypeVar
+
+import grpc
+import structlog
+
+from lightning_ctl.agent.local_content import LocalContent
+from lightning_ctl.protos import storage_codec
+from lightning_ctl.protos.lightning.v1 import storage_pb2, storage_pb2_grpc
+from lightning_ctl.sdk._content import CHUNK_BYTES, ContentError, PartialCopy, check_relative, copy_local, walk
+from lightning_ctl.sdk._drive import drive_children
+from lightning_ctl.sdk._storage import PATH_KIND, Artifact, DriveFile, FileEntry, PersistOutcome, UploadRequested
+
+log = structlog.get_logger(component="transfer")
+
+T = TypeVar("T")
+RETRY_WINDOW_S = 120.0
+"""How long a transfer keeps trying, without progress, while the control plane is unreachable."""
+UNARY_TIMEOUT_S = 60.0
+_RETRY_INITIAL_S = 0.2
+_RETRY_MAX_S = 2.0
+_PARALLEL_FILES = 8
+_CHANGED_RETRIES = 3
+_RETRYABLE = frozenset({grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.CANCELLED, grpc.StatusCode.DEADLINE_EXCEEDED})
+
+
+class TransferFailure(Exception):
+    """A storage request failed; ``kind`` is a ``StorageFailure.Kind``, the message says why."""
+
+    def __init__(self, kind: int, message: str, changed: bool = False) -> None:
+        super().__init__(message)
+        self.kind = kind
+        self.changed = changed
+        """The bytes sent did not match their digest: the file changed while it was read."""
+
+
+_FAILURE_KINDS = {
+    grpc.StatusCode.NOT_FOUND: storage_pb2.StorageFailure.KIND_NOT_FOUND,
+    grpc.StatusCode.ALREADY_EXISTS: storage_pb2.StorageFailure.KIND_EXISTS,
+    grpc.StatusCode.INVALID_ARGUMENT: storage_pb2.StorageFailure.KIND_INVALID,
+}
+
+
+def _failure(exc: grpc.aio.AioRpcError) -> TransferFailure:
+    """The control plane's answer as a failure of the request (the one mapping from status codes)."""
+    code, details = exc.code(), exc.details() or ""
+    if code == grpc.StatusCode.UNAUTHENTICATED:
+        details = "the control plane refused this agent's token"
+    elif code == grpc.StatusCode.UNIMPLEMENTED:
+        details = "the control plane does not serve files (an older lightning-ctl?)"
+    return TransferFailure(_FAILURE_KINDS.get(code, storage_pb2.StorageFailure.KIND_TRANSFER),
+                           details or code.name.lower(), changed=code == grpc.StatusCode.DATA_LOSS)
+
+
+def _is_no_space(exc: OSError) -> bool:
+    return exc.errno in (errno.ENOSPC, errno.EDQUOT)
+
+
+class AgentStorage:
+    """Serves the storage requests of this agent's work processes through the control plane's StorageService."""
+
+    def __init__(self, content: LocalContent | None = None, retry_window_s: float = RETRY_WINDOW_S) -> None:
+        self.content = content or LocalContent()
+        self.agent_id = ""
+        self._stub: storage_pb2_grpc.StorageServiceStub | None = None
+        self._metadata: tuple[tuple[str, str], ...] = ()
+        self._connected: asyncio.Event | None = None
+        self._locks: dict[str, asyncio.Lock] = {}
+        self._retry_window_s = retry_window_s
+        self.bytes_sent = 0
+        self.bytes_received = 0
+        self.local_copies = 0
+
+    def use_channel(self, channel: grpc.aio.Channel, token: str, agent_id: str) -> None:
+        """Talk to the control plane over ``channel`` (the agent's own connection) from now on."""
+        self._stub = storage_pb2_grpc.StorageServiceStub(channel)
+        self._metadata = (("authorization", f"Bearer {token}"),)
+        self.agent_id = agent_id
+        self._ready().set()
+
+    def _ready(self) -> asyncio.Event:
+        if self._connected is None:
+            self._connected = asyncio.Event()
+        return self._connected
+
+    def _lock(self, digest: str) -> asyncio.Lock:
+        return self._locks.setdefault(digest, asyncio.Lock())
+
+    # -- calls with retries ---------------------------------------------------------------------------------------
+
+    async def _call(self, what: str, call: Callable[[storage_pb2_grpc.StorageServiceStub, tuple], Awaitable[T]]) -> T:
+        """``call`` with the current stub, retried while the control plane is unreachable (up to the window)."""
+        retry = _Retry(what, self._retry_window_s)
+        while True:
+            stub = await self._wait_stub(retry)
+            try:
+                return await call(stub, self._metadata)
+            except grpc.aio.AioRpcError as exc:
+                if exc.code() not in _RETRYABLE:
+                    raise _failure(exc) from None
+                await retry.pause(exc.details() or exc.code().name)
+            except grpc.aio.UsageError as exc:  # the session closed the channel (the control plane moved)
+                await retry.pause(str(exc))
+
+    async def _wait_stub(self, retry: _Retry) -> storage_pb2_grpc.StorageServiceStub:
+        while self._stub is None:
+            try:
+                await asyncio.wait_for(self._ready().wait(), retry.remaining())
+            except asyncio.TimeoutError:
+                await retry.pause("not connected to the control plane")
+        return self._stub
+
+    # -- blobs ----------------------------------------------------------------------------------------------------
+
+    async def upload_blob(self, path: str, digest: str, size: int, work_name: str, name: str) -> None:
+        """Make sure the store has ``digest`` (the content of ``path``): upload what it lacks, resuming.
+
+        Raises:
+            TransferFailure: the store refused it (full, ...), it did not match its digest (the file changed while
+                it was read), or the control plane stayed unreachable.
+        """
+        what = f"uploading {work_name}'s {name!r}"
+        async with self._lock(digest):
+            retry = _Retry(what, self._retry_window_s)
+            while True:
+                status = await self._call(what, lambda stub, md: stub.StatBlob(
+                    storage_pb2.StatBlobRequest(digest=digest), metadata=md, timeout=UNARY_TIMEOUT_S))
+                if status.stored:
+                    return
+                stub = await self._wait_stub(retry)
+                messages = self._upload_messages(path, digest, size, status.partial_bytes, work_name, name)
+                try:
+                    reply = await stub.UploadBlob(messages, metadata=self._metadata)
+                except grpc.aio.AioRpcError as exc:
+                    if exc.code() == grpc.StatusCode.FAILED_PRECONDITION:
+                        continue  # the control plane kept a different amount: ask again
+                    if exc.code() not in _RETRYABLE:
+                        raise _failure(exc) from None
+                    await retry.pause(exc.details() or exc.code().name)
+                    continue
+                except grpc.aio.UsageError as exc:
+                    await retry.pause(str(exc))
+                    continue
+                if reply.stored:
+                    return
+                await retry.pause("the upload stopped early")
+
+    async def _upload_messages(
+        self, path: str, digest: str, size: int, offset: int, work_name: str, name: str
+    ) -> AsyncIterator[storage_pb2.BlobUpload]:
+        reader = await asyncio.to_thread(open, path, "rb")
+        try:
+            await asyncio.to_thread(reader.seek, offset)
+            remaining = size - offset
+            first = True
+            while first or remaining > 0:
+                data = await asyncio.to_thread(reader.read, min(CHUNK_BYTES, remaining)) if remaining > 0 else b""
+                if first:
+                    yield storage_pb2.BlobUpload(digest=digest, size=size, offset=offset, work_name=work_name,
+                                                 name=name, data=data)
+                    first = False
+                elif data:
+                    yield storage_pb2.BlobUpload(data=data)
+                if not data:
+                    break  # the file shrank: the control plane sees the upload end short and keeps what came
+                remaining -= len(data)
+                self.bytes_sent += len(data)
+        finally:
+            reader.close()
+
+    async def materialize(self, entry: FileEntry, destination: str, owner: str, hint: str = "") -> None:
+        """Make ``destination`` hold ``entry``'s content: already there, copied locally, or downloaded.
+
+        Args:
+            entry: The file (its digest, size and mode).
+            destination: Where it goes (absolute).
+            owner: Whose file, for messages.
+            hint: Another local path that may hold it already (the previous copy of a folder being replaced).
+
+        Raises:
+            TransferFailure: no space here, a corrupt copy, or the control plane stayed unreachable.
+        """
+        for candidate in (destination, hint):
+            if candidate and await asyncio.to_thread(self._holds, candidate, entry):
+                if candidate != destination:
+                    await self._copy_locally(candidate, entry, destination, owner)
+                return
+        async with self._lock(entry.digest):
+            source = self.content.copy_source(entry.digest, exclude=destination)
+            if source is not None and await self._copy_locally(source, entry, destination, owner):
+                return
+            await self._download(entry, destination, owner)
+        self.content.remember(destination, entry.digest)
+
+    def _holds(self, path: str, entry: FileEntry) -> bool:
+        """Whether ``path`` holds ``entry``'s content (hashing it only when its size matches and it is not known)."""
+        if self.content.holds(path, entry.digest):
+            return True
+        try:
+            if not os.path.isfile(path) or os.path.getsize(path) != entry.size:
+                return False
+            return self.content.digest_of(path) == entry.digest
+        except OSError:
+            return False
+
+    async def _copy_locally(self, source: str, entry: FileEntry, destination: str, owner: str) -> bool:
+        try:
+            await asyncio.to_thread(copy_local, source, destination, entry.digest, entry.size, entry.mode)
+        except ContentError:
+            return False  # the source changed since it was seen: download instead
+        except OSError as exc:
+            if _is_no_space(exc):
+                raise self._no_space(exc, destination, entry, owner) from None
+            return False
+        self.content.remember(destination, entry.digest)
+        self.local_copies += 1
+        return True
+
+    async def _download(self, entry: FileEntry, destination: str, owner: str) -> None:
+        what = f"getting {owner}"
+        retry = _Retry(what, self._retry_window_s)
+        try:
+            copy = await asyncio.to_thread(PartialCopy, destination, entry.digest, entry.size)
+        except OSError as exc:
+            raise self._local_error(exc, destination, entry, owner) from None
+        try:
+            while copy.offset < entry.size:
+                before = copy.offset
+                stub = await self._wait_stub(retry)
+                call = stub.DownloadBlob(storage_pb2.DownloadBlobRequest(digest=entry.digest, offset=copy.offset),
+                                         metadata=self._metadata)
+                try:
+                    async for chunk in call:
+                        await asyncio.to_thread(copy.write, chunk.data)
+                        self.bytes_received += len(chunk.data)
+                    reason = "the download ended early"
+                except grpc.aio.AioRpcError as exc:
+                    if exc.code() not in _RETRYABLE:
+                        raise _failure(exc) from None
+                    reason = exc.details() or exc.code().name
+                except grpc.aio.UsageError as exc:
+                    reason = str(exc)
+                finally:
+                    call.cancel()
+                if copy.offset < entry.size:
+                    if copy.offset > before:
+                        retry.progressed()
+                    await retry.pause(reason)
+            await asyncio.to_thread(copy.finish, entry.mode)
+        except ContentError as exc:
+            raise TransferFailure(storage_pb2.StorageFailure.KIND_TRANSFER, f"{owner}: {exc}") from None
+        except OSError as exc:
+            raise self._local_error(exc, destination, entry, owner) from None
+        finally:
+            copy.close()
+
+    def _local_error(self, exc: OSError, destination: str, entry: FileEntry, owner: str) -> TransferFailure:
+        if _is_no_space(exc):
+            return self._no_space(exc, destination, entry, owner)
+        return TransferFailure(storage_pb2.StorageFailure.KIND_TRANSFER, f"cannot write {destination}: {exc}")
+
+    @staticmethod
+    def _no_space(exc: OSError, destination: str, entry: FileEntry, owner: str) -> TransferFailure:
+        return TransferFailure(
+            storage_pb2.StorageFailure.KIND_TRANSFER,
+            f"no space left on {socket.gethostname()} for {destination} ({entry.size} bytes of {owner}): "
+            f"{exc.strerror or exc}",
+        )
+
+    async def materialize_tree(self, files: Sequence[FileEntry], dirs: Sequence[str], destination: str,
+                               owner: str) -> None:
+        """Build the folder beside ``destination`` and swap it in whole (replacing what is there)."""
+        for entry in files:
+            check_relative(entry.path, owner)
+        parent, name = os.path.split(destination.rstrip("/"))
+        signature = uuid.uuid5(uuid.NAMESPACE_URL, "\n".join(f"{f.path}:{f.digest}" for f in files)).hex[:12]
+        staging = os.path.join(parent, f".{name}.{signature}.partial-dir")
+        try:
+            await asyncio.to_thread(_make_dirs, staging, dirs)
+        except OSError as exc:
+            raise TransferFailure(storage_pb2.StorageFailure.KIND_TRANSFER, f"cannot write {destination}: {exc}") \
+                from None
+
+        async def one(entry: FileEntry) -> None:
+            await self.materialize(entry, os.path.join(staging, entry.path), owner,
+                                   hint=os.path.join(destination, entry.path))
+
+        await _bounded(one, files)
+        await asyncio.to_thread(_swap_in, staging, destination)
+
+    # -- artifacts ------------------------------------------------------------------------------------------------
+
+    async def persist(self, work_name: str, kind: str, name: str, local_path: str, request_id: str = ""
+                      ) -> PersistOutcome:
+        """Persist ``local_path`` as ``work_name``'s artifact; what became of it (never raises)."""
+        try:
+            artifact = await self._upload_artifact(work_name, kind, name, local_path)
+            request = storage_pb2.CommitArtifactRequest(artifact=storage_codec.artifact_to_pb(artifact),
+                                                        request_id=request_id, agent_id=self.agent_id)
+            await self._call(f"recording {work_name}'s {name!r}", lambda stub, md: stub.CommitArtifact(
+                request, metadata=md, timeout=UNARY_TIMEOUT_S))
+            return PersistOutcome(kind, name, True)
+        except TransferFailure as exc:
+            problem = str(exc)
+        empty = storage_codec.artifact_to_pb(Artifact(work_name, kind, name, False, ()))
+        request = storage_pb2.CommitArtifactRequest(artifact=empty, problem=problem, request_id=request_id,
+                                                    agent_id=self.agent_id)
+        try:
+            await self._call(f"recording {work_name}'s {name!r}", lambda stub, md: stub.CommitArtifact(
+                request, metadata=md, timeout=UNARY_TIMEOUT_S))
+        except TransferFailure:
+            pass  # the control plane learns nothing; consumers get "never persisted"
+        log.warning("artifact_not_persisted", work_name=work_name, name=name, reason=problem)
+        return PersistOutcome(kind, name, False, problem)
+
+    async def _upload_artifact(self, work_name: str, kind: str, name: str, local_path: str) -> Artifact:
+        try:
+            is_dir, files, dirs = await asyncio.to_thread(walk, local_path)
+        except FileNotFoundError:
+            raise TransferFailure(storage_pb2.StorageFailure.KIND_NOT_FOUND,
+                                  f"{local_path} did not exist when {work_name} persisted it") from None
+        except OSError as exc:
+            raise TransferFailure(storage_pb2.StorageFailure.KIND_TRANSFER, f"cannot read {local_path}: {exc}") \
+                from None
+        entries = await self.upload_files(files, work_name, name)
+        return Artifact(work_name, kind, name, is_dir, tuple(entries), time.time(), tuple(dirs))
+
+    async def upload_files(self, files: Sequence, work_name: str, name: str) -> list[FileEntry]:
+        """Upload local files (``sdk._content.LocalFile``); their entries, in the same order."""
+        entries: list[FileEntry | None] = [None] * len(files)
+
+        async def one(index: int) -> None:
+            local = files[index]
+            for _ in range(_CHANGED_RETRIES):
+                try:
+                    digest = await asyncio.to_thread(self.content.digest_of, local.path)
+                    size = os.path.getsize(local.path)
+                except OSError as exc:
+                    raise TransferFailure(storage_pb2.StorageFailure.KIND_TRANSFER,
+                                          f"cannot read {local.path}: {exc}") from None
+                try:
+                    await self.upload_blob(local.path, digest, size, work_name, name)
+                except TransferFailure as exc:
+                    if not exc.changed:
+                        raise
+                    continue  # the file changed while it was read: hash it again
+                entries[index] = FileEntry(local.relpath, digest, size, local.mode)
+                return
+            raise TransferFailure(storage_pb2.StorageFailure.KIND_TRANSFER,
+                                  f"{local.path} kept changing while {work_name} persisted it")
+
+        await _bounded(one, range(len(files)))
+        return [entry for entry in entries if entry is not None]
+
+    async def resolve(self, origin: str, kind: str, name: str, consumer: str) -> Artifact:
+        """The artifact ``origin`` persisted (or hands over now); raises TransferFailure (NOT_FOUND) otherwise."""
+        request = storage_pb2.ResolveArtifactRequest(work_name=origin, kind=storage_codec.kind_to_pb(kind), name=name,
+                                                     consumer=consumer)
+        pb = await self._call(f"asking for {origin}'s {name!r}", lambda stub, md: stub.ResolveArtifact(
+            request, metadata=md))
+        return storage_codec.artifact_from_pb(pb)
+
+    async def fetch(self, origin: str, kind: str, name: str, destination: str, consumer: str) -> None:
+        """Copy ``origin``'s artifact to ``destination``, replacing what is there."""
+        artifact = await self.resolve(origin, kind, name, consumer)
+        owner = f"{origin}'s {name!r}"
+        if artifact.is_dir:
+            await self.materialize_tree(artifact.files, artifact.dirs, destination, owner)
+            return
+        if os.path.isdir(destination) and not os.path.islink(destination):
+            await asyncio.to_thread(shutil.rmtree, destination)
+        await self.materialize(artifact.files[0], destination, owner)
+
+    async def upload_on_demand(self, command: UploadRequested, cwd: str) -> None:
+        """The control plane asks for a Path of a running work: persist it, if it is inside the work's folder."""
+        root = os.path.realpath(cwd)
+        local = os.path.realpath(os.path.join(root, command.name))
+        if os.path.commonpath([root, local]) != root:
+            problem = f"{command.name!r} is outside {command.work_name}'s working directory ({root}): only files " \
+                      "inside it are handed over before the work persists them"
+            empty = storage_codec.artifact_to_pb(Artifact(command.work_name, PATH_KIND, command.name, False, ()))
+            request = storage_pb2.CommitArtifactRequest(artifact=empty, problem=problem,
+                                                        request_id=command.request_id, agent_id=self.agent_id)
+            await self._call("answering the control plane", lambda stub, md: stub.CommitArtifact(
+                request, metadata=md, timeout=UNARY_TIMEOUT_S))
+            return
+        await self.persist(command.work_name, PATH_KIND, command.name, local, command.request_id)
+
+    # -- drives ---------------------------------------------------------------------------------------------------
+
+    async def drive_put(self, drive_id: str, component: str, local_path: str, path: str,
+                        allow_duplicates: bool) -> None:
+        """Put the local file or folder in ``component``'s part of the Drive as ``path``."""
+        try:
+            is_dir, files, _ = await asyncio.to_thread(walk, local_path)
+        except OSError as exc:
+            raise TransferFailure(storage_pb2.StorageFailure.KIND_NOT_FOUND, f"cannot read {local_path}: {exc}") \
+                from None
+        entries = await self.upload_files(files, component, f"lit://{drive_id}/{path}")
+        prefix = "" if path == "." else path + "/"
+        placed = [FileEntry(prefix + e.path if is_dir else path, e.digest, e.size, e.mode) for e in entries]
+        request = storage_pb2.PutDriveFilesRequest(drive_id=drive_id, component=component, path=path,
+                                                   files=[storage_codec.file_to_pb(e) for e in placed],
+                                                   allow_duplicates=allow_duplicates)
+        await self._call(f"putting {path!r} in Drive {drive_id!r}", lambda stub, md: stub.PutDriveFiles(
+            request, metadata=md, timeout=UNARY_TIMEOUT_S))
+
+    async def drive_files(self, drive_id: str, component: str, path: str) -> list[DriveFile]:
+        """The Drive's files at or under ``path``."""
+        request = storage_pb2.ListDriveRequest(drive_id=drive_id, component=component, path=path)
+        reply = await self._call(f"listing Drive {drive_id!r}", lambda stub, md: stub.ListDrive(
+            request, metadata=md, timeout=UNARY_TIMEOUT_S))
+        return [storage_codec.drive_file_from_pb(f) for f in reply.files]
+
+    async def drive_get(self, request: storage_pb2.DriveGet) -> None:
+        """Copy a Drive's file or folder to ``request.destination``."""
+        drive = request.drive
+        reply = await self._call(f"getting {drive.path!r} from Drive {drive.drive_id!r}",
+                                 lambda stub, md: stub.ResolveDrive(drive, metadata=md))
+        files = [storage_codec.drive_file_from_pb(f) for f in reply.files]
+        owner = f"{drive.path!r} of Drive {drive.drive_id!r}"
+        destination = request.destination
+        single = len(files) == 1 and files[0].path == drive.path
+        if single:
+            entry = FileEntry("", files[0].digest, files[0].size, files[0].mode)
+            if not request.overwrite and os.path.exists(destination) and \
+                    not await asyncio.to_thread(self._holds, destination, entry):
+                raise _exists(destination)
+            await self.materialize(entry, destination, owner)
+            return
+        prefix = "" if drive.path == "." else drive.path + "/"
+        entries = [FileEntry(f.path[len(prefix):], f.digest, f.size, f.mode) for f in files]
+        if not request.overwrite and os.path.exists(destination):
+            same = all([await asyncio.to_thread(self._holds, os.path.join(destination, e.path), e) for e in entries])
+            if not same:
+                raise _exists(destination)
+        await self.materialize_tree(entries, (), destination, owner)
+
+    # -- requests from work processes (the edge) ------------------------------------------------------------------
+
+    async def handle(self, work_name: str, request: storage_pb2.StorageRequest) -> storage_pb2.StorageReply:
+        """Serve one request of ``work_name``'s process; the reply (a failure in it, never an exception)."""
+        reply = storage_pb2.StorageReply(request_id=request.request_id)
+        kind = request.WhichOneof("kind")
+        try:
+            if kind == "persist":
+                for item in request.persist.items:
+                    outcome = await self.persist(work_name, storage_codec.kind_from_pb(item.kind), item.name,
+                                                 item.local_path)
+                    reply.persisted.append(storage_codec.outcome_to_pb(outcome))
+            elif kind == "fetch":
+                fetch = request.fetch
+                await self.fetch(fetch.origin, storage_codec.kind_from_pb(fetch.kind), fetch.name, fetch.destination,
+                                 fetch.consumer or work_name)
+            elif kind == "resolve":
+                reply.exists = await self._exists(request.resolve, work_name)
+            elif kind == "drive_put":
+                put = request.drive_put
+                await self.drive_put(put.drive_id, put.component, put.local_path, put.path, put.allow_duplicates)
+            elif kind == "drive_list":
+                listing = request.drive_list
+                files = await self.drive_files(listing.drive_id, listing.component, listing.path)
+                reply.names.extend(drive_children([f.path for f in files], listing.path))
+            elif kind == "drive_get":
+                await self.drive_get(request.drive_get)
+            elif kind == "drive_delete":
+                delete = request.drive_delete
+                await self._call(f"deleting {delete.path!r} from Drive {delete.drive_id!r}",
+                                 lambda stub, md: stub.DeleteDriveFiles(delete, metadata=md, timeout=UNARY_TIMEOUT_S))
+            else:
+                raise TransferFailure(storage_pb2.StorageFailure.KIND_INVALID, f"unknown storage request {kind!r}")
+        except TransferFailure as exc:
+            reply.failure.kind = exc.kind
+            reply.failure.message = str(exc)
+        except ValueError as exc:  # an unsafe path or a bad field
+            reply.failure.kind = storage_pb2.StorageFailure.KIND_INVALID
+            reply.failure.message = str(exc)
+        except Exception as exc:  # noqa: BLE001 - reported to the work, which fails its call with it
+            log.exception("storage_request_failed", work_name=work_name, request=kind)
+            reply.failure.kind = storage_pb2.StorageFailure.KIND_TRANSFER
+            reply.failure.message = f"the agent failed: {exc!r}"
+        return reply
+
+    async def _exists(self, request: storage_pb2.ResolveArtifactRequest, consumer: str) -> bool:
+        try:
+            await self.resolve(request.work_name, storage_codec.kind_from_pb(request.kind), request.name, consumer)
+        except TransferFailure as exc:
+            if exc.kind == storage_pb2.StorageFailure.KIND_NOT_FOUND:
+                return False
+            raise
+        return True
+
+
+class _Retry:
+    """Pauses between attempts with backoff; fails once ``window_s`` passed without progress."""
+
+    def __init__(self, what: str, window_s: float) -> None:
+        self.what = what
+        self.window_s = window_s
+        self._delay = _RETRY_INITIAL_S
+        self._since = time.monotonic()
+
+    def remaining(self) -> float:
+        return max(0.01, self._since + self.window_s - time.monotonic())
+
+    def progressed(self) -> None:
+        self._since = time.monotonic()
+        self._delay = _RETRY_INITIAL_S
+
+    async def pause(self, reason: str) -> None:
+        if time.monotonic() - self._since > self.window_s:
+            raise TransferFailure(storage_pb2.StorageFailure.KIND_TRANSFER,
+                                  f"{self.what}: the control plane stayed unreachable for {self.window_s:.0f}s "
+                                  f"({reason})")
+        log.debug("transfer_retrying", what=self.what, reason=reason, delay_s=self._delay)
+        await asyncio.sleep(self._delay)
+        self._delay = min(self._delay * 2, _RETRY_MAX_S)
+
+
+async def _bounded(function: Callable[[T], Awaitable[None]], items: Sequence[T] | range) -> None:
+    """``function`` on every item, at most _PARALLEL_FILES at a time; the first failure cancels the rest."""
+    semaphore = asyncio.Semaphore(_PARALLEL_FILES)
+
+    async def guarded(item: T) -> None:
+        async with semaphore:
+            await function(item)
+
+    tasks = [asyncio.ensure_future(guarded(item)) for item in items]
+    try:
+        await asyncio.gather(*tasks)
+    finally:
+        for task in tasks:
+            task.cancel()
+
+
+def _make_dirs(root: str, dirs: Sequence[str]) -> None:
+    os.makedirs(root, exist_ok=True)
+    for relative in dirs:
+        os.makedirs(os.path.join(root, check_relative(relative, "folder")), exist_ok=True)
+
+
+def _swap_in(staging: str, destination: str) -> None:
+    """Replace ``destination`` (a file or folder, if any) by the folder ``staging``."""
+    trash = None
+    if os.path.lexists(destination):
+        trash = f"{staging}.old"
+        os.rename(destination, trash)
+    os.rename(staging, destination)
+    if trash is not None:
+        if os.path.isdir(trash) and not os.path.islink(trash):
+            shutil.rmtree(trash, ignore_errors=True)
+        else:
+            os.unlink(trash)
+
+
+def _exists(destination: str) -> TransferFailure:
+    return TransferFailure(storage_pb2.StorageFailure.KIND_EXISTS,
+                           f"{destination} exists with other content; pass overwrite=True to replace it")
