@@ -20,7 +20,6 @@ import os
 import shutil
 import socket
 import time
-import uuid
 from typing import AsyncIterator, Awaitable, Callable, Sequence, TypeVar
 
 import grpc
@@ -29,7 +28,17 @@ import structlog
 from lightning_ctl.agent.local_content import LocalContent
 from lightning_ctl.protos import storage_codec
 from lightning_ctl.protos.lightning.v1 import storage_pb2, storage_pb2_grpc
-from lightning_ctl.sdk._content import CHUNK_BYTES, ContentError, PartialCopy, check_relative, copy_local, walk
+from lightning_ctl.sdk._content import (
+    CHUNK_BYTES,
+    ContentError,
+    PartialCopy,
+    check_relative,
+    copy_local,
+    make_dirs,
+    staging_folder,
+    swap_in,
+    walk,
+)
 from lightning_ctl.sdk._drive import drive_children
 from lightning_ctl.sdk._storage import PATH_KIND, Artifact, DriveFile, FileEntry, PersistOutcome, UploadRequested
 
@@ -294,11 +303,9 @@ class AgentStorage:
         """Build the folder beside ``destination`` and swap it in whole (replacing what is there)."""
         for entry in files:
             check_relative(entry.path, owner)
-        parent, name = os.path.split(destination.rstrip("/"))
-        signature = uuid.uuid5(uuid.NAMESPACE_URL, "\n".join(f"{f.path}:{f.digest}" for f in files)).hex[:12]
-        staging = os.path.join(parent, f".{name}.{signature}.partial-dir")
+        staging = staging_folder(destination, files)
         try:
-            await asyncio.to_thread(_make_dirs, staging, dirs)
+            await asyncio.to_thread(make_dirs, staging, dirs)
         except OSError as exc:
             raise TransferFailure(storage_pb2.StorageFailure.KIND_TRANSFER, f"cannot write {destination}: {exc}") \
                 from None
@@ -308,7 +315,7 @@ class AgentStorage:
                                    hint=os.path.join(destination, entry.path))
 
         await _bounded(one, files)
-        await asyncio.to_thread(_swap_in, staging, destination)
+        await asyncio.to_thread(swap_in, staging, destination)
 
     # -- artifacts ------------------------------------------------------------------------------------------------
 
@@ -553,26 +560,6 @@ async def _bounded(function: Callable[[T], Awaitable[None]], items: Sequence[T] 
     finally:
         for task in tasks:
             task.cancel()
-
-
-def _make_dirs(root: str, dirs: Sequence[str]) -> None:
-    os.makedirs(root, exist_ok=True)
-    for relative in dirs:
-        os.makedirs(os.path.join(root, check_relative(relative, "folder")), exist_ok=True)
-
-
-def _swap_in(staging: str, destination: str) -> None:
-    """Replace ``destination`` (a file or folder, if any) by the folder ``staging``."""
-    trash = None
-    if os.path.lexists(destination):
-        trash = f"{staging}.old"
-        os.rename(destination, trash)
-    os.rename(staging, destination)
-    if trash is not None:
-        if os.path.isdir(trash) and not os.path.islink(trash):
-            shutil.rmtree(trash, ignore_errors=True)
-        else:
-            os.unlink(trash)
 
 
 def _exists(destination: str) -> TransferFailure:

@@ -10,10 +10,11 @@ from __future__ import annotations
 import hashlib
 import os
 import posixpath
+import shutil
 import stat
+import uuid
 from dataclasses import dataclass
-from pathlib import Path
-from typing import BinaryIO
+from typing import Any, BinaryIO, Iterable
 
 CHUNK_BYTES = 1 << 20
 """The unit of every read, write and message of a transfer."""
@@ -206,15 +207,29 @@ def same_content(path: str, digest: str, size: int) -> bool:
     return stat.S_ISREG(info.st_mode) and info.st_size == size and sha256_file(path) == digest
 
 
-def remove_tree_or_file(path: str | os.PathLike[str]) -> None:
-    """Remove a file, a link or a whole folder (nothing if absent)."""
-    import shutil
+def staging_folder(destination: str, files: Iterable[Any]) -> str:
+    """Where a folder for ``destination`` is built (the same place for the same content: a rebuild resumes)."""
+    parent, name = os.path.split(destination.rstrip("/"))
+    signature = uuid.uuid5(uuid.NAMESPACE_URL, "\n".join(f"{f.path}:{f.digest}" for f in files)).hex[:12]
+    return os.path.join(parent, f".{name}.{signature}.partial-dir")
 
-    target = Path(path)
-    if target.is_dir() and not target.is_symlink():
-        shutil.rmtree(target)
-    else:
-        try:
-            target.unlink()
-        except FileNotFoundError:
-            pass
+
+def make_dirs(root: str, dirs: Iterable[str]) -> None:
+    """Create ``root`` and the folders ``dirs`` (relative, checked) inside it."""
+    os.makedirs(root, exist_ok=True)
+    for relative in dirs:
+        os.makedirs(os.path.join(root, check_relative(relative, "folder")), exist_ok=True)
+
+
+def swap_in(staging: str, destination: str) -> None:
+    """Replace ``destination`` (a file or a folder, if any) by the folder ``staging``."""
+    trash = None
+    if os.path.lexists(destination):
+        trash = f"{staging}.old"
+        os.rename(destination, trash)
+    os.rename(staging, destination)
+    if trash is not None:
+        if os.path.isdir(trash) and not os.path.islink(trash):
+            shutil.rmtree(trash, ignore_errors=True)
+        else:
+            os.unlink(trash)

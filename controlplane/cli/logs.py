@@ -18,6 +18,7 @@ from lightning_ctl.controlplane.cli.config import (
     CliError,
     call_app,
     complete_work_names,
+    is_app_running,
     operating_command,
 )
 from lightning_ctl.controlplane.cli.render import dropped_text, dumps, log_line_json, log_line_text
@@ -116,7 +117,7 @@ def logs(
             out.write("\n".join(chunks) + "\n")
             out.flush()
 
-    if not config.address and not _app_running(config):
+    if not config.address and not is_app_running(config):
         _past_logs(app_file, works, tail, since_epoch, write)
         return
 
@@ -127,17 +128,6 @@ def logs(
     call_app(config, stream)
     if follow:
         click.echo("the app has ended", err=True)
-
-
-def _app_running(config: CliConfig) -> bool:
-    """Whether an app is running on this machine (one the operating commands would reach without --address)."""
-    try:
-        config.target()
-    except CliError as exc:
-        if exc.exit_code == EXIT_UNREACHABLE:
-            return False
-        raise
-    return True
 
 
 def _past_logs(app_file: str | None, works: tuple[str, ...], tail: int | None, since: float | None,
