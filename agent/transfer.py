@@ -254,6 +254,8 @@ class AgentStorage:
             copy = await asyncio.to_thread(PartialCopy, destination, entry.digest, entry.size)
         except OSError as exc:
             raise self._local_error(exc, destination, entry, owner) from None
+        if copy.offset:
+            log.info("download_resumed", digest=entry.digest[:12], offset=copy.offset, size=entry.size, owner=owner)
         try:
             while copy.offset < entry.size:
                 before = copy.offset

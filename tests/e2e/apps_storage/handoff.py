@@ -1,5 +1,6 @@
 """A producer on agent a makes a file, a folder and a Payload; a consumer on agent b gets all three as run()
-arguments, in its own working directory, before its run() starts."""
+arguments, in its own working directory, before its run() starts. With STORAGE_HOLD=1, the app then keeps
+running until stopped."""
 
 import hashlib
 import os
@@ -56,10 +57,16 @@ class Root(LightningFlow):
         super().__init__()
         self.producer = Producer()
         self.consumer = Consumer()
+        self._holding = False
 
     def run(self):
         self.producer.run()
         self.consumer.run(self.producer.file, self.producer.folder, self.producer.result)
+        if os.environ.get("STORAGE_HOLD"):
+            if not self._holding:
+                self._holding = True
+                report("HOLDING", True)  # the test stops the app (lightning-ctl stop) once done with it
+            return
         report("HANDOFF", {"producer": self.producer.facts, "consumer": self.consumer.facts,
                            "flow_file": str(self.producer.file), "flow_payload_value": self.producer.result.value,
                            "paths": self.producer._paths})
