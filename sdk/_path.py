@@ -16,17 +16,9 @@ import hashlib
 import os
 import pathlib
 import sys
-from typing import TYPE_CHECKING, Any, Callable, Sequence
+from typing import Any, Callable, Sequence
 
-from lightning_ctl.sdk._storage import (
-    PATH_KIND,
-    component_name,
-    get_storage,
-    require_work_process,
-)
-
-if TYPE_CHECKING:
-    from lightning_ctl.sdk._component import StateAttributes
+from lightning_ctl.sdk._storage import PATH_KIND, Handed, get_storage, require_work_process
 
 __all__ = ["LIT_PREFIX", "Path"]
 
@@ -49,7 +41,7 @@ def _rewrite(args: tuple[Any, ...]) -> tuple[Any, ...]:
     return args
 
 
-class Path(_PathBase):
+class Path(_PathBase, Handed):
     """A drop-in :class:`pathlib.Path` whose file or folder any work of the app can get.
 
     Args:
@@ -60,11 +52,8 @@ class Path(_PathBase):
         TypeError: the parts are Paths of different origins.
     """
 
-    # Defaults for instances pathlib builds without calling our constructor (3.10/3.11 derived paths).
-    _origin: StateAttributes | str | None = None
-    _consumer: StateAttributes | str | None = None
+    # A default for instances pathlib builds without calling our constructor (3.10/3.11 derived paths).
     _metadata: dict[str, Any] | None = None
-    _attr_name: str | None = None
 
     if sys.version_info >= (3, 12):  # pragma: no cover - the test machine runs 3.11
 
@@ -105,16 +94,6 @@ class Path(_PathBase):
     # -- who has the file -----------------------------------------------------------------------------------------
 
     @property
-    def origin_name(self) -> str | None:
-        """The work that made this Path (its file is on that work's machine); None until attached to a work."""
-        return component_name(self._origin)
-
-    @property
-    def consumer_name(self) -> str | None:
-        """The work using this Path (the origin itself by default)."""
-        return component_name(self._consumer)
-
-    @property
     def metadata(self) -> dict[str, Any]:
         """Free-form metadata carried with the Path in the state (``{}`` by default)."""
         return self._metadata if self._metadata is not None else {}
@@ -125,12 +104,6 @@ class Path(_PathBase):
         if self._origin is None:
             return None
         return hashlib.sha1(f"{self.origin_name}/{self}".encode()).hexdigest()  # noqa: S324 - an identifier
-
-    def _attach_work(self, work: StateAttributes) -> None:
-        """The first work attached becomes the origin; the last one is the consumer."""
-        if self._origin is None:
-            self._origin = work
-        self._consumer = work
 
     def _sanitize(self) -> None:
         """Keep only names (no component objects), e.g. before the Path crosses a process."""

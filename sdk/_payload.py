@@ -20,7 +20,7 @@ import tempfile
 from abc import ABC, abstractmethod
 from typing import TYPE_CHECKING, Any
 
-from lightning_ctl.sdk._storage import PAYLOAD_KIND, component_name, get_storage, require_work_process
+from lightning_ctl.sdk._storage import PAYLOAD_KIND, Handed, get_storage, require_work_process
 
 if TYPE_CHECKING:
     from lightning_ctl.sdk._component import StateAttributes
@@ -31,7 +31,7 @@ PAYLOAD_TYPE = "__payload__"
 """The ``type`` tag of a Payload in the state's JSON."""
 
 
-class _BasePayload(ABC):
+class _BasePayload(Handed, ABC):
     """A value that travels between works as a file made by :meth:`save` and read back by :meth:`load`."""
 
     def __init__(self, value: Any) -> None:
@@ -53,16 +53,6 @@ class _BasePayload(ABC):
         return self._value
 
     @property
-    def origin_name(self) -> str | None:
-        """The work that made the Payload."""
-        return component_name(self._origin)
-
-    @property
-    def consumer_name(self) -> str | None:
-        """The work using it."""
-        return component_name(self._consumer)
-
-    @property
     def hash(self) -> str | None:
         """Identifies (origin, consumer, name); None while it has no origin."""
         if self._origin is None:
@@ -78,9 +68,7 @@ class _BasePayload(ABC):
         """Read the object back from the file ``path``."""
 
     def _attach_work(self, work: StateAttributes, name: str | None = None) -> None:
-        if self._origin is None:
-            self._origin = work
-        self._consumer = work
+        super()._attach_work(work)
         if name is not None and self._name is None:
             self._name = name
 

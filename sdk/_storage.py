@@ -99,6 +99,30 @@ def component_name(value: Any) -> str | None:
     return value.name
 
 
+class Handed:
+    """What Path and Payload share: the work that made it (its origin) and the one using it (its consumer), each a
+    component (whose name is only known once the app is built) or a name."""
+
+    _origin: Any = None
+    _consumer: Any = None
+
+    @property
+    def origin_name(self) -> str | None:
+        """The work that made it (the file is on that work's machine); None until attached to a work."""
+        return component_name(self._origin)
+
+    @property
+    def consumer_name(self) -> str | None:
+        """The work using it (the origin itself by default)."""
+        return component_name(self._consumer)
+
+    def _attach_work(self, work: Any) -> None:
+        """The first work attached becomes the origin; the last one is the consumer."""
+        if self._origin is None:
+            self._origin = work
+        self._consumer = work
+
+
 class StorageBackend:
     """Transfers for Path, Payload and Drive; this base is what the flow's process has: none at all."""
 

@@ -41,7 +41,9 @@ def check_digest(digest: str) -> str:
 
 
 def _quote(text: str) -> str:
-    return quote(text, safe="") or "%00"
+    """``text`` as one safe file name: no "/", and no leading "." (those names are temporaries)."""
+    quoted = quote(text, safe="") or "%00"
+    return "%2E" + quoted[1:] if quoted.startswith(".") else quoted
 
 
 def under(path: str, folder: str) -> bool:

@@ -11,16 +11,15 @@ import os
 import shutil
 import signal
 import subprocess
-import threading
 from pathlib import Path
 from typing import Any
 
-import psutil
 import pytest
 
 from tests.e2e import reported
 from tests.helpers import wait_until
 from tests.helpers.agents import AgentProcess, Cluster, cluster  # noqa: F401 - cluster is a fixture
+from tests.helpers.memory import PeakRss
 from tests.helpers.processes import LIGHTNING_CTL
 
 APPS = Path(__file__).resolve().parent / "apps_storage"
@@ -77,7 +76,7 @@ def test_a_1_gib_file_crosses_agents_with_memory_bounded(cluster: Cluster) -> No
     """A 1 GiB file goes from agent a to agent b through the control plane with the same sha256, while the control
     plane and both agents stay far below the file's size in memory (chunks, never the whole file)."""
     cp, a, b = two_agents(cluster, "big_file.py", "--env", f"STORAGE_BYTES={BIG_BYTES}")
-    peaks = _Peaks({"control plane": cp.pid, "agent a": a.pid, "agent b": b.pid})
+    peaks = PeakRss({"control plane": cp.pid, "agent a": a.pid, "agent b": b.pid})
     run = finished(cluster, 240)
     peaks.stop()
     facts = reported(run.stdout, "BIG")
@@ -86,30 +85,6 @@ def test_a_1_gib_file_crosses_agents_with_memory_bounded(cluster: Cluster) -> No
     assert b.owns_bundle_folder(facts["consumed"]["cwd"])
     over = {name: peak >> 20 for name, peak in peaks.values.items() if peak > RSS_BOUND_BYTES}
     assert not over, f"peak RSS in MiB above {RSS_BOUND_BYTES >> 20}: {over} (all: {peaks.mib()})"
-
-
-class _Peaks:
-    """The peak RSS of some processes, sampled every 20 ms on a thread until stopped."""
-
-    def __init__(self, pids: dict[str, int]) -> None:
-        self.values = {name: 0 for name in pids}
-        self._pids = pids
-        self._stopped = threading.Event()
-        threading.Thread(target=self._run, daemon=True).start()
-
-    def _run(self) -> None:
-        while not self._stopped.wait(0.02):
-            for name, pid in self._pids.items():
-                try:
-                    self.values[name] = max(self.values[name], psutil.Process(pid).memory_info().rss)
-                except psutil.Error:
-                    pass
-
-    def stop(self) -> None:
-        self._stopped.set()
-
-    def mib(self) -> dict[str, int]:
-        return {name: value >> 20 for name, value in self.values.items()}
 
 
 @pytest.mark.e2e
