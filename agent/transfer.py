@@ -283,6 +283,8 @@ class AgentStorage:
         except ContentError as exc:
             raise TransferFailure(storage_pb2.StorageFailure.KIND_TRANSFER, f"{owner}: {exc}") from None
         except OSError as exc:
+            if _is_no_space(exc):
+                copy.discard()  # a full disk gets its space back; nothing to resume from
             raise self._local_error(exc, destination, entry, owner) from None
         finally:
             copy.close()

@@ -192,10 +192,14 @@ def copy_local(source: str, destination: str, digest: str, size: int, mode: int 
         ContentError: the source no longer holds that content.
     """
     with open(source, "rb") as reader, PartialCopy(destination, digest, size) as copy:
-        reader.seek(copy.offset)
-        while block := reader.read(_HASH_READ_BYTES):
-            copy.write(block)
-        copy.finish(mode)
+        try:
+            reader.seek(copy.offset)
+            while block := reader.read(_HASH_READ_BYTES):
+                copy.write(block)
+            copy.finish(mode)
+        except BaseException:
+            copy.discard()  # the source is here: nothing is worth keeping to resume from
+            raise
 
 
 def same_content(path: str, digest: str, size: int) -> bool:
