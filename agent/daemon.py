@@ -32,7 +32,7 @@ from lightning_ctl.sdk._events import (
     UpdateVars,
     WorkCrashed,
 )
-from lightning_ctl.sdk._storage import UploadRequested
+from lightning_ctl.sdk._storage_types import UploadRequested
 
 log = structlog.get_logger(component="agent")
 

@@ -40,7 +40,8 @@ from lightning_ctl.sdk._content import (
     walk,
 )
 from lightning_ctl.sdk._drive import drive_children
-from lightning_ctl.sdk._storage import PATH_KIND, Artifact, DriveFile, FileEntry, PersistOutcome, UploadRequested
+from lightning_ctl.sdk._storage import PATH_KIND
+from lightning_ctl.sdk._storage_types import Artifact, DriveFile, FileEntry, PersistOutcome, UploadRequested
 
 log = structlog.get_logger(component="transfer")
 

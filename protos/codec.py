@@ -26,7 +26,7 @@ from lightning_ctl.sdk._events import (
     WorkEvent,
 )
 from lightning_ctl.sdk._status import WorkStageStatus
-from lightning_ctl.sdk._storage import UploadRequested
+from lightning_ctl.sdk._storage_types import UploadRequested
 
 _STREAMS = {"stdout": events_pb2.LogLines.STREAM_STDOUT, "stderr": events_pb2.LogLines.STREAM_STDERR}
 _STREAM_NAMES = {v: k for k, v in _STREAMS.items()}

@@ -4,7 +4,8 @@
 from __future__ import annotations
 
 from lightning_ctl.protos.lightning.v1 import storage_pb2
-from lightning_ctl.sdk._storage import PATH_KIND, PAYLOAD_KIND, Artifact, DriveFile, FileEntry, PersistOutcome
+from lightning_ctl.sdk._storage import PATH_KIND, PAYLOAD_KIND
+from lightning_ctl.sdk._storage_types import Artifact, DriveFile, FileEntry, PersistOutcome
 
 _KINDS = {PATH_KIND: storage_pb2.ARTIFACT_KIND_PATH, PAYLOAD_KIND: storage_pb2.ARTIFACT_KIND_PAYLOAD}
 _KIND_NAMES = {value: name for name, value in _KINDS.items()}

@@ -14,9 +14,6 @@ from __future__ import annotations
 
 import hashlib
 import os
-import pickle
-import shutil
-import tempfile
 from abc import ABC, abstractmethod
 from typing import TYPE_CHECKING, Any
 
@@ -89,6 +86,9 @@ class _BasePayload(Handed, ABC):
             lightning_ctl.sdk.errors.ArtifactNotFoundError: the origin never persisted it.
             lightning_ctl.sdk.errors.TransferError: the copy failed.
         """
+        import shutil
+        import tempfile
+
         self._check_transferable("get")
         folder = tempfile.mkdtemp(prefix="lightning-payload-")
         try:
@@ -143,10 +143,14 @@ class Payload(_BasePayload):
 
     def save(self, obj: Any, path: str) -> None:
         """Pickle ``obj`` into ``path``."""
+        import pickle
+
         with open(path, "wb") as file:
             pickle.dump(obj, file)
 
     def load(self, path: str) -> Any:
         """Unpickle the object in ``path`` (runs the code the pickle names: trusted content only)."""
+        import pickle
+
         with open(path, "rb") as file:
             return pickle.load(file)  # noqa: S301 - the documented, explicit opt-in

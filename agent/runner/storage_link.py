@@ -21,7 +21,8 @@ from lightning_ctl.protos import storage_codec
 from lightning_ctl.protos.lightning.v1 import storage_pb2
 from lightning_ctl.sdk._path import Path
 from lightning_ctl.sdk._payload import _BasePayload
-from lightning_ctl.sdk._storage import PATH_KIND, PAYLOAD_KIND, PersistOutcome, StorageBackend
+from lightning_ctl.sdk._storage import PATH_KIND, PAYLOAD_KIND, StorageBackend
+from lightning_ctl.sdk._storage_types import PersistOutcome
 from lightning_ctl.sdk._storage_values import decode_arguments
 from lightning_ctl.sdk._work import LightningWork
 from lightning_ctl.sdk.errors import ArtifactNotFoundError, TransferError

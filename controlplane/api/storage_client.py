@@ -12,7 +12,7 @@ from typing import AsyncIterator
 from lightning_ctl.controlplane.api.client import AppClient
 from lightning_ctl.protos import storage_codec
 from lightning_ctl.protos.lightning.v1 import storage_pb2, storage_pb2_grpc
-from lightning_ctl.sdk._storage import Artifact, DriveFile
+from lightning_ctl.sdk._storage_types import Artifact, DriveFile
 
 
 class StorageClient(AppClient):

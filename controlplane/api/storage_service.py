@@ -16,7 +16,7 @@ import grpc
 from lightning_ctl.controlplane.storage.coordinator import StorageCoordinator, StorageFault
 from lightning_ctl.protos import storage_codec
 from lightning_ctl.protos.lightning.v1 import storage_pb2, storage_pb2_grpc
-from lightning_ctl.sdk._storage import Artifact
+from lightning_ctl.sdk._storage_types import Artifact
 
 T = TypeVar("T")
 

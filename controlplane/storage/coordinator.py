@@ -20,7 +20,8 @@ import structlog
 
 from lightning_ctl.controlplane.storage.store import ArtifactStore, check_digest, under
 from lightning_ctl.sdk._content import CHUNK_BYTES, ContentError, check_relative
-from lightning_ctl.sdk._storage import PATH_KIND, Artifact, DriveFile, FileEntry, UploadRequested
+from lightning_ctl.sdk._storage import PATH_KIND
+from lightning_ctl.sdk._storage_types import Artifact, DriveFile, FileEntry, UploadRequested
 from lightning_ctl.sdk.errors import LightningError
 
 if TYPE_CHECKING:

@@ -14,7 +14,8 @@ from typing import AsyncIterator, Callable, Protocol, Sequence
 
 from lightning_ctl.controlplane.storage.store import ArtifactStore, under
 from lightning_ctl.sdk._content import CHUNK_BYTES, PartialCopy, check_relative, make_dirs, staging_folder, swap_in
-from lightning_ctl.sdk._storage import PATH_KIND, PAYLOAD_KIND, Artifact, DriveFile, FileEntry
+from lightning_ctl.sdk._storage import PATH_KIND, PAYLOAD_KIND
+from lightning_ctl.sdk._storage_types import Artifact, DriveFile, FileEntry
 from lightning_ctl.sdk.errors import LightningError
 
 

@@ -21,7 +21,8 @@ from urllib.parse import quote, unquote
 
 from lightning_ctl.controlplane.storage.backends import Backend
 from lightning_ctl.sdk._content import PartialCopy, check_relative, partial_path
-from lightning_ctl.sdk._storage import ARTIFACT_KINDS, Artifact, DriveFile, FileEntry
+from lightning_ctl.sdk._storage import ARTIFACT_KINDS
+from lightning_ctl.sdk._storage_types import Artifact, DriveFile, FileEntry
 
 _DIGEST = re.compile(r"[0-9a-f]{64}")
 BLOBS = "blobs"

@@ -19,7 +19,8 @@ from lightning_ctl.controlplane.storage import open_store
 from lightning_ctl.controlplane.storage.coordinator import StorageCoordinator
 from lightning_ctl.protos.lightning.v1 import storage_pb2, storage_pb2_grpc
 from lightning_ctl.sdk import _content
-from lightning_ctl.sdk._storage import PATH_KIND, UploadRequested
+from lightning_ctl.sdk._storage import PATH_KIND
+from lightning_ctl.sdk._storage_types import UploadRequested
 
 DATA = os.urandom(5 << 20)
 DIGEST = hashlib.sha256(DATA).hexdigest()

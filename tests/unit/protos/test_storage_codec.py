@@ -6,7 +6,7 @@ import pytest
 
 from lightning_ctl.protos import codec, storage_codec
 from lightning_ctl.protos.lightning.v1 import storage_pb2
-from lightning_ctl.sdk._storage import Artifact, DriveFile, FileEntry, PersistOutcome, UploadRequested
+from lightning_ctl.sdk._storage_types import Artifact, DriveFile, FileEntry, PersistOutcome, UploadRequested
 
 DIGEST = "ab" * 32
 

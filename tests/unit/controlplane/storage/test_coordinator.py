@@ -11,7 +11,7 @@ import pytest
 
 from lightning_ctl.controlplane.storage import open_store
 from lightning_ctl.controlplane.storage.coordinator import StorageCoordinator, StorageFault
-from lightning_ctl.sdk._storage import Artifact, FileEntry, UploadRequested
+from lightning_ctl.sdk._storage_types import Artifact, FileEntry, UploadRequested
 
 DATA = b"0123456789" * 100_000
 DIGEST = hashlib.sha256(DATA).hexdigest()

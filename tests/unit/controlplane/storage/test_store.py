@@ -8,7 +8,7 @@ import pytest
 
 from lightning_ctl.controlplane.storage import open_store, record_store, recorded_store, start_afresh
 from lightning_ctl.controlplane.storage.store import ArtifactStore
-from lightning_ctl.sdk._storage import Artifact, FileEntry
+from lightning_ctl.sdk._storage_types import Artifact, FileEntry
 
 DATA = b"content of a file" * 1000
 DIGEST = hashlib.sha256(DATA).hexdigest()
