@@ -30,7 +30,11 @@ _PathBase: type = type(pathlib.Path())  # PosixPath (or WindowsPath)
 
 
 def _storage_root() -> str:
-    return os.environ.get("STORAGE_ROOT_DIR", ".storage")
+    """``STORAGE_ROOT_DIR`` (default ``.storage``), created like the former framework did, so that ``open(path, "w")``
+    works at once."""
+    root = os.environ.get("STORAGE_ROOT_DIR", ".storage")
+    os.makedirs(root, exist_ok=True)
+    return root
 
 
 def _rewrite(args: tuple[Any, ...]) -> tuple[Any, ...]:

@@ -263,3 +263,17 @@ def test_a_consumer_sees_a_small_path_quickly(cluster: Cluster) -> None:
     two_agents(cluster, "big_file.py", "--env", "STORAGE_BYTES=1024")
     facts = reported(finished(cluster).stdout, "BIG")
     assert facts["consumed"]["digest"] == facts["produced"] and facts["consumed"]["size"] == 1024
+
+
+@pytest.mark.e2e
+def test_former_framework_storage_app_runs_unchanged(tmp_path: Path) -> None:
+    """The docs' Path/Payload/Drive example, importing lightning.app.storage, runs on the local agent: the
+    consumer reads the lit:// file and the Payload, the Drive lists its file, and nothing warns on every tick."""
+    from tests.helpers.processes import run_app
+
+    app = Path(__file__).resolve().parent / "compat_apps" / "storage_docs.py"
+    run = run_app(app, "--stop-grace", "2", timeout_s=TIMEOUT_S, cwd=tmp_path)
+    assert run.exit_code == 0, f"exit {run.exit_code}\n{run.stdout}\n{run.stderr}"
+    assert "root.dest_work | GOT Hello World ! ['a', 1] ['shared.txt']" in run.stdout, run.stdout
+    assert "FLOW None .storage/boring_file.txt" in run.stdout, run.stdout
+    assert "unprocessed" not in run.stderr and "WARNING" not in run.stderr, run.stderr
