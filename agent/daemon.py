@@ -19,7 +19,7 @@ from lightning_ctl.agent.framing import read_frame
 from lightning_ctl.agent.home import AgentHome
 from lightning_ctl.agent.launcher import ZygoteLauncher, exec_work
 from lightning_ctl.agent.supervisor import WorkSupervisor
-from lightning_ctl.agent.transfer import AgentStorage
+from lightning_ctl.agent.work_storage import AgentStorage
 from lightning_ctl.protos import codec
 from lightning_ctl.protos.lightning.v1 import events_pb2, runner_pb2, storage_pb2
 from lightning_ctl.sdk._events import (

@@ -34,8 +34,8 @@ from pathlib import Path
 sys.dont_write_bytecode = True
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # the repository, for tests.helpers
 
-from tests.helpers.agents import Cluster  # noqa: E402
-from tests.helpers.memory import PeakRss  # noqa: E402
+from tests.helpers.agents import Cluster
+from tests.helpers.memory import PeakRss
 
 APP = textwrap.dedent('''
     """A producer on agent a hands files to a consumer on agent b; the flow reports the times."""

@@ -13,8 +13,9 @@ import posixpath
 import shutil
 import stat
 import uuid
+from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Any, BinaryIO, Iterable
+from typing import Any, BinaryIO
 
 CHUNK_BYTES = 1 << 20
 """The unit of every read, write and message of a transfer."""

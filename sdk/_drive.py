@@ -58,7 +58,7 @@ class Drive:
 
     def __init__(
         self,
-        id: str,  # noqa: A002 - the former framework's argument name
+        id: str,
         allow_duplicates: bool = False,
         component_name: str | None = None,
         root_folder: str | None = None,

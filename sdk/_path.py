@@ -16,7 +16,8 @@ import hashlib
 import os
 import pathlib
 import sys
-from typing import Any, Callable, Sequence
+from collections.abc import Callable, Sequence
+from typing import Any
 
 from lightning_ctl.sdk._storage import PATH_KIND, Handed, get_storage, require_work_process
 
@@ -107,7 +108,7 @@ class Path(_PathBase, Handed):
         """Identifies the (origin, path) pair; None while the Path has no origin."""
         if self._origin is None:
             return None
-        return hashlib.sha1(f"{self.origin_name}/{self}".encode()).hexdigest()  # noqa: S324 - an identifier
+        return hashlib.sha1(f"{self.origin_name}/{self}".encode()).hexdigest()
 
     def _sanitize(self) -> None:
         """Keep only names (no component objects), e.g. before the Path crosses a process."""

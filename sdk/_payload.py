@@ -54,7 +54,7 @@ class _BasePayload(Handed, ABC):
         """Identifies (origin, consumer, name); None while it has no origin."""
         if self._origin is None:
             return None
-        return hashlib.sha1(f"{self.origin_name}/{self.consumer_name}/{self.name}".encode()).hexdigest()  # noqa: S324
+        return hashlib.sha1(f"{self.origin_name}/{self.consumer_name}/{self.name}".encode()).hexdigest()
 
     @abstractmethod
     def save(self, obj: Any, path: str) -> None:
@@ -153,4 +153,4 @@ class Payload(_BasePayload):
         import pickle
 
         with open(path, "rb") as file:
-            return pickle.load(file)  # noqa: S301 - the documented, explicit opt-in
+            return pickle.load(file)

@@ -7,7 +7,7 @@ ended app's store.
 
 from __future__ import annotations
 
-from typing import AsyncIterator
+from collections.abc import AsyncIterator
 
 from lightning_ctl.controlplane.api.client import AppClient
 from lightning_ctl.protos import storage_codec

@@ -9,7 +9,8 @@ The one table from storage faults to status codes (agents and the CLI map them b
 from __future__ import annotations
 
 import functools
-from typing import Any, AsyncIterator, Awaitable, Callable, TypeVar
+from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import Any, TypeVar
 
 import grpc
 
@@ -58,12 +59,12 @@ class StorageServicer(storage_pb2_grpc.StorageServiceServicer):
         self._coordinator = coordinator
 
     @_unary
-    async def StatBlob(self, request: storage_pb2.StatBlobRequest, context: Any) -> storage_pb2.BlobStatus:  # noqa: N802
+    async def StatBlob(self, request: storage_pb2.StatBlobRequest, context: Any) -> storage_pb2.BlobStatus:
         stored, partial = await self._coordinator.stat_blob(request.digest)
         return storage_pb2.BlobStatus(stored=stored, partial_bytes=partial)
 
     @_unary
-    async def UploadBlob(self, request_iterator: AsyncIterator[storage_pb2.BlobUpload], context: Any  # noqa: N802
+    async def UploadBlob(self, request_iterator: AsyncIterator[storage_pb2.BlobUpload], context: Any
                          ) -> storage_pb2.BlobStatus:
         header = await anext(aiter(request_iterator), None)
         if header is None:
@@ -80,7 +81,7 @@ class StorageServicer(storage_pb2_grpc.StorageServiceServicer):
                                                                  chunks())
         return storage_pb2.BlobStatus(stored=stored, partial_bytes=partial)
 
-    async def DownloadBlob(self, request: storage_pb2.DownloadBlobRequest, context: Any  # noqa: N802
+    async def DownloadBlob(self, request: storage_pb2.DownloadBlobRequest, context: Any
                            ) -> AsyncIterator[storage_pb2.BlobChunk]:
         try:
             async for data in self._coordinator.send_blob(request.digest, request.offset):
@@ -90,27 +91,27 @@ class StorageServicer(storage_pb2_grpc.StorageServiceServicer):
             await context.abort(code, details)
 
     @_unary
-    async def CommitArtifact(self, request: storage_pb2.CommitArtifactRequest, context: Any  # noqa: N802
+    async def CommitArtifact(self, request: storage_pb2.CommitArtifactRequest, context: Any
                              ) -> storage_pb2.CommitArtifactReply:
         artifact = storage_codec.artifact_from_pb(request.artifact)
         await self._coordinator.commit_artifact(artifact, request.problem, request.request_id)
         return storage_pb2.CommitArtifactReply()
 
     @_unary
-    async def ResolveArtifact(self, request: storage_pb2.ResolveArtifactRequest, context: Any  # noqa: N802
+    async def ResolveArtifact(self, request: storage_pb2.ResolveArtifactRequest, context: Any
                               ) -> storage_pb2.Artifact:
         artifact: Artifact = await self._coordinator.resolve_artifact(
             request.work_name, storage_codec.kind_from_pb(request.kind), request.name, request.consumer)
         return storage_codec.artifact_to_pb(artifact)
 
     @_unary
-    async def ListArtifacts(self, request: storage_pb2.ListArtifactsRequest, context: Any  # noqa: N802
+    async def ListArtifacts(self, request: storage_pb2.ListArtifactsRequest, context: Any
                             ) -> storage_pb2.ArtifactList:
         artifacts = await self._coordinator.list_artifacts(request.work_name)
         return storage_pb2.ArtifactList(artifacts=[storage_codec.artifact_to_pb(a) for a in artifacts])
 
     @_unary
-    async def PutDriveFiles(self, request: storage_pb2.PutDriveFilesRequest, context: Any  # noqa: N802
+    async def PutDriveFiles(self, request: storage_pb2.PutDriveFilesRequest, context: Any
                             ) -> storage_pb2.PutDriveFilesReply:
         files = [storage_codec.file_from_pb(f) for f in request.files]
         await self._coordinator.put_drive_files(request.drive_id, request.component, request.path or ".", files,
@@ -118,21 +119,21 @@ class StorageServicer(storage_pb2_grpc.StorageServiceServicer):
         return storage_pb2.PutDriveFilesReply()
 
     @_unary
-    async def ListDrive(self, request: storage_pb2.ListDriveRequest, context: Any) -> storage_pb2.DriveFiles:  # noqa: N802
+    async def ListDrive(self, request: storage_pb2.ListDriveRequest, context: Any) -> storage_pb2.DriveFiles:
         if not request.drive_id:
             return storage_pb2.DriveFiles(drive_ids=await self._coordinator.drive_ids())
         files = await self._coordinator.list_drive(request.drive_id, request.component, request.path or ".")
         return storage_pb2.DriveFiles(files=[storage_codec.drive_file_to_pb(f) for f in files])
 
     @_unary
-    async def ResolveDrive(self, request: storage_pb2.ResolveDriveRequest, context: Any  # noqa: N802
+    async def ResolveDrive(self, request: storage_pb2.ResolveDriveRequest, context: Any
                            ) -> storage_pb2.DriveFiles:
         files = await self._coordinator.resolve_drive(request.drive_id, request.component, request.path or ".",
                                                       request.timeout_s)
         return storage_pb2.DriveFiles(files=[storage_codec.drive_file_to_pb(f) for f in files])
 
     @_unary
-    async def DeleteDriveFiles(self, request: storage_pb2.DeleteDriveFilesRequest, context: Any  # noqa: N802
+    async def DeleteDriveFiles(self, request: storage_pb2.DeleteDriveFilesRequest, context: Any
                                ) -> storage_pb2.DeleteDriveFilesReply:
         await self._coordinator.delete_drive_files(request.drive_id, request.component, request.path or ".")
         return storage_pb2.DeleteDriveFilesReply()

@@ -5,11 +5,17 @@ from __future__ import annotations
 import contextlib
 import os
 import sys
-from typing import Callable, Iterator
+from collections.abc import Callable, Iterator
 
 import click
 
-from lightning_ctl.controlplane.cli.config import EXIT_CODES_HELP, EXIT_USAGE, CliConfig, CliError, operating_command
+from lightning_ctl.controlplane.cli.config import (
+    EXIT_CODES_HELP,
+    EXIT_USAGE,
+    CliConfig,
+    CliError,
+    operating_command,
+)
 from lightning_ctl.controlplane.cli.store_access import (
     APP_OPTION,
     DriveTarget,

@@ -6,7 +6,13 @@ from typing import Any
 
 import click
 
-from lightning_ctl.controlplane.cli.config import EXIT_CODES_HELP, CliConfig, CliError, echo, operating_command
+from lightning_ctl.controlplane.cli.config import (
+    EXIT_CODES_HELP,
+    CliConfig,
+    CliError,
+    echo,
+    operating_command,
+)
 from lightning_ctl.controlplane.cli.render import dumps, format_bytes, iso_time, table
 from lightning_ctl.controlplane.cli.store_access import (
     APP_OPTION,

@@ -4,8 +4,9 @@ on this machine), naming what is in it (``lit://DRIVE/PATH``, ``WORK:PATH``), an
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Awaitable, Callable, TypeVar
+from typing import TYPE_CHECKING, TypeVar
 
 import click
 

@@ -14,7 +14,8 @@ from __future__ import annotations
 import asyncio
 import errno
 import uuid
-from typing import TYPE_CHECKING, AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Sequence
+from typing import TYPE_CHECKING
 
 import structlog
 

@@ -10,10 +10,18 @@ from __future__ import annotations
 
 import asyncio
 import os
-from typing import AsyncIterator, Callable, Protocol, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
+from typing import Protocol
 
 from lightning_ctl.controlplane.storage.store import ArtifactStore, under
-from lightning_ctl.sdk._content import CHUNK_BYTES, PartialCopy, check_relative, make_dirs, staging_folder, swap_in
+from lightning_ctl.sdk._content import (
+    CHUNK_BYTES,
+    PartialCopy,
+    check_relative,
+    make_dirs,
+    staging_folder,
+    swap_in,
+)
 from lightning_ctl.sdk._storage import PATH_KIND, PAYLOAD_KIND
 from lightning_ctl.sdk._storage_types import Artifact, DriveFile, FileEntry
 from lightning_ctl.sdk.errors import LightningError

@@ -15,8 +15,9 @@ import json
 import os
 import re
 import time
+from collections.abc import Iterable
 from pathlib import Path
-from typing import Any, BinaryIO, Iterable
+from typing import Any, BinaryIO
 from urllib.parse import quote, unquote
 
 from lightning_ctl.controlplane.storage.backends import Backend

@@ -38,7 +38,7 @@ def two_agents(cluster: Cluster, app: str, *args: str) -> tuple[Any, AgentProces
     return cp, a, b
 
 
-def finished(cluster: Cluster, timeout_s: float = TIMEOUT_S):  # noqa: ANN201 - AppRun
+def finished(cluster: Cluster, timeout_s: float = TIMEOUT_S):
     run = cluster.wait_app(timeout_s)
     assert run.exit_code == 0, f"exit {run.exit_code}\n{cluster.output()}"
     return run

@@ -38,6 +38,7 @@ PB2_EDGE = (
     "protos/codec.py",
     "protos/storage_codec.py",
     "agent/transfer.py",
+    "agent/work_storage.py",
     "controlplane/api/",
     "agent/session.py",
     "agent/daemon.py",

@@ -7,13 +7,15 @@ import asyncio
 import errno
 import hashlib
 import os
+from collections.abc import Awaitable, Callable
 from pathlib import Path
-from typing import Any, Awaitable, Callable
+from typing import Any
 
 import grpc
 import pytest
 
-from lightning_ctl.agent.transfer import AgentStorage, TransferFailure
+from lightning_ctl.agent.transfer import TransferFailure
+from lightning_ctl.agent.work_storage import AgentStorage
 from lightning_ctl.controlplane.api.storage_service import StorageServicer
 from lightning_ctl.controlplane.storage import open_store
 from lightning_ctl.controlplane.storage.coordinator import StorageCoordinator

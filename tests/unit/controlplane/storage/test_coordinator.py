@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+from collections.abc import AsyncIterator
 from types import SimpleNamespace
-from typing import AsyncIterator
 
 import pytest
 
@@ -43,7 +43,7 @@ def coordinator(tmp_path) -> StorageCoordinator:
     return StorageCoordinator(open_store(tmp_path / "app"), FakeRegistry())
 
 
-def run(coroutine):  # noqa: ANN001, ANN201
+def run(coroutine):
     return asyncio.run(coroutine)
 
 
