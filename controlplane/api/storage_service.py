@@ -94,7 +94,7 @@ class StorageServicer(storage_pb2_grpc.StorageServiceServicer):
     async def CommitArtifact(self, request: storage_pb2.CommitArtifactRequest, context: Any
                              ) -> storage_pb2.CommitArtifactReply:
         artifact = storage_codec.artifact_from_pb(request.artifact)
-        await self._coordinator.commit_artifact(artifact, request.problem, request.request_id)
+        await self._coordinator.commit_artifact(artifact, request.problem, request.request_id, request.agent_id)
         return storage_pb2.CommitArtifactReply()
 
     @_unary

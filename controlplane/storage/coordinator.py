@@ -160,12 +160,19 @@ class StorageCoordinator:
 
     # -- artifacts ------------------------------------------------------------------------------------------------
 
-    async def commit_artifact(self, artifact: Artifact, problem: str = "", request_id: str = "") -> None:
+    async def commit_artifact(self, artifact: Artifact, problem: str = "", request_id: str = "",
+                              agent_id: str = "") -> None:
         """Record what a work persisted (its blobs stored), or ``problem``: why it could not.
 
         Raises:
-            StorageFault: a file's path is unsafe (INVALID) or its blob was not uploaded (NOT_FOUND).
+            StorageFault: the work runs on another agent than ``agent_id`` (a replaced attempt must not overwrite
+                what the current one persists: INVALID), a file's path is unsafe (INVALID) or its blob was not
+                uploaded (NOT_FOUND).
         """
+        placement = self._registry.placements.get(artifact.work_name) if self._registry is not None else None
+        if placement is not None and agent_id and placement.allocation.agent_id != agent_id:
+            raise StorageFault(f"{artifact.work_name} runs on another agent now: what agent {agent_id} persisted for "
+                               "it is refused", code=StorageFault.INVALID)
         key = (artifact.work_name, artifact.kind, artifact.name)
         outcome: Artifact | str
         if problem:

@@ -144,3 +144,10 @@ def test_drive_rules(coordinator):
         assert [f.component for f in await coordinator.list_drive("d")] == ["root.a"]
 
     run(scenario())
+
+
+def test_a_replaced_attempt_cannot_overwrite_what_the_current_one_persists(coordinator):
+    """A commit from an agent the work is no longer placed on is refused (the work moved while that agent was away)."""
+    coordinator._registry.place("root.w", agent_id="agent-new")
+    with pytest.raises(StorageFault, match="another agent"):
+        run(coordinator.commit_artifact(Artifact("root.w", "path", "x", False, ()), agent_id="agent-old"))
