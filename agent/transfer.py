@@ -22,6 +22,7 @@ from typing import TypeVar
 import grpc
 import structlog
 
+from lightning_ctl.agent.errors import TransferFailure
 from lightning_ctl.agent.local_content import LocalContent
 from lightning_ctl.protos.lightning.v1 import storage_pb2, storage_pb2_grpc
 from lightning_ctl.sdk._content import (
@@ -34,7 +35,7 @@ from lightning_ctl.sdk._content import (
     staging_folder,
     swap_in,
 )
-from lightning_ctl.sdk._storage_types import FileEntry
+from lightning_ctl.sdk._storage_types import FailureKind, FileEntry
 
 log = structlog.get_logger(component="transfer")
 
@@ -49,20 +50,10 @@ _CHANGED_RETRIES = 3
 _RETRYABLE = frozenset({grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.CANCELLED, grpc.StatusCode.DEADLINE_EXCEEDED})
 
 
-class TransferFailure(Exception):
-    """A storage request failed; ``kind`` is a ``StorageFailure.Kind``, the message says why."""
-
-    def __init__(self, kind: int, message: str, changed: bool = False) -> None:
-        super().__init__(message)
-        self.kind = kind
-        self.changed = changed
-        """The bytes sent did not match their digest: the file changed while it was read."""
-
-
 _FAILURE_KINDS = {
-    grpc.StatusCode.NOT_FOUND: storage_pb2.StorageFailure.KIND_NOT_FOUND,
-    grpc.StatusCode.ALREADY_EXISTS: storage_pb2.StorageFailure.KIND_EXISTS,
-    grpc.StatusCode.INVALID_ARGUMENT: storage_pb2.StorageFailure.KIND_INVALID,
+    grpc.StatusCode.NOT_FOUND: FailureKind.NOT_FOUND,
+    grpc.StatusCode.ALREADY_EXISTS: FailureKind.EXISTS,
+    grpc.StatusCode.INVALID_ARGUMENT: FailureKind.INVALID,
 }
 
 
@@ -70,11 +61,11 @@ def _failure(exc: grpc.aio.AioRpcError) -> TransferFailure:
     """The control plane's answer as a failure of the request (the one mapping from status codes)."""
     code, details = exc.code(), exc.details() or ""
     if code == grpc.StatusCode.UNAUTHENTICATED:
-        details = "the control plane refused this agent's token"
+        details = "the control plane refused this agent's credential"
     elif code == grpc.StatusCode.UNIMPLEMENTED:
         details = "the control plane does not serve files (an older lightning-ctl?)"
-    return TransferFailure(_FAILURE_KINDS.get(code, storage_pb2.StorageFailure.KIND_TRANSFER),
-                           details or code.name.lower(), changed=code == grpc.StatusCode.DATA_LOSS)
+    return TransferFailure(details or code.name.lower(), kind=_FAILURE_KINDS.get(code, FailureKind.TRANSFER),
+                           changed=code == grpc.StatusCode.DATA_LOSS)
 
 
 def _is_no_space(exc: OSError) -> bool:
@@ -86,7 +77,6 @@ class BlobTransfer:
 
     def __init__(self, content: LocalContent | None = None, retry_window_s: float = RETRY_WINDOW_S) -> None:
         self.content = content or LocalContent()
-        self.agent_id = ""
         self._stub: storage_pb2_grpc.StorageServiceStub | None = None
         self._metadata: tuple[tuple[str, str], ...] = ()
         self._connected: asyncio.Event | None = None
@@ -96,11 +86,11 @@ class BlobTransfer:
         self.bytes_received = 0
         self.local_copies = 0
 
-    def use_channel(self, channel: grpc.aio.Channel, token: str, agent_id: str) -> None:
-        """Talk to the control plane over ``channel`` (the agent's own connection) from now on."""
+    def use_channel(self, channel: grpc.aio.Channel, metadata: tuple[tuple[str, str], ...]) -> None:
+        """Talk to the control plane over ``channel`` (the agent's own connection) with ``metadata`` (its agent
+        credential: the control plane knows the agent by it) from now on."""
         self._stub = storage_pb2_grpc.StorageServiceStub(channel)
-        self._metadata = (("authorization", f"Bearer {token}"),)
-        self.agent_id = agent_id
+        self._metadata = metadata
         self._ready().set()
 
     def _ready(self) -> asyncio.Event:
@@ -275,7 +265,7 @@ class BlobTransfer:
                     await retry.pause(reason)
             await asyncio.to_thread(copy.finish, entry.mode)
         except ContentError as exc:
-            raise TransferFailure(storage_pb2.StorageFailure.KIND_TRANSFER, f"{owner}: {exc}") from None
+            raise TransferFailure(f"{owner}: {exc}") from None
         except OSError as exc:
             if _is_no_space(exc):
                 copy.discard()  # a full disk gets its space back; nothing to resume from
@@ -286,12 +276,11 @@ class BlobTransfer:
     def _local_error(self, exc: OSError, destination: str, entry: FileEntry, owner: str) -> TransferFailure:
         if _is_no_space(exc):
             return self._no_space(exc, destination, entry, owner)
-        return TransferFailure(storage_pb2.StorageFailure.KIND_TRANSFER, f"cannot write {destination}: {exc}")
+        return TransferFailure(f"cannot write {destination}: {exc}")
 
     @staticmethod
     def _no_space(exc: OSError, destination: str, entry: FileEntry, owner: str) -> TransferFailure:
         return TransferFailure(
-            storage_pb2.StorageFailure.KIND_TRANSFER,
             f"no space left on {socket.gethostname()} for {destination} ({entry.size} bytes of {owner}): "
             f"{exc.strerror or exc}",
         )
@@ -305,8 +294,7 @@ class BlobTransfer:
         try:
             await asyncio.to_thread(make_dirs, staging, dirs)
         except OSError as exc:
-            raise TransferFailure(storage_pb2.StorageFailure.KIND_TRANSFER, f"cannot write {destination}: {exc}") \
-                from None
+            raise TransferFailure(f"cannot write {destination}: {exc}") from None
 
         async def one(entry: FileEntry) -> None:
             await self.materialize(entry, os.path.join(staging, entry.path), owner,
@@ -326,8 +314,7 @@ class BlobTransfer:
                     digest = await asyncio.to_thread(self.content.digest_of, local.path)
                     size = os.path.getsize(local.path)
                 except OSError as exc:
-                    raise TransferFailure(storage_pb2.StorageFailure.KIND_TRANSFER,
-                                          f"cannot read {local.path}: {exc}") from None
+                    raise TransferFailure(f"cannot read {local.path}: {exc}") from None
                 try:
                     await self.upload_blob(local.path, digest, size, work_name, name)
                 except TransferFailure as exc:
@@ -336,8 +323,7 @@ class BlobTransfer:
                     continue  # the file changed while it was read: hash it again
                 entries[index] = FileEntry(local.relpath, digest, size, local.mode)
                 return
-            raise TransferFailure(storage_pb2.StorageFailure.KIND_TRANSFER,
-                                  f"{local.path} kept changing while {work_name} persisted it")
+            raise TransferFailure(f"{local.path} kept changing while {work_name} persisted it")
 
         await _bounded(one, range(len(files)))
         return [entry for entry in entries if entry is not None]
@@ -361,8 +347,7 @@ class _Retry:
 
     async def pause(self, reason: str) -> None:
         if time.monotonic() - self._since > self.window_s:
-            raise TransferFailure(storage_pb2.StorageFailure.KIND_TRANSFER,
-                                  f"{self.what}: the control plane stayed unreachable for {self.window_s:.0f}s "
+            raise TransferFailure(f"{self.what}: the control plane stayed unreachable for {self.window_s:.0f}s "
                                   f"({reason})")
         log.debug("transfer_retrying", what=self.what, reason=reason, delay_s=self._delay)
         await asyncio.sleep(self._delay)

@@ -17,13 +17,31 @@ import time
 
 import structlog
 
-from lightning_ctl.agent.transfer import UNARY_TIMEOUT_S, BlobTransfer, TransferFailure
-from lightning_ctl.protos import storage_codec
+from lightning_ctl.agent.errors import TransferFailure
+from lightning_ctl.agent.transfer import UNARY_TIMEOUT_S, BlobTransfer
+from lightning_ctl.protos import codec
 from lightning_ctl.protos.lightning.v1 import storage_pb2
 from lightning_ctl.sdk._content import walk
 from lightning_ctl.sdk._drive import drive_children
 from lightning_ctl.sdk._storage import PATH_KIND
-from lightning_ctl.sdk._storage_types import Artifact, DriveFile, FileEntry, PersistOutcome, UploadRequested
+from lightning_ctl.sdk._storage_types import (
+    Artifact,
+    DriveDeleteAsk,
+    DriveFile,
+    DriveGetAsk,
+    DriveListAsk,
+    DrivePutAsk,
+    FailureKind,
+    FetchAsk,
+    FileEntry,
+    PersistAsk,
+    PersistOutcome,
+    ResolveAsk,
+    StorageAsk,
+    StorageReply,
+    StorageRequest,
+    UploadRequested,
+)
 
 log = structlog.get_logger(component="work_storage")
 
@@ -38,16 +56,14 @@ class AgentStorage(BlobTransfer):
         """Persist ``local_path`` as ``work_name``'s artifact; what became of it (never raises)."""
         try:
             artifact = await self._upload_artifact(work_name, kind, name, local_path)
-            request = storage_pb2.CommitArtifactRequest(artifact=storage_codec.artifact_to_pb(artifact),
-                                                        request_id=request_id, agent_id=self.agent_id)
+            request = storage_pb2.CommitArtifactRequest(artifact=codec.artifact_to_pb(artifact), request_id=request_id)
             await self._call(f"recording {work_name}'s {name!r}", lambda stub, md: stub.CommitArtifact(
                 request, metadata=md, timeout=UNARY_TIMEOUT_S))
             return PersistOutcome(kind, name, True)
         except TransferFailure as exc:
             problem = str(exc)
-        empty = storage_codec.artifact_to_pb(Artifact(work_name, kind, name, False, ()))
-        request = storage_pb2.CommitArtifactRequest(artifact=empty, problem=problem, request_id=request_id,
-                                                    agent_id=self.agent_id)
+        empty = codec.artifact_to_pb(Artifact(work_name, kind, name, False, ()))
+        request = storage_pb2.CommitArtifactRequest(artifact=empty, problem=problem, request_id=request_id)
         try:
             await self._call(f"recording {work_name}'s {name!r}", lambda stub, md: stub.CommitArtifact(
                 request, metadata=md, timeout=UNARY_TIMEOUT_S))
@@ -60,21 +76,20 @@ class AgentStorage(BlobTransfer):
         try:
             is_dir, files, dirs = await asyncio.to_thread(walk, local_path)
         except FileNotFoundError:
-            raise TransferFailure(storage_pb2.StorageFailure.KIND_NOT_FOUND,
-                                  f"{local_path} did not exist when {work_name} persisted it") from None
+            raise TransferFailure(f"{local_path} did not exist when {work_name} persisted it",
+                                  kind=FailureKind.NOT_FOUND) from None
         except OSError as exc:
-            raise TransferFailure(storage_pb2.StorageFailure.KIND_TRANSFER, f"cannot read {local_path}: {exc}") \
-                from None
+            raise TransferFailure(f"cannot read {local_path}: {exc}") from None
         entries = await self.upload_files(files, work_name, name)
         return Artifact(work_name, kind, name, is_dir, tuple(entries), time.time(), tuple(dirs))
 
     async def resolve(self, origin: str, kind: str, name: str, consumer: str) -> Artifact:
         """The artifact ``origin`` persisted (or hands over now); raises TransferFailure (NOT_FOUND) otherwise."""
-        request = storage_pb2.ResolveArtifactRequest(work_name=origin, kind=storage_codec.kind_to_pb(kind), name=name,
+        request = storage_pb2.ResolveArtifactRequest(work_name=origin, kind=codec.kind_to_pb(kind), name=name,
                                                      consumer=consumer)
         pb = await self._call(f"asking for {origin}'s {name!r}", lambda stub, md: stub.ResolveArtifact(
             request, metadata=md))
-        return storage_codec.artifact_from_pb(pb)
+        return codec.artifact_from_pb(pb)
 
     async def fetch(self, origin: str, kind: str, name: str, destination: str, consumer: str) -> None:
         """Copy ``origin``'s artifact to ``destination``, replacing what is there."""
@@ -94,9 +109,8 @@ class AgentStorage(BlobTransfer):
         if os.path.commonpath([root, local]) != root:
             problem = f"{command.name!r} is outside {command.work_name}'s working directory ({root}): only files " \
                       "inside it are handed over before the work persists them"
-            empty = storage_codec.artifact_to_pb(Artifact(command.work_name, PATH_KIND, command.name, False, ()))
-            request = storage_pb2.CommitArtifactRequest(artifact=empty, problem=problem,
-                                                        request_id=command.request_id, agent_id=self.agent_id)
+            empty = codec.artifact_to_pb(Artifact(command.work_name, PATH_KIND, command.name, False, ()))
+            request = storage_pb2.CommitArtifactRequest(artifact=empty, problem=problem, request_id=command.request_id)
             await self._call("answering the control plane", lambda stub, md: stub.CommitArtifact(
                 request, metadata=md, timeout=UNARY_TIMEOUT_S))
             return
@@ -110,13 +124,12 @@ class AgentStorage(BlobTransfer):
         try:
             is_dir, files, _ = await asyncio.to_thread(walk, local_path)
         except OSError as exc:
-            raise TransferFailure(storage_pb2.StorageFailure.KIND_NOT_FOUND, f"cannot read {local_path}: {exc}") \
-                from None
+            raise TransferFailure(f"cannot read {local_path}: {exc}", kind=FailureKind.NOT_FOUND) from None
         entries = await self.upload_files(files, component, f"lit://{drive_id}/{path}")
         prefix = "" if path == "." else path + "/"
         placed = [FileEntry(prefix + e.path if is_dir else path, e.digest, e.size, e.mode) for e in entries]
         request = storage_pb2.PutDriveFilesRequest(drive_id=drive_id, component=component, path=path,
-                                                   files=[storage_codec.file_to_pb(e) for e in placed],
+                                                   files=[codec.file_to_pb(e) for e in placed],
                                                    allow_duplicates=allow_duplicates)
         await self._call(f"putting {path!r} in Drive {drive_id!r}", lambda stub, md: stub.PutDriveFiles(
             request, metadata=md, timeout=UNARY_TIMEOUT_S))
@@ -126,88 +139,85 @@ class AgentStorage(BlobTransfer):
         request = storage_pb2.ListDriveRequest(drive_id=drive_id, component=component, path=path)
         reply = await self._call(f"listing Drive {drive_id!r}", lambda stub, md: stub.ListDrive(
             request, metadata=md, timeout=UNARY_TIMEOUT_S))
-        return [storage_codec.drive_file_from_pb(f) for f in reply.files]
+        return [codec.drive_file_from_pb(f) for f in reply.files]
 
-    async def drive_get(self, request: storage_pb2.DriveGet) -> None:
-        """Copy a Drive's file or folder to ``request.destination``."""
-        drive = request.drive
-        reply = await self._call(f"getting {drive.path!r} from Drive {drive.drive_id!r}",
-                                 lambda stub, md: stub.ResolveDrive(drive, metadata=md))
-        files = [storage_codec.drive_file_from_pb(f) for f in reply.files]
-        owner = f"{drive.path!r} of Drive {drive.drive_id!r}"
-        destination = request.destination
-        single = len(files) == 1 and files[0].path == drive.path
+    async def drive_get(self, ask: DriveGetAsk) -> None:
+        """Copy a Drive's file or folder to ``ask.destination``."""
+        request = storage_pb2.ResolveDriveRequest(drive_id=ask.drive_id, component=ask.component, path=ask.path,
+                                                  timeout_s=ask.timeout_s)
+        reply = await self._call(f"getting {ask.path!r} from Drive {ask.drive_id!r}",
+                                 lambda stub, md: stub.ResolveDrive(request, metadata=md))
+        files = [codec.drive_file_from_pb(f) for f in reply.files]
+        owner = f"{ask.path!r} of Drive {ask.drive_id!r}"
+        destination = ask.destination
+        single = len(files) == 1 and files[0].path == ask.path
         if single:
             entry = FileEntry("", files[0].digest, files[0].size, files[0].mode)
-            if not request.overwrite and os.path.exists(destination) and \
+            if not ask.overwrite and os.path.exists(destination) and \
                     not await asyncio.to_thread(self._holds, destination, entry):
                 raise _other_content(destination)
             await self.materialize(entry, destination, owner)
             return
-        prefix = "" if drive.path == "." else drive.path + "/"
+        prefix = "" if ask.path == "." else ask.path + "/"
         entries = [FileEntry(f.path[len(prefix):], f.digest, f.size, f.mode) for f in files]
-        if not request.overwrite and os.path.exists(destination):
+        if not ask.overwrite and os.path.exists(destination):
             same = all([await asyncio.to_thread(self._holds, os.path.join(destination, e.path), e) for e in entries])
             if not same:
                 raise _other_content(destination)
         await self.materialize_tree(entries, (), destination, owner)
 
-    # -- requests from work processes (the edge) ------------------------------------------------------------------
+    async def drive_delete(self, drive_id: str, component: str, path: str) -> None:
+        """Delete ``component``'s ``path`` (a file or a folder) from the Drive."""
+        request = storage_pb2.DeleteDriveFilesRequest(drive_id=drive_id, component=component, path=path)
+        await self._call(f"deleting {path!r} from Drive {drive_id!r}",
+                         lambda stub, md: stub.DeleteDriveFiles(request, metadata=md, timeout=UNARY_TIMEOUT_S))
 
-    async def handle(self, work_name: str, request: storage_pb2.StorageRequest) -> storage_pb2.StorageReply:
+    # -- requests from work processes -----------------------------------------------------------------------------
+
+    async def handle(self, work_name: str, request: StorageRequest) -> StorageReply:
         """Serve one request of ``work_name``'s process; the reply (a failure in it, never an exception)."""
-        reply = storage_pb2.StorageReply(request_id=request.request_id)
-        kind = request.WhichOneof("kind")
+        ask = request.ask
         try:
-            if kind == "persist":
-                for item in request.persist.items:
-                    outcome = await self.persist(work_name, storage_codec.kind_from_pb(item.kind), item.name,
-                                                 item.local_path)
-                    reply.persisted.append(storage_codec.outcome_to_pb(outcome))
-            elif kind == "fetch":
-                fetch = request.fetch
-                await self.fetch(fetch.origin, storage_codec.kind_from_pb(fetch.kind), fetch.name, fetch.destination,
-                                 fetch.consumer or work_name)
-            elif kind == "resolve":
-                reply.exists = await self._artifact_exists(request.resolve, work_name)
-            elif kind == "drive_put":
-                put = request.drive_put
-                await self.drive_put(put.drive_id, put.component, put.local_path, put.path, put.allow_duplicates)
-            elif kind == "drive_list":
-                listing = request.drive_list
-                files = await self.drive_files(listing.drive_id, listing.component, listing.path)
-                reply.names.extend(drive_children([f.path for f in files], listing.path))
-            elif kind == "drive_get":
-                await self.drive_get(request.drive_get)
-            elif kind == "drive_delete":
-                delete = request.drive_delete
-                await self._call(f"deleting {delete.path!r} from Drive {delete.drive_id!r}",
-                                 lambda stub, md: stub.DeleteDriveFiles(delete, metadata=md, timeout=UNARY_TIMEOUT_S))
-            else:
-                raise TransferFailure(storage_pb2.StorageFailure.KIND_INVALID, f"unknown storage request {kind!r}")
+            return await self._serve(work_name, request.request_id, ask)
         except TransferFailure as exc:
-            reply.failure.kind = exc.kind
-            reply.failure.message = str(exc)
+            return StorageReply(request.request_id, exc.kind, str(exc))
         except ValueError as exc:  # an unsafe path or a bad field
-            reply.failure.kind = storage_pb2.StorageFailure.KIND_INVALID
-            reply.failure.message = str(exc)
+            return StorageReply(request.request_id, FailureKind.INVALID, str(exc))
         except Exception as exc:
-            log.exception("storage_request_failed", work_name=work_name, request=kind)
-            reply.failure.kind = storage_pb2.StorageFailure.KIND_TRANSFER
-            reply.failure.message = f"the agent failed: {exc!r}"
-        return reply
+            log.exception("storage_request_failed", work_name=work_name, request=type(ask).__name__)
+            return StorageReply(request.request_id, FailureKind.TRANSFER, f"the agent failed: {exc!r}")
 
-    async def _artifact_exists(self, request: storage_pb2.ResolveArtifactRequest, consumer: str) -> bool:
+    async def _serve(self, work_name: str, request_id: int, ask: StorageAsk) -> StorageReply:
+        if isinstance(ask, PersistAsk):
+            outcomes = [await self.persist(work_name, item.kind, item.name, item.local_path) for item in ask.items]
+            return StorageReply(request_id, persisted=tuple(outcomes))
+        if isinstance(ask, FetchAsk):
+            await self.fetch(ask.origin, ask.kind, ask.name, ask.destination, ask.consumer or work_name)
+        elif isinstance(ask, ResolveAsk):
+            return StorageReply(request_id, exists=await self._artifact_exists(ask, work_name))
+        elif isinstance(ask, DrivePutAsk):
+            await self.drive_put(ask.drive_id, ask.component, ask.local_path, ask.path, ask.allow_duplicates)
+        elif isinstance(ask, DriveListAsk):
+            files = await self.drive_files(ask.drive_id, ask.component, ask.path)
+            return StorageReply(request_id, names=tuple(drive_children([f.path for f in files], ask.path)))
+        elif isinstance(ask, DriveGetAsk):
+            await self.drive_get(ask)
+        elif isinstance(ask, DriveDeleteAsk):
+            await self.drive_delete(ask.drive_id, ask.component, ask.path)
+        else:
+            raise TransferFailure(f"unknown storage request {type(ask).__name__}", kind=FailureKind.INVALID)
+        return StorageReply(request_id)
+
+    async def _artifact_exists(self, ask: ResolveAsk, consumer: str) -> bool:
         try:
-            await self.resolve(request.work_name, storage_codec.kind_from_pb(request.kind), request.name, consumer)
+            await self.resolve(ask.origin, ask.kind, ask.name, consumer)
         except TransferFailure as exc:
-            if exc.kind == storage_pb2.StorageFailure.KIND_NOT_FOUND:
+            if exc.kind == FailureKind.NOT_FOUND:
                 return False
             raise
         return True
 
 
-
 def _other_content(destination: str) -> TransferFailure:
-    return TransferFailure(storage_pb2.StorageFailure.KIND_EXISTS,
-                           f"{destination} exists with other content; pass overwrite=True to replace it")
+    return TransferFailure(f"{destination} exists with other content; pass overwrite=True to replace it",
+                           kind=FailureKind.EXISTS)

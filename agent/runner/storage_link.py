@@ -17,17 +17,26 @@ import tempfile
 from typing import Any
 
 from lightning_ctl.agent.runner.connection import RunnerConnection
-from lightning_ctl.protos import storage_codec
-from lightning_ctl.protos.lightning.v1 import storage_pb2
 from lightning_ctl.sdk._path import Path
 from lightning_ctl.sdk._payload import _BasePayload
 from lightning_ctl.sdk._storage import PATH_KIND, PAYLOAD_KIND, StorageBackend
-from lightning_ctl.sdk._storage_types import PersistOutcome
+from lightning_ctl.sdk._storage_types import (
+    DriveDeleteAsk,
+    DriveGetAsk,
+    DriveListAsk,
+    DrivePutAsk,
+    FailureKind,
+    FetchAsk,
+    PersistAsk,
+    PersistItem,
+    PersistOutcome,
+    ResolveAsk,
+    StorageAsk,
+    StorageReply,
+)
 from lightning_ctl.sdk._storage_values import decode_arguments
 from lightning_ctl.sdk._work import LightningWork
 from lightning_ctl.sdk.errors import ArtifactNotFoundError, TransferError
-
-_Failure = storage_pb2.StorageFailure
 
 
 class RunnerStorage(StorageBackend):
@@ -37,64 +46,51 @@ class RunnerStorage(StorageBackend):
         self._connection = connection
         self._work_name = work_name
 
-    def _ask(self, request: storage_pb2.StorageRequest, what: str, origin: str = "") -> storage_pb2.StorageReply:
-        reply = self._connection.request(request)
-        if not reply.HasField("failure"):
+    def _ask(self, ask: StorageAsk, what: str, origin: str = "") -> StorageReply:
+        reply = self._connection.request(ask)
+        if reply.failure is None:
             return reply
-        message = f"{self._work_name} {what}: {reply.failure.message}"
-        kind = reply.failure.kind
-        if kind == _Failure.KIND_NOT_FOUND:
+        message = f"{self._work_name} {what}: {reply.message}"
+        if reply.failure == FailureKind.NOT_FOUND:
             raise ArtifactNotFoundError(message, work_name=self._work_name, path=what, origin_name=origin)
-        if kind == _Failure.KIND_EXISTS:
+        if reply.failure == FailureKind.EXISTS:
             raise FileExistsError(message)
-        if kind == _Failure.KIND_INVALID:
+        if reply.failure == FailureKind.INVALID:
             raise ValueError(message)
         raise TransferError(message, work_name=self._work_name, path=what, origin_name=origin)
 
     def artifact_exists(self, origin: str, kind: str, name: str) -> bool:
-        request = storage_pb2.ResolveArtifactRequest(work_name=origin, kind=storage_codec.kind_to_pb(kind), name=name,
-                                                     consumer=self._work_name)
-        reply = self._ask(storage_pb2.StorageRequest(resolve=request), f"cannot check {name!r} of {origin}", origin)
-        return reply.exists
+        ask = ResolveAsk(origin, kind, name, consumer=self._work_name)
+        return self._ask(ask, f"cannot check {name!r} of {origin}", origin).exists
 
     def fetch(self, origin: str, kind: str, name: str, destination: str) -> None:
-        request = storage_pb2.FetchArtifact(origin=origin, kind=storage_codec.kind_to_pb(kind), name=name,
-                                            destination=destination, consumer=self._work_name)
+        ask = FetchAsk(origin, kind, name, destination, consumer=self._work_name)
         what = f"{name!r}" if kind == PATH_KIND else f"the Payload {name!r}"
-        self._ask(storage_pb2.StorageRequest(fetch=request), f"cannot get {what} made by {origin}", origin)
+        self._ask(ask, f"cannot get {what} made by {origin}", origin)
 
     def persist(self, work_name: str, items: list[tuple[str, str, str]]) -> list[PersistOutcome]:
-        request = storage_pb2.PersistArtifacts(work_name=work_name, items=[
-            storage_pb2.PersistItem(kind=storage_codec.kind_to_pb(kind), name=name, local_path=path)
-            for kind, name, path in items])
-        reply = self._ask(storage_pb2.StorageRequest(persist=request), "cannot persist its files")
-        return [storage_codec.outcome_from_pb(outcome) for outcome in reply.persisted]
+        ask = PersistAsk(work_name, tuple(PersistItem(kind, name, path) for kind, name, path in items))
+        return list(self._ask(ask, "cannot persist its files").persisted)
 
     def drive_put(self, drive_id: str, component: str, source: str, path: str, allow_duplicates: bool) -> None:
-        request = storage_pb2.DrivePut(drive_id=drive_id, component=component, local_path=source, path=path,
-                                       allow_duplicates=allow_duplicates)
-        self._ask(storage_pb2.StorageRequest(drive_put=request), f"cannot put {path!r} in Drive {drive_id!r}")
+        ask = DrivePutAsk(drive_id, component, source, path, allow_duplicates)
+        self._ask(ask, f"cannot put {path!r} in Drive {drive_id!r}")
 
     def drive_list(self, drive_id: str, component: str | None, path: str) -> list[str]:
-        request = storage_pb2.ListDriveRequest(drive_id=drive_id, component=component or "", path=path)
-        reply = self._ask(storage_pb2.StorageRequest(drive_list=request), f"cannot list Drive {drive_id!r}")
-        return list(reply.names)
+        ask = DriveListAsk(drive_id, component or "", path)
+        return list(self._ask(ask, f"cannot list Drive {drive_id!r}").names)
 
     def drive_get(self, drive_id: str, component: str | None, path: str, destination: str, timeout_s: float,
                   overwrite: bool) -> None:
-        drive = storage_pb2.ResolveDriveRequest(drive_id=drive_id, component=component or "", path=path,
-                                                timeout_s=timeout_s)
-        request = storage_pb2.DriveGet(drive=drive, destination=destination, overwrite=overwrite)
+        ask = DriveGetAsk(drive_id, component or "", path, destination, timeout_s, overwrite)
         try:
-            self._ask(storage_pb2.StorageRequest(drive_get=request), f"cannot get {path!r} from Drive {drive_id!r}")
+            self._ask(ask, f"cannot get {path!r} from Drive {drive_id!r}")
         except ArtifactNotFoundError as exc:
             raise FileNotFoundError(str(exc)) from None
 
     def drive_delete(self, drive_id: str, component: str, path: str) -> None:
-        request = storage_pb2.DeleteDriveFilesRequest(drive_id=drive_id, component=component, path=path)
         try:
-            self._ask(storage_pb2.StorageRequest(drive_delete=request),
-                      f"cannot delete {path!r} from Drive {drive_id!r}")
+            self._ask(DriveDeleteAsk(drive_id, component, path), f"cannot delete {path!r} from Drive {drive_id!r}")
         except ArtifactNotFoundError as exc:
             raise FileNotFoundError(str(exc)) from None
 

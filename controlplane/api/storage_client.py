@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 
 from lightning_ctl.controlplane.api.client import AppClient
-from lightning_ctl.protos import storage_codec
+from lightning_ctl.protos import codec
 from lightning_ctl.protos.lightning.v1 import storage_pb2, storage_pb2_grpc
 from lightning_ctl.sdk._storage_types import Artifact, DriveFile
 
@@ -36,19 +36,19 @@ class StorageClient(AppClient):
     async def artifacts(self, work_name: str) -> list[Artifact]:
         """The artifacts of ``work_name`` (every work's with "")."""
         reply = await self._unary(self._storage.ListArtifacts, storage_pb2.ListArtifactsRequest(work_name=work_name))
-        return [storage_codec.artifact_from_pb(a) for a in reply.artifacts]
+        return [codec.artifact_from_pb(a) for a in reply.artifacts]
 
     async def drive_files(self, drive_id: str, component: str, path: str) -> list[DriveFile]:
         """The Drive's files at or under ``path``."""
         request = storage_pb2.ListDriveRequest(drive_id=drive_id, component=component, path=path)
         reply = await self._unary(self._storage.ListDrive, request)
-        return [storage_codec.drive_file_from_pb(f) for f in reply.files]
+        return [codec.drive_file_from_pb(f) for f in reply.files]
 
     async def artifact(self, work_name: str, kind: str, name: str) -> Artifact:
         """One artifact: persisted, or handed over now by its running origin."""
-        request = storage_pb2.ResolveArtifactRequest(work_name=work_name, kind=storage_codec.kind_to_pb(kind),
+        request = storage_pb2.ResolveArtifactRequest(work_name=work_name, kind=codec.kind_to_pb(kind),
                                                      name=name, consumer="lightning-ctl cp")
-        return storage_codec.artifact_from_pb(await self._unary(self._storage.ResolveArtifact, request))
+        return codec.artifact_from_pb(await self._unary(self._storage.ResolveArtifact, request))
 
     async def blob(self, digest: str, offset: int) -> AsyncIterator[bytes]:
         """A blob's bytes from ``offset``."""

@@ -1,5 +1,8 @@
 """StorageServicer: the app's store over gRPC, for agents (their works' files) and ``lightning-ctl ls/cp``.
 
+Who may call what is the interceptor's (agents everything, the operator's token only the reads); an agent is known
+by its credential (and the client certificate it is bound to), never by what its requests say.
+
 The one table from storage faults to status codes (agents and the CLI map them back):
 
     NOT_FOUND ─► NOT_FOUND      EXISTS ─► ALREADY_EXISTS      INVALID, a bad field ─► INVALID_ARGUMENT
@@ -14,8 +17,11 @@ from typing import Any, TypeVar
 
 import grpc
 
-from lightning_ctl.controlplane.storage.coordinator import StorageCoordinator, StorageFault
-from lightning_ctl.protos import storage_codec
+from lightning_ctl.controlplane.api.interceptors import current_principal, peer_certificate
+from lightning_ctl.controlplane.credential_store import CredentialStore, Role
+from lightning_ctl.controlplane.errors import CredentialError, CredentialRefusedError, StorageFault
+from lightning_ctl.controlplane.storage.coordinator import StorageCoordinator
+from lightning_ctl.protos import codec
 from lightning_ctl.protos.lightning.v1 import storage_pb2, storage_pb2_grpc
 from lightning_ctl.sdk._storage_types import Artifact
 
@@ -43,7 +49,11 @@ def _unary(method: Callable[..., Awaitable[T]]) -> Callable[..., Awaitable[T]]:
     @functools.wraps(method)
     async def handler(self: StorageServicer, request: Any, context: grpc.aio.ServicerContext) -> T:
         try:
+            self._check_caller(context)
             return await method(self, request, context)
+        except CredentialError as exc:
+            await context.abort(grpc.StatusCode.PERMISSION_DENIED, str(exc))
+            raise  # unreachable: abort raises
         except (StorageFault, ValueError) as exc:
             code, details = _status_of(exc)  # type: ignore[misc]
             await context.abort(code, details)
@@ -55,8 +65,22 @@ def _unary(method: Callable[..., Awaitable[T]]) -> Callable[..., Awaitable[T]]:
 class StorageServicer(storage_pb2_grpc.StorageServiceServicer):
     """Converts at the edge; the coordinator does the work."""
 
-    def __init__(self, coordinator: StorageCoordinator) -> None:
+    def __init__(self, coordinator: StorageCoordinator, credentials: CredentialStore) -> None:
         self._coordinator = coordinator
+        self._credentials = credentials
+
+    def _check_caller(self, context: grpc.aio.ServicerContext) -> None:
+        """That an agent credential comes with the client certificate it is bound to (the interceptor already
+        checked that the credential opens the method).
+
+        Raises:
+            CredentialError: it does not, or no credential was checked.
+        """
+        principal = current_principal.get()
+        if principal is None:
+            raise CredentialRefusedError("no credential")
+        if principal.role is Role.AGENT:
+            self._credentials.check_agent(principal, principal.subject, peer_certificate(context))
 
     @_unary
     async def StatBlob(self, request: storage_pb2.StatBlobRequest, context: Any) -> storage_pb2.BlobStatus:
@@ -84,6 +108,10 @@ class StorageServicer(storage_pb2_grpc.StorageServiceServicer):
     async def DownloadBlob(self, request: storage_pb2.DownloadBlobRequest, context: Any
                            ) -> AsyncIterator[storage_pb2.BlobChunk]:
         try:
+            self._check_caller(context)
+        except CredentialError as exc:
+            await context.abort(grpc.StatusCode.PERMISSION_DENIED, str(exc))
+        try:
             async for data in self._coordinator.send_blob(request.digest, request.offset):
                 yield storage_pb2.BlobChunk(data=data)
         except (StorageFault, ValueError) as exc:
@@ -93,27 +121,27 @@ class StorageServicer(storage_pb2_grpc.StorageServiceServicer):
     @_unary
     async def CommitArtifact(self, request: storage_pb2.CommitArtifactRequest, context: Any
                              ) -> storage_pb2.CommitArtifactReply:
-        artifact = storage_codec.artifact_from_pb(request.artifact)
-        await self._coordinator.commit_artifact(artifact, request.problem, request.request_id, request.agent_id)
+        artifact = codec.artifact_from_pb(request.artifact)
+        await self._coordinator.commit_artifact(artifact, request.problem, request.request_id, _calling_agent())
         return storage_pb2.CommitArtifactReply()
 
     @_unary
     async def ResolveArtifact(self, request: storage_pb2.ResolveArtifactRequest, context: Any
                               ) -> storage_pb2.Artifact:
         artifact: Artifact = await self._coordinator.resolve_artifact(
-            request.work_name, storage_codec.kind_from_pb(request.kind), request.name, request.consumer)
-        return storage_codec.artifact_to_pb(artifact)
+            request.work_name, codec.kind_from_pb(request.kind), request.name, request.consumer)
+        return codec.artifact_to_pb(artifact)
 
     @_unary
     async def ListArtifacts(self, request: storage_pb2.ListArtifactsRequest, context: Any
                             ) -> storage_pb2.ArtifactList:
         artifacts = await self._coordinator.list_artifacts(request.work_name)
-        return storage_pb2.ArtifactList(artifacts=[storage_codec.artifact_to_pb(a) for a in artifacts])
+        return storage_pb2.ArtifactList(artifacts=[codec.artifact_to_pb(a) for a in artifacts])
 
     @_unary
     async def PutDriveFiles(self, request: storage_pb2.PutDriveFilesRequest, context: Any
                             ) -> storage_pb2.PutDriveFilesReply:
-        files = [storage_codec.file_from_pb(f) for f in request.files]
+        files = [codec.file_from_pb(f) for f in request.files]
         await self._coordinator.put_drive_files(request.drive_id, request.component, request.path or ".", files,
                                                 request.allow_duplicates)
         return storage_pb2.PutDriveFilesReply()
@@ -123,17 +151,23 @@ class StorageServicer(storage_pb2_grpc.StorageServiceServicer):
         if not request.drive_id:
             return storage_pb2.DriveFiles(drive_ids=await self._coordinator.drive_ids())
         files = await self._coordinator.list_drive(request.drive_id, request.component, request.path or ".")
-        return storage_pb2.DriveFiles(files=[storage_codec.drive_file_to_pb(f) for f in files])
+        return storage_pb2.DriveFiles(files=[codec.drive_file_to_pb(f) for f in files])
 
     @_unary
     async def ResolveDrive(self, request: storage_pb2.ResolveDriveRequest, context: Any
                            ) -> storage_pb2.DriveFiles:
         files = await self._coordinator.resolve_drive(request.drive_id, request.component, request.path or ".",
                                                       request.timeout_s)
-        return storage_pb2.DriveFiles(files=[storage_codec.drive_file_to_pb(f) for f in files])
+        return storage_pb2.DriveFiles(files=[codec.drive_file_to_pb(f) for f in files])
 
     @_unary
     async def DeleteDriveFiles(self, request: storage_pb2.DeleteDriveFilesRequest, context: Any
                                ) -> storage_pb2.DeleteDriveFilesReply:
         await self._coordinator.delete_drive_files(request.drive_id, request.component, request.path or ".")
         return storage_pb2.DeleteDriveFilesReply()
+
+
+def _calling_agent() -> str:
+    """The id of the agent whose credential authenticated this call ("" for another credential)."""
+    principal = current_principal.get()
+    return principal.subject if principal is not None and principal.role is Role.AGENT else ""

@@ -11,7 +11,6 @@ import click
 
 from lightning_ctl.controlplane.cli.config import (
     EXIT_CODES_HELP,
-    EXIT_USAGE,
     CliConfig,
     CliError,
     operating_command,
@@ -24,6 +23,7 @@ from lightning_ctl.controlplane.cli.store_access import (
     with_store,
 )
 from lightning_ctl.controlplane.storage.reader import StoreReader, copy_out, drive_entries, find_artifact
+from lightning_ctl.sdk._exit_codes import ExitCode
 
 PROGRESS_MIN_BYTES = 8 << 20
 """Copies at least this large show a progress bar (on a terminal)."""
@@ -51,7 +51,7 @@ def cp(config: CliConfig, source: str, destination: str, component: str, app_fil
     """
     parsed = parse_target(source)
     if not isinstance(parsed, DriveTarget) and not parsed.name:
-        raise CliError(f"{source!r}: expected WORK:PATH (or lit://DRIVE/PATH)", EXIT_USAGE)
+        raise CliError(f"{source!r}: expected WORK:PATH (or lit://DRIVE/PATH)", ExitCode.USAGE)
     show_progress = sys.stderr.isatty()
 
     async def copy(reader: StoreReader) -> str:
@@ -62,7 +62,7 @@ def cp(config: CliConfig, source: str, destination: str, component: str, app_fil
                 raise CliError(f"{source} is not in the store ({reader.description})")
             if len(components) > 1:
                 raise CliError(f"several components put {source}: {', '.join(components)}; pass --component",
-                               EXIT_USAGE)
+                               ExitCode.USAGE)
             is_dir, entries = drive_entries(files, parsed.path)
             dirs: tuple[str, ...] = ()
             name = parsed.path if parsed.path != "." else parsed.drive_id

@@ -12,8 +12,6 @@ import click
 from lightning_ctl.controlplane.api.app_view import LogBatch
 from lightning_ctl.controlplane.cli.config import (
     EXIT_CODES_HELP,
-    EXIT_UNREACHABLE,
-    EXIT_USAGE,
     CliConfig,
     CliError,
     call_app,
@@ -22,6 +20,7 @@ from lightning_ctl.controlplane.cli.config import (
     operating_command,
 )
 from lightning_ctl.controlplane.cli.render import dropped_text, dumps, log_line_json, log_line_text
+from lightning_ctl.sdk._exit_codes import ExitCode
 
 _DURATION_PART = re.compile(r"(\d+(?:\.\d+)?)([smhd])")
 _UNIT_S = {"s": 1, "m": 60, "h": 3600, "d": 86400}
@@ -145,8 +144,8 @@ def _past_logs(app_file: str | None, works: tuple[str, ...], tail: int | None, s
         run = last_run(app_file)
         lines = read_past_lines(run, works, tail, since)
     except NoPastRunError as exc:
-        raise CliError(str(exc), EXIT_UNREACHABLE) from None
+        raise CliError(str(exc), ExitCode.UNREACHABLE) from None
     except WorkNameError as exc:
-        raise CliError(str(exc), EXIT_USAGE) from None
+        raise CliError(str(exc), ExitCode.USAGE) from None
     click.echo(describe(run), err=True)
     write(LogBatch(tuple(lines)))

@@ -6,7 +6,6 @@ import click
 
 from lightning_ctl.controlplane.cli.config import (
     EXIT_CODES_HELP,
-    EXIT_USAGE,
     CliConfig,
     CliError,
     call_app,
@@ -15,6 +14,7 @@ from lightning_ctl.controlplane.cli.config import (
     operating_command,
 )
 from lightning_ctl.controlplane.cli.render import dumps, status_json, status_text
+from lightning_ctl.sdk._exit_codes import ExitCode
 
 
 @click.command(context_settings={"help_option_names": ["-h", "--help"]}, epilog=EXIT_CODES_HELP)
@@ -45,7 +45,7 @@ def status(config: CliConfig, works: tuple[str, ...], output: str, as_json: bool
         try:
             wanted = set(resolve_work_names(works, [w.work_name for w in app.works]))
         except WorkNameError as exc:
-            raise CliError(str(exc), EXIT_USAGE) from None
+            raise CliError(str(exc), ExitCode.USAGE) from None
         app = type(app)(
             app.stage, app.app_path, app.pid, tuple(w for w in app.works if w.work_name in wanted), app.agents
         )

@@ -11,15 +11,12 @@ from typing import TYPE_CHECKING, TypeVar
 import click
 
 from lightning_ctl.controlplane.cli.config import (
-    EXIT_FAILED,
-    EXIT_INTERRUPTED,
-    EXIT_UNREACHABLE,
-    EXIT_USAGE,
     CliConfig,
     CliError,
     call_app,
     is_app_running,
 )
+from lightning_ctl.sdk._exit_codes import ExitCode
 
 if TYPE_CHECKING:
     from lightning_ctl.controlplane.storage.reader import StoreReader
@@ -72,12 +69,13 @@ def parse_target(text: str) -> DriveTarget | WorkTarget:
 
 def resolve_work(pattern: str, known: list[str]) -> str:
     """The work ``pattern`` names among the works with files in the store (exit 2 when none or several)."""
-    from lightning_ctl.controlplane.api.names import WorkNameError, resolve_work_name
+    from lightning_ctl.controlplane.api.names import resolve_work_name
+    from lightning_ctl.controlplane.errors import WorkNameError
 
     try:
         return resolve_work_name(pattern, known)
     except WorkNameError as exc:
-        raise CliError(f"{exc} (works with files in the store)", EXIT_USAGE) from None
+        raise CliError(f"{exc} (works with files in the store)", ExitCode.USAGE) from None
 
 
 def with_store(config: CliConfig, app_file: str | None, action: Callable[[StoreReader], Awaitable[T]]) -> T:
@@ -86,13 +84,13 @@ def with_store(config: CliConfig, app_file: str | None, action: Callable[[StoreR
 
     Errors become CliErrors with their exit code (3: no app here and none ran; 1: not in the store).
     """
-    from lightning_ctl.controlplane.storage.reader import StoreError
+    from lightning_ctl.controlplane.errors import StoreError
 
     async def guarded(reader: StoreReader) -> T:
         try:
             return await action(reader)
         except StoreError as exc:
-            raise CliError(str(exc), EXIT_FAILED) from None
+            raise CliError(str(exc), ExitCode.FAILED) from None
 
     if app_file is None and (config.address or is_app_running(config)):
         from lightning_ctl.controlplane.api.storage_client import StorageClient
@@ -102,7 +100,7 @@ def with_store(config: CliConfig, app_file: str | None, action: Callable[[StoreR
     try:
         return asyncio.run(guarded(reader))
     except KeyboardInterrupt:
-        raise SystemExit(EXIT_INTERRUPTED) from None
+        raise SystemExit(ExitCode.INTERRUPTED) from None
 
 
 def _ended_app_store(app_file: str | None) -> StoreReader:
@@ -115,8 +113,8 @@ def _ended_app_store(app_file: str | None) -> StoreReader:
         run = last_run(app_file)
         store = recorded_store(run.folder)
     except NoPastRunError as exc:
-        raise CliError(str(exc), EXIT_UNREACHABLE) from None
+        raise CliError(str(exc), ExitCode.UNREACHABLE) from None
     except MisconfigurationException as exc:
-        raise CliError(str(exc), EXIT_FAILED) from None
+        raise CliError(str(exc), ExitCode.FAILED) from None
     click.echo(f"{run.app_path} is not running: reading its store ({store.description})", err=True)
     return LocalStoreReader(store)

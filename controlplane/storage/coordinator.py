@@ -19,11 +19,11 @@ from typing import TYPE_CHECKING
 
 import structlog
 
+from lightning_ctl.controlplane.errors import StorageFault
 from lightning_ctl.controlplane.storage.store import ArtifactStore, check_digest, under
 from lightning_ctl.sdk._content import CHUNK_BYTES, ContentError, check_relative
 from lightning_ctl.sdk._storage import PATH_KIND
 from lightning_ctl.sdk._storage_types import Artifact, DriveFile, FileEntry, UploadRequested
-from lightning_ctl.sdk.errors import LightningError
 
 if TYPE_CHECKING:
     from lightning_ctl.controlplane.agents.registry import AgentRegistry
@@ -34,27 +34,6 @@ ON_DEMAND_TIMEOUT_S = 600.0
 """The longest a consumer waits for a running origin's agent to persist a Path it asked for."""
 _AGENT_CHECK_S = 1.0
 ArtifactKey = tuple[str, str, str]
-
-
-class StorageFault(LightningError):
-    """A storage request cannot be served; ``code`` says how (the servicer maps it to a gRPC status)."""
-
-    NOT_FOUND = "not_found"
-    EXISTS = "exists"
-    INVALID = "invalid"
-    RESUME_ELSEWHERE = "resume_elsewhere"
-    NO_SPACE = "no_space"
-    CORRUPT = "corrupt"
-
-    def __init__(self, message: str, *, code: str) -> None:
-        """Create the fault.
-
-        Args:
-            message: What went wrong, naming the work, the path and the cause.
-            code: One of the class's codes.
-        """
-        super().__init__(message)
-        self.code = code
 
 
 def _is_no_space(exc: OSError) -> bool:

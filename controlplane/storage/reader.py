@@ -13,6 +13,7 @@ import os
 from collections.abc import AsyncIterator, Callable, Sequence
 from typing import Protocol
 
+from lightning_ctl.controlplane.errors import StoreError
 from lightning_ctl.controlplane.storage.store import ArtifactStore, under
 from lightning_ctl.sdk._content import (
     CHUNK_BYTES,
@@ -25,10 +26,6 @@ from lightning_ctl.sdk._content import (
 from lightning_ctl.sdk._storage import PATH_KIND, PAYLOAD_KIND
 from lightning_ctl.sdk._storage_types import Artifact, DriveFile, FileEntry
 from lightning_ctl.sdk.errors import LightningError
-
-
-class StoreError(LightningError):
-    """What was asked is not in the store (or cannot be written locally); the message says what and why."""
 
 
 class StoreReader(Protocol):

@@ -33,17 +33,18 @@ heavy = sorted(
 print(json.dumps({{"elapsed_ms": elapsed_ms, "heavy": heavy}}))
 """
 
-# Modules allowed to import the generated protos.lightning pb2 modules (the edge), relative to the repository.
+# Modules allowed to import the generated protos.lightning pb2 modules (the edge), relative to the repository: the
+# codec, the control plane's servicers and clients, the agent's stream and its storage client, and the work
+# process's socket client. The agent's daemon and supervisors relay work events as opaque bytes and serve storage
+# requests as plain types.
 PB2_EDGE = (
-    "protos/codec.py",
-    "protos/storage_codec.py",
-    "agent/transfer.py",
-    "agent/work_storage.py",
+    "protos/codec/",
     "controlplane/api/",
     "agent/session.py",
-    "agent/daemon.py",
-    "agent/supervisor.py",
-    "agent/runner/",
+    "agent/transfer.py",
+    "agent/work_storage.py",
+    "agent/runner/connection.py",
+    "agent/runner/unacked.py",
 )
 
 

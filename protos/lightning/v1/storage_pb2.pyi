@@ -91,16 +91,14 @@ class Artifact(_message.Message):
     def __init__(self, work_name: _Optional[str] = ..., kind: _Optional[_Union[ArtifactKind, str]] = ..., name: _Optional[str] = ..., is_dir: _Optional[bool] = ..., files: _Optional[_Iterable[_Union[FileEntry, _Mapping]]] = ..., persisted_at: _Optional[float] = ..., dirs: _Optional[_Iterable[str]] = ...) -> None: ...
 
 class CommitArtifactRequest(_message.Message):
-    __slots__ = ("artifact", "problem", "request_id", "agent_id")
+    __slots__ = ("artifact", "problem", "request_id")
     ARTIFACT_FIELD_NUMBER: _ClassVar[int]
     PROBLEM_FIELD_NUMBER: _ClassVar[int]
     REQUEST_ID_FIELD_NUMBER: _ClassVar[int]
-    AGENT_ID_FIELD_NUMBER: _ClassVar[int]
     artifact: Artifact
     problem: str
     request_id: str
-    agent_id: str
-    def __init__(self, artifact: _Optional[_Union[Artifact, _Mapping]] = ..., problem: _Optional[str] = ..., request_id: _Optional[str] = ..., agent_id: _Optional[str] = ...) -> None: ...
+    def __init__(self, artifact: _Optional[_Union[Artifact, _Mapping]] = ..., problem: _Optional[str] = ..., request_id: _Optional[str] = ...) -> None: ...
 
 class CommitArtifactReply(_message.Message):
     __slots__ = ()

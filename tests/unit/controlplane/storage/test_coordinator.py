@@ -10,7 +10,8 @@ from types import SimpleNamespace
 import pytest
 
 from lightning_ctl.controlplane.storage import open_store
-from lightning_ctl.controlplane.storage.coordinator import StorageCoordinator, StorageFault
+from lightning_ctl.controlplane.errors import StorageFault
+from lightning_ctl.controlplane.storage.coordinator import StorageCoordinator
 from lightning_ctl.sdk._storage_types import Artifact, FileEntry, UploadRequested
 
 DATA = b"0123456789" * 100_000
