@@ -26,6 +26,8 @@ log = structlog.get_logger(component="agent")
 
 EXIT_AUTH_REFUSED = 4
 _PARENT_POLL_S = 0.2
+_DRAIN_TIMEOUT_S = 3.0
+"""How long a stopping agent waits for its works' exits to leave for the control plane."""
 
 
 @dataclass(frozen=True)
@@ -75,8 +77,14 @@ async def serve(
     launcher: ZygoteLauncher | None,
     local: LocalAgentOptions | None,
     grace_s: float,
+    stop_works_on_exit: bool = False,
 ) -> int:
-    """Run until SIGTERM/SIGINT (or, for a local agent, until orphaned); the exit status."""
+    """Run until SIGTERM/SIGINT (or, for a local agent, until orphaned); the exit status.
+
+    A local agent, or one told ``stop_works_on_exit`` (its machine goes away with it: a Slurm job, a Pod), stops
+    its works before it exits, and gives their exits a moment to reach the control plane, whose restart policies
+    then decide what happens to them.
+    """
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
@@ -102,8 +110,9 @@ async def serve(
         if not task.cancelled() and isinstance(task.exception(), PermissionError):
             log.error("token_refused", error=str(task.exception()))
             status = EXIT_AUTH_REFUSED
-    if local is not None:  # a local agent told to stop: nothing of the app outlives it
+    if local is not None or stop_works_on_exit:  # nothing of the app outlives this agent
         await daemon.stop_all(grace_s, "agent stopping")
+        await daemon.outbox_drained(_DRAIN_TIMEOUT_S)
     for task in tasks:
         task.cancel()
     await daemon.close()

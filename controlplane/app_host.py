@@ -28,10 +28,11 @@ from lightning_ctl.controlplane.flows.flow_runtime import FlowRuntime
 from lightning_ctl.controlplane.flows.loop import AppEnded, FlowLoop, StopRequested
 from lightning_ctl.controlplane.flows.queries import Query, QueryBox
 from lightning_ctl.controlplane.flows.resume import ResumePlan, plan_resume, restore
-from lightning_ctl.controlplane.home import token_file
+from lightning_ctl.controlplane.home import app_home, token_file
 from lightning_ctl.controlplane.options import RunOptions
 from lightning_ctl.controlplane.output.console import Console
 from lightning_ctl.controlplane.output.log_store import LogStore
+from lightning_ctl.controlplane.providers.manager import ProviderManager
 from lightning_ctl.controlplane.run_file import RunInfo, remove_run_file, write_run_file
 from lightning_ctl.sdk._app import LightningApp
 from lightning_ctl.sdk._events import LinesLogged
@@ -76,6 +77,22 @@ class AppHost:
         self._local_agent = local_agent
         self.log_store = LogStore()
         self.queries = QueryBox(self._submit_query)
+        self.providers = self._make_providers() if options.provider else None
+
+    def _make_providers(self) -> ProviderManager:
+        """Agents on demand (``--provider``): the engine's options are checked here, before anything starts."""
+        from lightning_ctl.controlplane.providers import make_provider
+
+        assert self.options.provider is not None
+        folder = app_home(self.options.app_path)
+        provider = make_provider(self.options.provider, folder)
+        return ProviderManager(provider, self.options.provider, self.registry, self._deliver, folder,
+                               issue_join_token=self._issue_join_token)
+
+    def _issue_join_token(self, request_id: str) -> str:
+        """The credential an agent started for ``request_id`` joins with: for now the app's token (to become a
+        one-time join token scoped to the request once the control plane issues those)."""
+        return self.token
 
     def _deliver(self, event: object) -> None:
         if self._flow_loop is not None:
@@ -87,7 +104,8 @@ class AppHost:
         loop = asyncio.get_running_loop()
         servicer = AgentServicer(self.registry, self._deliver, self._on_lines, opts.heartbeat_interval_s)
         app_servicer = AppServicer(self.registry, self.log_store, self.queries, self._stop_by_operator,
-                                   os.path.abspath(opts.app_path), opts.heartbeat_interval_s)
+                                   os.path.abspath(opts.app_path), opts.heartbeat_interval_s,
+                                   self.providers.views if self.providers else None)
         plan = plan_resume(opts.app_path, opts.port, opts.fresh)
         try:
             server, port, local_port = build_server(servicer, self.token, opts.host, plan.port, opts.tls, app_servicer)
@@ -109,6 +127,8 @@ class AppHost:
             log.info("agents_join_with", command=f"LIGHTNING_CTL_TOKEN=$(cat {token_file()}) lightning-agent "
                                                  f"--control-plane {_advertised(opts.host)}:{port}{tls_hint}")
         try:
+            if self.providers is not None:
+                await self._start_providers(port, resumed=plan.saved is not None)
             if self._local_agent is not None:
                 self._local_agent.send_address(f"127.0.0.1:{local_port}")
             self._write_run_file(_client_address(opts.host, port, local_port, opts.tls is not None))
@@ -122,6 +142,8 @@ class AppHost:
             app_servicer.close()
             remove_run_file(os.getpid())
             liveness.cancel()
+            if self.providers is not None:
+                await self.providers.stop()
             await self._stop_local_agent()
             await self._close_agent_streams()
             await server.stop(grace=1.0)
@@ -151,6 +173,16 @@ class AppHost:
             loop.add_signal_handler(sig, self._request_stop, code, reason)
         self._flow_loop.start()
         return await ended
+
+    async def _start_providers(self, port: int, resumed: bool) -> None:
+        assert self.providers is not None and self.options.provider is not None
+        address = f"{_advertised(self.options.host)}:{port}"
+        if self.options.host in LOOPBACK_HOSTS and self.options.provider.engine != "local" \
+                and not self.options.provider.get("control-plane"):
+            log.warning("provider_agents_dial_loopback", address=address, engine=self.options.provider.engine,
+                        hint="agents on other machines cannot reach it: pass --host 0.0.0.0 (with --tls-cert) or "
+                             "--provider-option control-plane=HOST:PORT")
+        await self.providers.start(address, resumed)
 
     def _on_lines(self, work_name: str, logged: LinesLogged, on_written: Callable[[], None]) -> None:
         self.log_store.append(work_name, logged.stream, logged.lines)

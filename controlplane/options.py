@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from lightning_ctl.controlplane.credentials import TlsFiles
+from lightning_ctl.controlplane.providers.settings import ProviderSettings
 
 
 @dataclass(frozen=True)
@@ -24,3 +25,5 @@ class RunOptions:
     """How long an agent may stay disconnected before its works count as lost (per work: RestartPolicy)."""
     fresh: bool = False
     """Start over even if the previous run of this app file did not end."""
+    provider: ProviderSettings | None = None
+    """Agents on demand from an engine (``--provider``); None: only the agents that join by themselves."""

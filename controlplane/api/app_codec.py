@@ -7,7 +7,7 @@ The servicer and ``client.py`` both use it, so the two sides never disagree. (``
 
 from __future__ import annotations
 
-from lightning_ctl.controlplane.api.app_view import AgentView, AppView, LogBatch, LogLine, WorkView
+from lightning_ctl.controlplane.api.app_view import AgentView, AppView, LogBatch, LogLine, RequestView, WorkView
 from lightning_ctl.protos.lightning.v1 import app_pb2, events_pb2
 
 _STREAMS = {"stdout": events_pb2.LogLines.STREAM_STDOUT, "stderr": events_pb2.LogLines.STREAM_STDERR}
@@ -50,9 +50,42 @@ def work_from_pb(pb: app_pb2.WorkInfo) -> WorkView:
     )
 
 
+def request_to_pb(request: RequestView) -> app_pb2.AgentRequestInfo:
+    """A RequestView as protobuf."""
+    return app_pb2.AgentRequestInfo(
+        request_id=request.request_id,
+        engine=request.engine,
+        engine_id=request.engine_id,
+        state=request.state,
+        reason=request.reason,
+        resources=request.resources,
+        nodes=request.nodes,
+        work_name=request.work_name,
+        created_at=request.created_at,
+        where=request.where,
+    )
+
+
+def request_from_pb(pb: app_pb2.AgentRequestInfo) -> RequestView:
+    """A RequestView from protobuf."""
+    return RequestView(
+        request_id=pb.request_id,
+        engine=pb.engine,
+        engine_id=pb.engine_id,
+        state=pb.state,
+        reason=pb.reason,
+        resources=pb.resources,
+        nodes=pb.nodes,
+        work_name=pb.work_name,
+        created_at=pb.created_at,
+        where=pb.where,
+    )
+
+
 def agent_to_pb(agent: AgentView) -> app_pb2.AgentInfo:
     """An AgentView as protobuf."""
     return app_pb2.AgentInfo(
+        request=request_to_pb(agent.request) if agent.request else None,
         agent_id=agent.agent_id,
         name=agent.name,
         hostname=agent.hostname,
@@ -87,6 +120,7 @@ def agent_from_pb(pb: app_pb2.AgentInfo) -> AgentView:
         work_names=tuple(pb.work_names),
         last_heartbeat_age_s=pb.last_heartbeat_age_s,
         state=pb.state,
+        request=request_from_pb(pb.request) if pb.HasField("request") else None,
     )
 
 

@@ -20,10 +20,11 @@ import structlog
 
 from lightning_ctl.controlplane.agents.registry import AgentRegistry
 from lightning_ctl.controlplane.api import app_codec
-from lightning_ctl.controlplane.api.app_view import AgentView, AppView, LogBatch, LogLine, WorkView
+from lightning_ctl.controlplane.api.app_view import AgentView, AppView, LogBatch, LogLine, RequestView, WorkView
 from lightning_ctl.controlplane.api.names import WorkNameError, resolve_work_names
 from lightning_ctl.controlplane.flows.queries import AppEndedError, FlowBusyError, QueryBox
 from lightning_ctl.controlplane.output.log_store import MAX_CHARS_PER_BATCH, LogStore
+from lightning_ctl.controlplane.providers.base import REQUEST_LABEL
 from lightning_ctl.protos.lightning.v1 import app_pb2, app_pb2_grpc
 from lightning_ctl.sdk._component import to_json
 from lightning_ctl.sdk._pretty import pretty_state
@@ -114,6 +115,7 @@ class AppServicer(app_pb2_grpc.AppServiceServicer):
         request_stop: Callable[[str], None],
         app_path: str = "",
         heartbeat_interval_s: float = 2.0,
+        requests: Callable[[], list[RequestView]] | None = None,
     ) -> None:
         self._registry = registry
         self._log_store = log_store
@@ -121,6 +123,7 @@ class AppServicer(app_pb2_grpc.AppServiceServicer):
         self._request_stop = request_stop
         self._app_path = app_path
         self._heartbeat_interval_s = heartbeat_interval_s
+        self._requests = requests
         self._closed = asyncio.Event()
 
     def close(self) -> None:
@@ -235,7 +238,10 @@ class AppServicer(app_pb2_grpc.AppServiceServicer):
         return AppView(stage, self._app_path, os.getpid(), tuple(placed), tuple(self.agent_views()))
 
     def agent_views(self) -> list[AgentView]:
-        """Every connected agent with what the works placed on it hold."""
+        """Every connected agent with what the works placed on it hold (and the engine request it answers), then
+        the agents requested from an engine that are not connected (queued, starting, released...)."""
+        requests = {r.request_id: r for r in self._requests()} if self._requests else {}
+        answered: set[str] = set()
         now = time.monotonic()
         views = []
         for agent in sorted(self._registry.agents.values(), key=lambda a: a.name):
@@ -246,6 +252,9 @@ class AppServicer(app_pb2_grpc.AppServiceServicer):
                 if p.allocation.agent_id == agent.agent_id
             ]
             age_s = max(0.0, now - agent.last_heartbeat)
+            request = requests.get(capacity.labels.get(REQUEST_LABEL, ""))
+            if request is not None:
+                answered.add(request.request_id)
             views.append(
                 AgentView(
                     agent_id=agent.agent_id,
@@ -264,8 +273,13 @@ class AppServicer(app_pb2_grpc.AppServiceServicer):
                     state="silent"
                     if age_s > SILENT_AFTER_HEARTBEATS * self._heartbeat_interval_s
                     else "connected",
+                    request=request,
                 )
             )
+        for request in requests.values():
+            if request.request_id not in answered:
+                views.append(AgentView(agent_id="", name=request.request_id, hostname=request.where,
+                                       state=request.state, request=request))
         return views
 
 

@@ -9,6 +9,14 @@ import click
 from lightning_ctl.controlplane.agents.local_agent import LocalAgent
 from lightning_ctl.controlplane.credentials import TlsFiles, load_or_create_token
 from lightning_ctl.controlplane.options import RunOptions
+from lightning_ctl.controlplane.providers.settings import (
+    DEFAULT_IDLE_TIMEOUT_S,
+    DEFAULT_MAX_AGENTS,
+    ENGINES,
+    ProviderOptionError,
+    ProviderSettings,
+    parse_provider_options,
+)
 
 _ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
@@ -45,6 +53,15 @@ def parse_env(values: tuple[str, ...]) -> dict[str, str]:
 @click.option("--fresh", is_flag=True,
               help="Start over even if the previous run of this app did not end (default: resume it).")
 @click.option("--no-local-agent", is_flag=True, help="Do not start a local agent: works run on remote agents only.")
+@click.option("--provider", type=click.Choice(ENGINES), default=None,
+              help="Start agents on demand with this engine for works no connected agent can take (no local "
+                   "agent is started then).")
+@click.option("--provider-option", "provider_options", multiple=True, metavar="KEY=VALUE",
+              help="An engine setting, e.g. partition=gpu (slurm), namespace=ml (kubernetes) (repeatable).")
+@click.option("--max-agents", type=click.IntRange(min=1), default=DEFAULT_MAX_AGENTS, show_default=True,
+              help="At most this many agents requested from the provider at once.")
+@click.option("--agent-idle-timeout", type=click.FloatRange(min=0), default=DEFAULT_IDLE_TIMEOUT_S,
+              show_default=True, help="Seconds a requested agent may stay idle before it is released.")
 @click.option("--stop-grace", type=float, default=30.0, show_default=True,
               help="Seconds a stopped work gets to exit before SIGKILL.")
 @click.option("--heartbeat-interval", type=click.FloatRange(min=0.05), default=2.0, show_default=True,
@@ -64,6 +81,10 @@ def run(
     agent_lost_grace: float,
     fresh: bool,
     no_local_agent: bool,
+    provider: str | None,
+    provider_options: tuple[str, ...],
+    max_agents: int,
+    agent_idle_timeout: float,
     stop_grace: float,
     heartbeat_interval: float,
     log_format: str,
@@ -95,7 +116,9 @@ def run(
         tls=TlsFiles(tls_cert, tls_key, tls_ca) if tls_cert and tls_key else None,
         fresh=fresh,
         agent_lost_grace_s=agent_lost_grace,
+        provider=_provider_settings(provider, provider_options, max_agents, agent_idle_timeout),
     )
+    no_local_agent = no_local_agent or provider is not None
     # Started before the heavy imports below, so the agent (and its fork server) start while this process does.
     local_agent = None if no_local_agent else LocalAgent(options)
     try:
@@ -106,12 +129,25 @@ def run(
     raise SystemExit(status)
 
 
+def _provider_settings(engine: str | None, values: tuple[str, ...], max_agents: int,
+                       idle_timeout_s: float) -> ProviderSettings | None:
+    if engine is None:
+        if values:
+            raise click.UsageError("--provider-option needs --provider")
+        return None
+    try:
+        return ProviderSettings(engine, parse_provider_options(values), max_agents, idle_timeout_s)
+    except ProviderOptionError as exc:
+        raise click.UsageError(str(exc)) from None
+
+
 def _run(options: RunOptions, log_format: str, local_agent: LocalAgent | None) -> int:
     import asyncio
 
     from lightning_ctl.controlplane.api.server import PortInUseError
     from lightning_ctl.controlplane.app_host import AppHost
     from lightning_ctl.controlplane.flows.resume import AppAlreadyRunningError
+    from lightning_ctl.controlplane.providers import ProviderError, ProviderOptionError
     from lightning_ctl.sdk._logging import configure_logging, protect_standard_streams
     from lightning_ctl.sdk.errors import AppImportError
 
@@ -121,5 +157,7 @@ def _run(options: RunOptions, log_format: str, local_agent: LocalAgent | None) -
         return asyncio.run(AppHost(options, local_agent).run())
     except AppImportError as exc:
         raise click.ClickException(str(exc).rstrip()) from None
-    except (PortInUseError, AppAlreadyRunningError) as exc:
+    except (PortInUseError, AppAlreadyRunningError, ProviderError) as exc:
         raise click.ClickException(str(exc)) from None
+    except ProviderOptionError as exc:
+        raise click.UsageError(str(exc)) from None
