@@ -255,15 +255,6 @@ class AgentDaemon:
         """Stop every running work (used when the app ends or the agent's owner is gone)."""
         await asyncio.gather(*(s.stop(grace_s, reason) for s in self.supervisors.values()))
 
-    async def outbox_drained(self, timeout_s: float) -> bool:
-        """Wait (at most ``timeout_s``) until every queued event has left for the control plane; whether it did."""
-        deadline = asyncio.get_running_loop().time() + timeout_s
-        while not self.outbox.queue.empty():
-            if asyncio.get_running_loop().time() > deadline:
-                return False
-            await asyncio.sleep(0.02)
-        return True
-
     async def close(self) -> None:
         """Stop listening and remove the socket (works keep running)."""
         if self._launcher is not None:

@@ -26,8 +26,6 @@ log = structlog.get_logger(component="agent")
 
 EXIT_AUTH_REFUSED = 4
 _PARENT_POLL_S = 0.2
-_DRAIN_TIMEOUT_S = 3.0
-"""How long a stopping agent waits for its works' exits to leave for the control plane."""
 
 
 @dataclass(frozen=True)
@@ -81,9 +79,9 @@ async def serve(
 ) -> int:
     """Run until SIGTERM/SIGINT (or, for a local agent, until orphaned); the exit status.
 
-    A local agent, or one told ``stop_works_on_exit`` (its machine goes away with it: a Slurm job, a Pod), stops
-    its works before it exits, and gives their exits a moment to reach the control plane, whose restart policies
-    then decide what happens to them.
+    A local agent stops its works before it exits. One told ``stop_works_on_exit`` (its machine goes away with
+    it: a Slurm job, a Pod) leaves the control plane first, then stops its works: nothing new is placed on it
+    while it drains, and the control plane hands its works to their restart policies.
     """
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
@@ -110,9 +108,14 @@ async def serve(
         if not task.cancelled() and isinstance(task.exception(), PermissionError):
             log.error("token_refused", error=str(task.exception()))
             status = EXIT_AUTH_REFUSED
-    if local is not None or stop_works_on_exit:  # nothing of the app outlives this agent
+    if stop_works_on_exit and local is None:
+        # Leave first, so that no work is placed here while the works stop: the control plane learns from the
+        # engine (or the agent-lost grace) that this agent's works are lost, and their restart policies decide.
+        for task in tasks:
+            task.cancel()
         await daemon.stop_all(grace_s, "agent stopping")
-        await daemon.outbox_drained(_DRAIN_TIMEOUT_S)
+    elif local is not None:  # nothing of the app outlives this agent
+        await daemon.stop_all(grace_s, "agent stopping")
     for task in tasks:
         task.cancel()
     await daemon.close()

@@ -35,7 +35,7 @@ from lightning_ctl.controlplane.output.log_store import LogStore
 from lightning_ctl.controlplane.providers.manager import ProviderManager
 from lightning_ctl.controlplane.run_file import RunInfo, remove_run_file, write_run_file
 from lightning_ctl.sdk._app import LightningApp
-from lightning_ctl.sdk._events import LinesLogged
+from lightning_ctl.sdk._events import LinesLogged, PlacementPending
 from lightning_ctl.sdk._loader import load_app
 
 log = structlog.get_logger(component="app_host")
@@ -72,7 +72,7 @@ class AppHost:
         self.options = options
         self.token = options.token
         self.console = console or Console()
-        self.registry = AgentRegistry(report_pending=self._deliver, bundle=AppBundle(options.app_path))
+        self.registry = AgentRegistry(report_pending=self._report_pending, bundle=AppBundle(options.app_path))
         self._flow_loop: FlowLoop | None = None
         self._local_agent = local_agent
         self.log_store = LogStore()
@@ -93,6 +93,10 @@ class AppHost:
         """The credential an agent started for ``request_id`` joins with: for now the app's token (to become a
         one-time join token scoped to the request once the control plane issues those)."""
         return self.token
+
+    def _report_pending(self, pending: PlacementPending) -> None:
+        """Why a work waits: the registry's reason, with what the provider is doing about it (``--provider``)."""
+        self._deliver(self.providers.explain(pending) if self.providers is not None else pending)
 
     def _deliver(self, event: object) -> None:
         if self._flow_loop is not None:

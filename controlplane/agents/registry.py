@@ -262,8 +262,8 @@ class AgentRegistry:
         agent = self.agents[decision.agent_id]
         shipped = self._ship_to(agent, launch)
         if isinstance(shipped, Pending):
+            # Still counted as waiting for an agent if it was: other works may be waiting for this same one.
             self._waiting.setdefault(name, []).append(launch)
-            self._unplaceable.discard(name)
             self._report_pending(PlacementPending(name, launch.attempt, shipped.reason))
             return None
         launch = shipped

@@ -336,7 +336,9 @@ class FlowRuntime(Runtime):
 
     def _on_exit(self, work: LightningWork, process: WorkProcessState, exit_event: ProcessExited) -> None:
         latest = work._calls.get("latest_call_hash") or START_CALL_HASH
-        if process.stop_requested or work.has_stopped:
+        # Only a stop the flow asked for ends here. A work that stopped itself on a SIGTERM sent by someone else
+        # (its agent draining: a preempted or cancelled job) lost its process: its restart policy decides.
+        if process.stop_requested:
             last = work.status
             if last.stage != WorkStageStatus.STOPPED or last.reason == WorkStopReasons.PENDING:
                 reason = WorkStopReasons.KILLED if exit_event.signal == signal.SIGKILL else WorkStopReasons.SIGTERM_SIGNAL_HANDLER

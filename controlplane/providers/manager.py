@@ -77,6 +77,8 @@ class ProviderManager:
         self._last_poll = 0.0
         self._polling = False
         self._messages: dict[tuple[str, int], str] = {}
+        self._placement_reasons: dict[str, str] = {}
+        """The registry's last reason for each waiting work (why no connected agent fits it)."""
 
     # -- lifecycle --------------------------------------------------------------------------------------------------
 
@@ -183,6 +185,9 @@ class ProviderManager:
                 if action.request.engine_id:
                     releases.append(action.request.engine_id)
             elif isinstance(action, DeclareLost):
+                log.info("agents_gone_with_their_job", request_id=action.request.request_id,
+                         engine_id=action.request.engine_id, agent_ids=list(action.agent_ids),
+                         reason=action.request.ended)
                 for agent_id in action.agent_ids:
                     for lost in self._registry.declare_lost(agent_id, action.request.ended):
                         self._deliver(lost)
@@ -258,6 +263,14 @@ class ProviderManager:
             self._next_poll = self._last_poll + self.poll_interval_s
             self._wakeup.set()
 
+    def explain(self, pending: PlacementPending) -> PlacementPending:
+        """The registry's reason for a waiting work, with what the engine is doing about it."""
+        self._placement_reasons[pending.work_name] = pending.reason
+        provider_text = self._messages.get((pending.work_name, pending.attempt))
+        if not provider_text:
+            return pending
+        return PlacementPending(pending.work_name, pending.attempt, f"{provider_text}; {pending.reason}")
+
     def _report_pending(self, waiting: list[WaitingWork]) -> None:
         """Tell each waiting work's status what it waits for on the engine's side (when that changed)."""
         attempts = {w.work_name: w.attempt for w in waiting}
@@ -266,8 +279,10 @@ class ProviderManager:
             key = (name, attempts[name])
             messages[key] = text
             if self._messages.get(key) != text:
-                self._deliver(PlacementPending(name, attempts[name], text))
+                reason = self._placement_reasons.get(name)
+                self._deliver(PlacementPending(name, attempts[name], f"{text}; {reason}" if reason else text))
         self._messages = messages
+        self._placement_reasons = {n: r for n, r in self._placement_reasons.items() if n in attempts}
 
     def _save(self) -> None:
         try:

@@ -7,8 +7,9 @@ level-triggered (the same facts always give the same decisions, so a missed noti
 * a waiting work that no outstanding request covers gets a new request for exactly its resources, unless
   ``max_agents`` requests are live (then the longest-idle agent is released to make room, if there is one) or
   requests for it keep failing (then it waits out a backoff, 30 s doubling to 10 min);
-* a request is never made twice for the same waiting work: an outstanding (not yet joined) request covers the
-  work it was made for, or another waiting work with the same needs once that one was placed elsewhere;
+* a request is never made twice for the same waiting work: an outstanding request (its agents never held a work
+  yet) covers the work it was made for, or another waiting work with the same needs once that one was placed
+  elsewhere;
 * an outstanding request that covers no waiting work is released (after ``settle_s`` following a restart, while
   the flows send their launches again);
 * a joined agent idle for ``idle_timeout_s`` is released; one that never joined ``join_timeout_s`` after its job
@@ -38,6 +39,9 @@ BACKOFF_MAX_S = 600.0
 KEEP_FINISHED_S = 600.0
 """How long released, lost and failed requests stay visible in ``lightning-ctl agents``."""
 KEEP_FINISHED_MAX = 100
+SPARE_GRACE_S = 3.0
+"""An outstanding request no waiting work needs is released only after this long, so that a passing moment
+(an agent joining and taking another work than the one it was asked for) never cancels a job that is needed."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -89,6 +93,8 @@ class AgentRequest:
     """Every agent seen joining for it."""
     connected: int = 0
     ever_joined: bool = False
+    ever_busy: bool = False
+    """Its agents have held a work: from then on they are agents like any other, covering no waiting work."""
     running_since: float | None = None
     """Monotonic time the engine first said it runs (for the join timeout)."""
     idle_since: float | None = None
@@ -101,6 +107,8 @@ class AgentRequest:
     """Why it ended without the control plane asking ("" while it did not)."""
     finished_at: float | None = None
     """Monotonic time it was released or ended."""
+    spare_since: float | None = None
+    """Monotonic time since it covers no waiting work (None while it covers one)."""
     declared_lost: set[str] = field(default_factory=set)
     """Its agents whose works were declared lost after the engine ended it."""
 
@@ -258,7 +266,7 @@ class Planner:
         self._waiting = {w.work_name: w for w in waiting}
         self._observe_presence(now, presence, actions)
         live = [r for r in self.requests.values() if r.is_live]
-        outstanding = [r for r in live if not r.is_joined]
+        outstanding = [r for r in live if not r.ever_busy]
         covered, spare = self._cover(outstanding)
         self._at_capacity = set()
         live_count = len(live)
@@ -280,9 +288,13 @@ class Planner:
             actions.append(Submit(request))
             covered.add(work.work_name)
             live_count += 1
+        for request in outstanding:
+            request.spare_since = (request.spare_since or now) if request in spare else None
         if now >= self._settle_until:
             for request in spare:
-                actions.append(self._release(request, f"no longer needed ({request.work_name} is not waiting)", now))
+                if now - (request.spare_since or now) >= SPARE_GRACE_S:
+                    reason = f"no longer needed ({request.work_name} is not waiting)"
+                    actions.append(self._release(request, reason, now))
         for request in live:
             if not request.is_live:
                 continue
@@ -307,8 +319,10 @@ class Planner:
                 times.append(request.idle_since + self.idle_timeout_s)
             if not request.ever_joined and request.running_since is not None:
                 times.append(request.running_since + self.join_timeout_s)
-            if not request.is_joined:
+            if not request.ever_busy:
                 times.append(self._settle_until)
+            if request.spare_since is not None:
+                times.append(request.spare_since + SPARE_GRACE_S)
         times.extend((r.finished_at or now) + KEEP_FINISHED_S for r in self.requests.values() if r.is_settled)
         later = [t for t in times if t > now]
         return min(later) if later else None
@@ -316,7 +330,7 @@ class Planner:
     def pending_messages(self) -> dict[str, str]:
         """Per waiting work, what it waits for on the provider's side (for its status message)."""
         messages = {}
-        covering = {r.work_name: r for r in self.requests.values() if r.is_live and not r.is_joined}
+        covering = {r.work_name: r for r in self.requests.values() if r.is_live and not r.ever_busy}
         for name in self._waiting:
             request = covering.get(name)
             backoff = self._backoff.get(name)
@@ -345,6 +359,7 @@ class Planner:
             if request.is_joined:
                 request.ever_joined = True
                 self._backoff.pop(request.work_name, None)
+            request.ever_busy = request.ever_busy or seen.busy
             if request.connected and not seen.busy:
                 request.idle_since = request.idle_since if request.idle_since is not None else now
             else:

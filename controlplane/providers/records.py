@@ -37,6 +37,7 @@ def request_to_dict(request: AgentRequest) -> dict[str, Any]:
                       "labels": dict(resources.labels), "image": resources.image},
         "agent_ids": sorted(request.agent_ids),
         "ever_joined": request.ever_joined,
+        "ever_busy": request.ever_busy,
     }
 
 
@@ -53,6 +54,7 @@ def request_from_dict(data: dict[str, Any]) -> AgentRequest:
         released=data.get("released", ""),
         agent_ids=set(data.get("agent_ids", ())),
         ever_joined=bool(data.get("ever_joined", False)),
+        ever_busy=bool(data.get("ever_busy", False)),
     )
 
 

@@ -50,7 +50,7 @@ _INVALID_JOB_ID = "Invalid job id specified"
 
 _TASK_SCRIPT = """\
 run_agent() {
-  state="${SLURM_TMPDIR:-${TMPDIR:-/tmp}}/lightning-agent-${SLURM_JOB_ID}-${SLURM_PROCID}"
+  state=$(mktemp -d "${SLURM_TMPDIR:-${TMPDIR:-/tmp}}/lightning-agent-${SLURM_JOB_ID}-XXXXXX") || return 1
   %(command)s &
   agent=$!
   trap 'kill -TERM "$agent" 2>/dev/null' TERM
@@ -88,7 +88,8 @@ def batch_script(launch: AgentLaunch, agent_command: str) -> str:
     """The job's script: one ``lightning-agent`` per node, offering what Slurm granted on that node.
 
     The agent runs in the background of a small shell that forwards SIGTERM (cancellation, preemption, time limit)
-    and removes the agent's state folder once it drained.
+    and removes the agent's state folder once it drained. That folder is new for each job: a job is a new agent,
+    which must never adopt the works record another job left behind.
     """
     spec = launch.spec
     name = '"slurm-${SLURM_JOB_ID}"' if spec.nodes == 1 else '"slurm-${SLURM_JOB_ID}-${SLURM_PROCID}"'

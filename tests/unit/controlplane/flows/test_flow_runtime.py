@@ -353,6 +353,21 @@ class TestEvents:
         assert job.has_stopped and job.status.reason == "killed_after_grace"
         assert runtime.failure is None
 
+    def test_a_stop_nobody_asked_for_hands_the_work_to_its_restart_policy(self, runtime):
+        """A work that stopped on a SIGTERM the flow never sent (its agent drained: a preempted or cancelled job)
+        lost its process: with RestartPolicy.on_failure it is launched again."""
+        from lightning_ctl.sdk import RestartPolicy
+        from lightning_ctl.sdk._events import LaunchWork
+
+        app = make_app(parallel=True, restart_policy=RestartPolicy.on_failure(1))
+        job = launched(runtime, app)
+        stopped = make_status("stopped", reason="sigterm_signal_handler")
+        runtime.apply_event(job, event(StatusChanged("whatever", stopped), seq=2))
+        runtime.apply_event(job, event(ProcessExited(4242, 255), seq=3))
+        relaunched = [c for c in runtime.take_commands() if isinstance(c, LaunchWork)]
+        assert [c.attempt for c in relaunched] == [2]
+        assert runtime.failure is None
+
     def test_reported_stop_is_not_duplicated_on_exit(self, runtime):
         """When the work reported stopped itself, its exit adds no second stopped status."""
         app = make_app(parallel=True)
