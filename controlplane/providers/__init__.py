@@ -33,7 +33,7 @@ def make_provider(settings: ProviderSettings, work_dir: Path) -> Provider:
         from lightning_ctl.controlplane.providers import kubernetes
 
         settings.check_all_used(MANAGER_OPTIONS + kubernetes.OPTIONS)
-        return kubernetes.KubernetesProvider(settings)
+        return kubernetes.KubernetesProvider(settings, app_key=work_dir.name)
     from lightning_ctl.controlplane.providers import local
 
     settings.check_all_used(MANAGER_OPTIONS + local.OPTIONS)
