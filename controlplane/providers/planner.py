@@ -299,7 +299,7 @@ class Planner:
             if not request.is_live:
                 continue
             if request.idle_since is not None and now - request.idle_since >= self.idle_timeout_s:
-                actions.append(self._release(request, f"idle for {now - request.idle_since:.0f}s", now))
+                actions.append(self._release(request, f"idle for {now - request.idle_since:.1f}s", now))
             elif (not request.ever_joined and request.running_since is not None
                   and now - request.running_since >= self.join_timeout_s):
                 reason = f"its agent did not join within {self.join_timeout_s:.0f}s of the job starting"

@@ -67,7 +67,7 @@ def test_an_idle_agent_is_released_after_the_timeout() -> None:
     assert releases(p.plan(2.0, [], joined(request))) == []
     assert releases(p.plan(61.0, [], joined(request))) == []
     (release,) = releases(p.plan(62.5, [], joined(request)))
-    assert "idle for 60s" in release.reason and request.state == RequestState.RELEASED
+    assert "idle for 60.5s" in release.reason and request.state == RequestState.RELEASED
 
 
 def test_a_busy_agent_is_never_released_for_idleness() -> None:
