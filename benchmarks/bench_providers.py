@@ -2,7 +2,7 @@
 
     .venv/bin/python benchmarks/bench_providers.py [--repeat 5] [--works 100] [--minutes 2]
 
-1. Timeline (``--repeat`` runs): a 1-GPU work becomes pending (the flow's first run) -> its Slurm job is submitted
+1. Timeline (``--repeat`` runs): a 1-GPU work is pending (the request decided) -> its Slurm job is submitted
    -> the agent Slurm started joins -> the work runs (its first line). Read from the control plane's JSON logs and
    the work's own clock.
 2. Idle release: with ``--agent-idle-timeout 2``, from the work's process exit (the flow stopped it) to the release
@@ -82,11 +82,13 @@ def run_app(cluster: SlurmCluster, home: Path, args: list[str], knobs: dict[str,
 def timeline(cluster: SlurmCluster, root: Path, repeat: int) -> None:
     steps: dict[str, list[float]] = {"pending -> submitted": [], "submitted -> joined": [],
                                      "joined -> work running": [], "pending -> work running": []}
+    # "pending": the request's decision (agent_requested), made in the same loop turn as the registry found no
+    # agent for the launch
     for index in range(repeat):
         out, err = run_app(cluster, root / f"timeline-{index}", ["--provider-option", "poll-interval=1"],
                            {"works": "1", "gpus": "1", "stop": "1"}, "STARTED", 120)
         found = events(err)
-        pending = next(float(line.split()[-1]) for line in out.splitlines() if "PENDING_SINCE" in line)
+        pending = first(found, "agent_requested")
         started = json.loads(next(line for line in out.splitlines() if "STARTED" in line).split("STARTED ", 1)[1])
         submitted, joined = first(found, "slurm_job_submitted"), first(found, "agent_connected")
         steps["pending -> submitted"].append(submitted - pending)
@@ -111,10 +113,11 @@ def idle_release(cluster: SlurmCluster, root: Path, repeat: int) -> None:
         deadline = time.monotonic() + 120
         job_gone_at = None
         job_id = None
+        earlier = set(cluster.jobs())
         while time.monotonic() < deadline:
             time.sleep(0.05)
             jobs = cluster.jobs()
-            ours = [i for i, j in jobs.items() if j[2].startswith("lightning-agent-")]
+            ours = [i for i, j in jobs.items() if j[2].startswith("lightning-agent-") and i not in earlier]
             if ours:
                 job_id = ours[-1]
             if job_id and jobs[job_id][0] in ("CANCELLED", "COMPLETED"):

@@ -62,13 +62,18 @@ def labels(launch: AgentLaunch, settings: PodSettings) -> dict[str, str]:
     return found
 
 
+def metadata(launch: AgentLaunch, settings: PodSettings) -> dict[str, Any]:
+    """The name, namespace and labels of each object of ``launch``."""
+    return {"name": object_name(launch.request_id), "namespace": settings.namespace,
+            "labels": labels(launch, settings)}
+
+
 def secret(launch: AgentLaunch, settings: PodSettings) -> dict[str, Any]:
     """The Secret holding the credential the agent joins with."""
     return {
         "apiVersion": "v1",
         "kind": "Secret",
-        "metadata": {"name": object_name(launch.request_id), "namespace": settings.namespace,
-                     "labels": labels(launch, settings)},
+        "metadata": metadata(launch, settings),
         "type": "Opaque",
         "stringData": {"token": launch.join_token},
     }
@@ -139,8 +144,7 @@ def pod(launch: AgentLaunch, settings: PodSettings) -> dict[str, Any]:
     return {
         "apiVersion": "v1",
         "kind": "Pod",
-        "metadata": {"name": object_name(launch.request_id), "namespace": settings.namespace,
-                     "labels": labels(launch, settings)},
+        "metadata": metadata(launch, settings),
         "spec": pod_spec(launch, settings),
     }
 
@@ -150,8 +154,7 @@ def gang_service(launch: AgentLaunch, settings: PodSettings) -> dict[str, Any]:
     return {
         "apiVersion": "v1",
         "kind": "Service",
-        "metadata": {"name": object_name(launch.request_id), "namespace": settings.namespace,
-                     "labels": labels(launch, settings)},
+        "metadata": metadata(launch, settings),
         "spec": {"clusterIP": "None", "publishNotReadyAddresses": True,
                  "selector": {REQUEST_LABEL: launch.request_id}},
     }
@@ -163,8 +166,7 @@ def gang_job(launch: AgentLaunch, settings: PodSettings) -> dict[str, Any]:
     return {
         "apiVersion": "batch/v1",
         "kind": "Job",
-        "metadata": {"name": object_name(launch.request_id), "namespace": settings.namespace,
-                     "labels": labels(launch, settings)},
+        "metadata": metadata(launch, settings),
         "spec": {
             "completionMode": "Indexed",
             "completions": nodes,

@@ -36,12 +36,8 @@ class Root(LightningFlow):
     def __init__(self):
         super().__init__()
         self.probes = List(*[Probe(HOLD_S) for _ in range(WORKS)])
-        self.announced = False
 
     def run(self):
-        if not self.announced:  # when the works become pending (for benchmarks/bench_providers.py)
-            self.announced = True
-            print(f"PENDING_SINCE {time.time()}", flush=True)
         for probe in self.probes:
             probe.run()
         if STOP == "works":
