@@ -120,6 +120,7 @@ class ProviderManager:
         held += [r.engine_id for r in self.planner.requests.values()
                  if r.released and not r.release_confirmed and r.engine_id and r.engine_id not in held]
         if held:
+            log.info("agent_requests_released", engine=self.provider.engine, engine_ids=held, reason=reason)
             await self._release_now(held)
         self._save()
         self.provider.close()
