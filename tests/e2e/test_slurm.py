@@ -190,7 +190,8 @@ def test_a_restarted_control_plane_finds_its_jobs_and_releases_those_no_longer_n
 ) -> None:
     """With the nodes busy, the work's job waits; after a SIGKILL of the control plane, the resumed run finds that
     job again (no second submission); after another SIGKILL, a --fresh run cancels it."""
-    blocker = slurm.run("sbatch", "--parsable", "--nodes=2", "--gres=gpu:2", "--wrap", "sleep 300").stdout.strip()
+    blocker = slurm.run("sbatch", "--parsable", "--nodes=2", "--gres=gpu:2", f"--output={slurm.root}/blocker-%j.out",
+                        "--wrap", "sleep 300").stdout.strip()
     run.start(stop=0)
     (queued,) = run.wait_request("the work's job to queue", lambda rs: rs and rs[0]["state"] == "queued")
     assert run.app is not None
