@@ -19,16 +19,18 @@ import structlog
 
 from lightning_ctl.controlplane.agents.app_bundle import AppBundle
 from lightning_ctl.controlplane.agents.local_agent import LocalAgent
+from lightning_ctl.controlplane.agents.locations import WorkLocations
 from lightning_ctl.controlplane.agents.registry import AgentRegistry
 from lightning_ctl.controlplane.api.agent_service import AgentServicer
 from lightning_ctl.controlplane.api.app_service import AppServicer
 from lightning_ctl.controlplane.api.server import PortInUseError, build_server
+from lightning_ctl.controlplane.credential_store import CredentialStore
 from lightning_ctl.controlplane.credentials import LOOPBACK_HOSTS
 from lightning_ctl.controlplane.flows.flow_runtime import FlowRuntime
 from lightning_ctl.controlplane.flows.loop import AppEnded, FlowLoop, StopRequested
 from lightning_ctl.controlplane.flows.queries import Query, QueryBox
 from lightning_ctl.controlplane.flows.resume import ResumePlan, plan_resume, restore
-from lightning_ctl.controlplane.home import app_home, token_file
+from lightning_ctl.controlplane.home import app_home
 from lightning_ctl.controlplane.options import RunOptions
 from lightning_ctl.controlplane.output.console import Console
 from lightning_ctl.controlplane.output.log_store import LogStore
@@ -36,14 +38,14 @@ from lightning_ctl.controlplane.providers.manager import ProviderManager
 from lightning_ctl.controlplane.run_file import RunInfo, remove_run_file, write_run_file
 from lightning_ctl.sdk._app import LightningApp
 from lightning_ctl.sdk._events import LinesLogged, PlacementPending
+from lightning_ctl.sdk._exit_codes import ExitCode
 from lightning_ctl.sdk._loader import load_app
 
 log = structlog.get_logger(component="app_host")
 
 MISSED_HEARTBEATS = 3
-EXIT_INTERRUPTED = 130
-EXIT_TERMINATED = 143
 _AGENT_EXIT_TIMEOUT_S = 5.0
+_LOCAL_JOIN_TTL_S = 3600.0
 
 
 def _advertised(host: str) -> str:
@@ -72,6 +74,9 @@ class AppHost:
         self.options = options
         self.token = options.token
         self.console = console or Console()
+        self.credentials = CredentialStore(options.token, app_home(options.app_path) / "credentials.json")
+        if options.join_token:
+            self.credentials.accept_static_join_token(options.join_token)
         self.registry = AgentRegistry(report_pending=self._report_pending, bundle=AppBundle(options.app_path))
         self._flow_loop: FlowLoop | None = None
         self._local_agent = local_agent
@@ -90,9 +95,8 @@ class AppHost:
                                issue_join_token=self._issue_join_token)
 
     def _issue_join_token(self, request_id: str) -> str:
-        """The credential an agent started for ``request_id`` joins with: for now the app's token (to become a
-        one-time join token scoped to the request once the control plane issues those)."""
-        return self.token
+        """The credential an agent started for ``request_id`` joins with: a one-time join token scoped to it."""
+        return self.credentials.issue_join_token(uses=1, scope=request_id).token
 
     def _report_pending(self, pending: PlacementPending) -> None:
         """Why a work waits: the registry's reason, with what the provider is doing about it (``--provider``)."""
@@ -106,18 +110,23 @@ class AppHost:
         """Serve, run the app, tear everything down; the app's exit status."""
         opts = self.options
         loop = asyncio.get_running_loop()
-        servicer = AgentServicer(self.registry, self._deliver, self._on_lines, opts.heartbeat_interval_s)
-        app_servicer = AppServicer(self.registry, self.log_store, self.queries, self._stop_by_operator,
-                                   os.path.abspath(opts.app_path), opts.heartbeat_interval_s,
-                                   self.providers.views if self.providers else None)
         plan = plan_resume(opts.app_path, opts.port, opts.fresh)
+        self.registry.locations = WorkLocations(app_home(opts.app_path) / "locations.json",
+                                                resume=plan.saved is not None)
+        servicer = AgentServicer(self.registry, self._deliver, self._on_lines, self.credentials,
+                                 opts.heartbeat_interval_s, opts.max_attribute_bytes)
+        app_servicer = AppServicer(self.registry, self.log_store, self.queries, self._stop_by_operator,
+                                   self.credentials, os.path.abspath(opts.app_path), opts.heartbeat_interval_s,
+                                   self.providers.views if self.providers else None)
         try:
-            server, port, local_port = build_server(servicer, self.token, opts.host, plan.port, opts.tls, app_servicer)
+            server, port, local_port = build_server(servicer, self.credentials, opts.host, plan.port, opts.tls,
+                                                    app_servicer)
         except PortInUseError:
             if plan.port == opts.port:
                 raise
             log.warning("previous_port_taken", port=plan.port, hint="agents must be pointed at the new port")
-            server, port, local_port = build_server(servicer, self.token, opts.host, opts.port, opts.tls, app_servicer)
+            server, port, local_port = build_server(servicer, self.credentials, opts.host, opts.port, opts.tls,
+                                                    app_servicer)
         await server.start()
         plan.checkpoint.begin(os.getpid(), port, resumed=plan.saved is not None)
         liveness = asyncio.create_task(self._check_liveness(opts.heartbeat_interval_s))
@@ -128,13 +137,16 @@ class AppHost:
                         hint="the token and the app's data cross the network in clear; pass --tls-cert/--tls-key")
         if opts.host not in LOOPBACK_HOSTS or not self._local_agent:
             tls_hint = " --tls-ca CA.pem" if opts.tls else ""
-            log.info("agents_join_with", command=f"LIGHTNING_CTL_TOKEN=$(cat {token_file()}) lightning-agent "
-                                                 f"--control-plane {_advertised(opts.host)}:{port}{tls_hint}")
+            log.info("agents_join_with", command=f"LIGHTNING_AGENT_JOIN_TOKEN=$(lightning-ctl agents join-token) "
+                                                 f"lightning-agent --control-plane {_advertised(opts.host)}:{port}"
+                                                 f"{tls_hint}")
         try:
             if self.providers is not None:
                 await self._start_providers(port, resumed=plan.saved is not None)
             if self._local_agent is not None:
-                self._local_agent.send_address(f"127.0.0.1:{local_port}")
+                local_join = self.credentials.issue_join_token(ttl_s=_LOCAL_JOIN_TTL_S, agent_name="local",
+                                                               is_local=True)
+                self._local_agent.send_address(f"127.0.0.1:{local_port}", local_join.token)
             self._write_run_file(_client_address(opts.host, port, local_port, opts.tls is not None))
             os.environ.update(opts.env)
             app, _ = load_app(opts.app_path)
@@ -171,8 +183,8 @@ class AppHost:
             checkpoint=plan.checkpoint,
         )
         for sig, code, reason in (
-            (signal.SIGINT, EXIT_INTERRUPTED, "interrupted (Ctrl-C)"),
-            (signal.SIGTERM, EXIT_TERMINATED, "terminated (SIGTERM)"),
+            (signal.SIGINT, ExitCode.INTERRUPTED, "interrupted (Ctrl-C)"),
+            (signal.SIGTERM, ExitCode.TERMINATED, "terminated (SIGTERM)"),
         ):
             loop.add_signal_handler(sig, self._request_stop, code, reason)
         self._flow_loop.start()

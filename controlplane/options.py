@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 
 from lightning_ctl.controlplane.credentials import TlsFiles
 from lightning_ctl.controlplane.providers.settings import ProviderSettings
+from lightning_ctl.protos.limits import DEFAULT_MAX_ATTRIBUTE_BYTES
 
 
 @dataclass(frozen=True)
@@ -25,5 +26,10 @@ class RunOptions:
     """How long an agent may stay disconnected before its works count as lost (per work: RestartPolicy)."""
     fresh: bool = False
     """Start over even if the previous run of this app file did not end."""
+    join_token: str = ""
+    """A join token agents may use any number of times while the app runs ("" for none: issue them with
+    ``lightning-ctl agents join-token``)."""
+    max_attribute_bytes: int = DEFAULT_MAX_ATTRIBUTE_BYTES
+    """The largest JSON value a work's attribute may take."""
     provider: ProviderSettings | None = None
     """Agents on demand from an engine (``--provider``); None: only the agents that join by themselves."""

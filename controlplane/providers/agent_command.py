@@ -4,7 +4,7 @@ memory, the agent's name and state folder, which the job's environment gives).
 The agent carries the request's label (so the control plane knows which request it answers) and the work's
 labels (so placement sends the work there), stops its works when the engine stops it (SIGTERM on preemption,
 cancellation or a time limit: the works' exits reach the control plane and their restart policy decides), and
-joins with the request's credential, which travels in ``LIGHTNING_CTL_TOKEN``, never on a command line.
+joins with the request's join token, which travels in ``LIGHTNING_AGENT_JOIN_TOKEN``, never on a command line.
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from pathlib import Path
 
 from lightning_ctl.controlplane.providers.base import REQUEST_LABEL, AgentSpec
 
-TOKEN_VARIABLE = "LIGHTNING_CTL_TOKEN"
+TOKEN_VARIABLE = "LIGHTNING_AGENT_JOIN_TOKEN"
 
 
 def default_agent_executable() -> str:

@@ -10,6 +10,7 @@ at a time; releases go out together, in one engine call.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import time
 from collections import defaultdict
 from pathlib import Path
@@ -77,8 +78,8 @@ class ProviderManager:
         self._last_poll = 0.0
         self._polling = False
         self._messages: dict[tuple[str, int], str] = {}
-        self._placement_reasons: dict[str, str] = {}
-        """The registry's last reason for each waiting work (why no connected agent fits it)."""
+        self._placement_pending: dict[str, PlacementPending] = {}
+        """The registry's last report for each waiting work (why no connected agent fits it)."""
 
     # -- lifecycle --------------------------------------------------------------------------------------------------
 
@@ -266,11 +267,11 @@ class ProviderManager:
 
     def explain(self, pending: PlacementPending) -> PlacementPending:
         """The registry's reason for a waiting work, with what the engine is doing about it."""
-        self._placement_reasons[pending.work_name] = pending.reason
+        self._placement_pending[pending.work_name] = pending
         provider_text = self._messages.get((pending.work_name, pending.attempt))
         if not provider_text:
             return pending
-        return PlacementPending(pending.work_name, pending.attempt, f"{provider_text}; {pending.reason}")
+        return dataclasses.replace(pending, reason=f"{provider_text}; {pending.reason}")
 
     def _report_pending(self, waiting: list[WaitingWork]) -> None:
         """Tell each waiting work's status what it waits for on the engine's side (when that changed)."""
@@ -280,10 +281,13 @@ class ProviderManager:
             key = (name, attempts[name])
             messages[key] = text
             if self._messages.get(key) != text:
-                reason = self._placement_reasons.get(name)
-                self._deliver(PlacementPending(name, attempts[name], f"{text}; {reason}" if reason else text))
+                placement = self._placement_pending.get(name)
+                if placement is not None and placement.attempt == attempts[name]:
+                    self._deliver(dataclasses.replace(placement, reason=f"{text}; {placement.reason}"))
+                else:
+                    self._deliver(PlacementPending(name, attempts[name], text))
         self._messages = messages
-        self._placement_reasons = {n: r for n, r in self._placement_reasons.items() if n in attempts}
+        self._placement_pending = {n: p for n, p in self._placement_pending.items() if n in attempts}
 
     def _save(self) -> None:
         try:

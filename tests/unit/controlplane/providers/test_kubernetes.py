@@ -65,7 +65,7 @@ def test_the_pod_asks_for_exactly_the_works_resources() -> None:
     assert container["image"] == "ghcr.io/acme/trainer:1"
     assert pod["metadata"]["labels"]["kueue.x-k8s.io/queue-name"] == "team-a"
     assert pod["metadata"]["labels"]["lightning-ctl/request"] == "r1"
-    token = next(e for e in container["env"] if e["name"] == "LIGHTNING_CTL_TOKEN")
+    token = next(e for e in container["env"] if e["name"] == "LIGHTNING_AGENT_JOIN_TOKEN")
     assert token["valueFrom"]["secretKeyRef"]["name"] == "lightning-agent-r1"
     assert "JOIN-TOKEN" not in json.dumps(pod)
     assert "--stop-works-on-exit" in container["args"] and "--gpus" in container["args"]
