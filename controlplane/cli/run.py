@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import re
 
@@ -19,7 +20,12 @@ from lightning_ctl.controlplane.providers.settings import (
     ProviderSettings,
     parse_provider_options,
 )
-from lightning_ctl.protos.limits import DEFAULT_MAX_ATTRIBUTE_BYTES, MAX_MAX_ATTRIBUTE_BYTES, MIN_MAX_ATTRIBUTE_BYTES
+from lightning_ctl.protos.limits import (
+    DEFAULT_MAX_ATTRIBUTE_BYTES,
+    MAX_MAX_ATTRIBUTE_BYTES,
+    MIN_MAX_ATTRIBUTE_BYTES,
+)
+from lightning_ctl.sdk._loader_args import APP_ARGV_VARIABLE
 from lightning_ctl.sdk._sizes import parse_size
 
 _ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
@@ -52,7 +58,10 @@ def parse_attribute_size(value: str) -> int:
 
 
 @click.command(context_settings={"help_option_names": ["-h", "--help"]})
-@click.argument("target", nargs=-1, required=True, metavar="APP_FILE")
+@click.argument("target", nargs=-1, required=True, metavar="APP_FILE [-- APP_ARG...]")
+@click.option("--app-args", "--app_args", "app_args", multiple=True, metavar="ARG",
+              help="An argument for the app file's own command line (sys.argv), as the former framework's "
+                   "--app_args (repeatable); arguments after `--` go there too.")
 @click.option("--env", "env_values", multiple=True, metavar="NAME=VALUE",
               help="Set an environment variable for the flows and every work (repeatable).")
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address the control plane listens on.")
@@ -95,6 +104,7 @@ def parse_attribute_size(value: str) -> int:
               show_default=True)
 def run(
     target: tuple[str, ...],
+    app_args: tuple[str, ...],
     env_values: tuple[str, ...],
     host: str,
     port: int,
@@ -118,14 +128,18 @@ def run(
 ) -> None:
     """Run the app in APP_FILE until it ends (``run app APP_FILE`` works too).
 
+    The app file, and every work's process, sees ``sys.argv`` as ``[APP_FILE, APP_ARG...]`` while it loads, as with
+    ``python APP_FILE APP_ARG...``: ``lightning-ctl run app.py -- --use_gpu`` (or ``--app-args --use_gpu``).
+
     Exit codes: 0 the app stopped; 1 it failed (a flow called fail() or raised, or a work failed the app) or could
     not be loaded; 2 usage error; 130 stopped by Ctrl-C; 143 stopped by SIGTERM.
     """
-    if len(target) == 2 and target[0] == "app":
+    if len(target) >= 2 and target[0] == "app":
         target = target[1:]
-    if len(target) != 1:
-        raise click.UsageError("expected one APP_FILE")
     env = parse_env(env_values)
+    app_argv = [*target[1:], *app_args]
+    if app_argv:
+        env[APP_ARGV_VARIABLE] = json.dumps(app_argv)
     if bool(tls_cert) != bool(tls_key):
         raise click.UsageError("--tls-cert and --tls-key go together")
     if tls_ca and not tls_cert:
