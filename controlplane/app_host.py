@@ -92,11 +92,7 @@ class AppHost:
         folder = app_home(self.options.app_path)
         provider = make_provider(self.options.provider, folder)
         return ProviderManager(provider, self.options.provider, self.registry, self._deliver, folder,
-                               issue_join_token=self._issue_join_token)
-
-    def _issue_join_token(self, request_id: str) -> str:
-        """The credential an agent started for ``request_id`` joins with: a one-time join token scoped to it."""
-        return self.credentials.issue_join_token(uses=1, scope=request_id).token
+                               self.credentials)
 
     def _report_pending(self, pending: PlacementPending) -> None:
         """Why a work waits: the registry's reason, with what the provider is doing about it (``--provider``)."""

@@ -34,7 +34,6 @@ from lightning_ctl.controlplane.credential_store import DEFAULT_JOIN_TTL_S, Cred
 from lightning_ctl.controlplane.errors import AgentNotFoundError, AppEndedError, FlowBusyError, WorkNameError
 from lightning_ctl.controlplane.flows.queries import QueryBox
 from lightning_ctl.controlplane.output.log_store import MAX_CHARS_PER_BATCH, LogStore
-from lightning_ctl.controlplane.providers.base import REQUEST_LABEL
 from lightning_ctl.protos import codec
 from lightning_ctl.protos.lightning.v1 import app_pb2, app_pb2_grpc
 from lightning_ctl.sdk._component import to_json
@@ -304,7 +303,7 @@ class AppServicer(app_pb2_grpc.AppServiceServicer):
                 if p.allocation.agent_id == agent.agent_id
             ]
             age_s = max(0.0, now - agent.last_heartbeat)
-            request = requests.get(capacity.labels.get(REQUEST_LABEL, ""))
+            request = requests.get(agent.scope)
             if request is not None:
                 answered.add(request.request_id)
             views.append(

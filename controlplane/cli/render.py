@@ -149,8 +149,6 @@ def _indices(indices: Sequence[int]) -> str:
 WORK_HEADERS = ("WORK", "STATUS", "REASON", "AGENT", "PID", "STARTED", "RESTARTS", "GPUS", "MESSAGE")
 AGENT_HEADERS = ("AGENT", "HOST", "STATE", "CPUS", "MEMORY", "GPUS", "WORKS", "HEARTBEAT", "LABELS")
 REQUEST_HEADER = "REQUEST"
-_OWN_LABELS = "lightning-ctl/"
-"""Labels the control plane sets itself (the request an agent answers): shown in the REQUEST column instead."""
 
 
 def works_table(works: Iterable[WorkView], now_s: float | None = None, wide: bool = False) -> str:
@@ -208,7 +206,7 @@ def agents_table(agents: Iterable[AgentView]) -> str:
                 f"{len(a.gpus_used)}/{len(a.gpu_indices)}",
                 len(a.work_names),
                 f"{format_duration(a.last_heartbeat_age_s)} ago",
-                ",".join(f"{k}={v}" for k, v in sorted(a.labels.items()) if not k.startswith(_OWN_LABELS)),
+                ",".join(f"{k}={v}" for k, v in sorted(a.labels.items())),
             ])
     if not any(a.request is not None for a in agents):
         return table(AGENT_HEADERS, rows, right=(6,))

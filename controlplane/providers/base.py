@@ -15,8 +15,6 @@ from lightning_ctl.controlplane.agents.placement import describe
 from lightning_ctl.sdk._events import ResourceRequest
 from lightning_ctl.sdk.errors import LightningError
 
-REQUEST_LABEL = "lightning-ctl/request"
-"""The agent label that names the request an agent was started for (set by every provider)."""
 RESERVED_LABEL_PREFIX = "lightning-ctl/"
 """Labels under this prefix are the control plane's own: never a work's placement constraint."""
 

@@ -1,5 +1,5 @@
 """The Kubernetes objects of one request, as plain dicts (pure; validated against the official OpenAPI schemas in
-the tests): a Secret holding the agent's credential, and a Pod running one agent, or, for a gang of N nodes, an
+the tests): a Secret holding the agent's one-time join token, and a Pod running one agent, or, for a gang of N nodes, an
 Indexed Job of N Pods with a headless Service giving each a stable DNS name.
 
 The Pod asks for exactly the work's resources (``limits["nvidia.com/gpu"]``, CPU and memory, requests equal to
@@ -16,10 +16,12 @@ from dataclasses import dataclass
 from typing import Any
 
 from lightning_ctl.controlplane.providers.agent_command import TOKEN_VARIABLE, whole_cpus
-from lightning_ctl.controlplane.providers.base import REQUEST_LABEL, RESERVED_LABEL_PREFIX, AgentLaunch
+from lightning_ctl.controlplane.providers.base import RESERVED_LABEL_PREFIX, AgentLaunch
 
 APP_LABEL = "lightning-ctl/app"
 """Every object of one app's control plane carries it: the provider lists and cleans up only its own."""
+REQUEST_LABEL = "lightning-ctl/request"
+"""Every object of one request carries it: a gang's Service selects its Pods by it, a poll sorts Pods by it."""
 KUEUE_QUEUE_LABEL = "kueue.x-k8s.io/queue-name"
 GPU_RESOURCE = "nvidia.com/gpu"
 STATE_DIR = "/var/lib/lightning-agent"
@@ -69,7 +71,7 @@ def metadata(launch: AgentLaunch, settings: PodSettings) -> dict[str, Any]:
 
 
 def secret(launch: AgentLaunch, settings: PodSettings) -> dict[str, Any]:
-    """The Secret holding the credential the agent joins with."""
+    """The Secret holding the one-time join token the agent joins with."""
     return {
         "apiVersion": "v1",
         "kind": "Secret",

@@ -1,5 +1,6 @@
 """The Kubernetes provider: one Pod per requested agent, an Indexed Job with a headless Service per gang, the
-credential in a Secret; the official ``kubernetes`` client (the ``kubernetes`` extra), imported only when chosen.
+agent's one-time join token in a Secret; the official ``kubernetes`` client (the ``kubernetes`` extra), imported
+only when chosen.
 
 One LIST of the app's Pods (by label) answers for every request at each poll, plus one LIST of its Jobs when
 there are gangs. A Pod waiting for the scheduler reports the scheduler's words (``Unschedulable: 0/3 nodes are
@@ -17,13 +18,7 @@ from typing import Any, Sequence
 import structlog
 
 from lightning_ctl.controlplane.providers import k8s_manifests as manifests
-from lightning_ctl.controlplane.providers.base import (
-    REQUEST_LABEL,
-    AgentLaunch,
-    EngineState,
-    EngineStatus,
-    ProviderError,
-)
+from lightning_ctl.controlplane.providers.base import AgentLaunch, EngineState, EngineStatus, ProviderError
 from lightning_ctl.controlplane.providers.settings import ProviderSettings
 
 log = structlog.get_logger(component="provider.kubernetes")
@@ -175,7 +170,7 @@ class KubernetesProvider:
         pods: dict[str, list[dict[str, Any]]] = {}
         for item in listed.items:
             data = self._api.sanitize_for_serialization(item)
-            request_id = (data.get("metadata", {}).get("labels") or {}).get(REQUEST_LABEL, "")
+            request_id = (data.get("metadata", {}).get("labels") or {}).get(manifests.REQUEST_LABEL, "")
             pods.setdefault(manifests.object_name(request_id), []).append(data)
         jobs: dict[str, dict[str, Any]] = {}
         if any(e.startswith(_JOB_PREFIX) for e in engine_ids):

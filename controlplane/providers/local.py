@@ -17,14 +17,8 @@ from typing import Sequence
 import psutil
 import structlog
 
-from lightning_ctl.controlplane.providers.agent_command import environment_with_token, whole_cpus
-from lightning_ctl.controlplane.providers.base import (
-    REQUEST_LABEL,
-    AgentLaunch,
-    EngineState,
-    EngineStatus,
-    ProviderError,
-)
+from lightning_ctl.controlplane.providers.agent_command import agent_environment, whole_cpus
+from lightning_ctl.controlplane.providers.base import AgentLaunch, EngineState, EngineStatus, ProviderError
 from lightning_ctl.controlplane.providers.settings import ProviderSettings
 from lightning_ctl.sdk._launch import module_command
 
@@ -91,13 +85,12 @@ class LocalProvider:
             args += ["--memory", str(spec.resources.memory_bytes)]
         with open(state_dir / "agent.log", "ab") as output:
             popen = subprocess.Popen(module_command("lightning_ctl.agent", *args),
-                                     env=environment_with_token(launch.join_token), stdin=subprocess.DEVNULL,
+                                     env=agent_environment(launch.join_token), stdin=subprocess.DEVNULL,
                                      stdout=output, stderr=output, start_new_session=True)
         engine_id = _engine_id(psutil.Process(popen.pid))
         self._held[engine_id] = gpus
         self._children[engine_id] = popen
-        log.info("local_agent_started", request_id=launch.request_id, pid=popen.pid, gpus=list(gpus),
-                 label=f"{REQUEST_LABEL}={launch.request_id}")
+        log.info("local_agent_started", request_id=launch.request_id, pid=popen.pid, gpus=list(gpus))
         return engine_id
 
     async def poll(self, engine_ids: Sequence[str]) -> dict[str, EngineStatus]:

@@ -1,6 +1,11 @@
 """ProviderManager: agents on demand, on the asyncio thread: the registry's facts to the planner, the planner's
 actions to the engine, the engine's answers back, and the requests kept in the app's home.
 
+Each request's agents join with a join token of their own, scoped to the request (``uses`` = its nodes): the
+registry knows which request an agent answers by that scope. The token has no fixed lifetime, since a job may wait
+in the engine's queue for any time before its agent starts (the join timeout counts from the job's start); it is
+revoked as soon as the request's agents have all joined or the request ends (released, failed, lost).
+
 It wakes when the registry says something changed (a work waits for an agent, an agent joins, leaves, or frees
 up), at the planner's next deadline, and to poll the engine: every ``poll_interval_s`` while a request is
 outstanding (one engine call for all of them), every ``IDLE_POLL_S`` while all have joined. Submissions run a few
@@ -14,14 +19,15 @@ import dataclasses
 import time
 from collections import defaultdict
 from pathlib import Path
-from typing import Callable
+from typing import Callable, Iterable
 
 import structlog
 
 from lightning_ctl.controlplane.agents.registry import AgentRegistry
 from lightning_ctl.controlplane.api.app_view import RequestView
+from lightning_ctl.controlplane.credential_store import CredentialStore
 from lightning_ctl.controlplane.providers.agent_command import common_agent_args
-from lightning_ctl.controlplane.providers.base import REQUEST_LABEL, AgentLaunch, AgentSpec, Provider, ProviderError
+from lightning_ctl.controlplane.providers.base import AgentLaunch, AgentSpec, Provider, ProviderError
 from lightning_ctl.controlplane.providers.planner import (
     Action,
     AgentRequest,
@@ -57,14 +63,14 @@ class ProviderManager:
         registry: AgentRegistry,
         deliver: Callable[[object], None],
         records_folder: Path,
-        issue_join_token: Callable[[str], str],
+        credentials: CredentialStore,
     ) -> None:
         self.provider = provider
         self._settings = settings
         self._registry = registry
         self._deliver = deliver
         self._records = RequestRecords(records_folder)
-        self._issue_join_token = issue_join_token
+        self._credentials = credentials
         self.poll_interval_s = settings.number("poll-interval", POLL_INTERVAL_S, minimum=0.1)
         self._stop_grace_s = settings.number("stop-grace", 20.0)
         self.planner = Planner(provider.engine, settings.max_agents, settings.idle_timeout_s,
@@ -101,6 +107,7 @@ class ProviderManager:
             elif held:
                 log.warning("previous_agent_requests_left", engine=engine, engine_ids=held,
                             hint=f"end them with {engine}'s own tools")
+            self._revoke_join_tokens(previous, every=True)
             previous = []
         if previous:
             log.info("agent_requests_found", count=len(previous), engine_ids=[r.engine_id for r in previous])
@@ -123,6 +130,7 @@ class ProviderManager:
         if held:
             log.info("agent_requests_released", engine=self.provider.engine, engine_ids=held, reason=reason)
             await self._release_now(held)
+        self._revoke_join_tokens(self.planner.requests.values())
         self._save()
         self.provider.close()
 
@@ -159,6 +167,7 @@ class ProviderManager:
                    for launch in self._registry.waiting_for_agent()]
         actions = self.planner.plan(now, waiting, self._presence())
         self._dispatch(actions)
+        self._revoke_join_tokens(self.planner.requests.values())
         self._report_pending(waiting)
         due = self._poll_due()
         if due is not None and due <= now:
@@ -166,11 +175,12 @@ class ProviderManager:
         self._save()
 
     def _presence(self) -> dict[str, Presence]:
-        """Which requests' agents are connected, and whether they hold works."""
+        """Which requests' agents are connected (by the scope of the join token they joined with), and whether
+        they hold works."""
         agents: dict[str, set[str]] = defaultdict(set)
         busy: dict[str, bool] = defaultdict(bool)
         for agent in self._registry.agents.values():
-            request_id = agent.capacity.labels.get(REQUEST_LABEL)
+            request_id = agent.scope
             if request_id:
                 agents[request_id].add(agent.agent_id)
                 busy[request_id] |= bool(self._registry.placed_on(agent.agent_id))
@@ -201,11 +211,12 @@ class ProviderManager:
             if request.released:
                 self.planner.submit_failed(request.request_id, "released before it was submitted", time.monotonic())
                 return
+            join = self._credentials.issue_join_token(ttl_s=None, uses=request.spec.nodes,
+                                                      scope=request.request_id)
+            request.join_token_id = join.token_id
             launch = AgentLaunch(
-                request.request_id, request.spec, self._control_plane,
-                self._issue_join_token(request.request_id),
-                common_agent_args(request.request_id, request.spec, self._control_plane, self._stop_grace_s,
-                                  self._settings.get("tls-ca")),
+                request.request_id, request.spec, self._control_plane, join.token,
+                common_agent_args(request.spec, self._control_plane, self._stop_grace_s, self._settings.get("tls-ca")),
             )
             log.info("agent_requested", request_id=request.request_id, engine=self.provider.engine,
                      work_name=request.work_name, resources=request.spec.describe())
@@ -288,6 +299,13 @@ class ProviderManager:
                     self._deliver(PlacementPending(name, attempts[name], text))
         self._messages = messages
         self._placement_pending = {n: p for n, p in self._placement_pending.items() if n in attempts}
+
+    def _revoke_join_tokens(self, requests: Iterable[AgentRequest], every: bool = False) -> None:
+        """Revoke the join tokens of the requests whose agents all joined or that ended (of all, with ``every``)."""
+        for request in requests:
+            if request.join_token_id and (every or request.ever_joined or not request.is_live):
+                self._credentials.revoke_join_token(request.join_token_id)
+                request.join_token_id = ""
 
     def _save(self) -> None:
         try:

@@ -111,6 +111,8 @@ class AgentRequest:
     """Monotonic time since it covers no waiting work (None while it covers one)."""
     declared_lost: set[str] = field(default_factory=set)
     """Its agents whose works were declared lost after the engine ended it."""
+    join_token_id: str = ""
+    """The id of the join token its agents join with, until it is revoked (all joined, or the request ended)."""
 
     @property
     def is_live(self) -> bool:

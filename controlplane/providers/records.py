@@ -38,6 +38,7 @@ def request_to_dict(request: AgentRequest) -> dict[str, Any]:
         "agent_ids": sorted(request.agent_ids),
         "ever_joined": request.ever_joined,
         "ever_busy": request.ever_busy,
+        "join_token_id": request.join_token_id,
     }
 
 
@@ -55,6 +56,7 @@ def request_from_dict(data: dict[str, Any]) -> AgentRequest:
         agent_ids=set(data.get("agent_ids", ())),
         ever_joined=bool(data.get("ever_joined", False)),
         ever_busy=bool(data.get("ever_busy", False)),
+        join_token_id=data.get("join_token_id", ""),
     )
 
 

@@ -6,8 +6,9 @@ Each job asks for exactly the work's resources (``--gres=gpu:N``, ``--cpus-per-t
 ``SLURM_CPUS_ON_NODE``, ``SLURM_MEM_PER_NODE``): the control plane never places work on hardware Slurm did not
 give it. ``--partition``, ``--account``, ``--qos``, ``--time`` and ``--constraint`` come from
 ``--provider-option`` or, per work, from its ``CloudCompute(labels={"slurm/partition": "a100", ...})`` (the
-agent carries those labels too, so only such agents take such works). The credential reaches the job through its
-environment (``sbatch --export=ALL``), never its command line or script.
+agent carries those labels too, so only such agents take such works). The agent's one-time join token reaches the
+job through its environment (``sbatch --export=ALL`` of the control plane's environment less the control plane's
+own credentials), never its command line or script.
 
 One ``squeue`` call reports every job of the app, however many there are; ``scancel`` ends several at once.
 """
@@ -23,8 +24,8 @@ from typing import Sequence
 import structlog
 
 from lightning_ctl.controlplane.providers.agent_command import (
+    agent_environment,
     default_agent_executable,
-    environment_with_token,
     memory_mebibytes,
     whole_cpus,
 )
@@ -147,7 +148,7 @@ class SlurmProvider:
         self._output_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
         argv = sbatch_argv(launch, self._settings, self._output_dir)
         output = await self._run(argv, stdin=batch_script(launch, self._agent_command),
-                                 env=environment_with_token(launch.join_token))
+                                 env=agent_environment(launch.join_token))
         job_id = output.strip().split(";")[0]
         if not job_id.isdigit():
             raise ProviderError(f"sbatch printed no job id: {output.strip()!r}")

@@ -51,8 +51,8 @@ class Run:
         self.tag = tag
         self.app: AppProcess | None = None
 
-    def start(self, *args: str, **knobs: Any) -> AppProcess:
-        env = {"HOME": str(self.home), TAG_VAR: self.tag, **self.slurm.env,
+    def start(self, *args: str, env: dict[str, str] | None = None, **knobs: Any) -> AppProcess:
+        env = {"HOME": str(self.home), TAG_VAR: self.tag, **self.slurm.env, **(env or {}),
                **{f"ON_DEMAND_{k.upper()}": str(v) for k, v in knobs.items()}}
         self.app = AppProcess(APP, "--provider", "slurm", "--provider-option", "poll-interval=0.5",
                               "--log-level", "info", *args, env=env)
@@ -117,8 +117,11 @@ def started(app: AppProcess) -> list[dict[str, Any]]:
 
 def test_work_runs_on_an_agent_slurm_started_and_its_job_ends_with_the_app(run: Run) -> None:
     """A 1-GPU work is placed on the agent of the Slurm job submitted for it (seeing that job's GPU), the request
-    shows as joined with its job id, and the job is cancelled when the app ends."""
-    app = run.start(hold_s=3)
+    shows as joined with its job id, and the job is cancelled when the app ends. The control plane's own
+    credentials (its operator token and fixed join token, here in its environment) never reach the job: only the
+    agent starts with its one-time join token, and the work holds no credential."""
+    secrets = {"LIGHTNING_CTL_TOKEN": uuid.uuid4().hex, "LIGHTNING_CTL_JOIN_TOKEN": uuid.uuid4().hex}
+    app = run.start(hold_s=3, env=secrets)
     joined = run.wait_request("the request to join", lambda rs: rs and rs[0]["state"] == "joined")
     job_id = joined[0]["engine_id"]
     assert joined[0]["engine"] == "slurm" and joined[0]["work"] == "root.probes.0"
@@ -127,6 +130,10 @@ def test_work_runs_on_an_agent_slurm_started_and_its_job_ends_with_the_app(run: 
     (facts,) = started(app)
     assert facts["job"] == job_id, f"the work ran outside the job submitted for it: {facts}"
     assert facts["cuda"] == "0", f"the work did not get the job's one GPU: {facts}"
+    assert facts["credentials"] == [], f"the work holds credentials: {facts}"
+    assert facts["credentials_in_job"] and all(
+        names == ["LIGHTNING_AGENT_JOIN_TOKEN"] for names in facts["credentials_in_job"].values()
+    ), f"the job's processes started with other credentials than the agent's join token: {facts}"
     wait_until(lambda: run.slurm.jobs()[job_id][0] not in ("RUNNING", "PENDING", "COMPLETING"), TIMEOUT_S, 0.2,
                what=f"job {job_id} to end with the app: {run.slurm.jobs()}")
 

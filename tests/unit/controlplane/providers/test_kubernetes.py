@@ -30,7 +30,7 @@ SETTINGS = manifests.PodSettings(namespace="ml", app_key="app1", image="ghcr.io/
 
 def launch(spec: AgentSpec, request_id: str = "r1") -> AgentLaunch:
     return AgentLaunch(request_id, spec, "cp.ml.svc:7000", "JOIN-TOKEN",
-                       common_agent_args(request_id, spec, "cp.ml.svc:7000", 20.0))
+                       common_agent_args(spec, "cp.ml.svc:7000", 20.0))
 
 
 GPU_WORK = AgentSpec(ResourceRequest(gpus=2, cpus=7.5, memory_bytes=32 * 2**30, labels={"zone": "a"},

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
 
-from lightning_ctl.controlplane.providers.agent_command import common_agent_args
+from lightning_ctl.controlplane.providers.agent_command import agent_environment, common_agent_args
 from lightning_ctl.controlplane.providers.base import AgentLaunch, AgentSpec, EngineState
 from lightning_ctl.controlplane.providers.settings import (
     ProviderOptionError,
@@ -18,7 +19,7 @@ from lightning_ctl.sdk._events import ResourceRequest
 
 
 def launch(spec: AgentSpec) -> AgentLaunch:
-    args = common_agent_args("r1", spec, "cp:5000", 20.0)
+    args = common_agent_args(spec, "cp:5000", 20.0)
     return AgentLaunch("r1", spec, "cp:5000", "SECRET-TOKEN", args)
 
 
@@ -44,8 +45,18 @@ def test_the_script_offers_what_slurm_granted_and_never_holds_the_token() -> Non
     script = batch_script(launch(AgentSpec(ResourceRequest(gpus=1))), "/venv/bin/lightning-agent")
     assert '"${CUDA_VISIBLE_DEVICES:-none}"' in script and "SLURM_CPUS_ON_NODE" in script
     assert "SLURM_MEM_PER_NODE" in script and "--stop-works-on-exit" in script
-    assert "lightning-ctl/request=r1" in script
     assert "SECRET-TOKEN" not in script
+
+
+def test_the_jobs_environment_carries_only_the_agents_join_token(monkeypatch: pytest.MonkeyPatch) -> None:
+    """sbatch --export=ALL passes the control plane's environment on: its operator token and fixed join token are
+    left out of it, and the agent's one-time join token is the only credential in it."""
+    monkeypatch.setenv("LIGHTNING_CTL_TOKEN", "OPERATOR")
+    monkeypatch.setenv("LIGHTNING_CTL_JOIN_TOKEN", "FIXED-JOIN")
+    monkeypatch.setenv("LIGHTNING_AGENT_JOIN_TOKEN", "SOMEONE-ELSES")
+    env = agent_environment("lctl-join.r1.SECRET")
+    assert "LIGHTNING_CTL_TOKEN" not in env and "LIGHTNING_CTL_JOIN_TOKEN" not in env
+    assert env["LIGHTNING_AGENT_JOIN_TOKEN"] == "lctl-join.r1.SECRET" and env["PATH"] == os.environ["PATH"]
 
 
 def test_without_gpus_the_agent_offers_none() -> None:
