@@ -95,6 +95,17 @@ class AgentNotFoundError(ControlPlaneError):
     """No agent (or several) answers to the name given."""
 
 
+# -- agents on demand (--provider) ----------------------------------------------------------------------------------
+
+
+class ProviderError(ControlPlaneError):
+    """The engine refused or failed an operation; the message says what the engine said."""
+
+
+class ProviderOptionError(ControlPlaneError, ValueError):
+    """A ``--provider-option`` is malformed, unknown to the engine, or has a bad value (the message names it)."""
+
+
 # -- the operator's client ------------------------------------------------------------------------------------------
 
 

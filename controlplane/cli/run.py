@@ -10,13 +10,13 @@ import click
 
 from lightning_ctl.controlplane.agents.local_agent import LocalAgent
 from lightning_ctl.controlplane.credentials import TlsFiles, load_or_create_token
+from lightning_ctl.controlplane.errors import ProviderError, ProviderOptionError
 from lightning_ctl.controlplane.home import remember_app
 from lightning_ctl.controlplane.options import RunOptions
 from lightning_ctl.controlplane.providers.settings import (
     DEFAULT_IDLE_TIMEOUT_S,
     DEFAULT_MAX_AGENTS,
     ENGINES,
-    ProviderOptionError,
     ProviderSettings,
     parse_provider_options,
 )
@@ -195,7 +195,6 @@ def _run(options: RunOptions, log_format: str, local_agent: LocalAgent | None) -
     from lightning_ctl.controlplane.api.server import PortInUseError
     from lightning_ctl.controlplane.app_host import AppHost
     from lightning_ctl.controlplane.flows.resume import AppAlreadyRunningError
-    from lightning_ctl.controlplane.providers import ProviderError, ProviderOptionError
     from lightning_ctl.sdk._logging import configure_logging, protect_standard_streams
     from lightning_ctl.sdk.errors import AppImportError
 

@@ -9,8 +9,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from lightning_ctl.controlplane.providers.base import Provider, ProviderError
-from lightning_ctl.controlplane.providers.settings import ProviderOptionError, ProviderSettings
+from lightning_ctl.controlplane.errors import ProviderError, ProviderOptionError
+from lightning_ctl.controlplane.providers.base import Provider
+from lightning_ctl.controlplane.providers.settings import ProviderSettings
 
 __all__ = ["Provider", "ProviderError", "ProviderOptionError", "ProviderSettings", "make_provider"]
 

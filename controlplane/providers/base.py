@@ -13,14 +13,9 @@ from typing import Protocol, Sequence
 
 from lightning_ctl.controlplane.agents.placement import describe
 from lightning_ctl.sdk._events import ResourceRequest
-from lightning_ctl.sdk.errors import LightningError
 
 RESERVED_LABEL_PREFIX = "lightning-ctl/"
 """Labels under this prefix are the control plane's own: never a work's placement constraint."""
-
-
-class ProviderError(LightningError):
-    """The engine refused or failed an operation; the message says what the engine said."""
 
 
 @dataclass(frozen=True, slots=True)

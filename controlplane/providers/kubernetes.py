@@ -17,8 +17,9 @@ from typing import Any, Sequence
 
 import structlog
 
+from lightning_ctl.controlplane.errors import ProviderError
 from lightning_ctl.controlplane.providers import k8s_manifests as manifests
-from lightning_ctl.controlplane.providers.base import AgentLaunch, EngineState, EngineStatus, ProviderError
+from lightning_ctl.controlplane.providers.base import AgentLaunch, EngineState, EngineStatus
 from lightning_ctl.controlplane.providers.settings import ProviderSettings
 
 log = structlog.get_logger(component="provider.kubernetes")

@@ -18,7 +18,8 @@ import psutil
 import structlog
 
 from lightning_ctl.controlplane.providers.agent_command import agent_environment, whole_cpus
-from lightning_ctl.controlplane.providers.base import AgentLaunch, EngineState, EngineStatus, ProviderError
+from lightning_ctl.controlplane.errors import ProviderError
+from lightning_ctl.controlplane.providers.base import AgentLaunch, EngineState, EngineStatus
 from lightning_ctl.controlplane.providers.settings import ProviderSettings
 from lightning_ctl.sdk._launch import module_command
 

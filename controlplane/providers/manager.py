@@ -26,8 +26,9 @@ import structlog
 from lightning_ctl.controlplane.agents.registry import AgentRegistry
 from lightning_ctl.controlplane.api.app_view import RequestView
 from lightning_ctl.controlplane.credential_store import CredentialStore
+from lightning_ctl.controlplane.errors import ProviderError
 from lightning_ctl.controlplane.providers.agent_command import common_agent_args
-from lightning_ctl.controlplane.providers.base import AgentLaunch, AgentSpec, Provider, ProviderError
+from lightning_ctl.controlplane.providers.base import AgentLaunch, AgentSpec, Provider
 from lightning_ctl.controlplane.providers.planner import (
     Action,
     AgentRequest,

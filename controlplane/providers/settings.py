@@ -9,13 +9,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from lightning_ctl.controlplane.errors import ProviderOptionError
+
 ENGINES = ("slurm", "kubernetes", "local")
 DEFAULT_MAX_AGENTS = 10
 DEFAULT_IDLE_TIMEOUT_S = 600.0
-
-
-class ProviderOptionError(ValueError):
-    """A ``--provider-option`` is malformed, unknown to the engine, or has a bad value (the message names it)."""
 
 
 @dataclass(frozen=True)

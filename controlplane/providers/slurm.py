@@ -23,18 +23,14 @@ from typing import Sequence
 
 import structlog
 
+from lightning_ctl.controlplane.errors import ProviderError
 from lightning_ctl.controlplane.providers.agent_command import (
     agent_environment,
     default_agent_executable,
     memory_mebibytes,
     whole_cpus,
 )
-from lightning_ctl.controlplane.providers.base import (
-    AgentLaunch,
-    EngineState,
-    EngineStatus,
-    ProviderError,
-)
+from lightning_ctl.controlplane.providers.base import AgentLaunch, EngineState, EngineStatus
 from lightning_ctl.controlplane.providers.settings import ProviderSettings
 
 log = structlog.get_logger(component="provider.slurm")
