@@ -42,6 +42,7 @@ from lightning_ctl.controlplane.providers.planner import (
 from lightning_ctl.controlplane.providers.records import RequestRecords
 from lightning_ctl.controlplane.providers.settings import ProviderSettings
 from lightning_ctl.sdk._events import PlacementPending
+from lightning_ctl.sdk._tasks import BackgroundTasks
 
 log = structlog.get_logger(component="providers")
 
@@ -79,7 +80,7 @@ class ProviderManager:
         self._control_plane = ""
         self._wakeup = asyncio.Event()
         self._submissions = asyncio.Semaphore(SUBMISSIONS_AT_ONCE)
-        self._tasks: set[asyncio.Task[None]] = set()
+        self._tasks = BackgroundTasks(log, "provider_task_failed")
         self._loop_task: asyncio.Task[None] | None = None
         self._next_poll = 0.0
         self._last_poll = 0.0
@@ -121,7 +122,7 @@ class ProviderManager:
         """Release every request (waiting for submissions in flight, so that none is left behind)."""
         if self._loop_task is not None:
             self._loop_task.cancel()
-        pending = [t for t in self._tasks if not t.done()]
+        pending = self._tasks.pending()
         if pending:
             await asyncio.wait(pending, timeout=STOP_TIMEOUT_S)
         releases = self.planner.stop_all(reason, time.monotonic())
@@ -191,7 +192,7 @@ class ProviderManager:
         releases = []
         for action in actions:
             if isinstance(action, Submit):
-                self._spawn(self._submit(action.request))
+                self._tasks.spawn(self._submit(action.request))
             elif isinstance(action, Release):
                 log.info("agent_request_released", request_id=action.request.request_id,
                          engine_id=action.request.engine_id, reason=action.reason)
@@ -205,7 +206,7 @@ class ProviderManager:
                     for lost in self._registry.declare_lost(agent_id, action.request.ended):
                         self._deliver(lost)
         if releases:
-            self._spawn(self._release(releases))
+            self._tasks.spawn(self._release(releases))
 
     async def _submit(self, request: AgentRequest) -> None:
         async with self._submissions:
@@ -257,7 +258,7 @@ class ProviderManager:
 
     def _poll(self) -> None:
         self._polling = True
-        self._spawn(self._poll_engine())
+        self._tasks.spawn(self._poll_engine())
 
     async def _poll_engine(self) -> None:
         try:
@@ -313,16 +314,6 @@ class ProviderManager:
             self._records.save(self.provider.engine, list(self.planner.requests.values()))
         except OSError as exc:
             log.warning("agent_requests_not_saved", path=str(self._records.path), error=str(exc))
-
-    def _spawn(self, coroutine: object) -> None:
-        task = asyncio.ensure_future(coroutine)  # type: ignore[arg-type]
-        self._tasks.add(task)
-        task.add_done_callback(self._task_done)
-
-    def _task_done(self, task: asyncio.Task[None]) -> None:
-        self._tasks.discard(task)
-        if not task.cancelled() and task.exception() is not None:
-            log.error("provider_task_failed", error=repr(task.exception()))
 
     # -- the operator's view ----------------------------------------------------------------------------------------
 
