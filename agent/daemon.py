@@ -37,6 +37,7 @@ from lightning_ctl.sdk._events import (
     WorkCrashed,
 )
 from lightning_ctl.sdk._storage_types import StorageRequest, UploadRequested
+from lightning_ctl.sdk._tasks import BackgroundTasks
 
 log = structlog.get_logger(component="agent")
 
@@ -106,7 +107,7 @@ class AgentDaemon:
         self._work_dir = work_dir
         self.socket_path = home.socket_path
         self._server: asyncio.base_events.Server | None = None
-        self._tasks: set[asyncio.Task[None]] = set()
+        self._tasks = BackgroundTasks(log, "agent_task_failed")
         self._saved: str = ""
         self.storage = AgentStorage()
         self._storage_requests: set[tuple[str, int, int]] = set()
@@ -135,7 +136,7 @@ class AgentDaemon:
         for supervisor in adopted:  # persisting only now: a crash halfway must not forget the others
             self._watch(supervisor, persist=False)
         self.persist()
-        self._spawn(self._persist_periodically())
+        self._tasks.spawn(self._persist_periodically())
 
     def _supervisor(self, launch: LaunchWork, cwd: str | None) -> WorkSupervisor:
         supervisor = WorkSupervisor(launch, self.socket_path, str(self.home.output_dir), str(self.home.exits_dir),
@@ -157,7 +158,7 @@ class AgentDaemon:
             self._recently_exited.pop(key, None)
             supervisor.remove_output_files()
 
-        self._spawn(forget_on_exit())
+        self._tasks.spawn(forget_on_exit())
         if persist:
             self.persist()
 
@@ -248,7 +249,7 @@ class AgentDaemon:
                 self._storage_requests.discard(key)
             (self.supervisors.get(work_key) or supervisor).send_storage_reply(reply)
 
-        self._spawn(serve())
+        self._tasks.spawn(serve())
 
     def handle(self, command: Command | UploadRequested) -> None:
         """Carry out one command from the control plane."""
@@ -261,13 +262,13 @@ class AgentDaemon:
                         command=type(command).__name__)
             return
         if isinstance(command, UploadRequested):
-            self._spawn(self.storage.upload_on_demand(command, supervisor.record.cwd or os.getcwd()))
+            self._tasks.spawn(self.storage.upload_on_demand(command, supervisor.record.cwd or os.getcwd()))
         elif isinstance(command, RunCall):
             supervisor.send_call(command)
         elif isinstance(command, UpdateVars):
             supervisor.send_update(command)
         elif isinstance(command, StopWork):
-            self._spawn(supervisor.stop(command.grace_s, command.reason))
+            self._tasks.spawn(supervisor.stop(command.grace_s, command.reason))
 
     def _launch(self, launch: LaunchWork) -> None:
         key = (launch.work_name, launch.attempt)
@@ -275,7 +276,7 @@ class AgentDaemon:
             return  # a repeated launch of the same attempt never starts a second process
         # Registered before the process exists, so the calls that follow the launch queue up behind it.
         supervisor = self._supervisor(launch, self._work_dir)
-        self._spawn(self._start(supervisor))
+        self._tasks.spawn(self._start(supervisor))
 
     async def _start(self, supervisor: WorkSupervisor) -> None:
         """Fetch the work's code bundle if it has one, then start its process."""
@@ -295,16 +296,6 @@ class AgentDaemon:
         await supervisor.start(self._launcher.launch if self._launcher else exec_work)
         self._watch(supervisor)
 
-    def _spawn(self, coroutine: object) -> None:
-        task = asyncio.ensure_future(coroutine)  # type: ignore[arg-type]
-        self._tasks.add(task)
-        task.add_done_callback(self._task_done)
-
-    def _task_done(self, task: asyncio.Task[None]) -> None:
-        self._tasks.discard(task)
-        if not task.cancelled() and task.exception() is not None:
-            log.error("agent_task_failed", error=repr(task.exception()))
-
     async def stop_all(self, grace_s: float, reason: str) -> None:
         """Stop every running work (used when the app ends or the agent's owner is gone)."""
         await asyncio.gather(*(s.stop(grace_s, reason) for s in self.supervisors.values()))
@@ -316,8 +307,7 @@ class AgentDaemon:
         if self._server is not None:
             self._server.close()
         self.persist()
-        for task in list(self._tasks):
-            task.cancel()
+        self._tasks.cancel_all()
         try:
             os.unlink(self.socket_path)
         except OSError:

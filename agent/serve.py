@@ -78,8 +78,14 @@ async def serve(
     launcher: ZygoteLauncher | None,
     local: LocalAgentOptions | None,
     grace_s: float,
+    stop_works_on_exit: bool = False,
 ) -> int:
-    """Run until SIGTERM/SIGINT (or, for a local agent, until orphaned); the exit status."""
+    """Run until SIGTERM/SIGINT (or, for a local agent, until orphaned); the exit status.
+
+    A local agent stops its works before it exits. One told ``stop_works_on_exit`` (its machine goes away with
+    it: a Slurm job, a Pod) leaves the control plane first, then stops its works: nothing new is placed on it
+    while it drains, and the control plane hands its works to their restart policies.
+    """
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
@@ -105,7 +111,13 @@ async def serve(
         if not task.cancelled() and isinstance(refused := task.exception(), RegistrationRefusedError):
             log.error("registration_refused", reason=str(refused))
             status = refused.exit_code
-    if local is not None:  # a local agent told to stop: nothing of the app outlives it
+    if stop_works_on_exit and local is None:
+        # Leave first, so that no work is placed here while the works stop: the control plane learns from the
+        # engine (or the agent-lost grace) that this agent's works are lost, and their restart policies decide.
+        for task in tasks:
+            task.cancel()
+        await daemon.stop_all(grace_s, "agent stopping")
+    elif local is not None:  # nothing of the app outlives this agent
         await daemon.stop_all(grace_s, "agent stopping")
     for task in tasks:
         task.cancel()

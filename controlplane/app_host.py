@@ -35,11 +35,12 @@ from lightning_ctl.controlplane.home import app_home
 from lightning_ctl.controlplane.options import RunOptions
 from lightning_ctl.controlplane.output.console import Console
 from lightning_ctl.controlplane.output.log_store import LogStore
+from lightning_ctl.controlplane.providers.manager import ProviderManager
 from lightning_ctl.controlplane.run_file import RunInfo, remove_run_file, write_run_file
 from lightning_ctl.controlplane.storage import open_store, record_store, start_afresh
 from lightning_ctl.controlplane.storage.coordinator import StorageCoordinator
 from lightning_ctl.sdk._app import LightningApp
-from lightning_ctl.sdk._events import LinesLogged
+from lightning_ctl.sdk._events import LinesLogged, PlacementPending
 from lightning_ctl.sdk._exit_codes import ExitCode
 from lightning_ctl.sdk._loader import load_app
 
@@ -79,11 +80,26 @@ class AppHost:
         self.credentials = CredentialStore(options.token, app_home(options.app_path) / "credentials.json")
         if options.join_token:
             self.credentials.accept_static_join_token(options.join_token)
-        self.registry = AgentRegistry(report_pending=self._deliver, bundle=AppBundle(options.app_path))
+        self.registry = AgentRegistry(report_pending=self._report_pending, bundle=AppBundle(options.app_path))
         self._flow_loop: FlowLoop | None = None
         self._local_agent = local_agent
         self.log_store = LogStore()
         self.queries = QueryBox(self._submit_query)
+        self.providers = self._make_providers() if options.provider else None
+
+    def _make_providers(self) -> ProviderManager:
+        """Agents on demand (``--provider``): the engine's options are checked here, before anything starts."""
+        from lightning_ctl.controlplane.providers import make_provider
+
+        assert self.options.provider is not None
+        folder = app_home(self.options.app_path)
+        provider = make_provider(self.options.provider, folder)
+        return ProviderManager(provider, self.options.provider, self.registry, self._deliver, folder,
+                               self.credentials)
+
+    def _report_pending(self, pending: PlacementPending) -> None:
+        """Why a work waits: the registry's reason, with what the provider is doing about it (``--provider``)."""
+        self._deliver(self.providers.explain(pending) if self.providers is not None else pending)
 
     def _deliver(self, event: object) -> None:
         if self._flow_loop is not None:
@@ -99,7 +115,8 @@ class AppHost:
         servicer = AgentServicer(self.registry, self._deliver, self._on_lines, self.credentials,
                                  opts.heartbeat_interval_s, opts.max_attribute_bytes)
         app_servicer = AppServicer(self.registry, self.log_store, self.queries, self._stop_by_operator,
-                                   self.credentials, os.path.abspath(opts.app_path), opts.heartbeat_interval_s)
+                                   self.credentials, os.path.abspath(opts.app_path), opts.heartbeat_interval_s,
+                                   self.providers.views if self.providers else None)
         storage = StorageServicer(await self._open_store(resumed=plan.saved is not None), self.credentials)
         try:
             server, port, local_port = build_server(servicer, self.credentials, opts.host, plan.port, opts.tls,
@@ -124,6 +141,8 @@ class AppHost:
                                                  f"lightning-agent --control-plane {_advertised(opts.host)}:{port}"
                                                  f"{tls_hint}")
         try:
+            if self.providers is not None:
+                await self._start_providers(port, resumed=plan.saved is not None)
             if self._local_agent is not None:
                 local_join = self.credentials.issue_join_token(ttl_s=_LOCAL_JOIN_TTL_S, agent_name="local",
                                                                is_local=True)
@@ -139,6 +158,8 @@ class AppHost:
             app_servicer.close()
             remove_run_file(os.getpid())
             liveness.cancel()
+            if self.providers is not None:
+                await self.providers.stop()
             await self._stop_local_agent()
             await self._close_agent_streams()
             await server.stop(grace=1.0)
@@ -180,6 +201,16 @@ class AppHost:
             log.debug("store_cleaned", blobs_removed=removed)
         log.info("app_store", location=store.description)
         return StorageCoordinator(store, self.registry)
+
+    async def _start_providers(self, port: int, resumed: bool) -> None:
+        assert self.providers is not None and self.options.provider is not None
+        address = f"{_advertised(self.options.host)}:{port}"
+        if self.options.host in LOOPBACK_HOSTS and self.options.provider.engine != "local" \
+                and not self.options.provider.get("control-plane"):
+            log.warning("provider_agents_dial_loopback", address=address, engine=self.options.provider.engine,
+                        hint="agents on other machines cannot reach it: pass --host 0.0.0.0 (with --tls-cert) or "
+                             "--provider-option control-plane=HOST:PORT")
+        await self.providers.start(address, resumed)
 
     def _on_lines(self, work_name: str, logged: LinesLogged, on_written: Callable[[], None]) -> None:
         self.log_store.append(work_name, logged.stream, logged.lines)

@@ -29,7 +29,11 @@ from typing import Iterable, Mapping
 
 import structlog
 
-from lightning_ctl.controlplane.errors import AgentNotFoundError, CredentialForbiddenError, CredentialRefusedError
+from lightning_ctl.controlplane.errors import (
+    AgentNotFoundError,
+    CredentialForbiddenError,
+    CredentialRefusedError,
+)
 from lightning_ctl.sdk._files import write_atomic
 
 log = structlog.get_logger(component="credentials")

@@ -123,6 +123,17 @@ class StoreError(ControlPlaneError):
     """What was asked is not in the store (or cannot be written locally); the message says what and why."""
 
 
+# -- agents on demand (--provider) ----------------------------------------------------------------------------------
+
+
+class ProviderError(ControlPlaneError):
+    """The engine refused or failed an operation; the message says what the engine said."""
+
+
+class ProviderOptionError(ControlPlaneError, ValueError):
+    """A ``--provider-option`` is malformed, unknown to the engine, or has a bad value (the message names it)."""
+
+
 # -- the operator's client ------------------------------------------------------------------------------------------
 
 

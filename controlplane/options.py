@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from lightning_ctl.controlplane.credentials import TlsFiles
+from lightning_ctl.controlplane.providers.settings import ProviderSettings
 from lightning_ctl.protos.limits import DEFAULT_MAX_ATTRIBUTE_BYTES
 
 
@@ -34,3 +35,5 @@ class RunOptions:
     ``lightning-ctl agents join-token``)."""
     max_attribute_bytes: int = DEFAULT_MAX_ATTRIBUTE_BYTES
     """The largest JSON value a work's attribute may take."""
+    provider: ProviderSettings | None = None
+    """Agents on demand from an engine (``--provider``); None: only the agents that join by themselves."""

@@ -110,6 +110,9 @@ class ResourceRequest:
     cpus: float = 0.0
     memory_bytes: int = 0
     labels: dict[str, str] = field(default_factory=dict)
+    image: str = ""
+    """The container image the work asks for (``BuildConfig(image=...)``), for providers that start agents in
+    containers; placement ignores it."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -105,8 +105,11 @@ class WorkProcess:
         self.tracker.sweep()
         self.status(self.latest_hash, WorkStageStatus.STOPPED, reason=WorkStopReasons.SIGTERM_SIGNAL_HANDLER.value)
         self.connection.flush(FLUSH_TIMEOUT_S)
-        sys.stdout.flush()
-        sys.stderr.flush()
+        for stream in (sys.stdout, sys.stderr):
+            try:
+                stream.flush()
+            except (OSError, RuntimeError, ValueError):  # the signal came in the middle of a write to it (reentrant)
+                pass
         os._exit(0)
 
     def start(self, init: RunnerInit) -> None:

@@ -31,7 +31,11 @@ from lightning_ctl.controlplane.credential_store import (
     Role,
     with_labels,
 )
-from lightning_ctl.controlplane.errors import CredentialError, CredentialForbiddenError, CredentialRefusedError
+from lightning_ctl.controlplane.errors import (
+    CredentialError,
+    CredentialForbiddenError,
+    CredentialRefusedError,
+)
 from lightning_ctl.controlplane.output.dedup import OutputDeduplicator
 from lightning_ctl.protos import codec
 from lightning_ctl.protos.lightning.v1 import agent_pb2, agent_pb2_grpc

@@ -25,6 +25,7 @@ from lightning_ctl.controlplane.api.app_view import (
     AppView,
     LogBatch,
     LogLine,
+    RequestView,
     RevokedAgent,
     WorkView,
 )
@@ -127,6 +128,7 @@ class AppServicer(app_pb2_grpc.AppServiceServicer):
         credentials: CredentialStore,
         app_path: str = "",
         heartbeat_interval_s: float = 2.0,
+        requests: Callable[[], list[RequestView]] | None = None,
     ) -> None:
         self._registry = registry
         self._credentials = credentials
@@ -135,6 +137,7 @@ class AppServicer(app_pb2_grpc.AppServiceServicer):
         self._request_stop = request_stop
         self._app_path = app_path
         self._heartbeat_interval_s = heartbeat_interval_s
+        self._requests = requests
         self._closed = asyncio.Event()
 
     def close(self) -> None:
@@ -286,7 +289,10 @@ class AppServicer(app_pb2_grpc.AppServiceServicer):
         return AppView(stage, self._app_path, os.getpid(), tuple(placed), tuple(self.agent_views()))
 
     def agent_views(self) -> list[AgentView]:
-        """Every connected agent with what the works placed on it hold."""
+        """Every connected agent with what the works placed on it hold (and the engine request it answers), then
+        the agents requested from an engine that are not connected (queued, starting, released...)."""
+        requests = {r.request_id: r for r in self._requests()} if self._requests else {}
+        answered: set[str] = set()
         now = time.monotonic()
         views = []
         for agent in sorted(self._registry.agents.values(), key=lambda a: a.name):
@@ -297,6 +303,9 @@ class AppServicer(app_pb2_grpc.AppServiceServicer):
                 if p.allocation.agent_id == agent.agent_id
             ]
             age_s = max(0.0, now - agent.last_heartbeat)
+            request = requests.get(agent.scope)
+            if request is not None:
+                answered.add(request.request_id)
             views.append(
                 AgentView(
                     agent_id=agent.agent_id,
@@ -315,8 +324,13 @@ class AppServicer(app_pb2_grpc.AppServiceServicer):
                     state="silent"
                     if age_s > SILENT_AFTER_HEARTBEATS * self._heartbeat_interval_s
                     else "connected",
+                    request=request,
                 )
             )
+        for request in requests.values():
+            if request.request_id not in answered:
+                views.append(AgentView(agent_id="", name=request.request_id, hostname=request.where,
+                                       state=request.state, request=request))
         return views
 
 

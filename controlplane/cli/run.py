@@ -10,8 +10,16 @@ import click
 
 from lightning_ctl.controlplane.agents.local_agent import LocalAgent
 from lightning_ctl.controlplane.credentials import TlsFiles, load_or_create_token
+from lightning_ctl.controlplane.errors import ProviderError, ProviderOptionError
 from lightning_ctl.controlplane.home import remember_app
 from lightning_ctl.controlplane.options import RunOptions
+from lightning_ctl.controlplane.providers.settings import (
+    DEFAULT_IDLE_TIMEOUT_S,
+    DEFAULT_MAX_AGENTS,
+    ENGINES,
+    ProviderSettings,
+    parse_provider_options,
+)
 from lightning_ctl.protos.limits import (
     DEFAULT_MAX_ATTRIBUTE_BYTES,
     MAX_MAX_ATTRIBUTE_BYTES,
@@ -95,6 +103,15 @@ def parse_attribute_size(value: str) -> int:
 @click.option("--storage-option", "storage_values", multiple=True, metavar="KEY=VALUE",
               help="An option of the --storage filesystem, e.g. endpoint_url=http://minio:9000 (repeatable; pass "
                    "credentials through the environment, e.g. AWS_ACCESS_KEY_ID).")
+@click.option("--provider", type=click.Choice(ENGINES), default=None,
+              help="Start agents on demand with this engine for works no connected agent can take (no local "
+                   "agent is started then).")
+@click.option("--provider-option", "provider_options", multiple=True, metavar="KEY=VALUE",
+              help="An engine setting, e.g. partition=gpu (slurm), namespace=ml (kubernetes) (repeatable).")
+@click.option("--max-agents", type=click.IntRange(min=1), default=DEFAULT_MAX_AGENTS, show_default=True,
+              help="At most this many agents requested from the provider at once.")
+@click.option("--agent-idle-timeout", type=click.FloatRange(min=0), default=DEFAULT_IDLE_TIMEOUT_S,
+              show_default=True, help="Seconds a requested agent may stay idle before it is released.")
 @click.option("--stop-grace", type=float, default=30.0, show_default=True,
               help="Seconds a stopped work gets to exit before SIGKILL.")
 @click.option("--heartbeat-interval", type=click.FloatRange(min=0.05), default=2.0, show_default=True,
@@ -119,6 +136,10 @@ def run(
     no_local_agent: bool,
     storage_url: str | None,
     storage_values: tuple[str, ...],
+    provider: str | None,
+    provider_options: tuple[str, ...],
+    max_agents: int,
+    agent_idle_timeout: float,
     stop_grace: float,
     heartbeat_interval: float,
     log_format: str,
@@ -162,9 +183,11 @@ def run(
         agent_lost_grace_s=agent_lost_grace,
         storage_url=storage_url,
         storage_options=parse_storage_options(storage_values),
+        provider=_provider_settings(provider, provider_options, max_agents, agent_idle_timeout),
     )
     if os.path.isfile(options.app_path):
         remember_app(options.app_path)  # so that `lightning-ctl logs` finds its output once it has ended
+    no_local_agent = no_local_agent or provider is not None
     # Started before the heavy imports below, so the agent (and its fork server) start while this process does.
     local_agent = None if no_local_agent else LocalAgent(options)
     try:
@@ -173,6 +196,18 @@ def run(
         if local_agent is not None:
             local_agent.terminate()
     raise SystemExit(status)
+
+
+def _provider_settings(engine: str | None, values: tuple[str, ...], max_agents: int,
+                       idle_timeout_s: float) -> ProviderSettings | None:
+    if engine is None:
+        if values:
+            raise click.UsageError("--provider-option needs --provider")
+        return None
+    try:
+        return ProviderSettings(engine, parse_provider_options(values), max_agents, idle_timeout_s)
+    except ProviderOptionError as exc:
+        raise click.UsageError(str(exc)) from None
 
 
 def _run(options: RunOptions, log_format: str, local_agent: LocalAgent | None) -> int:
@@ -190,5 +225,7 @@ def _run(options: RunOptions, log_format: str, local_agent: LocalAgent | None) -
         return asyncio.run(AppHost(options, local_agent).run())
     except AppImportError as exc:
         raise click.ClickException(str(exc).rstrip()) from None
-    except (PortInUseError, AppAlreadyRunningError, MisconfigurationException) as exc:
+    except (PortInUseError, AppAlreadyRunningError, MisconfigurationException, ProviderError) as exc:
         raise click.ClickException(str(exc)) from None
+    except ProviderOptionError as exc:
+        raise click.UsageError(str(exc)) from None

@@ -23,7 +23,14 @@ import structlog
 from lightning_ctl.controlplane.flows.checkpoint import Checkpoint
 from lightning_ctl.controlplane.flows.flow_runtime import FlowActions, FlowRuntime
 from lightning_ctl.controlplane.flows.queries import Query
-from lightning_ctl.controlplane.flows.stimuli import AppEnding, FailApp, FlowsRan, IdleCheck, Instruction, RunFlows
+from lightning_ctl.controlplane.flows.stimuli import (
+    AppEnding,
+    FailApp,
+    FlowsRan,
+    IdleCheck,
+    Instruction,
+    RunFlows,
+)
 from lightning_ctl.sdk._app import LightningApp
 from lightning_ctl.sdk._events import (
     AgentConnected,

@@ -66,6 +66,8 @@ def test_agent_joins_once_then_uses_its_own_credential(cluster: Cluster) -> None
     first = cluster.agent("first", *AGENT_ARGS, token=token)
     cluster.wait_until(lambda: connections(cp, "first") == 1, "the first agent to register")
     kept = credential_file(first)
+    # The control plane logs the registration as it sends the welcome; the agent keeps the credential on receipt.
+    cluster.wait_until(kept.exists, "the agent to keep the credential its welcome carried")
     assert kept.read_text().startswith("lctl-agent.") and stat.S_IMODE(kept.stat().st_mode) == 0o600
     second = cluster.agent("second", *AGENT_ARGS, token=token, may_exit=True)
     assert second.wait_exit(20) == 4, second.output()
@@ -108,6 +110,7 @@ def test_credentials_survive_a_control_plane_restart(cluster: Cluster) -> None:
     cp.wait_for_line("WAITING")
     agent = cluster.agent("steady", *AGENT_ARGS, token=issue(cluster, cp))
     cluster.wait_until(lambda: connections(cp, "steady") == 1, "the agent to register")
+    cluster.wait_until(credential_file(agent).exists, "the agent to keep the credential its welcome carried")
     cp.proc.send_signal(signal.SIGKILL)
     cp.wait_exit(20)
     resumed = cluster.control_plane(APPS / "never_placed.py", "--port", str(cp.port), join_token=None)

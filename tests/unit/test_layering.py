@@ -154,7 +154,7 @@ class TestPackageBoundaries:
         assert imports_package(names, "agent") == ["lightning_ctl.agent.session"]
 
 
-ASYNC_SIDE = ("agents", "api", "output", "storage")
+ASYNC_SIDE = ("agents", "api", "output", "providers", "storage")
 """The control plane's asyncio side; ``flows/`` (the flow thread) meets it only through queues and queries."""
 BRIDGE = ("lightning_ctl.controlplane.flows.queries",)
 """What the asyncio side may use of ``flows/``: the query box that hands questions to the flow thread."""
