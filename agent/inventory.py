@@ -7,6 +7,8 @@ from dataclasses import dataclass
 import psutil
 import structlog
 
+from lightning_ctl.sdk._events import AgentUsage, GpuUsage
+
 log = structlog.get_logger(component="inventory")
 
 
@@ -47,6 +49,35 @@ def detect_gpus() -> tuple[Gpu, ...]:
             memory = pynvml.nvmlDeviceGetMemoryInfo(handle).total
             gpus.append(Gpu(index, _text(uuid), _text(name), int(memory)))
         return tuple(gpus)
+    finally:
+        pynvml.nvmlShutdown()
+
+
+def measure_usage() -> AgentUsage:
+    """This machine's live use: CPU (since the last call), memory, and each GPU's utilisation and memory (NVML).
+
+    Blocks for NVML's calls (a few ms): call it from a worker thread.
+    """
+    return AgentUsage(psutil.cpu_percent(interval=None), psutil.virtual_memory().used, _gpu_usage())
+
+
+def _gpu_usage() -> tuple[GpuUsage, ...]:
+    try:
+        import pynvml
+
+        pynvml.nvmlInit()
+    except Exception:  # noqa: BLE001 - no NVML: no GPU figures
+        return ()
+    try:
+        usage = []
+        for index in range(pynvml.nvmlDeviceGetCount()):
+            handle = pynvml.nvmlDeviceGetHandleByIndex(index)
+            memory = pynvml.nvmlDeviceGetMemoryInfo(handle)
+            rates = pynvml.nvmlDeviceGetUtilizationRates(handle)
+            usage.append(GpuUsage(index, float(rates.gpu), int(memory.used), int(memory.total)))
+        return tuple(usage)
+    except Exception:  # noqa: BLE001 - a GPU that fails to answer leaves the figures out, never the heartbeat
+        return ()
     finally:
         pynvml.nvmlShutdown()
 

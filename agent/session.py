@@ -14,11 +14,10 @@ from pathlib import Path
 from typing import AsyncIterator
 
 import grpc
-import psutil
 import structlog
 
 from lightning_ctl.agent.daemon import AgentDaemon
-from lightning_ctl.agent.inventory import Inventory
+from lightning_ctl.agent.inventory import Inventory, measure_usage
 from lightning_ctl.protos import codec
 from lightning_ctl.protos.lightning.v1 import agent_pb2, agent_pb2_grpc, events_pb2
 
@@ -210,15 +209,9 @@ class AgentSession:
     async def _heartbeat(self, call: grpc.aio.StreamStreamCall) -> None:
         while True:
             await asyncio.sleep(self.heartbeat_interval_s)
-            usage = await asyncio.to_thread(psutil.virtual_memory)
+            usage = await asyncio.to_thread(measure_usage)
             async with self._write_lock:
-                await call.write(
-                    agent_pb2.AgentMessage(
-                        heartbeat=agent_pb2.Heartbeat(
-                            cpu_percent=psutil.cpu_percent(interval=None), memory_used_bytes=usage.used
-                        )
-                    )
-                )
+                await call.write(agent_pb2.AgentMessage(heartbeat=codec.usage_to_pb(usage)))
 
     async def _receive(self, call: grpc.aio.StreamStreamCall) -> None:
         while True:

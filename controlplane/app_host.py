@@ -23,12 +23,16 @@ from lightning_ctl.controlplane.agents.registry import AgentRegistry
 from lightning_ctl.controlplane.api.agent_service import AgentServicer
 from lightning_ctl.controlplane.api.app_service import AppServicer
 from lightning_ctl.controlplane.api.server import PortInUseError, build_server
+from lightning_ctl.controlplane.api.views import AppViews
 from lightning_ctl.controlplane.credentials import LOOPBACK_HOSTS
 from lightning_ctl.controlplane.flows.flow_runtime import FlowRuntime
 from lightning_ctl.controlplane.flows.loop import AppEnded, FlowLoop, StopRequested
-from lightning_ctl.controlplane.flows.queries import Query, QueryBox
+from lightning_ctl.controlplane.flows.queries import AppEndedError, FlowBusyError, Query, QueryBox
 from lightning_ctl.controlplane.flows.resume import ResumePlan, plan_resume, restore
+from lightning_ctl.controlplane.flows.state_watch import StateWatch
 from lightning_ctl.controlplane.home import token_file
+from lightning_ctl.controlplane.http import hosting
+from lightning_ctl.controlplane.http.server import HttpServer
 from lightning_ctl.controlplane.options import RunOptions
 from lightning_ctl.controlplane.output.console import Console
 from lightning_ctl.controlplane.output.log_store import LogStore
@@ -76,6 +80,8 @@ class AppHost:
         self._local_agent = local_agent
         self.log_store = LogStore()
         self.queries = QueryBox(self._submit_query)
+        self.state_watch = StateWatch()
+        self._http: HttpServer | None = None
 
     def _deliver(self, event: object) -> None:
         if self._flow_loop is not None:
@@ -108,15 +114,23 @@ class AppHost:
             tls_hint = " --tls-ca CA.pem" if opts.tls else ""
             log.info("agents_join_with", command=f"LIGHTNING_CTL_TOKEN=$(cat {token_file()}) lightning-agent "
                                                  f"--control-plane {_advertised(opts.host)}:{port}{tls_hint}")
+        ended: AppEnded | None = None
         try:
             if self._local_agent is not None:
                 self._local_agent.send_address(f"127.0.0.1:{local_port}")
+            app_path = os.path.abspath(opts.app_path)
+            views = AppViews(self.registry, app_path, opts.heartbeat_interval_s)
+            self._http = await hosting.start_http(opts, self.queries, views, self.log_store, self._stop_by_operator,
+                                                  self.state_watch, app_path)
             self._write_run_file(_client_address(opts.host, port, local_port, opts.tls is not None))
-            os.environ.update(opts.env)
+            os.environ.update({**opts.env, **hosting.app_process_env(self._http, self.token)})
             app, _ = load_app(opts.app_path)
             ended = await self._run_app(app, loop, plan)
             plan.checkpoint.end()
         finally:
+            if self._http is not None:
+                self._http.close(ended.exit_code if ended else 1, ended.message if ended else "")
+                await self._http.stop()
             self.queries.close()
             self.log_store.close()
             app_servicer.close()
@@ -134,7 +148,8 @@ class AppHost:
 
     async def _run_app(self, app: LightningApp, loop: asyncio.AbstractEventLoop, plan: ResumePlan) -> AppEnded:
         ended: asyncio.Future[AppEnded] = loop.create_future()
-        runtime = FlowRuntime(os.path.abspath(self.options.app_path), self.options.env, self.options.stop_grace_s)
+        env = {**self.options.env, **hosting.app_process_env(self._http, self.token)}
+        runtime = FlowRuntime(os.path.abspath(self.options.app_path), env, self.options.stop_grace_s)
         if plan.saved is not None:
             restore(app, runtime, plan.saved)
         self._flow_loop = FlowLoop(
@@ -143,6 +158,7 @@ class AppHost:
             send_commands=lambda commands: loop.call_soon_threadsafe(self.registry.route, commands),
             on_end=lambda result: loop.call_soon_threadsafe(ended.set_result, result),
             checkpoint=plan.checkpoint,
+            state_watch=self.state_watch,
         )
         for sig, code, reason in (
             (signal.SIGINT, EXIT_INTERRUPTED, "interrupted (Ctrl-C)"),
@@ -150,6 +166,14 @@ class AppHost:
         ):
             loop.add_signal_handler(sig, self._request_stop, code, reason)
         self._flow_loop.start()
+        if self._http is not None:
+            try:
+                await hosting.serve_app(self._http, self.queries)
+                hosting.announce(self._http)
+            except hosting.AppServeError as exc:
+                self._request_stop(1, str(exc))
+            except (AppEndedError, FlowBusyError):
+                pass  # the app ended (or hangs) before it could be served: its end says why
         return await ended
 
     def _on_lines(self, work_name: str, logged: LinesLogged, on_written: Callable[[], None]) -> None:
@@ -169,7 +193,8 @@ class AppHost:
 
     def _write_run_file(self, address: str) -> None:
         """Let ``lightning-ctl status/logs/...`` on this machine find this app (owner-only: it holds the token)."""
-        info = RunInfo(address, self.token, os.getpid(), os.path.abspath(self.options.app_path), time.time())
+        info = RunInfo(address, self.token, os.getpid(), os.path.abspath(self.options.app_path), time.time(),
+                       self._http.url if self._http is not None else "")
         try:
             write_run_file(info)
         except OSError as exc:

@@ -11,8 +11,10 @@ from typing import Any
 
 from lightning_ctl.protos.lightning.v1 import agent_pb2, events_pb2
 from lightning_ctl.sdk._events import (
+    AgentUsage,
     Command,
     EventBody,
+    GpuUsage,
     LaunchWork,
     LinesLogged,
     ProcessExited,
@@ -220,3 +222,27 @@ def command_from_pb(pb: agent_pb2.Command) -> Command:
             app_relpath=launch.app_relpath,
         )
     raise CodecError("command: missing kind")
+
+
+def usage_to_pb(usage: AgentUsage) -> agent_pb2.Heartbeat:
+    """A machine's live use as the heartbeat that carries it."""
+    return agent_pb2.Heartbeat(
+        cpu_percent=usage.cpu_percent,
+        memory_used_bytes=usage.memory_used_bytes,
+        gpus=[
+            agent_pb2.GpuUsage(index=g.index, utilization_percent=g.utilization_percent,
+                               memory_used_bytes=g.memory_used_bytes, memory_total_bytes=g.memory_total_bytes)
+            for g in usage.gpus
+        ],
+    )
+
+
+def usage_from_pb(pb: agent_pb2.Heartbeat) -> AgentUsage:
+    """A machine's live use from its heartbeat."""
+    return AgentUsage(
+        cpu_percent=pb.cpu_percent,
+        memory_used_bytes=pb.memory_used_bytes,
+        gpus=tuple(
+            GpuUsage(g.index, g.utilization_percent, g.memory_used_bytes, g.memory_total_bytes) for g in pb.gpus
+        ),
+    )

@@ -202,6 +202,25 @@ class WorkLost:
 
 
 @dataclass(frozen=True, slots=True)
+class GpuUsage:
+    """One GPU's live use, as its agent last measured it (NVML)."""
+
+    index: int
+    utilization_percent: float = 0.0
+    memory_used_bytes: int = 0
+    memory_total_bytes: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class AgentUsage:
+    """An agent machine's live use, sent with each heartbeat (not what works reserved)."""
+
+    cpu_percent: float = 0.0
+    memory_used_bytes: int = 0
+    gpus: tuple[GpuUsage, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
 class OutputShown:
     """The control plane has shown (work_name, attempt)'s output up to these byte offsets."""
 

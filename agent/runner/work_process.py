@@ -23,6 +23,7 @@ from lightning_ctl.agent.runner.connection import RunnerConnection
 from lightning_ctl.agent.runner.tracker import VarsTracker
 from lightning_ctl.protos import codec
 from lightning_ctl.protos.lightning.v1 import runner_pb2
+from lightning_ctl.sdk._app_server import install_netrc
 from lightning_ctl.sdk._events import ProcessStarted, StatusChanged, WorkCrashed
 from lightning_ctl.sdk._hashing import START_CALL_HASH
 from lightning_ctl.sdk._loader import load_app, user_traceback
@@ -239,6 +240,7 @@ def run(
     connection.emit(ProcessStarted(os.getpid()))
     runtime = _WorkProcessRuntime()
     set_runtime(runtime)
+    install_netrc()  # the app's own credential, for HTTP clients calling the app's API (requests, curl --netrc)
     try:
         app, module = preloaded or load_app(app_path)
         work = find_work("__main__", app, module, work_name, init)

@@ -18,6 +18,7 @@ import structlog
 from lightning_ctl.controlplane.agents.app_bundle import AppBundle
 from lightning_ctl.controlplane.agents.placement import AgentCapacity, Allocation, Pending, place_work
 from lightning_ctl.sdk._events import (
+    AgentUsage,
     Command,
     EventsApplied,
     LaunchWork,
@@ -43,6 +44,8 @@ class AgentSession:
     """Ends the agent's stream (set by the servicer)."""
     output_seen: set[tuple[str, int]] = field(default_factory=set)
     """The (work, attempt) whose output came through this session, to acknowledge."""
+    usage: AgentUsage | None = None
+    """The machine's live use, from its last heartbeat."""
 
     @property
     def agent_id(self) -> str:

@@ -101,6 +101,7 @@ class AgentServicer(agent_pb2_grpc.AgentServiceServicer):
                 self._on_events(message.events, session)
             elif kind == "heartbeat":
                 session.last_heartbeat = time.monotonic()
+                session.usage = codec.usage_from_pb(message.heartbeat)
 
     async def FetchBundle(  # noqa: N802
         self, request: agent_pb2.FetchBundleRequest, context: grpc.aio.ServicerContext

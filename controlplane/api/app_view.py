@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from lightning_ctl.sdk._events import AgentUsage
+
 
 @dataclass(frozen=True, slots=True)
 class WorkView:
@@ -63,6 +65,8 @@ class AgentView:
     """Seconds since its last heartbeat (or since it registered)."""
     state: str = "connected"
     """"connected", or "silent" when a heartbeat is overdue."""
+    usage: AgentUsage | None = None
+    """What the machine uses right now (None before its first heartbeat)."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -44,6 +44,12 @@ def parse_env(values: tuple[str, ...]) -> dict[str, str]:
               help="Seconds an agent may stay disconnected before its works are failed or restarted elsewhere.")
 @click.option("--fresh", is_flag=True,
               help="Start over even if the previous run of this app did not end (default: resume it).")
+@click.option("--http-port", type=click.IntRange(0, 65535), default=None,
+              help="Port of the view and REST API (default: 7501 or the next free one; 0: any free port).")
+@click.option("--no-http", is_flag=True, help="Serve no view and no REST API.")
+@click.option("--http-allowed-host", "http_allowed_hosts", multiple=True, metavar="NAME",
+              help="A host name the view and API may be reached by (repeatable; IP addresses and this machine's "
+                   "names always work).")
 @click.option("--no-local-agent", is_flag=True, help="Do not start a local agent: works run on remote agents only.")
 @click.option("--stop-grace", type=float, default=30.0, show_default=True,
               help="Seconds a stopped work gets to exit before SIGKILL.")
@@ -63,6 +69,9 @@ def run(
     tls_ca: str | None,
     agent_lost_grace: float,
     fresh: bool,
+    http_port: int | None,
+    no_http: bool,
+    http_allowed_hosts: tuple[str, ...],
     no_local_agent: bool,
     stop_grace: float,
     heartbeat_interval: float,
@@ -95,6 +104,9 @@ def run(
         tls=TlsFiles(tls_cert, tls_key, tls_ca) if tls_cert and tls_key else None,
         fresh=fresh,
         agent_lost_grace_s=agent_lost_grace,
+        http=not no_http,
+        http_port=http_port,
+        http_allowed_hosts=http_allowed_hosts,
     )
     # Started before the heavy imports below, so the agent (and its fork server) start while this process does.
     local_agent = None if no_local_agent else LocalAgent(options)
@@ -112,6 +124,8 @@ def _run(options: RunOptions, log_format: str, local_agent: LocalAgent | None) -
     from lightning_ctl.controlplane.api.server import PortInUseError
     from lightning_ctl.controlplane.app_host import AppHost
     from lightning_ctl.controlplane.flows.resume import AppAlreadyRunningError
+    from lightning_ctl.controlplane.http.hosting import AppServeError
+    from lightning_ctl.controlplane.http.server import HttpPortInUseError
     from lightning_ctl.sdk._logging import configure_logging, protect_standard_streams
     from lightning_ctl.sdk.errors import AppImportError
 
@@ -121,5 +135,5 @@ def _run(options: RunOptions, log_format: str, local_agent: LocalAgent | None) -
         return asyncio.run(AppHost(options, local_agent).run())
     except AppImportError as exc:
         raise click.ClickException(str(exc).rstrip()) from None
-    except (PortInUseError, AppAlreadyRunningError) as exc:
+    except (PortInUseError, AppAlreadyRunningError, HttpPortInUseError, AppServeError) as exc:
         raise click.ClickException(str(exc)) from None

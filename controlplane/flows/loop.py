@@ -23,6 +23,7 @@ import structlog
 from lightning_ctl.controlplane.flows.checkpoint import Checkpoint
 from lightning_ctl.controlplane.flows.flow_runtime import FlowRuntime
 from lightning_ctl.controlplane.flows.queries import Query
+from lightning_ctl.controlplane.flows.state_watch import StateWatch
 from lightning_ctl.sdk._app import LightningApp
 from lightning_ctl.sdk._events import (
     AgentConnected,
@@ -61,6 +62,14 @@ class StopRequested:
 
 
 @dataclass(frozen=True)
+class _StateChangedByQuery:
+    """A query changed the app's state (a REST write, an API handler): the flows run again."""
+
+
+_STATE_CHANGED_BY_QUERY = _StateChangedByQuery()
+
+
+@dataclass(frozen=True)
 class AppEnded:
     """How the app ended."""
 
@@ -78,8 +87,10 @@ class FlowLoop:
         send_commands: Callable[[list[Command | EventsApplied]], None],
         on_end: Callable[[AppEnded], None],
         checkpoint: Checkpoint | None = None,
+        state_watch: StateWatch | None = None,
     ) -> None:
         self.app = app
+        self.state_watch = state_watch or StateWatch()
         self.runtime = runtime
         self.inbox: queue.SimpleQueue[WorkEvent | PlacementPending | StopRequested] = queue.SimpleQueue()
         self._send_commands = send_commands
@@ -148,6 +159,7 @@ class FlowLoop:
                     continue
                 self._apply(item)
             self._flush()
+            self.state_watch.changed()
             if self.runtime.failure is not None:
                 self.app.stage = AppStage.FAILED
                 return AppEnded(1, self.runtime.failure.message)
@@ -178,6 +190,7 @@ class FlowLoop:
         changed = len(flows) != len(before) or any(f._own_state_json() != b for f, b in zip(flows, before))
         changed |= self.runtime.sync_running_works(self.app.works)
         self._flush()
+        self.state_watch.changed()
         return ended, changed
 
     def _wait_s(self, has_update: bool) -> float:
@@ -206,12 +219,17 @@ class FlowLoop:
         """Answer the queries among ``items`` now (between ticks, before a stop in the same batch); the rest."""
         if not any(isinstance(item, Query) for item in items):
             return items
+        changed = False
         for item in items:
             if isinstance(item, Query):
                 item.run(self.app, self.runtime)
-        return [item for item in items if not isinstance(item, Query)]
+                changed |= item.changes_state
+        rest = [item for item in items if not isinstance(item, Query)]
+        return [*rest, _STATE_CHANGED_BY_QUERY] if changed else rest
 
-    def _apply(self, event: WorkEvent | PlacementPending | AgentConnected | WorkLost) -> bool:
+    def _apply(self, event: WorkEvent | PlacementPending | AgentConnected | WorkLost | _StateChangedByQuery) -> bool:
+        if event is _STATE_CHANGED_BY_QUERY:
+            return True
         if isinstance(event, AgentConnected):
             self.runtime.on_agent_connected(event, self._work)
             self._flush()
