@@ -9,6 +9,7 @@ from __future__ import annotations
 import click
 
 from lightning_ctl.controlplane.cli.agents import agents
+from lightning_ctl.controlplane.cli.command import command, view
 from lightning_ctl.controlplane.cli.config import CliConfig, connection_options
 from lightning_ctl.controlplane.cli.logs import logs
 from lightning_ctl.controlplane.cli.run import run
@@ -81,6 +82,8 @@ def main(
     lightning-ctl logs [WORK]... -f its works' output
     lightning-ctl stop              end it as flow.stop() does
     lightning-ctl agents            the agents and their resources
+    lightning-ctl view              a login link to its dashboard (/view)
+    lightning-ctl command NAME      one of its commands (configure_commands)
     """
     ctx.obj = CliConfig(
         address=address,
@@ -110,5 +113,5 @@ def main(
         configure_logging(log_format, log_level)
 
 
-for _command in (run, status, state, logs, stop, agents):
+for _command in (run, status, state, logs, stop, agents, command, view):
     main.add_command(_command)

@@ -259,7 +259,7 @@ class TestUnsupported:
         ("statement", "named"),
         [
             ("from lightning_app import LightningPlugin", "plugins"),
-            ("from lightning_app.frontend import StreamlitFrontend", "UI"),
+            ("from lightning_app.frontend import PanelFrontend", "PanelFrontend"),
             ("from lightning_app.testing import LightningTestApp", "lightning-ctl run"),
             ("import lightning.app.components", "components"),
         ],
