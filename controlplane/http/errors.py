@@ -57,10 +57,10 @@ async def read_body(request: web.Request) -> bytes:
 
 
 def _too_large(request: web.Request) -> web.HTTPException:
-    return json_error(
-        web.HTTPRequestEntityTooLarge,
-        f"the body of {request.method} {request.path} is larger than the limit of {MAX_BODY_BYTES // 2**20} MiB",
-        limit_bytes=MAX_BODY_BYTES,
+    detail = f"the body of {request.method} {request.path} is larger than the limit of {MAX_BODY_BYTES // 2**20} MiB"
+    return web.HTTPRequestEntityTooLarge(
+        max_size=MAX_BODY_BYTES, actual_size=request.content_length or MAX_BODY_BYTES + 1,
+        text=json.dumps({"detail": detail, "limit_bytes": MAX_BODY_BYTES}), content_type="application/json",
     )
 
 
