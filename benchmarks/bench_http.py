@@ -3,8 +3,8 @@
     .venv/bin/python benchmarks/bench_http.py [--requests 2000] [--pushes 100] [--works 0] [--no-browser]
 
 A generated app (in a temporary folder, with its own HOME) has a counter, a ``configure_api`` handler that bumps it
-(``POST /api/v1/bump``, run on the flow thread between ticks) and ``--works`` idle parallel works (to weigh the
-state). The script starts ``lightning-ctl run APP --http-port 0`` (the real CLI) and measures, over one keep-alive
+(``POST /api/v1/bump``, run on the flow thread between ticks) and ``--works`` works that are declared but never
+started (they weigh the state and the view as 500 works would, without 500 processes on a 2-core machine). The script starts ``lightning-ctl run APP --http-port 0`` (the real CLI) and measures, over one keep-alive
 connection with the operator's token:
 
 - ``GET /api/v1/state``: p50/p99 of the full round trip (client send to last byte read);
@@ -43,7 +43,7 @@ from lightning_ctl.sdk import LightningApp, LightningFlow, LightningWork, Post
 
 class Idle(LightningWork):
     def __init__(self):
-        super().__init__(parallel=True)
+        super().__init__(parallel=True, start_with_flow=False)
         self.value = 0
 
     def run(self):
@@ -58,8 +58,7 @@ class Root(LightningFlow):
             setattr(self, f"w{{index}}", Idle())
 
     def run(self):
-        for work in self.works():
-            work.run()
+        pass
 
     def bump(self) -> int:
         self.counter += 1

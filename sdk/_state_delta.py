@@ -35,8 +35,14 @@ class DeltaError(ValueError):
 
 
 def diff(old: Any, new: Any, path: Path = ()) -> Iterator[tuple[Path, Any]]:
-    """The changes that turn ``old`` into ``new`` (dicts compared key by key, anything else as a whole)."""
+    """The changes that turn ``old`` into ``new`` (dicts compared key by key, anything else as a whole).
+
+    Equal dicts are skipped without walking them (C speed: most of a big state does not change); inside them,
+    Python's equality does not tell ``1`` from ``True`` or ``1.0``, a change no UI makes.
+    """
     if isinstance(old, dict) and isinstance(new, dict):
+        if old == new:
+            return
         for key, value in new.items():
             if key not in old:
                 yield (*path, key), value

@@ -63,7 +63,7 @@ def view_reader(watch: StateWatch, frontends: dict[str, Frontend]) -> Callable[[
         except LayoutError as exc:
             layout, error = [], str(exc)
         urls = {work.name: work._url or work._future_url for work in app.works}
-        return FlowThreadView(stage, works, urls, json.loads(to_json(app.state_vars)), layout, error)
+        return FlowThreadView(stage, works, urls, app.state_vars, layout, error)  # state_vars builds fresh copies
 
     return read
 

@@ -8,14 +8,13 @@ import json
 import os
 import re
 import shutil
-import signal
 from pathlib import Path
 from typing import Iterator
 
 import pytest
 import requests
 
-from tests.e2e import APPS, TAG_VAR, tagged
+from tests.e2e import APPS, TAG_VAR, kill_tagged
 from tests.helpers import wait_until
 from tests.helpers.processes import AppProcess
 
@@ -53,11 +52,7 @@ def app(tmp_path: Path) -> Iterator[tuple[AppProcess, str, str]]:
         yield process, link, token
     finally:
         process.kill_all()
-        for pid in tagged(tag):
-            try:
-                os.kill(pid, signal.SIGKILL)
-            except ProcessLookupError:
-                pass
+        kill_tagged(tag)
 
 
 def test_without_the_cookie_the_view_is_refused(browser, app) -> None:

