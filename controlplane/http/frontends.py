@@ -18,6 +18,9 @@ from lightning_ctl.sdk._frontend import Frontend, StaticWebFrontend
 
 log = structlog.get_logger(component="http_frontends")
 
+READY_TIMEOUT_S = 30.0
+"""How long a request waits for a frontend's server that is still starting (Streamlit takes seconds)."""
+
 
 def _free_port() -> int:
     with socket.socket() as sock:
@@ -33,6 +36,22 @@ class Frontends:
         self._ports: dict[str, int] = {}
         self._cookie_name = cookie_name
         self._session: aiohttp.ClientSession | None = None
+        self._ready: set[str] = set()
+
+    async def _wait_ready(self, name: str, port: int) -> None:
+        """Wait (up to READY_TIMEOUT_S) for a frontend that is still starting to accept connections."""
+        deadline = asyncio.get_running_loop().time() + READY_TIMEOUT_S
+        while True:
+            try:
+                _, writer = await asyncio.open_connection("127.0.0.1", port)
+                writer.close()
+                self._ready.add(name)
+                return
+            except OSError:
+                if asyncio.get_running_loop().time() > deadline:
+                    raise errors.json_error(web.HTTPBadGateway, f"the frontend of {name} does not answer on port "
+                                                                f"{port} (is its server starting?)") from None
+                await asyncio.sleep(0.1)
 
     async def start(self, frontends: dict[str, Frontend]) -> None:
         """Start the server of every frontend that is not a folder."""
@@ -70,6 +89,8 @@ class Frontends:
         port = self._ports.get(name)
         if port is None:
             raise errors.json_error(web.HTTPServiceUnavailable, f"the frontend of {name} is not running")
+        if name not in self._ready:
+            await self._wait_ready(name, port)
         if self._session is None:
             self._session = aiohttp.ClientSession(auto_decompress=False)
         return await proxy(request, f"http://127.0.0.1:{port}", self._session, self._cookie_name)

@@ -9,6 +9,7 @@ import subprocess
 from pathlib import Path
 from typing import Iterator
 
+import psutil
 import pytest
 import requests
 
@@ -190,8 +191,8 @@ def test_no_http_serves_nothing(tmp_path: Path) -> None:
 
 
 def test_a_frontend_with_its_own_server_is_reached_through_the_control_plane(tmp_path: Path) -> None:
-    """A flow's Frontend server runs on a loopback port; /ui/<flow>/ proxies to it behind the same auth, without
-    passing the operator's token on; it is stopped when the app ends."""
+    """A flow's Frontend server runs on a loopback port; /ui/<flow>/ proxies to it behind the same auth (waiting
+    while it starts); it is stopped when the app ends."""
     process = AppProcess(APPS / "frontend_app.py", "--http-port", "0", env={"HOME": str(tmp_path)})
     try:
         served = Served(process, tmp_path)
