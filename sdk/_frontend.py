@@ -84,12 +84,12 @@ class StreamlitFrontend(Frontend):
 
     def start_server(self, host: str, port: int, root_path: str = "") -> None:
         """Start ``streamlit run`` on ``host:port`` with ``root_path`` as its base URL path."""
-        module = inspect.getmodule(self.render_fn)
         env = {
             **os.environ,
             FLOW_NAME_VAR: self.flow.name,
             RENDER_FUNCTION_VAR: self.render_fn.__name__,
-            RENDER_MODULE_FILE_VAR: os.path.abspath(module.__file__ if module and module.__file__ else ""),
+            # The file that defines it (its module may be an app loaded as __main__ and since unregistered).
+            RENDER_MODULE_FILE_VAR: os.path.abspath(self.render_fn.__code__.co_filename),
         }
         self._process = subprocess.Popen(
             [sys.executable, "-m", "streamlit", "run", _STREAMLIT_MAIN,

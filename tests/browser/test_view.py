@@ -95,3 +95,28 @@ def test_the_view_follows_the_app_live_and_stops_it(browser, app) -> None:
     page.click("#confirm-stop-yes")
     sync_api.expect(page.locator("#ended")).to_contain_text("exit status 0", timeout=TIMEOUT_S * 1000)
     assert process.wait(TIMEOUT_S).exit_code == 0
+
+
+def test_a_streamlit_frontend_reads_and_writes_the_state(browser, tmp_path: Path) -> None:
+    """StreamlitFrontend runs as its own process behind /ui/<flow>/ (HTTP and WebSocket proxied); its button
+    writes the flow's attribute through AppState and the REST API."""
+    pytest.importorskip("streamlit", reason="streamlit is not installed (the optional extra: pip install -e '.[streamlit]')")
+    app_file = Path(__file__).resolve().parent.parent / "e2e" / "compat_apps" / "streamlit_counter.py"
+    tag = os.urandom(8).hex()
+    process = AppProcess(app_file, "--http-port", "0", env={"HOME": str(tmp_path), TAG_VAR: tag})
+    try:
+        line = wait_until(lambda: next((x for x in process.stderr_lines if "View it in your browser" in x), None),
+                          TIMEOUT_S, what="the view's URL")
+        page = browser.new_page()
+        page.goto(re.search(r"(https?://\S+/view\?token=\S+)", line).group(1))
+        page.click("button.tab:has-text('Counter')")
+        frame = page.frame_locator("#tab-frames iframe")
+        sync_api.expect(frame.get_by_text("COUNTER")).to_be_visible(timeout=60_000)
+        frame.get_by_role("button", name="bump").click()
+        run = json.loads((tmp_path / ".lightning-ctl" / "run.json").read_text())
+        headers = {"Authorization": f"Bearer {run['token']}"}
+        wait_until(lambda: requests.get(run["http_url"] + "/api/v1/state", headers=headers, timeout=10)
+                   .json()["flows"]["ui"]["vars"]["counter"] == 1, TIMEOUT_S, what="the bump to reach the flow")
+    finally:
+        process.kill_all()
+        kill_tagged(tag)
