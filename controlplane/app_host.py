@@ -11,9 +11,10 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
+import socket
 import sys
 import time
-from typing import Callable
+from typing import TYPE_CHECKING, Callable
 
 import structlog
 
@@ -26,13 +27,12 @@ from lightning_ctl.controlplane.api.server import PortInUseError, build_server
 from lightning_ctl.controlplane.api.views import AppViews
 from lightning_ctl.controlplane.credentials import LOOPBACK_HOSTS
 from lightning_ctl.controlplane.flows.flow_runtime import FlowRuntime
-from lightning_ctl.controlplane.flows.loop import AppEnded, FlowLoop, StopRequested
+from lightning_ctl.controlplane.flows.loop import START_WAIT_S, AppEnded, FlowLoop, StopRequested
 from lightning_ctl.controlplane.flows.queries import AppEndedError, FlowBusyError, Query, QueryBox
 from lightning_ctl.controlplane.flows.resume import ResumePlan, plan_resume, restore
 from lightning_ctl.controlplane.flows.state_watch import StateWatch
 from lightning_ctl.controlplane.home import token_file
-from lightning_ctl.controlplane.http import hosting
-from lightning_ctl.controlplane.http.server import HttpServer
+from lightning_ctl.controlplane.http import hosting, listener
 from lightning_ctl.controlplane.options import RunOptions
 from lightning_ctl.controlplane.output.console import Console
 from lightning_ctl.controlplane.output.log_store import LogStore
@@ -40,6 +40,9 @@ from lightning_ctl.controlplane.run_file import RunInfo, remove_run_file, write_
 from lightning_ctl.sdk._app import LightningApp
 from lightning_ctl.sdk._events import LinesLogged
 from lightning_ctl.sdk._loader import load_app
+
+if TYPE_CHECKING:
+    from lightning_ctl.controlplane.http.server import HttpServer
 
 log = structlog.get_logger(component="app_host")
 
@@ -69,7 +72,7 @@ class AppHost:
     """Runs one app until it ends and returns its exit status."""
 
     def __init__(self, options: RunOptions, local_agent: LocalAgent | None = None,
-                 console: Console | None = None) -> None:
+                 console: Console | None = None, http_socket: socket.socket | None = None) -> None:
         if not options.token:
             raise ValueError("RunOptions.token must be set")
         self.options = options
@@ -82,6 +85,9 @@ class AppHost:
         self.queries = QueryBox(self._submit_query)
         self.state_watch = StateWatch()
         self._http: HttpServer | None = None
+        self._http_socket = http_socket
+        """The HTTP port, reserved by ``lightning-ctl run`` before the local agent (else reserved in ``run``)."""
+        self._first_change_seen = asyncio.Event()
 
     def _deliver(self, event: object) -> None:
         if self._flow_loop is not None:
@@ -118,12 +124,10 @@ class AppHost:
         try:
             if self._local_agent is not None:
                 self._local_agent.send_address(f"127.0.0.1:{local_port}")
-            app_path = os.path.abspath(opts.app_path)
-            views = AppViews(self.registry, app_path, opts.heartbeat_interval_s)
-            self._http = await hosting.start_http(opts, self.queries, views, self.log_store, self._stop_by_operator,
-                                                  self.state_watch, app_path)
+            if self._http_socket is None:
+                self._http_socket = listener.reserve_port(opts)
             self._write_run_file(_client_address(opts.host, port, local_port, opts.tls is not None))
-            os.environ.update({**opts.env, **hosting.app_process_env(self._http, self.token)})
+            os.environ.update({**opts.env, **listener.app_process_env(opts, self._http_socket)})
             app, _ = load_app(opts.app_path)
             ended = await self._run_app(app, loop, plan)
             plan.checkpoint.end()
@@ -131,6 +135,8 @@ class AppHost:
             if self._http is not None:
                 self._http.close(ended.exit_code if ended else 1, ended.message if ended else "")
                 await self._http.stop()
+            elif self._http_socket is not None:
+                self._http_socket.close()
             self.queries.close()
             self.log_store.close()
             app_servicer.close()
@@ -148,7 +154,7 @@ class AppHost:
 
     async def _run_app(self, app: LightningApp, loop: asyncio.AbstractEventLoop, plan: ResumePlan) -> AppEnded:
         ended: asyncio.Future[AppEnded] = loop.create_future()
-        env = {**self.options.env, **hosting.app_process_env(self._http, self.token)}
+        env = {**self.options.env, **listener.app_process_env(self.options, self._http_socket)}
         runtime = FlowRuntime(os.path.abspath(self.options.app_path), env, self.options.stop_grace_s)
         if plan.saved is not None:
             restore(app, runtime, plan.saved)
@@ -165,16 +171,38 @@ class AppHost:
             (signal.SIGTERM, EXIT_TERMINATED, "terminated (SIGTERM)"),
         ):
             loop.add_signal_handler(sig, self._request_stop, code, reason)
+        first_change = asyncio.Event()
+        self.state_watch.attach(lambda: loop.call_soon_threadsafe(first_change.set))
+        self._first_change_seen = first_change
         self._flow_loop.start()
-        if self._http is not None:
+        if self._http_socket is not None:
             try:
+                await self._first_change(ended)
+                app_path = os.path.abspath(self.options.app_path)
+                views = AppViews(self.registry, app_path, self.options.heartbeat_interval_s)
+                self._http = await hosting.start_http(self.options, self._http_socket, self.queries, views,
+                                                      self.log_store, self._stop_by_operator, self.state_watch,
+                                                      app_path)
                 await hosting.serve_app(self._http, self.queries)
                 hosting.announce(self._http)
             except hosting.AppServeError as exc:
                 self._request_stop(1, str(exc))
+            except OSError as exc:  # e.g. the TLS files became unreadable: the app cannot be served as asked
+                self._request_stop(1, f"the HTTP server could not start: {exc}")
             except (AppEndedError, FlowBusyError):
                 pass  # the app ended (or hangs) before it could be served: its end says why
         return await ended
+
+    async def _first_change(self, ended: asyncio.Future[AppEnded]) -> None:
+        """Wait until the flows first change the state (their works started, or they ran), or the app ends.
+
+        Loading the web framework takes ~0.15 s of this process's CPU: done after that, it does not delay the
+        works started with the flow (the view's URL comes that much later instead).
+        """
+        waiter = asyncio.ensure_future(self._first_change_seen.wait())
+        await asyncio.wait([waiter, ended], timeout=START_WAIT_S + 1.0, return_when=asyncio.FIRST_COMPLETED)
+        waiter.cancel()
+        self.state_watch.attach(None)
 
     def _on_lines(self, work_name: str, logged: LinesLogged, on_written: Callable[[], None]) -> None:
         self.log_store.append(work_name, logged.stream, logged.lines)
@@ -194,7 +222,7 @@ class AppHost:
     def _write_run_file(self, address: str) -> None:
         """Let ``lightning-ctl status/logs/...`` on this machine find this app (owner-only: it holds the token)."""
         info = RunInfo(address, self.token, os.getpid(), os.path.abspath(self.options.app_path), time.time(),
-                       self._http.url if self._http is not None else "")
+                       listener.http_url(self.options, self._http_socket))
         try:
             write_run_file(info)
         except OSError as exc:

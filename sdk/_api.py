@@ -8,10 +8,12 @@ annotated ``Request`` (ours, FastAPI's or Starlette's) receives an :class:`ApiRe
 
 from __future__ import annotations
 
-import inspect
 import json
 from dataclasses import dataclass, field
-from typing import Any, Callable, ClassVar
+from typing import TYPE_CHECKING, Any, Callable, ClassVar
+
+if TYPE_CHECKING:
+    import inspect
 
 _RESERVED_PREFIXES = ("/command", "/view", "/works", "/ui", "/healthz", "/openapi.json", "/docs")
 DEFAULT_TIMEOUT_S = 30.0
@@ -91,6 +93,8 @@ class _HttpMethod:
     @property
     def signature(self) -> inspect.Signature:
         """The handler's signature (its parameters become the request's)."""
+        import inspect  # here: importing the SDK stays light
+
         return inspect.signature(self.method)
 
     def __repr__(self) -> str:

@@ -12,11 +12,7 @@ ordinary HTTP clients (``requests``, ``curl --netrc``) authenticate to the app b
 
 from __future__ import annotations
 
-import base64
-import hashlib
 import os
-import tempfile
-from urllib.parse import urlsplit
 
 STATE_URL_VAR = "LIGHTNING_APP_STATE_URL"
 PORT_VAR = "APP_SERVER_PORT"
@@ -52,6 +48,8 @@ def server_env(host_url: str, port: int, credential: str) -> dict[str, str]:
 
 def auth_headers() -> dict[str, str]:
     """The Authorization header carrying this process's credential; empty when it has none."""
+    import base64  # here and below: importing the SDK stays light
+
     credential = os.environ.get(CREDENTIAL_VAR, "")
     if not credential:
         return {}
@@ -64,6 +62,10 @@ def install_netrc() -> str | None:
     The file is named by a hash of its content, so the works of one app share it and nothing piles up. Returns its
     path, or None when the process has no credential.
     """
+    import hashlib
+    import tempfile
+    from urllib.parse import urlsplit
+
     credential = os.environ.get(CREDENTIAL_VAR, "")
     host = urlsplit(app_server_host()).hostname
     if not credential or not host or ":" not in credential:

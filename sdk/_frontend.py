@@ -8,13 +8,13 @@ that reads and writes the app's state through :class:`~lightning_ctl.sdk.AppStat
 
 from __future__ import annotations
 
-import importlib.util
-import inspect
 import os
-import subprocess
 import sys
 from pathlib import Path
-from typing import Any, Callable
+from typing import TYPE_CHECKING, Any, Callable
+
+if TYPE_CHECKING:
+    import subprocess
 
 _STREAMLIT_MAIN = str(Path(__file__).with_name("_streamlit_main.py"))
 FLOW_NAME_VAR = "LIGHTNING_FLOW_NAME"
@@ -72,6 +72,9 @@ class StreamlitFrontend(Frontend):
     """
 
     def __init__(self, render_fn: Callable[[Any], None]) -> None:
+        import importlib.util
+        import inspect  # here and below: importing the SDK stays light
+
         super().__init__()
         if importlib.util.find_spec("streamlit") is None:
             raise ModuleNotFoundError(
@@ -84,6 +87,8 @@ class StreamlitFrontend(Frontend):
 
     def start_server(self, host: str, port: int, root_path: str = "") -> None:
         """Start ``streamlit run`` on ``host:port`` with ``root_path`` as its base URL path."""
+        import subprocess
+
         env = {
             **os.environ,
             FLOW_NAME_VAR: self.flow.name,
@@ -102,6 +107,8 @@ class StreamlitFrontend(Frontend):
 
     def stop_server(self) -> None:
         """Stop the Streamlit process (SIGTERM, then SIGKILL after 5 s)."""
+        import subprocess
+
         process, self._process = self._process, None
         if process is None or process.poll() is not None:
             return

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import dataclasses
 import re
+import socket
 
 import click
 
 from lightning_ctl.controlplane.agents.local_agent import LocalAgent
 from lightning_ctl.controlplane.credentials import TlsFiles, load_or_create_token
+from lightning_ctl.controlplane.http import listener
 from lightning_ctl.controlplane.options import RunOptions
 
 _ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
@@ -108,32 +111,38 @@ def run(
         http_port=http_port,
         http_allowed_hosts=http_allowed_hosts,
     )
+    # The HTTP port first: the local agent's fork server preloads the app, which may read it (APP_SERVER_PORT).
+    try:
+        http_socket = listener.reserve_port(options)
+    except listener.HttpPortInUseError as exc:
+        raise click.ClickException(str(exc)) from None
+    options = dataclasses.replace(options, env={**options.env, **listener.app_process_env(options, http_socket)})
     # Started before the heavy imports below, so the agent (and its fork server) start while this process does.
     local_agent = None if no_local_agent else LocalAgent(options)
     try:
-        status = _run(options, log_format, local_agent)
+        status = _run(options, log_format, local_agent, http_socket)
     finally:
         if local_agent is not None:
             local_agent.terminate()
     raise SystemExit(status)
 
 
-def _run(options: RunOptions, log_format: str, local_agent: LocalAgent | None) -> int:
+def _run(options: RunOptions, log_format: str, local_agent: LocalAgent | None,
+         http_socket: socket.socket | None) -> int:
     import asyncio
 
     from lightning_ctl.controlplane.api.server import PortInUseError
     from lightning_ctl.controlplane.app_host import AppHost
     from lightning_ctl.controlplane.flows.resume import AppAlreadyRunningError
     from lightning_ctl.controlplane.http.hosting import AppServeError
-    from lightning_ctl.controlplane.http.server import HttpPortInUseError
     from lightning_ctl.sdk._logging import configure_logging, protect_standard_streams
     from lightning_ctl.sdk.errors import AppImportError
 
     protect_standard_streams()  # `lightning-ctl run app.py | grep -q ...`: a closed console never fails the app
     configure_logging(log_format, options.log_level)
     try:
-        return asyncio.run(AppHost(options, local_agent).run())
+        return asyncio.run(AppHost(options, local_agent, http_socket=http_socket).run())
     except AppImportError as exc:
         raise click.ClickException(str(exc).rstrip()) from None
-    except (PortInUseError, AppAlreadyRunningError, HttpPortInUseError, AppServeError) as exc:
+    except (PortInUseError, AppAlreadyRunningError, AppServeError) as exc:
         raise click.ClickException(str(exc)) from None

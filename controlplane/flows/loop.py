@@ -150,7 +150,8 @@ class FlowLoop:
         """
         deadline = time.monotonic() + START_WAIT_S
         while any(w.is_pending for w in works) and time.monotonic() < deadline:
-            for item in self._drain(timeout_s=max(0.0, min(0.05, deadline - time.monotonic()))):
+            items = self._drain(timeout_s=max(0.0, min(0.05, deadline - time.monotonic())))
+            for item in items:
                 if isinstance(item, StopRequested):
                     self.app.stage = AppStage.STOPPING
                     return AppEnded(item.exit_code, item.reason)
@@ -159,7 +160,8 @@ class FlowLoop:
                     continue
                 self._apply(item)
             self._flush()
-            self.state_watch.changed()
+            if items:
+                self.state_watch.changed()
             if self.runtime.failure is not None:
                 self.app.stage = AppStage.FAILED
                 return AppEnded(1, self.runtime.failure.message)

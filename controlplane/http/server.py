@@ -1,6 +1,6 @@
 """HttpServer: the app's HTTP server (aiohttp), on the control plane's asyncio loop next to gRPC.
 
-    start() ─► bind (7501 or the next free port; --http-port; TLS with the control plane's certificate)
+    start(socket) ─► serve on the port ``listener`` reserved (TLS with the control plane's certificate)
     install_app(frontends, apis, commands) ─► the app's own routes and UIs, once its flows are loaded
     close(exit_code) ─► push streams end ─► stop() ─► frontends stopped, listener closed
 
@@ -17,6 +17,7 @@ A route for another part (such as ``/works/<name>/...``) is added with :meth:`ad
 
 from __future__ import annotations
 
+import socket
 import ssl
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -33,6 +34,7 @@ from lightning_ctl.controlplane.flows.state_watch import StateWatch
 from lightning_ctl.controlplane.http import errors
 from lightning_ctl.controlplane.http.auth import SESSION_TTL_S, Authenticator, Refusal
 from lightning_ctl.controlplane.http.frontends import Frontends
+from lightning_ctl.controlplane.http.listener import local_url
 from lightning_ctl.controlplane.http.openapi import openapi_document
 from lightning_ctl.controlplane.http.push import StateHub
 from lightning_ctl.controlplane.http.rest import RestApi
@@ -42,9 +44,6 @@ from lightning_ctl.sdk._frontend import Frontend
 
 log = structlog.get_logger(component="http")
 
-DEFAULT_PORT = 7501
-PORTS_TRIED = 100
-"""With no --http-port: 7501, else the next free one of this many, else any free port."""
 STATIC_DIR = Path(__file__).resolve().parent / "static"
 _VIEW_CSP = ("default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; connect-src 'self'; "
              "frame-src *; frame-ancestors 'self'; base-uri 'none'; form-action 'self'")
@@ -54,17 +53,11 @@ _ASSET_TYPES = {".js": "text/javascript", ".css": "text/css", ".html": "text/htm
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 
-class HttpPortInUseError(OSError):
-    """The HTTP port asked for could not be bound."""
-
-
 @dataclass(frozen=True)
 class HttpOptions:
     """Where and how the HTTP server listens."""
 
     host: str = "127.0.0.1"
-    port: int | None = None
-    """None: 7501 or the next free port; 0: any free port; else exactly this port."""
     tls: TlsFiles | None = None
     allowed_hosts: tuple[str, ...] = ()
     """Host names (besides IP addresses, loopback names and this machine's) that requests may be addressed to."""
@@ -101,10 +94,7 @@ class HttpServer:
     @property
     def url(self) -> str:
         """The server's base URL for a browser on this machine (``http://127.0.0.1:7501``)."""
-        host = self.options.host
-        if host in ("0.0.0.0", "::", ""):
-            host = "127.0.0.1"
-        return f"{self.scheme}://{'[' + host + ']' if ':' in host else host}:{self.port}"
+        return local_url(self.scheme, self.options.host, self.port)
 
     def add_route(self, method: str, path: str, handler: Handler) -> None:
         """Serve ``method path`` with ``handler`` behind the same guard (before :meth:`start`)."""
@@ -117,12 +107,8 @@ class HttpServer:
 
     # -- lifecycle ------------------------------------------------------------------------------------------------
 
-    async def start(self) -> None:
-        """Bind and serve.
-
-        Raises:
-            HttpPortInUseError: the port asked for (or every port tried) is taken.
-        """
+    async def start(self, sock: socket.socket) -> None:
+        """Serve on ``sock`` (a listening socket, see ``listener.reserve``)."""
         rest = RestApi(self._queries, self._views, self._log_store, self.hub, self._request_stop, self.login_url,
                        lambda: self.frontends.frontends if self.frontends else {})
         router = self._app.router
@@ -140,32 +126,15 @@ class HttpServer:
         self._app.on_response_prepare.append(_security_headers)
         self._runner = web.AppRunner(self._app, access_log=None, handle_signals=False)
         await self._runner.setup()
-        self.port = await self._bind()
-        self.auth = Authenticator(self._token, self.options.host, self.port, self.options.allowed_hosts)
-        self.frontends = Frontends(self.auth.cookie_name)
-        log.info("http_listening", url=self.url, tls=self.options.tls is not None)
-
-    async def _bind(self) -> int:
         ssl_context = None
         if self.options.tls is not None:
             ssl_context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
             ssl_context.load_cert_chain(self.options.tls.cert, self.options.tls.key)
-        asked = self.options.port
-        candidates = [asked] if asked is not None else [*range(DEFAULT_PORT, DEFAULT_PORT + PORTS_TRIED), 0]
-        assert self._runner is not None
-        for port in candidates:
-            site = web.TCPSite(self._runner, self.options.host, port, ssl_context=ssl_context,
-                               reuse_address=True, backlog=256)
-            try:
-                await site.start()
-            except OSError as exc:
-                if asked is not None:
-                    raise HttpPortInUseError(f"cannot serve HTTP on {self.options.host}:{port}: {exc.strerror or exc} "
-                                             "(choose another --http-port, or --no-http)") from None
-                continue
-            server = site._server  # noqa: SLF001 - aiohttp exposes the bound port only here
-            return int(server.sockets[0].getsockname()[1]) if server is not None and server.sockets else port
-        raise HttpPortInUseError(f"cannot serve HTTP on {self.options.host}: no free port")
+        await web.SockSite(self._runner, sock, ssl_context=ssl_context).start()
+        self.port = int(sock.getsockname()[1])
+        self.auth = Authenticator(self._token, self.options.host, self.port, self.options.allowed_hosts)
+        self.frontends = Frontends(self.auth.cookie_name)
+        log.info("http_listening", url=self.url, tls=self.options.tls is not None)
 
     async def install_app(self, frontends: dict[str, Frontend], apis: list[Any], commands: list[Any]) -> None:
         """Serve the app's own routes and start its frontends (once its flows are loaded).
