@@ -15,6 +15,7 @@ import requests
 
 from tests.e2e import APPS, TAG_VAR, kill_tagged
 from tests.helpers import wait_until
+from tests.helpers.certs import OPENSSL, make_certs
 from tests.helpers.processes import LIGHTNING_CTL, AppProcess, run_app
 
 pytestmark = pytest.mark.e2e
@@ -208,3 +209,34 @@ def test_a_frontend_with_its_own_server_is_reached_through_the_control_plane(tmp
                    TIMEOUT_S, what="the frontend's server to stop")
     finally:
         process.kill_all()
+
+
+def test_with_certificates_the_view_and_api_are_served_over_tls(tmp_path: Path) -> None:
+    """--tls-cert/--tls-key: the HTTP server speaks HTTPS (plain HTTP gets nothing) and the login cookie is Secure."""
+    if OPENSSL is None:
+        pytest.skip("the openssl command is not installed (it makes the test certificates)")
+    certs = make_certs(tmp_path / "pki")
+    home = tmp_path / "home"
+    process = AppProcess(APPS / "http_app.py", "--http-port", "0", "--tls-cert", str(certs.server_cert),
+                         "--tls-key", str(certs.server_key), env={"HOME": str(home)})
+    try:
+        run = wait_until(lambda: _run_file(home), TIMEOUT_S, what="the run file")
+        url = run["http_url"]
+        assert url.startswith("https://")
+        headers = {"Authorization": f"Bearer {run['token']}"}
+        state = wait_until(lambda: _get_or_none(url + "/api/v1/state", headers, str(certs.ca)), TIMEOUT_S)
+        assert state.status_code == 200 and "app_state" in state.json()
+        link = requests.post(url + "/api/v1/login-links", headers=headers, verify=str(certs.ca), timeout=10).json()
+        login = requests.get(link["url"], allow_redirects=False, verify=str(certs.ca), timeout=10)
+        assert "Secure" in login.headers["Set-Cookie"]
+        with pytest.raises(requests.ConnectionError):
+            requests.get(url.replace("https://", "http://") + "/api/v1/state", headers=headers, timeout=10)
+    finally:
+        process.kill_all()
+
+
+def _get_or_none(url: str, headers: dict[str, str], ca: str) -> requests.Response | None:
+    try:
+        return requests.get(url, headers=headers, verify=ca, timeout=10)
+    except requests.ConnectionError:
+        return None

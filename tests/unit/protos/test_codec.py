@@ -180,3 +180,11 @@ class TestValues:
     def test_dumps_allows_nan(self):
         """dumps() accepts NaN, as state does."""
         assert codec.dumps(float("nan")) == "NaN"
+
+
+def test_agent_usage_round_trips() -> None:
+    """A heartbeat carries the machine's CPU, memory and per-GPU use unchanged."""
+    from lightning_ctl.sdk._events import AgentUsage, GpuUsage
+
+    usage = AgentUsage(37.5, 2**33, (GpuUsage(0, 91.0, 2**30, 2**34), GpuUsage(1, 0.0, 0, 2**34)))
+    assert codec.usage_from_pb(codec.usage_to_pb(usage)) == usage
