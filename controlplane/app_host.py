@@ -171,38 +171,41 @@ class AppHost:
             (signal.SIGTERM, EXIT_TERMINATED, "terminated (SIGTERM)"),
         ):
             loop.add_signal_handler(sig, self._request_stop, code, reason)
-        first_change = asyncio.Event()
-        self.state_watch.attach(lambda: loop.call_soon_threadsafe(first_change.set))
-        self._first_change_seen = first_change
+        self.state_watch.attach(lambda: loop.call_soon_threadsafe(self._first_change_seen.set))
         self._flow_loop.start()
-        if self._http_socket is not None:
-            try:
-                await self._first_change(ended)
-                app_path = os.path.abspath(self.options.app_path)
-                views = AppViews(self.registry, app_path, self.options.heartbeat_interval_s)
-                self._http = await hosting.start_http(self.options, self._http_socket, self.queries, views,
-                                                      self.log_store, self._stop_by_operator, self.state_watch,
-                                                      app_path)
-                await hosting.serve_app(self._http, self.queries)
-                hosting.announce(self._http)
-            except hosting.AppServeError as exc:
-                self._request_stop(1, str(exc))
-            except OSError as exc:  # e.g. the TLS files became unreadable: the app cannot be served as asked
-                self._request_stop(1, f"the HTTP server could not start: {exc}")
-            except (AppEndedError, FlowBusyError):
-                pass  # the app ended (or hangs) before it could be served: its end says why
-        return await ended
+        serving = asyncio.ensure_future(self._serve_http()) if self._http_socket is not None else None
+        try:
+            return await ended
+        finally:
+            if serving is not None:  # the app ended before it was served: stop trying (no query would be answered)
+                serving.cancel()
+                await asyncio.gather(serving, return_exceptions=True)
 
-    async def _first_change(self, ended: asyncio.Future[AppEnded]) -> None:
-        """Wait until the flows first change the state (their works started, or they ran), or the app ends.
+    async def _serve_http(self) -> None:
+        """Start the HTTP server, serve the app's routes and frontends, print the view's URL.
 
-        Loading the web framework takes ~0.15 s of this process's CPU: done after that, it does not delay the
-        works started with the flow (the view's URL comes that much later instead).
+        It waits for the flows' first change of the state (their works started, or they ran): loading the web
+        framework takes ~0.15 s of this process's CPU, and then does not delay the works started with the flow.
         """
-        waiter = asyncio.ensure_future(self._first_change_seen.wait())
-        await asyncio.wait([waiter, ended], timeout=START_WAIT_S + 1.0, return_when=asyncio.FIRST_COMPLETED)
-        waiter.cancel()
+        try:
+            await asyncio.wait_for(self._first_change_seen.wait(), START_WAIT_S + 1.0)
+        except asyncio.TimeoutError:
+            pass
         self.state_watch.attach(None)
+        try:
+            app_path = os.path.abspath(self.options.app_path)
+            views = AppViews(self.registry, app_path, self.options.heartbeat_interval_s)
+            assert self._http_socket is not None
+            self._http = await hosting.start_http(self.options, self._http_socket, self.queries, views,
+                                                  self.log_store, self._stop_by_operator, self.state_watch, app_path)
+            await hosting.serve_app(self._http, self.queries)
+            hosting.announce(self._http)
+        except hosting.AppServeError as exc:
+            self._request_stop(1, str(exc))
+        except OSError as exc:  # e.g. the TLS files became unreadable: the app cannot be served as asked
+            self._request_stop(1, f"the HTTP server could not start: {exc}")
+        except (AppEndedError, FlowBusyError):
+            pass  # the app ended (or hangs) before it could be served: its end says why
 
     def _on_lines(self, work_name: str, logged: LinesLogged, on_written: Callable[[], None]) -> None:
         self.log_store.append(work_name, logged.stream, logged.lines)
