@@ -88,6 +88,7 @@ class AppHost:
         self._http_socket = http_socket
         """The HTTP port, reserved by ``lightning-ctl run`` before the local agent (else reserved in ``run``)."""
         self._first_change_seen = asyncio.Event()
+        self._loading_web: asyncio.Future[None] | None = None
 
     def _deliver(self, event: object) -> None:
         if self._flow_loop is not None:
@@ -178,6 +179,9 @@ class AppHost:
             return await ended
         finally:
             if serving is not None:  # the app ended before it was served: stop trying (no query would be answered)
+                if self._loading_web is not None:
+                    # A load under way finishes first: it would take the CPU from the teardown (works' last output).
+                    await asyncio.gather(self._loading_web, return_exceptions=True)
                 serving.cancel()
                 await asyncio.gather(serving, return_exceptions=True)
 
@@ -192,7 +196,9 @@ class AppHost:
         except asyncio.TimeoutError:
             pass
         self.state_watch.attach(None)
+        self._loading_web = asyncio.ensure_future(hosting.load_web())
         try:
+            await asyncio.shield(self._loading_web)
             app_path = os.path.abspath(self.options.app_path)
             views = AppViews(self.registry, app_path, self.options.heartbeat_interval_s)
             assert self._http_socket is not None
