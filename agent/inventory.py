@@ -10,7 +10,7 @@ from typing import Any
 import psutil
 import structlog
 
-from lightning_ctl.sdk._events import AgentUsage, GpuUsage
+from lightning_ctl.sdk._agent_messages import AgentUsage, GpuUsage
 
 log = structlog.get_logger(component="inventory")
 

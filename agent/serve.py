@@ -18,13 +18,13 @@ import psutil
 import structlog
 
 from lightning_ctl.agent.daemon import AgentDaemon
+from lightning_ctl.agent.errors import RegistrationRefusedError
 from lightning_ctl.agent.home import AgentHome
 from lightning_ctl.agent.launcher import ZygoteLauncher
 from lightning_ctl.agent.session import AgentSession
 
 log = structlog.get_logger(component="agent")
 
-EXIT_AUTH_REFUSED = 4
 _PARENT_POLL_S = 0.2
 
 
@@ -36,12 +36,15 @@ class LocalAgentOptions:
     orphan_timeout_s: float
 
 
-async def _read_address(fd: int) -> str:
-    """The control plane's address, written to the pipe ``fd`` by the lightning-ctl that started this agent."""
+async def _read_address(fd: int) -> tuple[str, str]:
+    """The control plane's address and the one-time join token, written to the pipe ``fd`` by the lightning-ctl that
+    started this agent (("", "") when it ended first)."""
     loop = asyncio.get_running_loop()
     reader = asyncio.StreamReader()
     await loop.connect_read_pipe(lambda: asyncio.StreamReaderProtocol(reader), os.fdopen(fd, "rb", 0))
-    return (await reader.readline()).decode().strip()
+    address = (await reader.readline()).decode().strip()
+    join_token = (await reader.readline()).decode().strip()
+    return address, join_token
 
 
 def _alive(pid: int) -> bool:
@@ -84,24 +87,24 @@ async def serve(
     if address_fd is not None:
         address_task = asyncio.create_task(_read_address(address_fd))
         await asyncio.wait([address_task, asyncio.create_task(stop.wait())], return_when=asyncio.FIRST_COMPLETED)
-        if not address_task.done() or not address_task.result():
+        if not address_task.done() or not address_task.result()[0]:
             if launcher is not None:
                 launcher.close()
             return 0  # the control plane ended (or failed to start) before it listened
-        session_kwargs["address"] = address_task.result()
+        session_kwargs["address"], session_kwargs["join_token"] = address_task.result()
     home.write_pid()
     daemon = AgentDaemon(home, work_dir, launcher)
     await daemon.start()
-    session = AgentSession(daemon=daemon, **session_kwargs)
+    session = AgentSession(daemon=daemon, home=home, **session_kwargs)
     tasks = [asyncio.create_task(session.run_forever()), asyncio.create_task(stop.wait())]
     if local is not None:
         tasks.append(asyncio.create_task(_watch_parent(local, session, daemon, grace_s)))
     done, _ = await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
     status = 0
     for task in done:
-        if not task.cancelled() and isinstance(task.exception(), PermissionError):
-            log.error("token_refused", error=str(task.exception()))
-            status = EXIT_AUTH_REFUSED
+        if not task.cancelled() and isinstance(refused := task.exception(), RegistrationRefusedError):
+            log.error("registration_refused", reason=str(refused))
+            status = refused.exit_code
     if local is not None:  # a local agent told to stop: nothing of the app outlives it
         await daemon.stop_all(grace_s, "agent stopping")
     for task in tasks:

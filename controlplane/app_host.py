@@ -20,25 +20,30 @@ import structlog
 
 from lightning_ctl.controlplane.agents.app_bundle import AppBundle
 from lightning_ctl.controlplane.agents.local_agent import LocalAgent
+from lightning_ctl.controlplane.agents.locations import WorkLocations
 from lightning_ctl.controlplane.agents.registry import AgentRegistry
 from lightning_ctl.controlplane.api.agent_service import AgentServicer
 from lightning_ctl.controlplane.api.app_service import AppServicer
 from lightning_ctl.controlplane.api.server import PortInUseError, build_server
 from lightning_ctl.controlplane.api.views import AppViews
+from lightning_ctl.controlplane.credential_store import CredentialStore
 from lightning_ctl.controlplane.credentials import LOOPBACK_HOSTS
 from lightning_ctl.controlplane.flows.flow_runtime import FlowRuntime
 from lightning_ctl.controlplane.flows.loop import START_WAIT_S, AppEnded, FlowLoop, StopRequested
 from lightning_ctl.controlplane.flows.queries import AppEndedError, FlowBusyError, Query, QueryBox
 from lightning_ctl.controlplane.flows.resume import ResumePlan, plan_resume, restore
 from lightning_ctl.controlplane.flows.state_watch import StateWatch
-from lightning_ctl.controlplane.home import token_file
+from lightning_ctl.controlplane.home import app_home
 from lightning_ctl.controlplane.http import hosting, listener
+from lightning_ctl.controlplane.http.auth import API_PERMISSION, WORKS_KEY_SUBJECT, work_credential
 from lightning_ctl.controlplane.options import RunOptions
 from lightning_ctl.controlplane.output.console import Console
 from lightning_ctl.controlplane.output.log_store import LogStore
 from lightning_ctl.controlplane.run_file import RunInfo, remove_run_file, write_run_file
 from lightning_ctl.sdk._app import LightningApp
+from lightning_ctl.sdk._app_server import CREDENTIAL_VAR as API_CREDENTIAL_VAR
 from lightning_ctl.sdk._events import LinesLogged
+from lightning_ctl.sdk._exit_codes import ExitCode
 from lightning_ctl.sdk._loader import load_app
 
 if TYPE_CHECKING:
@@ -47,9 +52,8 @@ if TYPE_CHECKING:
 log = structlog.get_logger(component="app_host")
 
 MISSED_HEARTBEATS = 3
-EXIT_INTERRUPTED = 130
-EXIT_TERMINATED = 143
 _AGENT_EXIT_TIMEOUT_S = 5.0
+_LOCAL_JOIN_TTL_S = 3600.0
 
 
 def _advertised(host: str) -> str:
@@ -78,6 +82,9 @@ class AppHost:
         self.options = options
         self.token = options.token
         self.console = console or Console()
+        self.credentials = CredentialStore(options.token, app_home(options.app_path) / "credentials.json")
+        if options.join_token:
+            self.credentials.accept_static_join_token(options.join_token)
         self.registry = AgentRegistry(report_pending=self._deliver, bundle=AppBundle(options.app_path))
         self._flow_loop: FlowLoop | None = None
         self._local_agent = local_agent
@@ -98,17 +105,22 @@ class AppHost:
         """Serve, run the app, tear everything down; the app's exit status."""
         opts = self.options
         loop = asyncio.get_running_loop()
-        servicer = AgentServicer(self.registry, self._deliver, self._on_lines, opts.heartbeat_interval_s)
-        app_servicer = AppServicer(self.registry, self.log_store, self.queries, self._stop_by_operator,
-                                   os.path.abspath(opts.app_path), opts.heartbeat_interval_s)
         plan = plan_resume(opts.app_path, opts.port, opts.fresh)
+        self.registry.locations = WorkLocations(app_home(opts.app_path) / "locations.json",
+                                                resume=plan.saved is not None)
+        servicer = AgentServicer(self.registry, self._deliver, self._on_lines, self.credentials,
+                                 opts.heartbeat_interval_s, opts.max_attribute_bytes)
+        app_servicer = AppServicer(self.registry, self.log_store, self.queries, self._stop_by_operator,
+                                   self.credentials, os.path.abspath(opts.app_path), opts.heartbeat_interval_s)
         try:
-            server, port, local_port = build_server(servicer, self.token, opts.host, plan.port, opts.tls, app_servicer)
+            server, port, local_port = build_server(servicer, self.credentials, opts.host, plan.port, opts.tls,
+                                                    app_servicer)
         except PortInUseError:
             if plan.port == opts.port:
                 raise
             log.warning("previous_port_taken", port=plan.port, hint="agents must be pointed at the new port")
-            server, port, local_port = build_server(servicer, self.token, opts.host, opts.port, opts.tls, app_servicer)
+            server, port, local_port = build_server(servicer, self.credentials, opts.host, opts.port, opts.tls,
+                                                    app_servicer)
         await server.start()
         plan.checkpoint.begin(os.getpid(), port, resumed=plan.saved is not None)
         liveness = asyncio.create_task(self._check_liveness(opts.heartbeat_interval_s))
@@ -119,16 +131,20 @@ class AppHost:
                         hint="the token and the app's data cross the network in clear; pass --tls-cert/--tls-key")
         if opts.host not in LOOPBACK_HOSTS or not self._local_agent:
             tls_hint = " --tls-ca CA.pem" if opts.tls else ""
-            log.info("agents_join_with", command=f"LIGHTNING_CTL_TOKEN=$(cat {token_file()}) lightning-agent "
-                                                 f"--control-plane {_advertised(opts.host)}:{port}{tls_hint}")
+            log.info("agents_join_with", command=f"LIGHTNING_AGENT_JOIN_TOKEN=$(lightning-ctl agents join-token) "
+                                                 f"lightning-agent --control-plane {_advertised(opts.host)}:{port}"
+                                                 f"{tls_hint}")
         ended: AppEnded | None = None
         try:
             if self._local_agent is not None:
-                self._local_agent.send_address(f"127.0.0.1:{local_port}")
+                local_join = self.credentials.issue_join_token(ttl_s=_LOCAL_JOIN_TTL_S, agent_name="local",
+                                                               is_local=True)
+                self._local_agent.send_address(f"127.0.0.1:{local_port}", local_join.token)
             if self._http_socket is None:
                 self._http_socket = listener.reserve_port(opts)
             self._write_run_file(_client_address(opts.host, port, local_port, opts.tls is not None))
-            os.environ.update({**opts.env, **listener.app_process_env(opts, self._http_socket)})
+            os.environ.update({**opts.env, **listener.server_address_env(opts, self._http_socket),
+                               **self._issue_works_key(resumed=plan.saved is not None)})
             app, _ = load_app(opts.app_path)
             ended = await self._run_app(app, loop, plan)
             plan.checkpoint.end()
@@ -155,7 +171,7 @@ class AppHost:
 
     async def _run_app(self, app: LightningApp, loop: asyncio.AbstractEventLoop, plan: ResumePlan) -> AppEnded:
         ended: asyncio.Future[AppEnded] = loop.create_future()
-        env = {**self.options.env, **listener.app_process_env(self.options, self._http_socket)}
+        env = {**self.options.env, **listener.server_address_env(self.options, self._http_socket)}
         runtime = FlowRuntime(os.path.abspath(self.options.app_path), env, self.options.stop_grace_s)
         if plan.saved is not None:
             restore(app, runtime, plan.saved)
@@ -168,8 +184,8 @@ class AppHost:
             state_watch=self.state_watch,
         )
         for sig, code, reason in (
-            (signal.SIGINT, EXIT_INTERRUPTED, "interrupted (Ctrl-C)"),
-            (signal.SIGTERM, EXIT_TERMINATED, "terminated (SIGTERM)"),
+            (signal.SIGINT, ExitCode.INTERRUPTED, "interrupted (Ctrl-C)"),
+            (signal.SIGTERM, ExitCode.TERMINATED, "terminated (SIGTERM)"),
         ):
             loop.add_signal_handler(sig, self._request_stop, code, reason)
         self.state_watch.attach(lambda: loop.call_soon_threadsafe(self._first_change_seen.set))
@@ -202,8 +218,9 @@ class AppHost:
             app_path = os.path.abspath(self.options.app_path)
             views = AppViews(self.registry, app_path, self.options.heartbeat_interval_s)
             assert self._http_socket is not None
-            self._http = await hosting.start_http(self.options, self._http_socket, self.queries, views,
-                                                  self.log_store, self._stop_by_operator, self.state_watch, app_path)
+            self._http = await hosting.start_http(self.options, self._http_socket, self.credentials, self.queries,
+                                                  views, self.log_store, self._stop_by_operator, self.state_watch,
+                                                  app_path)
             await hosting.serve_app(self._http, self.queries)
             hosting.announce(self._http)
         except hosting.AppServeError as exc:
@@ -212,6 +229,23 @@ class AppHost:
             self._request_stop(1, f"the HTTP server could not start: {exc}")
         except (AppEndedError, FlowBusyError):
             pass  # the app ended (or hangs) before it could be served: its end says why
+
+    def _issue_works_key(self, resumed: bool) -> dict[str, str]:
+        """Mint the app's works' key to its HTTP API (a scoped key with only the ``api`` permission); the environment
+        that hands it to this process's own children (frontends), empty without HTTP.
+
+        Every launch carries it to its work's process alone (the registry adds it as it ships the launch). It is
+        kept across a restart of the control plane, as the works holding it may outlive one; a run that does not
+        resume first revokes the keys of earlier runs.
+        """
+        if self._http_socket is None:
+            return {}
+        if not resumed:
+            self.credentials.forget_scoped_keys(WORKS_KEY_SUBJECT)
+        credential = work_credential(self.credentials.issue_scoped_key(WORKS_KEY_SUBJECT, {API_PERMISSION},
+                                                                       keep=True))
+        self.registry.works_credential = credential
+        return {API_CREDENTIAL_VAR: credential}
 
     def _on_lines(self, work_name: str, logged: LinesLogged, on_written: Callable[[], None]) -> None:
         self.log_store.append(work_name, logged.stream, logged.lines)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from lightning_ctl.controlplane.credentials import TlsFiles
+from lightning_ctl.protos.limits import DEFAULT_MAX_ATTRIBUTE_BYTES
 
 
 @dataclass(frozen=True)
@@ -30,3 +31,8 @@ class RunOptions:
     """The HTTP port: None for 7501 or the next free one, 0 for any free port."""
     http_allowed_hosts: tuple[str, ...] = ()
     """Host names HTTP requests may be addressed to, besides IP addresses, loopback names and this machine's."""
+    join_token: str = ""
+    """A join token agents may use any number of times while the app runs ("" for none: issue them with
+    ``lightning-ctl agents join-token``)."""
+    max_attribute_bytes: int = DEFAULT_MAX_ATTRIBUTE_BYTES
+    """The largest JSON value a work's attribute may take."""

@@ -4,7 +4,10 @@ The control plane puts these in the environment of every work process and fronte
 
     LIGHTNING_APP_STATE_URL         scheme and host of the app's HTTP server (the former APP_SERVER_HOST)
     APP_SERVER_PORT                 its port (the former lightning_app.core.constants.APP_SERVER_PORT)
-    LIGHTNING_CTL_HTTP_CREDENTIAL   "login:password", accepted as HTTP basic auth, only on the app's REST API
+    LIGHTNING_CTL_HTTP_CREDENTIAL   "work:<key>", a key the control plane's credential store minted for the app's
+                                    works, accepted as HTTP basic auth, only on the app's REST API (never on gRPC).
+                                    A work gets it from its launch, in its own process only (never in its agent's
+                                    environment); a frontend from the control plane that starts it.
 
 :func:`install_netrc` writes that credential to a NETRC file (owner-only) and points ``NETRC`` at it, so that
 ordinary HTTP clients (``requests``, ``curl --netrc``) authenticate to the app by themselves, and only to it.
@@ -14,9 +17,11 @@ from __future__ import annotations
 
 import os
 
+from lightning_ctl.sdk._cli_values import API_CREDENTIAL_VARIABLE, CREDENTIAL_VARIABLES
+
 STATE_URL_VAR = "LIGHTNING_APP_STATE_URL"
 PORT_VAR = "APP_SERVER_PORT"
-CREDENTIAL_VAR = "LIGHTNING_CTL_HTTP_CREDENTIAL"
+CREDENTIAL_VAR = API_CREDENTIAL_VARIABLE
 DEFAULT_HOST = "http://127.0.0.1"
 DEFAULT_PORT = 7501
 _LOOPBACK_NAMES = ("127.0.0.1", "localhost")
@@ -40,10 +45,16 @@ def app_server_url() -> str:
     return f"{app_server_host()}:{app_server_port()}"
 
 
-def server_env(host_url: str, port: int, credential: str) -> dict[str, str]:
+def server_env(host_url: str, port: int) -> dict[str, str]:
     """The environment variables that tell a process of the app where the server is (``host_url`` such as
-    ``http://127.0.0.1``, and ``port``) and how to authenticate (``credential``, "login:password")."""
-    return {STATE_URL_VAR: host_url, PORT_VAR: str(port), CREDENTIAL_VAR: credential}
+    ``http://127.0.0.1``, and ``port``)."""
+    return {STATE_URL_VAR: host_url, PORT_VAR: str(port)}
+
+
+def app_process_environ() -> dict[str, str]:
+    """This process's environment for a process of the app it starts (a frontend's server): the app's own API
+    credential stays, every other credential (the operator's token, a join token) is left out."""
+    return {k: v for k, v in os.environ.items() if k == CREDENTIAL_VAR or k not in CREDENTIAL_VARIABLES}
 
 
 def auth_headers() -> dict[str, str]:

@@ -396,7 +396,7 @@ class _CompatFinder(importlib.abc.MetaPathFinder):
         self._searching.active = True
         try:
             for finder in list(sys.meta_path):
-                if finder is self or isinstance(finder, _CompatFinder):
+                if finder is self or isinstance(finder, _CompatFinder) or getattr(finder, _HOOK_MARK, False):
                     continue
                 find_spec = getattr(finder, "find_spec", None)
                 spec = find_spec(fullname, path, target) if find_spec is not None else None
@@ -412,6 +412,31 @@ _STAND_IN_LOADER = _StandInLightningLoader()
 _FINDER = _CompatFinder()
 
 
+_HOOK_MARK = "is_lightning_ctl_compat_hook"
+"""Set on the finder that ``lightning_ctl_compat.pth`` appends to ``sys.meta_path`` in every interpreter."""
+
+
+def find_spec_on_demand(
+    fullname: str, path: Any = None, target: types.ModuleType | None = None
+) -> importlib.machinery.ModuleSpec | None:
+    """What the ``.pth`` hook answers for ``lightning``/``lightning_app`` names nothing else on the path has.
+
+    The hook sits at the *end* of ``sys.meta_path`` in every interpreter where lightning-ctl is installed, so it
+    costs nothing to unrelated programs and never shadows a real package: a real ``lightning_app`` or PyTorch
+    Lightning is found first and used as itself. Only when a plain ``python script.py`` asks for
+    ``lightning_app...``, ``lightning.app...`` or a ``lightning`` that is not installed does it serve the
+    compatibility layer (and install it, as ``lightning-ctl run`` does), so that such a script runs its works
+    inline with the SDK.
+    """
+    top, _, rest = fullname.partition(".")
+    if top == "lightning_app" or (top == "lightning" and (not rest or rest.partition(".")[0] == "app")):
+        # Only the finder: grafting onto a real ``lightning`` here would import ``lightning.app`` again from
+        # inside its own import. Such a script gets ``lightning.app``; ``lightning`` itself stays as it is.
+        _put_finder_first()
+        return _FINDER.find_spec(fullname, path, target)
+    return None
+
+
 def install() -> None:
     """Serve the former framework's import names from now on (idempotent).
 
@@ -419,12 +444,16 @@ def install() -> None:
     it takes precedence over an installed ``lightning-app`` distribution. A real ``lightning`` imported before
     this call gets ``lightning.app`` and the app classes grafted on at once.
     """
-    for finder in [f for f in sys.meta_path if isinstance(f, _CompatFinder)]:
-        sys.meta_path.remove(finder)
-    sys.meta_path.insert(0, _FINDER)
+    _put_finder_first()
     lightning = sys.modules.get("lightning")
     if lightning is not None and "app" not in lightning.__dict__:
         _graft(lightning)
+
+
+def _put_finder_first() -> None:
+    for finder in [f for f in sys.meta_path if isinstance(f, _CompatFinder)]:
+        sys.meta_path.remove(finder)
+    sys.meta_path.insert(0, _FINDER)
 
 
 def uninstall() -> None:

@@ -36,6 +36,7 @@ class LightningFlow(StateAttributes):
     """
 
     _INTERNAL_STATE_NAMES = _INTERNAL_STATE_NAMES
+    _IS_FLOW = True
 
     def __init__(self) -> None:
         d = self.__dict__

@@ -89,8 +89,10 @@ class StreamlitFrontend(Frontend):
         """Start ``streamlit run`` on ``host:port`` with ``root_path`` as its base URL path."""
         import subprocess
 
+        from lightning_ctl.sdk._app_server import app_process_environ
+
         env = {
-            **os.environ,
+            **app_process_environ(),
             FLOW_NAME_VAR: self.flow.name,
             RENDER_FUNCTION_VAR: self.render_fn.__name__,
             # The file that defines it (its module may be an app loaded as __main__ and since unregistered).

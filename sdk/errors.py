@@ -11,6 +11,7 @@ from typing import Any
 
 __all__ = [
     "AppImportError",
+    "AttributeTooLargeError",
     "CacheMissException",
     "ExitAppException",
     "InvalidReturnValueError",
@@ -71,6 +72,29 @@ class StateNotSerializableError(LightningError, AttributeError):
         super().__init__(message)
         self.component_name = component_name
         self.attribute = attribute
+
+
+class AttributeTooLargeError(LightningError, ValueError):
+    """A state attribute was given a value whose JSON is larger than the app allows.
+
+    Raised by the assignment in the work's process, which leaves the attribute as it was.
+    """
+
+    def __init__(self, message: str, *, component_name: str, attribute: str, size: int, limit: int) -> None:
+        """Create the error.
+
+        Args:
+            message: What went wrong; names the component, the attribute and the limit.
+            component_name: Name of the component, such as ``root.trainer``.
+            attribute: Name of the attribute.
+            size: Bytes of the value's JSON.
+            limit: The largest allowed, in bytes (``lightning-ctl run --max-attribute-size``).
+        """
+        super().__init__(message)
+        self.component_name = component_name
+        self.attribute = attribute
+        self.size = size
+        self.limit = limit
 
 
 class WorkFailedError(LightningError):

@@ -16,9 +16,10 @@ from typing import Callable
 import structlog
 
 from lightning_ctl.controlplane.agents.app_bundle import AppBundle
+from lightning_ctl.controlplane.agents.locations import WorkLocations
 from lightning_ctl.controlplane.agents.placement import AgentCapacity, Allocation, Pending, place_work
+from lightning_ctl.sdk._agent_messages import AgentUsage
 from lightning_ctl.sdk._events import (
-    AgentUsage,
     Command,
     EventsApplied,
     LaunchWork,
@@ -44,6 +45,8 @@ class AgentSession:
     """Ends the agent's stream (set by the servicer)."""
     output_seen: set[tuple[str, int]] = field(default_factory=set)
     """The (work, attempt) whose output came through this session, to acknowledge."""
+    scope: str = ""
+    """The scope of the join token the agent registered with (e.g. a provider's request id)."""
     usage: AgentUsage | None = None
     """The machine's live use, from its last heartbeat."""
 
@@ -79,11 +82,15 @@ class AgentRegistry:
         self._waiting: dict[str, list[Command]] = {}
         self._report_pending = report_pending
         self._pending_reasons: dict[str, str] = {}
-        self._where: dict[tuple[str, int], str] = {}
-        """Which agent runs each (work, attempt), including replaced attempts that may come back."""
+        self.locations = WorkLocations()
+        """Which agent runs each (work, attempt), including replaced attempts that may come back (kept on disk
+        by the app host, so that it survives a restart)."""
         self._disconnected_at: dict[str, float] = {}
         """Agents that were connected and are not, since when (monotonic)."""
         self._names: dict[str, str] = {}
+        self.works_credential = ""
+        """What every launch carries for its work's process alone: the works' key to the app's HTTP API ("" for
+        none; set by the app host)."""
 
     def add(self, session: AgentSession, running: tuple[RunningWork, ...] = ()) -> None:
         """An agent registered, running ``running``: record where those work processes are, place what waits."""
@@ -96,7 +103,7 @@ class AgentRegistry:
         log.info("agent_connected", agent_id=session.agent_id, name=session.name, cpus=session.capacity.cpus,
                  gpus=len(session.capacity.gpu_indices), labels=session.capacity.labels, running=len(running))
         for work in running:
-            self._where[(work.work_name, work.attempt)] = session.agent_id
+            self.locations.place(work.work_name, work.attempt, session.agent_id)
             current = self.placements.get(work.work_name)
             if current is None or current.attempt <= work.attempt:
                 self.placements[work.work_name] = _Placement(
@@ -141,7 +148,7 @@ class AgentRegistry:
 
     def release(self, work_name: str, attempt: int) -> None:
         """The process of (work_name, attempt) exited: free what it held and place what was waiting."""
-        self._where.pop((work_name, attempt), None)
+        self.locations.mark_exited(work_name, attempt)
         placement = self.placements.get(work_name)
         if placement is not None and placement.attempt == attempt:
             del self.placements[work_name]
@@ -180,13 +187,15 @@ class AgentRegistry:
                 if agent is not None:
                     agent.outgoing.put_nowait(command)
                 continue
+            if isinstance(command, StopWork) and self._cancel_waiting_launch(command):
+                continue
             if isinstance(command, LaunchWork):
                 command = self._place(command)
                 if command is None:
                     continue
-            elif isinstance(command, StopWork) and (name, command.attempt) in self._where:
+            elif isinstance(command, StopWork) and (where := self.locations.running_on(name, command.attempt)):
                 # A stop names one process: it goes where that attempt runs, even if the work moved since.
-                agent = self.agents.get(self._where[(name, command.attempt)])
+                agent = self.agents.get(where)
                 if agent is not None:
                     agent.outgoing.put_nowait(command)
                 continue
@@ -201,6 +210,21 @@ class AgentRegistry:
                          reason="the work's agent is not connected")
                 continue
             agent.outgoing.put_nowait(command)
+
+    def _cancel_waiting_launch(self, stop: StopWork) -> bool:
+        """A stop for an attempt whose launch still waits for room: it never starts (no process to run on_start
+        and hold a GPU only to be stopped); whether there was such a launch."""
+        waiting = self._waiting.get(stop.work_name, [])
+        if not any(isinstance(c, LaunchWork) and c.attempt == stop.attempt for c in waiting):
+            return False
+        kept = [c for c in waiting if c.attempt != stop.attempt]
+        if kept:
+            self._waiting[stop.work_name] = kept
+        else:
+            del self._waiting[stop.work_name]
+            self._pending_reasons.pop(stop.work_name, None)
+        log.info("launch_cancelled", work_name=stop.work_name, attempt=stop.attempt, reason=stop.reason)
+        return True
 
     def _place(self, launch: LaunchWork) -> LaunchWork | None:
         name = launch.work_name
@@ -220,7 +244,8 @@ class AgentRegistry:
                 self._pending_reasons[name] = decision.reason
                 if self.agents:  # before the first agent registers, waiting is the normal start-up
                     log.warning("work_pending", work_name=name, reason=decision.reason)
-                self._report_pending(PlacementPending(name, launch.attempt, decision.reason))
+                self._report_pending(PlacementPending(name, launch.attempt, decision.reason,
+                                                      for_capacity=bool(self.agents)))
             return None
         agent = self.agents[decision.agent_id]
         shipped = self._ship_to(agent, launch)
@@ -231,14 +256,16 @@ class AgentRegistry:
         launch = shipped
         self._pending_reasons.pop(name, None)
         self.placements[name] = _Placement(launch.attempt, decision, launch.agent_lost_grace_s)
-        self._where[(name, launch.attempt)] = decision.agent_id
+        self.locations.place(name, launch.attempt, decision.agent_id, frozenset(launch.vars))
         log.info("work_placed", work_name=name, attempt=launch.attempt, agent=agent.name,
                  gpus=list(decision.gpu_indices))
         return dataclasses.replace(launch, gpu_indices=decision.gpu_indices)
 
     def _ship_to(self, agent: AgentSession, launch: LaunchWork) -> LaunchWork | Pending:
-        """``launch`` as ``agent`` needs it: unchanged for the local agent, else pointing at the code bundle (or
-        why it must wait while the bundle is being built)."""
+        """``launch`` as ``agent`` needs it: with the works' API key, and for a remote agent pointing at the code
+        bundle (or why it must wait while the bundle is being built)."""
+        if self.works_credential:
+            launch = dataclasses.replace(launch, api_credential=self.works_credential)
         if agent.capacity.is_local:
             return launch
         if self.bundle is None:

@@ -8,7 +8,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from lightning_ctl.sdk._events import AgentUsage
+from lightning_ctl.controlplane.credential_store import IssuedJoinToken
+from lightning_ctl.sdk._agent_messages import AgentUsage
+
+__all__ = ["AgentView", "AppView", "IssuedJoinToken", "LogBatch", "LogLine", "RevokedAgent", "WorkView"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -99,3 +102,12 @@ class LogBatch:
 
     lines: tuple[LogLine, ...]
     dropped: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class RevokedAgent:
+    """An agent whose credential was revoked."""
+
+    agent_id: str
+    name: str
+    was_connected: bool

@@ -11,16 +11,8 @@ from typing import Any
 
 import click
 
-from lightning_ctl.controlplane.cli.config import (
-    EXIT_AUTH_REFUSED,
-    EXIT_FAILED,
-    EXIT_UNREACHABLE,
-    EXIT_USAGE,
-    CliConfig,
-    CliError,
-    echo,
-    operating_command,
-)
+from lightning_ctl.controlplane.cli.config import CliConfig, CliError, echo, operating_command
+from lightning_ctl.sdk._exit_codes import ExitCode
 
 _TIMEOUT_S = 30.0
 _URL_HELP = "The app's HTTP server, e.g. http://127.0.0.1:7501 (default: the app running on this machine)."
@@ -32,22 +24,23 @@ def http_target(config: CliConfig, url: str | None) -> tuple[str, str]:
     Raises:
         CliError: no app runs here (exit 3), it serves no HTTP, or no token is known (exit 2).
     """
+    from lightning_ctl.controlplane.errors import NoRunningAppError
     from lightning_ctl.controlplane.home import token_file
-    from lightning_ctl.controlplane.run_file import NoRunningAppError, find_running_app, live_runs
+    from lightning_ctl.controlplane.run_file import find_running_app, live_runs
 
     if url:
         same = [run.token for run in live_runs(config.run_dir) if run.http_url == url.rstrip("/")]
         token = config.token or (same[0] if same else _read(token_file()))
         if not token:
-            raise CliError(f"no token for {url}: pass --token or set LIGHTNING_CTL_TOKEN", EXIT_USAGE)
+            raise CliError(f"no token for {url}: pass --token or set LIGHTNING_CTL_TOKEN", ExitCode.USAGE)
         return url.rstrip("/"), token
     try:
         run = find_running_app(config.run_dir)
     except NoRunningAppError as exc:
-        raise CliError(str(exc), EXIT_UNREACHABLE) from None
+        raise CliError(str(exc), ExitCode.UNREACHABLE) from None
     if not run.http_url:
         raise CliError(f"the app running here (pid {run.pid}) serves no HTTP (it was started with --no-http)",
-                       EXIT_USAGE)
+                       ExitCode.USAGE)
     return run.http_url, config.token or run.token
 
 
@@ -69,12 +62,12 @@ def http_call(url: str, token: str, method: str, path: str, timeout_s: float, bo
     except urllib.error.HTTPError as exc:
         detail = _detail(exc.read())
         if exc.code in (401, 403):
-            raise CliError(f"the app at {url} refused the token: {detail}", EXIT_AUTH_REFUSED) from None
+            raise CliError(f"the app at {url} refused the token: {detail}", ExitCode.AUTH_REFUSED) from None
         if exc.code in (404, 405, 422):
-            raise CliError(f"{method} {path}: {detail}", EXIT_USAGE) from None
-        raise CliError(f"{method} {path} failed ({exc.code}): {detail}", EXIT_FAILED) from None
+            raise CliError(f"{method} {path}: {detail}", ExitCode.USAGE) from None
+        raise CliError(f"{method} {path} failed ({exc.code}): {detail}", ExitCode.FAILED) from None
     except (urllib.error.URLError, OSError) as exc:
-        raise CliError(f"cannot reach the app at {url}: {getattr(exc, 'reason', exc)}", EXIT_UNREACHABLE) from None
+        raise CliError(f"cannot reach the app at {url}: {getattr(exc, 'reason', exc)}", ExitCode.UNREACHABLE) from None
 
 
 def _detail(raw: bytes) -> str:

@@ -13,17 +13,13 @@ from dataclasses import dataclass
 import psutil
 import structlog
 
+from lightning_ctl.controlplane.errors import AppAlreadyRunningError
 from lightning_ctl.controlplane.flows.checkpoint import Checkpoint, SavedRun
 from lightning_ctl.controlplane.flows.flow_runtime import FlowRuntime
 from lightning_ctl.controlplane.home import app_home
 from lightning_ctl.sdk._app import LightningApp
-from lightning_ctl.sdk.errors import LightningError
 
 log = structlog.get_logger(component="resume")
-
-
-class AppAlreadyRunningError(LightningError):
-    """The app file is being run by another live control plane."""
 
 
 @dataclass

@@ -1,10 +1,16 @@
 """Who may use the app's HTTP server, checked on every request before any route runs.
 
-Three ways in, two scopes:
+Three ways in, two scopes; credentials are checked by the control plane's credential store (its roles), never
+here:
 
     Authorization: Bearer <operator token>        operator: everything
     cookie lightning_ctl_session_<port>            operator: set by a one-time login link (/view?token=<code>)
-    Basic work:<work secret> (a NETRC file)        work: the REST API and the app's routes and commands only
+    Basic work:<works' key> (a NETRC file)         work: the REST API and the app's routes and commands only; the
+                                                   key is a scoped key with the ``api`` permission (the store's
+                                                   Role.SCOPED), minted for the app's works
+    (Bearer <works' key> is the same)
+
+An agent credential or a join token opens nothing here.
 
 Before that, the Host header must name this server (an IP literal, a loopback name, this machine's name, or the
 host it listens on): a page on another site that rebinds its DNS name to 127.0.0.1 gets nothing. A request that
@@ -15,8 +21,6 @@ server's own origin.
 from __future__ import annotations
 
 import base64
-import hashlib
-import hmac
 import ipaddress
 import secrets
 import socket
@@ -25,10 +29,17 @@ from dataclasses import dataclass
 from enum import Enum
 from urllib.parse import urlsplit
 
+from lightning_ctl.controlplane.credential_store import CredentialStore, Role
+from lightning_ctl.controlplane.errors import CredentialRefusedError
+
 LOGIN_CODE_TTL_S = 24 * 3600.0
 """How long a login link stays valid when nobody uses it."""
 SESSION_TTL_S = 7 * 24 * 3600.0
 WORK_LOGIN = "work"
+API_PERMISSION = "api"
+"""What a scoped key must allow to open the app's REST API (the key of the app's works)."""
+WORKS_KEY_SUBJECT = "app-works"
+"""Who holds the works' key, as the credential store names it."""
 _SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 _LOOPBACK_NAMES = frozenset({"localhost", "127.0.0.1", "::1"})
 _MAX_SESSIONS = 1000
@@ -44,19 +55,9 @@ class Scope(Enum):
     """The app's own processes: the REST API, the app's routes and commands (not stop, not the view)."""
 
 
-def derive_work_secret(operator_token: str) -> str:
-    """The secret the app's own processes present (as basic auth ``work:<secret>``).
-
-    Derived from the operator token so that every restart of the same app gives its works the same one, and so
-    that it reveals nothing about the token. One place to switch to a credential of its own once the credential
-    store mints least-privilege credentials.
-    """
-    return hmac.new(operator_token.encode(), b"lightning-ctl http work credential v1", hashlib.sha256).hexdigest()
-
-
-def work_credential(operator_token: str) -> str:
-    """``login:password`` for the app's own processes (what goes into their NETRC file)."""
-    return f"{WORK_LOGIN}:{derive_work_secret(operator_token)}"
+def work_credential(key: str) -> str:
+    """``login:password`` for HTTP basic auth with the works' ``key`` (what goes into their NETRC file)."""
+    return f"{WORK_LOGIN}:{key}"
 
 
 @dataclass(frozen=True)
@@ -70,9 +71,9 @@ class Refusal:
 class Authenticator:
     """Checks hosts, origins and credentials; mints and redeems login links; keeps browser sessions."""
 
-    def __init__(self, operator_token: str, listen_host: str, port: int, allowed_hosts: tuple[str, ...] = ()) -> None:
-        self._operator_token = operator_token.encode()
-        self._work_secret = derive_work_secret(operator_token).encode()
+    def __init__(self, credentials: CredentialStore, listen_host: str, port: int,
+                 allowed_hosts: tuple[str, ...] = ()) -> None:
+        self._credentials = credentials
         self.port = port
         self.cookie_name = f"lightning_ctl_session_{port}"
         self._login_codes: dict[str, float] = {}
@@ -139,13 +140,13 @@ class Authenticator:
             kind, _, value = authorization.partition(" ")
             kind = kind.lower()
             if kind == "bearer":
-                return self._scope_of_secret(value.strip().encode())
+                return self._scope_of(value.strip())
             if kind == "basic":
                 try:
                     login, _, password = base64.b64decode(value.strip(), validate=True).decode().partition(":")
                 except (ValueError, UnicodeDecodeError):
                     return None
-                scope = self._scope_of_secret(password.encode())
+                scope = self._scope_of(password)
                 return scope if scope is Scope.OPERATOR or login == WORK_LOGIN else None
             return None
         if cookie:
@@ -154,10 +155,16 @@ class Authenticator:
                 return Scope.OPERATOR
         return None
 
-    def _scope_of_secret(self, secret: bytes) -> Scope | None:
-        if hmac.compare_digest(secret, self._operator_token):
+    def _scope_of(self, secret: str) -> Scope | None:
+        """The scope the store's role for ``secret`` grants here: the operator's token everything, a key with the
+        ``api`` permission the work scope, anything else (an agent credential, a join token) nothing."""
+        try:
+            principal = self._credentials.authenticate(secret)
+        except CredentialRefusedError:
+            return None
+        if principal.role is Role.OPERATOR:
             return Scope.OPERATOR
-        if hmac.compare_digest(secret, self._work_secret):
+        if principal.role is Role.SCOPED and API_PERMISSION in principal.permissions:
             return Scope.WORK
         return None
 

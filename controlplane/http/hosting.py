@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING
 import structlog
 
 from lightning_ctl.controlplane.api.views import AppViews
+from lightning_ctl.controlplane.credential_store import CredentialStore
 from lightning_ctl.controlplane.flows.queries import QueryBox
 from lightning_ctl.controlplane.flows.state_watch import StateWatch
 from lightning_ctl.controlplane.http.layout import LayoutError, find_frontends
@@ -35,14 +36,15 @@ async def load_web() -> None:
     await asyncio.to_thread(importlib.import_module, "lightning_ctl.controlplane.http.server")
 
 
-async def start_http(options: RunOptions, sock: socket.socket, queries: QueryBox, views: AppViews,
-                     log_store: LogStore, request_stop: Callable[[str], None], watch: StateWatch,
+async def start_http(options: RunOptions, sock: socket.socket, credentials: CredentialStore, queries: QueryBox,
+                     views: AppViews, log_store: LogStore, request_stop: Callable[[str], None], watch: StateWatch,
                      app_path: str) -> HttpServer:
-    """The app's HTTP server, serving on ``sock`` (call :func:`load_web` first)."""
+    """The app's HTTP server, serving on ``sock`` (call :func:`load_web` first); ``credentials`` decide who gets
+    in."""
     server_module = importlib.import_module("lightning_ctl.controlplane.http.server")
     server = server_module.HttpServer(
         server_module.HttpOptions(options.host, options.tls, options.http_allowed_hosts),
-        options.token, queries, views, log_store, request_stop, watch, app_path,
+        credentials, queries, views, log_store, request_stop, watch, app_path,
     )
     await server.start(sock)
     return server

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import socket
 
-from lightning_ctl.controlplane.http.auth import work_credential
 from lightning_ctl.controlplane.options import RunOptions
 from lightning_ctl.sdk._app_server import server_env
 
@@ -73,8 +72,9 @@ def http_url(options: RunOptions, sock: socket.socket | None) -> str:
     return local_url("https" if options.tls else "http", options.host, sock.getsockname()[1]) if sock else ""
 
 
-def app_process_env(options: RunOptions, sock: socket.socket | None) -> dict[str, str]:
-    """The address of the app's server and the app's own credential, for its work processes and frontends."""
+def server_address_env(options: RunOptions, sock: socket.socket | None) -> dict[str, str]:
+    """The address of the app's server, for every process of the app (flows, agents' fork servers, works,
+    frontends); not a credential (the works' key travels in their launches)."""
     if sock is None:
         return {}
     host = options.host
@@ -82,4 +82,4 @@ def app_process_env(options: RunOptions, sock: socket.socket | None) -> dict[str
         host = socket.gethostname()
     host = f"[{host}]" if ":" in host else host
     scheme = "https" if options.tls else "http"
-    return server_env(f"{scheme}://{host}", sock.getsockname()[1], work_credential(options.token))
+    return server_env(f"{scheme}://{host}", sock.getsockname()[1])

@@ -28,6 +28,7 @@ import structlog
 from aiohttp import web
 
 from lightning_ctl.controlplane.api.views import AppViews
+from lightning_ctl.controlplane.credential_store import CredentialStore
 from lightning_ctl.controlplane.credentials import TlsFiles
 from lightning_ctl.controlplane.flows.queries import QueryBox
 from lightning_ctl.controlplane.flows.state_watch import StateWatch
@@ -66,10 +67,10 @@ class HttpOptions:
 class HttpServer:
     """The app's HTTP server: view, REST API, push streams, the app's routes and frontends."""
 
-    def __init__(self, options: HttpOptions, token: str, queries: QueryBox, views: AppViews, log_store: LogStore,
-                 request_stop: Callable[[str], None], watch: StateWatch, app_path: str) -> None:
+    def __init__(self, options: HttpOptions, credentials: CredentialStore, queries: QueryBox, views: AppViews,
+                 log_store: LogStore, request_stop: Callable[[str], None], watch: StateWatch, app_path: str) -> None:
         self.options = options
-        self._token = token
+        self._credentials = credentials
         self._queries = queries
         self._views = views
         self._log_store = log_store
@@ -132,7 +133,7 @@ class HttpServer:
             ssl_context.load_cert_chain(self.options.tls.cert, self.options.tls.key)
         await web.SockSite(self._runner, sock, ssl_context=ssl_context).start()
         self.port = int(sock.getsockname()[1])
-        self.auth = Authenticator(self._token, self.options.host, self.port, self.options.allowed_hosts)
+        self.auth = Authenticator(self._credentials, self.options.host, self.port, self.options.allowed_hosts)
         self.frontends = Frontends(self.auth.cookie_name)
         log.info("http_listening", url=self.url, tls=self.options.tls is not None)
 

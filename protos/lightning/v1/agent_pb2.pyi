@@ -121,15 +121,21 @@ class AgentMessage(_message.Message):
     def __init__(self, register: _Optional[_Union[Register, _Mapping]] = ..., heartbeat: _Optional[_Union[Heartbeat, _Mapping]] = ..., events: _Optional[_Union[WorkEvents, _Mapping]] = ...) -> None: ...
 
 class Welcome(_message.Message):
-    __slots__ = ("session_id", "heartbeat_interval_s")
+    __slots__ = ("session_id", "heartbeat_interval_s", "agent_credential", "max_attribute_bytes", "protocol_version")
     SESSION_ID_FIELD_NUMBER: _ClassVar[int]
     HEARTBEAT_INTERVAL_S_FIELD_NUMBER: _ClassVar[int]
+    AGENT_CREDENTIAL_FIELD_NUMBER: _ClassVar[int]
+    MAX_ATTRIBUTE_BYTES_FIELD_NUMBER: _ClassVar[int]
+    PROTOCOL_VERSION_FIELD_NUMBER: _ClassVar[int]
     session_id: str
     heartbeat_interval_s: float
-    def __init__(self, session_id: _Optional[str] = ..., heartbeat_interval_s: _Optional[float] = ...) -> None: ...
+    agent_credential: str
+    max_attribute_bytes: int
+    protocol_version: int
+    def __init__(self, session_id: _Optional[str] = ..., heartbeat_interval_s: _Optional[float] = ..., agent_credential: _Optional[str] = ..., max_attribute_bytes: _Optional[int] = ..., protocol_version: _Optional[int] = ...) -> None: ...
 
 class LaunchWork(_message.Message):
-    __slots__ = ("work_name", "attempt", "app_path", "vars_json", "env", "start_action", "stop_grace_s", "work_class", "init_args_json", "gpu_indices", "bundle_digest", "app_relpath")
+    __slots__ = ("work_name", "attempt", "app_path", "vars_json", "env", "start_action", "stop_grace_s", "work_class", "init_args_json", "gpu_indices", "bundle_digest", "app_relpath", "api_credential")
     class EnvEntry(_message.Message):
         __slots__ = ("key", "value")
         KEY_FIELD_NUMBER: _ClassVar[int]
@@ -149,6 +155,7 @@ class LaunchWork(_message.Message):
     GPU_INDICES_FIELD_NUMBER: _ClassVar[int]
     BUNDLE_DIGEST_FIELD_NUMBER: _ClassVar[int]
     APP_RELPATH_FIELD_NUMBER: _ClassVar[int]
+    API_CREDENTIAL_FIELD_NUMBER: _ClassVar[int]
     work_name: str
     attempt: int
     app_path: str
@@ -161,7 +168,8 @@ class LaunchWork(_message.Message):
     gpu_indices: _containers.RepeatedScalarFieldContainer[int]
     bundle_digest: str
     app_relpath: str
-    def __init__(self, work_name: _Optional[str] = ..., attempt: _Optional[int] = ..., app_path: _Optional[str] = ..., vars_json: _Optional[str] = ..., env: _Optional[_Mapping[str, str]] = ..., start_action: _Optional[bool] = ..., stop_grace_s: _Optional[float] = ..., work_class: _Optional[str] = ..., init_args_json: _Optional[str] = ..., gpu_indices: _Optional[_Iterable[int]] = ..., bundle_digest: _Optional[str] = ..., app_relpath: _Optional[str] = ...) -> None: ...
+    api_credential: str
+    def __init__(self, work_name: _Optional[str] = ..., attempt: _Optional[int] = ..., app_path: _Optional[str] = ..., vars_json: _Optional[str] = ..., env: _Optional[_Mapping[str, str]] = ..., start_action: _Optional[bool] = ..., stop_grace_s: _Optional[float] = ..., work_class: _Optional[str] = ..., init_args_json: _Optional[str] = ..., gpu_indices: _Optional[_Iterable[int]] = ..., bundle_digest: _Optional[str] = ..., app_relpath: _Optional[str] = ..., api_credential: _Optional[str] = ...) -> None: ...
 
 class StopWork(_message.Message):
     __slots__ = ("work_name", "attempt", "reason", "grace_s")
@@ -215,14 +223,30 @@ class OutputAck(_message.Message):
     stderr_offset: int
     def __init__(self, work_name: _Optional[str] = ..., attempt: _Optional[int] = ..., stdout_offset: _Optional[int] = ..., stderr_offset: _Optional[int] = ...) -> None: ...
 
+class EventRejected(_message.Message):
+    __slots__ = ("work_name", "attempt", "seq", "code", "message")
+    WORK_NAME_FIELD_NUMBER: _ClassVar[int]
+    ATTEMPT_FIELD_NUMBER: _ClassVar[int]
+    SEQ_FIELD_NUMBER: _ClassVar[int]
+    CODE_FIELD_NUMBER: _ClassVar[int]
+    MESSAGE_FIELD_NUMBER: _ClassVar[int]
+    work_name: str
+    attempt: int
+    seq: int
+    code: str
+    message: str
+    def __init__(self, work_name: _Optional[str] = ..., attempt: _Optional[int] = ..., seq: _Optional[int] = ..., code: _Optional[str] = ..., message: _Optional[str] = ...) -> None: ...
+
 class ControlMessage(_message.Message):
-    __slots__ = ("welcome", "commands", "ack", "output_ack")
+    __slots__ = ("welcome", "commands", "ack", "output_ack", "rejected")
     WELCOME_FIELD_NUMBER: _ClassVar[int]
     COMMANDS_FIELD_NUMBER: _ClassVar[int]
     ACK_FIELD_NUMBER: _ClassVar[int]
     OUTPUT_ACK_FIELD_NUMBER: _ClassVar[int]
+    REJECTED_FIELD_NUMBER: _ClassVar[int]
     welcome: Welcome
     commands: Commands
     ack: EventAck
     output_ack: OutputAck
-    def __init__(self, welcome: _Optional[_Union[Welcome, _Mapping]] = ..., commands: _Optional[_Union[Commands, _Mapping]] = ..., ack: _Optional[_Union[EventAck, _Mapping]] = ..., output_ack: _Optional[_Union[OutputAck, _Mapping]] = ...) -> None: ...
+    rejected: EventRejected
+    def __init__(self, welcome: _Optional[_Union[Welcome, _Mapping]] = ..., commands: _Optional[_Union[Commands, _Mapping]] = ..., ack: _Optional[_Union[EventAck, _Mapping]] = ..., output_ack: _Optional[_Union[OutputAck, _Mapping]] = ..., rejected: _Optional[_Union[EventRejected, _Mapping]] = ...) -> None: ...

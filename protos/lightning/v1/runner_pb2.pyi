@@ -44,21 +44,23 @@ class RunnerHello(_message.Message):
     def __init__(self, work_name: _Optional[str] = ..., attempt: _Optional[int] = ..., pid: _Optional[int] = ..., initialized: _Optional[bool] = ...) -> None: ...
 
 class RunnerInit(_message.Message):
-    __slots__ = ("vars_json", "start_action", "work_class", "init_args_json")
+    __slots__ = ("vars_json", "start_action", "work_class", "init_args_json", "max_attribute_bytes")
     VARS_JSON_FIELD_NUMBER: _ClassVar[int]
     START_ACTION_FIELD_NUMBER: _ClassVar[int]
     WORK_CLASS_FIELD_NUMBER: _ClassVar[int]
     INIT_ARGS_JSON_FIELD_NUMBER: _ClassVar[int]
+    MAX_ATTRIBUTE_BYTES_FIELD_NUMBER: _ClassVar[int]
     vars_json: str
     start_action: bool
     work_class: str
     init_args_json: str
-    def __init__(self, vars_json: _Optional[str] = ..., start_action: _Optional[bool] = ..., work_class: _Optional[str] = ..., init_args_json: _Optional[str] = ...) -> None: ...
+    max_attribute_bytes: int
+    def __init__(self, vars_json: _Optional[str] = ..., start_action: _Optional[bool] = ..., work_class: _Optional[str] = ..., init_args_json: _Optional[str] = ..., max_attribute_bytes: _Optional[int] = ...) -> None: ...
 
 class RunnerMessage(_message.Message):
     __slots__ = ("events", "hello")
     EVENTS_FIELD_NUMBER: _ClassVar[int]
     HELLO_FIELD_NUMBER: _ClassVar[int]
-    events: _containers.RepeatedCompositeFieldContainer[_events_pb2.WorkEvent]
+    events: _containers.RepeatedScalarFieldContainer[bytes]
     hello: RunnerHello
-    def __init__(self, events: _Optional[_Iterable[_Union[_events_pb2.WorkEvent, _Mapping]]] = ..., hello: _Optional[_Union[RunnerHello, _Mapping]] = ...) -> None: ...
+    def __init__(self, events: _Optional[_Iterable[bytes]] = ..., hello: _Optional[_Union[RunnerHello, _Mapping]] = ...) -> None: ...

@@ -11,7 +11,7 @@ import pytest
 from lightning_ctl.controlplane.agents.app_bundle import AppBundle
 from lightning_ctl.controlplane.agents.placement import AgentCapacity
 from lightning_ctl.controlplane.agents.registry import AgentRegistry, AgentSession
-from lightning_ctl.sdk._events import LaunchWork, PlacementPending, ResourceRequest, RunCall
+from lightning_ctl.sdk._events import LaunchWork, PlacementPending, ResourceRequest, RunCall, StopWork
 
 
 def session(agent_id: str, gpus: tuple[int, ...] = (), is_local: bool = True) -> AgentSession:
@@ -61,6 +61,18 @@ class TestRouting:
         registry.release("root.a", 1)
         sent = drain(box)
         assert [type(c) for c in sent] == [LaunchWork, RunCall] and sent[0].gpu_indices == (0,)
+
+    def test_a_work_stopped_while_it_waits_is_never_launched(self, loop: asyncio.AbstractEventLoop) -> None:
+        """A stop for a launch still waiting for a GPU cancels it: when the GPU frees, nothing starts for it."""
+        registry = AgentRegistry()
+        box = session("box", gpus=(0,))
+        registry.add(box)
+        registry.route([launch("root.a", gpus=1)])
+        registry.route([launch("root.b", gpus=1), RunCall("root.b", 1, "h", [], {})])
+        drain(box)
+        registry.route([StopWork("root.b", 1, "stopped by the flow", 1.0)])
+        registry.release("root.a", 1)
+        assert drain(box) == [] and "root.b" not in registry.placements
 
     def test_commands_wait_for_the_first_agent(self, loop: asyncio.AbstractEventLoop) -> None:
         """Launches issued before any agent registered are placed when one does."""

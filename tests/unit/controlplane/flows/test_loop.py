@@ -13,11 +13,13 @@ import time
 import pytest
 
 from lightning_ctl.controlplane.flows.flow_runtime import FlowRuntime
+from lightning_ctl.controlplane.flows import loop as loop_module
 from lightning_ctl.controlplane.flows.loop import AppEnded, FlowLoop, StopRequested
 from lightning_ctl.sdk import AppStage, LightningApp, LightningFlow, LightningWork
 from lightning_ctl.sdk._events import (
     Command,
     LaunchWork,
+    PlacementPending,
     ProcessExited,
     ProcessStarted,
     RunCall,
@@ -104,6 +106,19 @@ class LaunchesThenStops(LightningFlow):
     def run(self) -> None:
         self.job.run()
         self.stop()
+
+
+class TwoStarting(LightningFlow):
+    """Two works started with the flow; records the stage of each on every run."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.placed = Job(start_with_flow=True)
+        self.waiting = Job(start_with_flow=True)
+        self.seen: list[list[str]] = []
+
+    def run(self) -> None:
+        self.seen.append([self.placed.status.stage, self.waiting.status.stage])
 
 
 class Harness:
@@ -275,6 +290,38 @@ class TestCommandsAndEvents:
         h.put(ProcessStarted(55), seq=1)
         h.put(ProcessExited(55, 0), seq=2)
         assert h.wait_end() == AppEnded(0)
+
+
+class TestStartWait:
+    @pytest.fixture(autouse=True)
+    def _long_start_wait(self, monkeypatch):
+        """A start wait far beyond the tests' deadlines: only its early end can make them pass."""
+        monkeypatch.setattr(loop_module, "START_WAIT_S", 60.0)
+
+    def test_a_work_without_room_does_not_hold_the_first_run(self, harness):
+        """The first run comes as soon as the placed work reported started, while the other waits for room."""
+        h = harness(TwoStarting())
+        wait_until(lambda: len(h.sent(LaunchWork)) == 2, timeout_s=END_TIMEOUT_S)
+        h.loop.inbox.put(PlacementPending("root.waiting", 1, "no agent has 1 GPU free", for_capacity=True))
+        h.put(ProcessStarted(11), seq=1, work_name="root.placed")
+        h.put(StatusChanged("start", make_status("started")), seq=2, work_name="root.placed")
+        wait_until(lambda: h.loop.ticks >= 1, timeout_s=END_TIMEOUT_S, what="the first run of the flows")
+        assert h.app.root.seen[0] == ["started", "pending"]
+
+    def test_works_are_waited_for_while_no_agent_is_connected(self, harness):
+        """A work pending because no agent joined yet (the local agent is starting) is still waited for."""
+        h = harness(TwoStarting())
+        wait_until(lambda: len(h.sent(LaunchWork)) == 2, timeout_s=END_TIMEOUT_S)
+        for name in ("root.placed", "root.waiting"):
+            h.loop.inbox.put(PlacementPending(name, 1, "no agent is connected"))
+        h.put(ProcessStarted(11), seq=1, work_name="root.placed")
+        h.put(StatusChanged("start", make_status("started")), seq=2, work_name="root.placed")
+        wait_until(lambda: h.app.root.placed.status.stage == "started", timeout_s=END_TIMEOUT_S)
+        assert h.loop.ticks == 0
+        h.put(ProcessStarted(12), seq=1, work_name="root.waiting")
+        h.put(StatusChanged("start", make_status("started")), seq=2, work_name="root.waiting")
+        wait_until(lambda: h.loop.ticks >= 1, timeout_s=END_TIMEOUT_S, what="the first run of the flows")
+        assert h.app.root.seen[0] == ["started", "started"]
 
 
 class TestPacing:

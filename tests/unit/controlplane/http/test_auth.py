@@ -6,14 +6,20 @@ import base64
 
 import pytest
 
-from lightning_ctl.controlplane.http.auth import Authenticator, Scope, derive_work_secret, work_credential
+from lightning_ctl.controlplane.credential_store import CredentialStore
+from lightning_ctl.controlplane.http.auth import API_PERMISSION, Authenticator, Scope, work_credential
 
 TOKEN = "operator-token"
 
 
 @pytest.fixture
-def auth() -> Authenticator:
-    return Authenticator(TOKEN, "127.0.0.1", 7501)
+def store() -> CredentialStore:
+    return CredentialStore(TOKEN)
+
+
+@pytest.fixture
+def auth(store: CredentialStore) -> Authenticator:
+    return Authenticator(store, "127.0.0.1", 7501)
 
 
 def basic(login: str, password: str) -> str:
@@ -32,9 +38,9 @@ def test_a_foreign_host_name_is_refused(auth):
     assert refusal is not None and refusal.status == 421 and "evil.example" in refusal.message
 
 
-def test_allowed_hosts_extend_the_names(auth):
+def test_allowed_hosts_extend_the_names(store):
     """--http-allowed-host adds a name."""
-    assert Authenticator(TOKEN, "127.0.0.1", 7501, ("app.internal",)).check_host("app.internal:7501") is None
+    assert Authenticator(store, "127.0.0.1", 7501, ("app.internal",)).check_host("app.internal:7501") is None
 
 
 def test_cross_origin_writes_are_refused_and_same_origin_ones_pass(auth):
@@ -46,19 +52,30 @@ def test_cross_origin_writes_are_refused_and_same_origin_ones_pass(auth):
     assert auth.check_origin("POST", False, None, "127.0.0.1:7501", "http") is None
 
 
-def test_credentials_map_to_their_scopes(auth):
-    """The operator token (Bearer or basic) is the operator; the derived work secret is the work; others nothing."""
-    secret = derive_work_secret(TOKEN)
+def test_credentials_map_to_their_scopes(auth, store):
+    """The store's roles decide: the operator token (Bearer or basic) is the operator; a scoped key with the api
+    permission is the work; anything else (a wrong token, a key for something else) nothing."""
+    key = store.issue_scoped_key("app-works", {API_PERMISSION})
+    other_key = store.issue_scoped_key("someone", {"metrics"})
     assert auth.identify(f"Bearer {TOKEN}", None) is Scope.OPERATOR
     assert auth.identify(basic("anyone", TOKEN), None) is Scope.OPERATOR
-    assert auth.identify(basic("work", secret), None) is Scope.WORK
-    assert auth.identify(f"Bearer {secret}", None) is Scope.WORK
+    assert auth.identify(basic("work", key), None) is Scope.WORK
+    assert auth.identify(f"Bearer {key}", None) is Scope.WORK
     assert auth.identify("Bearer wrong", None) is None
-    assert auth.identify(basic("someone", secret), None) is None
+    assert auth.identify(f"Bearer {other_key}", None) is None
+    assert auth.identify(basic("someone", key), None) is None
     assert auth.identify("Basic !!!", None) is None
     assert auth.identify(None, "no-such-session") is None
-    assert work_credential(TOKEN) == f"work:{secret}"
-    assert TOKEN not in secret
+    assert work_credential(key) == f"work:{key}"
+
+
+def test_agent_credentials_and_join_tokens_open_nothing(auth, store):
+    """The credentials of agents are never HTTP credentials, not even for the work scope."""
+    join = store.issue_join_token()
+    agent_credential, _ = store.join(join.token_id, "a1", "gpu-1")
+    for credential in (join.token, agent_credential):
+        assert auth.identify(f"Bearer {credential}", None) is None
+        assert auth.identify(basic("work", credential), None) is None
 
 
 def test_a_login_link_works_once(auth):
