@@ -31,6 +31,10 @@ class RunOptions:
     """The HTTP port: None for 7501 or the next free one, 0 for any free port."""
     http_allowed_hosts: tuple[str, ...] = ()
     """Host names HTTP requests may be addressed to, besides IP addresses, loopback names and this machine's."""
+    storage_url: str | None = None
+    """Where the app's store is (a folder or an fsspec URL); None: a folder of the app's home."""
+    storage_options: dict[str, str] = field(default_factory=dict)
+    """Keyword arguments for the store's fsspec filesystem (e.g. ``endpoint_url``)."""
     join_token: str = ""
     """A join token agents may use any number of times while the app runs ("" for none: issue them with
     ``lightning-ctl agents join-token``)."""

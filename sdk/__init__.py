@@ -8,8 +8,11 @@ from lightning_ctl.sdk._app import LightningApp
 from lightning_ctl.sdk._app_state import AppState
 from lightning_ctl.sdk._build_config import BuildConfig
 from lightning_ctl.sdk._cloud_compute import CloudCompute
+from lightning_ctl.sdk._drive import Drive
 from lightning_ctl.sdk._flow import LightningFlow
 from lightning_ctl.sdk._frontend import Frontend, StaticWebFrontend, StreamlitFrontend
+from lightning_ctl.sdk._path import Path
+from lightning_ctl.sdk._payload import Payload
 from lightning_ctl.sdk._pretty import pretty_state
 from lightning_ctl.sdk._restart import RestartPolicy
 from lightning_ctl.sdk._status import (
@@ -35,6 +38,7 @@ __all__ = [
     "CloudCompute",
     "Delete",
     "Dict",
+    "Drive",
     "Frontend",
     "Get",
     "HTTPException",
@@ -42,6 +46,8 @@ __all__ = [
     "LightningFlow",
     "LightningWork",
     "List",
+    "Path",
+    "Payload",
     "Post",
     "Put",
     "RestartPolicy",

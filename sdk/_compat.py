@@ -11,7 +11,7 @@
   stand-in holding the app classes, whose other attributes raise an ``AttributeError`` saying PyTorch
   Lightning is not installed.
 
-Parts of the former framework lightning-ctl does not have (storage, client commands, plugins...) raise an
+Parts of the former framework lightning-ctl does not have (Mount, client commands, plugins...) raise an
 ``ImportError`` naming what is missing, rather than importing as stubs that would fail later.
 """
 
@@ -33,8 +33,11 @@ from lightning_ctl.sdk._app_server import app_server_host, app_server_port
 from lightning_ctl.sdk._app_state import AppState
 from lightning_ctl.sdk._build_config import BuildConfig
 from lightning_ctl.sdk._cloud_compute import CloudCompute
+from lightning_ctl.sdk._drive import Drive
 from lightning_ctl.sdk._flow import LightningFlow
 from lightning_ctl.sdk._frontend import Frontend, StaticWebFrontend, StreamlitFrontend
+from lightning_ctl.sdk._path import Path
+from lightning_ctl.sdk._payload import Payload
 from lightning_ctl.sdk._pretty import pretty_state
 from lightning_ctl.sdk._status import (
     AppStage,
@@ -172,6 +175,10 @@ _MODULES: dict[str, dict[str, Any]] = {
     "frontend.stream_lit": {"StreamlitFrontend": StreamlitFrontend},
     "utilities.state": {"AppState": AppState},
     "core.constants": {},
+    "storage": {"Path": Path, "Payload": Payload, "Drive": Drive},
+    "storage.path": {"Path": Path},
+    "storage.payload": {"Payload": Payload},
+    "storage.drive": {"Drive": Drive},
 }
 """The modules served under each of ``_APP_ROOTS`` (relative name, "" for the root) and what each exports."""
 
@@ -180,15 +187,18 @@ _COMPUTED: dict[str, Any] = {
 }
 """Served modules whose values come from the environment when they are imported (the app's HTTP server)."""
 
-_NO_STORAGE = (
-    "lightning-ctl has no Path, Payload, Drive or Mount yet; share small results through JSON attributes"
+_NO_MOUNT = (
+    "Mount was cloud-only; keep files in a Drive, or put the whole app store in a bucket with "
+    "`lightning-ctl run --storage s3://bucket/prefix`"
 )
+_NO_FILESYSTEM = "lightning-ctl's store is reached through Path, Payload and Drive, and `lightning-ctl ls/cp`"
 _UNSUPPORTED: dict[str, str] = {
-    "storage": _NO_STORAGE,
-    "storage.path": _NO_STORAGE,
-    "storage.payload": _NO_STORAGE,
-    "storage.drive": _NO_STORAGE,
-    "storage.mount": _NO_STORAGE,
+    "storage.mount": _NO_MOUNT,
+    "storage.Mount": _NO_MOUNT,
+    "storage.FileSystem": _NO_FILESYSTEM,
+    "storage.filesystem": _NO_FILESYSTEM,
+    "storage.StorageOrchestrator": "the control plane moves files between works itself",
+    "storage.orchestrator": "the control plane moves files between works itself",
     "frontend.panel": "lightning-ctl has no PanelFrontend (use StreamlitFrontend or StaticWebFrontend)",
     "frontend.just_py": "lightning-ctl has no JustPyFrontend (use StreamlitFrontend or StaticWebFrontend)",
     "frontend.PanelFrontend": "lightning-ctl has no PanelFrontend (use StreamlitFrontend or StaticWebFrontend)",

@@ -40,6 +40,17 @@ def parse_env(values: tuple[str, ...]) -> dict[str, str]:
     return env
 
 
+def parse_storage_options(values: tuple[str, ...]) -> dict[str, str]:
+    """``("KEY=VALUE", ...)`` as a dict; a usage error naming the bad value otherwise."""
+    options: dict[str, str] = {}
+    for value in values:
+        key, sep, val = value.partition("=")
+        if not sep or not key:
+            raise click.BadParameter(f"expected KEY=VALUE, got {value!r}", param_hint="--storage-option")
+        options[key] = val
+    return options
+
+
 def parse_attribute_size(value: str) -> int:
     """``--max-attribute-size``: a size such as ``16Mi``, within the range the wire can carry."""
     try:
@@ -87,6 +98,12 @@ def parse_attribute_size(value: str) -> int:
               help="A host name the view and API may be reached by (repeatable; IP addresses and this machine's "
                    "names always work).")
 @click.option("--no-local-agent", is_flag=True, help="Do not start a local agent: works run on remote agents only.")
+@click.option("--storage", "storage_url", default=None, metavar="URL",
+              help="Keep the app's files (Paths, Payloads, Drives) at this folder or fsspec URL, e.g. "
+                   "s3://bucket/prefix (needs the 'storage' extra)  [default: a folder of ~/.lightning-ctl].")
+@click.option("--storage-option", "storage_values", multiple=True, metavar="KEY=VALUE",
+              help="An option of the --storage filesystem, e.g. endpoint_url=http://minio:9000 (repeatable; pass "
+                   "credentials through the environment, e.g. AWS_ACCESS_KEY_ID).")
 @click.option("--stop-grace", type=float, default=30.0, show_default=True,
               help="Seconds a stopped work gets to exit before SIGKILL.")
 @click.option("--heartbeat-interval", type=click.FloatRange(min=0.05), default=2.0, show_default=True,
@@ -112,6 +129,8 @@ def run(
     no_http: bool,
     http_allowed_hosts: tuple[str, ...],
     no_local_agent: bool,
+    storage_url: str | None,
+    storage_values: tuple[str, ...],
     stop_grace: float,
     heartbeat_interval: float,
     log_format: str,
@@ -156,6 +175,8 @@ def run(
         http=not no_http,
         http_port=http_port,
         http_allowed_hosts=http_allowed_hosts,
+        storage_url=storage_url,
+        storage_options=parse_storage_options(storage_values),
     )
     if os.path.isfile(options.app_path):
         remember_app(options.app_path)  # so that `lightning-ctl logs` finds its output once it has ended
@@ -184,7 +205,7 @@ def _run(options: RunOptions, log_format: str, local_agent: LocalAgent | None,
     from lightning_ctl.controlplane.flows.resume import AppAlreadyRunningError
     from lightning_ctl.controlplane.http.hosting import AppServeError
     from lightning_ctl.sdk._logging import configure_logging, protect_standard_streams
-    from lightning_ctl.sdk.errors import AppImportError
+    from lightning_ctl.sdk.errors import AppImportError, MisconfigurationException
 
     protect_standard_streams()  # `lightning-ctl run app.py | grep -q ...`: a closed console never fails the app
     configure_logging(log_format, options.log_level)
@@ -192,5 +213,5 @@ def _run(options: RunOptions, log_format: str, local_agent: LocalAgent | None,
         return asyncio.run(AppHost(options, local_agent, http_socket=http_socket).run())
     except AppImportError as exc:
         raise click.ClickException(str(exc).rstrip()) from None
-    except (PortInUseError, AppAlreadyRunningError, AppServeError) as exc:
+    except (PortInUseError, AppAlreadyRunningError, AppServeError, MisconfigurationException) as exc:
         raise click.ClickException(str(exc)) from None

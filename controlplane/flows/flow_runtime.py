@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import dataclasses
 import functools
+import json
 import signal
 import time
 from typing import Any, Callable
@@ -60,6 +61,7 @@ from lightning_ctl.sdk._events import (
 )
 from lightning_ctl.sdk._runtime import Runtime
 from lightning_ctl.sdk._status import WorkFailureReasons, WorkStageStatus, WorkStopReasons, make_status
+from lightning_ctl.sdk._storage_values import decode_value
 from lightning_ctl.sdk._work import LightningWork
 
 log = structlog.get_logger(component="runtime")
@@ -140,8 +142,10 @@ class FlowRuntime:
         process, launched = self._ensure_process(work, start_action=False, cause=called.cause)
         process.idle_since = None
         process.calls_sent += 1
-        call = RunCall(work.name, process.attempt, called.call_hash, list(called.args), dict(called.kwargs),
-                       self._unsent_changes(work, process), call_seq=process.calls_sent, cause=called.cause)
+        # Plain JSON (a Path becomes its tagged dict): the call is encoded on the I/O thread and checkpointed.
+        args, kwargs = json.loads(to_json([list(called.args), dict(called.kwargs)]))
+        call = RunCall(work.name, process.attempt, called.call_hash, args, kwargs, self._unsent_changes(work, process),
+                       call_seq=process.calls_sent, cause=called.cause)
         process.unconfirmed.append(call)
         return [*launched, call]
 
@@ -223,7 +227,7 @@ class FlowRuntime:
             encoded = to_json(value)
             if process.synced.get(name) != encoded:
                 process.synced[name] = encoded
-                changes[name] = value
+                changes[name] = json.loads(encoded)  # a snapshot in plain JSON: the flow may change it meanwhile
         return changes
 
     # -- what the asyncio side reports ----------------------------------------------------------------------------
@@ -316,7 +320,7 @@ class FlowRuntime:
     def _vars_changed(self, body: VarsChanged, work: LightningWork, process: WorkProcessState,
                       cause: str) -> list[Instruction]:
         for name, value in body.values.items():
-            work.__dict__[name] = value
+            work.__dict__[name] = decode_value(value)  # a Path, Payload or Drive is an object in the flow too
             work._state_names().add(name)
             if not name.startswith("_"):
                 process.synced[name] = to_json(value)
