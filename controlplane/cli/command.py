@@ -24,31 +24,14 @@ def http_target(config: CliConfig, url: str | None) -> tuple[str, str]:
     Raises:
         CliError: no app runs here (exit 3), it serves no HTTP, or no token is known (exit 2).
     """
-    from lightning_ctl.controlplane.errors import NoRunningAppError
-    from lightning_ctl.controlplane.home import token_file
-    from lightning_ctl.controlplane.run_file import find_running_app, live_runs
-
     if url:
-        same = [run.token for run in live_runs(config.run_dir) if run.http_url == url.rstrip("/")]
-        token = config.token or (same[0] if same else _read(token_file()))
-        if not token:
-            raise CliError(f"no token for {url}: pass --token or set LIGHTNING_CTL_TOKEN", ExitCode.USAGE)
-        return url.rstrip("/"), token
-    try:
-        run = find_running_app(config.run_dir)
-    except NoRunningAppError as exc:
-        raise CliError(str(exc), ExitCode.UNREACHABLE) from None
+        url = url.rstrip("/")
+        return url, config.token_for(url, lambda run: run.http_url == url)
+    run = config.running_app()
     if not run.http_url:
         raise CliError(f"the app running here (pid {run.pid}) serves no HTTP (it was started with --no-http)",
                        ExitCode.USAGE)
     return run.http_url, config.token or run.token
-
-
-def _read(path: Any) -> str:
-    try:
-        return path.read_text().strip()
-    except OSError:
-        return ""
 
 
 def http_call(url: str, token: str, method: str, path: str, timeout_s: float, body: Any = None) -> Any:
