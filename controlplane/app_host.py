@@ -25,13 +25,14 @@ from lightning_ctl.controlplane.agents.registry import AgentRegistry
 from lightning_ctl.controlplane.api.agent_service import AgentServicer
 from lightning_ctl.controlplane.api.app_service import AppServicer
 from lightning_ctl.controlplane.api.server import PortInUseError, build_server
-from lightning_ctl.controlplane.api.views import AppViews
 from lightning_ctl.controlplane.api.storage_service import StorageServicer
+from lightning_ctl.controlplane.api.views import AppViews
 from lightning_ctl.controlplane.credential_store import CredentialStore
 from lightning_ctl.controlplane.credentials import LOOPBACK_HOSTS
+from lightning_ctl.controlplane.errors import AppEndedError, FlowBusyError
 from lightning_ctl.controlplane.flows.flow_runtime import FlowRuntime
 from lightning_ctl.controlplane.flows.loop import START_WAIT_S, AppEnded, FlowLoop, StopRequested
-from lightning_ctl.controlplane.flows.queries import AppEndedError, FlowBusyError, Query, QueryBox
+from lightning_ctl.controlplane.flows.queries import Query, QueryBox
 from lightning_ctl.controlplane.flows.resume import ResumePlan, plan_resume, restore
 from lightning_ctl.controlplane.flows.state_watch import StateWatch
 from lightning_ctl.controlplane.home import app_home

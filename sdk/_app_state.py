@@ -14,13 +14,10 @@ from typing import Any
 
 from lightning_ctl.sdk._app_server import app_server_host, app_server_port, auth_headers
 from lightning_ctl.sdk._state_delta import diff, to_deepdiff
+from lightning_ctl.sdk.errors import AppStateError
 
 _TIMEOUT_S = 10.0
 _KINDS = ("flows", "works", "structures")
-
-
-class AppStateError(AttributeError):
-    """The app's state could not be read or written (the message says why); an AttributeError, as before."""
 
 
 class _Shared:

@@ -13,6 +13,8 @@ import ast
 import re
 from typing import Any, Iterator
 
+from lightning_ctl.sdk.errors import DeltaError
+
 Path = tuple[Any, ...]
 
 
@@ -28,10 +30,6 @@ _STEP = re.compile(r"\[('(?:[^'\\]|\\.)*'|\"(?:[^\"\\]|\\.)*\"|-?\d+)\]")
 _SETTING_KINDS = ("values_changed", "type_changes")
 _ADDING_KINDS = ("dictionary_item_added", "iterable_item_added", "attribute_added")
 _REMOVING_KINDS = ("dictionary_item_removed", "iterable_item_removed", "attribute_removed")
-
-
-class DeltaError(ValueError):
-    """A delta that cannot be read or applied; the message names the path at fault."""
 
 
 def diff(old: Any, new: Any, path: Path = ()) -> Iterator[tuple[Path, Any]]:

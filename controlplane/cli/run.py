@@ -200,10 +200,8 @@ def _run(options: RunOptions, log_format: str, local_agent: LocalAgent | None,
          http_socket: socket.socket | None) -> int:
     import asyncio
 
-    from lightning_ctl.controlplane.api.server import PortInUseError
     from lightning_ctl.controlplane.app_host import AppHost
-    from lightning_ctl.controlplane.flows.resume import AppAlreadyRunningError
-    from lightning_ctl.controlplane.http.hosting import AppServeError
+    from lightning_ctl.controlplane.errors import AppAlreadyRunningError, AppServeError, PortInUseError
     from lightning_ctl.sdk._logging import configure_logging, protect_standard_streams
     from lightning_ctl.sdk.errors import AppImportError, MisconfigurationException
 

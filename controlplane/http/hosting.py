@@ -15,21 +15,17 @@ import structlog
 
 from lightning_ctl.controlplane.api.views import AppViews
 from lightning_ctl.controlplane.credential_store import CredentialStore
+from lightning_ctl.controlplane.errors import AppServeError, LayoutError, RoutesError
 from lightning_ctl.controlplane.flows.queries import QueryBox
 from lightning_ctl.controlplane.flows.state_watch import StateWatch
-from lightning_ctl.controlplane.http.layout import LayoutError, find_frontends
+from lightning_ctl.controlplane.http.layout import find_frontends
 from lightning_ctl.controlplane.options import RunOptions
 from lightning_ctl.controlplane.output.log_store import LogStore
-from lightning_ctl.sdk.errors import LightningError
 
 if TYPE_CHECKING:
     from lightning_ctl.controlplane.http.server import HttpServer
 
 log = structlog.get_logger(component="http")
-
-class AppServeError(LightningError):
-    """The app's routes or frontends cannot be served (the message names the route or flow)."""
-
 
 async def load_web() -> None:
     """Import the web framework and the server in a worker thread (~0.15 s of CPU), not on the asyncio thread."""
@@ -56,7 +52,7 @@ async def serve_app(server: HttpServer, queries: QueryBox) -> None:
     Raises:
         AppServeError: they cannot be served.
     """
-    from lightning_ctl.controlplane.http.user_routes import RoutesError, read_app_routes
+    from lightning_ctl.controlplane.http.user_routes import read_app_routes
 
     try:
         frontends = await queries.ask(lambda app, runtime: find_frontends(app.root))

@@ -13,13 +13,10 @@ from __future__ import annotations
 
 from typing import Any
 
+from lightning_ctl.controlplane.errors import LayoutError
 from lightning_ctl.sdk._flow import LightningFlow
 from lightning_ctl.sdk._frontend import Frontend
 from lightning_ctl.sdk._work import LightningWork
-
-
-class LayoutError(ValueError):
-    """A configure_layout() returned something that is not a layout; the message names the flow."""
 
 
 def frontend_path(flow_name: str) -> str:

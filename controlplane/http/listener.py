@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import socket
 
+from lightning_ctl.controlplane.errors import HttpPortInUseError
 from lightning_ctl.controlplane.options import RunOptions
 from lightning_ctl.sdk._app_server import server_env
 
@@ -20,10 +21,6 @@ PORTS_TRIED = 100
 """With no --http-port: 7501, else the next free one of this many, else any free port."""
 _BACKLOG = 256
 _WILDCARD_HOSTS = ("0.0.0.0", "::", "")
-
-
-class HttpPortInUseError(OSError):
-    """The HTTP port asked for could not be bound."""
 
 
 def reserve(host: str, port: int | None) -> socket.socket:

@@ -24,7 +24,8 @@ import structlog
 
 from lightning_ctl.controlplane.api.app_view import AgentView
 from lightning_ctl.controlplane.api.views import AppViews
-from lightning_ctl.controlplane.flows.queries import AppEndedError, FlowBusyError, QueryBox
+from lightning_ctl.controlplane.errors import AppEndedError, FlowBusyError
+from lightning_ctl.controlplane.flows.queries import QueryBox
 from lightning_ctl.controlplane.flows.state_watch import StateWatch
 from lightning_ctl.controlplane.http.state_access import FlowThreadView, view_reader
 from lightning_ctl.sdk._frontend import Frontend

@@ -18,7 +18,8 @@ import structlog
 from aiohttp import web
 
 from lightning_ctl.controlplane.api.views import AppViews
-from lightning_ctl.controlplane.flows.queries import AppEndedError, FlowBusyError, QueryBox
+from lightning_ctl.controlplane.errors import AppEndedError, FlowBusyError, LayoutError
+from lightning_ctl.controlplane.flows.queries import QueryBox
 from lightning_ctl.controlplane.http import errors
 from lightning_ctl.controlplane.http.push import StateHub, agent_doc
 from lightning_ctl.controlplane.http.state_access import (
@@ -29,7 +30,8 @@ from lightning_ctl.controlplane.http.state_access import (
 )
 from lightning_ctl.controlplane.output.log_store import LogStore
 from lightning_ctl.sdk._frontend import Frontend
-from lightning_ctl.sdk._state_delta import DeltaError, Path, diff, from_deepdiff
+from lightning_ctl.sdk._state_delta import Path, diff, from_deepdiff
+from lightning_ctl.sdk.errors import DeltaError
 
 log = structlog.get_logger(component="http_rest")
 
@@ -159,8 +161,6 @@ class RestApi:
 
     async def get_layout(self, request: web.Request) -> web.Response:
         """The layout's tabs, JSON-encoded in a JSON string as the former framework served it."""
-        from lightning_ctl.controlplane.http.layout import LayoutError
-
         try:
             tabs = await self._ask(layout_reader(self._frontends()))
         except LayoutError as exc:

@@ -14,13 +14,15 @@ from typing import Any
 
 from lightning_ctl.controlplane.api.app_service import read_works
 from lightning_ctl.controlplane.api.app_view import WorkView
+from lightning_ctl.controlplane.errors import LayoutError
 from lightning_ctl.controlplane.flows.state_watch import StateWatch
-from lightning_ctl.controlplane.http.layout import LayoutError, read_layout
+from lightning_ctl.controlplane.http.layout import read_layout
 from lightning_ctl.sdk._component import to_json
 from lightning_ctl.sdk._flow import LightningFlow
 from lightning_ctl.sdk._frontend import Frontend
-from lightning_ctl.sdk._state_delta import REMOVED, DeltaError, Path, apply, format_path
+from lightning_ctl.sdk._state_delta import REMOVED, Path, apply, format_path
 from lightning_ctl.sdk._structures import Dict, List
+from lightning_ctl.sdk.errors import DeltaError
 
 _KINDS = ("flows", "works", "structures")
 

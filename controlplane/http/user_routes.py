@@ -26,7 +26,8 @@ from typing import Any
 import structlog
 from aiohttp import web
 
-from lightning_ctl.controlplane.flows.queries import AppEndedError, FlowBusyError, QueryBox
+from lightning_ctl.controlplane.errors import AppEndedError, FlowBusyError, RoutesError
+from lightning_ctl.controlplane.flows.queries import QueryBox
 from lightning_ctl.controlplane.http import errors
 from lightning_ctl.sdk._api import ApiRequest, _HttpMethod
 from lightning_ctl.sdk._loader import user_traceback
@@ -38,10 +39,6 @@ _SKIPPED_DIRS = (str(Path(__file__).resolve().parent.parent), str(Path(asyncio._
 """Our frames and asyncio's are cut from a handler's traceback in the log."""
 _TRUE = frozenset({"1", "true", "yes", "on"})
 _FALSE = frozenset({"0", "false", "no", "off"})
-
-
-class RoutesError(ValueError):
-    """configure_api() or configure_commands() returned something that cannot be served; names the route."""
 
 
 @dataclass(frozen=True)

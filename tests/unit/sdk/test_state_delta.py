@@ -6,7 +6,8 @@ import copy
 
 import pytest
 
-from lightning_ctl.sdk._state_delta import REMOVED, DeltaError, apply, diff, from_deepdiff, parse_path, to_deepdiff
+from lightning_ctl.sdk._state_delta import REMOVED, apply, diff, from_deepdiff, parse_path, to_deepdiff
+from lightning_ctl.sdk.errors import DeltaError
 
 
 def test_diff_then_apply_turns_the_old_state_into_the_new():

@@ -6,7 +6,8 @@ import pytest
 
 from lightning_ctl.controlplane.http.state_access import changes_writer, read_state_vars_json
 from lightning_ctl.sdk import Dict, LightningApp, LightningFlow, LightningWork
-from lightning_ctl.sdk._state_delta import REMOVED, DeltaError
+from lightning_ctl.sdk._state_delta import REMOVED
+from lightning_ctl.sdk.errors import DeltaError
 
 
 class Job(LightningWork):

@@ -8,7 +8,8 @@ from typing import Optional
 import pydantic
 import pytest
 
-from lightning_ctl.controlplane.http.user_routes import RoutesError, _convert, build_routes
+from lightning_ctl.controlplane.errors import RoutesError
+from lightning_ctl.controlplane.http.user_routes import _convert, build_routes
 from lightning_ctl.sdk import ApiRequest, Get, LightningFlow, Post
 
 
