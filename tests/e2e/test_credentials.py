@@ -116,6 +116,27 @@ def test_credentials_survive_a_control_plane_restart(cluster: Cluster) -> None:
 
 
 @pytest.mark.e2e
+def test_works_keep_their_api_key_across_a_control_plane_restart(cluster: Cluster, tmp_path: Path) -> None:
+    """A work that outlives a SIGKILL of the control plane still gets into the app's API once the resumed control
+    plane serves it again (the works' key is kept, as a digest, with the app's credentials): never a 401."""
+    probe = tmp_path / "api-statuses"
+    http_port = str(free_port())
+    args = ("--http-port", http_port, "--env", f"API_PROBE_FILE={probe}")
+    cp = cluster.control_plane(APPS / "calls_api_forever.py", *args)
+    cluster.agent("steady", *AGENT_ARGS)
+    statuses = lambda: probe.read_text().split() if probe.exists() else []  # noqa: E731
+    cluster.wait_until(lambda: "200" in statuses(), "the work to read the state", timeout_s=TIMEOUT_S)
+    cp.proc.send_signal(signal.SIGKILL)
+    cp.wait_exit(20)
+    cluster.wait_until(lambda: statuses()[-1] == "down", "the work to find the API gone")
+    seen = len(statuses())
+    cluster.control_plane(APPS / "calls_api_forever.py", "--port", str(cp.port), *args)
+    cluster.wait_until(lambda: [s for s in statuses()[seen:] if s != "down"], "the work to reach the API again",
+                       timeout_s=TIMEOUT_S)
+    assert set(statuses()[seen:]) <= {"down", "200"}, statuses()[seen:]
+
+
+@pytest.mark.e2e
 @pytest.mark.parametrize("where", ["local", "remote"])
 def test_work_processes_hold_only_their_api_key(cluster: Cluster, where: str) -> None:
     """With the operator's token and a join token in the environment of lightning-ctl (and of the remote agent),
