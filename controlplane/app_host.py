@@ -11,9 +11,10 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
+import socket
 import sys
 import time
-from typing import Callable
+from typing import TYPE_CHECKING, Callable
 
 import structlog
 
@@ -25,13 +26,18 @@ from lightning_ctl.controlplane.api.agent_service import AgentServicer
 from lightning_ctl.controlplane.api.app_service import AppServicer
 from lightning_ctl.controlplane.api.server import PortInUseError, build_server
 from lightning_ctl.controlplane.api.storage_service import StorageServicer
+from lightning_ctl.controlplane.api.views import AppViews
 from lightning_ctl.controlplane.credential_store import CredentialStore
 from lightning_ctl.controlplane.credentials import LOOPBACK_HOSTS
+from lightning_ctl.controlplane.errors import AppEndedError, FlowBusyError
 from lightning_ctl.controlplane.flows.flow_runtime import FlowRuntime
-from lightning_ctl.controlplane.flows.loop import AppEnded, FlowLoop, StopRequested
+from lightning_ctl.controlplane.flows.loop import START_WAIT_S, AppEnded, FlowLoop, StopRequested
 from lightning_ctl.controlplane.flows.queries import Query, QueryBox
 from lightning_ctl.controlplane.flows.resume import ResumePlan, plan_resume, restore
+from lightning_ctl.controlplane.flows.state_watch import StateWatch
 from lightning_ctl.controlplane.home import app_home
+from lightning_ctl.controlplane.http import hosting, listener
+from lightning_ctl.controlplane.http.auth import API_PERMISSION, WORKS_KEY_SUBJECT, work_credential
 from lightning_ctl.controlplane.options import RunOptions
 from lightning_ctl.controlplane.output.console import Console
 from lightning_ctl.controlplane.output.log_store import LogStore
@@ -40,9 +46,13 @@ from lightning_ctl.controlplane.run_file import RunInfo, remove_run_file, write_
 from lightning_ctl.controlplane.storage import open_store, record_store, start_afresh
 from lightning_ctl.controlplane.storage.coordinator import StorageCoordinator
 from lightning_ctl.sdk._app import LightningApp
+from lightning_ctl.sdk._app_server import CREDENTIAL_VAR as API_CREDENTIAL_VAR
 from lightning_ctl.sdk._events import LinesLogged, PlacementPending
 from lightning_ctl.sdk._exit_codes import ExitCode
 from lightning_ctl.sdk._loader import load_app
+
+if TYPE_CHECKING:
+    from lightning_ctl.controlplane.http.server import HttpServer
 
 log = structlog.get_logger(component="app_host")
 
@@ -71,7 +81,7 @@ class AppHost:
     """Runs one app until it ends and returns its exit status."""
 
     def __init__(self, options: RunOptions, local_agent: LocalAgent | None = None,
-                 console: Console | None = None) -> None:
+                 console: Console | None = None, http_socket: socket.socket | None = None) -> None:
         if not options.token:
             raise ValueError("RunOptions.token must be set")
         self.options = options
@@ -85,6 +95,12 @@ class AppHost:
         self._local_agent = local_agent
         self.log_store = LogStore()
         self.queries = QueryBox(self._submit_query)
+        self.state_watch = StateWatch()
+        self._http: HttpServer | None = None
+        self._http_socket = http_socket
+        """The HTTP port, reserved by ``lightning-ctl run`` before the local agent (else reserved in ``run``)."""
+        self._first_change_seen = asyncio.Event()
+        self._loading_web: asyncio.Future[None] | None = None
         self.providers = self._make_providers() if options.provider else None
 
     def _make_providers(self) -> ProviderManager:
@@ -140,6 +156,7 @@ class AppHost:
             log.info("agents_join_with", command=f"LIGHTNING_AGENT_JOIN_TOKEN=$(lightning-ctl agents join-token) "
                                                  f"lightning-agent --control-plane {_advertised(opts.host)}:{port}"
                                                  f"{tls_hint}")
+        ended: AppEnded | None = None
         try:
             if self.providers is not None:
                 await self._start_providers(port, resumed=plan.saved is not None)
@@ -147,12 +164,20 @@ class AppHost:
                 local_join = self.credentials.issue_join_token(ttl_s=_LOCAL_JOIN_TTL_S, agent_name="local",
                                                                is_local=True)
                 self._local_agent.send_address(f"127.0.0.1:{local_port}", local_join.token)
+            if self._http_socket is None:
+                self._http_socket = listener.reserve_port(opts)
             self._write_run_file(_client_address(opts.host, port, local_port, opts.tls is not None))
-            os.environ.update(opts.env)
+            os.environ.update({**opts.env, **listener.server_address_env(opts, self._http_socket),
+                               **self._issue_works_key(resumed=plan.saved is not None)})
             app, _ = load_app(opts.app_path)
             ended = await self._run_app(app, loop, plan)
             plan.checkpoint.end()
         finally:
+            if self._http is not None:
+                self._http.close(ended.exit_code if ended else 1, ended.message if ended else "")
+                await self._http.stop()
+            elif self._http_socket is not None:
+                self._http_socket.close()
             self.queries.close()
             self.log_store.close()
             app_servicer.close()
@@ -172,7 +197,8 @@ class AppHost:
 
     async def _run_app(self, app: LightningApp, loop: asyncio.AbstractEventLoop, plan: ResumePlan) -> AppEnded:
         ended: asyncio.Future[AppEnded] = loop.create_future()
-        runtime = FlowRuntime(os.path.abspath(self.options.app_path), self.options.env, self.options.stop_grace_s)
+        env = {**self.options.env, **listener.server_address_env(self.options, self._http_socket)}
+        runtime = FlowRuntime(os.path.abspath(self.options.app_path), env, self.options.stop_grace_s)
         if plan.saved is not None:
             restore(app, runtime, plan.saved)
         self._flow_loop = FlowLoop(
@@ -181,14 +207,72 @@ class AppHost:
             send_commands=lambda commands: loop.call_soon_threadsafe(self.registry.route, commands),
             on_end=lambda result: loop.call_soon_threadsafe(ended.set_result, result),
             checkpoint=plan.checkpoint,
+            state_watch=self.state_watch,
         )
         for sig, code, reason in (
             (signal.SIGINT, ExitCode.INTERRUPTED, "interrupted (Ctrl-C)"),
             (signal.SIGTERM, ExitCode.TERMINATED, "terminated (SIGTERM)"),
         ):
             loop.add_signal_handler(sig, self._request_stop, code, reason)
+        self.state_watch.attach(lambda: loop.call_soon_threadsafe(self._first_change_seen.set))
         self._flow_loop.start()
-        return await ended
+        serving = asyncio.ensure_future(self._serve_http()) if self._http_socket is not None else None
+        try:
+            return await ended
+        finally:
+            if serving is not None:  # the app ended before it was served: stop trying (no query would be answered)
+                if self._loading_web is not None:
+                    # A load under way finishes first: it would take the CPU from the teardown (works' last output).
+                    await asyncio.gather(self._loading_web, return_exceptions=True)
+                serving.cancel()
+                await asyncio.gather(serving, return_exceptions=True)
+
+    async def _serve_http(self) -> None:
+        """Start the HTTP server, serve the app's routes and frontends, print the view's URL.
+
+        It waits for the flows' first change of the state (their works started, or they ran): loading the web
+        framework takes ~0.15 s of this process's CPU, and then does not delay the works started with the flow.
+        """
+        try:
+            await asyncio.wait_for(self._first_change_seen.wait(), START_WAIT_S + 1.0)
+        except asyncio.TimeoutError:
+            pass
+        self.state_watch.attach(None)
+        self._loading_web = asyncio.ensure_future(hosting.load_web())
+        try:
+            await asyncio.shield(self._loading_web)
+            app_path = os.path.abspath(self.options.app_path)
+            views = AppViews(self.registry, app_path, self.options.heartbeat_interval_s,
+                             self.providers.views if self.providers else None)
+            assert self._http_socket is not None
+            self._http = await hosting.start_http(self.options, self._http_socket, self.credentials, self.queries,
+                                                  views, self.log_store, self._stop_by_operator, self.state_watch,
+                                                  app_path)
+            await hosting.serve_app(self._http, self.queries)
+            hosting.announce(self._http)
+        except hosting.AppServeError as exc:
+            self._request_stop(1, str(exc))
+        except OSError as exc:  # e.g. the TLS files became unreadable: the app cannot be served as asked
+            self._request_stop(1, f"the HTTP server could not start: {exc}")
+        except (AppEndedError, FlowBusyError):
+            pass  # the app ended (or hangs) before it could be served: its end says why
+
+    def _issue_works_key(self, resumed: bool) -> dict[str, str]:
+        """Mint the app's works' key to its HTTP API (a scoped key with only the ``api`` permission); the environment
+        that hands it to this process's own children (frontends), empty without HTTP.
+
+        Every launch carries it to its work's process alone (the registry adds it as it ships the launch). It is
+        kept across a restart of the control plane, as the works holding it may outlive one; a run that does not
+        resume first revokes the keys of earlier runs.
+        """
+        if self._http_socket is None:
+            return {}
+        if not resumed:
+            self.credentials.forget_scoped_keys(WORKS_KEY_SUBJECT)
+        credential = work_credential(self.credentials.issue_scoped_key(WORKS_KEY_SUBJECT, {API_PERMISSION},
+                                                                       keep=True))
+        self.registry.works_credential = credential
+        return {API_CREDENTIAL_VAR: credential}
 
     async def _open_store(self, resumed: bool) -> StorageCoordinator:
         """The app's store; a run that does not resume starts without the previous run's artifacts (Drives stay)."""
@@ -229,7 +313,8 @@ class AppHost:
 
     def _write_run_file(self, address: str) -> None:
         """Let ``lightning-ctl status/logs/...`` on this machine find this app (owner-only: it holds the token)."""
-        info = RunInfo(address, self.token, os.getpid(), os.path.abspath(self.options.app_path), time.time())
+        info = RunInfo(address, self.token, os.getpid(), os.path.abspath(self.options.app_path), time.time(),
+                       listener.http_url(self.options, self._http_socket))
         try:
             write_run_file(info)
         except OSError as exc:

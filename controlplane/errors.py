@@ -76,6 +76,25 @@ class BundleTooLargeError(ControlPlaneError):
         self.largest = largest
 
 
+# -- serving the app over HTTP --------------------------------------------------------------------------------------
+
+
+class HttpPortInUseError(PortInUseError):
+    """The HTTP port asked for (``--http-port``), or every port tried, could not be bound."""
+
+
+class AppServeError(ControlPlaneError):
+    """The app's routes or frontends cannot be served (the message names the route or flow)."""
+
+
+class LayoutError(ControlPlaneError, ValueError):
+    """A configure_layout() returned something that is not a layout; the message names the flow."""
+
+
+class RoutesError(ControlPlaneError, ValueError):
+    """configure_api() or configure_commands() returned something that cannot be served; names the route."""
+
+
 # -- credentials ----------------------------------------------------------------------------------------------------
 
 

@@ -26,6 +26,12 @@ class RunOptions:
     """How long an agent may stay disconnected before its works count as lost (per work: RestartPolicy)."""
     fresh: bool = False
     """Start over even if the previous run of this app file did not end."""
+    http: bool = True
+    """Serve the view and the REST API over HTTP."""
+    http_port: int | None = None
+    """The HTTP port: None for 7501 or the next free one, 0 for any free port."""
+    http_allowed_hosts: tuple[str, ...] = ()
+    """Host names HTTP requests may be addressed to, besides IP addresses, loopback names and this machine's."""
     storage_url: str | None = None
     """Where the app's store is (a folder or an fsspec URL); None: a folder of the app's home."""
     storage_options: dict[str, str] = field(default_factory=dict)

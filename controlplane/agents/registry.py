@@ -18,6 +18,7 @@ import structlog
 from lightning_ctl.controlplane.agents.app_bundle import AppBundle
 from lightning_ctl.controlplane.agents.locations import WorkLocations
 from lightning_ctl.controlplane.agents.placement import AgentCapacity, Allocation, Pending, place_work
+from lightning_ctl.sdk._agent_messages import AgentUsage
 from lightning_ctl.sdk._events import (
     Command,
     EventsApplied,
@@ -46,6 +47,8 @@ class AgentSession:
     """The (work, attempt) whose output came through this session, to acknowledge."""
     scope: str = ""
     """The scope of the join token the agent registered with (e.g. a provider's request id)."""
+    usage: AgentUsage | None = None
+    """The machine's live use, from its last heartbeat."""
 
     @property
     def agent_id(self) -> str:
@@ -88,6 +91,9 @@ class AgentRegistry:
         self._unplaceable: set[str] = set()
         """Works whose last placement found no connected agent able to take them (not those waiting for a bundle)."""
         self._observers: list[Callable[[], None]] = []
+        self.works_credential = ""
+        """What every launch carries for its work's process alone: the works' key to the app's HTTP API ("" for
+        none; set by the app host)."""
 
     def watch(self, observer: Callable[[], None]) -> None:
         """Call ``observer`` (on this thread) whenever the works waiting for an agent, the agents, or what is
@@ -299,8 +305,10 @@ class AgentRegistry:
         return dataclasses.replace(launch, gpu_indices=decision.gpu_indices)
 
     def _ship_to(self, agent: AgentSession, launch: LaunchWork) -> LaunchWork | Pending:
-        """``launch`` as ``agent`` needs it: unchanged for the local agent, else pointing at the code bundle (or
-        why it must wait while the bundle is being built)."""
+        """``launch`` as ``agent`` needs it: with the works' API key, and for a remote agent pointing at the code
+        bundle (or why it must wait while the bundle is being built)."""
+        if self.works_credential:
+            launch = dataclasses.replace(launch, api_credential=self.works_credential)
         if agent.capacity.is_local:
             return launch
         if self.bundle is None:

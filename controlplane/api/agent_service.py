@@ -175,6 +175,10 @@ class AgentServicer(agent_pb2_grpc.AgentServiceServicer):
                 self._on_events(message.events, session)
             elif kind == "heartbeat":
                 session.last_heartbeat = time.monotonic()
+                try:
+                    session.usage = codec.usage_from_pb(message.heartbeat)
+                except codec.CodecError as exc:
+                    raise StreamViolation(f"agent {session.name}: {exc}") from None
             elif kind == "register":
                 raise StreamViolation(f"register may only be the first message of a stream; this one is agent "
                                       f"{session.name}'s (its identity is fixed at registration)")

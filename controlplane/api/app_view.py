@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from lightning_ctl.controlplane.credential_store import IssuedJoinToken
+from lightning_ctl.sdk._agent_messages import AgentUsage
 
 __all__ = ["AgentView", "AppView", "IssuedJoinToken", "LogBatch", "LogLine", "RevokedAgent", "WorkView"]
 
@@ -92,6 +93,8 @@ class AgentView:
     state: str = "connected"
     """"connected", or "silent" when a heartbeat is overdue; for an agent requested from an engine that has not
     joined (or is gone), its request's state."""
+    usage: AgentUsage | None = None
+    """What the machine uses right now (None before its first heartbeat)."""
     request: RequestView | None = None
     """The engine request this agent answers, when a provider started it."""
 

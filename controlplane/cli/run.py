@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import re
+import socket
 
 import click
 
@@ -12,6 +14,7 @@ from lightning_ctl.controlplane.agents.local_agent import LocalAgent
 from lightning_ctl.controlplane.credentials import TlsFiles, load_or_create_token
 from lightning_ctl.controlplane.errors import ProviderError, ProviderOptionError
 from lightning_ctl.controlplane.home import remember_app
+from lightning_ctl.controlplane.http import listener
 from lightning_ctl.controlplane.options import RunOptions
 from lightning_ctl.controlplane.providers.settings import (
     DEFAULT_IDLE_TIMEOUT_S,
@@ -96,6 +99,12 @@ def parse_attribute_size(value: str) -> int:
               help="Seconds an agent may stay disconnected before its works are failed or restarted elsewhere.")
 @click.option("--fresh", is_flag=True,
               help="Start over even if the previous run of this app did not end (default: resume it).")
+@click.option("--http-port", type=click.IntRange(0, 65535), default=None,
+              help="Port of the view and REST API (default: 7501 or the next free one; 0: any free port).")
+@click.option("--no-http", is_flag=True, help="Serve no view and no REST API.")
+@click.option("--http-allowed-host", "http_allowed_hosts", multiple=True, metavar="NAME",
+              help="A host name the view and API may be reached by (repeatable; IP addresses and this machine's "
+                   "names always work).")
 @click.option("--no-local-agent", is_flag=True, help="Do not start a local agent: works run on remote agents only.")
 @click.option("--storage", "storage_url", default=None, metavar="URL",
               help="Keep the app's files (Paths, Payloads, Drives) at this folder or fsspec URL, e.g. "
@@ -133,6 +142,9 @@ def run(
     tls_ca: str | None,
     agent_lost_grace: float,
     fresh: bool,
+    http_port: int | None,
+    no_http: bool,
+    http_allowed_hosts: tuple[str, ...],
     no_local_agent: bool,
     storage_url: str | None,
     storage_values: tuple[str, ...],
@@ -181,6 +193,9 @@ def run(
         tls=TlsFiles(tls_cert, tls_key, tls_ca) if tls_cert and tls_key else None,
         fresh=fresh,
         agent_lost_grace_s=agent_lost_grace,
+        http=not no_http,
+        http_port=http_port,
+        http_allowed_hosts=http_allowed_hosts,
         storage_url=storage_url,
         storage_options=parse_storage_options(storage_values),
         provider=_provider_settings(provider, provider_options, max_agents, agent_idle_timeout),
@@ -188,10 +203,16 @@ def run(
     if os.path.isfile(options.app_path):
         remember_app(options.app_path)  # so that `lightning-ctl logs` finds its output once it has ended
     no_local_agent = no_local_agent or provider is not None
+    # The HTTP port first: the local agent's fork server preloads the app, which may read it (APP_SERVER_PORT).
+    try:
+        http_socket = listener.reserve_port(options)
+    except listener.HttpPortInUseError as exc:
+        raise click.ClickException(str(exc)) from None
+    options = dataclasses.replace(options, env={**options.env, **listener.server_address_env(options, http_socket)})
     # Started before the heavy imports below, so the agent (and its fork server) start while this process does.
     local_agent = None if no_local_agent else LocalAgent(options)
     try:
-        status = _run(options, log_format, local_agent)
+        status = _run(options, log_format, local_agent, http_socket)
     finally:
         if local_agent is not None:
             local_agent.terminate()
@@ -210,22 +231,22 @@ def _provider_settings(engine: str | None, values: tuple[str, ...], max_agents: 
         raise click.UsageError(str(exc)) from None
 
 
-def _run(options: RunOptions, log_format: str, local_agent: LocalAgent | None) -> int:
+def _run(options: RunOptions, log_format: str, local_agent: LocalAgent | None,
+         http_socket: socket.socket | None) -> int:
     import asyncio
 
-    from lightning_ctl.controlplane.api.server import PortInUseError
     from lightning_ctl.controlplane.app_host import AppHost
-    from lightning_ctl.controlplane.flows.resume import AppAlreadyRunningError
+    from lightning_ctl.controlplane.errors import AppAlreadyRunningError, AppServeError, PortInUseError
     from lightning_ctl.sdk._logging import configure_logging, protect_standard_streams
     from lightning_ctl.sdk.errors import AppImportError, MisconfigurationException
 
     protect_standard_streams()  # `lightning-ctl run app.py | grep -q ...`: a closed console never fails the app
     configure_logging(log_format, options.log_level)
     try:
-        return asyncio.run(AppHost(options, local_agent).run())
+        return asyncio.run(AppHost(options, local_agent, http_socket=http_socket).run())
     except AppImportError as exc:
         raise click.ClickException(str(exc).rstrip()) from None
-    except (PortInUseError, AppAlreadyRunningError, MisconfigurationException, ProviderError) as exc:
+    except (PortInUseError, AppAlreadyRunningError, AppServeError, MisconfigurationException, ProviderError) as exc:
         raise click.ClickException(str(exc)) from None
     except ProviderOptionError as exc:
         raise click.UsageError(str(exc)) from None

@@ -23,6 +23,7 @@ import structlog
 from lightning_ctl.controlplane.flows.checkpoint import Checkpoint
 from lightning_ctl.controlplane.flows.flow_runtime import FlowActions, FlowRuntime
 from lightning_ctl.controlplane.flows.queries import Query
+from lightning_ctl.controlplane.flows.state_watch import StateWatch
 from lightning_ctl.controlplane.flows.stimuli import (
     AppEnding,
     FailApp,
@@ -69,6 +70,14 @@ class StopRequested:
 
 
 @dataclass(frozen=True)
+class _StateChangedByQuery:
+    """A query changed the app's state (a REST write, an API handler): the flows run again."""
+
+
+_STATE_CHANGED_BY_QUERY = _StateChangedByQuery()
+
+
+@dataclass(frozen=True)
 class AppEnded:
     """How the app ended."""
 
@@ -86,8 +95,10 @@ class FlowLoop:
         send_commands: Callable[[list[Command | EventsApplied]], None],
         on_end: Callable[[AppEnded], None],
         checkpoint: Checkpoint | None = None,
+        state_watch: StateWatch | None = None,
     ) -> None:
         self.app = app
+        self.state_watch = state_watch or StateWatch()
         self.runtime = runtime
         self.inbox: queue.SimpleQueue[WorkEvent | PlacementPending | StopRequested] = queue.SimpleQueue()
         self._send_commands = send_commands
@@ -153,7 +164,8 @@ class FlowLoop:
         """
         deadline = time.monotonic() + START_WAIT_S
         while any(self._is_starting(w) for w in works) and time.monotonic() < deadline:
-            for item in self._drain(timeout_s=max(0.0, min(0.05, deadline - time.monotonic()))):
+            items = self._drain(timeout_s=max(0.0, min(0.05, deadline - time.monotonic())))
+            for item in items:
                 if isinstance(item, StopRequested):
                     self.app.stage = AppStage.STOPPING
                     return AppEnded(item.exit_code, item.reason)
@@ -162,6 +174,8 @@ class FlowLoop:
                     continue
                 self._apply(item)
             self._flush()
+            if items:
+                self.state_watch.changed()
             if self._failure is not None:
                 self.app.stage = AppStage.FAILED
                 return AppEnded(1, self._failure.message)
@@ -196,6 +210,7 @@ class FlowLoop:
         changed = len(flows) != len(before) or any(f._own_state_json() != b for f, b in zip(flows, before))
         changed |= self._take(self.runtime.apply(FlowsRan(tuple(self.app.works), self.ticks)))
         self._flush()
+        self.state_watch.changed()
         return ended, changed
 
     def _stop_idle_works(self) -> bool:
@@ -239,13 +254,18 @@ class FlowLoop:
         """Answer the queries among ``items`` now (between ticks, before a stop in the same batch); the rest."""
         if not any(isinstance(item, Query) for item in items):
             return items
+        changed = False
         for item in items:
             if isinstance(item, Query):
                 item.run(self.app, self.runtime)
-        return [item for item in items if not isinstance(item, Query)]
+                changed |= item.changes_state
+        rest = [item for item in items if not isinstance(item, Query)]
+        return [*rest, _STATE_CHANGED_BY_QUERY] if changed else rest
 
-    def _apply(self, event: WorkEvent | PlacementPending | AgentConnected | WorkLost) -> bool:
+    def _apply(self, event: WorkEvent | PlacementPending | AgentConnected | WorkLost | _StateChangedByQuery) -> bool:
         """Apply what the asyncio side reported; whether the flows should run again."""
+        if event is _STATE_CHANGED_BY_QUERY:
+            return True
         run_flows = self._take(self.runtime.apply(event))
         if isinstance(event, AgentConnected):
             self._flush()  # what the agent may have missed goes at once
