@@ -116,6 +116,20 @@ class ResourceRequest:
 
 
 @dataclass(frozen=True, slots=True)
+class GangSpec:
+    """The gang a launch belongs to: the control plane places the launches of one generation all at once."""
+
+    name: str
+    """The gang's name (the MultiNode flow's full name)."""
+    size: int
+    rank: int
+    generation: int
+    """Counts the gang's placements from 1: a gang placed again after a failure is a new generation."""
+    pack: bool = False
+    """Whether several nodes may share an agent (else one node per agent)."""
+
+
+@dataclass(frozen=True, slots=True)
 class LaunchWork:
     """Start a process for (work_name, attempt)."""
 
@@ -142,6 +156,8 @@ class LaunchWork:
     api_credential: str = field(default="", repr=False)
     """The work's key to the app's own HTTP API (added by the control plane as it ships the launch): for the work
     process alone, never kept in the agent's environment, its fork server or its records."""
+    gang: GangSpec | None = None
+    """For placement, when the work is a node of a gang; not sent to the agent."""
 
 
 def launch_from_dict(data: dict[str, Any]) -> LaunchWork:
@@ -149,6 +165,8 @@ def launch_from_dict(data: dict[str, Any]) -> LaunchWork:
     fields = dict(data)
     fields["resources"] = ResourceRequest(**fields.get("resources", {}))
     fields["gpu_indices"] = tuple(fields.get("gpu_indices", ()))
+    if fields.get("gang") is not None:
+        fields["gang"] = GangSpec(**fields["gang"])
     return LaunchWork(**fields)
 
 

@@ -26,6 +26,7 @@ from typing import Any, Callable
 
 import structlog
 
+from lightning_ctl.controlplane.flows.gangs import GangCoordinator
 from lightning_ctl.controlplane.flows.launches import build_launch
 from lightning_ctl.controlplane.flows.stimuli import (
     AppEnding,
@@ -42,6 +43,7 @@ from lightning_ctl.controlplane.flows.stimuli import (
 from lightning_ctl.controlplane.flows.work_process_state import WorkProcessState
 from lightning_ctl.sdk._calls import apply_status, apply_to_latest, explain_pending, is_stopped_for_good
 from lightning_ctl.sdk._component import to_json
+from lightning_ctl.sdk._gang import gang_of
 from lightning_ctl.sdk._events import (
     AgentConnected,
     EventBody,
@@ -84,6 +86,8 @@ class FlowRuntime:
         self._clock = clock
         self._idle_timed: set[str] = set()
         """Works with an idle timeout (kept apart: the loop asks for the next idle deadline on every pass)."""
+        self.gangs = GangCoordinator(self)
+        """The rules for the nodes of a MultiNode (they launch, fail, restart and stop as one)."""
 
     def apply(self, stimulus: Stimulus) -> list[Instruction]:
         """Apply one stimulus; the instructions it produces, in order (each carrying the stimulus's cause)."""
@@ -141,11 +145,14 @@ class FlowRuntime:
         work = called.work
         process, launched = self._ensure_process(work, start_action=False, cause=called.cause)
         process.idle_since = None
-        process.calls_sent += 1
         # Plain JSON (a Path becomes its tagged dict): the call is encoded on the I/O thread and checkpointed.
         args, kwargs = json.loads(to_json([list(called.args), dict(called.kwargs)]))
         call = RunCall(work.name, process.attempt, called.call_hash, args, kwargs, self._unsent_changes(work, process),
-                       call_seq=process.calls_sent, cause=called.cause)
+                       cause=called.cause)
+        if gang_of(work) is not None:
+            return [*launched, *self.gangs.send_or_hold(work, process, call)]
+        process.calls_sent += 1
+        call = dataclasses.replace(call, call_seq=process.calls_sent)
         process.unconfirmed.append(call)
         return [*launched, call]
 
@@ -159,8 +166,11 @@ class FlowRuntime:
         if process is None or process.exited:
             return []
         process.stop_requested = True
-        return [StopWork(stopped.work.name, process.attempt, "stopped by the flow", self.stop_grace_s,
-                         cause=stopped.cause)]
+        stop = StopWork(stopped.work.name, process.attempt, "stopped by the flow", self.stop_grace_s,
+                        cause=stopped.cause)
+        if gang_of(stopped.work) is not None:
+            return [stop, *self.gangs.node_stopped(stopped.work, stopped.cause)]
+        return [stop]
 
     @_handle.register(FlowsRan)
     def _flows_ran(self, ran: FlowsRan) -> list[Instruction]:
@@ -195,6 +205,9 @@ class FlowRuntime:
                 continue
             if process.idle_since is None:
                 process.idle_since = now
+            membership = gang_of(work) if (work := self.find_work(name)) is not None else None
+            if membership is not None and not self.gangs.all_idle_past(membership, now):
+                continue  # a gang is stopped for idleness only whole
             if now - process.idle_since >= process.idle_timeout_s:
                 process.stop_requested = process.idle_stopped = True
                 log.info("work_idle_stopped", work_name=name, attempt=process.attempt,
@@ -210,11 +223,24 @@ class FlowRuntime:
         process = self.works.get(work.name)
         if process is not None and not process.exited and not process.idle_stopped:
             return process, ()
-        launch = build_launch(work, process.attempt + 1 if process else 1, self.app_path, self.env,
+        return self.new_process(work, start_action, cause)
+
+    def new_process(self, work: LightningWork, start_action: bool, cause: str,
+                    generation: int | None = None) -> tuple[WorkProcessState, tuple[Instruction, ...]]:
+        """A new attempt of ``work`` (its record and launch); a gang's node joins ``generation`` (by default the
+        one :class:`GangCoordinator` says)."""
+        previous = self.works.get(work.name)
+        membership = gang_of(work)
+        if membership is not None:
+            generation = generation or self.gangs.generation_for(membership, work.name)
+            work.__dict__["_internal_ip"] = ""  # until this process says where it runs (the gang's rendezvous)
+        launch = build_launch(work, previous.attempt + 1 if previous else 1, self.app_path, self.env,
                               self.stop_grace_s, start_action, cause)
+        if membership is not None and generation is not None:
+            launch = self.gangs.tag_launch(work, launch, generation)
         process = WorkProcessState(
             launch.attempt, synced={n: to_json(v) for n, v in launch.vars.items() if not n.startswith("_")},
-            launch=launch, idle_timeout_s=work.cloud_compute.idle_timeout)
+            launch=launch, idle_timeout_s=work.cloud_compute.idle_timeout, gang_generation=generation or 0)
         self.works[work.name] = process
         if process.idle_timeout_s is not None:
             self._idle_timed.add(work.name)
@@ -324,6 +350,9 @@ class FlowRuntime:
             work._state_names().add(name)
             if not name.startswith("_"):
                 process.synced[name] = to_json(value)
+        membership = gang_of(work)
+        if membership is not None:  # node 0's address may be what its gang's calls wait for
+            return [*self.gangs.release_held(membership), RunFlows(cause)]
         return [RunFlows(cause)]
 
     @_on_body.register(StatusChanged)
@@ -340,10 +369,14 @@ class FlowRuntime:
             process.running_call = None
         if stage == WorkStageStatus.STOPPED and self._is_idle_stop(work, process):
             return []  # its exit records the stop for idleness
+        if stage == WorkStageStatus.STOPPED and process.gang_stopped:
+            return [RunFlows(cause)]  # stopped because its gang ended: the gang's outcome stands
         if stage == WorkStageStatus.STOPPED:
             apply_to_latest(work, body.status)  # a stop ends whatever call is the latest from the flow's view
         else:
             apply_status(work, body.call_hash, body.status)
+        if stage == WorkStageStatus.FAILED and gang_of(work) is not None:
+            return [*self.gangs.node_failed(work, process, body.status.get("message", ""), cause), RunFlows(cause)]
         return [RunFlows(cause)]
 
     @_on_body.register(ProcessStarted)
@@ -386,6 +419,8 @@ class FlowRuntime:
                 message=f"no call for {process.idle_timeout_s:g} s: its process {body.describe()}, releasing what it "
                         "held; its next call starts it again"))
             return [RunFlows(cause)]
+        if process.gang_stopped:
+            return [RunFlows(cause)]  # its gang ended (a node failed or was lost): the gang's outcome stands
         # Only a stop the runtime asked for (the flow's, the app's end, an idle timeout above) ends here. A work that
         # stopped itself on a SIGTERM sent by someone else (its agent draining: a preempted or cancelled job) lost
         # its process: its restart policy decides.
@@ -410,6 +445,8 @@ class FlowRuntime:
     def _process_lost(self, work: LightningWork, process: WorkProcessState, message: str, reason: str,
                       cause: str) -> list[Instruction]:
         """Start the work again elsewhere when its restart policy allows it, else fail it with ``reason``."""
+        if gang_of(work) is not None:
+            return self.gangs.node_lost(work, process, message, reason, cause)
         if work.restart_policy.allows(process.attempt - 1):
             calls = [c for c in (process.running_call, *process.unconfirmed) if c is not None]
             successor, launched = self._ensure_process(work, start_action=not calls, cause=cause)

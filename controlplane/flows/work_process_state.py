@@ -47,6 +47,12 @@ class WorkProcessState:
     """When (the runtime's clock) the process was first seen idle since its last call (not saved)."""
     idle_stopped: bool = False
     """Stopped for being idle: a call launches a new attempt rather than waiting for this one."""
+    gang_generation: int = 0
+    """For a node of a gang: the generation (placement) of the gang this process belongs to (0: not a node)."""
+    held: list[RunCall] = field(default_factory=list)
+    """A node's calls waiting for its gang's rendezvous (node 0's address) before they are sent."""
+    gang_stopped: bool = False
+    """Stopped because its gang ended (a node failed or was lost): its exit changes nothing more."""
 
     @property
     def is_idle(self) -> bool:
@@ -68,6 +74,8 @@ class WorkProcessState:
             "launch": dataclasses.asdict(self.launch) if self.launch is not None else None,
             "running_call": dataclasses.asdict(self.running_call) if self.running_call is not None else None,
             "idle_timeout_s": self.idle_timeout_s, "idle_stopped": self.idle_stopped,
+            "gang_generation": self.gang_generation, "held": [dataclasses.asdict(c) for c in self.held],
+            "gang_stopped": self.gang_stopped,
         }
 
     @classmethod
@@ -76,12 +84,14 @@ class WorkProcessState:
         fields = dict(record)
         applied_seq = fields.pop("applied_seq", 0)
         unconfirmed = [RunCall(**call) for call in fields.pop("unconfirmed", [])]
+        held = [RunCall(**call) for call in fields.pop("held", [])]
         saved_call = fields.pop("running_call", None)
         saved_launch = fields.pop("launch", None)
         return cls(
             **fields,
             sequencer=EventSequencer(applied_seq),
             unconfirmed=unconfirmed,
+            held=held,
             launch=launch_from_dict(saved_launch) if saved_launch is not None else None,
             running_call=RunCall(**saved_call) if saved_call is not None else None,
         )
