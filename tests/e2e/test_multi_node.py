@@ -1,0 +1,109 @@
+"""End-to-end: MultiNode gangs on several ``lightning-agent`` processes joining a control plane on loopback.
+
+The nodes meet through a plain TCP all-reduce (``apps_gang/gang_common.py``): each sends its rank to node 0 at the
+``main_address``/``main_port`` it was called with, node 0 answers everyone with the sum. Where a node ran is read
+from its cwd (a code bundle its agent unpacked). Agents declare one GPU each (``--gpus 0``, no driver needed), and
+the nodes ask for ``CloudCompute("gpu")``, so that gangs compete for agents as GPU jobs do.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+from pathlib import Path
+
+import pytest
+
+from tests.e2e import reported
+from tests.helpers.agents import AgentProcess, Cluster, cluster  # noqa: F401 - cluster is a fixture
+
+APPS = Path(__file__).resolve().parent / "apps_gang"
+TIMEOUT_S = 60.0
+ONE_GPU = ("--gpus", "0", "--cpus", "16")
+
+
+def gang_agents(cluster: Cluster, count: int) -> list[AgentProcess]:
+    return [cluster.agent(f"node-{index}", *ONE_GPU) for index in range(count)]
+
+
+def running(lines: list[str]) -> list[dict]:
+    """The RUNNING facts of the nodes' output lines (``root.mn.ws.N | RUNNING {...}``)."""
+    return [json.loads(line.split("RUNNING ", 1)[1]) for line in lines if "RUNNING {" in line]
+
+
+def agent_of(agents: list[AgentProcess], facts: dict) -> str:
+    """The name of the agent whose code bundle the node ran from."""
+    owners = [agent.name for agent in agents if agent.owns_bundle_folder(facts["cwd"])]
+    assert len(owners) == 1, (facts["cwd"], owners)
+    return owners[0]
+
+
+@pytest.mark.e2e
+def test_three_nodes_on_three_agents_meet_at_node_zero(cluster: Cluster) -> None:
+    """A 3-node gang runs one node per agent; every node is called with node 0's address and port and the same
+    MASTER_ADDR/MASTER_PORT/WORLD_SIZE, its own NODE_RANK and RANK, and the all-reduce gives 0+1+2 to all."""
+    cluster.control_plane(APPS / "allreduce.py")
+    agents = gang_agents(cluster, 3)
+    run = cluster.wait_app(TIMEOUT_S)
+    assert run.exit_code == 0, cluster.output()
+    nodes = reported(run.stdout, "GANG")
+    assert [node["total"] for node in nodes] == [3, 3, 3]
+    assert len({agent_of(agents, node) for node in nodes}) == 3, "two nodes shared an agent"
+    port = nodes[0]["main_port"]
+    for rank, node in enumerate(nodes):
+        assert (node["rank"], node["main_address"], node["main_port"], node["num_nodes"]) == (rank, "127.0.0.1",
+                                                                                              port, 3)
+        assert node["env"] == {"MASTER_ADDR": "127.0.0.1", "MASTER_PORT": str(port), "WORLD_SIZE": "3",
+                               "NODE_RANK": str(rank), "LOCAL_WORLD_SIZE": "1", "RANK": str(rank),
+                               "LOCAL_RANK": "0", "CUDA_VISIBLE_DEVICES": "0"}
+
+
+@pytest.mark.e2e
+def test_a_gang_is_placed_all_at_once_when_enough_agents_are_there(cluster: Cluster) -> None:
+    """With two agents for three nodes no node starts and the gang says why; the third agent joining starts all."""
+    cp = cluster.control_plane(APPS / "allreduce.py")
+    agents = gang_agents(cluster, 2)
+    cp.wait_for_line("PENDING gang root.mn needs 3 agents with 1 GPU free; 2 have", timeout_s=TIMEOUT_S)
+    assert not cp.lines_with("RUNNING", "stdout"), "a node ran before the gang could be placed"
+    assert not any(a.lines_with("work_process_spawned") for a in agents), "a node held an agent while waiting"
+    agents.append(cluster.agent("node-late", *ONE_GPU))
+    run = cluster.wait_app(TIMEOUT_S)
+    assert run.exit_code == 0, cluster.output()
+    assert [node["total"] for node in reported(run.stdout, "GANG")] == [3, 3, 3]
+
+
+@pytest.mark.e2e
+def test_a_node_killed_mid_run_restarts_the_whole_gang(cluster: Cluster, tmp_path: Path) -> None:
+    """SIGKILL of node 1 while every node is inside run(): under on_failure(max_restarts=1) the other nodes are
+    stopped, the gang is placed again and the call runs again in three new processes, which meet and finish."""
+    hold = tmp_path / "let-them-meet"
+    cp = cluster.control_plane(APPS / "allreduce.py", "--env", f"GANG_HOLD_UNTIL={hold}")
+    gang_agents(cluster, 3)
+    first = running(cp.wait_for("RUNNING {", "stdout", timeout_s=TIMEOUT_S, count=3))
+    first_pids = {facts["rank"]: facts["pid"] for facts in first}
+    hold.touch()  # the next generation may meet; this one is already held
+    os.kill(first_pids[1], signal.SIGKILL)
+    run = cluster.wait_app(TIMEOUT_S)
+    assert run.exit_code == 0, cluster.output()
+    nodes = reported(run.stdout, "GANG")
+    assert [node["total"] for node in nodes] == [3, 3, 3]
+    assert not {node["pid"] for node in nodes} & set(first_pids.values()), "a node of the first generation finished"
+    assert len(running(run.stdout.splitlines())) == 6
+    assert cp.lines_with("gang_restarted"), cp.output()
+
+
+@pytest.mark.e2e
+def test_two_gangs_racing_for_four_agents_both_finish(cluster: Cluster) -> None:
+    """Two 3-node gangs and four 1-GPU agents: one gang runs while the other waits (saying 1 agent has room),
+    never holding an agent, then runs once the first freed its agents; both all-reduces finish."""
+    cp = cluster.control_plane(APPS / "two_gangs.py")
+    gang_agents(cluster, 4)
+    run = cluster.wait_app(TIMEOUT_S * 2)
+    assert run.exit_code == 0, cluster.output()
+    gangs = reported(run.stdout, "GANGS")
+    assert [n["total"] for n in gangs["first"]] == [3, 3, 3] and [n["total"] for n in gangs["second"]] == [3, 3, 3]
+    one, other = sorted(gangs.values(), key=lambda nodes: min(n["started"] for n in nodes))
+    assert max(n["ended"] for n in one) <= min(n["started"] for n in other), "the gangs overlapped on 4 agents"
+    waiting = [line for line in cp.lines_with("PENDING", "stdout") if "needs 3 agents with 1 GPU" in line]
+    assert waiting and "1 has" in waiting[0], cp.output()
