@@ -8,6 +8,7 @@ the nodes ask for ``CloudCompute("gpu")``, so that gangs compete for agents as G
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import os
 import signal
@@ -107,3 +108,20 @@ def test_two_gangs_racing_for_four_agents_both_finish(cluster: Cluster) -> None:
     assert max(n["ended"] for n in one) <= min(n["started"] for n in other), "the gangs overlapped on 4 agents"
     waiting = [line for line in cp.lines_with("PENDING", "stdout") if "needs 3 agents with 1 GPU" in line]
     assert waiting and "1 has" in waiting[0], cp.output()
+
+
+TORCH_MISSING = ("" if importlib.util.find_spec("torch") else
+                 "torch is not installed (the `torch` extra; scripts/test installs a CPU build where one is at hand)")
+
+
+@pytest.mark.e2e
+@pytest.mark.skipif(bool(TORCH_MISSING), reason=TORCH_MISSING)
+def test_torch_distributed_gloo_on_two_nodes(cluster: Cluster) -> None:
+    """Real torch.distributed over gloo on two agents: a plain MultiNode's nodes join with env:// from the
+    environment MultiNode set, and a PyTorchSpawnMultiNode's nodes get their process group; both all-reduce to 3."""
+    cluster.control_plane(APPS / "torch_gloo.py")
+    cluster.agent("node-0", "--gpus", "none", "--cpus", "16")
+    cluster.agent("node-1", "--gpus", "none", "--cpus", "16")
+    run = cluster.wait_app(TIMEOUT_S * 4)
+    assert run.exit_code == 0, cluster.output()
+    assert reported(run.stdout, "TORCH") == {"env": [3.0, 3.0], "spawn": [[3.0, 2], [3.0, 2]]}, cluster.output()
