@@ -125,3 +125,21 @@ def test_torch_distributed_gloo_on_two_nodes(cluster: Cluster) -> None:
     run = cluster.wait_app(TIMEOUT_S * 4)
     assert run.exit_code == 0, cluster.output()
     assert reported(run.stdout, "TORCH") == {"env": [3.0, 3.0], "spawn": [[3.0, 2], [3.0, 2]]}, cluster.output()
+
+
+@pytest.mark.e2e
+def test_script_components_run_scripts_alone_and_on_every_node(cluster: Cluster) -> None:
+    """TracerPythonScript streams the script's output and keeps its outputs (Payloads); PopenPythonScript's exit status 3 fails
+    its call saying so; a MultiNode of PopenPythonScript runs the script on two agents, each with its NODE_RANK."""
+    cp = cluster.control_plane(APPS / "scripts_app.py")
+    cluster.agent("node-0", "--gpus", "none", "--cpus", "16")
+    cluster.agent("node-1", "--gpus", "none", "--cpus", "16")
+    run = cluster.wait_app(TIMEOUT_S)
+    assert run.exit_code == 0, cluster.output()
+    facts = reported(run.stdout, "SCRIPTS")
+    assert facts["answer"] == "Payload", "the script's output is kept as a Payload other works can fetch"
+    assert facts["exit_code"] == 3 and "scripts/exit3.py exited with status 3" in facts["failed"]
+    assert cp.lines_with("root.tracer | HELLO ['--name', 'gang'] hi", "stdout")
+    assert cp.lines_with("root.failing | ABOUT TO FAIL", "stdout")
+    nodes = sorted(line.split("SCRIPT_NODE ", 1)[1] for line in cp.lines_with("SCRIPT_NODE", "stdout"))
+    assert nodes == ["0 127.0.0.1 2", "1 127.0.0.1 2"], cp.output()
