@@ -17,7 +17,13 @@ import structlog
 
 from lightning_ctl.controlplane.agents.app_bundle import AppBundle
 from lightning_ctl.controlplane.agents.locations import WorkLocations
-from lightning_ctl.controlplane.agents.placement import AgentCapacity, Allocation, Pending, place_gang, place_work
+from lightning_ctl.controlplane.agents.placement import (
+    AgentCapacity,
+    Allocation,
+    Pending,
+    place_gang,
+    place_work,
+)
 from lightning_ctl.sdk._agent_messages import AgentUsage
 from lightning_ctl.sdk._events import (
     Command,

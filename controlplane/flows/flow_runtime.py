@@ -43,7 +43,6 @@ from lightning_ctl.controlplane.flows.stimuli import (
 from lightning_ctl.controlplane.flows.work_process_state import WorkProcessState
 from lightning_ctl.sdk._calls import apply_status, apply_to_latest, explain_pending, is_stopped_for_good
 from lightning_ctl.sdk._component import to_json
-from lightning_ctl.sdk._gang import gang_of
 from lightning_ctl.sdk._events import (
     AgentConnected,
     EventBody,
@@ -61,6 +60,7 @@ from lightning_ctl.sdk._events import (
     WorkEvent,
     WorkLost,
 )
+from lightning_ctl.sdk._gang import gang_of
 from lightning_ctl.sdk._runtime import Runtime
 from lightning_ctl.sdk._status import WorkFailureReasons, WorkStageStatus, WorkStopReasons, make_status
 from lightning_ctl.sdk._storage_values import decode_value

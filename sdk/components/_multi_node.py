@@ -16,7 +16,15 @@ from typing import Any
 
 from lightning_ctl.sdk._cloud_compute import CloudCompute
 from lightning_ctl.sdk._flow import LightningFlow
-from lightning_ctl.sdk._gang import MAIN_ADDRESS, MAIN_PORT, NODE_RANK, NUM_NODES, PLAIN, GangMembership, join_gang
+from lightning_ctl.sdk._gang import (
+    MAIN_ADDRESS,
+    MAIN_PORT,
+    NODE_RANK,
+    NUM_NODES,
+    PLAIN,
+    GangMembership,
+    join_gang,
+)
 from lightning_ctl.sdk._runtime import get_runtime
 from lightning_ctl.sdk._status import WorkStageStatus, WorkStatus
 from lightning_ctl.sdk._structures import List

@@ -11,7 +11,7 @@ import importlib
 import os
 from typing import Any, Callable
 
-from lightning_ctl.sdk._gang import RENDEZVOUS_KWARGS, NODE_RANK, NUM_NODES, node_environment, rendezvous_of
+from lightning_ctl.sdk._gang import NODE_RANK, NUM_NODES, RENDEZVOUS_KWARGS, node_environment, rendezvous_of
 from lightning_ctl.sdk._work import LightningWork
 from lightning_ctl.sdk.components._tracer import Tracer
 

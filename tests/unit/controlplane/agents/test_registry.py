@@ -11,7 +11,14 @@ import pytest
 from lightning_ctl.controlplane.agents.app_bundle import AppBundle
 from lightning_ctl.controlplane.agents.placement import AgentCapacity
 from lightning_ctl.controlplane.agents.registry import AgentRegistry, AgentSession
-from lightning_ctl.sdk._events import GangSpec, LaunchWork, PlacementPending, ResourceRequest, RunCall, StopWork
+from lightning_ctl.sdk._events import (
+    GangSpec,
+    LaunchWork,
+    PlacementPending,
+    ResourceRequest,
+    RunCall,
+    StopWork,
+)
 
 
 def session(agent_id: str, gpus: tuple[int, ...] = (), is_local: bool = True) -> AgentSession:
