@@ -21,7 +21,7 @@ import structlog
 
 from lightning_ctl.controlplane.flows.stimuli import FailApp, Instruction
 from lightning_ctl.controlplane.flows.work_process_state import WorkProcessState
-from lightning_ctl.sdk._calls import apply_to_latest
+from lightning_ctl.sdk._calls import apply_to_latest, explain_pending, latest_stage, record_pending
 from lightning_ctl.sdk._events import GangSpec, LaunchWork, RunCall, StopWork
 from lightning_ctl.sdk._gang import MAIN_ADDRESS, MAIN_PORT, RENDEZVOUS_KWARGS, GangMembership, gang_of
 from lightning_ctl.sdk._status import WorkStageStatus, WorkStopReasons, make_status
@@ -89,6 +89,7 @@ class GangCoordinator:
                 sent = dataclasses.replace(call, call_seq=process.calls_sent,
                                            kwargs={**call.kwargs, MAIN_ADDRESS: address, MAIN_PORT: port})
                 process.unconfirmed.append(sent)
+                process.gang_call = sent
                 out.append(sent)
         return out
 
@@ -110,6 +111,9 @@ class GangCoordinator:
         membership = gang_of(work)
         assert membership is not None
         what = f"node {membership.rank} of {membership.size} ({work.name}) was lost: {message}"
+        if self._has_succeeded(membership):
+            log.info("gang_node_lost_after_success", gang=membership.gang, reason=what, cause=cause)
+            return []  # the gang's call is done: nothing to run again, nothing to fail
         if work.restart_policy.allows(process.attempt - 1):
             return self._restart(membership, what, cause)
         return self._fail(membership, work, what, reason, cause, fail_app=work.raise_exception)
@@ -167,14 +171,15 @@ class GangCoordinator:
             node = self._runtime.find_work(name)
             if node is None:
                 continue
-            old = self._runtime.works.get(name)
-            calls = [c for c in (old.running_call, *old.unconfirmed, *old.held) if c is not None] if old else []
+            calls = self._calls_to_run_again(name)
             successor, launched = self._runtime.new_process(node, start_action=not calls, cause=cause,
                                                             generation=generation)
             for call in calls:
                 kwargs = {k: v for k, v in call.kwargs.items() if k not in RENDEZVOUS_KWARGS}
                 successor.held.append(dataclasses.replace(call, attempt=successor.attempt, vars={}, kwargs=kwargs,
                                                           cause=cause))
+                record_pending(node, call.call_hash)  # the gang's call runs again: no node's part of it is done
+                explain_pending(node, f"gang {membership.gang} restarts: {what}")
             out.extend(launched)
         log.warning("gang_restarted", gang=membership.gang, generation=generation, reason=what, cause=cause)
         return out
@@ -191,6 +196,21 @@ class GangCoordinator:
                 process.stop_requested = True
                 stops.append(StopWork(name, process.attempt, reason, self._runtime.stop_grace_s, cause=cause))
         return stops
+
+    def _calls_to_run_again(self, name: str) -> list[RunCall]:
+        """The node's calls of the ending generation: those not finished, and its gang call even if it finished."""
+        old = self._runtime.works.get(name)
+        if old is None:
+            return []
+        calls = [c for c in (old.running_call, *old.unconfirmed, *old.held) if c is not None]
+        if old.gang_call is not None and all(c.call_hash != old.gang_call.call_hash for c in calls):
+            calls.append(old.gang_call)
+        return calls
+
+    def _has_succeeded(self, membership: GangMembership) -> bool:
+        """Whether every node's latest call succeeded (the gang's call is done)."""
+        nodes = [self._runtime.find_work(name) for name in membership.nodes]
+        return all(node is not None and latest_stage(node) == WorkStageStatus.SUCCEEDED for node in nodes)
 
     # -- idleness -------------------------------------------------------------------------------------------------
 

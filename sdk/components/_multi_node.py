@@ -31,6 +31,12 @@ from lightning_ctl.sdk._structures import List
 from lightning_ctl.sdk._work import LightningWork
 
 
+def _last_outcome(node: LightningWork) -> str:
+    """The stage of the node's latest call, looking past the stop that follows a success."""
+    stages = [s.stage for s in node.statuses if s.stage != WorkStageStatus.STOPPED]
+    return stages[-1] if stages else WorkStageStatus.NOT_STARTED.value
+
+
 class MultiNode(LightningFlow):
     """Distributed training on ``num_nodes`` machines: ``num_nodes`` works of ``work_cls``, one gang.
 
@@ -137,7 +143,7 @@ class MultiNode(LightningFlow):
     @property
     def has_succeeded(self) -> bool:
         """Whether every node's run succeeded (even if the nodes were stopped since)."""
-        return all(any(s.stage == WorkStageStatus.SUCCEEDED for s in node.statuses) for node in self.ws)
+        return all(_last_outcome(node) == WorkStageStatus.SUCCEEDED for node in self.ws)
 
     @property
     def has_failed(self) -> bool:

@@ -83,8 +83,9 @@ def test_a_node_killed_mid_run_restarts_the_whole_gang(cluster: Cluster, tmp_pat
     gang_agents(cluster, 3)
     first = running(cp.wait_for("RUNNING {", "stdout", timeout_s=TIMEOUT_S, count=3))
     first_pids = {facts["rank"]: facts["pid"] for facts in first}
-    hold.touch()  # the next generation may meet; this one is already held
     os.kill(first_pids[1], signal.SIGKILL)
+    cp.wait_for("gang_restarted", timeout_s=TIMEOUT_S)
+    hold.touch()  # the new generation may meet (the first one's nodes are being stopped)
     run = cluster.wait_app(TIMEOUT_S)
     assert run.exit_code == 0, cluster.output()
     nodes = reported(run.stdout, "GANG")

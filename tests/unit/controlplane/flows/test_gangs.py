@@ -188,6 +188,27 @@ class TestFailures:
             (name, 2, gang.call_of(rank), "10.0.0.7") for rank, name in enumerate(NODES)]
         assert gang.failures == []
 
+    def test_a_node_that_finished_in_the_lost_generation_runs_again(self, rig) -> None:
+        """Node 0's call succeeded just before node 1 was lost: the new generation runs node 0's call again (pending
+        until then, saying why), since the gang's call succeeds only when all nodes' calls do in one generation."""
+        gang = started_gang(rig, restart_policy=RestartPolicy.on_failure(max_restarts=1))
+        gang.report(NODES[0], 1, StatusChanged(gang.call_of(0), make_status("succeeded")))
+        gang.report(NODES[1], 1, ProcessExited(1001, 0, 9))
+        assert gang.node(0).status.stage == "pending" and "gang root.mn restarts" in gang.node(0).status.message
+        assert not gang.app.root.mn.has_succeeded
+        for name in NODES:
+            gang.start_node(name, attempt=2)
+        assert sorted(c.work_name for c in gang.take(RunCall)) == list(NODES)
+
+    def test_a_node_lost_after_the_gang_succeeded_changes_nothing(self, rig) -> None:
+        """Every node succeeded; node 2's process then dies: no restart, no failure."""
+        gang = started_gang(rig, restart_policy=RestartPolicy.on_failure(max_restarts=1))
+        for rank, name in enumerate(NODES):
+            gang.report(name, 1, StatusChanged(gang.call_of(rank), make_status("succeeded")))
+        gang.report(NODES[2], 1, ProcessExited(1001, 1))
+        assert gang.take(LaunchWork) == [] and gang.failures == []
+        assert gang.app.root.mn.has_succeeded
+
     def test_the_restart_budget_counts_gang_restarts(self, rig) -> None:
         """max_restarts=1: the second loss fails the gang."""
         gang = started_gang(rig, restart_policy=RestartPolicy.on_failure(max_restarts=1))
