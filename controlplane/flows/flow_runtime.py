@@ -60,7 +60,7 @@ from lightning_ctl.sdk._events import (
     WorkEvent,
     WorkLost,
 )
-from lightning_ctl.sdk._gang import gang_of
+from lightning_ctl.sdk._gang import GangMembership, gang_of
 from lightning_ctl.sdk._runtime import Runtime
 from lightning_ctl.sdk._status import WorkFailureReasons, WorkStageStatus, WorkStopReasons, make_status
 from lightning_ctl.sdk._storage_values import decode_value
@@ -198,16 +198,20 @@ class FlowRuntime:
     def _idle_check(self, check: IdleCheck) -> list[Instruction]:
         """Stop the processes idle for their work's idle timeout (their GPUs and reservations go with them)."""
         now = self._clock()
+        idle = [name for name in sorted(self._idle_timed)
+                if self.works[name].is_idle and self.works[name].idle_timeout_s is not None]
+        for name in idle:
+            if self.works[name].idle_since is None:
+                self.works[name].idle_since = now
+        # A gang is stopped for idleness only whole (decided before any of its nodes is stopped).
+        busy_gangs = {m.gang for name in idle if (m := self._gang_of(name)) is not None
+                      and not self.gangs.all_idle_past(m, now)}
         stops: list[Instruction] = []
-        for name in sorted(self._idle_timed):
+        for name in idle:
             process = self.works[name]
-            if not process.is_idle or process.idle_timeout_s is None:
+            membership = self._gang_of(name)
+            if membership is not None and membership.gang in busy_gangs:
                 continue
-            if process.idle_since is None:
-                process.idle_since = now
-            membership = gang_of(work) if (work := self.find_work(name)) is not None else None
-            if membership is not None and not self.gangs.all_idle_past(membership, now):
-                continue  # a gang is stopped for idleness only whole
             if now - process.idle_since >= process.idle_timeout_s:
                 process.stop_requested = process.idle_stopped = True
                 log.info("work_idle_stopped", work_name=name, attempt=process.attempt,
@@ -215,6 +219,10 @@ class FlowRuntime:
                 stops.append(StopWork(name, process.attempt, f"no call for {process.idle_timeout_s:g} s (idle_timeout)",
                                       self.stop_grace_s, cause=check.cause))
         return stops
+
+    def _gang_of(self, work_name: str) -> GangMembership | None:
+        work = self.find_work(work_name)
+        return gang_of(work) if work is not None else None
 
     def _ensure_process(self, work: LightningWork, start_action: bool,
                         cause: str) -> tuple[WorkProcessState, tuple[Instruction, ...]]:
@@ -376,7 +384,9 @@ class FlowRuntime:
         else:
             apply_status(work, body.call_hash, body.status)
         if stage == WorkStageStatus.FAILED and gang_of(work) is not None:
-            return [*self.gangs.node_failed(work, process, body.status.get("message", ""), cause), RunFlows(cause)]
+            reason = body.status.get("reason") or WorkFailureReasons.USER_EXCEPTION.value
+            return [*self.gangs.node_failed(work, process, body.status.get("message", ""), reason, cause),
+                    RunFlows(cause)]
         return [RunFlows(cause)]
 
     @_on_body.register(ProcessStarted)
@@ -402,7 +412,11 @@ class FlowRuntime:
         process.crashed = True  # its exit, when it comes, changes nothing more
         apply_to_latest(work, make_status(WorkStageStatus.FAILED, message=body.reason,
                                           reason=WorkFailureReasons.INVALID_EVENT.value))
-        out: list[Instruction] = [StopWork(work.name, process.attempt, body.reason, self.stop_grace_s, cause=cause)]
+        if gang_of(work) is not None:  # its gang ends with it (every node stopped, this one too)
+            out: list[Instruction] = self.gangs.node_failed(work, process, body.reason,
+                                                            WorkFailureReasons.INVALID_EVENT.value, cause)
+        else:
+            out = [StopWork(work.name, process.attempt, body.reason, self.stop_grace_s, cause=cause)]
         if work.raise_exception:
             out.append(FailApp(work.name, f"work {work.name} failed: {body.reason}", cause))
         return [*out, RunFlows(cause)]

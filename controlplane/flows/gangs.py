@@ -116,18 +116,19 @@ class GangCoordinator:
             return []  # the gang's call is done: nothing to run again, nothing to fail
         if work.restart_policy.allows(process.attempt - 1):
             return self._restart(membership, what, cause)
-        return self._fail(membership, work, what, reason, cause, fail_app=work.raise_exception)
+        return self._fail(membership, work, what, reason, cause, fail_app=work.raise_exception, keep_own=False)
 
-    def node_failed(self, work: LightningWork, process: WorkProcessState, message: str,
+    def node_failed(self, work: LightningWork, process: WorkProcessState, message: str, reason: str,
                     cause: str) -> list[Instruction]:
-        """A node's call raised: the other nodes are stopped and their calls fail (an exception is not retried)."""
+        """A node's call failed (it raised, or its events broke the rules): the other nodes are stopped and their
+        calls fail too, naming it (a failure that is not a lost process is never retried)."""
         membership = gang_of(work)
         assert membership is not None
         if process.gang_stopped:
             return []
-        first_line = (message.strip().splitlines() or ["failed"])[-1]
-        what = f"node {membership.rank} of {membership.size} ({work.name}) failed: {first_line}"
-        return self._fail(membership, work, what, "user_exception", cause, fail_app=False)
+        last_line = (message.strip().splitlines() or ["failed"])[-1]
+        what = f"node {membership.rank} of {membership.size} ({work.name}) failed: {last_line}"
+        return self._fail(membership, work, what, reason, cause, fail_app=False, keep_own=True)
 
     def node_stopped(self, work: LightningWork, cause: str) -> list[Instruction]:
         """The flow stopped one node: every node of the gang stops."""
@@ -146,8 +147,9 @@ class GangCoordinator:
         return out
 
     def _fail(self, membership: GangMembership, culprit: LightningWork, what: str, reason: str, cause: str,
-              fail_app: bool) -> list[Instruction]:
-        """Stop every node's process of the generation and fail every node's call with ``what``."""
+              fail_app: bool, keep_own: bool) -> list[Instruction]:
+        """Stop every node's process of the generation and fail every node's call with ``what`` (but the culprit's,
+        with ``keep_own``: it says what happened in its own words)."""
         message = f"gang {membership.gang} failed: {what}"
         out: list[Instruction] = self._stop_generation(membership, message, cause)
         for name in membership.nodes:
@@ -156,7 +158,7 @@ class GangCoordinator:
             if node is None or process is None:
                 continue
             process.held = []
-            if name != culprit.name or reason != "user_exception":  # a node that raised keeps its own traceback
+            if name != culprit.name or not keep_own:
                 apply_to_latest(node, make_status(WorkStageStatus.FAILED, message=message, reason=reason))
         log.warning("gang_failed", gang=membership.gang, reason=what, cause=cause)
         if fail_app:

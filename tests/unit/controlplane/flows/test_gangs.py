@@ -6,12 +6,15 @@ nodes' reports through FlowRuntime.apply. No loop, no agents, no processes.
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from lightning_ctl.controlplane.flows.flow_runtime import FlowActions, FlowRuntime
-from lightning_ctl.controlplane.flows.stimuli import FailApp, FlowsRan, Instruction, RunFlows
+from lightning_ctl.controlplane.flows.stimuli import FailApp, FlowsRan, IdleCheck, Instruction, RunFlows
 from lightning_ctl.sdk import CloudCompute, LightningApp, LightningFlow, LightningWork, RestartPolicy
 from lightning_ctl.sdk._events import (
+    InvalidEvent,
     LaunchWork,
     ProcessExited,
     ProcessStarted,
@@ -36,9 +39,9 @@ class Node(LightningWork):
 
 
 class Root(LightningFlow):
-    def __init__(self, **node_kwargs) -> None:
+    def __init__(self, cloud_compute_idle: float | None = None, **node_kwargs) -> None:
         super().__init__()
-        self.mn = MultiNode(Node, 3, CloudCompute("cpu", pack_nodes=False), **node_kwargs)
+        self.mn = MultiNode(Node, 3, CloudCompute("cpu", idle_timeout=cloud_compute_idle), **node_kwargs)
 
     def run(self) -> None:
         self.mn.run()
@@ -52,6 +55,7 @@ class Rig:
         self.app = LightningApp(Root(**node_kwargs))
         self.runtime.find_work = lambda name: next((w for w in self.app.works if w.name == name), None)
         self.seq: dict[tuple[str, int], int] = {}
+        self.now = 100.0
 
     def tick(self) -> None:
         try:
@@ -230,6 +234,37 @@ class TestFailures:
         assert gang.node(0).status.message.startswith("Traceback"), "the node that raised keeps its traceback"
 
 
+    def test_a_node_whose_events_break_the_rules_ends_its_gang(self, rig) -> None:
+        """An InvalidEvent from node 2 stops all three nodes; the others' calls fail naming node 2."""
+        gang = started_gang(rig, raise_exception=False)
+        gang.report(NODES[2], 1, InvalidEvent("attribute 'x' is not declared"))
+        assert sorted(s.work_name for s in gang.take(StopWork)) == list(NODES)
+        assert "node 2 of 3 (root.mn.ws.2) failed: attribute 'x' is not declared" in gang.node(0).status.message
+        assert gang.node(2).status.reason == "invalid_event"
+
+
+class TestIdle:
+    def test_a_gang_is_stopped_for_idleness_only_whole(self, rig) -> None:
+        """idle_timeout=5: nodes 0 and 1 idle past it while node 2 still runs its call: nothing is stopped; once
+        node 2 is idle past it too, all three are."""
+        gang = rig(cloud_compute_idle=5)
+        gang.runtime._clock = lambda: gang.now
+        gang.tick()
+        for name in NODES:
+            gang.start_node(name)
+        for rank, name in enumerate(NODES[:2]):
+            gang.report(name, 1, StatusChanged(gang.call_of(rank), make_status("succeeded")))
+        gang.apply(IdleCheck())
+        gang.now += 10
+        gang.apply(IdleCheck())
+        assert gang.take(StopWork) == []
+        gang.report(NODES[2], 1, StatusChanged(gang.call_of(2), make_status("succeeded")))
+        gang.apply(IdleCheck())
+        gang.now += 10
+        gang.apply(IdleCheck())
+        assert sorted(s.work_name for s in gang.take(StopWork)) == list(NODES)
+
+
 class TestStop:
     def test_stopping_the_multinode_stops_every_node(self, rig) -> None:
         """MultiNode.stop(): one StopWork per node."""
@@ -252,3 +287,19 @@ class TestStop:
         gang.tick()
         assert sorted(s.work_name for s in gang.take(StopWork)) == list(NODES)
         assert gang.app.root.mn.has_succeeded
+
+
+class TestCheckpoint:
+    def test_a_gangs_records_survive_the_checkpoint(self, rig) -> None:
+        """A restarted control plane gets back each node's generation, held calls and gang call: restored records
+        release the held calls once node 0 reports, as before the restart."""
+        gang = started_gang(rig, restart_policy=RestartPolicy.on_failure(max_restarts=1))
+        gang.report(NODES[1], 1, ProcessExited(1001, 0, 9))
+        saved = json.loads(json.dumps(gang.runtime.snapshot()))
+        again = rig(restart_policy=RestartPolicy.on_failure(max_restarts=1))
+        again.runtime.restore(saved)
+        assert {name: record.gang_generation for name, record in again.runtime.works.items()} == dict.fromkeys(NODES, 2)
+        assert all(len(record.held) == 1 and record.gang_call is None for record in again.runtime.works.values())
+        for name in NODES:
+            again.start_node(name, attempt=2)
+        assert sorted(c.work_name for c in again.take(RunCall)) == list(NODES)
