@@ -24,7 +24,15 @@ def _user_run(work_cls: type[LightningWork]) -> Any:
     return getattr(run, "__lightning_user_run__", run)
 
 
-class PyTorchSpawnMultiNode(MultiNode):
+class _TorchMultiNode(MultiNode):
+    """The PyTorch variants take ``cloud_compute`` before ``num_nodes``, as the former framework's did."""
+
+    def __init__(self, work_cls: type[LightningWork], cloud_compute: CloudCompute, num_nodes: int,
+                 *work_args: Any, **work_kwargs: Any) -> None:
+        super().__init__(work_cls, num_nodes, cloud_compute, *work_args, **work_kwargs)
+
+
+class PyTorchSpawnMultiNode(_TorchMultiNode):
     """N nodes, each running ``work_cls.run(world_size, node_rank, global_rank, local_rank)`` once per device,
     inside an initialised ``torch.distributed`` process group.
 
@@ -38,10 +46,6 @@ class PyTorchSpawnMultiNode(MultiNode):
 
     _executor = "pytorch_spawn"
 
-    def __init__(self, work_cls: type[LightningWork], cloud_compute: CloudCompute, num_nodes: int,
-                 *work_args: Any, **work_kwargs: Any) -> None:
-        super().__init__(work_cls, num_nodes, cloud_compute, *work_args, **work_kwargs)
-
     def _check_work_class(self, work_cls: type[LightningWork]) -> None:
         parameters = list(inspect.signature(_user_run(work_cls)).parameters.values())[1:]
         names = [p.name for p in parameters]
@@ -52,7 +56,7 @@ class PyTorchSpawnMultiNode(MultiNode):
                             f"{type(self).__name__}; it takes ({', '.join(names)})")
 
 
-class LightningTrainerMultiNode(MultiNode):
+class LightningTrainerMultiNode(_TorchMultiNode):
     """N nodes, each running ``work_cls.run()`` where every PyTorch Lightning ``Trainer`` trains on all nodes.
 
     Args:
@@ -67,24 +71,13 @@ class LightningTrainerMultiNode(MultiNode):
 
     def __init__(self, work_cls: type[LightningWork], cloud_compute: CloudCompute, num_nodes: int,
                  *work_args: Any, **work_kwargs: Any) -> None:
-        super().__init__(work_cls, num_nodes, cloud_compute, *work_args, **work_kwargs)
+        super().__init__(work_cls, cloud_compute, num_nodes, *work_args, **work_kwargs)
         # The Trainer logs to lightning_logs/ by default: not worth shipping to remote agents.
         self.lightningignore += ("lightning_logs",)
 
 
-class FabricMultiNode(MultiNode):
-    """N nodes, each running ``work_cls.run()`` where every Lightning ``Fabric`` spans all nodes.
-
-    Args:
-        work_cls: the work; its ``run`` creates a ``Fabric`` and launches.
-        cloud_compute: what each node needs.
-        num_nodes: how many nodes.
-        work_args: positional arguments for ``work_cls``.
-        work_kwargs: keyword arguments for ``work_cls``.
-    """
+class FabricMultiNode(_TorchMultiNode):
+    """N nodes, each running ``work_cls.run()`` where every Lightning ``Fabric`` spans all nodes (arguments as
+    LightningTrainerMultiNode's)."""
 
     _executor = "fabric"
-
-    def __init__(self, work_cls: type[LightningWork], cloud_compute: CloudCompute, num_nodes: int,
-                 *work_args: Any, **work_kwargs: Any) -> None:
-        super().__init__(work_cls, num_nodes, cloud_compute, *work_args, **work_kwargs)
