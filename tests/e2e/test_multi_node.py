@@ -144,3 +144,23 @@ def test_script_components_run_scripts_alone_and_on_every_node(cluster: Cluster)
     assert cp.lines_with("root.failing | ABOUT TO FAIL", "stdout")
     nodes = sorted(line.split("SCRIPT_NODE ", 1)[1] for line in cp.lines_with("SCRIPT_NODE", "stdout"))
     assert nodes == ["0 127.0.0.1 2", "1 127.0.0.1 2"], cp.output()
+
+
+LIGHTNING_MISSING = TORCH_MISSING or ("" if importlib.util.find_spec("pytorch_lightning") else
+                                      "pytorch_lightning is not installed (scripts/test installs it with torch)")
+
+
+@pytest.mark.e2e
+@pytest.mark.skipif(bool(LIGHTNING_MISSING), reason=LIGHTNING_MISSING)
+def test_lightning_trainer_multinode_trains_one_model_on_two_nodes(cluster: Cluster) -> None:
+    """An unchanged Trainer in each node's run() sees 2 nodes, world size 2 and its own rank, trains with DDP, and
+    both nodes end with the same weights (their gradients were all-reduced across the agents)."""
+    cluster.control_plane(APPS / "lightning_trainer.py")
+    cluster.agent("node-0", "--gpus", "none", "--cpus", "16")
+    cluster.agent("node-1", "--gpus", "none", "--cpus", "16")
+    run = cluster.wait_app(TIMEOUT_S * 4)
+    assert run.exit_code == 0, cluster.output()
+    first, second = reported(run.stdout, "FIT")
+    assert (first["world_size"], first["num_nodes"], second["world_size"]) == (2, 2, 2), (first, second)
+    assert sorted([first["global_rank"], second["global_rank"]]) == [0, 1]
+    assert first["strategy"] == "DDPStrategy" and first["weights"] == second["weights"], (first, second)
