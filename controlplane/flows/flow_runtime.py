@@ -147,12 +147,13 @@ class FlowRuntime:
         process.idle_since = None
         # Plain JSON (a Path becomes its tagged dict): the call is encoded on the I/O thread and checkpointed.
         args, kwargs = json.loads(to_json([list(called.args), dict(called.kwargs)]))
+        in_gang = gang_of(work) is not None
+        if not in_gang:
+            process.calls_sent += 1  # a gang node's call is numbered as it leaves (with its gang's rendezvous)
         call = RunCall(work.name, process.attempt, called.call_hash, args, kwargs, self._unsent_changes(work, process),
-                       cause=called.cause)
-        if gang_of(work) is not None:
+                       call_seq=0 if in_gang else process.calls_sent, cause=called.cause)
+        if in_gang:
             return [*launched, *self.gangs.send_or_hold(work, process, call)]
-        process.calls_sent += 1
-        call = dataclasses.replace(call, call_seq=process.calls_sent)
         process.unconfirmed.append(call)
         return [*launched, call]
 
