@@ -147,7 +147,8 @@ class AppHost:
 
     async def _run_app(self, app: LightningApp, loop: asyncio.AbstractEventLoop, plan: ResumePlan) -> AppEnded:
         ended: asyncio.Future[AppEnded] = loop.create_future()
-        runtime = FlowRuntime(os.path.abspath(self.options.app_path), self.options.env, self.options.stop_grace_s)
+        runtime = FlowRuntime(os.path.abspath(self.options.app_path), self.options.env, self.options.stop_grace_s,
+                              last_attempts=plan.checkpoint.attempts())
         if plan.saved is not None:
             restore(app, runtime, plan.saved)
         self._flow_loop = FlowLoop(
@@ -156,6 +157,7 @@ class AppHost:
             send_commands=lambda commands: loop.call_soon_threadsafe(self.registry.route, commands),
             on_end=lambda result: loop.call_soon_threadsafe(ended.set_result, result),
             checkpoint=plan.checkpoint,
+            resumed=plan.saved is not None,
         )
         for sig, code, reason in (
             (signal.SIGINT, ExitCode.INTERRUPTED, "interrupted (Ctrl-C)"),

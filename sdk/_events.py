@@ -15,6 +15,9 @@ class VarsChanged:
     """Public attributes of the work took new values."""
 
     values: dict[str, Any]
+    command_seq: int = 0
+    """When the change echoes the flow's update with this ``command_seq``: the work applied it (and every command
+    before it); 0 otherwise."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -156,8 +159,9 @@ class RunCall:
     args: list[Any]
     kwargs: dict[str, Any]
     vars: dict[str, Any] = field(default_factory=dict)
-    call_seq: int = 0
-    """Numbers the calls of (work_name, attempt) from 1, so that a call delivered twice runs once."""
+    command_seq: int = 0
+    """Numbers the commands (calls and updates) of (work_name, attempt) from 1: the work applies each number once,
+    in order, so that a call delivered twice runs once."""
     cause: str = field(default="", compare=False)
     """What made the control plane send it (a flow's action, an event): for logs, never sent to agents."""
 
@@ -169,6 +173,8 @@ class UpdateVars:
     work_name: str
     attempt: int
     vars: dict[str, Any]
+    command_seq: int = 0
+    """Numbered with the calls (see ``RunCall.command_seq``)."""
     cause: str = field(default="", compare=False)
     """What made the control plane send it (a flow's action, an event): for logs, never sent to agents."""
 

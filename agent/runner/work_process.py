@@ -18,6 +18,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from lightning_ctl.agent.runner.commands import CommandSequencer
 from lightning_ctl.agent.runner.connection import RunnerConnection
 from lightning_ctl.agent.runner.tracker import VarsTracker
 from lightning_ctl.protos.limits import MAX_STATUS_MESSAGE_CHARS
@@ -61,7 +62,7 @@ class WorkProcess:
         self.tracker = tracker
         self.calls: queue.SimpleQueue[RunCall] = queue.SimpleQueue()
         self.latest_hash = START_CALL_HASH
-        self._last_call_seq = 0
+        self._commands = CommandSequencer()
         self._stopping = False
 
     def status(self, call_hash: str, stage: str, **fields: str) -> None:
@@ -69,14 +70,12 @@ class WorkProcess:
         self.connection.emit(StatusChanged(call_hash, make_status(stage, **fields)))
 
     def on_message(self, message: RunCall | UpdateVars) -> None:
-        """Handle a message from the agent (receiver thread)."""
-        if isinstance(message, UpdateVars):
-            self.tracker.absorb(message.vars, echo=True)
-        elif isinstance(message, RunCall):
-            if 0 < message.call_seq <= self._last_call_seq:
-                return  # delivered again after a reconnection: it already ran or is queued
-            self._last_call_seq = max(self._last_call_seq, message.call_seq)
-            self.calls.put(message)
+        """Handle a command from the control plane (receiver thread): each one once, in order."""
+        for command in self._commands.accept(message):
+            if isinstance(command, UpdateVars):
+                self.tracker.absorb(command.vars, echo=True, command_seq=command.command_seq)
+            else:
+                self.calls.put(command)
 
     @property
     def stopping(self) -> bool:

@@ -149,8 +149,11 @@ class AgentRegistry:
             self._retry_waiting()
 
     def placed_on(self, agent_id: str) -> tuple[tuple[str, int], ...]:
-        """The (work, attempt) currently placed on ``agent_id``."""
-        return tuple((n, p.attempt) for n, p in self.placements.items() if p.allocation.agent_id == agent_id)
+        """The (work, attempt) placed on ``agent_id`` and not known to have exited (by this control plane, or by
+        the one before a restart, as the placement record has it)."""
+        placed = {(n, p.attempt) for n, p in self.placements.items() if p.allocation.agent_id == agent_id}
+        placed.update(self.locations.running_on_agent(agent_id))
+        return tuple(sorted(placed))
 
     def close_all(self, reason: str) -> None:
         """End every agent's stream (the control plane is shutting down)."""
@@ -230,8 +233,18 @@ class AgentRegistry:
             if isinstance(shipped, Pending):
                 return None  # the bundle is being rebuilt: the next reconnection sends it again
             return dataclasses.replace(shipped, gpu_indices=placed.allocation.gpu_indices)
+        recorded = self.locations.running_on(name, launch.attempt)
+        if recorded is not None and recorded not in self.agents:
+            # Placed there before a restart of the control plane: that agent may run it, so only there, never twice.
+            self._waiting.setdefault(name, []).append(launch)
+            reason = f"waiting for agent {self._names.get(recorded, recorded)}, where it was placed, to reconnect"
+            if self._pending_reasons.get(name) != reason:
+                self._pending_reasons[name] = reason
+                self._report_pending(PlacementPending(name, launch.attempt, reason))
+            return None
+        candidates = [self.agents[recorded]] if recorded is not None else self.agents.values()
         others = [p.allocation for n, p in self.placements.items() if n != name]
-        decision = place_work(launch.resources, (a.capacity for a in self.agents.values()), others)
+        decision = place_work(launch.resources, (a.capacity for a in candidates), others)
         if isinstance(decision, Pending):
             self._waiting.setdefault(name, []).append(launch)
             if self._pending_reasons.get(name) != decision.reason:

@@ -20,9 +20,10 @@ from typing import Callable
 
 import structlog
 
-from lightning_ctl.controlplane.flows.checkpoint import Checkpoint
+from lightning_ctl.controlplane.flows.checkpoint import Checkpoint, CheckpointChanges
 from lightning_ctl.controlplane.flows.flow_runtime import FlowActions, FlowRuntime
 from lightning_ctl.controlplane.flows.queries import Query
+from lightning_ctl.controlplane.flows.state_rows import StateRows
 from lightning_ctl.controlplane.flows.stimuli import AppEnding, FailApp, FlowsRan, IdleCheck, Instruction, RunFlows
 from lightning_ctl.sdk._app import LightningApp
 from lightning_ctl.sdk._events import (
@@ -79,6 +80,7 @@ class FlowLoop:
         send_commands: Callable[[list[Command | EventsApplied]], None],
         on_end: Callable[[AppEnded], None],
         checkpoint: Checkpoint | None = None,
+        resumed: bool = False,
     ) -> None:
         self.app = app
         self.runtime = runtime
@@ -92,6 +94,12 @@ class FlowLoop:
         runtime.find_work = self._work
         self._last_ack = 0.0
         self._checkpoint = checkpoint
+        self._rows = StateRows()
+        """The app's state as checkpoint rows: which changed since the last save (and since the last run)."""
+        if resumed:
+            self._rows.baseline(app)  # just restored from the checkpoint: nothing to write again
+        else:
+            self._rows.collect(app)  # all of it, for the first save
         self._thread = threading.Thread(target=self._main, name="flow-loop", daemon=True)
         self.ticks = 0
 
@@ -166,8 +174,6 @@ class FlowLoop:
 
     def _tick(self) -> tuple[AppEnded | None, bool]:
         """Run the root flow once; the end of the app if it ended, and whether to run again soon."""
-        flows = self.app.flows
-        before = [flow._own_state_json() for flow in flows]
         self.ticks += 1
         ended = None
         try:
@@ -183,10 +189,9 @@ class FlowLoop:
         except Exception as exc:  # noqa: BLE001 - the user's flow raised: the app fails with its traceback
             self.app.stage = AppStage.FAILED
             ended = AppEnded(1, f"the flow raised:\n{user_traceback(exc, (_CONTROLPLANE_DIR,)).rstrip()}")
-        for flow in flows:
+        for flow in self.app.flows:
             flow._reset_schedules()
-        flows = self.app.flows
-        changed = len(flows) != len(before) or any(f._own_state_json() != b for f, b in zip(flows, before))
+        changed = self._rows.collect(self.app)  # the flows' own state changed: run again soon
         changed |= self._take(self.runtime.apply(FlowsRan(tuple(self.app.works), self.ticks)))
         self._flush()
         return ended, changed
@@ -265,21 +270,32 @@ class FlowLoop:
         return work
 
     def _flush(self) -> None:
-        """Hand the tick's commands to the I/O side; every ACK_INTERVAL_S, checkpoint, then acknowledge."""
+        """Hand the tick's commands to the I/O side, and every ACK_INTERVAL_S the acknowledgements, each after the
+        checkpoint that covers it.
+
+        Write-ahead: a command leaves only once the checkpoint recording it (the call in its work's ledger and
+        among the unconfirmed ones, its number, a launch, a stop) is committed, so a control plane restarted from
+        that checkpoint sends it again rather than forgetting it, and never gives its number to another command.
+        An acknowledgement leaves only once the events it covers are committed, so an acknowledged event is never
+        lost.
+        """
         outgoing: list[Command | EventsApplied] = list(self._outgoing)
         self._outgoing = []
         now = time.monotonic()
-        if now - self._last_ack >= ACK_INTERVAL_S:
+        acks_due = now - self._last_ack >= ACK_INTERVAL_S
+        if outgoing or acks_due:
+            self.save_checkpoint()
+        if acks_due:
             self._last_ack = now
-            self.save_checkpoint()  # before the acks: an acknowledged event is never lost
             outgoing.extend(self.runtime.take_acks())
         if outgoing:
             self._send_commands(outgoing)
 
     def save_checkpoint(self) -> None:
-        """Commit the app's state and the works record (when they changed)."""
+        """Commit what changed of the app's state and of the works record."""
         if self._checkpoint is not None:
-            self._checkpoint.save(self.app.state, self.runtime.snapshot())
+            self._rows.collect(self.app)
+            self._checkpoint.save(CheckpointChanges(self._rows.take_pending(), self.runtime.take_changed_records()))
 
     def _teardown(self, ended: AppEnded) -> None:
         """Stop every live work and wait (bounded) for their processes to exit, applying their last events."""

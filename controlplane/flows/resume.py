@@ -57,7 +57,8 @@ def restore(app: LightningApp, runtime: FlowRuntime, saved: SavedRun) -> None:
     """Put the flows' and works' state and the record of work processes back as the checkpoint has them."""
     if saved.state is not None:
         app.set_state(saved.state)
-    runtime.restore(saved.works or {})
+    works = {work.name: work for work in app.works}
+    runtime.restore(saved.works or {}, works.get)
     running = sorted(name for name, work in (saved.works or {}).items() if not work["exited"])
     log.warning("app_resumed", saved_at=saved.saved_at, works_to_reattach=running,
                 hint="the previous run did not end; pass --fresh to start over")

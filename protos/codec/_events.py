@@ -65,6 +65,7 @@ def body_to_pb(body: EventBody, event: events_pb2.WorkEvent) -> None:
     """Fill the ``kind`` of ``event`` from ``body``."""
     if isinstance(body, VarsChanged):
         event.delta.SetInParent()  # an empty change is still a change (its seq must be applied)
+        event.delta.command_seq = body.command_seq
         values = event.delta.values
         for name, value in body.values.items():
             values[name] = dumps(value)
@@ -148,7 +149,9 @@ def event_from_pb(pb: events_pb2.WorkEvent, max_value_bytes: int | None = None) 
 
 def _body_from_pb(pb: events_pb2.WorkEvent, kind: str, max_value_bytes: int | None) -> EventBody:
     if kind == "delta":
-        return VarsChanged(delta_values(pb.delta.values, max_value_bytes))
+        if pb.delta.command_seq < 0:
+            raise CodecError(f"delta.command_seq: {pb.delta.command_seq} is negative")
+        return VarsChanged(delta_values(pb.delta.values, max_value_bytes), pb.delta.command_seq)
     if kind == "status":
         return _status_from_pb(pb.status)
     if kind == "logs":
