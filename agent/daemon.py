@@ -21,7 +21,7 @@ from lightning_ctl.agent.errors import FrameTooLargeError
 from lightning_ctl.agent.framing import read_frame
 from lightning_ctl.agent.home import AgentHome
 from lightning_ctl.agent.launcher import ZygoteLauncher, exec_work
-from lightning_ctl.agent.supervisor import WorkSupervisor
+from lightning_ctl.agent.supervisor import WorkSupervisor, left_no_trace
 from lightning_ctl.protos import codec
 from lightning_ctl.protos.limits import DEFAULT_MAX_ATTRIBUTE_BYTES, max_message_bytes
 from lightning_ctl.sdk._events import (
@@ -125,6 +125,13 @@ class AgentDaemon:
         os.chmod(self.socket_path, 0o600)
         adopted = []
         for record in self.home.load_records():
+            if left_no_trace(record, str(self.home.exits_dir)):
+                # Not adopted: it would report an exit it never made, and hold its (work, attempt) against the launch
+                # of a new run. The control plane learns it is gone from its absence in this agent's registration.
+                log.warning("work_process_gone", work_name=record.launch.work_name, attempt=record.launch.attempt,
+                            pid=record.pid, reason="it ended while no agent watched it and left no exit status "
+                            "(the machine restarted?)")
+                continue
             supervisor = self._supervisor(record.launch, record.cwd)
             supervisor.adopt(record)
             adopted.append(supervisor)

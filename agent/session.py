@@ -143,6 +143,9 @@ class AgentSession:
                 while True:
                     try:
                         await self._wait_ready(channel)
+                        if self._followed_address() != self.address:
+                            self.log.info("control_plane_moved", address=self._followed_address())
+                            break  # a channel to the new address, not a stream waiting on the old one
                         await self._run_stream(connect)
                         backoff_s = 0.25
                     except _Refused as refused:

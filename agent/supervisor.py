@@ -202,11 +202,8 @@ class WorkSupervisor:
         """Wait for an adopted process to end; its status as the fork server recorded it, if it could."""
         while _is_running(self.record.pid, self.record.create_time):
             await asyncio.sleep(_ADOPTED_POLL_S)
-        record = Path(self._exits_dir) / f"{self.record.pid}.json"
-        try:
-            return int(json.loads(record.read_text())["returncode"])
-        except (OSError, ValueError, KeyError):
-            return EXIT_STATUS_UNKNOWN
+        status = recorded_exit_status(self._exits_dir, self.record.pid)
+        return EXIT_STATUS_UNKNOWN if status is None else status
 
     # -- the runner's connection ----------------------------------------------------------------------------------
 
@@ -335,6 +332,20 @@ class WorkSupervisor:
             self.log.warning("work_killed_after_grace", grace_s=grace_s)
             self._kill_group(signal.SIGKILL)
             await self.exited.wait()
+
+
+def recorded_exit_status(exits_dir: str, pid: int) -> int | None:
+    """How process ``pid`` ended, as the fork server recorded it (None: no record)."""
+    try:
+        return int(json.loads((Path(exits_dir) / f"{pid}.json").read_text())["returncode"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+
+
+def left_no_trace(record: WorkRecord, exits_dir: str) -> bool:
+    """Whether the process of ``record`` is gone without an exit status: it ended while no agent or fork server of
+    this home was there to see it (its machine restarted)."""
+    return not _is_running(record.pid, record.create_time) and recorded_exit_status(exits_dir, record.pid) is None
 
 
 def _is_running(pid: int, create_time: float) -> bool:
