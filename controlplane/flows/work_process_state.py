@@ -105,7 +105,7 @@ class WorkProcessState:
             "stop_requested": self.stop_requested, "applied_seq": self.applied_seq,
             "commands_sent": self.commands_sent, "unconfirmed": [_command_record(c) for c in self.unconfirmed],
             "launch": dataclasses.asdict(self.launch) if self.launch is not None else None,
-            "running_call": dataclasses.asdict(self.running_call) if self.running_call is not None else None,
+            "running_call": _shallow(self.running_call) if self.running_call is not None else None,
             "restarts": self.restarts, "idle_timeout_s": self.idle_timeout_s, "idle_stopped": self.idle_stopped,
         }
 
@@ -126,8 +126,13 @@ class WorkProcessState:
         )
 
 
+def _shallow(command: WorkCommand) -> dict[str, Any]:
+    """A command's fields (its values are JSON already: no deep copy, on the call path)."""
+    return {f.name: getattr(command, f.name) for f in dataclasses.fields(command)}
+
+
 def _command_record(command: WorkCommand) -> dict[str, Any]:
-    return {"update" if isinstance(command, UpdateVars) else "call": dataclasses.asdict(command)}
+    return {"update" if isinstance(command, UpdateVars) else "call": _shallow(command)}
 
 
 def _command_from_record(record: dict[str, Any]) -> WorkCommand:
