@@ -35,6 +35,7 @@ from tests.helpers import wait_until
 
 LEDGER = APPS / "ledger.py"
 CRASH_SITE = Path(__file__).resolve().parent / "crash_site"
+REPOSITORY = Path(__file__).resolve().parent.parent.parent
 SCENARIOS = ("during_calls", "in_checkpoint", "reconnect", "twice")
 OUTCOMES = ("exact", "loss", "duplicate", "hang", "failed")
 CALLS = 20
@@ -73,7 +74,8 @@ class Trial:
         values = {"CRASH_EXEC_LOG": str(self.exec_log), "CRASH_CALLS": str(self.calls), "CRASH_STEP_S": str(STEP_S)}
         if kill_at:
             values["CRASH_KILL_AT"] = kill_at
-            values["PYTHONPATH"] = os.pathsep.join(filter(None, [str(CRASH_SITE), os.environ.get("PYTHONPATH")]))
+            values["PYTHONPATH"] = os.pathsep.join(filter(None, [str(CRASH_SITE), str(REPOSITORY),
+                                                                 os.environ.get("PYTHONPATH")]))
         return values
 
     def start(self, kill_at: str = "") -> LocalControlPlane:

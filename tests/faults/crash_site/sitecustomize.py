@@ -7,11 +7,8 @@ N-th such write has committed, before the flow thread hands anything else to the
 reach step K is not killed inside; the next one that does is.
 """
 
-import importlib.abc
-import importlib.util
 import os
 import signal
-import sys
 
 _SPEC = os.environ.get("CRASH_KILL_AT", "")
 _TARGET = "lightning_ctl.controlplane.flows.checkpoint"
@@ -62,26 +59,7 @@ def _patch(module):
     checkpoint_class.save = save
 
 
-class _Finder(importlib.abc.MetaPathFinder):
-    def find_spec(self, name, path, target=None):
-        if name != _TARGET:
-            return None
-        sys.meta_path.remove(self)
-        try:
-            spec = importlib.util.find_spec(name)
-        finally:
-            sys.meta_path.insert(0, self)
-        if spec is None or spec.loader is None:
-            return spec
-        execute = spec.loader.exec_module
-
-        def exec_module(module):
-            execute(module)
-            _patch(module)
-
-        spec.loader.exec_module = exec_module
-        return spec
-
-
 if _SPEC:
-    sys.meta_path.insert(0, _Finder())
+    from tests.helpers.on_import import patch_on_import  # the repository is on PYTHONPATH with this folder
+
+    patch_on_import(_TARGET, _patch)

@@ -61,16 +61,21 @@ def reconnect(runtime: FlowRuntime, *running: RunningWork, expected=()) -> list:
             if isinstance(i, (LaunchWork, RunCall, UpdateVars, StopWork))]
 
 
+def update_then_call(rig: Rig, app) -> list:
+    """Launch the work (call 1), let the flow change its knob (update 2) and call it again (call 3); the commands
+    after the launch."""
+    launched(rig, app)
+    app.root.job.knob = 5
+    rig.flows_ran(app)
+    app.root.arg = 1
+    tick(app)
+    return rig.take_commands()
+
+
 class TestCommandNumbers:
     def test_calls_and_updates_share_one_numbering(self, runtime, make_app):
         """Call 1, then the flow's update 2, then call 3: one sequence per attempt, so the work orders them all."""
-        app = make_app(parallel=True)
-        launched(runtime, app)
-        app.root.job.knob = 5
-        runtime.flows_ran(app)
-        app.root.arg = 1
-        tick(app)
-        commands = runtime.take_commands()
+        commands = update_then_call(runtime, make_app(parallel=True))
         assert [(type(c).__name__, c.command_seq) for c in commands] == [
             ("UpdateVars", 2), ("RunCall", 3)]
 
@@ -97,13 +102,7 @@ class TestCommandNumbers:
 
     def test_a_call_status_confirms_the_updates_before_it(self, runtime, make_app):
         """The work applies commands in order: a status of call 3 shows it has update 2 too."""
-        app = make_app(parallel=True)
-        launched(runtime, app)
-        app.root.job.knob = 5
-        runtime.flows_ran(app)
-        app.root.arg = 1
-        tick(app)
-        runtime.take_commands()
+        update_then_call(runtime, make_app(parallel=True))
         runtime.apply_event(event(StatusChanged(call_hash((1,), {}), make_status("running")), seq=2))
         resent = reconnect(runtime.runtime, RunningWork("root.job", 1, 4242))
         assert [c.command_seq for c in resent if isinstance(c, (RunCall, UpdateVars))] == [1]
