@@ -22,6 +22,7 @@ from lightning_ctl.agent.framing import read_frame
 from lightning_ctl.agent.home import AgentHome
 from lightning_ctl.agent.launcher import ZygoteLauncher, exec_work
 from lightning_ctl.agent.supervisor import WorkSupervisor, left_no_trace
+from lightning_ctl.agent.work_storage import AgentStorage
 from lightning_ctl.protos import codec
 from lightning_ctl.protos.limits import DEFAULT_MAX_ATTRIBUTE_BYTES, max_message_bytes
 from lightning_ctl.sdk._events import (
@@ -35,6 +36,7 @@ from lightning_ctl.sdk._events import (
     UpdateVars,
     WorkCrashed,
 )
+from lightning_ctl.sdk._storage_types import StorageRequest, UploadRequested
 
 log = structlog.get_logger(component="agent")
 
@@ -106,6 +108,8 @@ class AgentDaemon:
         self._server: asyncio.base_events.Server | None = None
         self._tasks: set[asyncio.Task[None]] = set()
         self._saved: str = ""
+        self.storage = AgentStorage()
+        self._storage_requests: set[tuple[str, int, int]] = set()
         self.max_attribute_bytes = DEFAULT_MAX_ATTRIBUTE_BYTES
         """The control plane's attribute limit (from its welcome): what works are told, and sizes their frames."""
 
@@ -143,7 +147,7 @@ class AgentDaemon:
     def _supervisor(self, launch: LaunchWork, cwd: str | None) -> WorkSupervisor:
         supervisor = WorkSupervisor(launch, self.socket_path, str(self.home.output_dir), str(self.home.exits_dir),
                                     self.outbox.put_body, self.outbox.put, cwd, self.outbox.backed_up,
-                                    self.max_attribute_bytes)
+                                    self.max_attribute_bytes, self._on_storage_request)
         self.supervisors[(launch.work_name, launch.attempt)] = supervisor
         return supervisor
 
@@ -187,15 +191,15 @@ class AgentDaemon:
         try:
             frame = await asyncio.wait_for(read_frame(reader, max_message_bytes(self.max_attribute_bytes)),
                                            _HELLO_TIMEOUT_S)
-            hello, events = codec.runner_payload_from_bytes(frame) if frame is not None else (None, [])
+            first = codec.runner_payload_from_bytes(frame) if frame is not None else None
         except (asyncio.TimeoutError, FrameTooLargeError, codec.CodecError, OSError) as exc:
             log.warning("work_process_refused", reason=f"{type(exc).__name__}: {exc}")
             writer.close()
             return
-        if hello is None:
+        if first is None or first.hello is None:
             writer.close()
             return
-        key = (hello.work_name, hello.attempt)
+        key = (first.hello.work_name, first.hello.attempt)
         supervisor = self.supervisors.get(key)
         if supervisor is None:
             log.warning("unknown_work_process_connected", work_name=key[0], attempt=key[1])
@@ -207,7 +211,7 @@ class AgentDaemon:
                         reason="the connecting process is not that work's process")
             writer.close()
             return
-        supervisor.attach(reader, writer, hello, events)
+        supervisor.attach(reader, writer, first)
 
     def acknowledge(self, work_name: str, attempt: int, seq: int) -> None:
         """The control plane applied the work's events up to ``seq``: its process may forget them."""
@@ -236,7 +240,24 @@ class AgentDaemon:
         if supervisor is not None:
             supervisor.confirm_output(stdout_offset, stderr_offset)
 
-    def handle(self, command: Command) -> None:
+    def _on_storage_request(self, supervisor: WorkSupervisor, request: StorageRequest) -> None:
+        """A work process asks for files: serve it (once, however often it asks while that is in flight)."""
+        work_key = (supervisor.launch.work_name, supervisor.launch.attempt)
+        key = (*work_key, request.request_id)
+        if key in self._storage_requests:
+            return
+        self._storage_requests.add(key)
+
+        async def serve() -> None:
+            try:
+                reply = await self.storage.handle(work_key[0], request)
+            finally:
+                self._storage_requests.discard(key)
+            (self.supervisors.get(work_key) or supervisor).send_storage_reply(reply)
+
+        self._spawn(serve())
+
+    def handle(self, command: Command | UploadRequested) -> None:
         """Carry out one command from the control plane."""
         if isinstance(command, LaunchWork):
             self._launch(command)
@@ -246,7 +267,9 @@ class AgentDaemon:
             log.warning("command_for_unknown_work", work_name=command.work_name, attempt=command.attempt,
                         command=type(command).__name__)
             return
-        if isinstance(command, RunCall):
+        if isinstance(command, UploadRequested):
+            self._spawn(self.storage.upload_on_demand(command, supervisor.record.cwd or os.getcwd()))
+        elif isinstance(command, RunCall):
             supervisor.send_call(command)
         elif isinstance(command, UpdateVars):
             supervisor.send_update(command)
@@ -306,7 +329,6 @@ class AgentDaemon:
             os.unlink(self.socket_path)
         except OSError:
             pass
-
 
 
 def _peer_pid(writer: asyncio.StreamWriter) -> int:

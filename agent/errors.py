@@ -7,6 +7,7 @@ Each carries what the message names (a digest, an address) as attributes, and th
 from __future__ import annotations
 
 from lightning_ctl.sdk._exit_codes import ExitCode
+from lightning_ctl.sdk._storage_types import FailureKind
 from lightning_ctl.sdk.errors import LightningError
 
 
@@ -48,3 +49,19 @@ class RegistrationRefusedError(AgentError):
         super().__init__(message)
         self.address = address
         self.exit_code = exit_code
+
+
+class TransferFailure(AgentError):
+    """A work's storage request could not be served (a file copied, persisted, found); the message says why."""
+
+    def __init__(self, message: str, *, kind: FailureKind = FailureKind.TRANSFER, changed: bool = False) -> None:
+        """Create the error.
+
+        Args:
+            message: What went wrong, naming the work, the path and the cause.
+            kind: How it failed, as the work process is told.
+            changed: The bytes sent did not match their digest: the file changed while it was read.
+        """
+        super().__init__(message)
+        self.kind = kind
+        self.changed = changed

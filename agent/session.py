@@ -146,7 +146,7 @@ class AgentSession:
                         if self._followed_address() != self.address:
                             self.log.info("control_plane_moved", address=self._followed_address())
                             break  # a channel to the new address, not a stream waiting on the old one
-                        await self._run_stream(connect)
+                        await self._run_stream(channel, connect)
                         backoff_s = 0.25
                     except _Refused as refused:
                         if self._may_join_instead(refused.error):
@@ -220,7 +220,7 @@ class AgentSession:
         async for chunk in call:
             yield chunk.data
 
-    async def _run_stream(self, connect: grpc.aio.StreamStreamMultiCallable) -> None:
+    async def _run_stream(self, channel: grpc.aio.Channel, connect: grpc.aio.StreamStreamMultiCallable) -> None:
         stored = "" if self._joining else self._home.load_credential()
         self._credential = stored or self._join_token
         self._joining = not stored
@@ -239,6 +239,7 @@ class AgentSession:
         if not isinstance(welcome, Welcome):
             raise ConnectionError("the control plane did not welcome the agent")
         self._welcomed(welcome)
+        self._daemon.storage.use_channel(channel, self._metadata())  # with the agent's credential, never a join token
         self.sessions_started += 1
         self._daemon.resend_unacknowledged()  # whatever the last session did not confirm goes again
         tasks = [

@@ -30,7 +30,7 @@ from lightning_ctl.agent.output import OutputTail
 from lightning_ctl.agent.work_logs import WorkLogFile
 from lightning_ctl.protos import codec
 from lightning_ctl.protos.limits import DEFAULT_MAX_ATTRIBUTE_BYTES, max_message_bytes
-from lightning_ctl.sdk._agent_messages import RunnerHello, RunnerInit
+from lightning_ctl.sdk._agent_messages import RunnerInit
 from lightning_ctl.sdk._events import (
     EventBody,
     InvalidEvent,
@@ -40,6 +40,7 @@ from lightning_ctl.sdk._events import (
     RunCall,
     UpdateVars,
 )
+from lightning_ctl.sdk._storage_types import StorageReply, StorageRequest
 from lightning_ctl.sdk._work_log_format import log_path, logs_dir
 
 log = structlog.get_logger(component="supervisor")
@@ -63,6 +64,7 @@ class WorkSupervisor:
         cwd: str | None = None,
         backed_up: Callable[[], bool] = lambda: False,
         max_attribute_bytes: int = DEFAULT_MAX_ATTRIBUTE_BYTES,
+        on_storage: Callable[[WorkSupervisor, StorageRequest], None] = lambda supervisor, request: None,
     ) -> None:
         self.record = WorkRecord(launch, cwd=cwd)
         self._socket_path = socket_path
@@ -71,6 +73,7 @@ class WorkSupervisor:
         self.stdout_path, self.stderr_path = f"{prefix}.stdout", f"{prefix}.stderr"
         self._emit = emit
         self._forward = forward
+        self._on_storage = on_storage
         self._backed_up = backed_up
         self._pending: list[bytes] = []
         self._writer: asyncio.StreamWriter | None = None
@@ -220,10 +223,9 @@ class WorkSupervisor:
             return False
         return self.pid == peer_pid
 
-    def attach(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, hello: RunnerHello,
-               events: list[bytes]) -> None:
-        """The runner connected (or reconnected): flush what was queued for it and relay its events."""
-        if hello.initialized and self._init_frame in self._pending:
+    def attach(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, first: codec.RunnerFrame) -> None:
+        """The runner connected (or reconnected): flush what was queued for it and relay its first message."""
+        if first.hello is not None and first.hello.initialized and self._init_frame in self._pending:
             self._pending.remove(self._init_frame)  # a reconnection: it already has its init
         self._writer = writer
         for frame in self._pending:
@@ -231,7 +233,7 @@ class WorkSupervisor:
         self._pending.clear()
         self._runner_done.clear()
         self._connected.set()
-        self._relay(events)
+        self._relay(first)
         self._tasks.append(asyncio.create_task(self._read_runner(reader, writer)))
 
     def send_ack(self, seq: int) -> None:
@@ -260,14 +262,21 @@ class WorkSupervisor:
         """Pass the flow's attribute changes to the work."""
         self._queue(update)
 
-    def _relay(self, events: list[bytes]) -> None:
-        for event in events:
+    def send_storage_reply(self, reply: StorageReply) -> None:
+        """Answer a storage request (dropped while the process is away: it asks again when it reconnects)."""
+        if self._writer is not None:
+            self._writer.write(_frame(reply))
+
+    def _relay(self, message: codec.RunnerFrame) -> None:
+        for event in message.events:
             self._forward(event)
+        for request in message.storage:
+            self._on_storage(self, request)
 
     async def _read_runner(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         try:
             while (frame := await read_frame(reader, self.max_frame_bytes)) is not None:
-                self._relay(codec.runner_payload_from_bytes(frame)[1])
+                self._relay(codec.runner_payload_from_bytes(frame))
         except (FrameTooLargeError, codec.CodecError) as exc:
             # Only a process that is not our runner sends these: the work fails, nothing else does.
             reason = f"work {self.launch.work_name} sent its agent an invalid message: {exc}"

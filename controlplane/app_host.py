@@ -24,6 +24,7 @@ from lightning_ctl.controlplane.agents.registry import AgentRegistry
 from lightning_ctl.controlplane.api.agent_service import AgentServicer
 from lightning_ctl.controlplane.api.app_service import AppServicer
 from lightning_ctl.controlplane.api.server import PortInUseError, build_server
+from lightning_ctl.controlplane.api.storage_service import StorageServicer
 from lightning_ctl.controlplane.credential_store import CredentialStore
 from lightning_ctl.controlplane.credentials import LOOPBACK_HOSTS
 from lightning_ctl.controlplane.flows.flow_runtime import FlowRuntime
@@ -35,6 +36,8 @@ from lightning_ctl.controlplane.options import RunOptions
 from lightning_ctl.controlplane.output.console import Console
 from lightning_ctl.controlplane.output.log_store import LogStore
 from lightning_ctl.controlplane.run_file import RunInfo, remove_run_file, write_run_file
+from lightning_ctl.controlplane.storage import open_store, record_store, start_afresh
+from lightning_ctl.controlplane.storage.coordinator import StorageCoordinator
 from lightning_ctl.sdk._app import LightningApp
 from lightning_ctl.sdk._events import LinesLogged
 from lightning_ctl.sdk._exit_codes import ExitCode
@@ -97,15 +100,16 @@ class AppHost:
                                  opts.heartbeat_interval_s, opts.max_attribute_bytes)
         app_servicer = AppServicer(self.registry, self.log_store, self.queries, self._stop_by_operator,
                                    self.credentials, os.path.abspath(opts.app_path), opts.heartbeat_interval_s)
+        storage = StorageServicer(await self._open_store(resumed=plan.saved is not None), self.credentials)
         try:
             server, port, local_port = build_server(servicer, self.credentials, opts.host, plan.port, opts.tls,
-                                                    app_servicer)
+                                                    app_servicer, storage)
         except PortInUseError:
             if plan.port == opts.port:
                 raise
             log.warning("previous_port_taken", port=plan.port, hint="agents must be pointed at the new port")
             server, port, local_port = build_server(servicer, self.credentials, opts.host, opts.port, opts.tls,
-                                                    app_servicer)
+                                                    app_servicer, storage)
         await server.start()
         plan.checkpoint.begin(os.getpid(), port, resumed=plan.saved is not None)
         liveness = asyncio.create_task(self._check_liveness(opts.heartbeat_interval_s))
@@ -166,6 +170,18 @@ class AppHost:
             loop.add_signal_handler(sig, self._request_stop, code, reason)
         self._flow_loop.start()
         return await ended
+
+    async def _open_store(self, resumed: bool) -> StorageCoordinator:
+        """The app's store; a run that does not resume starts without the previous run's artifacts (Drives stay)."""
+        opts = self.options
+        folder = app_home(opts.app_path)
+        store = open_store(folder, opts.storage_url, opts.storage_options)
+        record_store(folder, opts.storage_url, opts.storage_options)
+        if not resumed:
+            removed = await asyncio.to_thread(start_afresh, store)
+            log.debug("store_cleaned", blobs_removed=removed)
+        log.info("app_store", location=store.description)
+        return StorageCoordinator(store, self.registry)
 
     def _on_lines(self, work_name: str, logged: LinesLogged, on_written: Callable[[], None]) -> None:
         self.log_store.append(work_name, logged.stream, logged.lines)

@@ -95,6 +95,34 @@ class AgentNotFoundError(ControlPlaneError):
     """No agent (or several) answers to the name given."""
 
 
+# -- the app's store ------------------------------------------------------------------------------------------------
+
+
+class StorageFault(ControlPlaneError):
+    """A storage request cannot be served; ``code`` says how (the servicer maps it to a gRPC status)."""
+
+    NOT_FOUND = "not_found"
+    EXISTS = "exists"
+    INVALID = "invalid"
+    RESUME_ELSEWHERE = "resume_elsewhere"
+    NO_SPACE = "no_space"
+    CORRUPT = "corrupt"
+
+    def __init__(self, message: str, *, code: str) -> None:
+        """Create the fault.
+
+        Args:
+            message: What went wrong, naming the work, the path and the cause.
+            code: One of the class's codes.
+        """
+        super().__init__(message)
+        self.code = code
+
+
+class StoreError(ControlPlaneError):
+    """What was asked is not in the store (or cannot be written locally); the message says what and why."""
+
+
 # -- the operator's client ------------------------------------------------------------------------------------------
 
 

@@ -11,7 +11,7 @@
   stand-in holding the app classes, whose other attributes raise an ``AttributeError`` saying PyTorch
   Lightning is not installed.
 
-Parts of the former framework lightning-ctl does not have (storage, frontends, REST API, plugins...) raise an
+Parts of the former framework lightning-ctl does not have (Mount, frontends, REST API, plugins...) raise an
 ``ImportError`` naming what is missing, rather than importing as stubs that would fail later.
 """
 
@@ -30,7 +30,10 @@ from lightning_ctl.sdk import errors
 from lightning_ctl.sdk._app import LightningApp
 from lightning_ctl.sdk._build_config import BuildConfig
 from lightning_ctl.sdk._cloud_compute import CloudCompute
+from lightning_ctl.sdk._drive import Drive
 from lightning_ctl.sdk._flow import LightningFlow
+from lightning_ctl.sdk._path import Path
+from lightning_ctl.sdk._payload import Payload
 from lightning_ctl.sdk._pretty import pretty_state
 from lightning_ctl.sdk._status import (
     AppStage,
@@ -156,18 +159,25 @@ _MODULES: dict[str, dict[str, Any]] = {
     "utilities.packaging.build_config": {"BuildConfig": BuildConfig},
     "testing": _TESTING,
     "testing.helpers": _TESTING,
+    "storage": {"Path": Path, "Payload": Payload, "Drive": Drive},
+    "storage.path": {"Path": Path},
+    "storage.payload": {"Payload": Payload},
+    "storage.drive": {"Drive": Drive},
 }
 """The modules served under each of ``_APP_ROOTS`` (relative name, "" for the root) and what each exports."""
 
-_NO_STORAGE = (
-    "lightning-ctl has no Path, Payload, Drive or Mount yet; share small results through JSON attributes"
+_NO_MOUNT = (
+    "Mount was cloud-only; keep files in a Drive, or put the whole app store in a bucket with "
+    "`lightning-ctl run --storage s3://bucket/prefix`"
 )
+_NO_FILESYSTEM = "lightning-ctl's store is reached through Path, Payload and Drive, and `lightning-ctl ls/cp`"
 _UNSUPPORTED: dict[str, str] = {
-    "storage": _NO_STORAGE,
-    "storage.path": _NO_STORAGE,
-    "storage.payload": _NO_STORAGE,
-    "storage.drive": _NO_STORAGE,
-    "storage.mount": _NO_STORAGE,
+    "storage.mount": _NO_MOUNT,
+    "storage.Mount": _NO_MOUNT,
+    "storage.FileSystem": _NO_FILESYSTEM,
+    "storage.filesystem": _NO_FILESYSTEM,
+    "storage.StorageOrchestrator": "the control plane moves files between works itself",
+    "storage.orchestrator": "the control plane moves files between works itself",
     "api": "lightning-ctl serves no REST API for flows (configure_api, Get/Post/Put/Delete)",
     "frontend": "lightning-ctl serves no UI (StaticWebFrontend, StreamlitFrontend, ...)",
     "utilities.frontend": "lightning-ctl serves no UI (AppInfo)",

@@ -11,6 +11,7 @@ import json
 import sys
 from typing import Any, ClassVar
 
+from lightning_ctl.sdk._storage_values import refresh_storage_values
 from lightning_ctl.sdk.errors import StateNotSerializableError
 
 
@@ -80,6 +81,10 @@ class StateAttributes(Named):
     _INTERNAL_STATE_NAMES: ClassVar[frozenset[str]] = frozenset()
     _IS_FLOW: ClassVar[bool] = False
     """True on LightningFlow: a flow holds components; a work never does."""
+
+    def _set_name(self, name: str) -> None:
+        super()._set_name(name)
+        refresh_storage_values(self)
 
     def _state_names(self) -> set[str]:
         try:

@@ -24,10 +24,18 @@ from lightning_ctl.sdk._calls import (
     run_inline,
 )
 from lightning_ctl.sdk._cloud_compute import CloudCompute
-from lightning_ctl.sdk._component import StateAttributes, check_json_value, is_state_name, to_json
+from lightning_ctl.sdk._component import (
+    StateAttributes,
+    check_json_value,
+    is_in_method,
+    is_state_name,
+    to_json,
+)
+from lightning_ctl.sdk._payload import _BasePayload
 from lightning_ctl.sdk._restart import RestartPolicy
 from lightning_ctl.sdk._runtime import get_runtime
 from lightning_ctl.sdk._status import WorkStageStatus, WorkStatus, WorkStopReasons, make_status
+from lightning_ctl.sdk._storage_values import assigned_value, decode_value, track_paths
 from lightning_ctl.sdk.errors import LightningWorkException
 
 _INTERNAL_STATE_NAMES = frozenset(
@@ -157,13 +165,18 @@ class LightningWork(StateAttributes):
         state = self._state_names()
         if name not in state:
             self._check_declared(name)
+        in_init = isinstance(value, _BasePayload) and is_in_method(self, ("__init__",))
+        value = assigned_value(self, name, value, in_init, is_work=True)
         if name != "_cloud_compute":
             check_json_value(self, name, value)
         self.__dict__[name] = value
         state.add(name)
+        paths_changed = track_paths(self, name, value)
         runtime = get_runtime()
         if runtime is not None:
             runtime.record_change(self, name, value)
+            if paths_changed:
+                runtime.record_change(self, "_paths", self._paths)
 
     # -- identity and configuration -------------------------------------------------------------------------------
 
@@ -417,7 +430,7 @@ class LightningWork(StateAttributes):
         for name, value in state.get("vars", {}).items():
             if isinstance(value, dict) and value.get("type") == "__cloud_compute__":
                 value = CloudCompute.from_dict(value)
-            setattr(self, name, value)
+            setattr(self, name, decode_value(value))
         if "calls" in state:
             self.__dict__["_calls"] = clean_ledger(state["calls"])
 

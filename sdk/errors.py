@@ -11,6 +11,7 @@ from typing import Any
 
 __all__ = [
     "AppImportError",
+    "ArtifactNotFoundError",
     "AttributeTooLargeError",
     "CacheMissException",
     "ExitAppException",
@@ -20,6 +21,7 @@ __all__ = [
     "LightningWorkException",
     "MisconfigurationException",
     "StateNotSerializableError",
+    "TransferError",
     "WorkFailedError",
 ]
 
@@ -136,3 +138,28 @@ class LightningWorkException(LightningError):
 
 class InvalidReturnValueError(LightningError):
     """A work's ``run()`` returned a value that isn't allowed (it must return None)."""
+
+
+class TransferError(LightningError, OSError):
+    """A file could not be moved between works (or to or from the app's store); the message says why."""
+
+    def __init__(self, message: str, *, work_name: str = "", path: str = "", origin_name: str = "") -> None:
+        """Create the error.
+
+        Args:
+            message: What went wrong; names the work, the path and the cause.
+            work_name: The work that asked for the file, such as ``root.consumer``.
+            path: The Path (or the Payload's or Drive's name) at fault.
+            origin_name: The work that made it, such as ``root.producer``, when known.
+        """
+        super().__init__(message)
+        self.work_name = work_name
+        self.path = path
+        self.origin_name = origin_name
+
+    def __str__(self) -> str:
+        return str(self.args[0]) if self.args else ""
+
+
+class ArtifactNotFoundError(TransferError, FileNotFoundError):
+    """The file is neither in the app's store nor obtainable from the work that made it."""

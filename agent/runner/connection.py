@@ -7,6 +7,9 @@ running, reconnects to the agent's socket when an agent listens there again, and
 acknowledged. The buffer is bounded (``unacked.py``): when full, attribute changes are merged (latest value per
 attribute, each merge within the attribute limit); statuses, exits and errors are never dropped. Nothing stops the sender: an
 event that cannot be framed is replaced, in its place, by one saying why.
+
+Storage requests (Path, Payload, Drive) wait for the agent's reply; one still unanswered when the agent goes is
+sent again to the next agent (every request is idempotent).
 """
 
 from __future__ import annotations
@@ -27,6 +30,7 @@ from lightning_ctl.protos.lightning.v1 import events_pb2
 from lightning_ctl.protos.limits import BATCH_BYTES, DEFAULT_MAX_ATTRIBUTE_BYTES, max_message_bytes
 from lightning_ctl.sdk._agent_messages import RunnerHello, RunnerInit
 from lightning_ctl.sdk._events import EventBody, RunCall, UpdateVars
+from lightning_ctl.sdk._storage_types import StorageAsk, StorageReply, StorageRequest
 
 _MAX_BATCH = 512
 _RECONNECT_INITIAL_S = 0.05
@@ -39,6 +43,15 @@ class _Flush:
     """A marker in the send queue: set once everything queued before it was written (or could not be)."""
 
     def __init__(self) -> None:
+        self.done = threading.Event()
+
+
+class _PendingRequest:
+    """A storage request and, once the agent answered, its reply."""
+
+    def __init__(self, request: StorageRequest) -> None:
+        self.request = request
+        self.reply: StorageReply | None = None
         self.done = threading.Event()
 
 
@@ -59,6 +72,9 @@ class RunnerConnection:
         self._reconnect_delay_s = _RECONNECT_INITIAL_S
         self._on_message: Callable[[RunCall | UpdateVars], None] | None = None
         self._early: list[RunCall | UpdateVars] = []
+        self._request_ids = itertools.count(1)
+        self._requests: dict[int, _PendingRequest] = {}
+        """Storage requests awaiting their reply: sent again on every reconnection."""
         self.max_attribute_bytes = DEFAULT_MAX_ATTRIBUTE_BYTES
         self._max_frame_bytes = max_message_bytes(self.max_attribute_bytes)
 
@@ -112,6 +128,18 @@ class RunnerConnection:
         event.delta.command_seq = command_seq
         self._outbox.put(event)
 
+    def request(self, ask: StorageAsk) -> StorageReply:
+        """Send a storage request to the agent and wait for its reply (across agent restarts: it is sent again)."""
+        with self._lock:
+            pending = _PendingRequest(StorageRequest(next(self._request_ids), ask))
+            self._requests[pending.request.request_id] = pending
+            sock = self._sock
+        if sock is not None:
+            self._send(sock, [self._storage_frame([pending.request])])
+        pending.done.wait()
+        assert pending.reply is not None
+        return pending.reply
+
     def flush(self, timeout_s: float) -> bool:
         """Wait until everything queued so far was written; False on timeout."""
         marker = _Flush()
@@ -146,12 +174,18 @@ class RunnerConnection:
 
     def _write(self, sock: socket.socket, events: list[events_pb2.WorkEvent], hello: bool = False) -> None:
         """Write ``events`` in frames of at most BATCH_BYTES (a larger event alone in its own)."""
+        self._send(sock, self._frames(events, hello))
+
+    def _send(self, sock: socket.socket, frames: list[bytes]) -> None:
         try:
-            for frame in self._frames(events, hello):
+            for frame in frames:
                 with self._write_lock:
                     sock.sendall(frame)
         except OSError:
             self._disconnected(sock)
+
+    def _storage_frame(self, requests: list[StorageRequest]) -> bytes:
+        return encode_frame(codec.runner_payload([], storage=requests), self._max_frame_bytes)
 
     def _frames(self, events: list[events_pb2.WorkEvent], hello: bool) -> list[bytes]:
         frames, payloads, size = [], [], 0
@@ -218,6 +252,13 @@ class RunnerConnection:
                 continue
             if isinstance(message, RunnerInit):
                 continue  # only the first connection's, already taken
+            if isinstance(message, StorageReply):
+                with self._lock:
+                    pending = self._requests.pop(message.request_id, None)
+                if pending is not None:
+                    pending.reply = message
+                    pending.done.set()
+                continue
             with self._lock:
                 handler = self._on_message
                 if handler is None:
@@ -238,6 +279,8 @@ class RunnerConnection:
                 with self._lock:
                     events = self._unacked.events()
                     frames = self._frames(events, hello=True)
+                    if self._requests:
+                        frames.append(self._storage_frame([p.request for p in self._requests.values()]))
                     with self._write_lock:
                         for frame in frames:
                             sock.sendall(frame)

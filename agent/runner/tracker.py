@@ -20,6 +20,7 @@ from typing import Any, Callable
 
 from lightning_ctl.protos.limits import DEFAULT_MAX_ATTRIBUTE_BYTES
 from lightning_ctl.sdk._component import to_json
+from lightning_ctl.sdk._storage_values import received_value
 from lightning_ctl.sdk._work import LightningWork
 from lightning_ctl.sdk.errors import AttributeTooLargeError
 
@@ -63,7 +64,7 @@ class VarsTracker:
         with self._lock:
             encoded = {name: to_json(value) for name, value in values.items()}
             for name, value in values.items():
-                self._work.__dict__[name] = value
+                self._work.__dict__[name] = received_value(self._work, value)
                 self._work._state_names().add(name)
                 self._remember(name, value, encoded[name])
             if echo:

@@ -20,6 +20,12 @@ from typing import Any
 
 from lightning_ctl.agent.runner.commands import CommandSequencer
 from lightning_ctl.agent.runner.connection import RunnerConnection
+from lightning_ctl.agent.runner.storage_link import (
+    RunnerStorage,
+    fetch_path_attributes,
+    persist_artifacts,
+    receive_arguments,
+)
 from lightning_ctl.agent.runner.tracker import VarsTracker
 from lightning_ctl.protos.limits import MAX_STATUS_MESSAGE_CHARS
 from lightning_ctl.sdk._agent_messages import RunnerInit
@@ -29,8 +35,9 @@ from lightning_ctl.sdk._hashing import START_CALL_HASH
 from lightning_ctl.sdk._loader import load_app, user_traceback
 from lightning_ctl.sdk._runtime import Runtime, set_runtime
 from lightning_ctl.sdk._status import WorkFailureReasons, WorkStageStatus, WorkStopReasons, make_status
+from lightning_ctl.sdk._storage import StorageBackend, set_storage
 from lightning_ctl.sdk._work import LightningWork
-from lightning_ctl.sdk.errors import InvalidReturnValueError
+from lightning_ctl.sdk.errors import InvalidReturnValueError, TransferError
 
 _OUR_DIR = str(Path(__file__).resolve().parent.parent)  # agent/: frames of ours are cut from user tracebacks
 WATCH_INTERVAL_S = 0.1
@@ -56,10 +63,12 @@ class _WorkProcessRuntime(Runtime):
 class WorkProcess:
     """Runs one work inside this process, driven by the agent over ``connection``."""
 
-    def __init__(self, connection: RunnerConnection, work: LightningWork, tracker: VarsTracker) -> None:
+    def __init__(self, connection: RunnerConnection, work: LightningWork, tracker: VarsTracker,
+                 storage: StorageBackend | None = None) -> None:
         self.connection = connection
         self.work = work
         self.tracker = tracker
+        self.storage = storage or StorageBackend()
         self.calls: queue.SimpleQueue[RunCall] = queue.SimpleQueue()
         self.latest_hash = START_CALL_HASH
         self._commands = CommandSequencer()
@@ -91,6 +100,7 @@ class WorkProcess:
             self.work.on_exit()
         except Exception as exc:  # noqa: BLE001 - the user's hook failing must not lose the stopped status
             print(f"on_exit of {self.work.name} raised:\n{user_traceback(exc, (_OUR_DIR,))}", file=sys.stderr)
+        persist_artifacts(self.work, self.storage)  # after on_exit: what it saved last is kept too
         self.tracker.sweep()
         self.status(self.latest_hash, WorkStageStatus.STOPPED, reason=WorkStopReasons.SIGTERM_SIGNAL_HANDLER.value)
         self.connection.flush(FLUSH_TIMEOUT_S)
@@ -125,6 +135,12 @@ class WorkProcess:
         self.latest_hash = call_hash
         self.status(call_hash, WorkStageStatus.RUNNING)
         try:
+            args, kwargs = receive_arguments(self.work, args, kwargs)
+            fetch_path_attributes(self.work)
+        except TransferError as exc:  # the files the call needs could not be had: the call fails saying why
+            self.fail(call_hash, exc, ours=True)
+            return
+        try:
             with executing(self.work):
                 result = self.work._user_run()(*args, **kwargs)
             if result is not None:
@@ -136,13 +152,18 @@ class WorkProcess:
         except BaseException as exc:  # noqa: BLE001 - the user's failure becomes a status, whatever it is
             self.fail(call_hash, exc)
             return
+        persist_artifacts(self.work, self.storage)
         self.status(call_hash, WorkStageStatus.SUCCEEDED)
 
-    def fail(self, call_hash: str, exc: BaseException) -> None:
-        """Report a failed call; exit the process when on_exception re-raises (the app then fails)."""
+    def fail(self, call_hash: str, exc: BaseException, ours: bool = False) -> None:
+        """Report a failed call; exit the process when on_exception re-raises (the app then fails).
+
+        ``ours``: raised by lightning-ctl around the user's code (not by it): only the message is shown.
+        """
         self.tracker.sweep()
         # Our own check raised it: no frame of the user's to show, only what to fix.
-        text = _cut(str(exc) if isinstance(exc, InvalidReturnValueError) else user_traceback(exc, (_OUR_DIR,)))
+        ours = ours or isinstance(exc, InvalidReturnValueError)
+        text = _cut(str(exc) if ours else user_traceback(exc, (_OUR_DIR,)))
         reason = (
             WorkFailureReasons.INVALID_RETURN_VALUE
             if isinstance(exc, InvalidReturnValueError)
@@ -250,7 +271,9 @@ def run(
         os._exit(1)
     tracker = VarsTracker(work, connection.emit_values, connection.max_attribute_bytes)
     runtime.work, runtime.tracker = work, tracker
-    process = WorkProcess(connection, work, tracker)
+    storage = RunnerStorage(connection, work_name)
+    set_storage(storage)
+    process = WorkProcess(connection, work, tracker, storage)
     signal.signal(signal.SIGTERM, process.on_sigterm)
     deliver_sigterm_reliably(process)
     connection.set_handler(process.on_message)

@@ -56,6 +56,7 @@ DEFAULT_IGNORES: tuple[str, ...] = (
     ".tox",
     "*.egg-info",
     ".lightning-ctl",
+    ".storage",
     ".DS_Store",
 )
 """Names left out of every bundle (``.lightningignore`` can bring one back with ``!name``)."""

@@ -23,13 +23,12 @@ from lightning_ctl.controlplane.agents.bundles import iter_chunks
 from lightning_ctl.controlplane.agents.placement import AgentCapacity
 from lightning_ctl.controlplane.agents.registry import AgentRegistry, AgentSession
 from lightning_ctl.controlplane.api.event_gate import EventGate
-from lightning_ctl.controlplane.api.interceptors import current_principal
+from lightning_ctl.controlplane.api.interceptors import current_principal, peer_certificate
 from lightning_ctl.controlplane.credential_store import (
     AgentRecord,
     CredentialStore,
     Principal,
     Role,
-    certificate_fingerprint,
     with_labels,
 )
 from lightning_ctl.controlplane.errors import CredentialError, CredentialForbiddenError, CredentialRefusedError
@@ -99,7 +98,7 @@ class AgentServicer(agent_pb2_grpc.AgentServiceServicer):
                 f"plane speaks version {PROTOCOL_VERSION}: run the same lightning-ctl version on both",
             )
         try:
-            credential, record = self._identify(principal, registration, _peer_certificate(context))
+            credential, record = self._identify(principal, registration, peer_certificate(context))
         except CredentialRefusedError as exc:
             await context.abort(grpc.StatusCode.UNAUTHENTICATED, f"credential refused: {exc}")
         except CredentialError as exc:
@@ -185,7 +184,7 @@ class AgentServicer(agent_pb2_grpc.AgentServiceServicer):
         try:
             if principal is None:
                 raise CredentialRefusedError("no credential")
-            self._credentials.check_agent(principal, principal.subject, _peer_certificate(context))
+            self._credentials.check_agent(principal, principal.subject, peer_certificate(context))
         except CredentialError as exc:
             await context.abort(grpc.StatusCode.PERMISSION_DENIED, str(exc))
         bundle = self._registry.bundle.built if self._registry.bundle else None
@@ -240,12 +239,6 @@ class AgentServicer(agent_pb2_grpc.AgentServiceServicer):
 
 
 _NOT_COMMANDS = (EventsApplied, OutputShown, EventRejected)
-
-
-def _peer_certificate(context: grpc.aio.ServicerContext) -> str:
-    """The fingerprint of the client certificate this connection presented ("" without mutual TLS)."""
-    pems = context.auth_context().get("x509_pem_cert") or ()
-    return certificate_fingerprint(pems[0] if pems else None)
 
 
 def _why_ended(reader: asyncio.Task[None]) -> str:

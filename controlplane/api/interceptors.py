@@ -3,6 +3,8 @@
     /lightning.v1.AgentService/Connect       an agent credential, or a join token (to register once)
     /lightning.v1.AgentService/FetchBundle   an agent credential
     /lightning.v1.AppService/*               the operator's token
+    /lightning.v1.StorageService/*           an agent credential (its works' files); the operator's token only
+                                             reads (ListArtifacts, ListDrive, ResolveArtifact, DownloadBlob)
 
 No credential, or an unknown, expired, used-up or revoked one: UNAUTHENTICATED, saying which. A valid credential
 on a method it does not open: PERMISSION_DENIED, saying which credential to use. The handler finds the caller in
@@ -17,7 +19,12 @@ from typing import Any, Awaitable, Callable
 import grpc
 import structlog
 
-from lightning_ctl.controlplane.credential_store import CredentialStore, Principal, Role
+from lightning_ctl.controlplane.credential_store import (
+    CredentialStore,
+    Principal,
+    Role,
+    certificate_fingerprint,
+)
 from lightning_ctl.controlplane.errors import CredentialRefusedError
 
 log = structlog.get_logger(component="auth")
@@ -29,15 +36,20 @@ current_principal: contextvars.ContextVar[Principal | None] = contextvars.Contex
 
 _AGENT_SERVICE = "/lightning.v1.AgentService/"
 _APP_SERVICE = "/lightning.v1.AppService/"
+_STORAGE_SERVICE = "/lightning.v1.StorageService/"
 _OPENS: dict[str, frozenset[Role]] = {
     f"{_AGENT_SERVICE}Connect": frozenset({Role.AGENT, Role.JOIN}),
     f"{_AGENT_SERVICE}FetchBundle": frozenset({Role.AGENT}),
+    f"{_STORAGE_SERVICE}ListArtifacts": frozenset({Role.OPERATOR}),
+    **{f"{_STORAGE_SERVICE}{read}": frozenset({Role.AGENT, Role.OPERATOR})
+       for read in ("ListDrive", "ResolveArtifact", "DownloadBlob")},
 }
 _HINTS = {
-    Role.OPERATOR: "the operator's token cannot act as an agent: agents join with a join token "
-                   "(lightning-ctl agents join-token)",
+    Role.OPERATOR: "the operator's token cannot act as an agent (nor write to the app's store): agents join with a "
+                   "join token (lightning-ctl agents join-token)",
     Role.JOIN: "a join token only registers a new agent (it then uses its own agent credential)",
-    Role.AGENT: "an agent credential only serves its agent's stream: operate the app with the operator's token",
+    Role.AGENT: "an agent credential only serves its agent's stream and its works' files: operate the app with the "
+                "operator's token",
     Role.SCOPED: "this key does not open the gRPC services",
 }
 
@@ -48,7 +60,15 @@ def allowed_roles(method: str) -> frozenset[Role]:
         return _OPENS[method]
     if method.startswith(_APP_SERVICE):
         return frozenset({Role.OPERATOR})
+    if method.startswith(_STORAGE_SERVICE):
+        return frozenset({Role.AGENT})
     return frozenset()
+
+
+def peer_certificate(context: grpc.aio.ServicerContext) -> str:
+    """The fingerprint of the client certificate this connection presented ("" without mutual TLS)."""
+    pems = context.auth_context().get("x509_pem_cert") or ()
+    return certificate_fingerprint(pems[0] if pems else None)
 
 
 def bearer_of(metadata: Any) -> str:

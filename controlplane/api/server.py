@@ -7,10 +7,11 @@ import grpc
 from lightning_ctl.controlplane.api.agent_service import AgentServicer
 from lightning_ctl.controlplane.api.app_service import AppServicer
 from lightning_ctl.controlplane.api.interceptors import AuthInterceptor
+from lightning_ctl.controlplane.api.storage_service import StorageServicer
 from lightning_ctl.controlplane.credential_store import CredentialStore
 from lightning_ctl.controlplane.credentials import TlsFiles
 from lightning_ctl.controlplane.errors import PortInUseError
-from lightning_ctl.protos.lightning.v1 import agent_pb2_grpc, app_pb2_grpc
+from lightning_ctl.protos.lightning.v1 import agent_pb2_grpc, app_pb2_grpc, storage_pb2_grpc
 from lightning_ctl.protos.limits import max_message_bytes
 from lightning_ctl.protos.transport import server_options
 
@@ -29,9 +30,9 @@ def _bind(server: grpc.aio.Server, address: str, credentials: grpc.ServerCredent
 
 def build_server(
     agent_servicer: AgentServicer, credentials: CredentialStore, host: str, port: int, tls: TlsFiles | None = None,
-    app_servicer: AppServicer | None = None,
+    app_servicer: AppServicer | None = None, storage_servicer: StorageServicer | None = None,
 ) -> tuple[grpc.aio.Server, int, int]:
-    """A server with the agent service (and the app service) behind authentication, on ``host:port``.
+    """A server with the agent service (and the app and storage services) behind authentication, on ``host:port``.
 
     Returns the server, the bound port, and the port the local agent should use: the same one without TLS; with
     TLS, an extra plain port on 127.0.0.1 only (credentials are still required there).
@@ -41,6 +42,8 @@ def build_server(
     agent_pb2_grpc.add_AgentServiceServicer_to_server(agent_servicer, server)
     if app_servicer is not None:
         app_pb2_grpc.add_AppServiceServicer_to_server(app_servicer, server)
+    if storage_servicer is not None:
+        storage_pb2_grpc.add_StorageServiceServicer_to_server(storage_servicer, server)
     bound = _bind(server, f"{host}:{port}", tls.server_credentials() if tls else None)
     local_port = _bind(server, "127.0.0.1:0", None) if tls else bound
     return server, bound, local_port

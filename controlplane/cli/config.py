@@ -89,6 +89,17 @@ class CliConfig:
         return Target(run.address, self.token or run.token, *tls, pid=run.pid)  # type: ignore[misc]
 
 
+def is_app_running(config: CliConfig) -> bool:
+    """Whether an app is running on this machine (one the operating commands would reach without --address)."""
+    try:
+        config.target()
+    except CliError as exc:
+        if exc.exit_code == ExitCode.UNREACHABLE:
+            return False
+        raise
+    return True
+
+
 def _read_token(path: Path) -> str:
     try:
         return path.read_text().strip()
@@ -150,19 +161,26 @@ def operating_command(function: Callable[..., Any]) -> Callable[..., Any]:
 
 
 def call_app(
-    config: CliConfig, action: Callable[[AppClient], Awaitable[T]], target: Target | None = None
+    config: CliConfig, action: Callable[[Any], Awaitable[T]], target: Target | None = None,
+    client_class: type[AppClient] | None = None,
 ) -> T:
     """Run ``action`` with a client of the app (``target``, or the config's); client errors become CliErrors
     with their exit code.
 
     Ctrl-C exits 130 quietly; a closed stdout (``| head``) ends the command quietly.
+
+    Args:
+        config: The command's settings.
+        action: Given the client, what to do.
+        target: The app to reach (default: the config's).
+        client_class: An AppClient subclass that speaks more services (default: AppClient).
     """
     from lightning_ctl.controlplane.api.client import AppClient, ClientError
 
     target = target or config.target()
 
     async def main() -> T:
-        async with AppClient(target, config.timeout_s) as client:
+        async with (client_class or AppClient)(target, config.timeout_s) as client:
             return await action(client)
 
     try:

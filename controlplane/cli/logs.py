@@ -16,6 +16,7 @@ from lightning_ctl.controlplane.cli.config import (
     CliError,
     call_app,
     complete_work_names,
+    is_app_running,
     operating_command,
 )
 from lightning_ctl.controlplane.cli.render import dropped_text, dumps, log_line_json, log_line_text
@@ -115,7 +116,7 @@ def logs(
             out.write("\n".join(chunks) + "\n")
             out.flush()
 
-    if not config.address and not _app_running(config):
+    if not config.address and not is_app_running(config):
         _past_logs(app_file, works, tail, since_epoch, write)
         return
 
@@ -126,17 +127,6 @@ def logs(
     call_app(config, stream)
     if follow:
         click.echo("the app has ended", err=True)
-
-
-def _app_running(config: CliConfig) -> bool:
-    """Whether an app is running on this machine (one the operating commands would reach without --address)."""
-    try:
-        config.target()
-    except CliError as exc:
-        if exc.exit_code == ExitCode.UNREACHABLE:
-            return False
-        raise
-    return True
 
 
 def _past_logs(app_file: str | None, works: tuple[str, ...], tail: int | None, since: float | None,

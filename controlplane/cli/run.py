@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import re
 
@@ -11,7 +12,12 @@ from lightning_ctl.controlplane.agents.local_agent import LocalAgent
 from lightning_ctl.controlplane.credentials import TlsFiles, load_or_create_token
 from lightning_ctl.controlplane.home import remember_app
 from lightning_ctl.controlplane.options import RunOptions
-from lightning_ctl.protos.limits import DEFAULT_MAX_ATTRIBUTE_BYTES, MAX_MAX_ATTRIBUTE_BYTES, MIN_MAX_ATTRIBUTE_BYTES
+from lightning_ctl.protos.limits import (
+    DEFAULT_MAX_ATTRIBUTE_BYTES,
+    MAX_MAX_ATTRIBUTE_BYTES,
+    MIN_MAX_ATTRIBUTE_BYTES,
+)
+from lightning_ctl.sdk._loader_args import APP_ARGV_VARIABLE
 from lightning_ctl.sdk._sizes import parse_size
 
 _ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
@@ -31,6 +37,17 @@ def parse_env(values: tuple[str, ...]) -> dict[str, str]:
     return env
 
 
+def parse_storage_options(values: tuple[str, ...]) -> dict[str, str]:
+    """``("KEY=VALUE", ...)`` as a dict; a usage error naming the bad value otherwise."""
+    options: dict[str, str] = {}
+    for value in values:
+        key, sep, val = value.partition("=")
+        if not sep or not key:
+            raise click.BadParameter(f"expected KEY=VALUE, got {value!r}", param_hint="--storage-option")
+        options[key] = val
+    return options
+
+
 def parse_attribute_size(value: str) -> int:
     """``--max-attribute-size``: a size such as ``16Mi``, within the range the wire can carry."""
     try:
@@ -44,7 +61,10 @@ def parse_attribute_size(value: str) -> int:
 
 
 @click.command(context_settings={"help_option_names": ["-h", "--help"]})
-@click.argument("target", nargs=-1, required=True, metavar="APP_FILE")
+@click.argument("target", nargs=-1, required=True, metavar="APP_FILE [-- APP_ARG...]")
+@click.option("--app-args", "--app_args", "app_args", multiple=True, metavar="ARG",
+              help="An argument for the app file's own command line (sys.argv), as the former framework's "
+                   "--app_args (repeatable); arguments after `--` go there too.")
 @click.option("--env", "env_values", multiple=True, metavar="NAME=VALUE",
               help="Set an environment variable for the flows and every work (repeatable).")
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address the control plane listens on.")
@@ -69,6 +89,12 @@ def parse_attribute_size(value: str) -> int:
 @click.option("--fresh", is_flag=True,
               help="Start over even if the previous run of this app did not end (default: resume it).")
 @click.option("--no-local-agent", is_flag=True, help="Do not start a local agent: works run on remote agents only.")
+@click.option("--storage", "storage_url", default=None, metavar="URL",
+              help="Keep the app's files (Paths, Payloads, Drives) at this folder or fsspec URL, e.g. "
+                   "s3://bucket/prefix (needs the 'storage' extra)  [default: a folder of ~/.lightning-ctl].")
+@click.option("--storage-option", "storage_values", multiple=True, metavar="KEY=VALUE",
+              help="An option of the --storage filesystem, e.g. endpoint_url=http://minio:9000 (repeatable; pass "
+                   "credentials through the environment, e.g. AWS_ACCESS_KEY_ID).")
 @click.option("--stop-grace", type=float, default=30.0, show_default=True,
               help="Seconds a stopped work gets to exit before SIGKILL.")
 @click.option("--heartbeat-interval", type=click.FloatRange(min=0.05), default=2.0, show_default=True,
@@ -78,6 +104,7 @@ def parse_attribute_size(value: str) -> int:
               show_default=True)
 def run(
     target: tuple[str, ...],
+    app_args: tuple[str, ...],
     env_values: tuple[str, ...],
     host: str,
     port: int,
@@ -90,6 +117,8 @@ def run(
     agent_lost_grace: float,
     fresh: bool,
     no_local_agent: bool,
+    storage_url: str | None,
+    storage_values: tuple[str, ...],
     stop_grace: float,
     heartbeat_interval: float,
     log_format: str,
@@ -97,14 +126,18 @@ def run(
 ) -> None:
     """Run the app in APP_FILE until it ends (``run app APP_FILE`` works too).
 
+    The app file, and every work's process, sees ``sys.argv`` as ``[APP_FILE, APP_ARG...]`` while it loads, as with
+    ``python APP_FILE APP_ARG...``: ``lightning-ctl run app.py -- --use_gpu`` (or ``--app-args --use_gpu``).
+
     Exit codes: 0 the app stopped; 1 it failed (a flow called fail() or raised, or a work failed the app) or could
     not be loaded; 2 usage error; 130 stopped by Ctrl-C; 143 stopped by SIGTERM.
     """
-    if len(target) == 2 and target[0] == "app":
+    if len(target) >= 2 and target[0] == "app":
         target = target[1:]
-    if len(target) != 1:
-        raise click.UsageError("expected one APP_FILE")
     env = parse_env(env_values)
+    app_argv = [*target[1:], *app_args]
+    if app_argv:
+        env[APP_ARGV_VARIABLE] = json.dumps(app_argv)
     if bool(tls_cert) != bool(tls_key):
         raise click.UsageError("--tls-cert and --tls-key go together")
     if tls_ca and not tls_cert:
@@ -127,6 +160,8 @@ def run(
         tls=TlsFiles(tls_cert, tls_key, tls_ca) if tls_cert and tls_key else None,
         fresh=fresh,
         agent_lost_grace_s=agent_lost_grace,
+        storage_url=storage_url,
+        storage_options=parse_storage_options(storage_values),
     )
     if os.path.isfile(options.app_path):
         remember_app(options.app_path)  # so that `lightning-ctl logs` finds its output once it has ended
@@ -147,7 +182,7 @@ def _run(options: RunOptions, log_format: str, local_agent: LocalAgent | None) -
     from lightning_ctl.controlplane.app_host import AppHost
     from lightning_ctl.controlplane.flows.resume import AppAlreadyRunningError
     from lightning_ctl.sdk._logging import configure_logging, protect_standard_streams
-    from lightning_ctl.sdk.errors import AppImportError
+    from lightning_ctl.sdk.errors import AppImportError, MisconfigurationException
 
     protect_standard_streams()  # `lightning-ctl run app.py | grep -q ...`: a closed console never fails the app
     configure_logging(log_format, options.log_level)
@@ -155,5 +190,5 @@ def _run(options: RunOptions, log_format: str, local_agent: LocalAgent | None) -
         return asyncio.run(AppHost(options, local_agent).run())
     except AppImportError as exc:
         raise click.ClickException(str(exc).rstrip()) from None
-    except (PortInUseError, AppAlreadyRunningError) as exc:
+    except (PortInUseError, AppAlreadyRunningError, MisconfigurationException) as exc:
         raise click.ClickException(str(exc)) from None

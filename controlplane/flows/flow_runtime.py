@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import dataclasses
 import functools
+import json
 import signal
 import time
 from typing import Any, Callable
@@ -45,6 +46,7 @@ from lightning_ctl.controlplane.flows.stimuli import (
 )
 from lightning_ctl.controlplane.flows.work_process_state import WorkProcessState
 from lightning_ctl.sdk._calls import apply_status, apply_to_latest, explain_pending, is_stopped_for_good
+from lightning_ctl.sdk._component import to_json
 from lightning_ctl.sdk._events import (
     AgentConnected,
     EventBody,
@@ -65,6 +67,7 @@ from lightning_ctl.sdk._events import (
 )
 from lightning_ctl.sdk._runtime import Runtime
 from lightning_ctl.sdk._status import WorkFailureReasons, WorkStageStatus, WorkStopReasons, make_status
+from lightning_ctl.sdk._storage_values import decode_value
 from lightning_ctl.sdk._work import LightningWork
 
 log = structlog.get_logger(component="runtime")
@@ -176,9 +179,10 @@ class FlowRuntime:
         work = called.work
         process, launched = self._ensure_process(work, start_action=False, cause=called.cause)
         process.idle_since = None
-        call = RunCall(work.name, process.attempt, called.call_hash, list(called.args), dict(called.kwargs),
-                       self._unsent_changes(work, process), command_seq=process.next_command_seq(),
-                       cause=called.cause)
+        # Plain JSON (a Path becomes its tagged dict): the call is encoded on the I/O thread and checkpointed.
+        args, kwargs = json.loads(to_json([list(called.args), dict(called.kwargs)]))
+        call = RunCall(work.name, process.attempt, called.call_hash, args, kwargs, self._unsent_changes(work, process),
+                       command_seq=process.next_command_seq(), cause=called.cause)
         process.unconfirmed.append(call)
         return [*launched, call]
 
@@ -262,7 +266,7 @@ class FlowRuntime:
         for name, value in work._public_vars().items():
             if name not in synced or not same(value, synced[name]):
                 synced[name] = snapshot(value)
-                changes[name] = value
+                changes[name] = json.loads(to_json(value))  # plain JSON, a copy: the flow may change it meanwhile
         return changes
 
     # -- what the asyncio side reports ----------------------------------------------------------------------------
@@ -356,10 +360,10 @@ class FlowRuntime:
     def _vars_changed(self, body: VarsChanged, work: LightningWork, process: WorkProcessState,
                       cause: str) -> list[Instruction]:
         for name, value in body.values.items():
-            work.__dict__[name] = value
+            work.__dict__[name] = decoded = decode_value(value)  # a Path, Payload or Drive is an object here too
             work._state_names().add(name)
             if not name.startswith("_"):
-                process.synced[name] = snapshot(value)
+                process.synced[name] = snapshot(decoded)
         if body.command_seq:
             process.confirm_updates(body.command_seq)
         return [RunFlows(cause)]

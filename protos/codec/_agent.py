@@ -24,8 +24,9 @@ from lightning_ctl.protos.limits import (
 )
 from lightning_ctl.sdk._agent_messages import EventRejected, GpuDevice, Registration, Welcome
 from lightning_ctl.sdk._events import Command, EventsApplied, OutputShown, RunningWork
+from lightning_ctl.sdk._storage_types import UploadRequested
 
-ControlItem = Union[Welcome, list[Command], EventsApplied, OutputShown, EventRejected]
+ControlItem = Union[Welcome, list[Union[Command, UploadRequested]], EventsApplied, OutputShown, EventRejected]
 """What one ControlMessage carries, as plain types."""
 
 _AGENT_ID = re.compile(rf"[A-Za-z0-9][A-Za-z0-9._-]{{0,{MAX_AGENT_ID_CHARS - 1}}}")

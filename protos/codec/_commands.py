@@ -1,10 +1,13 @@
-"""Commands for agents and work processes: ``sdk._events`` commands to and from protobuf."""
+"""Commands for agents and work processes: ``sdk._events`` commands (and the store's UploadRequested) to and from
+protobuf."""
 
 from __future__ import annotations
 
+from lightning_ctl.protos.codec._storage import upload_requested_from_pb, upload_requested_to_pb
 from lightning_ctl.protos.codec._values import CodecError, dumps, loads
 from lightning_ctl.protos.lightning.v1 import agent_pb2, events_pb2
 from lightning_ctl.sdk._events import Command, LaunchWork, RunCall, StopWork, UpdateVars
+from lightning_ctl.sdk._storage_types import UploadRequested
 
 
 def run_call_to_pb(call: RunCall) -> events_pb2.RunCall:
@@ -44,8 +47,10 @@ def update_vars_from_pb(pb: events_pb2.UpdateVars) -> UpdateVars:
     return UpdateVars(pb.work_name, pb.attempt, loads(pb.vars_json, "update.vars_json", {}), pb.command_seq)
 
 
-def command_to_pb(command: Command) -> agent_pb2.Command:
+def command_to_pb(command: Command | UploadRequested) -> agent_pb2.Command:
     """A command for an agent as protobuf."""
+    if isinstance(command, UploadRequested):
+        return agent_pb2.Command(upload=upload_requested_to_pb(command))
     if isinstance(command, RunCall):
         return agent_pb2.Command(call=run_call_to_pb(command))
     if isinstance(command, UpdateVars):
@@ -76,9 +81,11 @@ def command_to_pb(command: Command) -> agent_pb2.Command:
     raise TypeError(f"unknown command {type(command).__name__}")  # pragma: no cover
 
 
-def command_from_pb(pb: agent_pb2.Command) -> Command:
+def command_from_pb(pb: agent_pb2.Command) -> Command | UploadRequested:
     """A command for an agent from protobuf; raises CodecError naming the field at fault."""
     kind = pb.WhichOneof("kind")
+    if kind == "upload":
+        return upload_requested_from_pb(pb.upload)
     if kind == "call":
         return run_call_from_pb(pb.call)
     if kind == "update":

@@ -1,12 +1,13 @@
 """The runner link: messages between an agent and its work processes, as the payloads of socket frames.
 
-The agent's side handles events as opaque bytes (each a serialized WorkEvent, relayed as it is); the work
-process's side turns what the agent sends into plain types.
+The agent's side handles events as opaque bytes (each a serialized WorkEvent, relayed as it is) and a work's
+storage requests as plain types (it serves them); the work process's side turns what the agent sends into plain
+types.
 """
 
 from __future__ import annotations
 
-from typing import Union
+from typing import NamedTuple, Union
 
 from google.protobuf.message import DecodeError
 
@@ -16,10 +17,17 @@ from lightning_ctl.protos.codec._commands import (
     update_vars_from_pb,
     update_vars_to_pb,
 )
+from lightning_ctl.protos.codec._storage import (
+    storage_reply_from_pb,
+    storage_reply_to_pb,
+    storage_request_from_pb,
+    storage_request_to_pb,
+)
 from lightning_ctl.protos.codec._values import CodecError, dumps, loads
 from lightning_ctl.protos.lightning.v1 import runner_pb2
 from lightning_ctl.sdk._agent_messages import RunnerHello, RunnerInit
 from lightning_ctl.sdk._events import RunCall, UpdateVars
+from lightning_ctl.sdk._storage_types import StorageReply, StorageRequest
 
 
 class EventsAcked(int):
@@ -30,7 +38,17 @@ class ResendEvents:
     """The agent started a new session: send every unacknowledged event again."""
 
 
-SupervisorItem = Union[RunnerInit, RunCall, UpdateVars, EventsAcked, ResendEvents]
+SupervisorItem = Union[RunnerInit, RunCall, UpdateVars, EventsAcked, ResendEvents, StorageReply]
+
+
+class RunnerFrame(NamedTuple):
+    """What one message of a work process carries."""
+
+    hello: RunnerHello | None
+    """On a connection's first message only."""
+    events: list[bytes]
+    """Serialized WorkEvents, relayed unread."""
+    storage: list[StorageRequest]
 
 
 def _parse(message: runner_pb2.RunnerMessage | runner_pb2.SupervisorMessage, payload: bytes, what: str) -> None:
@@ -43,20 +61,21 @@ def _parse(message: runner_pb2.RunnerMessage | runner_pb2.SupervisorMessage, pay
 # -- work process -> agent ----------------------------------------------------------------------------------------
 
 
-def runner_payload(events: list[bytes], hello: RunnerHello | None = None) -> bytes:
-    """A RunnerMessage: serialized events, after the hello on a connection's first message."""
-    message = runner_pb2.RunnerMessage(events=events)
+def runner_payload(events: list[bytes], hello: RunnerHello | None = None,
+                   storage: tuple[StorageRequest, ...] | list[StorageRequest] = ()) -> bytes:
+    """A RunnerMessage: serialized events (after the hello on a connection's first message), storage requests."""
+    message = runner_pb2.RunnerMessage(events=events, storage=[storage_request_to_pb(r) for r in storage])
     if hello is not None:
         message.hello.CopyFrom(runner_pb2.RunnerHello(work_name=hello.work_name, attempt=hello.attempt,
                                                       pid=hello.pid, initialized=hello.initialized))
     return message.SerializeToString()
 
 
-def runner_payload_from_bytes(payload: bytes) -> tuple[RunnerHello | None, list[bytes]]:
-    """The hello (if there is one) and the serialized events of a work process's message.
+def runner_payload_from_bytes(payload: bytes) -> RunnerFrame:
+    """The hello (if there is one), the serialized events and the storage requests of a work process's message.
 
     Raises:
-        CodecError: the payload is not a RunnerMessage.
+        CodecError: the payload is not a RunnerMessage, or a storage request is malformed.
     """
     message = runner_pb2.RunnerMessage()
     _parse(message, payload, "work process message")
@@ -64,7 +83,7 @@ def runner_payload_from_bytes(payload: bytes) -> tuple[RunnerHello | None, list[
     if message.HasField("hello"):
         h = message.hello
         hello = RunnerHello(h.work_name, h.attempt, h.pid, h.initialized)
-    return hello, list(message.events)
+    return RunnerFrame(hello, list(message.events), [storage_request_from_pb(r) for r in message.storage])
 
 
 # -- agent -> work process ----------------------------------------------------------------------------------------
@@ -81,6 +100,8 @@ def supervisor_payload(item: SupervisorItem) -> bytes:
         message = runner_pb2.SupervisorMessage(call=run_call_to_pb(item))
     elif isinstance(item, UpdateVars):
         message = runner_pb2.SupervisorMessage(update=update_vars_to_pb(item))
+    elif isinstance(item, StorageReply):
+        message = runner_pb2.SupervisorMessage(storage_reply=storage_reply_to_pb(item))
     elif isinstance(item, EventsAcked):
         message = runner_pb2.SupervisorMessage(ack=runner_pb2.EventsAcked(seq=int(item)))
     else:
@@ -109,4 +130,6 @@ def supervisor_payload_from_bytes(payload: bytes) -> SupervisorItem:
         return EventsAcked(message.ack.seq)
     if kind == "resend":
         return ResendEvents()
+    if kind == "storage_reply":
+        return storage_reply_from_pb(message.storage_reply)
     raise CodecError("agent message: missing kind")

@@ -174,3 +174,18 @@ def test_compat_app_on_a_remote_agent(tag, tmp_path) -> None:
         except ProcessLookupError:
             pass
         agent.wait(timeout=10)
+
+
+@pytest.mark.e2e
+@pytest.mark.parametrize("args, expected", [
+    ((), "FLOW cpu-small WORK cpu-small "),
+    (("--", "--use_gpu"), "FLOW cpu-medium WORK cpu-medium --use_gpu"),
+    (("--app_args", "--use_gpu"), "FLOW cpu-medium WORK cpu-medium --use_gpu"),
+])
+def test_app_arguments_reach_the_app_file_in_every_process(tag: str, args: tuple[str, ...], expected: str) -> None:
+    """An app file that parses its own command line at module level (the former framework's argparse example) sees
+    [APP_FILE, APP_ARG...] in the control plane and in its work's process."""
+    run = run_app(COMPAT_APPS / "argparse_app.py", "--stop-grace", "2", *args, timeout_s=TIMEOUT_S,
+                  env={TAG_VAR: tag})
+    assert run.exit_code == 0, f"{run.stdout}\n{run.stderr}"
+    assert expected in run.stdout.splitlines()

@@ -34,12 +34,15 @@ print(json.dumps({{"elapsed_ms": elapsed_ms, "heavy": heavy}}))
 """
 
 # Modules allowed to import the generated protos.lightning pb2 modules (the edge), relative to the repository: the
-# codec, the control plane's servicers and client, the agent's stream, and the work process's socket client. The
-# agent's daemon and supervisors relay work events as opaque bytes.
+# codec, the control plane's servicers and clients, the agent's stream and its storage client, and the work
+# process's socket client. The agent's daemon and supervisors relay work events as opaque bytes and serve storage
+# requests as plain types.
 PB2_EDGE = (
     "protos/codec/",
     "controlplane/api/",
     "agent/session.py",
+    "agent/transfer.py",
+    "agent/work_storage.py",
     "agent/runner/connection.py",
     "agent/runner/unacked.py",
 )
@@ -151,7 +154,7 @@ class TestPackageBoundaries:
         assert imports_package(names, "agent") == ["lightning_ctl.agent.session"]
 
 
-ASYNC_SIDE = ("agents", "api", "output")
+ASYNC_SIDE = ("agents", "api", "output", "storage")
 """The control plane's asyncio side; ``flows/`` (the flow thread) meets it only through queues and queries."""
 BRIDGE = ("lightning_ctl.controlplane.flows.queries",)
 """What the asyncio side may use of ``flows/``: the query box that hands questions to the flow thread."""

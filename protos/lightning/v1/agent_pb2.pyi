@@ -1,4 +1,5 @@
 from lightning_ctl.protos.lightning.v1 import events_pb2 as _events_pb2
+from lightning_ctl.protos.lightning.v1 import storage_pb2 as _storage_pb2
 from google.protobuf.internal import containers as _containers
 from google.protobuf import descriptor as _descriptor
 from google.protobuf import message as _message
@@ -178,16 +179,18 @@ class EventAck(_message.Message):
     def __init__(self, work_name: _Optional[str] = ..., attempt: _Optional[int] = ..., seq: _Optional[int] = ...) -> None: ...
 
 class Command(_message.Message):
-    __slots__ = ("launch", "call", "update", "stop")
+    __slots__ = ("launch", "call", "update", "stop", "upload")
     LAUNCH_FIELD_NUMBER: _ClassVar[int]
     CALL_FIELD_NUMBER: _ClassVar[int]
     UPDATE_FIELD_NUMBER: _ClassVar[int]
     STOP_FIELD_NUMBER: _ClassVar[int]
+    UPLOAD_FIELD_NUMBER: _ClassVar[int]
     launch: LaunchWork
     call: _events_pb2.RunCall
     update: _events_pb2.UpdateVars
     stop: StopWork
-    def __init__(self, launch: _Optional[_Union[LaunchWork, _Mapping]] = ..., call: _Optional[_Union[_events_pb2.RunCall, _Mapping]] = ..., update: _Optional[_Union[_events_pb2.UpdateVars, _Mapping]] = ..., stop: _Optional[_Union[StopWork, _Mapping]] = ...) -> None: ...
+    upload: _storage_pb2.UploadArtifact
+    def __init__(self, launch: _Optional[_Union[LaunchWork, _Mapping]] = ..., call: _Optional[_Union[_events_pb2.RunCall, _Mapping]] = ..., update: _Optional[_Union[_events_pb2.UpdateVars, _Mapping]] = ..., stop: _Optional[_Union[StopWork, _Mapping]] = ..., upload: _Optional[_Union[_storage_pb2.UploadArtifact, _Mapping]] = ...) -> None: ...
 
 class Commands(_message.Message):
     __slots__ = ("commands",)

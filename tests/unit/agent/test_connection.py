@@ -17,7 +17,7 @@ def delta(seq: int, **values: str) -> events_pb2.WorkEvent:
 
 
 def payloads(frame: bytes) -> list[events_pb2.WorkEvent]:
-    _, events = codec.runner_payload_from_bytes(frame[HEADER.size:])
+    events = codec.runner_payload_from_bytes(frame[HEADER.size:]).events
     return [events_pb2.WorkEvent.FromString(e) for e in events]
 
 
@@ -28,7 +28,7 @@ def test_frames_stay_within_the_batch_size() -> None:
     frames = connection._frames(events, hello=True)
     assert len(frames) == 4 and all(len(f) <= BATCH_BYTES + 1024 for f in frames)
     assert [e.seq for f in frames for e in payloads(f)] == [1, 2, 3, 4]
-    assert codec.runner_payload_from_bytes(frames[0][HEADER.size:])[0] is not None  # the hello leads
+    assert codec.runner_payload_from_bytes(frames[0][HEADER.size:]).hello is not None  # the hello leads
 
 
 def test_an_event_too_large_to_frame_is_replaced_in_its_place() -> None:

@@ -200,6 +200,7 @@ class TestCost:
         tracker = agreed(work, sent)
         tracker.absorb({"items": [1]})
         monkeypatch.setattr(tracker_module, "_CHEAP_ENCODE_S", -1.0)  # every encoding counts as costly
+        monkeypatch.setattr(tracker_module, "_SWEEP_SHARE", 1e-12)  # and pauses it for far longer than the test
         tracker.sweep()
         work.items.append(2)
         tracker.sweep()

@@ -257,8 +257,8 @@ class TestRunnerLink:
     def test_work_process_message_round_trip(self):
         """A work process's message (hello and opaque events) reads back the same."""
         hello = RunnerHello("root.w", 3, 99, initialized=True)
-        hello_back, events = codec.runner_payload_from_bytes(codec.runner_payload([b"e1", b"e2"], hello))
-        assert hello_back == hello and events == [b"e1", b"e2"]
+        hello_back, events, storage = codec.runner_payload_from_bytes(codec.runner_payload([b"e1", b"e2"], hello))
+        assert hello_back == hello and events == [b"e1", b"e2"] and storage == []
 
     @pytest.mark.parametrize(
         "item",
