@@ -11,7 +11,7 @@ import json
 
 from lightning_ctl.controlplane.flows.flow_runtime import FlowRuntime
 from lightning_ctl.controlplane.flows.stimuli import FlowCalledWork, FlowsRan
-from lightning_ctl.sdk import RestartPolicy
+from lightning_ctl.sdk import Path, RestartPolicy
 from lightning_ctl.sdk._events import (
     AgentConnected,
     LaunchWork,
@@ -116,6 +116,14 @@ class TestCommandNumbers:
         restored = restarted(runtime)
         resent = reconnect(restored, RunningWork("root.job", 1, 4242), expected=[("root.job", 1)])
         assert [(type(c).__name__, c.command_seq) for c in resent] == [("RunCall", 1), ("UpdateVars", 2)]
+
+    def test_a_path_the_work_reported_is_not_sent_back_as_a_change(self, runtime, make_app):
+        """A Path arrives as its tagged dict and becomes a Path in the flow: both sides agree, nothing goes back."""
+        app = make_app(parallel=True)
+        launched(runtime, app)
+        runtime.apply_event(event(VarsChanged({"knob": Path("/data/x.txt").__json__()}), seq=2))
+        assert isinstance(app.root.job.knob, Path)
+        assert runtime.runtime.apply(_flows_ran(app)) == []
 
     def test_a_restored_runtime_sends_no_update_for_what_the_work_already_has(self, runtime, make_app):
         """What both sides agreed on before the crash is not sent again as a change after it."""
