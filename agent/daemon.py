@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import AsyncIterator, Callable
 
 import structlog
+from google.protobuf.message import DecodeError
 
 from lightning_ctl.agent.bundles import BundleCache, BundleError
 from lightning_ctl.agent.framing import read_frame
@@ -31,12 +32,15 @@ from lightning_ctl.sdk._events import (
     UpdateVars,
     WorkCrashed,
 )
+from lightning_ctl.sdk._tasks import TaskOwner
 
 log = structlog.get_logger(component="agent")
 
 WorkKey = tuple[str, int]
 _OUTBOX_HIGH_WATER = 200
 _PERSIST_INTERVAL_S = 1.0
+_LAUNCH_RETRY_DELAYS_S = (0.1, 0.5)
+"""Waits before each new try of a launch whose fork or exec failed (then the work fails, naming the error)."""
 _EXITED_RETENTION_S = 60.0
 """How long an exited work's end (exit status, output files) is kept to be sent again after a reconnection."""
 
@@ -91,7 +95,7 @@ class AgentDaemon:
         self._work_dir = work_dir
         self.socket_path = home.socket_path
         self._server: asyncio.base_events.Server | None = None
-        self._tasks: set[asyncio.Task[None]] = set()
+        self._tasks = TaskOwner(on_error=lambda name, exc: log.error("agent_task_failed", task=name, error=repr(exc)))
         self._saved: str = ""
 
     async def start(self) -> None:
@@ -110,7 +114,7 @@ class AgentDaemon:
         for supervisor in adopted:  # persisting only now: a crash halfway must not forget the others
             self._watch(supervisor, persist=False)
         self.persist()
-        self._spawn(self._persist_periodically())
+        self._tasks.spawn(self._persist_periodically(), "persist")
 
     def _supervisor(self, launch: LaunchWork, cwd: str | None) -> WorkSupervisor:
         supervisor = WorkSupervisor(launch, self.socket_path, str(self.home.output_dir), str(self.home.exits_dir),
@@ -123,6 +127,7 @@ class AgentDaemon:
 
         async def forget_on_exit() -> None:
             await supervisor.exited.wait()
+            await supervisor.close()
             key = (supervisor.launch.work_name, supervisor.launch.attempt)
             self.supervisors.pop(key, None)
             self._recently_exited[key] = supervisor
@@ -131,7 +136,7 @@ class AgentDaemon:
             self._recently_exited.pop(key, None)
             supervisor.remove_output_files()
 
-        self._spawn(forget_on_exit())
+        self._tasks.spawn(forget_on_exit(), f"forget {supervisor.launch.work_name}")
         if persist:
             self.persist()
 
@@ -154,13 +159,17 @@ class AgentDaemon:
             self.persist()
 
     async def _accept(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        frame = await read_frame(reader)
-        if frame is None:
+        """A work process connected: hand its connection to its supervisor (anything else is closed)."""
+        try:
+            frame = await read_frame(reader)
+            first = runner_pb2.RunnerMessage()
+            if frame is not None:
+                first.ParseFromString(frame)
+        except (ConnectionError, OSError, ValueError, DecodeError) as exc:  # a broken or foreign peer
+            log.warning("work_connection_refused", error=repr(exc))
             writer.close()
             return
-        first = runner_pb2.RunnerMessage()
-        first.ParseFromString(frame)
-        if not first.HasField("hello"):
+        if frame is None or not first.HasField("hello"):
             writer.close()
             return
         key = (first.hello.work_name, first.hello.attempt)
@@ -213,7 +222,7 @@ class AgentDaemon:
         elif isinstance(command, UpdateVars):
             supervisor.send_update(command)
         elif isinstance(command, StopWork):
-            self._spawn(supervisor.stop(command.grace_s, command.reason))
+            self._tasks.spawn(supervisor.stop(command.grace_s, command.reason), f"stop {command.work_name}")
 
     def _launch(self, launch: LaunchWork) -> None:
         key = (launch.work_name, launch.attempt)
@@ -221,7 +230,7 @@ class AgentDaemon:
             return  # a repeated launch of the same attempt never starts a second process
         # Registered before the process exists, so the calls that follow the launch queue up behind it.
         supervisor = self._supervisor(launch, self._work_dir)
-        self._spawn(self._start(supervisor))
+        self._tasks.spawn(self._start(supervisor), f"start {launch.work_name}")
 
     async def _start(self, supervisor: WorkSupervisor) -> None:
         """Fetch the work's code bundle if it has one, then start its process."""
@@ -233,37 +242,48 @@ class AgentDaemon:
                 folder = await self.bundles.ensure(launch.bundle_digest, self.fetch_bundle)
             except Exception as exc:  # noqa: BLE001 - reported as the work's failure
                 log.error("bundle_fetch_failed", work_name=launch.work_name, error=str(exc))
-                self.outbox.put_body(launch.work_name, launch.attempt,
-                                     WorkCrashed(f"the agent could not get the app's code: {exc}"))
-                self.outbox.put_body(launch.work_name, launch.attempt, ProcessExited(0, 1))
+                self._fail_launch(supervisor, f"the agent could not get the app's code: {exc}")
                 return
             supervisor.run_from(str(folder / launch.app_relpath), str(folder))
-        await supervisor.start(self._launcher.launch if self._launcher else exec_work)
+        launch_process = self._launcher.launch if self._launcher else exec_work
+        for attempt, delay_s in enumerate((*_LAUNCH_RETRY_DELAYS_S, None), start=1):
+            try:
+                await supervisor.start(launch_process)
+                break
+            except OSError as exc:  # fork or exec failed (EAGAIN, ENOMEM, EMFILE...): maybe a passing shortage
+                if delay_s is None:
+                    log.error("work_launch_failed", work_name=launch.work_name, attempts=attempt, error=str(exc))
+                    self._fail_launch(supervisor, f"the agent could not start the work's process: {exc}")
+                    return
+                log.warning("work_launch_retried", work_name=launch.work_name, error=str(exc), delay_s=delay_s)
+                await asyncio.sleep(delay_s)
         self._watch(supervisor)
 
-    def _spawn(self, coroutine: object) -> None:
-        task = asyncio.ensure_future(coroutine)  # type: ignore[arg-type]
-        self._tasks.add(task)
-        task.add_done_callback(self._task_done)
+    def _fail_launch(self, supervisor: WorkSupervisor, reason: str) -> None:
+        """The work's process could not be started: the work fails at once, with ``reason``."""
+        launch = supervisor.launch
+        self.supervisors.pop((launch.work_name, launch.attempt), None)
+        self.outbox.put_body(launch.work_name, launch.attempt, WorkCrashed(reason))
+        self.outbox.put_body(launch.work_name, launch.attempt, ProcessExited(0, 1))
 
-    def _task_done(self, task: asyncio.Task[None]) -> None:
-        self._tasks.discard(task)
-        if not task.cancelled() and task.exception() is not None:
-            log.error("agent_task_failed", error=repr(task.exception()))
+    def running_work_names(self) -> list[str]:
+        """The works whose process runs here."""
+        return sorted(s.launch.work_name for s in self.supervisors.values() if s.pid and not s.exited.is_set())
 
     async def stop_all(self, grace_s: float, reason: str) -> None:
         """Stop every running work (used when the app ends or the agent's owner is gone)."""
-        await asyncio.gather(*(s.stop(grace_s, reason) for s in self.supervisors.values()))
+        await asyncio.gather(*(s.stop(grace_s, reason) for s in list(self.supervisors.values())))
 
     async def close(self) -> None:
-        """Stop listening and remove the socket (works keep running)."""
+        """Stop listening and remove the socket (works keep running); every task of the agent is ended."""
         if self._launcher is not None:
             self._launcher.close()
         if self._server is not None:
             self._server.close()
         self.persist()
-        for task in list(self._tasks):
-            task.cancel()
+        await self._tasks.close()
+        for supervisor in (*self.supervisors.values(), *self._recently_exited.values()):
+            await supervisor.close()
         try:
             os.unlink(self.socket_path)
         except OSError:

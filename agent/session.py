@@ -21,6 +21,7 @@ from lightning_ctl.agent.daemon import AgentDaemon
 from lightning_ctl.agent.inventory import Inventory
 from lightning_ctl.protos import codec
 from lightning_ctl.protos.lightning.v1 import agent_pb2, agent_pb2_grpc, events_pb2
+from lightning_ctl.sdk._tasks import race
 
 log = structlog.get_logger(component="session")
 
@@ -182,18 +183,10 @@ class AgentSession:
         self.log.info("agent_registered", session_id=welcome.welcome.session_id)
         self.sessions_started += 1
         self._daemon.resend_unacknowledged()  # whatever the last session did not confirm goes again
-        tasks = [
-            asyncio.create_task(self._send_events(call)),
-            asyncio.create_task(self._heartbeat(call)),
-            asyncio.create_task(self._receive(call)),
-        ]
         try:
-            done, _ = await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
-            for task in done:
-                task.result()
+            first = await race(self._send_events(call), self._heartbeat(call), self._receive(call))
+            first.result()  # its error, if it failed, is why the stream ended
         finally:
-            for task in tasks:
-                task.cancel()
             call.cancel()
 
     async def _send_events(self, call: grpc.aio.StreamStreamCall) -> None:

@@ -30,6 +30,7 @@ from lightning_ctl.agent.work_logs import WorkLogFile, log_path, logs_dir
 from lightning_ctl.protos import codec
 from lightning_ctl.protos.lightning.v1 import events_pb2, runner_pb2
 from lightning_ctl.sdk._events import EventBody, LaunchWork, LinesLogged, ProcessExited, RunCall, UpdateVars
+from lightning_ctl.sdk._tasks import TaskOwner, cancel_and_wait
 
 log = structlog.get_logger(component="supervisor")
 
@@ -63,7 +64,10 @@ class WorkSupervisor:
         self._writer: asyncio.StreamWriter | None = None
         self._connected = asyncio.Event()
         self._process: WorkHandle | None = None
-        self._tasks: list[asyncio.Task[None]] = []
+        self.log = log.bind(work_name=launch.work_name, attempt=launch.attempt)
+        self._tasks = TaskOwner(on_error=lambda name, exc: self.log.error("supervisor_task_failed", task=name,
+                                                                           error=repr(exc)))
+        self._tail_tasks: list[asyncio.Task[None]] = []
         self._tails: list[OutputTail] = []
         self._tails_stop = asyncio.Event()
         self.confirmed_output = (0, 0)
@@ -72,7 +76,6 @@ class WorkSupervisor:
         self._runner_done = asyncio.Event()
         self._stop_requested: tuple[float, str] | None = None
         self.exited = asyncio.Event()
-        self.log = log.bind(work_name=launch.work_name, attempt=launch.attempt)
         self.log_file = WorkLogFile(log_path(logs_dir(Path(output_dir).parent), launch.work_name, launch.attempt))
         self._init_frame = self._queue(
             runner_pb2.SupervisorMessage(
@@ -141,8 +144,7 @@ class WorkSupervisor:
         self.record = record
         self.confirmed_output = (record.stdout_offset, record.stderr_offset)
         self._pending.remove(self._init_frame)  # it got its init from the agent that started it
-        loop = asyncio.get_running_loop()
-        self._process = WorkHandle(record.pid, loop.create_task(self._watch_adopted()))  # type: ignore[arg-type]
+        self._process = WorkHandle(record.pid, self._tasks.spawn(self._watch_adopted(), "watch"))
         self.log = self.log.bind(pid=record.pid)
         self.log.info("work_process_adopted")
         self._begin()
@@ -152,10 +154,10 @@ class WorkSupervisor:
             OutputTail(self.stdout_path, "stdout", self._emit_lines, self.record.stdout_offset, self._backed_up),
             OutputTail(self.stderr_path, "stderr", self._emit_lines, self.record.stderr_offset, self._backed_up),
         ]
-        self._tasks = [asyncio.create_task(tail.follow(self._tails_stop)) for tail in self._tails]
-        self._tasks.append(asyncio.create_task(self._wait_exit()))
+        self._tail_tasks = [self._tasks.spawn(tail.follow(self._tails_stop), tail.stream) for tail in self._tails]
+        self._tasks.spawn(self._wait_exit(), "exit")
         if self._stop_requested is not None:
-            asyncio.create_task(self.stop(*self._stop_requested))
+            self._tasks.spawn(self.stop(*self._stop_requested), "stop")
 
     def _emit_lines(self, lines: LinesLogged) -> None:
         self._emit(self.launch.work_name, self.launch.attempt, lines)
@@ -211,7 +213,7 @@ class WorkSupervisor:
         self._runner_done.clear()
         self._connected.set()
         self._relay(first)
-        self._tasks.append(asyncio.create_task(self._read_runner(reader, writer)))
+        self._tasks.spawn(self._read_runner(reader, writer), "runner")
 
     def send_ack(self, seq: int) -> None:
         """Tell the work process the control plane has its events up to ``seq``."""
@@ -251,6 +253,8 @@ class WorkSupervisor:
                 message = runner_pb2.RunnerMessage()
                 message.ParseFromString(frame)
                 self._relay(message)
+        except (ConnectionError, OSError) as exc:  # the process died with its socket open: the exit tells the rest
+            self.log.debug("runner_connection_lost", error=repr(exc))
         finally:
             if self._writer is writer:
                 self._writer = None  # messages queue until the process reconnects
@@ -267,10 +271,13 @@ class WorkSupervisor:
         self._kill_group(signal.SIGKILL)  # grandchildren never outlive the work
         # The last output and events go out before the exit does.
         self._tails_stop.set()
-        waiters = [t for t in self._tasks if t is not asyncio.current_task()]
+        waiters: list[asyncio.Future[object]] = list(self._tail_tasks)
         if self._connected.is_set():
-            waiters.append(asyncio.create_task(self._runner_done.wait()))
-        await asyncio.wait(waiters, timeout=2.0)
+            waiters.append(asyncio.ensure_future(self._runner_done.wait()))
+        try:
+            await asyncio.wait(waiters, timeout=2.0)
+        finally:
+            await cancel_and_wait(*waiters[len(self._tail_tasks):])
         exit_code, sig = (0, -returncode) if returncode < 0 else (returncode, 0)
         exit_event = self.exit_event = ProcessExited(self._process.pid, exit_code, sig)
         self.log.info("work_process_exited", reason=exit_event.describe())
@@ -279,6 +286,10 @@ class WorkSupervisor:
         if self._writer is not None:
             self._writer.close()
         self.exited.set()
+
+    async def close(self) -> None:
+        """Stop following the process (its output, its exit) without stopping it: cancel and await every task."""
+        await self._tasks.close()
 
     def _kill_group(self, sig: signal.Signals) -> None:
         if self._process is None:

@@ -26,6 +26,7 @@ from lightning_ctl.sdk._events import (
     RunningWork,
     WorkEvent,
 )
+from lightning_ctl.sdk._tasks import race
 
 log = structlog.get_logger(component="agent_service")
 
@@ -80,19 +81,12 @@ class AgentServicer(agent_pb2_grpc.AgentServiceServicer):
         expected = self._registry.placed_on(session.agent_id)
         self._registry.add(session, running)
         self._deliver(AgentConnected(session.agent_id, running, expected))
-        tasks = [
-            asyncio.create_task(self._read_messages(session, context)),
-            asyncio.create_task(self._write_commands(session, context)),
-            asyncio.create_task(closed.wait()),
-            asyncio.create_task(self._acknowledge_output(session)),
-        ]
-        reader = tasks[0]
+        ended: asyncio.Future[None] | None = None
         try:
-            await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
+            ended = await race(self._read_messages(session, context), self._write_commands(session, context),
+                               closed.wait(), self._acknowledge_output(session))
         finally:
-            for task in tasks:
-                task.cancel()
-            self._registry.remove(session, close_reason[0] if close_reason else _why_ended(reader))
+            self._registry.remove(session, close_reason[0] if close_reason else _why_ended(ended))
 
     async def _read_messages(self, session: AgentSession, context: grpc.aio.ServicerContext) -> None:
         while (message := await context.read()) is not grpc.aio.EOF:
@@ -155,10 +149,11 @@ class AgentServicer(agent_pb2_grpc.AgentServiceServicer):
                     stderr_offset=shown.stderr_offset)))
 
 
-def _why_ended(reader: asyncio.Task[None]) -> str:
-    """Why an agent's stream ended, from the task that read it."""
-    if reader.done() and not reader.cancelled() and reader.exception() is not None:
-        return f"the connection failed ({type(reader.exception()).__name__}: {reader.exception()})"
-    if reader.done() and not reader.cancelled():
-        return "the agent closed its stream"
-    return "the stream was cancelled (transport failure or shutdown)"
+def _why_ended(first: asyncio.Future[None] | None) -> str:
+    """Why an agent's stream ended, from the first of its tasks to end (None: the call itself was cancelled)."""
+    if first is None or first.cancelled():
+        return "the stream was cancelled (transport failure or shutdown)"
+    error = first.exception()
+    if error is not None:
+        return f"the connection failed ({type(error).__name__}: {error})"
+    return "the agent closed its stream"
