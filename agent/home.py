@@ -5,6 +5,8 @@
     <home>/exits/        how work processes ended, written by the fork server (which outlives the agent)
     <home>/bundles/      code bundles by digest (remote agents)
     <home>/works.sock    where work processes connect (a short path under /tmp when this one is too long)
+    <home>/agent.lock    held (flock) by the agent running from this home: one at a time
+    <home>/agent.pid     ``<pid> <start time>`` of that agent (its fork servers watch it)
 """
 
 from __future__ import annotations
@@ -17,9 +19,14 @@ import tempfile
 from pathlib import Path
 
 from lightning_ctl.sdk._events import LaunchWork, launch_from_dict
-from lightning_ctl.sdk._files import write_atomic
+from lightning_ctl.sdk._files import FileLock, LockHeld, write_atomic
+from lightning_ctl.sdk.errors import LightningError
 
 _MAX_SOCKET_PATH = 100  # sun_path holds 108 bytes
+
+
+class AgentHomeInUseError(LightningError):
+    """Another agent runs from this home (it owns its socket and its works)."""
 
 
 @dataclasses.dataclass
@@ -41,6 +48,22 @@ class AgentHome:
         self.path = Path(path)
         for folder in (self.path, self.output_dir, self.exits_dir):
             folder.mkdir(parents=True, exist_ok=True, mode=0o700)
+        self._lock: FileLock | None = None
+
+    def lock(self) -> None:
+        """Claim this home for this process (until it ends), before taking its socket over.
+
+        Raises:
+            AgentHomeInUseError: another agent runs from it.
+        """
+        try:
+            self._lock = FileLock(self.path / "agent.lock")
+        except LockHeld as held:
+            by = f" (pid {held.holder_pid})" if held.holder_pid else ""
+            raise AgentHomeInUseError(
+                f"another lightning-agent{by} runs from {self.path}: its socket {self.socket_path} is in use; "
+                "give this agent another --name or --state-dir"
+            ) from None
 
     @property
     def output_dir(self) -> Path:

@@ -8,6 +8,7 @@ from lightning_ctl.controlplane.api.agent_service import AgentServicer
 from lightning_ctl.controlplane.api.app_service import AppServicer
 from lightning_ctl.controlplane.api.interceptors import TokenAuthInterceptor
 from lightning_ctl.controlplane.credentials import TlsFiles
+from lightning_ctl.controlplane.exclusive import port_error
 from lightning_ctl.protos.lightning.v1 import agent_pb2_grpc, app_pb2_grpc
 
 SERVER_OPTIONS = [
@@ -18,20 +19,18 @@ SERVER_OPTIONS = [
     ("grpc.http2.min_recv_ping_interval_without_data_ms", 5_000),
     ("grpc.http2.max_ping_strikes", 2),
     ("grpc.max_receive_message_length", 64 * 2**20),
+    ("grpc.so_reuseport", 0),  # on by default: a second app could listen on the same port and take half the calls
 ]
 
 
-class PortInUseError(OSError):
-    """The requested address could not be bound."""
-
-
-def _bind(server: grpc.aio.Server, address: str, credentials: grpc.ServerCredentials | None) -> int:
+def _bind(server: grpc.aio.Server, host: str, port: int, credentials: grpc.ServerCredentials | None) -> int:
+    address = f"[{host}]:{port}" if ":" in host and not host.startswith("[") else f"{host}:{port}"
     try:
         bound = server.add_secure_port(address, credentials) if credentials else server.add_insecure_port(address)
-    except RuntimeError as exc:
-        raise PortInUseError(f"cannot listen on {address}: {exc}") from None
+    except RuntimeError:
+        bound = 0
     if bound == 0:
-        raise PortInUseError(f"cannot listen on {address} (in use?)")
+        raise port_error(host, port)
     return bound
 
 
@@ -43,11 +42,14 @@ def build_server(
 
     Returns the server, the bound port, and the port the local agent should use: the same one without TLS; with
     TLS, an extra plain port on 127.0.0.1 only (the token is still required there).
+
+    Raises:
+        PortInUseError: the port is taken (SO_REUSEPORT is off: two apps never share a port).
     """
     server = grpc.aio.server(interceptors=[TokenAuthInterceptor(token)], options=SERVER_OPTIONS)
     agent_pb2_grpc.add_AgentServiceServicer_to_server(agent_servicer, server)
     if app_servicer is not None:
         app_pb2_grpc.add_AppServiceServicer_to_server(app_servicer, server)
-    bound = _bind(server, f"{host}:{port}", tls.server_credentials() if tls else None)
-    local_port = _bind(server, "127.0.0.1:0", None) if tls else bound
+    bound = _bind(server, host, port, tls.server_credentials() if tls else None)
+    local_port = _bind(server, "127.0.0.1", 0, None) if tls else bound
     return server, bound, local_port

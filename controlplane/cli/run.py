@@ -8,6 +8,12 @@ import click
 
 from lightning_ctl.controlplane.agents.local_agent import LocalAgent
 from lightning_ctl.controlplane.credentials import TlsFiles, load_or_create_token
+from lightning_ctl.controlplane.exclusive import (
+    AppAlreadyRunningError,
+    PortInUseError,
+    ensure_port_free,
+    lock_app,
+)
 from lightning_ctl.controlplane.options import RunOptions
 
 _ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
@@ -96,22 +102,28 @@ def run(
         fresh=fresh,
         agent_lost_grace_s=agent_lost_grace,
     )
+    # Claimed before anything starts, so that a refused run touches nothing of the run that owns them.
+    try:
+        app_lock = lock_app(options.app_path)
+        ensure_port_free(options.host, options.port)
+    except (AppAlreadyRunningError, PortInUseError) as exc:
+        raise click.ClickException(str(exc)) from None
     # Started before the heavy imports below, so the agent (and its fork server) start while this process does.
     local_agent = None if no_local_agent else LocalAgent(options)
     try:
         status = _run(options, log_format, local_agent)
     finally:
-        if local_agent is not None:
-            local_agent.terminate()
+        if local_agent is not None and local_agent.process is not None:
+            local_agent.terminate()  # one we started never outlives us (AppHost has normally stopped it already)
+        app_lock.release()
     raise SystemExit(status)
 
 
 def _run(options: RunOptions, log_format: str, local_agent: LocalAgent | None) -> int:
     import asyncio
 
-    from lightning_ctl.controlplane.api.server import PortInUseError
     from lightning_ctl.controlplane.app_host import AppHost
-    from lightning_ctl.controlplane.flows.resume import AppAlreadyRunningError
+    from lightning_ctl.controlplane.flows.checkpoint import CheckpointError
     from lightning_ctl.sdk._logging import configure_logging, protect_standard_streams
     from lightning_ctl.sdk.errors import AppImportError
 
@@ -121,5 +133,5 @@ def _run(options: RunOptions, log_format: str, local_agent: LocalAgent | None) -
         return asyncio.run(AppHost(options, local_agent).run())
     except AppImportError as exc:
         raise click.ClickException(str(exc).rstrip()) from None
-    except (PortInUseError, AppAlreadyRunningError) as exc:
+    except (PortInUseError, CheckpointError) as exc:
         raise click.ClickException(str(exc)) from None
