@@ -1,6 +1,7 @@
 """``lightning-agent``: run works on this machine for a control plane.
 
-Exit codes: 0 stopped cleanly; 2 usage error; 4 the control plane refused the token.
+Exit codes: 0 stopped cleanly; 1 it could not start (another agent runs from the same home); 2 usage error; 4 the
+control plane refused the token.
 """
 
 from __future__ import annotations
@@ -14,8 +15,9 @@ from pathlib import Path
 import click
 import structlog
 
-from lightning_ctl.agent.home import AgentHome
+from lightning_ctl.agent.home import AgentHome, AgentHomeInUseError
 from lightning_ctl.agent.launcher import ZygoteLauncher
+from lightning_ctl.agent.runner.orphans import OrphanSettings
 from lightning_ctl.sdk._files import read_or_create
 from lightning_ctl.sdk._logging import configure_logging, protect_standard_streams
 from lightning_ctl.sdk._sizes import parse_size
@@ -70,8 +72,9 @@ def _persistent_agent_id(home: Path) -> str:
 @click.option("--no-fork-server", is_flag=True, help="Start each work with a fresh interpreter instead of forking it.")
 @click.option("--parent-pid", type=int, default=None, hidden=True,
               help="A local agent: the lightning-ctl that started it (see --orphan-timeout).")
-@click.option("--orphan-timeout", type=float, default=300.0, hidden=True,
-              help="A local agent whose lightning-ctl died stops its works after this long without a new one.")
+@click.option("--orphan-timeout", type=click.FloatRange(min=0), default=300.0, show_default=True,
+              help="Seconds works keep running without their agent (its fork server then stops them) or, for a "
+                   "local agent, without their lightning-ctl (the agent then stops them).")
 @click.option("--control-plane-file", "address_file", type=click.Path(dir_okay=False), default=None, hidden=True,
               help="Follow the control plane's address written in this file (it moves when it restarts).")
 @click.option("--agent-id", default=None, hidden=True)
@@ -110,7 +113,8 @@ def main(
 ) -> None:
     """Run works on this machine for the control plane at HOST:PORT.
 
-    Exit codes: 0 stopped cleanly, 2 usage error, 4 the control plane refused the token.
+    Exit codes: 0 stopped cleanly, 1 could not start (another agent runs from the same --state-dir and --name),
+    2 usage error, 4 the control plane refused the token.
 
     \b
     Shell completion of options:
@@ -121,7 +125,12 @@ def main(
     if (address is None) == (address_fd is None):
         raise click.UsageError("give --control-plane HOST:PORT")
     home = AgentHome(Path(state_dir) / (name or socket.gethostname()))
-    launcher = ZygoteLauncher(str(home.exits_dir))
+    try:
+        home.lock()
+    except AgentHomeInUseError as exc:
+        raise click.ClickException(str(exc)) from None
+    launcher = ZygoteLauncher(str(home.exits_dir), OrphanSettings(orphan_timeout, stop_grace, str(home.pid_file),
+                                                                  log_format))
     if not no_fork_server:
         launcher.prestart(preload_app)  # first, so the fork server's start overlaps ours
     protect_standard_streams()

@@ -8,6 +8,7 @@ reported to the agent.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import itertools
 import json
 import os
@@ -18,6 +19,7 @@ from typing import Any
 
 import structlog
 
+from lightning_ctl.agent.runner.orphans import OrphanSettings
 from lightning_ctl.sdk._launch import module_command
 
 log = structlog.get_logger(component="launcher")
@@ -79,8 +81,9 @@ async def exec_work(request: LaunchRequest) -> WorkHandle:
 class ZygoteLauncher:
     """One fork server per (app file, environment); started on first use, kept for the agent's life."""
 
-    def __init__(self, exits_dir: str) -> None:
+    def __init__(self, exits_dir: str, orphans: OrphanSettings | None = None) -> None:
         self._exits_dir = exits_dir
+        self._orphans = orphans or OrphanSettings()
         self._zygotes: dict[str, _Zygote] = {}
         self._spare: _Zygote | None = None
 
@@ -93,7 +96,7 @@ class ZygoteLauncher:
     def prestart(self, app_path: str | None = None) -> None:
         """Start a fork server now (loading ``app_path`` at once, if given), to overlap it with the agent's start."""
         try:
-            zygote = _Zygote(self._exits_dir)
+            zygote = _Zygote(self._exits_dir, self._orphans)
         except OSError as exc:
             log.warning("fork_server_unavailable", error=str(exc))
             return
@@ -110,7 +113,8 @@ class ZygoteLauncher:
         if zygote is None or not zygote.alive:
             spare, self._spare = self._spare, None
             try:
-                zygote = self._zygotes[key] = spare if spare is not None and spare.alive else _Zygote(self._exits_dir)
+                fresh = spare if spare is not None and spare.alive else _Zygote(self._exits_dir, self._orphans)
+                zygote = self._zygotes[key] = fresh
             except OSError as exc:
                 log.warning("fork_server_unavailable", error=str(exc))
                 return await exec_work(request)
@@ -129,11 +133,12 @@ class ZygoteLauncher:
 class _Zygote:
     """The agent's end of one fork server."""
 
-    def __init__(self, exits_dir: str) -> None:
+    def __init__(self, exits_dir: str, orphans: OrphanSettings) -> None:
         self._socket, child_end = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
         try:
             self._process = subprocess.Popen(
-                module_command("lightning_ctl.agent.runner.zygote", str(child_end.fileno()), exits_dir),
+                module_command("lightning_ctl.agent.runner.zygote", str(child_end.fileno()), exits_dir,
+                               json.dumps(dataclasses.asdict(orphans))),
                 pass_fds=(child_end.fileno(),),
                 stdin=subprocess.DEVNULL,
                 start_new_session=True,

@@ -4,6 +4,9 @@ A local agent (started by ``lightning-ctl run``) watches the control plane's pro
 works keep running (the control plane may be restarted and resume the app): the agent follows the control plane's
 address file and re-attaches them to the next one. Only if no control plane comes back within the orphan timeout
 does it stop the works and exit, so nothing of an abandoned app lingers for ever.
+
+A first SIGTERM or SIGINT stops the agent (a local agent stops its works first, with their grace period); a second
+one, while that is under way, kills the works still running at once.
 """
 
 from __future__ import annotations
@@ -21,6 +24,7 @@ from lightning_ctl.agent.daemon import AgentDaemon
 from lightning_ctl.agent.home import AgentHome
 from lightning_ctl.agent.launcher import ZygoteLauncher
 from lightning_ctl.agent.session import AgentSession
+from lightning_ctl.sdk._tasks import TaskOwner, race
 
 log = structlog.get_logger(component="agent")
 
@@ -40,8 +44,11 @@ async def _read_address(fd: int) -> str:
     """The control plane's address, written to the pipe ``fd`` by the lightning-ctl that started this agent."""
     loop = asyncio.get_running_loop()
     reader = asyncio.StreamReader()
-    await loop.connect_read_pipe(lambda: asyncio.StreamReaderProtocol(reader), os.fdopen(fd, "rb", 0))
-    return (await reader.readline()).decode().strip()
+    transport, _ = await loop.connect_read_pipe(lambda: asyncio.StreamReaderProtocol(reader), os.fdopen(fd, "rb", 0))
+    try:
+        return (await reader.readline()).decode().strip()
+    finally:
+        transport.close()
 
 
 def _alive(pid: int) -> bool:
@@ -67,6 +74,24 @@ async def _watch_parent(local: LocalAgentOptions, session: AgentSession, daemon:
     await daemon.stop_all(grace_s, "no control plane came back")
 
 
+class _StopSignals:
+    """SIGTERM/SIGINT: the first sets ``requested``; each later one kills the works still running, at once."""
+
+    def __init__(self) -> None:
+        self.requested = asyncio.Event()
+        self.daemon: AgentDaemon | None = None
+        self.kills = TaskOwner(on_error=lambda name, exc: log.error("kill_failed", error=repr(exc)))
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(sig, self._on_signal)
+
+    def _on_signal(self) -> None:
+        if self.requested.is_set() and self.daemon is not None and not self.kills.closed:
+            log.warning("works_killed", works=self.daemon.running_work_names(), reason="a second stop request")
+            self.kills.spawn(self.daemon.stop_all(0.0, "the agent was told twice to stop"), "kill")
+        self.requested.set()
+
+
 async def serve(
     session_kwargs: dict[str, Any],
     home: AgentHome,
@@ -77,35 +102,37 @@ async def serve(
     grace_s: float,
 ) -> int:
     """Run until SIGTERM/SIGINT (or, for a local agent, until orphaned); the exit status."""
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(sig, stop.set)
+    signals = _StopSignals()
     if address_fd is not None:
-        address_task = asyncio.create_task(_read_address(address_fd))
-        await asyncio.wait([address_task, asyncio.create_task(stop.wait())], return_when=asyncio.FIRST_COMPLETED)
-        if not address_task.done() or not address_task.result():
+        first = await race(_read_address(address_fd), signals.requested.wait())
+        address = first.result() if not signals.requested.is_set() else ""
+        if not address:
             if launcher is not None:
                 launcher.close()
             return 0  # the control plane ended (or failed to start) before it listened
-        session_kwargs["address"] = address_task.result()
+        session_kwargs["address"] = address
     home.write_pid()
-    daemon = AgentDaemon(home, work_dir, launcher)
+    daemon = signals.daemon = AgentDaemon(home, work_dir, launcher)
     await daemon.start()
     session = AgentSession(daemon=daemon, **session_kwargs)
-    tasks = [asyncio.create_task(session.run_forever()), asyncio.create_task(stop.wait())]
+    tasks = TaskOwner()
+    running = [tasks.spawn(session.run_forever(), "session"), tasks.spawn(signals.requested.wait(), "signals")]
     if local is not None:
-        tasks.append(asyncio.create_task(_watch_parent(local, session, daemon, grace_s)))
-    done, _ = await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
+        running.append(tasks.spawn(_watch_parent(local, session, daemon, grace_s), "parent"))
+    done, _ = await asyncio.wait(running, return_when=asyncio.FIRST_COMPLETED)
     status = 0
     for task in done:
-        if not task.cancelled() and isinstance(task.exception(), PermissionError):
-            log.error("token_refused", error=str(task.exception()))
+        error = task.exception()
+        if isinstance(error, PermissionError):
+            log.error("token_refused", error=str(error))
             status = EXIT_AUTH_REFUSED
+        elif error is not None:
+            log.error("agent_failed", task=task.get_name(), error=repr(error))
+            status = 1
     if local is not None:  # a local agent told to stop: nothing of the app outlives it
         await daemon.stop_all(grace_s, "agent stopping")
-    for task in tasks:
-        task.cancel()
+    await tasks.close()
+    await signals.kills.close()
     await daemon.close()
     home.remove_pid()
     log.info("agent_stopped")

@@ -1,9 +1,14 @@
 """AppHost: one ``lightning-ctl run``: the server, the local agent, the flow loop, and a clean end.
 
-    bind server ─► start local agent ─► load the app ─► flow loop ─► ... ─► app ended
-                                                                              │
-                  stop works (in the loop's teardown) ◄───────────────────────┘
-                  ─► stop the local agent ─► stop the server ─► exit status
+    open the checkpoint ─► load the app (a thread) ─► bind and serve ─► flow loop ─► ... ─► app ended
+                                                                                              │
+          stop works (in the loop's teardown) ◄────────────────────────────────────────────────┘
+          ─► stop the local agent ─► stop the server ─► exit status
+
+Nothing listens and nothing is recorded as running before the app has loaded: a run that fails to load leaves
+no checkpoint to resume. A first Ctrl-C (SIGTERM, ``lightning-ctl stop``) stops the app gracefully: works get
+SIGTERM and ``--stop-grace``; a second one kills the works still running at once, naming them, and ends the run
+even if a flow never returns.
 """
 
 from __future__ import annotations
@@ -12,8 +17,9 @@ import asyncio
 import os
 import signal
 import sys
+import threading
 import time
-from typing import Callable
+from typing import Any, Callable, TypeVar
 
 import structlog
 
@@ -22,8 +28,10 @@ from lightning_ctl.controlplane.agents.local_agent import LocalAgent
 from lightning_ctl.controlplane.agents.registry import AgentRegistry
 from lightning_ctl.controlplane.api.agent_service import AgentServicer
 from lightning_ctl.controlplane.api.app_service import AppServicer
-from lightning_ctl.controlplane.api.server import PortInUseError, build_server
+from lightning_ctl.controlplane.api.server import build_server
 from lightning_ctl.controlplane.credentials import LOOPBACK_HOSTS
+from lightning_ctl.controlplane.exclusive import PortInUseError
+from lightning_ctl.controlplane.flows.checkpoint import CheckpointError
 from lightning_ctl.controlplane.flows.flow_runtime import FlowRuntime
 from lightning_ctl.controlplane.flows.loop import AppEnded, FlowLoop, StopRequested
 from lightning_ctl.controlplane.flows.queries import Query, QueryBox
@@ -36,6 +44,7 @@ from lightning_ctl.controlplane.run_file import RunInfo, remove_run_file, write_
 from lightning_ctl.sdk._app import LightningApp
 from lightning_ctl.sdk._events import LinesLogged
 from lightning_ctl.sdk._loader import load_app
+from lightning_ctl.sdk._tasks import TaskOwner
 
 log = structlog.get_logger(component="app_host")
 
@@ -43,6 +52,11 @@ MISSED_HEARTBEATS = 3
 EXIT_INTERRUPTED = 130
 EXIT_TERMINATED = 143
 _AGENT_EXIT_TIMEOUT_S = 5.0
+FORCED_END_S = 5.0
+"""After a second stop request, how long the killed works get to report their exits before the run ends anyway."""
+_SIGNALS = ((signal.SIGINT, EXIT_INTERRUPTED, "interrupted (Ctrl-C)"),
+            (signal.SIGTERM, EXIT_TERMINATED, "terminated (SIGTERM)"))
+T = TypeVar("T")
 
 
 def _advertised(host: str) -> str:
@@ -71,34 +85,95 @@ class AppHost:
         self.options = options
         self.token = options.token
         self.console = console or Console()
-        self.registry = AgentRegistry(report_pending=self._deliver, bundle=AppBundle(options.app_path))
+        self.registry = AgentRegistry(report_pending=self._deliver, bundle=AppBundle(options.app_path),
+                                      report_unreachable=self._deliver)
         self._flow_loop: FlowLoop | None = None
         self._local_agent = local_agent
         self.log_store = LogStore()
         self.queries = QueryBox(self._submit_query)
+        self._tasks = TaskOwner(on_error=lambda name, exc: log.error("task_failed", task=name, error=repr(exc)))
+        self._stop_requests = 0
+        self._local_agent_stopped = False
+        self._ended: asyncio.Future[AppEnded] | None = None
+        """Resolved when the app ends: by the flow loop, or by a stop before the flows run or forced after one."""
 
     def _deliver(self, event: object) -> None:
         if self._flow_loop is not None:
             self._flow_loop.inbox.put(event)  # type: ignore[arg-type]
 
     async def run(self) -> int:
-        """Serve, run the app, tear everything down; the app's exit status."""
-        opts = self.options
+        """Load the app, serve, run it, tear everything down; the app's exit status."""
         loop = asyncio.get_running_loop()
-        servicer = AgentServicer(self.registry, self._deliver, self._on_lines, opts.heartbeat_interval_s)
-        app_servicer = AppServicer(self.registry, self.log_store, self.queries, self._stop_by_operator,
-                                   os.path.abspath(opts.app_path), opts.heartbeat_interval_s)
-        plan = plan_resume(opts.app_path, opts.port, opts.fresh)
+        self._ended = loop.create_future()
+        for sig, code, reason in _SIGNALS:
+            loop.add_signal_handler(sig, self._on_stop_request, code, reason)
         try:
-            server, port, local_port = build_server(servicer, self.token, opts.host, plan.port, opts.tls, app_servicer)
+            ended = await self._load_and_run(loop)
+        finally:
+            await self._stop_local_agent()
+            self.console.close()
+        if ended.message:
+            print(ended.message, file=sys.stderr, flush=True)
+        log.info("app_ended", exit_code=ended.exit_code)
+        return ended.exit_code
+
+    async def _load_and_run(self, loop: asyncio.AbstractEventLoop) -> AppEnded:
+        """Everything between the checkpoint's opening and its closing."""
+        opts = self.options
+        plan = await asyncio.to_thread(plan_resume, opts.app_path, opts.port, opts.fresh)
+        try:
+            os.environ.update(opts.env)
+            loaded = await self._unless_stopped(_in_daemon_thread(lambda: load_app(opts.app_path)[0]))
+            if loaded is None:
+                assert self._ended is not None
+                return self._ended.result()  # stopped while loading: nothing was started
+            servicer = AgentServicer(self.registry, self._deliver, self._on_lines, opts.heartbeat_interval_s)
+            app_servicer = AppServicer(self.registry, self.log_store, self.queries, self._stop_by_operator,
+                                       os.path.abspath(opts.app_path), opts.heartbeat_interval_s)
+            server, port, local_port = self._bind(plan, servicer, app_servicer)
+        except BaseException:
+            plan.checkpoint.close()
+            raise
+        await server.start()
+        try:
+            plan.checkpoint.begin(os.getpid(), port, resumed=plan.saved is not None)
+            self._tasks.spawn(self._check_liveness(opts.heartbeat_interval_s), "liveness")
+            self._announce(port)
+            if self._local_agent is not None:
+                self._local_agent.send_address(f"127.0.0.1:{local_port}")
+            self._write_run_file(_client_address(opts.host, port, local_port, opts.tls is not None))
+            ended = await self._run_app(loaded[0], loop, plan)
+            try:
+                plan.checkpoint.end()
+            except CheckpointError as exc:
+                log.error("checkpoint_not_closed", error=str(exc))
+            return ended
+        except CheckpointError as exc:
+            return AppEnded(1, str(exc))
+        finally:
+            self.queries.close()
+            self.log_store.close()
+            app_servicer.close()
+            remove_run_file(os.getpid())
+            await self._tasks.close()
+            await self._stop_local_agent()
+            await self._close_agent_streams()
+            await server.stop(grace=1.0)
+            plan.checkpoint.close()
+
+    def _bind(self, plan: ResumePlan, servicer: AgentServicer, app_servicer: AppServicer) -> tuple[Any, int, int]:
+        """The server, bound on the resumed run's port when there is one (else, or if it is taken, the asked one)."""
+        opts = self.options
+        try:
+            return build_server(servicer, self.token, opts.host, plan.port, opts.tls, app_servicer)
         except PortInUseError:
             if plan.port == opts.port:
                 raise
             log.warning("previous_port_taken", port=plan.port, hint="agents must be pointed at the new port")
-            server, port, local_port = build_server(servicer, self.token, opts.host, opts.port, opts.tls, app_servicer)
-        await server.start()
-        plan.checkpoint.begin(os.getpid(), port, resumed=plan.saved is not None)
-        liveness = asyncio.create_task(self._check_liveness(opts.heartbeat_interval_s))
+            return build_server(servicer, self.token, opts.host, opts.port, opts.tls, app_servicer)
+
+    def _announce(self, port: int) -> None:
+        opts = self.options
         log.info("control_plane_listening", address=f"{opts.host}:{port}", tls=opts.tls is not None,
                  mutual_tls=bool(opts.tls and opts.tls.ca))
         if opts.host not in LOOPBACK_HOSTS and opts.tls is None:
@@ -108,47 +183,31 @@ class AppHost:
             tls_hint = " --tls-ca CA.pem" if opts.tls else ""
             log.info("agents_join_with", command=f"LIGHTNING_CTL_TOKEN=$(cat {token_file()}) lightning-agent "
                                                  f"--control-plane {_advertised(opts.host)}:{port}{tls_hint}")
-        try:
-            if self._local_agent is not None:
-                self._local_agent.send_address(f"127.0.0.1:{local_port}")
-            self._write_run_file(_client_address(opts.host, port, local_port, opts.tls is not None))
-            os.environ.update(opts.env)
-            app, _ = load_app(opts.app_path)
-            ended = await self._run_app(app, loop, plan)
-            plan.checkpoint.end()
-        finally:
-            self.queries.close()
-            self.log_store.close()
-            app_servicer.close()
-            remove_run_file(os.getpid())
-            liveness.cancel()
-            await self._stop_local_agent()
-            await self._close_agent_streams()
-            await server.stop(grace=1.0)
-            plan.checkpoint.close()
-            self.console.close()
-        if ended.message:
-            print(ended.message, file=sys.stderr, flush=True)
-        log.info("app_ended", exit_code=ended.exit_code)
-        return ended.exit_code
+
+    async def _unless_stopped(self, work: asyncio.Future[T]) -> tuple[T] | None:
+        """``(result,)`` of ``work``, or None if a stop was requested first (``work`` is then left to finish)."""
+        assert self._ended is not None
+        await asyncio.wait([work, self._ended], return_when=asyncio.FIRST_COMPLETED)
+        if work.done():
+            return (work.result(),)
+        work.add_done_callback(lambda f: f.cancelled() or f.exception())  # its outcome no longer matters
+        return None
 
     async def _run_app(self, app: LightningApp, loop: asyncio.AbstractEventLoop, plan: ResumePlan) -> AppEnded:
-        ended: asyncio.Future[AppEnded] = loop.create_future()
+        assert self._ended is not None
+        ended = self._ended
+        if ended.done():
+            return ended.result()  # stopped before the flows ran
         runtime = FlowRuntime(os.path.abspath(self.options.app_path), self.options.env, self.options.stop_grace_s)
         if plan.saved is not None:
             restore(app, runtime, plan.saved)
         self._flow_loop = FlowLoop(
             app,
             runtime,
-            send_commands=lambda commands: loop.call_soon_threadsafe(self.registry.route, commands),
-            on_end=lambda result: loop.call_soon_threadsafe(ended.set_result, result),
+            send_commands=lambda commands: _call_soon(loop, self.registry.route, commands),
+            on_end=lambda result: _call_soon(loop, _settle, ended, result),
             checkpoint=plan.checkpoint,
         )
-        for sig, code, reason in (
-            (signal.SIGINT, EXIT_INTERRUPTED, "interrupted (Ctrl-C)"),
-            (signal.SIGTERM, EXIT_TERMINATED, "terminated (SIGTERM)"),
-        ):
-            loop.add_signal_handler(sig, self._request_stop, code, reason)
         self._flow_loop.start()
         return await ended
 
@@ -163,9 +222,31 @@ class AppHost:
         return True
 
     def _stop_by_operator(self, reason: str) -> None:
-        """``lightning-ctl stop``: end the app as ``flow.stop()`` does (exit status 0)."""
+        """``lightning-ctl stop``: end the app as ``flow.stop()`` does (exit status 0); a second one forces it."""
+        self._on_stop_request(0, reason)
+
+    def _on_stop_request(self, exit_code: int, reason: str) -> None:
+        """A signal or an operator's stop: the first stops the app gracefully, the next ones (or any, once the app
+        is already ending by itself) force the end."""
+        self._stop_requests += 1
+        assert self._ended is not None
+        if self._stop_requests > 1 or (self._flow_loop is not None and self._flow_loop.ending):
+            self._force_end(exit_code, reason)
+            return
+        log.info("app_stopping", reason=reason)
         if self._flow_loop is not None:
-            self._request_stop(0, reason)
+            self._flow_loop.inbox.put(StopRequested(exit_code, reason))
+        else:
+            _settle(self._ended, AppEnded(exit_code, reason))
+
+    def _force_end(self, exit_code: int, reason: str) -> None:
+        """Kill every work still running at once, and end the run soon even if the flows do not."""
+        killed = self.registry.kill_all(f"{reason}: stopping now")
+        log.warning("works_killed", works=killed, reason=f"{reason} during shutdown")
+        if self._local_agent is not None:
+            self._local_agent.terminate()  # a second SIGTERM: a local agent stopping its works kills them now
+        assert self._ended is not None
+        asyncio.get_running_loop().call_later(FORCED_END_S, _settle, self._ended, AppEnded(exit_code, reason))
 
     def _write_run_file(self, address: str) -> None:
         """Let ``lightning-ctl status/logs/...`` on this machine find this app (owner-only: it holds the token)."""
@@ -192,17 +273,59 @@ class AppHost:
             for lost in self.registry.find_lost(self.options.agent_lost_grace_s):
                 self._deliver(lost)
 
-    def _request_stop(self, exit_code: int, reason: str) -> None:
-        log.info("app_stopping", reason=reason)
-        assert self._flow_loop is not None
-        self._flow_loop.inbox.put(StopRequested(exit_code, reason))
-
     async def _stop_local_agent(self) -> None:
+        """Stop the local agent and wait for it (idempotent); it stops the works still running first.
+
+        A local agent kept from a crashed run is left alone when this run ends before its flows ran (it failed to
+        load, say): its works are the previous run's, still to be resumed.
+        """
         agent = self._local_agent
-        if agent is None:
+        if agent is None or self._local_agent_stopped:
+            return
+        self._local_agent_stopped = True
+        if agent.process is None and self._flow_loop is None:
+            log.info("local_agent_left_running", pid=agent.pid, reason="the app did not start: its works wait")
             return
         agent.terminate()
         if not await asyncio.to_thread(agent.wait, self.options.stop_grace_s + _AGENT_EXIT_TIMEOUT_S):
             log.warning("local_agent_killed", pid=agent.pid)
             agent.kill()
             await asyncio.to_thread(agent.wait, _AGENT_EXIT_TIMEOUT_S)
+
+
+def _call_soon(loop: asyncio.AbstractEventLoop, fn: Callable[..., Any], *args: Any) -> None:
+    """``fn(*args)`` on ``loop``, from another thread; dropped once the loop is closed (the run has ended)."""
+    try:
+        loop.call_soon_threadsafe(fn, *args)
+    except RuntimeError:
+        pass
+
+
+def _settle(future: asyncio.Future[T], result: T) -> None:
+    if not future.done():
+        future.set_result(result)
+
+
+def _in_daemon_thread(fn: Callable[..., T], *args: Any) -> asyncio.Future[T]:
+    """Run ``fn(*args)`` on a daemon thread: the event loop goes on, and the process may exit without waiting for
+    it (an app whose import hangs must not keep Ctrl-C from ending the run)."""
+    loop = asyncio.get_running_loop()
+    future: asyncio.Future[T] = loop.create_future()
+
+    def settle(result: Any, error: BaseException | None) -> None:
+        if future.done():
+            return
+        if error is not None:
+            future.set_exception(error)
+        else:
+            future.set_result(result)
+
+    def main() -> None:
+        try:
+            result, error = fn(*args), None
+        except BaseException as exc:  # noqa: BLE001 - handed to the awaiting side
+            result, error = None, exc
+        _call_soon(loop, settle, result, error)
+
+    threading.Thread(target=main, name=f"{getattr(fn, '__name__', 'task')}-thread", daemon=True).start()
+    return future

@@ -202,6 +202,15 @@ class WorkLost:
 
 
 @dataclass(frozen=True, slots=True)
+class WorkUnreachable:
+    """A stop of (work_name, attempt) cannot reach its process: the agent running it is not connected."""
+
+    work_name: str
+    attempt: int
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
 class OutputShown:
     """The control plane has shown (work_name, attempt)'s output up to these byte offsets."""
 

@@ -26,6 +26,7 @@ from lightning_ctl.sdk._events import (
     RunningWork,
     StopWork,
     WorkLost,
+    WorkUnreachable,
 )
 
 log = structlog.get_logger(component="registry")
@@ -69,8 +70,12 @@ class AgentRegistry:
         self,
         report_pending: Callable[[PlacementPending], None] = lambda pending: None,
         bundle: AppBundle | None = None,
+        report_unreachable: Callable[[WorkUnreachable], None] = lambda unreachable: None,
     ) -> None:
         self.bundle = bundle
+        self._report_unreachable = report_unreachable
+        self._stopping: set[tuple[str, int]] = set()
+        """The (work, attempt) sent a stop whose exit has not come back yet."""
         self.agents: dict[str, AgentSession] = {}
         self.placements: dict[str, _Placement] = {}
         self._waiting: dict[str, list[Command]] = {}
@@ -107,6 +112,10 @@ class AgentRegistry:
             del self.agents[session.agent_id]
             self._disconnected_at[session.agent_id] = time.monotonic()
             log.info("agent_disconnected", agent_id=session.agent_id, name=session.name, reason=reason)
+            for work_name, attempt in sorted(self._stopping):
+                if self._where.get((work_name, attempt)) == session.agent_id:
+                    self._report_unreachable(WorkUnreachable(
+                        work_name, attempt, f"agent {session.name} disconnected while stopping it"))
 
     def find_lost(self, default_grace_s: float) -> list[WorkLost]:
         """Works whose agent has been disconnected past their grace period (their placements are released).
@@ -139,6 +148,7 @@ class AgentRegistry:
     def release(self, work_name: str, attempt: int) -> None:
         """The process of (work_name, attempt) exited: free what it held and place what was waiting."""
         self._where.pop((work_name, attempt), None)
+        self._stopping.discard((work_name, attempt))
         placement = self.placements.get(work_name)
         if placement is not None and placement.attempt == attempt:
             del self.placements[work_name]
@@ -147,6 +157,13 @@ class AgentRegistry:
     def placed_on(self, agent_id: str) -> tuple[tuple[str, int], ...]:
         """The (work, attempt) currently placed on ``agent_id``."""
         return tuple((n, p.attempt) for n, p in self.placements.items() if p.allocation.agent_id == agent_id)
+
+    def kill_all(self, reason: str) -> list[str]:
+        """Stop every placed work's process now, with no grace (SIGKILL); the names of those on a connected agent
+        (the others are reported unreachable)."""
+        killed = sorted(n for n, p in self.placements.items() if p.allocation.agent_id in self.agents)
+        self.route([StopWork(n, p.attempt, reason, 0.0) for n, p in list(self.placements.items())])
+        return killed
 
     def close_all(self, reason: str) -> None:
         """End every agent's stream (the control plane is shutting down)."""
@@ -183,9 +200,14 @@ class AgentRegistry:
                     continue
             elif isinstance(command, StopWork) and (name, command.attempt) in self._where:
                 # A stop names one process: it goes where that attempt runs, even if the work moved since.
-                agent = self.agents.get(self._where[(name, command.attempt)])
+                agent_id = self._where[(name, command.attempt)]
+                agent = self.agents.get(agent_id)
                 if agent is not None:
                     agent.outgoing.put_nowait(command)
+                    self._stopping.add((name, command.attempt))
+                else:
+                    self._report_unreachable(WorkUnreachable(
+                        name, command.attempt, f"agent {self._names.get(agent_id, agent_id)} is not connected"))
                 continue
             elif name in self._waiting:
                 self._waiting[name].append(command)
@@ -196,6 +218,8 @@ class AgentRegistry:
                 # Its agent is away: the flow loop sends what matters again when the agent reconnects.
                 log.info("command_dropped", work_name=name, command=type(command).__name__,
                          reason="the work's agent is not connected")
+                if isinstance(command, StopWork):
+                    self._report_unreachable(WorkUnreachable(name, command.attempt, "its agent is not connected"))
                 continue
             agent.outgoing.put_nowait(command)
 

@@ -4,8 +4,13 @@ Each tick takes every event that arrived, applies it, runs the root flow, then h
 produced to the I/O side. It ticks at once when events arrive, at a steady pace while a run keeps changing the
 flows' own state (or the works' attributes), at schedule times, and otherwise sleeps: never a busy spin.
 
-    start works with the flow ─► tick ... tick ─► (stop / fail / exception / signal / work crash)
+    start works with the flow ─► tick ... tick ─► (stop / fail / exception / signal / work crash / internal error)
                                                    ─► stop live works ─► wait for their exits ─► done
+
+Whatever happens on this thread, ``on_end`` is called exactly once: an internal error (ours, or the checkpoint's:
+disk full, read-only, I/O error) ends the app with exit status 1 and a message naming the cause, after the works
+are stopped. Once the checkpoint has failed, nothing more is acknowledged to the works: what they sent since goes
+again to the next run.
 """
 
 from __future__ import annotations
@@ -20,7 +25,7 @@ from typing import Callable
 
 import structlog
 
-from lightning_ctl.controlplane.flows.checkpoint import Checkpoint
+from lightning_ctl.controlplane.flows.checkpoint import Checkpoint, CheckpointError
 from lightning_ctl.controlplane.flows.flow_runtime import FlowRuntime
 from lightning_ctl.controlplane.flows.queries import Query
 from lightning_ctl.sdk._app import LightningApp
@@ -32,6 +37,7 @@ from lightning_ctl.sdk._events import (
     ProcessExited,
     WorkEvent,
     WorkLost,
+    WorkUnreachable,
 )
 from lightning_ctl.sdk._loader import user_traceback
 from lightning_ctl.sdk._runtime import set_runtime
@@ -87,6 +93,9 @@ class FlowLoop:
         self._works_by_name: dict[str, object] = {}
         self._last_ack = 0.0
         self._checkpoint = checkpoint
+        self._checkpoint_error: CheckpointError | None = None
+        self.ending = False
+        """Set (by the flow thread) once the app is ending: its works are being stopped."""
         self._thread = threading.Thread(target=self._main, name="flow-loop", daemon=True)
         self.ticks = 0
 
@@ -96,13 +105,17 @@ class FlowLoop:
 
     def _main(self) -> None:
         set_runtime(self.runtime)
+        ended = AppEnded(1, "internal error in the flow loop")
         try:
-            ended = self._run_until_end()
-        except BaseException as exc:  # noqa: BLE001 - a bug of ours must still end the app cleanly
-            log.exception("flow_loop_crashed")
-            ended = AppEnded(1, f"internal error in the flow loop: {exc!r}")
-        self._teardown(ended)
-        self._on_end(ended)
+            try:
+                ended = self._run_until_end()
+            except BaseException as exc:  # noqa: BLE001 - a bug of ours must still end the app cleanly
+                ended = _internal_error(exc)
+            self._teardown(ended)
+        except BaseException as exc:  # noqa: BLE001 - the same, while stopping the works
+            ended = ended if ended.exit_code else _internal_error(exc)
+        finally:
+            self._on_end(ended)
 
     def _run_until_end(self) -> AppEnded:
         starting = [work for work in self.app.works if work.start_with_flow]
@@ -119,9 +132,9 @@ class FlowLoop:
                     self.app.stage = AppStage.STOPPING
                     return AppEnded(item.exit_code, item.reason)
                 has_update |= self._apply(item)
-            if self.runtime.failure is not None:
-                self.app.stage = AppStage.FAILED
-                return AppEnded(1, self.runtime.failure.message)
+            failed = self._failure()
+            if failed is not None:
+                return failed
             now = time.time()
             for flow in self.app.flows:
                 has_update |= flow._fire_due_schedules(now)
@@ -148,9 +161,19 @@ class FlowLoop:
                     continue
                 self._apply(item)
             self._flush()
-            if self.runtime.failure is not None:
-                self.app.stage = AppStage.FAILED
-                return AppEnded(1, self.runtime.failure.message)
+            failed = self._failure()
+            if failed is not None:
+                return failed
+        return None
+
+    def _failure(self) -> AppEnded | None:
+        """How the app ends if it failed: a work failed it, or its checkpoint cannot be written."""
+        if self._checkpoint_error is not None:
+            self.app.stage = AppStage.FAILED
+            return AppEnded(1, f"the app stopped: {self._checkpoint_error}")
+        if self.runtime.failure is not None:
+            self.app.stage = AppStage.FAILED
+            return AppEnded(1, self.runtime.failure.message)
         return None
 
     def _tick(self) -> tuple[AppEnded | None, bool]:
@@ -211,7 +234,9 @@ class FlowLoop:
                 item.run(self.app, self.runtime)
         return [item for item in items if not isinstance(item, Query)]
 
-    def _apply(self, event: WorkEvent | PlacementPending | AgentConnected | WorkLost) -> bool:
+    def _apply(self, event: WorkEvent | PlacementPending | AgentConnected | WorkLost | WorkUnreachable) -> bool:
+        if isinstance(event, WorkUnreachable):
+            return False  # only the teardown waits on stops
         if isinstance(event, AgentConnected):
             self.runtime.on_agent_connected(event, self._work)
             self._flush()
@@ -238,29 +263,64 @@ class FlowLoop:
         now = time.monotonic()
         if force_acks or now - self._last_ack >= ACK_INTERVAL_S:
             self._last_ack = now
-            self.save_checkpoint()  # before the acks: an acknowledged event is never lost
-            outgoing.extend(self.runtime.take_acks())
+            if self.save_checkpoint():  # before the acks: an acknowledged event is never lost
+                outgoing.extend(self.runtime.take_acks())
         if outgoing:
             self._send_commands(outgoing)
 
-    def save_checkpoint(self) -> None:
-        """Commit the app's state and the works record (when they changed)."""
-        if self._checkpoint is not None:
+    def save_checkpoint(self) -> bool:
+        """Commit the app's state and the works record (when they changed); whether the checkpoint holds them.
+
+        A failure to write is kept (the app then ends, naming it) and never retried: no later acknowledgement may
+        pretend that an event is safe.
+        """
+        if self._checkpoint is None:
+            return True
+        if self._checkpoint_error is not None:
+            return False
+        try:
             self._checkpoint.save(self.app.state, self.runtime.snapshot())
+        except CheckpointError as exc:
+            self._checkpoint_error = exc
+            log.error("checkpoint_failed", error=str(exc))
+            return False
+        return True
 
     def _teardown(self, ended: AppEnded) -> None:
-        """Stop every live work and wait (bounded) for their processes to exit, applying their last events."""
+        """Stop every live work and wait (bounded) for their processes to exit, applying their last events.
+
+        Works whose agent cannot be reached are not waited for: they are named, as are those that did not exit
+        in time.
+        """
+        self.ending = True
         grace_s = self.runtime.stop_grace_s
         live = set(self.runtime.stop_all("the app is ending", grace_s))
+        unreachable: dict[str, str] = {}
         self._flush()
         deadline = time.monotonic() + grace_s + _TEARDOWN_MARGIN_S
         while live and time.monotonic() < deadline:
             for item in self._drain(timeout_s=min(0.2, max(0.0, deadline - time.monotonic()))):
-                if not isinstance(item, StopRequested):
+                if isinstance(item, WorkUnreachable):
+                    process = self.runtime.works.get(item.work_name)
+                    if item.work_name in live and process is not None and process.attempt == item.attempt:
+                        live.discard(item.work_name)
+                        unreachable[item.work_name] = item.reason
+                elif not isinstance(item, StopRequested):
                     self._apply(item)
                     if isinstance(item, WorkEvent) and isinstance(item.body, ProcessExited):
                         live.discard(item.work_name)
+                        unreachable.pop(item.work_name, None)
+        if unreachable:
+            log.warning("works_not_reached", works=sorted(unreachable), reasons=sorted(set(unreachable.values())),
+                        hint="they may still be running on their agent")
         if live:
             log.warning("works_still_running_at_exit", works=sorted(live))
         self.save_checkpoint()
         sys.stdout.flush()
+
+
+def _internal_error(exc: BaseException) -> AppEnded:
+    """The end of an app whose flow thread failed on our side (the traceback only at --log-level debug)."""
+    log.error("flow_loop_crashed", error=repr(exc))
+    log.debug("flow_loop_crash_traceback", exc_info=exc)
+    return AppEnded(1, f"internal error in the flow loop: {exc!r}")

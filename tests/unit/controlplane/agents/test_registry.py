@@ -11,7 +11,14 @@ import pytest
 from lightning_ctl.controlplane.agents.app_bundle import AppBundle
 from lightning_ctl.controlplane.agents.placement import AgentCapacity
 from lightning_ctl.controlplane.agents.registry import AgentRegistry, AgentSession
-from lightning_ctl.sdk._events import LaunchWork, PlacementPending, ResourceRequest, RunCall
+from lightning_ctl.sdk._events import (
+    LaunchWork,
+    PlacementPending,
+    ResourceRequest,
+    RunCall,
+    StopWork,
+    WorkUnreachable,
+)
 
 
 def session(agent_id: str, gpus: tuple[int, ...] = (), is_local: bool = True) -> AgentSession:
@@ -114,3 +121,45 @@ class TestLiveness:
         agent.last_heartbeat = time.monotonic() - 10
         registry.check_liveness(timeout_s=6)
         assert "quiet" not in registry.agents and closed and "no heartbeat" in closed[0]
+
+
+class TestStopping:
+    def test_kill_all_stops_every_placed_work_now(self, loop: asyncio.AbstractEventLoop) -> None:
+        """kill_all sends each placed work a stop with no grace and names those on connected agents."""
+        registry = AgentRegistry()
+        box = session("box")
+        registry.add(box)
+        registry.route([launch("root.a"), launch("root.b")])
+        drain(box)
+        assert registry.kill_all("again") == ["root.a", "root.b"]
+        stops = drain(box)
+        assert {(s.work_name, s.grace_s) for s in stops} == {("root.a", 0.0), ("root.b", 0.0)}
+        assert all(isinstance(s, StopWork) for s in stops)
+
+    def test_a_stop_for_a_work_whose_agent_is_gone_is_reported_unreachable(
+        self, loop: asyncio.AbstractEventLoop
+    ) -> None:
+        """The agent left: its works' stops cannot be delivered, and the flow loop is told so at once."""
+        reported: list[WorkUnreachable] = []
+        registry = AgentRegistry(report_unreachable=reported.append)
+        box = session("box")
+        registry.add(box)
+        registry.route([launch("root.a")])
+        registry.remove(box, "gone")
+        registry.route([StopWork("root.a", 1, "the app is ending", 30.0)])
+        assert [(u.work_name, u.attempt) for u in reported] == [("root.a", 1)]
+        assert "box" in reported[0].reason
+
+    def test_an_agent_leaving_while_stopping_reports_its_works_unreachable(
+        self, loop: asyncio.AbstractEventLoop
+    ) -> None:
+        """A stop delivered, then the agent disconnects before the exit came: unreachable, once."""
+        reported: list[WorkUnreachable] = []
+        registry = AgentRegistry(report_unreachable=reported.append)
+        box = session("box")
+        registry.add(box)
+        registry.route([launch("root.a"), launch("root.b")])
+        registry.route([StopWork("root.a", 1, "bye", 30.0)])
+        registry.release("root.b", 1)
+        registry.remove(box, "gone")
+        assert [u.work_name for u in reported] == ["root.a"]

@@ -12,11 +12,13 @@ import time
 
 import pytest
 
+from lightning_ctl.controlplane.flows.checkpoint import CheckpointError
 from lightning_ctl.controlplane.flows.flow_runtime import FlowRuntime
 from lightning_ctl.controlplane.flows.loop import AppEnded, FlowLoop, StopRequested
 from lightning_ctl.sdk import AppStage, LightningApp, LightningFlow, LightningWork
 from lightning_ctl.sdk._events import (
     Command,
+    EventsApplied,
     LaunchWork,
     ProcessExited,
     ProcessStarted,
@@ -26,6 +28,7 @@ from lightning_ctl.sdk._events import (
     VarsChanged,
     WorkCrashed,
     WorkEvent,
+    WorkUnreachable,
 )
 from lightning_ctl.sdk._runtime import set_runtime
 from lightning_ctl.sdk._status import make_status
@@ -296,3 +299,50 @@ class TestPacing:
         print(f"busy flow: {ticks} ticks in {MEASURE_WINDOW_S}s")
         assert 5 <= ticks <= 60
         assert abs(h.app.root.runs - ticks) <= 1  # sampled from another thread, maybe mid-tick
+
+
+class _FailingCheckpoint:
+    """A checkpoint whose writes fail (a full disk), counting the attempts."""
+
+    def __init__(self) -> None:
+        self.saves = 0
+
+    def save(self, state, works) -> bool:  # noqa: ANN001
+        self.saves += 1
+        raise CheckpointError("cannot write the checkpoint /c.sqlite: database or disk is full", path="/c.sqlite")
+
+
+class TestInternalFailures:
+    def test_a_checkpoint_that_cannot_be_written_ends_the_app_and_acknowledges_nothing(self, harness):
+        """The first failed write ends the app with status 1 naming the file; it is never retried and no event
+        is acknowledged after it."""
+        h = harness(WaitsForWork(), start=False)
+        checkpoint = h.loop._checkpoint = _FailingCheckpoint()
+        h.loop.start()
+        ended = h.wait_end()
+        assert ended.exit_code == 1 and "/c.sqlite" in ended.message and "disk is full" in ended.message
+        assert checkpoint.saves == 1
+        assert not h.sent(EventsApplied)
+
+    def test_the_teardown_does_not_wait_for_unreachable_works(self, harness):
+        """A live work whose stop cannot reach it is dropped from the wait at once, not after the grace period."""
+        h = harness(WaitsForWork(), grace_s=60.0)
+        wait_until(lambda: h.sent(RunCall), timeout_s=END_TIMEOUT_S)
+        h.put(ProcessStarted(pid=42), seq=1)
+        wait_until(lambda: h.runtime.works["root.job"].pid == 42, timeout_s=END_TIMEOUT_S)
+        h.loop.inbox.put(StopRequested(143, "terminated"))
+        wait_until(lambda: h.sent(StopWork), timeout_s=END_TIMEOUT_S)
+        h.loop.inbox.put(WorkUnreachable("root.job", 1, "agent a is not connected"))
+        assert h.wait_end(timeout_s=5.0) == AppEnded(143, "terminated")
+
+    def test_on_end_is_called_even_when_the_teardown_fails(self, harness):
+        """A bug while stopping the works still ends the app (status 1), never leaving the run hanging."""
+        h = harness(Stops(), start=False)
+
+        def broken(reason, grace_s):  # noqa: ANN001
+            raise RuntimeError("bug")
+
+        h.runtime.stop_all = broken
+        h.loop.start()
+        ended = h.wait_end()
+        assert ended.exit_code == 1 and "RuntimeError('bug')" in ended.message
