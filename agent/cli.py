@@ -18,8 +18,8 @@ import structlog
 from lightning_ctl.agent.home import AgentHome, AgentHomeInUseError
 from lightning_ctl.agent.launcher import ZygoteLauncher
 from lightning_ctl.agent.runner.orphans import OrphanSettings
-from lightning_ctl.sdk._files import read_or_create
-from lightning_ctl.sdk._logging import configure_logging, protect_standard_streams
+from lightning_ctl.sdk._files import raise_open_files_limit, read_or_create
+from lightning_ctl.sdk._logging import configure_logging, protect_standard_streams, quiet_grpc_core
 from lightning_ctl.sdk._sizes import parse_size
 
 log = structlog.get_logger(component="agent")
@@ -135,6 +135,7 @@ def main(
         launcher.prestart(preload_app)  # first, so the fork server's start overlaps ours
     protect_standard_streams()
     configure_logging(log_format, log_level)
+    raise_open_files_limit()  # hundreds of works: a socket and two capture files each
     from lightning_ctl.agent.inventory import detect
 
     try:
@@ -154,7 +155,8 @@ def main(
     )
     if work_dir:
         os.makedirs(work_dir, exist_ok=True)
-    from lightning_ctl.agent.serve import LocalAgentOptions, serve
+    with quiet_grpc_core(log_level):
+        from lightning_ctl.agent.serve import LocalAgentOptions, serve
 
     local = LocalAgentOptions(parent_pid, orphan_timeout) if parent_pid else None
     status = asyncio.run(

@@ -28,6 +28,7 @@ from lightning_ctl.controlplane.agents.local_agent import LocalAgent
 from lightning_ctl.controlplane.agents.registry import AgentRegistry
 from lightning_ctl.controlplane.api.agent_service import AgentServicer
 from lightning_ctl.controlplane.api.app_service import AppServicer
+from lightning_ctl.controlplane.api.connection_limits import DescriptorWatch
 from lightning_ctl.controlplane.api.server import build_server
 from lightning_ctl.controlplane.credentials import LOOPBACK_HOSTS
 from lightning_ctl.controlplane.exclusive import PortInUseError
@@ -52,6 +53,7 @@ MISSED_HEARTBEATS = 3
 EXIT_INTERRUPTED = 130
 EXIT_TERMINATED = 143
 _AGENT_EXIT_TIMEOUT_S = 5.0
+_DESCRIPTOR_CHECK_S = 1.0
 FORCED_END_S = 5.0
 """After a second stop request, how long the killed works get to report their exits before the run ends anyway."""
 _SIGNALS = ((signal.SIGINT, EXIT_INTERRUPTED, "interrupted (Ctrl-C)"),
@@ -138,6 +140,7 @@ class AppHost:
         try:
             plan.checkpoint.begin(os.getpid(), port, resumed=plan.saved is not None)
             self._tasks.spawn(self._check_liveness(opts.heartbeat_interval_s), "liveness")
+            self._tasks.spawn(self._watch_descriptors(), "descriptors")
             self._announce(port)
             if self._local_agent is not None:
                 self._local_agent.send_address(f"127.0.0.1:{local_port}")
@@ -272,6 +275,16 @@ class AppHost:
             self.registry.check_liveness(MISSED_HEARTBEATS * heartbeat_interval_s)
             for lost in self.registry.find_lost(self.options.agent_lost_grace_s):
                 self._deliver(lost)
+
+    async def _watch_descriptors(self) -> None:
+        """Say once, with advice, when this process runs low on file descriptors."""
+        watch = DescriptorWatch(lambda count, limit: log.warning(
+            "file_descriptors_running_out", open=count, limit=limit,
+            hint="raise the open-files limit (ulimit -n, or LimitNOFILE= for a service); until then new "
+                 "connections may be refused"))
+        while True:
+            await asyncio.sleep(_DESCRIPTOR_CHECK_S)
+            watch.check()
 
     async def _stop_local_agent(self) -> None:
         """Stop the local agent and wait for it (idempotent); it stops the works still running first.

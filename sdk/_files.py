@@ -79,3 +79,18 @@ def _read_pid(fd: int) -> int | None:
         return int(os.pread(fd, 32, 0).decode().strip() or 0) or None
     except (OSError, ValueError):
         return None
+
+
+def raise_open_files_limit() -> int:
+    """Raise this process's soft open-files limit to its hard limit (a common default is a soft 1024, far too few
+    for hundreds of works or agents); the soft limit now (``resource.RLIM_INFINITY`` if unlimited)."""
+    import resource
+
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft != hard:
+        try:
+            resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+            soft = hard
+        except (ValueError, OSError):
+            pass
+    return soft

@@ -14,6 +14,7 @@ import structlog
 from lightning_ctl.controlplane.agents.bundles import iter_chunks
 from lightning_ctl.controlplane.agents.placement import AgentCapacity
 from lightning_ctl.controlplane.agents.registry import AgentRegistry, AgentSession
+from lightning_ctl.controlplane.api.connection_limits import REGISTER_TIMEOUT_S
 from lightning_ctl.controlplane.output.dedup import OutputDeduplicator
 from lightning_ctl.protos import codec
 from lightning_ctl.protos.lightning.v1 import agent_pb2, agent_pb2_grpc
@@ -51,7 +52,11 @@ class AgentServicer(agent_pb2_grpc.AgentServiceServicer):
         self._output = OutputDeduplicator()
 
     async def Connect(self, request_iterator: object, context: grpc.aio.ServicerContext) -> None:  # noqa: N802
-        first = await context.read()
+        try:
+            first = await asyncio.wait_for(context.read(), REGISTER_TIMEOUT_S)
+        except asyncio.TimeoutError:
+            await context.abort(grpc.StatusCode.DEADLINE_EXCEEDED,
+                                f"a stream must register within {REGISTER_TIMEOUT_S:g}s of opening")
         if first is grpc.aio.EOF or first.WhichOneof("kind") != "register":
             await context.abort(grpc.StatusCode.INVALID_ARGUMENT, "the first message of a stream must be register")
         register = first.register

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import resource
+
 import grpc
 
 from lightning_ctl.controlplane.api.agent_service import AgentServicer
 from lightning_ctl.controlplane.api.app_service import AppServicer
+from lightning_ctl.controlplane.api.connection_limits import connection_options
 from lightning_ctl.controlplane.api.interceptors import TokenAuthInterceptor
 from lightning_ctl.controlplane.credentials import TlsFiles
 from lightning_ctl.controlplane.exclusive import port_error
@@ -46,7 +49,9 @@ def build_server(
     Raises:
         PortInUseError: the port is taken (SO_REUSEPORT is off: two apps never share a port).
     """
-    server = grpc.aio.server(interceptors=[TokenAuthInterceptor(token)], options=SERVER_OPTIONS)
+    open_files = resource.getrlimit(resource.RLIMIT_NOFILE)[0]
+    server = grpc.aio.server(interceptors=[TokenAuthInterceptor(token)],
+                             options=[*SERVER_OPTIONS, *connection_options(open_files)])
     agent_pb2_grpc.add_AgentServiceServicer_to_server(agent_servicer, server)
     if app_servicer is not None:
         app_pb2_grpc.add_AppServiceServicer_to_server(app_servicer, server)

@@ -122,13 +122,17 @@ def run(
 def _run(options: RunOptions, log_format: str, local_agent: LocalAgent | None) -> int:
     import asyncio
 
-    from lightning_ctl.controlplane.app_host import AppHost
-    from lightning_ctl.controlplane.flows.checkpoint import CheckpointError
-    from lightning_ctl.sdk._logging import configure_logging, protect_standard_streams
+    from lightning_ctl.sdk._files import raise_open_files_limit
+    from lightning_ctl.sdk._logging import configure_logging, protect_standard_streams, quiet_grpc_core
+
+    with quiet_grpc_core(options.log_level):
+        from lightning_ctl.controlplane.app_host import AppHost
+        from lightning_ctl.controlplane.flows.checkpoint import CheckpointError
     from lightning_ctl.sdk.errors import AppImportError
 
     protect_standard_streams()  # `lightning-ctl run app.py | grep -q ...`: a closed console never fails the app
     configure_logging(log_format, options.log_level)
+    raise_open_files_limit()
     try:
         return asyncio.run(AppHost(options, local_agent).run())
     except AppImportError as exc:
