@@ -70,6 +70,9 @@ def _persistent_agent_id(home: Path) -> str:
               help="This agent's certificate (PEM), for control planes that require mutual TLS.")
 @click.option("--tls-key", type=click.Path(exists=True, dir_okay=False), default=None, help="Its private key (PEM).")
 @click.option("--no-fork-server", is_flag=True, help="Start each work with a fresh interpreter instead of forking it.")
+@click.option("--no-cgroups", is_flag=True,
+              help="Do not give each work a cgroup (v2) of its own; find its processes by their environment and "
+                   "ancestry instead (the default where cgroups cannot be made).")
 @click.option("--parent-pid", type=int, default=None, hidden=True,
               help="A local agent: the lightning-ctl that started it (see --orphan-timeout).")
 @click.option("--orphan-timeout", type=click.FloatRange(min=0), default=300.0, show_default=True,
@@ -102,6 +105,7 @@ def main(
     tls_cert: str | None,
     tls_key: str | None,
     no_fork_server: bool,
+    no_cgroups: bool,
     parent_pid: int | None,
     orphan_timeout: float,
     address_file: str | None,
@@ -160,6 +164,7 @@ def main(
 
     local = LocalAgentOptions(parent_pid, orphan_timeout) if parent_pid else None
     status = asyncio.run(
-        serve(session_kwargs, home, address_fd, work_dir, None if no_fork_server else launcher, local, stop_grace)
+        serve(session_kwargs, home, address_fd, work_dir, None if no_fork_server else launcher, local, stop_grace,
+              use_cgroups=not no_cgroups)
     )
     raise SystemExit(status)

@@ -19,6 +19,7 @@ from lightning_ctl.agent.bundles import BundleCache, BundleError
 from lightning_ctl.agent.framing import read_frame
 from lightning_ctl.agent.home import AgentHome
 from lightning_ctl.agent.launcher import ZygoteLauncher, exec_work
+from lightning_ctl.agent.runner import cgroups
 from lightning_ctl.agent.supervisor import WorkSupervisor
 from lightning_ctl.protos import codec
 from lightning_ctl.protos.lightning.v1 import events_pb2, runner_pb2
@@ -84,8 +85,11 @@ class Outbox:
 class AgentDaemon:
     """Runs works on this machine for one control plane."""
 
-    def __init__(self, home: AgentHome, work_dir: str | None = None, launcher: ZygoteLauncher | None = None) -> None:
+    def __init__(self, home: AgentHome, work_dir: str | None = None, launcher: ZygoteLauncher | None = None,
+                 use_cgroups: bool = True) -> None:
         self.home = home
+        self._use_cgroups = use_cgroups
+        self._cgroups_root: Path | None = None
         self.outbox = Outbox()
         self._launcher = launcher
         self.bundles = BundleCache(Path(work_dir) / "lightning-bundles" if work_dir else home.bundles_dir)
@@ -106,6 +110,10 @@ class AgentDaemon:
             pass
         self._server = await asyncio.start_unix_server(self._accept, path=self.socket_path)
         os.chmod(self.socket_path, 0o600)
+        if self._use_cgroups:
+            self._cgroups_root = cgroups.works_root(self.home.cgroup_name)
+        log.info("work_containment", cgroups=str(self._cgroups_root) if self._cgroups_root else None,
+                 fallback=None if self._cgroups_root else "descendants and tagged processes, found with psutil")
         adopted = []
         for record in self.home.load_records():
             supervisor = self._supervisor(record.launch, record.cwd)
@@ -118,7 +126,8 @@ class AgentDaemon:
 
     def _supervisor(self, launch: LaunchWork, cwd: str | None) -> WorkSupervisor:
         supervisor = WorkSupervisor(launch, self.socket_path, str(self.home.output_dir), str(self.home.exits_dir),
-                                    self.outbox.put_body, self.outbox.put, cwd, self.outbox.backed_up)
+                                    self.outbox.put_body, self.outbox.put, cwd, self.outbox.backed_up,
+                                    self._cgroups_root)
         self.supervisors[(launch.work_name, launch.attempt)] = supervisor
         return supervisor
 
@@ -128,6 +137,7 @@ class AgentDaemon:
         async def forget_on_exit() -> None:
             await supervisor.exited.wait()
             await supervisor.close()
+            await asyncio.to_thread(supervisor.release)
             key = (supervisor.launch.work_name, supervisor.launch.attempt)
             self.supervisors.pop(key, None)
             self._recently_exited[key] = supervisor
@@ -263,6 +273,7 @@ class AgentDaemon:
         """The work's process could not be started: the work fails at once, with ``reason``."""
         launch = supervisor.launch
         self.supervisors.pop((launch.work_name, launch.attempt), None)
+        supervisor.release()
         self.outbox.put_body(launch.work_name, launch.attempt, WorkCrashed(reason))
         self.outbox.put_body(launch.work_name, launch.attempt, ProcessExited(0, 1))
 
@@ -284,6 +295,10 @@ class AgentDaemon:
         await self._tasks.close()
         for supervisor in (*self.supervisors.values(), *self._recently_exited.values()):
             await supervisor.close()
+            if supervisor.exited.is_set():
+                await asyncio.to_thread(supervisor.release)
+        if self._cgroups_root is not None:
+            cgroups.remove(self._cgroups_root, timeout_s=0)  # only once no work of ours is left in it
         try:
             os.unlink(self.socket_path)
         except OSError:

@@ -39,6 +39,10 @@ class WorkRecord:
     cwd: str | None = None
     stdout_offset: int = 0
     stderr_offset: int = 0
+    cgroup: str = ""
+    """The work's cgroup folder, if it has one (see ``agent.containment``)."""
+    tag: str = ""
+    """The tag in the environment of the work's processes."""
 
 
 class AgentHome:
@@ -88,6 +92,12 @@ class AgentHome:
             return path
         digest = hashlib.sha256(str(self.path.resolve()).encode()).hexdigest()[:16]
         return os.path.join(tempfile.gettempdir(), f"lightning-agent-{digest}.sock")
+
+    @property
+    def cgroup_name(self) -> str:
+        """A name for this home's works' cgroups, unique per home on the machine."""
+        digest = hashlib.sha256(str(self.path.resolve()).encode()).hexdigest()[:8]
+        return f"{self.path.name}-{digest}"
 
     @property
     def pid_file(self) -> Path:

@@ -100,6 +100,7 @@ async def serve(
     launcher: ZygoteLauncher | None,
     local: LocalAgentOptions | None,
     grace_s: float,
+    use_cgroups: bool = True,
 ) -> int:
     """Run until SIGTERM/SIGINT (or, for a local agent, until orphaned); the exit status."""
     signals = _StopSignals()
@@ -112,7 +113,7 @@ async def serve(
             return 0  # the control plane ended (or failed to start) before it listened
         session_kwargs["address"] = address
     home.write_pid()
-    daemon = signals.daemon = AgentDaemon(home, work_dir, launcher)
+    daemon = signals.daemon = AgentDaemon(home, work_dir, launcher, use_cgroups)
     await daemon.start()
     session = AgentSession(daemon=daemon, **session_kwargs)
     tasks = TaskOwner()

@@ -22,6 +22,7 @@ from typing import Awaitable, Callable
 import psutil
 import structlog
 
+from lightning_ctl.agent.containment import WorkContainment
 from lightning_ctl.agent.framing import encode_frame, read_frame
 from lightning_ctl.agent.home import WorkRecord
 from lightning_ctl.agent.launcher import LaunchRequest, WorkHandle
@@ -51,8 +52,12 @@ class WorkSupervisor:
         forward: Callable[[events_pb2.WorkEvent], None],
         cwd: str | None = None,
         backed_up: Callable[[], bool] = lambda: False,
+        cgroups_root: Path | None = None,
     ) -> None:
         self.record = WorkRecord(launch, cwd=cwd)
+        self._cgroups_root = cgroups_root
+        self.containment: WorkContainment | None = None
+        """Every process of the work (its cgroup or its tag): made at start, or taken from the record on adoption."""
         self._socket_path = socket_path
         self._exits_dir = exits_dir
         prefix = os.path.join(output_dir, f"{launch.work_name}.{launch.attempt}")
@@ -105,7 +110,8 @@ class WorkSupervisor:
 
     def _environment(self) -> dict[str, str]:
         """What the work's environment adds to the agent's."""
-        env = {**self.launch.env, "PYTHONUNBUFFERED": "1"}
+        assert self.containment is not None
+        env = {**self.launch.env, "PYTHONUNBUFFERED": "1", **self.containment.environment()}
         if self.launch.gpu_indices:
             env["CUDA_DEVICE_ORDER"] = "PCI_BUS_ID"
             env["CUDA_VISIBLE_DEVICES"] = ",".join(str(i) for i in self.launch.gpu_indices)
@@ -118,6 +124,9 @@ class WorkSupervisor:
                 os.unlink(path)
             except FileNotFoundError:
                 pass
+        if self.containment is None:
+            self.containment = WorkContainment.create(self._cgroups_root, self.launch.work_name, self.launch.attempt)
+            self.record.cgroup, self.record.tag = self.containment.cgroup, self.containment.tag
         request = LaunchRequest(
             socket_path=self._socket_path,
             work_name=self.launch.work_name,
@@ -142,6 +151,7 @@ class WorkSupervisor:
     def adopt(self, record: WorkRecord) -> None:
         """Take over a process a previous agent started (it reconnects to our socket by itself)."""
         self.record = record
+        self.containment = WorkContainment(record.cgroup, record.tag)
         self.confirmed_output = (record.stdout_offset, record.stderr_offset)
         self._pending.remove(self._init_frame)  # it got its init from the agent that started it
         self._process = WorkHandle(record.pid, self._tasks.spawn(self._watch_adopted(), "watch"))
@@ -268,7 +278,7 @@ class WorkSupervisor:
             returncode = await self._process.wait()
         except OSError:  # the fork server died: the process is no longer observable from here
             returncode = EXIT_STATUS_UNKNOWN
-        self._kill_group(signal.SIGKILL)  # grandchildren never outlive the work
+        await self._signal_all(signal.SIGKILL)  # nothing the work started outlives it, in its group or not
         # The last output and events go out before the exit does.
         self._tails_stop.set()
         waiters: list[asyncio.Future[object]] = list(self._tail_tasks)
@@ -291,19 +301,16 @@ class WorkSupervisor:
         """Stop following the process (its output, its exit) without stopping it: cancel and await every task."""
         await self._tasks.close()
 
-    def _kill_group(self, sig: signal.Signals) -> None:
-        if self._process is None:
-            return
-        try:
-            os.killpg(self._process.pid, sig)
-        except ProcessLookupError:
-            # A process forked a moment ago may not have called setsid() yet: its group does not exist.
-            try:
-                os.kill(self._process.pid, sig)
-            except ProcessLookupError:
-                pass
-        except PermissionError:
-            pass
+    async def _signal_all(self, sig: signal.Signals) -> None:
+        """``sig`` to every process of the work: its group, and its cgroup's members or the processes carrying its
+        tag (processes left the group with setsid, daemons)."""
+        if self._process is not None and self.containment is not None:
+            await asyncio.to_thread(self.containment.signal_all, self._process.pid, sig)
+
+    def release(self) -> None:
+        """Forget the work's cgroup (blocking: call it off the event loop) once its processes are gone."""
+        if self.containment is not None:
+            self.containment.release()
 
     async def stop(self, grace_s: float, reason: str) -> None:
         """SIGTERM to the work's process group; SIGKILL if it has not exited after ``grace_s``."""
@@ -313,12 +320,12 @@ class WorkSupervisor:
         if self.exited.is_set():
             return
         self.log.info("work_stopping", reason=reason, grace_s=grace_s)
-        self._kill_group(signal.SIGTERM)
+        await self._signal_all(signal.SIGTERM)
         try:
             await asyncio.wait_for(asyncio.shield(self.exited.wait()), timeout=grace_s)
         except asyncio.TimeoutError:
             self.log.warning("work_killed_after_grace", grace_s=grace_s)
-            self._kill_group(signal.SIGKILL)
+            await self._signal_all(signal.SIGKILL)
             await self.exited.wait()
 
 

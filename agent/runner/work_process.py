@@ -19,6 +19,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from lightning_ctl.agent.runner.cgroups import contain_this_work
 from lightning_ctl.agent.runner.connection import RunnerConnection
 from lightning_ctl.agent.runner.tracker import VarsTracker
 from lightning_ctl.protos import codec
@@ -226,6 +227,7 @@ def run(
 
     ``preloaded`` is the (app, module) the fork server loaded before forking this process, if any.
     """
+    contain_this_work()  # first: whatever the user's code starts stays the work's (its cgroup, or its subtree)
     connection = RunnerConnection(socket_path, work_name, attempt)
     try:
         init_message = connection.connect()

@@ -28,7 +28,7 @@ import sys
 import time
 from typing import Any
 
-from lightning_ctl.agent.runner import work_process
+from lightning_ctl.agent.runner import cgroups, work_process
 from lightning_ctl.agent.runner.orphans import OrphanRule, OrphanSettings, agent_running
 from lightning_ctl.sdk._files import write_atomic
 from lightning_ctl.sdk._loader import load_app
@@ -95,8 +95,12 @@ class Zygote:
                           reason=f"no agent came back within the orphan timeout ({settings.timeout_s:g}s)")
             else:
                 self._log("warning", "orphaned_works_killed", works=works, reason="they ignored SIGTERM")
+            sig = signal.SIGTERM if decision == "stop" else signal.SIGKILL
             for pid in works:
-                _signal_group(pid, signal.SIGTERM if decision == "stop" else signal.SIGKILL)
+                cgroup = cgroups.work_cgroup_of(pid)
+                if cgroup is not None:  # what the work started outside its process group too
+                    cgroups.signal_members(cgroup, sig)
+                _signal_group(pid, sig)
 
     def _log(self, level: str, event: str, **values: Any) -> None:
         """A log line on standard error (the agent's log), shaped like the agent's own (no structlog here)."""
