@@ -201,8 +201,8 @@ class AgentSession:
                 await call.write(agent_pb2.AgentMessage(events=agent_pb2.WorkEvents(events=batch)))
 
     async def _heartbeat(self, call: grpc.aio.StreamStreamCall) -> None:
+        """Heartbeat at once (the control plane measures the link's round trip on it), then every period."""
         while True:
-            await asyncio.sleep(self.heartbeat_interval_s)
             usage = await asyncio.to_thread(psutil.virtual_memory)
             async with self._write_lock:
                 await call.write(
@@ -212,6 +212,7 @@ class AgentSession:
                         )
                     )
                 )
+            await asyncio.sleep(self.heartbeat_interval_s)
 
     async def _receive(self, call: grpc.aio.StreamStreamCall) -> None:
         while True:

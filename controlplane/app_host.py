@@ -49,7 +49,6 @@ from lightning_ctl.sdk._tasks import TaskOwner
 
 log = structlog.get_logger(component="app_host")
 
-MISSED_HEARTBEATS = 3
 EXIT_INTERRUPTED = 130
 EXIT_TERMINATED = 143
 _AGENT_EXIT_TIMEOUT_S = 5.0
@@ -88,7 +87,8 @@ class AppHost:
         self.token = options.token
         self.console = console or Console()
         self.registry = AgentRegistry(report_pending=self._deliver, bundle=AppBundle(options.app_path),
-                                      report_unreachable=self._deliver)
+                                      report_unreachable=self._deliver,
+                                      heartbeat_interval_s=options.heartbeat_interval_s)
         self._flow_loop: FlowLoop | None = None
         self._local_agent = local_agent
         self.log_store = LogStore()
@@ -268,11 +268,11 @@ class AppHost:
             await asyncio.sleep(0.01)
 
     async def _check_liveness(self, heartbeat_interval_s: float) -> None:
-        """Declare agents disconnected after MISSED_HEARTBEATS heartbeat periods of silence, and their works lost
-        once their grace period is over."""
+        """Declare agents silent past their limit disconnected (``agents.liveness``), and their works lost once
+        their grace period is over."""
         while True:
             await asyncio.sleep(heartbeat_interval_s / 2)
-            self.registry.check_liveness(MISSED_HEARTBEATS * heartbeat_interval_s)
+            self.registry.check_liveness()
             for lost in self.registry.find_lost(self.options.agent_lost_grace_s):
                 self._deliver(lost)
 

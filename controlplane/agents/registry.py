@@ -1,5 +1,7 @@
 """AgentRegistry: the connected agents, what is placed on them, and routing each work's commands to its agent.
 
+Whether agents are alive is decided by ``liveness.Liveness``; the registry feeds it and carries its decisions out.
+
 Runs on the I/O (asyncio) thread. A launch is placed by the scheduler; while no agent fits, the launch and the
 commands that follow it wait, the work's status says why, and placement is retried whenever an agent joins or a
 work's process exits (freeing what it held).
@@ -16,6 +18,7 @@ from typing import Callable
 import structlog
 
 from lightning_ctl.controlplane.agents.app_bundle import AppBundle
+from lightning_ctl.controlplane.agents.liveness import Liveness
 from lightning_ctl.controlplane.agents.placement import AgentCapacity, Allocation, Pending, place_work
 from lightning_ctl.sdk._events import (
     Command,
@@ -71,8 +74,10 @@ class AgentRegistry:
         report_pending: Callable[[PlacementPending], None] = lambda pending: None,
         bundle: AppBundle | None = None,
         report_unreachable: Callable[[WorkUnreachable], None] = lambda unreachable: None,
+        heartbeat_interval_s: float = 2.0,
     ) -> None:
         self.bundle = bundle
+        self.liveness = Liveness(heartbeat_interval_s)
         self._report_unreachable = report_unreachable
         self._stopping: set[tuple[str, int]] = set()
         """The (work, attempt) sent a stop whose exit has not come back yet."""
@@ -83,8 +88,6 @@ class AgentRegistry:
         self._pending_reasons: dict[str, str] = {}
         self._where: dict[tuple[str, int], str] = {}
         """Which agent runs each (work, attempt), including replaced attempts that may come back."""
-        self._disconnected_at: dict[str, float] = {}
-        """Agents that were connected and are not, since when (monotonic)."""
         self._names: dict[str, str] = {}
 
     def add(self, session: AgentSession, running: tuple[RunningWork, ...] = ()) -> None:
@@ -93,7 +96,7 @@ class AgentRegistry:
         if previous is not None and previous is not session:
             previous.close("replaced by a new session of the same agent")
         self.agents[session.agent_id] = session
-        self._disconnected_at.pop(session.agent_id, None)
+        self.liveness.connected(session.agent_id, time.monotonic())
         self._names[session.agent_id] = session.name
         log.info("agent_connected", agent_id=session.agent_id, name=session.name, cpus=session.capacity.cpus,
                  gpus=len(session.capacity.gpu_indices), labels=session.capacity.labels, running=len(running))
@@ -110,7 +113,7 @@ class AgentRegistry:
         """An agent's stream ended."""
         if self.agents.get(session.agent_id) is session:
             del self.agents[session.agent_id]
-            self._disconnected_at[session.agent_id] = time.monotonic()
+            self.liveness.disconnected(session.agent_id, time.monotonic())
             log.info("agent_disconnected", agent_id=session.agent_id, name=session.name, reason=reason)
             for work_name, attempt in sorted(self._stopping):
                 if self._where.get((work_name, attempt)) == session.agent_id:
@@ -123,12 +126,12 @@ class AgentRegistry:
         When more than half of the known agents are disconnected at once, nothing is declared lost: the control
         plane itself is the likelier one cut off, and rescheduling would run works twice.
         """
-        if not self._disconnected_at or self.majority_disconnected:
+        if not self.liveness.any_disconnected or self.liveness.majority_disconnected:
             return []
         now = time.monotonic()
         lost = []
         for name, placement in list(self.placements.items()):
-            since = self._disconnected_at.get(placement.allocation.agent_id)
+            since = self.liveness.disconnected_since(placement.allocation.agent_id)
             grace_s = default_grace_s if placement.lost_grace_s is None else placement.lost_grace_s
             if since is not None and now - since > grace_s:
                 agent = self._names.get(placement.allocation.agent_id, placement.allocation.agent_id)
@@ -138,12 +141,6 @@ class AgentRegistry:
             log.warning("works_lost", works=[w.work_name for w in lost])
             self._retry_waiting()
         return lost
-
-    @property
-    def majority_disconnected(self) -> bool:
-        """Whether more than half of the known agents are disconnected (nothing is rescheduled then)."""
-        known = len(self.agents) + len(self._disconnected_at)
-        return len(self._disconnected_at) * 2 > known
 
     def release(self, work_name: str, attempt: int) -> None:
         """The process of (work_name, attempt) exited: free what it held and place what was waiting."""
@@ -170,14 +167,21 @@ class AgentRegistry:
         for session in list(self.agents.values()):
             session.close(reason)
 
-    def check_liveness(self, timeout_s: float) -> None:
-        """End the streams of agents whose last heartbeat is older than ``timeout_s``."""
+    def heard(self, session: AgentSession) -> None:
+        """A message of ``session``'s agent arrived (any message is a sign of life)."""
         now = time.monotonic()
-        for session in list(self.agents.values()):
-            silent_s = now - session.last_heartbeat
-            if silent_s > timeout_s:
-                self.remove(session, f"no heartbeat for {silent_s:.1f}s")
-                session.close(f"no heartbeat for {silent_s:.1f}s")
+        session.last_heartbeat = now
+        if self.agents.get(session.agent_id) is session:
+            self.liveness.heard(session.agent_id, now)
+
+    def check_liveness(self, now: float | None = None) -> None:
+        """End the streams of agents silent past their limit (see ``liveness``)."""
+        for silent in self.liveness.silent(time.monotonic() if now is None else now):
+            session = self.agents.get(silent.agent_id)
+            if session is not None:
+                reason = f"no message for {silent.silent_s:.1f}s"
+                self.remove(session, reason)
+                session.close(reason)
 
     def _retry_waiting(self) -> None:
         waiting, self._waiting = self._waiting, {}

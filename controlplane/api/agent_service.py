@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import functools
-import time
 import uuid
 from typing import Callable
 
@@ -95,11 +94,9 @@ class AgentServicer(agent_pb2_grpc.AgentServiceServicer):
 
     async def _read_messages(self, session: AgentSession, context: grpc.aio.ServicerContext) -> None:
         while (message := await context.read()) is not grpc.aio.EOF:
-            kind = message.WhichOneof("kind")
-            if kind == "events":
+            self._registry.heard(session)  # any message is a sign of life, on a slow link too
+            if message.WhichOneof("kind") == "events":
                 self._on_events(message.events, session)
-            elif kind == "heartbeat":
-                session.last_heartbeat = time.monotonic()
 
     async def FetchBundle(  # noqa: N802
         self, request: agent_pb2.FetchBundleRequest, context: grpc.aio.ServicerContext

@@ -54,7 +54,8 @@ def parse_env(values: tuple[str, ...]) -> dict[str, str]:
 @click.option("--stop-grace", type=float, default=30.0, show_default=True,
               help="Seconds a stopped work gets to exit before SIGKILL.")
 @click.option("--heartbeat-interval", type=click.FloatRange(min=0.05), default=2.0, show_default=True,
-              help="Seconds between agent heartbeats; an agent silent for 3 of them is disconnected.")
+              help="Seconds between agent heartbeats; an agent silent for 3 of them (plus its link's round trip) is "
+                   "disconnected.")
 @click.option("--log-format", type=click.Choice(["console", "json"]), default="console", show_default=True)
 @click.option("--log-level", type=click.Choice(["debug", "info", "warning", "error"]), default="info",
               show_default=True)

@@ -118,9 +118,9 @@ class TestLiveness:
         closed: list[str] = []
         agent.close = closed.append
         registry.add(agent)
-        agent.last_heartbeat = time.monotonic() - 10
-        registry.check_liveness(timeout_s=6)
-        assert "quiet" not in registry.agents and closed and "no heartbeat" in closed[0]
+        registry.heard(agent)
+        registry.check_liveness(now=time.monotonic() + 10)
+        assert "quiet" not in registry.agents and closed and "no message" in closed[0]
 
 
 class TestStopping:
