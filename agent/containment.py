@@ -54,7 +54,7 @@ class WorkContainment:
         processes when there is no cgroup; call it off the event loop)."""
         others = [] if self.cgroup else _tagged_or_descended(main_pid, self.tag)  # before the work can exit
         if main_pid is not None:
-            _signal_group(main_pid, sig)
+            cgroups.signal_group(main_pid, sig)
         if self.cgroup:
             cgroups.signal_members(self.cgroup, sig)
         for process in others:
@@ -67,19 +67,6 @@ class WorkContainment:
         """Remove the cgroup (once its processes are gone; blocking for up to a second)."""
         if self.cgroup and os.path.isdir(self.cgroup):
             cgroups.remove(self.cgroup)
-
-
-def _signal_group(pid: int, sig: signal.Signals) -> None:
-    try:
-        os.killpg(pid, sig)
-    except ProcessLookupError:
-        # A process forked a moment ago may not have called setsid() yet: its group does not exist.
-        try:
-            os.kill(pid, sig)
-        except ProcessLookupError:
-            pass
-    except PermissionError:
-        pass
 
 
 def _tagged_or_descended(main_pid: int | None, tag: str) -> list[psutil.Process]:

@@ -150,3 +150,17 @@ def remove(path: str | os.PathLike[str], timeout_s: float = 1.0) -> bool:
             if time.monotonic() >= deadline:
                 return False
             time.sleep(0.02)
+
+
+def signal_group(pid: int, sig: signal.Signals) -> None:
+    """``sig`` to the process group a work process leads (or to the process alone, if it has not called setsid()
+    yet: its group does not exist then)."""
+    try:
+        os.killpg(pid, sig)
+    except ProcessLookupError:
+        try:
+            os.kill(pid, sig)
+        except ProcessLookupError:
+            pass
+    except PermissionError:
+        pass

@@ -100,7 +100,7 @@ class Zygote:
                 cgroup = cgroups.work_cgroup_of(pid)
                 if cgroup is not None:  # what the work started outside its process group too
                     cgroups.signal_members(cgroup, sig)
-                _signal_group(pid, sig)
+                cgroups.signal_group(pid, sig)
 
     def _log(self, level: str, event: str, **values: Any) -> None:
         """A log line on standard error (the agent's log), shaped like the agent's own (no structlog here)."""
@@ -189,19 +189,6 @@ class Zygote:
             traceback.print_exc()
         finally:
             os._exit(1)
-
-
-def _signal_group(pid: int, sig: signal.Signals) -> None:
-    """``sig`` to the process group a work leads (or to the work alone if it has none yet)."""
-    try:
-        os.killpg(pid, sig)
-    except ProcessLookupError:
-        try:
-            os.kill(pid, sig)
-        except ProcessLookupError:
-            pass
-    except PermissionError:
-        pass
 
 
 def record_exit(exits_dir: str, pid: int, returncode: int) -> None:

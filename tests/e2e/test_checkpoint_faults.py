@@ -47,7 +47,9 @@ def crashed_run(launch, home: Path) -> Path:  # noqa: ANN001
     state; the checkpoint it left (its last commits in the write-ahead log)."""
     process = launch("lifecycle.py", env={"HOME": str(home), "LC_STATE_KB": "64", "LC_WORKS": "0"})
     path = checkpoint_of(home)
-    wait_until(lambda: Path(f"{path}-wal").exists(), TIMEOUT_S, what="a write-ahead log")
+    wal = Path(f"{path}-wal")
+    wait_until(lambda: wal.exists() and wal.stat().st_size > 64 * 1024, TIMEOUT_S,
+               what="the app's state (64 KiB) in the write-ahead log")
     process.kill_all()
     process.proc.wait(10)
     return path

@@ -25,6 +25,8 @@ from tests.helpers.processes import LIGHTNING_CTL, alive
 TIMEOUT_S = 30.0
 LONG_GRACE = ("--stop-grace", "120")
 """A grace period no test waits for: a run that waits for it fails by its deadline instead."""
+HANGS = {"LC_WORKS": "1", "LC_FLOW_HANGS": "1"}
+"""apps/lifecycle.py with a flow that never returns once its work runs."""
 
 
 def describe(run) -> str:  # noqa: ANN001
@@ -108,10 +110,13 @@ def test_a_second_ctrl_c_kills_the_works_at_once_and_names_them(launch) -> None:
 @pytest.mark.e2e
 def test_a_flow_that_never_returns_still_ends_on_a_second_stop(launch) -> None:
     """A flow stuck in its run(): the first SIGTERM cannot reach it, the second kills the works and ends the run."""
-    process = launch("hung_flow.py", *LONG_GRACE)
-    pid = int(process.wait_for_line("root.w | pid=").rsplit("=", 1)[1])
+    process = launch("lifecycle.py", *LONG_GRACE, "--log-level", "info", env=HANGS)
+    pid = int(process.wait_for_line("root.w0 | pid=").rsplit("=", 1)[1])
     process.wait_for_line("the flow hangs now")
     process.signal(signal.SIGTERM)
+    # Two signals sent at once may reach the process as one: the second goes once the first was taken.
+    wait_until(lambda: any("app_stopping" in line for line in process.stderr_lines), TIMEOUT_S,
+               what="the first SIGTERM to be taken")
     process.signal(signal.SIGTERM)
     run = process.wait(TIMEOUT_S)
     assert run.exit_code == 143, describe(run)
@@ -122,7 +127,7 @@ def test_a_flow_that_never_returns_still_ends_on_a_second_stop(launch) -> None:
 def test_lightning_ctl_stop_twice_ends_a_flow_that_never_returns(launch, tmp_path: Path) -> None:
     """``lightning-ctl stop`` works like a signal: a second one ends the app even when a flow never returns."""
     home = tmp_path / "home"
-    process = launch("hung_flow.py", *LONG_GRACE, env={"HOME": str(home)})
+    process = launch("lifecycle.py", *LONG_GRACE, env={"HOME": str(home), **HANGS})
     process.wait_for_line("the flow hangs now")
     env = {"HOME": str(home), "PATH": "/usr/bin:/bin"}
     for _ in range(2):

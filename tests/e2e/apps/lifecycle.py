@@ -2,7 +2,8 @@
 
 LC_WORKS works (default 2) print ``pid=<pid>`` and tick until the file LC_GO exists, then the flow stops the app.
 LC_IGNORE_SIGTERM=1: the works ignore SIGTERM (print "ignoring SIGTERM"). LC_STATE_KB: the flow keeps that many
-KiB of state (a checkpoint spanning many pages). At import: LC_MARKER is created (proof the app was loaded),
+KiB of state (a checkpoint spanning many pages). LC_FLOW_HANGS=1: once w0 ticked a few times, the flow never
+returns from run() (prints "the flow hangs now"): only a forced stop ends the app. At import: LC_MARKER is created (proof the app was loaded),
 LC_IMPORT_SLEEP seconds pass, and if LC_IMPORT_FAIL names an existing file the import raises.
 """
 
@@ -46,6 +47,10 @@ class Root(LightningFlow):
     def run(self):
         for index in range(WORKS):
             getattr(self, f"w{index}").run()
+        if os.environ.get("LC_FLOW_HANGS") == "1" and self.w0.ticks > 3:
+            print("the flow hangs now", flush=True)
+            while True:
+                time.sleep(1)
         if GO and os.path.exists(GO):
             self.stop("go")
 
