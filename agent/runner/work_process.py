@@ -92,12 +92,18 @@ class WorkProcess:
         try:
             self.work.on_exit()
         except Exception as exc:  # noqa: BLE001 - the user's hook failing must not lose the stopped status
-            print(f"on_exit of {self.work.name} raised:\n{user_traceback(exc, (_OUR_DIR,))}", file=sys.stderr)
+            try:
+                print(f"on_exit of {self.work.name} raised:\n{user_traceback(exc, (_OUR_DIR,))}", file=sys.stderr)
+            except RuntimeError:
+                pass  # stderr was being written when the signal came (a reentrant write is refused)
         self.tracker.sweep()
         self.status(self.latest_hash, WorkStageStatus.STOPPED, reason=WorkStopReasons.SIGTERM_SIGNAL_HANDLER.value)
         self.connection.flush(FLUSH_TIMEOUT_S)
-        sys.stdout.flush()
-        sys.stderr.flush()
+        for stream in (sys.stdout, sys.stderr):
+            try:
+                stream.flush()
+            except (RuntimeError, OSError, ValueError):
+                pass  # the signal came in the middle of a write on this stream ("reentrant call"): what it held is lost
         os._exit(0)
 
     def start(self, init: runner_pb2.RunnerInit) -> None:
