@@ -14,33 +14,25 @@ import re
 import shutil
 import tarfile
 import tempfile
+from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
 from typing import AsyncIterator, BinaryIO, Callable
 
-__all__ = ["MAX_BUNDLE_BYTES", "BundleCache", "BundleError"]
+from lightning_ctl.agent.errors import BundleError
+from lightning_ctl.protos.limits import MAX_BUNDLE_BYTES, MAX_BUNDLE_FILES, MAX_BUNDLE_UNPACKED_BYTES
 
-MAX_BUNDLE_BYTES = 256 * 2**20
-"""Largest bundle fetched by default, in (compressed) bytes."""
+__all__ = ["MAX_BUNDLE_BYTES", "BundleCache", "BundleError", "UnpackLimits"]
 
 _DIGEST = re.compile(r"[0-9a-f]{64}")
 
 
-class BundleError(Exception):
-    """A code bundle could not be fetched, verified or unpacked."""
+@dataclass(frozen=True)
+class UnpackLimits:
+    """What one bundle may hold once unpacked: the total size of its files and its number of entries."""
 
-    def __init__(self, message: str, *, digest: str | None = None) -> None:
-        """Create the error.
-
-        Args:
-            message: What went wrong; names the digest.
-            digest: The bundle's digest, when it is a valid one.
-        """
-        super().__init__(message)
-        self.digest = digest
-
-    def __reduce__(self) -> tuple[object, ...]:
-        return partial(BundleError, digest=self.digest), self.args
+    max_bytes: int = MAX_BUNDLE_UNPACKED_BYTES
+    max_entries: int = MAX_BUNDLE_FILES
 
 
 class BundleCache:
@@ -50,13 +42,15 @@ class BundleCache:
     (already unpacked, or joining a download in flight), so ``fetches + hits`` is the number of calls.
     """
 
-    def __init__(self, root: str | Path) -> None:
+    def __init__(self, root: str | Path, unpack_limits: UnpackLimits = UnpackLimits()) -> None:
         """Create the cache; ``root`` is made when the first bundle is fetched.
 
         Args:
             root: The folder holding the unpacked bundles.
+            unpack_limits: What a bundle may hold once unpacked (a small archive may expand enormously).
         """
         self.root = Path(root)
+        self.unpack_limits = unpack_limits
         self.fetches = 0
         self.hits = 0
         self._in_flight: dict[str, asyncio.Task[Path]] = {}
@@ -99,7 +93,8 @@ class BundleCache:
 
         Raises:
             BundleError: the digest is malformed, or the fetch failed, sent too much, did not match the
-                digest, or held an unsafe or unreadable archive. Nothing is left behind.
+                digest, held an unsafe or unreadable archive, or would unpack past the unpack limits. Nothing is
+                left behind.
         """
         _checked(digest)
         task = self._in_flight.get(digest)
@@ -149,7 +144,7 @@ class BundleCache:
         try:
             try:
                 with tarfile.open(archive, mode="r:gz") as tar:
-                    tar.extractall(staging, filter=_strict_data_filter)
+                    tar.extractall(staging, filter=_Budget(digest, self.unpack_limits).check)
             except (tarfile.TarError, EOFError, OSError) as exc:
                 raise BundleError(f"code bundle {digest}: cannot unpack it: {exc}", digest=digest) from exc
             try:
@@ -191,6 +186,32 @@ async def _download(
         if close is not None:
             await close()
     return hasher.hexdigest()
+
+
+class _Budget:
+    """An extraction filter that refuses a bundle as soon as its entries pass the unpack limits.
+
+    Sizes come from the entries' headers, before their content is written: tar extracts exactly ``member.size``
+    bytes of each file, so nothing past the limit ever reaches the disk.
+    """
+
+    def __init__(self, digest: str, limits: UnpackLimits) -> None:
+        self._digest = digest
+        self._limits = limits
+        self._entries = 0
+        self._bytes = 0
+
+    def check(self, member: tarfile.TarInfo, dest: str) -> tarfile.TarInfo | None:
+        self._entries += 1
+        self._bytes += max(member.size, 0)
+        if self._entries > self._limits.max_entries:
+            raise BundleError(f"code bundle {self._digest}: more than {self._limits.max_entries} files and folders; "
+                              "refused (list what the app does not need in .lightningignore)", digest=self._digest)
+        if self._bytes > self._limits.max_bytes:
+            raise BundleError(f"code bundle {self._digest}: its files hold more than {self._limits.max_bytes} bytes "
+                              "once unpacked; refused (list what the app does not need in .lightningignore)",
+                              digest=self._digest)
+        return _strict_data_filter(member, dest)
 
 
 def _strict_data_filter(member: tarfile.TarInfo, dest: str) -> tarfile.TarInfo | None:

@@ -1,7 +1,8 @@
 """``lightning-agent``: run works on this machine for a control plane.
 
-Exit codes: 0 stopped cleanly; 1 it could not start (another agent runs from the same home); 2 usage error; 4 the
-control plane refused the token.
+Exit codes: 0 stopped cleanly; 1 it could not start (another agent runs under the same name) or was refused for
+another reason (another protocol version); 2 usage error; 4 the control plane refused the agent's credential or
+join token.
 """
 
 from __future__ import annotations
@@ -15,24 +16,23 @@ from pathlib import Path
 import click
 import structlog
 
-from lightning_ctl.agent.home import AgentHome, AgentHomeInUseError
+from lightning_ctl.agent.errors import AgentHomeInUseError
+from lightning_ctl.agent.home import claim_home
 from lightning_ctl.agent.launcher import ZygoteLauncher
 from lightning_ctl.agent.runner.orphans import OrphanSettings
+from lightning_ctl.protos.limits import MAX_LABELS
+from lightning_ctl.sdk._cli_values import CREDENTIAL_VARIABLES, parse_labels
 from lightning_ctl.sdk._files import raise_open_files_limit, read_or_create
 from lightning_ctl.sdk._logging import configure_logging, protect_standard_streams, quiet_grpc_core
 from lightning_ctl.sdk._sizes import parse_size
 
 log = structlog.get_logger(component="agent")
 
-
 def _labels(values: tuple[str, ...]) -> dict[str, str]:
-    labels = {}
-    for value in values:
-        key, sep, val = value.partition("=")
-        if not sep or not key:
-            raise click.BadParameter(f"expected KEY=VALUE, got {value!r}", param_hint="--labels")
-        labels[key] = val
-    return labels
+    try:
+        return parse_labels(values, MAX_LABELS)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="--labels") from None
 
 
 def _tls(ca: str | None, cert: str | None, key: str | None) -> tuple[bytes | None, bytes | None, bytes | None] | None:
@@ -55,13 +55,17 @@ def _persistent_agent_id(home: Path) -> str:
               help="Read HOST:PORT from this pipe (used by lightning-ctl for its local agent).")
 @click.option("--preload-app", type=click.Path(dir_okay=False), default=None, hidden=True,
               help="Load this app in the fork server right away (used for the local agent).")
-@click.option("--token", envvar="LIGHTNING_CTL_TOKEN", default="", show_envvar=True,
-              help="The control plane's token.")
-@click.option("--name", default=None, help="Agent name shown by the control plane (default: hostname).")
+@click.option("--join-token", envvar="LIGHTNING_AGENT_JOIN_TOKEN", default="", show_envvar=True,
+              help="Register with this join token the first time (`lightning-ctl agents join-token` issues one); "
+                   "the agent then keeps its own credential in its state dir.")
+@click.option("--name", default=None,
+              help="Agent name shown by the control plane, and its identity in --state-dir (default: the hostname, "
+                   "or hostname-2, -3... when agents already run under it on this machine).")
 @click.option("--labels", multiple=True, metavar="KEY=VALUE", help="Labels works can ask for (repeatable).")
 @click.option("--work-dir", type=click.Path(file_okay=False), default=None, help="Where works run: code bundles from the control plane unpack here (default: the agent's state dir).")
 @click.option("--gpus", default="all", show_default=True, help="GPUs to offer: all, none, or indices like 0,2.")
-@click.option("--cpus", type=float, default=None, help="CPUs to offer (default: all).")
+@click.option("--cpus", type=click.FloatRange(min=0, min_open=True), default=None,
+              help="CPUs to offer (default: all).")
 @click.option("--memory", default=None, help="Memory to offer, e.g. 16Gi (default: all).")
 @click.option("--stop-grace", type=float, default=30.0, show_default=True, help="Seconds before SIGKILL on stop.")
 @click.option("--tls-ca", type=click.Path(exists=True, dir_okay=False), default=None,
@@ -80,7 +84,6 @@ def _persistent_agent_id(home: Path) -> str:
                    "local agent, without their lightning-ctl (the agent then stops them).")
 @click.option("--control-plane-file", "address_file", type=click.Path(dir_okay=False), default=None, hidden=True,
               help="Follow the control plane's address written in this file (it moves when it restarts).")
-@click.option("--agent-id", default=None, hidden=True)
 @click.option("--local", "is_local", is_flag=True, hidden=True,
               help="This agent shares the control plane's files (lightning-ctl's own local agent).")
 @click.option("--state-dir", type=click.Path(file_okay=False), default=str(Path.home() / ".lightning-agent"),
@@ -93,7 +96,7 @@ def main(
     address: str | None,
     address_fd: int | None,
     preload_app: str | None,
-    token: str,
+    join_token: str,
     name: str | None,
     labels: tuple[str, ...],
     work_dir: str | None,
@@ -109,7 +112,6 @@ def main(
     parent_pid: int | None,
     orphan_timeout: float,
     address_file: str | None,
-    agent_id: str | None,
     is_local: bool,
     state_dir: str,
     log_format: str,
@@ -117,8 +119,9 @@ def main(
 ) -> None:
     """Run works on this machine for the control plane at HOST:PORT.
 
-    Exit codes: 0 stopped cleanly, 1 could not start (another agent runs from the same --state-dir and --name),
-    2 usage error, 4 the control plane refused the token.
+    Exit codes: 0 stopped cleanly, 1 could not start (another agent runs under the same --state-dir and --name) or
+    refused for another reason (another protocol version), 2 usage error, 4 the control plane refused the agent's
+    credential or join token.
 
     \b
     Shell completion of options:
@@ -128,11 +131,15 @@ def main(
     """
     if (address is None) == (address_fd is None):
         raise click.UsageError("give --control-plane HOST:PORT")
-    home = AgentHome(Path(state_dir) / (name or socket.gethostname()))
+    for variable in CREDENTIAL_VARIABLES:  # once read, and before anything starts a process (the fork server)
+        os.environ.pop(variable, None)
     try:
-        home.lock()
+        home = claim_home(state_dir, name, socket.gethostname())
     except AgentHomeInUseError as exc:
         raise click.ClickException(str(exc)) from None
+    if address_fd is None and not join_token and not home.load_credential():
+        raise click.UsageError("this agent has not joined yet: give --join-token (or LIGHTNING_AGENT_JOIN_TOKEN); "
+                               "`lightning-ctl agents join-token` on the control plane's machine issues one")
     launcher = ZygoteLauncher(str(home.exits_dir), OrphanSettings(orphan_timeout, stop_grace, str(home.pid_file),
                                                                   log_format))
     if not no_fork_server:
@@ -140,6 +147,9 @@ def main(
     protect_standard_streams()
     configure_logging(log_format, log_level)
     raise_open_files_limit()  # hundreds of works: a socket and two capture files each
+    if not name and home.name != socket.gethostname():
+        log.info("agent_named", name=home.name, reason="another agent of this machine runs under the hostname",
+                 hint="give each agent its own --name to choose")
     from lightning_ctl.agent.inventory import detect
 
     try:
@@ -150,9 +160,10 @@ def main(
         inventory = detect(cpus=cpus, memory_bytes=memory_bytes, gpu_selection=gpus)
     except ValueError as exc:
         raise click.BadParameter(str(exc), param_hint="--gpus") from None
-    agent_id = agent_id or _persistent_agent_id(home.path)
+    agent_id = _persistent_agent_id(home.path)
     session_kwargs = dict(
-        address=address, token=token, inventory=inventory, name=name, labels=_labels(labels), agent_id=agent_id,
+        address=address, join_token=join_token, inventory=inventory, name=home.name, labels=_labels(labels),
+        agent_id=agent_id,
         is_local=is_local,
         tls=_tls(tls_ca, tls_cert, tls_key),
         address_file=address_file,

@@ -8,42 +8,57 @@ from __future__ import annotations
 
 import asyncio
 import os
+import socket
+import struct
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import AsyncIterator, Callable
 
 import structlog
-from google.protobuf.message import DecodeError
 
 from lightning_ctl.agent.bundles import BundleCache, BundleError
+from lightning_ctl.agent.errors import FrameTooLargeError
 from lightning_ctl.agent.framing import read_frame
 from lightning_ctl.agent.home import AgentHome
 from lightning_ctl.agent.launcher import ZygoteLauncher, exec_work
 from lightning_ctl.agent.runner import cgroups
 from lightning_ctl.agent.supervisor import WorkSupervisor
+from lightning_ctl.agent.work_storage import AgentStorage
 from lightning_ctl.protos import codec
-from lightning_ctl.protos.lightning.v1 import events_pb2, runner_pb2
+from lightning_ctl.protos.limits import DEFAULT_MAX_ATTRIBUTE_BYTES, max_message_bytes
 from lightning_ctl.sdk._events import (
     Command,
     EventBody,
     LaunchWork,
+    LinesLogged,
     ProcessExited,
     RunCall,
     StopWork,
     UpdateVars,
     WorkCrashed,
 )
+from lightning_ctl.sdk._storage_types import StorageRequest, UploadRequested
 from lightning_ctl.sdk._tasks import TaskOwner
 
 log = structlog.get_logger(component="agent")
 
 WorkKey = tuple[str, int]
 _OUTBOX_HIGH_WATER = 200
+_HELLO_TIMEOUT_S = 10.0
 _PERSIST_INTERVAL_S = 1.0
 _LAUNCH_RETRY_DELAYS_S = (0.1, 0.5)
 """Waits before each new try of a launch whose fork or exec failed (then the work fails, naming the error)."""
 _EXITED_RETENTION_S = 60.0
 """How long an exited work's end (exit status, output files) is kept to be sent again after a reconnection."""
+
+
+@dataclass(frozen=True, slots=True)
+class OutgoingEvent:
+    """One work event on its way to the control plane, serialized (the agent relays what works send unread)."""
+
+    payload: bytes
+    is_output: bool = False
+    """Output lines the agent read from a capture file (read again after a reconnection, so droppable)."""
 
 
 @dataclass
@@ -55,18 +70,18 @@ class Outbox:
     (output, exits) carry seq 0 and are idempotent on the control plane.
     """
 
-    queue: asyncio.Queue[events_pb2.WorkEvent] = field(default_factory=asyncio.Queue)
+    queue: asyncio.Queue[OutgoingEvent] = field(default_factory=asyncio.Queue)
 
-    def put(self, event: events_pb2.WorkEvent) -> None:
+    def put(self, payload: bytes) -> None:
         """Queue an event of a work process, as it is."""
-        self.queue.put_nowait(event)
+        self.queue.put_nowait(OutgoingEvent(payload))
 
     def drop_output(self) -> None:
         """Forget the output lines waiting to go (they are read again from the capture files), keeping events."""
         kept = []
         while not self.queue.empty():
             event = self.queue.get_nowait()
-            if event.WhichOneof("kind") != "logs":
+            if not event.is_output:
                 kept.append(event)
         for event in kept:
             self.queue.put_nowait(event)
@@ -77,9 +92,8 @@ class Outbox:
 
     def put_body(self, work_name: str, attempt: int, body: EventBody) -> None:
         """Queue an event the agent itself observed (output, exit)."""
-        event = events_pb2.WorkEvent(work_name=work_name, attempt=attempt, seq=0)
-        codec.body_to_pb(body, event)
-        self.put(event)
+        payload = codec.event_bytes(work_name, attempt, body)
+        self.queue.put_nowait(OutgoingEvent(payload, is_output=isinstance(body, LinesLogged)))
 
 
 class AgentDaemon:
@@ -101,6 +115,16 @@ class AgentDaemon:
         self._server: asyncio.base_events.Server | None = None
         self._tasks = TaskOwner(on_error=lambda name, exc: log.error("agent_task_failed", task=name, error=repr(exc)))
         self._saved: str = ""
+        self.storage = AgentStorage()
+        self._storage_requests: set[tuple[str, int, int]] = set()
+        self.max_attribute_bytes = DEFAULT_MAX_ATTRIBUTE_BYTES
+        """The control plane's attribute limit (from its welcome): what works are told, and sizes their frames."""
+
+    def set_max_attribute_bytes(self, limit: int) -> None:
+        """Take the control plane's attribute limit (0: the protocol's default) for the works started from now."""
+        self.max_attribute_bytes = limit or DEFAULT_MAX_ATTRIBUTE_BYTES
+        for supervisor in self.supervisors.values():
+            supervisor.max_frame_bytes = max(supervisor.max_frame_bytes, max_message_bytes(self.max_attribute_bytes))
 
     async def start(self) -> None:
         """Listen for work processes on the local socket and take over those a previous agent left running."""
@@ -127,7 +151,7 @@ class AgentDaemon:
     def _supervisor(self, launch: LaunchWork, cwd: str | None) -> WorkSupervisor:
         supervisor = WorkSupervisor(launch, self.socket_path, str(self.home.output_dir), str(self.home.exits_dir),
                                     self.outbox.put_body, self.outbox.put, cwd, self.outbox.backed_up,
-                                    self._cgroups_root)
+                                    self.max_attribute_bytes, self._on_storage_request, self._cgroups_root)
         self.supervisors[(launch.work_name, launch.attempt)] = supervisor
         return supervisor
 
@@ -169,23 +193,28 @@ class AgentDaemon:
             self.persist()
 
     async def _accept(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        """A work process connected: hand its connection to its supervisor (anything else is closed)."""
+        """A work process connected: it says which work it is; only that work's own process is believed."""
         try:
-            frame = await read_frame(reader)
-            first = runner_pb2.RunnerMessage()
-            if frame is not None:
-                first.ParseFromString(frame)
-        except (ConnectionError, OSError, ValueError, DecodeError) as exc:  # a broken or foreign peer
-            log.warning("work_connection_refused", error=repr(exc))
+            frame = await asyncio.wait_for(read_frame(reader, max_message_bytes(self.max_attribute_bytes)),
+                                           _HELLO_TIMEOUT_S)
+            first = codec.runner_payload_from_bytes(frame) if frame is not None else None
+        except (asyncio.TimeoutError, FrameTooLargeError, codec.CodecError, OSError) as exc:
+            log.warning("work_process_refused", reason=f"{type(exc).__name__}: {exc}")
             writer.close()
             return
-        if frame is None or not first.HasField("hello"):
+        if first is None or first.hello is None:
             writer.close()
             return
         key = (first.hello.work_name, first.hello.attempt)
         supervisor = self.supervisors.get(key)
         if supervisor is None:
             log.warning("unknown_work_process_connected", work_name=key[0], attempt=key[1])
+            writer.close()
+            return
+        peer = _peer_pid(writer)
+        if not await supervisor.is_its_process(peer):
+            log.warning("work_process_refused", work_name=key[0], attempt=key[1], peer_pid=peer,
+                        reason="the connecting process is not that work's process")
             writer.close()
             return
         supervisor.attach(reader, writer, first)
@@ -217,7 +246,24 @@ class AgentDaemon:
         if supervisor is not None:
             supervisor.confirm_output(stdout_offset, stderr_offset)
 
-    def handle(self, command: Command) -> None:
+    def _on_storage_request(self, supervisor: WorkSupervisor, request: StorageRequest) -> None:
+        """A work process asks for files: serve it (once, however often it asks while that is in flight)."""
+        work_key = (supervisor.launch.work_name, supervisor.launch.attempt)
+        key = (*work_key, request.request_id)
+        if key in self._storage_requests:
+            return
+        self._storage_requests.add(key)
+
+        async def serve() -> None:
+            try:
+                reply = await self.storage.handle(work_key[0], request)
+            finally:
+                self._storage_requests.discard(key)
+            (self.supervisors.get(work_key) or supervisor).send_storage_reply(reply)
+
+        self._tasks.spawn(serve(), f"storage request {request.request_id} of {work_key[0]}")
+
+    def handle(self, command: Command | UploadRequested) -> None:
         """Carry out one command from the control plane."""
         if isinstance(command, LaunchWork):
             self._launch(command)
@@ -227,7 +273,10 @@ class AgentDaemon:
             log.warning("command_for_unknown_work", work_name=command.work_name, attempt=command.attempt,
                         command=type(command).__name__)
             return
-        if isinstance(command, RunCall):
+        if isinstance(command, UploadRequested):
+            self._tasks.spawn(self.storage.upload_on_demand(command, supervisor.record.cwd or os.getcwd()),
+                              f"upload for {command.work_name}")
+        elif isinstance(command, RunCall):
             supervisor.send_call(command)
         elif isinstance(command, UpdateVars):
             supervisor.send_update(command)
@@ -304,3 +353,12 @@ class AgentDaemon:
         except OSError:
             pass
 
+
+def _peer_pid(writer: asyncio.StreamWriter) -> int:
+    """The pid of the process at the other end of a Unix socket (0 when the system does not say)."""
+    sock = writer.get_extra_info("socket")
+    try:
+        credentials = sock.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED, struct.calcsize("3i"))
+    except (OSError, AttributeError):
+        return 0
+    return struct.unpack("3i", credentials)[0]

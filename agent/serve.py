@@ -21,14 +21,15 @@ import psutil
 import structlog
 
 from lightning_ctl.agent.daemon import AgentDaemon
+from lightning_ctl.agent.errors import RegistrationRefusedError
 from lightning_ctl.agent.home import AgentHome
 from lightning_ctl.agent.launcher import ZygoteLauncher
 from lightning_ctl.agent.session import AgentSession
+from lightning_ctl.sdk._exit_codes import ExitCode
 from lightning_ctl.sdk._tasks import TaskOwner, race
 
 log = structlog.get_logger(component="agent")
 
-EXIT_AUTH_REFUSED = 4
 _PARENT_POLL_S = 0.2
 
 
@@ -40,13 +41,16 @@ class LocalAgentOptions:
     orphan_timeout_s: float
 
 
-async def _read_address(fd: int) -> str:
-    """The control plane's address, written to the pipe ``fd`` by the lightning-ctl that started this agent."""
+async def _read_address(fd: int) -> tuple[str, str]:
+    """The control plane's address and the one-time join token, written to the pipe ``fd`` by the lightning-ctl that
+    started this agent (("", "") when it ended first)."""
     loop = asyncio.get_running_loop()
     reader = asyncio.StreamReader()
     transport, _ = await loop.connect_read_pipe(lambda: asyncio.StreamReaderProtocol(reader), os.fdopen(fd, "rb", 0))
     try:
-        return (await reader.readline()).decode().strip()
+        address = (await reader.readline()).decode().strip()
+        join_token = (await reader.readline()).decode().strip()
+        return address, join_token
     finally:
         transport.close()
 
@@ -106,16 +110,16 @@ async def serve(
     signals = _StopSignals()
     if address_fd is not None:
         first = await race(_read_address(address_fd), signals.requested.wait())
-        address = first.result() if not signals.requested.is_set() else ""
+        address, join_token = first.result() if not signals.requested.is_set() else ("", "")
         if not address:
             if launcher is not None:
                 launcher.close()
             return 0  # the control plane ended (or failed to start) before it listened
-        session_kwargs["address"] = address
+        session_kwargs["address"], session_kwargs["join_token"] = address, join_token
     home.write_pid()
     daemon = signals.daemon = AgentDaemon(home, work_dir, launcher, use_cgroups)
     await daemon.start()
-    session = AgentSession(daemon=daemon, **session_kwargs)
+    session = AgentSession(daemon=daemon, home=home, **session_kwargs)
     tasks = TaskOwner()
     running = [tasks.spawn(session.run_forever(), "session"), tasks.spawn(signals.requested.wait(), "signals")]
     if local is not None:
@@ -123,13 +127,13 @@ async def serve(
     done, _ = await asyncio.wait(running, return_when=asyncio.FIRST_COMPLETED)
     status = 0
     for task in done:
-        error = task.exception()
-        if isinstance(error, PermissionError):
-            log.error("token_refused", error=str(error))
-            status = EXIT_AUTH_REFUSED
+        error = None if task.cancelled() else task.exception()
+        if isinstance(error, RegistrationRefusedError):
+            log.error("registration_refused", reason=str(error))
+            status = error.exit_code
         elif error is not None:
             log.error("agent_failed", task=task.get_name(), error=repr(error))
-            status = 1
+            status = ExitCode.FAILED
     if local is not None:  # a local agent told to stop: nothing of the app outlives it
         await daemon.stop_all(grace_s, "agent stopping")
     await tasks.close()

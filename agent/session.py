@@ -1,7 +1,12 @@
 """AgentSession: the agent's stream to the control plane: register, heartbeat, send events, take commands.
 
-The stream is re-opened with jittered backoff whenever it breaks. gRPC keepalive with an explicit ping timeout
-notices a hung control plane in seconds (without ``grpc.http2.ping_timeout_ms`` it takes about a minute).
+    connect ─► register (agent credential, or the join token the first time) ─► welcome (keeps a new credential)
+            ─► events, heartbeats ──► ... ◄── commands, acks, rejections ─► broken: reconnect with backoff
+
+The stream is re-opened with jittered backoff whenever it breaks. A refusal that retrying cannot fix (an unknown
+or revoked credential with no join token left to try, another protocol version, an invalid registration) ends
+the agent with :class:`RegistrationRefusedError` and its exit status. Work events leave as the bytes the work
+processes wrote: this module never decodes them.
 """
 
 from __future__ import annotations
@@ -18,27 +23,31 @@ import psutil
 import structlog
 
 from lightning_ctl.agent.daemon import AgentDaemon
+from lightning_ctl.agent.errors import RegistrationRefusedError
+from lightning_ctl.agent.home import AgentHome
 from lightning_ctl.agent.inventory import Inventory
 from lightning_ctl.protos import codec
-from lightning_ctl.protos.lightning.v1 import agent_pb2, agent_pb2_grpc, events_pb2
+from lightning_ctl.protos.lightning.v1 import agent_pb2, agent_pb2_grpc
+from lightning_ctl.protos.limits import BATCH_BYTES
+from lightning_ctl.protos.transport import PROTOCOL_VERSION, agent_channel_options
+from lightning_ctl.sdk._agent_messages import EventRejected, GpuDevice, Registration, Welcome
+from lightning_ctl.sdk._events import EventsApplied, OutputShown, RunningWork
+from lightning_ctl.sdk._exit_codes import ExitCode
 from lightning_ctl.sdk._tasks import race
 
 log = structlog.get_logger(component="session")
 
-PROTOCOL_VERSION = 1
 _CONNECT_TIMEOUT_S = 5.0
 _MAX_EVENTS_PER_MESSAGE = 1000
-_MAX_MESSAGE_BYTES = 4 * 2**20  # far below the control plane's 64 MiB receive limit
-CHANNEL_OPTIONS = [
-    ("grpc.keepalive_time_ms", 10_000),
-    ("grpc.keepalive_timeout_ms", 5_000),
-    ("grpc.http2.ping_timeout_ms", 5_000),
-    ("grpc.keepalive_permit_without_calls", 1),
-    ("grpc.http2.max_pings_without_data", 0),
-    ("grpc.initial_reconnect_backoff_ms", 250),
-    ("grpc.max_reconnect_backoff_ms", 2_000),
-    ("grpc.max_receive_message_length", 64 * 2**20),
-]
+_CONNECT_METHOD = "/lightning.v1.AgentService/Connect"
+_ADDRESS_POLL_S = 0.5
+_FATAL_AT_REGISTRATION = {
+    grpc.StatusCode.PERMISSION_DENIED: ExitCode.AUTH_REFUSED,
+    grpc.StatusCode.UNAUTHENTICATED: ExitCode.AUTH_REFUSED,
+    grpc.StatusCode.FAILED_PRECONDITION: ExitCode.FAILED,
+    grpc.StatusCode.INVALID_ARGUMENT: ExitCode.FAILED,
+}
+"""Refusals of a registration that trying again cannot fix, and the exit status they end the agent with."""
 
 
 class AgentSession:
@@ -47,9 +56,10 @@ class AgentSession:
     def __init__(
         self,
         address: str,
-        token: str,
         daemon: AgentDaemon,
         inventory: Inventory,
+        home: AgentHome,
+        join_token: str = "",
         name: str | None = None,
         labels: dict[str, str] | None = None,
         agent_id: str | None = None,
@@ -58,9 +68,10 @@ class AgentSession:
         address_file: str | None = None,
     ) -> None:
         self.address = address
-        self._token = token
         self._daemon = daemon
         self._inventory = inventory
+        self._home = home
+        self._join_token = join_token
         self.name = name or socket.gethostname()
         self._labels = labels or {}
         self.agent_id = agent_id or uuid.uuid4().hex
@@ -71,41 +82,37 @@ class AgentSession:
         self.sessions_started = 0
         self._write_lock = asyncio.Lock()  # one write at a time: grpc.aio breaks a stream written concurrently
         self._stub: agent_pb2_grpc.AgentServiceStub | None = None
+        self._credential = ""
+        self._joining = False
+        """The stored credential was refused: the next registration presents the join token."""
         daemon.fetch_bundle = self.fetch_bundle
         self.log = log.bind(agent_id=self.agent_id, control_plane=address)
 
-    def _register(self) -> agent_pb2.AgentMessage:
+    def _registration(self) -> Registration:
         inv = self._inventory
-        resources = agent_pb2.Resources(
+        return Registration(
+            agent_id=self.agent_id,
+            name=self.name,
+            hostname=socket.gethostname(),
             cpus=inv.cpus,
             memory_bytes=inv.memory_bytes,
-            gpus=[agent_pb2.GpuDevice(index=g.index, uuid=g.uuid, name=g.name, memory_bytes=g.memory_bytes)
-                  for g in inv.gpus],
-        )
-        return agent_pb2.AgentMessage(
-            register=agent_pb2.Register(
-                agent_id=self.agent_id,
-                name=self.name,
-                hostname=socket.gethostname(),
-                resources=resources,
-                labels=self._labels,
-                protocol_version=PROTOCOL_VERSION,
-                is_local=self._is_local,
-                running=[
-                    agent_pb2.RunningWork(work_name=s.launch.work_name, attempt=s.launch.attempt, pid=s.pid or 0,
-                                          gpu_indices=list(s.launch.gpu_indices))
-                    for s in self._daemon.supervisors.values()
-                    if s.pid and not s.exited.is_set()
-                ],
-            )
+            gpus=tuple(GpuDevice(g.index, g.uuid, g.name, g.memory_bytes) for g in inv.gpus),
+            labels=self._labels,
+            protocol_version=PROTOCOL_VERSION,
+            is_local=self._is_local,
+            running=tuple(
+                RunningWork(s.launch.work_name, s.launch.attempt, s.pid or 0, tuple(s.launch.gpu_indices))
+                for s in self._daemon.supervisors.values()
+                if s.pid and not s.exited.is_set()
+            ),
         )
 
     def _channel(self, address: str) -> grpc.aio.Channel:
         if self._tls is None:
-            return grpc.aio.insecure_channel(address, options=CHANNEL_OPTIONS)
+            return grpc.aio.insecure_channel(address, options=agent_channel_options())
         ca, key, cert = self._tls
         credentials = grpc.ssl_channel_credentials(root_certificates=ca, private_key=key, certificate_chain=cert)
-        return grpc.aio.secure_channel(address, credentials, options=CHANNEL_OPTIONS)
+        return grpc.aio.secure_channel(address, credentials, options=agent_channel_options())
 
     def _followed_address(self) -> str:
         """The control plane's address: as written in ``address_file`` when there is one (it may move)."""
@@ -118,21 +125,39 @@ class AgentSession:
                 pass
         return self.address
 
+    def _metadata(self) -> tuple[tuple[str, str], ...]:
+        return (("authorization", f"Bearer {self._credential}"),)
+
     async def run_forever(self) -> None:
-        """Connect, and reconnect with jittered backoff (0.25 s doubling to about 2 s) whenever the stream ends."""
+        """Connect, and reconnect with jittered backoff (0.25 s doubling to about 2 s) whenever the stream ends.
+
+        Raises:
+            RegistrationRefusedError: the control plane refused this agent for good.
+        """
         backoff_s = 0.25
         while True:
             self.address = self._followed_address()
             async with self._channel(self.address) as channel:
-                stub = self._stub = agent_pb2_grpc.AgentServiceStub(channel)
+                self._stub = agent_pb2_grpc.AgentServiceStub(channel)
+                connect = channel.stream_stream(_CONNECT_METHOD, request_serializer=codec.serialize_agent_message,
+                                                response_deserializer=agent_pb2.ControlMessage.FromString)
                 while True:
                     try:
                         await self._wait_ready(channel)
-                        await self._run_stream(stub)
+                        await self._run_stream(channel, connect)
                         backoff_s = 0.25
+                    except _Refused as refused:
+                        if self._may_join_instead(refused.error):
+                            continue  # at once, with the join token
+                        if self._address_file is None:
+                            raise self._fatal(refused.error) from None
+                        # A local agent meeting a control plane that is not its app's (its own restarted on another
+                        # port, and another app took this one): it waits for its own to say where it is.
+                        self.log.error("refused_by_control_plane", details=refused.error.details(),
+                                       next="waiting for this app's control plane to move")
+                        await self._address_changes()
+                        break
                     except grpc.aio.AioRpcError as exc:
-                        if exc.code() == grpc.StatusCode.UNAUTHENTICATED:
-                            raise PermissionError(f"the control plane at {self.address} refused the token") from None
                         self.log.warning("stream_broken", code=exc.code().name, details=exc.details())
                     except (asyncio.InvalidStateError, ConnectionError, OSError) as exc:
                         # A write racing the stream's end, or the transport going: reconnect, never give up.
@@ -144,6 +169,28 @@ class AgentSession:
                     if self._followed_address() != self.address:
                         self.log.info("control_plane_moved", address=self._followed_address())
                         break
+
+    def _may_join_instead(self, error: grpc.aio.AioRpcError) -> bool:
+        """Whether a refused stored credential should give way to the join token (a control plane that does not
+        know it: another app, or one whose credentials were reset). A revoked agent is refused the join too."""
+        if error.code() != grpc.StatusCode.UNAUTHENTICATED or not self._join_token or self._joining:
+            return False
+        self.log.warning("credential_refused", details=error.details(), next="joining with the join token")
+        self._joining = True
+        return True
+
+    async def _address_changes(self) -> None:
+        while self._followed_address() == self.address:
+            await asyncio.sleep(_ADDRESS_POLL_S)
+
+    def _fatal(self, error: grpc.aio.AioRpcError) -> RegistrationRefusedError:
+        code = _FATAL_AT_REGISTRATION[error.code()]
+        hint = ""
+        if code == ExitCode.AUTH_REFUSED:
+            hint = (" (give a fresh join token: LIGHTNING_AGENT_JOIN_TOKEN=$(lightning-ctl agents join-token) on the "
+                    "control plane's machine)")
+        return RegistrationRefusedError(f"the control plane at {self.address} refused this agent: {error.details()}"
+                                        f"{hint}", address=self.address, exit_code=code)
 
     async def _wait_ready(self, channel: grpc.aio.Channel) -> None:
         """Wait until the channel connects, saying so (once per episode) while it cannot: the control plane is down,
@@ -167,51 +214,69 @@ class AgentSession:
         """The chunks of the code bundle ``digest``, from the control plane."""
         if self._stub is None:
             raise ConnectionError("not connected to the control plane")
-        call = self._stub.FetchBundle(
-            agent_pb2.FetchBundleRequest(digest=digest), metadata=(("authorization", f"Bearer {self._token}"),)
-        )
+        call = self._stub.FetchBundle(agent_pb2.FetchBundleRequest(digest=digest), metadata=self._metadata())
         async for chunk in call:
             yield chunk.data
 
-    async def _run_stream(self, stub: agent_pb2_grpc.AgentServiceStub) -> None:
-        call = stub.Connect(metadata=(("authorization", f"Bearer {self._token}"),), wait_for_ready=True)
-        await call.write(self._register())
-        welcome = await call.read()
-        if welcome is grpc.aio.EOF or welcome.WhichOneof("kind") != "welcome":
+    async def _run_stream(self, channel: grpc.aio.Channel, connect: grpc.aio.StreamStreamMultiCallable) -> None:
+        stored = "" if self._joining else self._home.load_credential()
+        self._credential = stored or self._join_token
+        self._joining = not stored
+        if not self._credential:
+            raise RegistrationRefusedError("no credential: give a join token (--join-token, or "
+                                           "LIGHTNING_AGENT_JOIN_TOKEN; `lightning-ctl agents join-token` issues one)",
+                                           address=self.address, exit_code=ExitCode.USAGE)
+        call = connect(metadata=self._metadata(), wait_for_ready=True)
+        try:
+            await call.write(codec.register_message(self._registration()))
+            welcome = codec.control_message_from_pb(reply) if (reply := await call.read()) is not grpc.aio.EOF else None
+        except grpc.aio.AioRpcError as exc:
+            if exc.code() in _FATAL_AT_REGISTRATION:
+                raise _Refused(exc) from None
+            raise
+        if not isinstance(welcome, Welcome):
             raise ConnectionError("the control plane did not welcome the agent")
-        self.heartbeat_interval_s = welcome.welcome.heartbeat_interval_s or self.heartbeat_interval_s
-        self.log.info("agent_registered", session_id=welcome.welcome.session_id)
+        self._welcomed(welcome)
+        self._daemon.storage.use_channel(channel, self._metadata())  # with the agent's credential, never a join token
         self.sessions_started += 1
         self._daemon.resend_unacknowledged()  # whatever the last session did not confirm goes again
         try:
             first = await race(self._send_events(call), self._heartbeat(call), self._receive(call))
             first.result()  # its error, if it failed, is why the stream ended
+        except grpc.aio.AioRpcError as exc:
+            if exc.code() == grpc.StatusCode.UNAUTHENTICATED:  # revoked while connected
+                raise _Refused(exc) from None
+            raise
         finally:
             call.cancel()
+
+    def _welcomed(self, welcome: Welcome) -> None:
+        if welcome.agent_credential:
+            self._home.save_credential(welcome.agent_credential)
+            self._credential = welcome.agent_credential
+            self.log.info("agent_joined", credential_file=str(self._home.credential_file))
+        self._joining = False
+        self.heartbeat_interval_s = welcome.heartbeat_interval_s or self.heartbeat_interval_s
+        self._daemon.set_max_attribute_bytes(welcome.max_attribute_bytes)
+        self.log.info("agent_registered", session_id=welcome.session_id)
 
     async def _send_events(self, call: grpc.aio.StreamStreamCall) -> None:
         queue = self._daemon.outbox.queue
         while True:
-            batch: list[events_pb2.WorkEvent] = [await queue.get()]
-            size = batch[0].ByteSize()
-            while not queue.empty() and len(batch) < _MAX_EVENTS_PER_MESSAGE and size < _MAX_MESSAGE_BYTES:
-                batch.append(queue.get_nowait())
-                size += batch[-1].ByteSize()
+            first = await queue.get()
+            batch, size = [first.payload], len(first.payload)
+            while not queue.empty() and len(batch) < _MAX_EVENTS_PER_MESSAGE and size < BATCH_BYTES:
+                batch.append(queue.get_nowait().payload)
+                size += len(batch[-1])
             async with self._write_lock:
-                await call.write(agent_pb2.AgentMessage(events=agent_pb2.WorkEvents(events=batch)))
+                await call.write(codec.agent_events_message(batch))
 
     async def _heartbeat(self, call: grpc.aio.StreamStreamCall) -> None:
         """Heartbeat at once (the control plane measures the link's round trip on it), then every period."""
         while True:
             usage = await asyncio.to_thread(psutil.virtual_memory)
             async with self._write_lock:
-                await call.write(
-                    agent_pb2.AgentMessage(
-                        heartbeat=agent_pb2.Heartbeat(
-                            cpu_percent=psutil.cpu_percent(interval=None), memory_used_bytes=usage.used
-                        )
-                    )
-                )
+                await call.write(codec.heartbeat_message(psutil.cpu_percent(interval=None), usage.used))
             await asyncio.sleep(self.heartbeat_interval_s)
 
     async def _receive(self, call: grpc.aio.StreamStreamCall) -> None:
@@ -219,12 +284,26 @@ class AgentSession:
             message = await call.read()
             if message is grpc.aio.EOF:
                 return
-            kind = message.WhichOneof("kind")
-            if kind == "commands":
-                for command in message.commands.commands:
-                    self._daemon.handle(codec.command_from_pb(command))
-            elif kind == "ack":
-                self._daemon.acknowledge(message.ack.work_name, message.ack.attempt, message.ack.seq)
-            elif kind == "output_ack":
-                shown = message.output_ack
-                self._daemon.confirm_output(shown.work_name, shown.attempt, shown.stdout_offset, shown.stderr_offset)
+            try:
+                item = codec.control_message_from_pb(message)
+            except codec.CodecError as exc:
+                self.log.error("control_message_refused", error=str(exc))
+                continue
+            if isinstance(item, list):
+                for command in item:
+                    self._daemon.handle(command)
+            elif isinstance(item, EventsApplied):
+                self._daemon.acknowledge(item.work_name, item.attempt, item.seq)
+            elif isinstance(item, OutputShown):
+                self._daemon.confirm_output(item.work_name, item.attempt, item.stdout_offset, item.stderr_offset)
+            elif isinstance(item, EventRejected):
+                self.log.warning("event_rejected", work_name=item.work_name, attempt=item.attempt, seq=item.seq,
+                                 code=item.code, reason=item.message)
+
+
+class _Refused(Exception):
+    """The control plane refused the registration (or the credential, later): maybe for good."""
+
+    def __init__(self, error: grpc.aio.AioRpcError) -> None:
+        super().__init__(error.details())
+        self.error = error

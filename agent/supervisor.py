@@ -23,19 +23,32 @@ import psutil
 import structlog
 
 from lightning_ctl.agent.containment import WorkContainment
+from lightning_ctl.agent.errors import FrameTooLargeError
 from lightning_ctl.agent.framing import encode_frame, read_frame
 from lightning_ctl.agent.home import WorkRecord
 from lightning_ctl.agent.launcher import LaunchRequest, WorkHandle
 from lightning_ctl.agent.output import OutputTail
-from lightning_ctl.agent.work_logs import WorkLogFile, log_path, logs_dir
+from lightning_ctl.agent.work_logs import WorkLogFile
 from lightning_ctl.protos import codec
-from lightning_ctl.protos.lightning.v1 import events_pb2, runner_pb2
-from lightning_ctl.sdk._events import EventBody, LaunchWork, LinesLogged, ProcessExited, RunCall, UpdateVars
+from lightning_ctl.protos.limits import DEFAULT_MAX_ATTRIBUTE_BYTES, max_message_bytes
+from lightning_ctl.sdk._agent_messages import RunnerInit
+from lightning_ctl.sdk._events import (
+    EventBody,
+    InvalidEvent,
+    LaunchWork,
+    LinesLogged,
+    ProcessExited,
+    RunCall,
+    UpdateVars,
+)
+from lightning_ctl.sdk._storage_types import StorageReply, StorageRequest
 from lightning_ctl.sdk._tasks import TaskOwner, cancel_and_wait
+from lightning_ctl.sdk._work_log_format import log_path, logs_dir
 
 log = structlog.get_logger(component="supervisor")
 
 _ADOPTED_POLL_S = 0.2
+_SPAWN_WAIT_S = 30.0
 EXIT_STATUS_UNKNOWN = 255
 
 
@@ -49,9 +62,11 @@ class WorkSupervisor:
         output_dir: str,
         exits_dir: str,
         emit: Callable[[str, int, EventBody], None],
-        forward: Callable[[events_pb2.WorkEvent], None],
+        forward: Callable[[bytes], None],
         cwd: str | None = None,
         backed_up: Callable[[], bool] = lambda: False,
+        max_attribute_bytes: int = DEFAULT_MAX_ATTRIBUTE_BYTES,
+        on_storage: Callable[[WorkSupervisor, StorageRequest], None] = lambda supervisor, request: None,
         cgroups_root: Path | None = None,
     ) -> None:
         self.record = WorkRecord(launch, cwd=cwd)
@@ -64,6 +79,7 @@ class WorkSupervisor:
         self.stdout_path, self.stderr_path = f"{prefix}.stdout", f"{prefix}.stderr"
         self._emit = emit
         self._forward = forward
+        self._on_storage = on_storage
         self._backed_up = backed_up
         self._pending: list[bytes] = []
         self._writer: asyncio.StreamWriter | None = None
@@ -73,6 +89,9 @@ class WorkSupervisor:
         self._tasks = TaskOwner(on_error=lambda name, exc: self.log.error("supervisor_task_failed", task=name,
                                                                            error=repr(exc)))
         self._tail_tasks: list[asyncio.Task[None]] = []
+        self._spawned = asyncio.Event()
+        self.max_frame_bytes = max_message_bytes(max_attribute_bytes)
+        """The largest frame its process may send (sized for the attribute limit)."""
         self._tails: list[OutputTail] = []
         self._tails_stop = asyncio.Event()
         self.confirmed_output = (0, 0)
@@ -82,16 +101,8 @@ class WorkSupervisor:
         self._stop_requested: tuple[float, str] | None = None
         self.exited = asyncio.Event()
         self.log_file = WorkLogFile(log_path(logs_dir(Path(output_dir).parent), launch.work_name, launch.attempt))
-        self._init_frame = self._queue(
-            runner_pb2.SupervisorMessage(
-                init=runner_pb2.RunnerInit(
-                    vars_json=codec.dumps(launch.vars),
-                    start_action=launch.start_action,
-                    work_class=launch.work_class,
-                    init_args_json=codec.dumps(launch.init_args) if launch.init_args is not None else "",
-                )
-            )
-        )
+        self._init_frame = self._queue(RunnerInit(launch.vars, launch.start_action, launch.work_class,
+                                                  launch.init_args, max_attribute_bytes))
 
     @property
     def launch(self) -> LaunchWork:
@@ -139,6 +150,7 @@ class WorkSupervisor:
             stderr_path=self.stderr_path,
         )
         self._process = await launch_process(request)
+        self._spawned.set()
         self.record.pid = self._process.pid
         try:
             self.record.create_time = psutil.Process(self._process.pid).create_time()
@@ -155,6 +167,7 @@ class WorkSupervisor:
         self.confirmed_output = (record.stdout_offset, record.stderr_offset)
         self._pending.remove(self._init_frame)  # it got its init from the agent that started it
         self._process = WorkHandle(record.pid, self._tasks.spawn(self._watch_adopted(), "watch"))
+        self._spawned.set()
         self.log = self.log.bind(pid=record.pid)
         self.log.info("work_process_adopted")
         self._begin()
@@ -212,9 +225,22 @@ class WorkSupervisor:
 
     # -- the runner's connection ----------------------------------------------------------------------------------
 
-    def attach(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, first: runner_pb2.RunnerMessage) -> None:
-        """The runner connected (or reconnected): flush what was queued for it and relay its events."""
-        if first.hello.initialized and self._init_frame in self._pending:
+    async def is_its_process(self, peer_pid: int) -> bool:
+        """Whether ``peer_pid`` (the process that connected, 0 when unknown) is this work's process.
+
+        A process that connects before its pid is known here (a fork is fast) waits until the launch returns.
+        """
+        if peer_pid == 0:
+            return True
+        try:
+            await asyncio.wait_for(self._spawned.wait(), _SPAWN_WAIT_S)
+        except asyncio.TimeoutError:
+            return False
+        return self.pid == peer_pid
+
+    def attach(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, first: codec.RunnerFrame) -> None:
+        """The runner connected (or reconnected): flush what was queued for it and relay its first message."""
+        if first.hello is not None and first.hello.initialized and self._init_frame in self._pending:
             self._pending.remove(self._init_frame)  # a reconnection: it already has its init
         self._writer = writer
         for frame in self._pending:
@@ -228,17 +254,15 @@ class WorkSupervisor:
     def send_ack(self, seq: int) -> None:
         """Tell the work process the control plane has its events up to ``seq``."""
         if self._writer is not None:  # acks are not worth queueing: a later one covers this one
-            self._writer.write(encode_frame(
-                runner_pb2.SupervisorMessage(ack=runner_pb2.EventsAcked(seq=seq)).SerializeToString()))
+            self._writer.write(_frame(codec.EventsAcked(seq)))
 
     def request_resend(self) -> None:
         """Ask the work process to send its unacknowledged events again."""
         if self._writer is not None:
-            self._writer.write(encode_frame(
-                runner_pb2.SupervisorMessage(resend=runner_pb2.ResendEvents()).SerializeToString()))
+            self._writer.write(_frame(codec.ResendEvents()))
 
-    def _queue(self, message: runner_pb2.SupervisorMessage) -> bytes:
-        frame = encode_frame(message.SerializeToString())
+    def _queue(self, item: codec.SupervisorItem) -> bytes:
+        frame = _frame(item)
         if self._writer is None:
             self._pending.append(frame)
         else:
@@ -247,22 +271,33 @@ class WorkSupervisor:
 
     def send_call(self, call: RunCall) -> None:
         """Queue a call for the work."""
-        self._queue(runner_pb2.SupervisorMessage(call=codec.run_call_to_pb(call)))
+        self._queue(call)
 
     def send_update(self, update: UpdateVars) -> None:
         """Pass the flow's attribute changes to the work."""
-        self._queue(runner_pb2.SupervisorMessage(update=codec.update_vars_to_pb(update)))
+        self._queue(update)
 
-    def _relay(self, message: runner_pb2.RunnerMessage) -> None:
+    def send_storage_reply(self, reply: StorageReply) -> None:
+        """Answer a storage request (dropped while the process is away: it asks again when it reconnects)."""
+        if self._writer is not None:
+            self._writer.write(_frame(reply))
+
+    def _relay(self, message: codec.RunnerFrame) -> None:
         for event in message.events:
             self._forward(event)
+        for request in message.storage:
+            self._on_storage(self, request)
 
     async def _read_runner(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         try:
-            while (frame := await read_frame(reader)) is not None:
-                message = runner_pb2.RunnerMessage()
-                message.ParseFromString(frame)
-                self._relay(message)
+            while (frame := await read_frame(reader, self.max_frame_bytes)) is not None:
+                self._relay(codec.runner_payload_from_bytes(frame))
+        except (FrameTooLargeError, codec.CodecError) as exc:
+            # Only a process that is not our runner sends these: the work fails, nothing else does.
+            reason = f"work {self.launch.work_name} sent its agent an invalid message: {exc}"
+            self.log.error("work_message_refused", reason=reason)
+            self._emit(self.launch.work_name, self.launch.attempt, InvalidEvent(reason))
+            writer.close()
         except (ConnectionError, OSError) as exc:  # the process died with its socket open: the exit tells the rest
             self.log.debug("runner_connection_lost", error=repr(exc))
         finally:
@@ -336,3 +371,9 @@ def _is_running(pid: int, create_time: float) -> bool:
         return process.status() != psutil.STATUS_ZOMBIE and abs(process.create_time() - create_time) < 0.01
     except psutil.NoSuchProcess:
         return False
+
+
+def _frame(item: codec.SupervisorItem) -> bytes:
+    """One framed message for the work process (no size limit on this side: the work trusts its agent)."""
+    payload = codec.supervisor_payload(item)
+    return encode_frame(payload, max_bytes=len(payload))

@@ -1,9 +1,8 @@
 """WorkLogFile: all the output of one work process, kept on the agent's disk in rotated files.
 
-``<agent home>/logs/<work_name>/<attempt>.log`` (e.g. ``~/.lightning-agent/local/logs/root.w/1.log``), one line
-per output line: ``<UTC time> <stdout|stderr> <text>``, as relayed (decoded, long lines cut). A file reaching
-``max_bytes`` is rotated (``.1`` … ``.<backups>``, the oldest dropped), so one work's files hold at most
-``max_bytes × (backups + 1)`` of disk. A file left by an earlier run of the same app is rotated away before the
+``<agent home>/logs/<work_name>/<attempt>.log`` (layout and line format: ``sdk._work_log_format``), one line per
+output line, as relayed (decoded, long lines cut). A file reaching ``max_bytes`` is rotated (``.1`` …
+``.<backups>``, the oldest dropped), so one work's files hold at most ``max_bytes × (backups + 1)`` of disk. A file left by an earlier run of the same app is rotated away before the
 first write, so each process starts a fresh one.
 
 Writes are cheap enough for the agent's event loop: one ``os.write`` of the whole batch (one syscall per batch of
@@ -20,22 +19,12 @@ from typing import Sequence
 
 import structlog
 
+from lightning_ctl.sdk._work_log_format import format_lines
+
 log = structlog.get_logger(component="work_logs")
 
 MAX_BYTES = 10 * 2**20
 BACKUPS = 5
-DIR_NAME = "logs"
-
-
-def logs_dir(agent_home: str | os.PathLike[str]) -> Path:
-    """Where an agent keeps works' output files: ``<agent home>/logs`` (beside its ``output/`` capture files)."""
-    return Path(agent_home) / DIR_NAME
-
-
-def log_path(root: Path, work_name: str, attempt: int) -> Path:
-    """The file of (work_name, attempt) under ``root``."""
-    safe_name = work_name.replace(os.sep, "_")
-    return root / safe_name / f"{attempt}.log"
 
 
 class WorkLogFile:
@@ -54,9 +43,7 @@ class WorkLogFile:
         """Append ``lines`` that the work wrote to ``stream`` ("stdout" or "stderr")."""
         if self._failed or not lines:
             return
-        now = datetime.datetime.now(datetime.timezone.utc)
-        prefix = now.strftime("%Y-%m-%dT%H:%M:%S.") + f"{now.microsecond // 1000:03d}Z {stream} "
-        data = "".join(f"{prefix}{line}\n" for line in lines).encode("utf-8", errors="replace")
+        data = format_lines(stream, lines, datetime.datetime.now(datetime.timezone.utc))
         try:
             if self._fd is None:
                 self._open()

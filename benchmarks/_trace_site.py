@@ -148,33 +148,6 @@ def _wrap(owner: object, attr: str, tag: str, when: str = "in", extra=None, keep
     setattr(owner, attr, wrapper)
 
 
-class _ModuleProxy:
-    """A module with a few attributes replaced (used for ``agent_pb2`` where a message is built just before a write)."""
-
-    def __init__(self, module: object, **overrides: object) -> None:
-        self._module = module
-        self.__dict__.update(overrides)
-
-    def __getattr__(self, name: str) -> object:
-        return getattr(self._module, name)
-
-
-def _recording_factory(factory, tag: str):  # noqa: ANN001, ANN202
-    def build(*args, **kwargs):  # noqa: ANN002, ANN003, ANN202
-        kind = next(iter(kwargs), "")
-        size = ""
-        value = kwargs.get(kind)
-        inner = getattr(value, "events", None) if kind == "events" else getattr(value, "commands", None)
-        if inner is not None:
-            try:
-                size = str(len(inner))
-            except TypeError:
-                pass
-        rec(tag, f"{kind}:{size}")
-        return factory(*args, **kwargs)
-    return build
-
-
 def _get(module: object, path: str):  # noqa: ANN202
     owner = module
     for part in path.split(".")[:-1]:
@@ -219,8 +192,8 @@ def _p_loop(m):  # noqa: ANN001, ANN202
 
 def _p_runtime(m):  # noqa: ANN001, ANN202
     _patch_all(m, [
-        ("FlowRuntime.dispatch_call", "dispatch", "in", lambda a, k, r=None: f"{a[1].name} cpu={_cpu():.6f}"),
-        ("FlowRuntime.take_commands", "take_commands", "out",
+        ("FlowActions.dispatch_call", "dispatch", "in", lambda a, k, r=None: f"{a[1].name} cpu={_cpu():.6f}"),
+        ("FlowRuntime.apply", "take_commands", "out",
          lambda a, k, r=None: ",".join(_describe_command(c) for c in r[:3]) + f" n={len(r)}", lambda r: bool(r)),
     ])
 
@@ -237,9 +210,23 @@ def _p_agent_service(m):  # noqa: ANN001, ANN202
         ("AgentServicer._on_events", "cp_events_in", "in",
          lambda a, k, r=None: f"n={len(a[1].events)} " + ",".join(e.WhichOneof("kind") or "" for e in a[1].events[:4])),
     ])
-    pb = getattr(m, "agent_pb2", None)
-    if pb is not None and hasattr(pb, "ControlMessage"):
-        m.agent_pb2 = _ModuleProxy(pb, ControlMessage=_recording_factory(pb.ControlMessage, "cp_write"))
+
+
+def _p_codec_agent(m):  # noqa: ANN001, ANN202
+    """The messages of the agent's stream are built here (by the servicer and by the agent's session)."""
+    _patch_all(m, [
+        ("control_message_to_pb", "cp_write", "in", lambda a, k, r=None: _control_kind(a[0])),
+        ("agent_events_message", "agent_write", "in", lambda a, k, r=None: f"events:{len(a[0])}"),
+        ("heartbeat_message", "agent_write", "in", lambda a, k, r=None: "heartbeat:"),
+        ("register_message", "agent_write", "in", lambda a, k, r=None: "register:"),
+    ])
+
+
+def _control_kind(item: object) -> str:
+    if isinstance(item, list):
+        return f"commands:{len(item)}"
+    return {"Welcome": "welcome", "EventsApplied": "ack", "OutputShown": "output_ack",
+            "EventRejected": "rejected"}.get(type(item).__name__, "") + ":"
 
 
 def _p_app_host(m):  # noqa: ANN001, ANN202
@@ -273,13 +260,12 @@ def _p_agent_cli(m):  # noqa: ANN001, ANN202
 
 def _p_session(m):  # noqa: ANN001, ANN202
     _patch_all(m, [("AgentSession._run_stream", "agent_stream", "in", None)])
-    pb = getattr(m, "agent_pb2", None)
-    if pb is not None and hasattr(pb, "AgentMessage"):
-        m.agent_pb2 = _ModuleProxy(pb, AgentMessage=_recording_factory(pb.AgentMessage, "agent_write"))
 
 
 def _outbox_extra(a, k, r=None) -> str:  # noqa: ANN001
-    event = a[1]
+    from lightning_ctl.protos.lightning.v1 import events_pb2
+
+    event = events_pb2.WorkEvent.FromString(a[1])  # the agent relays serialized events
     kind = event.WhichOneof("kind") or ""
     if kind == "status":
         kind += ":" + event.status.stage
@@ -320,7 +306,7 @@ def _p_zygote(m):  # noqa: ANN001, ANN202
 def _p_work_process(m):  # noqa: ANN001, ANN202
     _patch_all(m, [
         ("run", "work_main", "in", lambda a, k, r=None: f"{a[1]} cpu={_cpu():.6f}"),
-        ("WorkProcess.on_message", "work_msg_in", "in", lambda a, k, r=None: a[1].WhichOneof("kind") or ""),
+        ("WorkProcess.on_message", "work_msg_in", "in", lambda a, k, r=None: type(a[1]).__name__.lower()),
         ("WorkProcess.run_call", "work_run", "inout", None),
         ("WorkProcess.status", "work_status", "in", lambda a, k, r=None: f"{str(a[2])} cpu={_cpu():.6f}"),
         ("WorkProcess.start", "work_start", "inout", None),
@@ -341,6 +327,7 @@ _PATCHES = {
     "lightning_ctl.controlplane.flows.flow_runtime": _p_runtime,
     "lightning_ctl.controlplane.agents.registry": _p_registry,
     "lightning_ctl.controlplane.api.agent_service": _p_agent_service,
+    "lightning_ctl.protos.codec._agent": _p_codec_agent,
     "lightning_ctl.controlplane.app_host": _p_app_host,
     "lightning_ctl.controlplane.output.console": _p_console,
     "lightning_ctl.controlplane.api.server": _p_server,

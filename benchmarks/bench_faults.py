@@ -16,7 +16,7 @@ step) and printing a line per step, until the benchmark is done with them. Figur
    start to its last ``work_process_adopted`` line, and to the control plane's ``agent_connected ... running=3``.
 4. events replayed after an agent SIGKILL: the control plane does not log duplicate drops, so a ``sitecustomize``
    written to the temporary folder (on PYTHONPATH of the processes started here, patching nothing but a counter
-   around ``FlowRuntime._in_order``) counts, per control plane process, the work events it dropped as already
+   around ``EventSequencer.accept``) counts, per control plane process, the work events it dropped as already
    applied and those that arrived ahead of a gap; measured over the rounds of figure 3 (and shown for figure 2's
    restarts too).
 
@@ -82,25 +82,25 @@ COUNTER_SITE = textwrap.dedent('''
 
 
     def _patch(module):
-        original = module.FlowRuntime._in_order
+        original = module.EventSequencer.accept
 
-        def _in_order(self, process, event):
+        def accept(self, event):
             first = event.first_seq or event.seq
-            if event.seq <= process.applied_seq:
+            if event.seq <= self.applied_seq:
                 _COUNTS["dropped"] += 1
-            elif first > process.applied_seq + 1:
+            elif first > self.applied_seq + 1:
                 _COUNTS["early"] += 1
             else:
                 _COUNTS["applied"] += 1
-            return original(self, process, event)
+            return original(self, event)
 
-        module.FlowRuntime._in_order = _in_order
+        module.EventSequencer.accept = accept
         threading.Thread(target=_writer, daemon=True).start()
 
 
     class _Finder(importlib.abc.MetaPathFinder):
         def find_spec(self, name, path, target=None):
-            if name != "lightning_ctl.controlplane.flows.flow_runtime":
+            if name != "lightning_ctl.controlplane.flows.sequencing":
                 return None
             sys.meta_path.remove(self)
             try:

@@ -25,38 +25,42 @@ import structlog
 
 from lightning_ctl.controlplane.agents.app_bundle import AppBundle
 from lightning_ctl.controlplane.agents.local_agent import LocalAgent
+from lightning_ctl.controlplane.agents.locations import WorkLocations
 from lightning_ctl.controlplane.agents.registry import AgentRegistry
 from lightning_ctl.controlplane.api.agent_service import AgentServicer
 from lightning_ctl.controlplane.api.app_service import AppServicer
 from lightning_ctl.controlplane.api.connection_limits import DescriptorWatch
 from lightning_ctl.controlplane.api.server import build_server
+from lightning_ctl.controlplane.api.storage_service import StorageServicer
+from lightning_ctl.controlplane.credential_store import CredentialStore
 from lightning_ctl.controlplane.credentials import LOOPBACK_HOSTS
-from lightning_ctl.controlplane.exclusive import PortInUseError
-from lightning_ctl.controlplane.flows.checkpoint import CheckpointError
+from lightning_ctl.controlplane.errors import CheckpointError, PortInUseError
 from lightning_ctl.controlplane.flows.flow_runtime import FlowRuntime
 from lightning_ctl.controlplane.flows.loop import AppEnded, FlowLoop, StopRequested
 from lightning_ctl.controlplane.flows.queries import Query, QueryBox
 from lightning_ctl.controlplane.flows.resume import ResumePlan, plan_resume, restore
-from lightning_ctl.controlplane.home import token_file
+from lightning_ctl.controlplane.home import app_home
 from lightning_ctl.controlplane.options import RunOptions
 from lightning_ctl.controlplane.output.console import Console
 from lightning_ctl.controlplane.output.log_store import LogStore
 from lightning_ctl.controlplane.run_file import RunInfo, remove_run_file, write_run_file
+from lightning_ctl.controlplane.storage import open_store, record_store, start_afresh
+from lightning_ctl.controlplane.storage.coordinator import StorageCoordinator
 from lightning_ctl.sdk._app import LightningApp
 from lightning_ctl.sdk._events import LinesLogged
+from lightning_ctl.sdk._exit_codes import ExitCode
 from lightning_ctl.sdk._loader import load_app
 from lightning_ctl.sdk._tasks import TaskOwner
 
 log = structlog.get_logger(component="app_host")
 
-EXIT_INTERRUPTED = 130
-EXIT_TERMINATED = 143
 _AGENT_EXIT_TIMEOUT_S = 5.0
+_LOCAL_JOIN_TTL_S = 3600.0
 _DESCRIPTOR_CHECK_S = 1.0
 FORCED_END_S = 5.0
 """After a second stop request, how long the killed works get to report their exits before the run ends anyway."""
-_SIGNALS = ((signal.SIGINT, EXIT_INTERRUPTED, "interrupted (Ctrl-C)"),
-            (signal.SIGTERM, EXIT_TERMINATED, "terminated (SIGTERM)"))
+_SIGNALS = ((signal.SIGINT, ExitCode.INTERRUPTED, "interrupted (Ctrl-C)"),
+            (signal.SIGTERM, ExitCode.TERMINATED, "terminated (SIGTERM)"))
 T = TypeVar("T")
 
 
@@ -86,6 +90,9 @@ class AppHost:
         self.options = options
         self.token = options.token
         self.console = console or Console()
+        self.credentials = CredentialStore(options.token, app_home(options.app_path) / "credentials.json")
+        if options.join_token:
+            self.credentials.accept_static_join_token(options.join_token)
         self.registry = AgentRegistry(report_pending=self._deliver, bundle=AppBundle(options.app_path),
                                       report_unreachable=self._deliver,
                                       heartbeat_interval_s=options.heartbeat_interval_s)
@@ -129,10 +136,14 @@ class AppHost:
             if loaded is None:
                 assert self._ended is not None
                 return self._ended.result()  # stopped while loading: nothing was started
-            servicer = AgentServicer(self.registry, self._deliver, self._on_lines, opts.heartbeat_interval_s)
+            self.registry.locations = WorkLocations(app_home(opts.app_path) / "locations.json",
+                                                    resume=plan.saved is not None)
+            servicer = AgentServicer(self.registry, self._deliver, self._on_lines, self.credentials,
+                                     opts.heartbeat_interval_s, opts.max_attribute_bytes)
             app_servicer = AppServicer(self.registry, self.log_store, self.queries, self._stop_by_operator,
-                                       os.path.abspath(opts.app_path), opts.heartbeat_interval_s)
-            server, port, local_port = self._bind(plan, servicer, app_servicer)
+                                       self.credentials, os.path.abspath(opts.app_path), opts.heartbeat_interval_s)
+            storage = StorageServicer(await self._open_store(resumed=plan.saved is not None), self.credentials)
+            server, port, local_port = self._bind(plan, servicer, app_servicer, storage)
         except BaseException:
             plan.checkpoint.close()
             raise
@@ -143,7 +154,9 @@ class AppHost:
             self._tasks.spawn(self._watch_descriptors(), "descriptors")
             self._announce(port)
             if self._local_agent is not None:
-                self._local_agent.send_address(f"127.0.0.1:{local_port}")
+                local_join = self.credentials.issue_join_token(ttl_s=_LOCAL_JOIN_TTL_S, agent_name="local",
+                                                               is_local=True)
+                self._local_agent.send_address(f"127.0.0.1:{local_port}", local_join.token)
             self._write_run_file(_client_address(opts.host, port, local_port, opts.tls is not None))
             ended = await self._run_app(loaded[0], loop, plan)
             try:
@@ -164,16 +177,17 @@ class AppHost:
             await server.stop(grace=1.0)
             plan.checkpoint.close()
 
-    def _bind(self, plan: ResumePlan, servicer: AgentServicer, app_servicer: AppServicer) -> tuple[Any, int, int]:
+    def _bind(self, plan: ResumePlan, servicer: AgentServicer, app_servicer: AppServicer,
+              storage: StorageServicer) -> tuple[Any, int, int]:
         """The server, bound on the resumed run's port when there is one (else, or if it is taken, the asked one)."""
         opts = self.options
         try:
-            return build_server(servicer, self.token, opts.host, plan.port, opts.tls, app_servicer)
+            return build_server(servicer, self.credentials, opts.host, plan.port, opts.tls, app_servicer, storage)
         except PortInUseError:
             if plan.port == opts.port:
                 raise
             log.warning("previous_port_taken", port=plan.port, hint="agents must be pointed at the new port")
-            return build_server(servicer, self.token, opts.host, opts.port, opts.tls, app_servicer)
+            return build_server(servicer, self.credentials, opts.host, opts.port, opts.tls, app_servicer, storage)
 
     def _announce(self, port: int) -> None:
         opts = self.options
@@ -184,8 +198,9 @@ class AppHost:
                         hint="the token and the app's data cross the network in clear; pass --tls-cert/--tls-key")
         if opts.host not in LOOPBACK_HOSTS or not self._local_agent:
             tls_hint = " --tls-ca CA.pem" if opts.tls else ""
-            log.info("agents_join_with", command=f"LIGHTNING_CTL_TOKEN=$(cat {token_file()}) lightning-agent "
-                                                 f"--control-plane {_advertised(opts.host)}:{port}{tls_hint}")
+            log.info("agents_join_with", command=f"LIGHTNING_AGENT_JOIN_TOKEN=$(lightning-ctl agents join-token) "
+                                                 f"lightning-agent --control-plane {_advertised(opts.host)}:{port}"
+                                                 f"{tls_hint}")
 
     async def _unless_stopped(self, work: asyncio.Future[T]) -> tuple[T] | None:
         """``(result,)`` of ``work``, or None if a stop was requested first (``work`` is then left to finish)."""
@@ -214,6 +229,18 @@ class AppHost:
         self._flow_loop.start()
         return await ended
 
+    async def _open_store(self, resumed: bool) -> StorageCoordinator:
+        """The app's store; a run that does not resume starts without the previous run's artifacts (Drives stay)."""
+        opts = self.options
+        folder = app_home(opts.app_path)
+        store = open_store(folder, opts.storage_url, opts.storage_options)
+        record_store(folder, opts.storage_url, opts.storage_options)
+        if not resumed:
+            removed = await asyncio.to_thread(start_afresh, store)
+            log.debug("store_cleaned", blobs_removed=removed)
+        log.info("app_store", location=store.description)
+        return StorageCoordinator(store, self.registry)
+
     def _on_lines(self, work_name: str, logged: LinesLogged, on_written: Callable[[], None]) -> None:
         self.log_store.append(work_name, logged.stream, logged.lines)
         self.console.print_lines(work_name, logged, on_written)
@@ -229,25 +256,26 @@ class AppHost:
         self._on_stop_request(0, reason)
 
     def _on_stop_request(self, exit_code: int, reason: str) -> None:
-        """A signal or an operator's stop: the first stops the app gracefully, the next ones (or any, once the app
-        is already ending by itself) force the end."""
+        """A signal or an operator's stop: the first stops the app gracefully; the flow loop, already ending, takes
+        the next ones (or any, once the app ends by itself) as an order to kill the works still running, and the run
+        ends soon even if a flow never returns."""
         self._stop_requests += 1
         assert self._ended is not None
-        if self._stop_requests > 1 or (self._flow_loop is not None and self._flow_loop.ending):
-            self._force_end(exit_code, reason)
+        if self._flow_loop is None:
+            log.info("app_stopping", reason=reason)
+            _settle(self._ended, AppEnded(exit_code, reason))  # nothing was started
             return
-        log.info("app_stopping", reason=reason)
-        if self._flow_loop is not None:
-            self._flow_loop.inbox.put(StopRequested(exit_code, reason))
+        if self._stop_requests > 1 or self._flow_loop.ending:
+            self._force_end(exit_code, reason)
         else:
-            _settle(self._ended, AppEnded(exit_code, reason))
+            log.info("app_stopping", reason=reason)
+        self._flow_loop.inbox.put(StopRequested(exit_code, reason))
 
     def _force_end(self, exit_code: int, reason: str) -> None:
-        """Kill every work still running at once, and end the run soon even if the flows do not."""
-        killed = self.registry.kill_all(f"{reason}: stopping now")
-        log.warning("works_killed", works=killed, reason=f"{reason} during shutdown")
+        """End the run within FORCED_END_S whatever the flows do, and have the local agent kill what it runs."""
+        log.warning("app_stop_forced", reason=reason, ends_within_s=FORCED_END_S)
         if self._local_agent is not None:
-            self._local_agent.terminate()  # a second SIGTERM: a local agent stopping its works kills them now
+            self._local_agent.terminate()  # its second SIGTERM (see _stop_local_agent) kills its works at once
         assert self._ended is not None
         asyncio.get_running_loop().call_later(FORCED_END_S, _settle, self._ended, AppEnded(exit_code, reason))
 

@@ -1,4 +1,7 @@
-"""The control plane's token (kept for reuse with owner-only permissions) and TLS server credentials."""
+"""The operator's token (kept for reuse with owner-only permissions) and TLS server credentials.
+
+Agent credentials and join tokens live in :mod:`lightning_ctl.controlplane.credential_store`.
+"""
 
 from __future__ import annotations
 

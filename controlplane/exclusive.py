@@ -14,17 +14,9 @@ from __future__ import annotations
 import errno
 import socket
 
+from lightning_ctl.controlplane.errors import AppAlreadyRunningError, PortInUseError
 from lightning_ctl.controlplane.home import app_home
 from lightning_ctl.sdk._files import FileLock, LockHeld
-from lightning_ctl.sdk.errors import LightningError
-
-
-class AppAlreadyRunningError(LightningError):
-    """The app file is being run by another ``lightning-ctl run`` on this machine."""
-
-
-class PortInUseError(LightningError):
-    """The requested port cannot be listened on."""
 
 
 def lock_app(app_path: str) -> FileLock:

@@ -14,16 +14,12 @@ import os
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
+from lightning_ctl.controlplane.errors import NoRunningAppError
 from lightning_ctl.controlplane.home import home
 from lightning_ctl.sdk._files import write_atomic
-from lightning_ctl.sdk.errors import LightningError
 
 LATEST = "run.json"
 RUNS = "runs"
-
-
-class NoRunningAppError(LightningError):
-    """No run file names a live control plane on this machine."""
 
 
 @dataclass(frozen=True, slots=True)

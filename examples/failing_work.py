@@ -21,11 +21,13 @@ class Root(LightningFlow):
         super().__init__()
         self.tolerated = Flaky(raise_exception=False)
         self.fatal = Flaky(raise_exception=True)
+        self.failure_shown = False
 
     def run(self) -> None:
         if not self.tolerated.has_failed:
             self.tolerated.run(-1)  # blocks this body until the call has failed
-        if not self.fatal.has_started:
+        if not self.failure_shown:  # once: the body runs again from the top until the app ends
+            self.failure_shown = True
             print(f"tolerated failure ({self.tolerated.status.reason}); the app goes on")
         self.fatal.run(-2)  # fails the app at once: exit status 1 and the traceback of check()
 

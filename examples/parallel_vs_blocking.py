@@ -28,13 +28,17 @@ class Root(LightningFlow):
         self.a = Sleeper(parallel=True)
         self.b = Sleeper(parallel=True)
         self.blocking = Sleeper(parallel=False)
+        self.overlap_shown = False
 
     def run(self) -> None:
         self.a.run(0.5)  # returns at once
         self.b.run(0.5)  # returns at once: a and b overlap
         if not (self.a.has_succeeded and self.b.has_succeeded):
             return
-        if not self.blocking.has_started:
+        # The body runs again from the top on every run of the flow: print once. (Not `blocking.has_started`: a
+        # work started with the flow has started, with its start action, before any call.)
+        if not self.overlap_shown:
+            self.overlap_shown = True
             overlap = min(self.a.ended, self.b.ended) - max(self.a.started, self.b.started)
             print(f"parallel works overlapped for {overlap:.2f}s")
         self.blocking.run(0.3)  # the rest of this body runs only once this call has finished

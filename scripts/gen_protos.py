@@ -19,7 +19,7 @@ from grpc_tools import protoc
 ROOT = Path(__file__).resolve().parent.parent
 PROTO_DIR = ROOT / "protos" / "lightning" / "v1"
 NAMESPACE = "lightning_ctl"
-SERVICES = {"agent.proto", "app.proto"}  # only these define services and get *_pb2_grpc.py modules
+SERVICES = {"agent.proto", "app.proto", "storage.proto"}  # only these define services and get *_pb2_grpc.py modules
 
 
 def main() -> int:

@@ -6,7 +6,10 @@ Pure Python: importing it pulls in neither grpc nor protobuf, so ``python app.py
 from lightning_ctl.sdk._app import LightningApp
 from lightning_ctl.sdk._build_config import BuildConfig
 from lightning_ctl.sdk._cloud_compute import CloudCompute
+from lightning_ctl.sdk._drive import Drive
 from lightning_ctl.sdk._flow import LightningFlow
+from lightning_ctl.sdk._path import Path
+from lightning_ctl.sdk._payload import Payload
 from lightning_ctl.sdk._pretty import pretty_state
 from lightning_ctl.sdk._restart import RestartPolicy
 from lightning_ctl.sdk._status import (
@@ -29,10 +32,13 @@ __all__ = [
     "CacheCallsKeys",
     "CloudCompute",
     "Dict",
+    "Drive",
     "LightningApp",
     "LightningFlow",
     "LightningWork",
     "List",
+    "Path",
+    "Payload",
     "RestartPolicy",
     "WorkFailureReasons",
     "WorkStageStatus",

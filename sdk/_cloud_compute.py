@@ -48,8 +48,9 @@ class CloudCompute:
     """Instance type name, lower-cased. ``"default"`` and ``"cpu"`` become ``"cpu-small"``."""
     disk_size: int = 0
     """Disk size in GB."""
-    idle_timeout: int | None = None
-    """Seconds of idleness after which the work may be stopped; None for never."""
+    idle_timeout: float | None = None
+    """Seconds without a call (none running, none queued) after which the work's process is stopped, freeing
+    what it holds; its next call starts it again. None: it runs until the work is stopped or the app ends."""
     shm_size: int | None = None
     """Shared memory in MB; defaults to 1024 for GPU names and 0 otherwise."""
     mounts: Any = None
@@ -167,6 +168,13 @@ class CloudCompute:
             raise ValueError(f"CloudCompute cpus must be a non-negative number; got {self.cpus!r}")
         if self.memory is not None:
             parse_size(self.memory)
+        if self.idle_timeout is not None and (
+            isinstance(self.idle_timeout, bool) or not isinstance(self.idle_timeout, (int, float))
+            or self.idle_timeout < 0
+        ):
+            raise ValueError(
+                f"CloudCompute idle_timeout must be a non-negative number of seconds or None; got {self.idle_timeout!r}"
+            )
 
 
 def _generate_id() -> str:

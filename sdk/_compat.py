@@ -11,7 +11,7 @@
   stand-in holding the app classes, whose other attributes raise an ``AttributeError`` saying PyTorch
   Lightning is not installed.
 
-Parts of the former framework lightning-ctl does not have (storage, frontends, REST API, plugins...) raise an
+Parts of the former framework lightning-ctl does not have (Mount, frontends, REST API, plugins...) raise an
 ``ImportError`` naming what is missing, rather than importing as stubs that would fail later.
 """
 
@@ -30,7 +30,10 @@ from lightning_ctl.sdk import errors
 from lightning_ctl.sdk._app import LightningApp
 from lightning_ctl.sdk._build_config import BuildConfig
 from lightning_ctl.sdk._cloud_compute import CloudCompute
+from lightning_ctl.sdk._drive import Drive
 from lightning_ctl.sdk._flow import LightningFlow
+from lightning_ctl.sdk._path import Path
+from lightning_ctl.sdk._payload import Payload
 from lightning_ctl.sdk._pretty import pretty_state
 from lightning_ctl.sdk._status import (
     AppStage,
@@ -156,18 +159,25 @@ _MODULES: dict[str, dict[str, Any]] = {
     "utilities.packaging.build_config": {"BuildConfig": BuildConfig},
     "testing": _TESTING,
     "testing.helpers": _TESTING,
+    "storage": {"Path": Path, "Payload": Payload, "Drive": Drive},
+    "storage.path": {"Path": Path},
+    "storage.payload": {"Payload": Payload},
+    "storage.drive": {"Drive": Drive},
 }
 """The modules served under each of ``_APP_ROOTS`` (relative name, "" for the root) and what each exports."""
 
-_NO_STORAGE = (
-    "lightning-ctl has no Path, Payload, Drive or Mount yet; share small results through JSON attributes"
+_NO_MOUNT = (
+    "Mount was cloud-only; keep files in a Drive, or put the whole app store in a bucket with "
+    "`lightning-ctl run --storage s3://bucket/prefix`"
 )
+_NO_FILESYSTEM = "lightning-ctl's store is reached through Path, Payload and Drive, and `lightning-ctl ls/cp`"
 _UNSUPPORTED: dict[str, str] = {
-    "storage": _NO_STORAGE,
-    "storage.path": _NO_STORAGE,
-    "storage.payload": _NO_STORAGE,
-    "storage.drive": _NO_STORAGE,
-    "storage.mount": _NO_STORAGE,
+    "storage.mount": _NO_MOUNT,
+    "storage.Mount": _NO_MOUNT,
+    "storage.FileSystem": _NO_FILESYSTEM,
+    "storage.filesystem": _NO_FILESYSTEM,
+    "storage.StorageOrchestrator": "the control plane moves files between works itself",
+    "storage.orchestrator": "the control plane moves files between works itself",
     "api": "lightning-ctl serves no REST API for flows (configure_api, Get/Post/Put/Delete)",
     "frontend": "lightning-ctl serves no UI (StaticWebFrontend, StreamlitFrontend, ...)",
     "utilities.frontend": "lightning-ctl serves no UI (AppInfo)",
@@ -373,7 +383,7 @@ class _CompatFinder(importlib.abc.MetaPathFinder):
         self._searching.active = True
         try:
             for finder in list(sys.meta_path):
-                if finder is self or isinstance(finder, _CompatFinder):
+                if finder is self or isinstance(finder, _CompatFinder) or getattr(finder, _HOOK_MARK, False):
                     continue
                 find_spec = getattr(finder, "find_spec", None)
                 spec = find_spec(fullname, path, target) if find_spec is not None else None
@@ -389,6 +399,31 @@ _STAND_IN_LOADER = _StandInLightningLoader()
 _FINDER = _CompatFinder()
 
 
+_HOOK_MARK = "is_lightning_ctl_compat_hook"
+"""Set on the finder that ``lightning_ctl_compat.pth`` appends to ``sys.meta_path`` in every interpreter."""
+
+
+def find_spec_on_demand(
+    fullname: str, path: Any = None, target: types.ModuleType | None = None
+) -> importlib.machinery.ModuleSpec | None:
+    """What the ``.pth`` hook answers for ``lightning``/``lightning_app`` names nothing else on the path has.
+
+    The hook sits at the *end* of ``sys.meta_path`` in every interpreter where lightning-ctl is installed, so it
+    costs nothing to unrelated programs and never shadows a real package: a real ``lightning_app`` or PyTorch
+    Lightning is found first and used as itself. Only when a plain ``python script.py`` asks for
+    ``lightning_app...``, ``lightning.app...`` or a ``lightning`` that is not installed does it serve the
+    compatibility layer (and install it, as ``lightning-ctl run`` does), so that such a script runs its works
+    inline with the SDK.
+    """
+    top, _, rest = fullname.partition(".")
+    if top == "lightning_app" or (top == "lightning" and (not rest or rest.partition(".")[0] == "app")):
+        # Only the finder: grafting onto a real ``lightning`` here would import ``lightning.app`` again from
+        # inside its own import. Such a script gets ``lightning.app``; ``lightning`` itself stays as it is.
+        _put_finder_first()
+        return _FINDER.find_spec(fullname, path, target)
+    return None
+
+
 def install() -> None:
     """Serve the former framework's import names from now on (idempotent).
 
@@ -396,12 +431,16 @@ def install() -> None:
     it takes precedence over an installed ``lightning-app`` distribution. A real ``lightning`` imported before
     this call gets ``lightning.app`` and the app classes grafted on at once.
     """
-    for finder in [f for f in sys.meta_path if isinstance(f, _CompatFinder)]:
-        sys.meta_path.remove(finder)
-    sys.meta_path.insert(0, _FINDER)
+    _put_finder_first()
     lightning = sys.modules.get("lightning")
     if lightning is not None and "app" not in lightning.__dict__:
         _graft(lightning)
+
+
+def _put_finder_first() -> None:
+    for finder in [f for f in sys.meta_path if isinstance(f, _CompatFinder)]:
+        sys.meta_path.remove(finder)
+    sys.meta_path.insert(0, _FINDER)
 
 
 def uninstall() -> None:

@@ -11,6 +11,7 @@ import json
 import sys
 from typing import Any, ClassVar
 
+from lightning_ctl.sdk._storage_values import refresh_storage_values
 from lightning_ctl.sdk.errors import StateNotSerializableError
 
 
@@ -74,9 +75,16 @@ class Named:
 
 
 class StateAttributes(Named):
-    """Assignment rules shared by flows and works (spec §2.1)."""
+    """Assignment rules shared by flows and works (spec §2.1), and the base by which code that must not import
+    either class (structures, the work's own checks) tells a component from a value, and a flow from a work."""
 
     _INTERNAL_STATE_NAMES: ClassVar[frozenset[str]] = frozenset()
+    _IS_FLOW: ClassVar[bool] = False
+    """True on LightningFlow: a flow holds components; a work never does."""
+
+    def _set_name(self, name: str) -> None:
+        super()._set_name(name)
+        refresh_storage_values(self)
 
     def _state_names(self) -> set[str]:
         try:

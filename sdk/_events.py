@@ -72,7 +72,15 @@ class WorkCrashed:
     traceback: str
 
 
-EventBody = Union[VarsChanged, StatusChanged, LinesLogged, ProcessStarted, ProcessExited, WorkCrashed]
+@dataclass(frozen=True, slots=True)
+class InvalidEvent:
+    """The work's events broke the protocol's rules (a value that does not decode, a private or undeclared
+    attribute, an oversized value or message): the work fails with ``reason`` and its process is stopped."""
+
+    reason: str
+
+
+EventBody = Union[VarsChanged, StatusChanged, LinesLogged, ProcessStarted, ProcessExited, WorkCrashed, InvalidEvent]
 
 
 @dataclass(frozen=True, slots=True)
@@ -86,6 +94,12 @@ class WorkEvent:
     body: EventBody
     first_seq: int = 0
     """For a change merged from several: the first seq it covers (0: just ``seq``)."""
+
+    @property
+    def cause(self) -> str:
+        """Names this event in what it causes (commands, log lines), e.g. "StatusChanged root.w#1 seq 5"."""
+        where = f"{type(self.body).__name__} {self.work_name}#{self.attempt}"
+        return f"{where} seq {self.seq}" if self.seq else where
 
 
 @dataclass(frozen=True, slots=True)
@@ -120,6 +134,8 @@ class LaunchWork:
     """For placement by the control plane; not sent to the agent (it gets ``gpu_indices``)."""
     agent_lost_grace_s: float | None = None
     """How long the work's agent may be away before the work counts as lost (None: the app's setting)."""
+    cause: str = field(default="", compare=False)
+    """What made the control plane send it (a flow's action, an event): for logs, never sent to agents."""
 
 
 def launch_from_dict(data: dict[str, Any]) -> LaunchWork:
@@ -142,6 +158,8 @@ class RunCall:
     vars: dict[str, Any] = field(default_factory=dict)
     call_seq: int = 0
     """Numbers the calls of (work_name, attempt) from 1, so that a call delivered twice runs once."""
+    cause: str = field(default="", compare=False)
+    """What made the control plane send it (a flow's action, an event): for logs, never sent to agents."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -151,6 +169,8 @@ class UpdateVars:
     work_name: str
     attempt: int
     vars: dict[str, Any]
+    cause: str = field(default="", compare=False)
+    """What made the control plane send it (a flow's action, an event): for logs, never sent to agents."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -161,6 +181,8 @@ class StopWork:
     attempt: int
     reason: str
     grace_s: float
+    cause: str = field(default="", compare=False)
+    """What made the control plane send it (a flow's action, an event): for logs, never sent to agents."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -170,6 +192,13 @@ class PlacementPending:
     work_name: str
     attempt: int
     reason: str
+    for_capacity: bool = False
+    """Agents are connected but none has room for it (rather than: no agent yet, or its code being prepared)."""
+
+    @property
+    def cause(self) -> str:
+        """Names this report in what it causes."""
+        return f"placement_pending {self.work_name}#{self.attempt}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -191,6 +220,11 @@ class AgentConnected:
     expected: tuple[tuple[str, int], ...] = ()
     """The (work, attempt) the control plane had placed on this agent: those it does not run any more are lost."""
 
+    @property
+    def cause(self) -> str:
+        """Names this connection in what it causes."""
+        return f"agent_connected {self.agent_id}"
+
 
 @dataclass(frozen=True, slots=True)
 class WorkLost:
@@ -199,6 +233,11 @@ class WorkLost:
     work_name: str
     attempt: int
     reason: str
+
+    @property
+    def cause(self) -> str:
+        """Names this loss in what it causes."""
+        return f"work_lost {self.work_name}#{self.attempt}"
 
 
 @dataclass(frozen=True, slots=True)

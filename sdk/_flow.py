@@ -16,6 +16,7 @@ from lightning_ctl.sdk._component import (
     to_json,
 )
 from lightning_ctl.sdk._schedule import next_fire_time, normalize_cron
+from lightning_ctl.sdk._storage_values import assigned_value, decode_value, track_paths
 from lightning_ctl.sdk._structures import Dict, List, as_structure
 from lightning_ctl.sdk._work import LightningWork
 from lightning_ctl.sdk.errors import ExitAppException, LightningFlowException
@@ -36,6 +37,7 @@ class LightningFlow(StateAttributes):
     """
 
     _INTERNAL_STATE_NAMES = _INTERNAL_STATE_NAMES
+    _IS_FLOW = True
 
     def __init__(self) -> None:
         d = self.__dict__
@@ -74,9 +76,11 @@ class LightningFlow(StateAttributes):
         else:
             if name not in state:
                 self._check_declared(name)
+            value = assigned_value(self, name, value, in_init=False, is_work=False)
             check_json_value(self, name, value)
             self.__dict__[name] = value
             state.add(name)
+            track_paths(self, name, value)
 
     def _attach_component(self, name: str, component: LightningFlow | LightningWork) -> None:
         if name not in self._state_names() and not is_in_method(
@@ -312,7 +316,7 @@ class LightningFlow(StateAttributes):
         for name, value in state.get("vars", {}).items():
             if name == "_layout":
                 continue
-            setattr(self, name, value)
+            setattr(self, name, decode_value(value))
         self._calls.update(state.get("calls", {}))
         if not recurse:
             return

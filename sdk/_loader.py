@@ -10,6 +10,7 @@ from pathlib import Path
 
 from lightning_ctl.sdk._app import LightningApp
 from lightning_ctl.sdk._compat import install as install_compat
+from lightning_ctl.sdk._loader_args import app_argv
 from lightning_ctl.sdk.errors import AppImportError
 
 _SDK_DIR = str(Path(__file__).resolve().parent)
@@ -54,6 +55,8 @@ def load_app(path: str | os.PathLike[str]) -> tuple[LightningApp, types.ModuleTy
         sys.path.insert(0, folder)
     previous_main = sys.modules.get("__main__")
     sys.modules["__main__"] = module
+    previous_argv = sys.argv
+    sys.argv = [str(path), *app_argv()]  # as `python app.py ARG...` would have it, in every process
     try:
         code = compile(source, str(file), "exec")
         exec(code, module.__dict__)
@@ -72,6 +75,7 @@ def load_app(path: str | os.PathLike[str]) -> tuple[LightningApp, types.ModuleTy
             lineno=lineno,
         ) from None
     finally:
+        sys.argv = previous_argv
         if previous_main is not None and sys.modules.get("__main__") is module:
             sys.modules["__main__"] = previous_main
     apps = {id(v): v for v in module.__dict__.values() if isinstance(v, LightningApp)}

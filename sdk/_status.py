@@ -54,6 +54,9 @@ class WorkFailureReasons(_StrEnum):
     """lightning-ctl: the work process exited without reporting an outcome."""
     AGENT_LOST = "agent_lost"
     """lightning-ctl: the agent running the work stopped heartbeating."""
+    INVALID_EVENT = "invalid_event"
+    """lightning-ctl: the work sent what the control plane refuses (a value that does not decode, a private or
+    undeclared attribute, an oversized value); its process was stopped."""
 
 
 class WorkStopReasons(_StrEnum):
@@ -63,6 +66,9 @@ class WorkStopReasons(_StrEnum):
     PENDING = "pending"
     KILLED = "killed_after_grace"
     """lightning-ctl: the work ignored SIGTERM and was killed when its grace period ran out."""
+    IDLE_TIMEOUT = "idle_timeout"
+    """lightning-ctl: its process was stopped after ``CloudCompute.idle_timeout`` seconds without a call; the
+    work's next call starts it again."""
 
 
 class AppStage(_StrEnum):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any, Iterable
 
-from lightning_ctl.sdk._component import Named
+from lightning_ctl.sdk._component import Named, StateAttributes
 
 if TYPE_CHECKING:
     from lightning_ctl.sdk._flow import LightningFlow
@@ -12,10 +12,11 @@ if TYPE_CHECKING:
 
 
 def _is_component(value: Any) -> bool:
-    from lightning_ctl.sdk._flow import LightningFlow
-    from lightning_ctl.sdk._work import LightningWork
+    return isinstance(value, StateAttributes)
 
-    return isinstance(value, (LightningFlow, LightningWork))
+
+def _is_flow(value: Any) -> bool:
+    return isinstance(value, StateAttributes) and value._IS_FLOW
 
 
 def _check_item(structure: Named, key: str, value: Any) -> None:
@@ -47,30 +48,24 @@ class _Structure(Named):
     @property
     def works(self) -> list[LightningWork]:
         """The works it holds, then the works of the flows it holds (all the way down), in item order."""
-        from lightning_ctl.sdk._flow import LightningFlow
-
         out: list[LightningWork] = []
         for _, item in self._items():
-            out.extend(item.works(recurse=True) if isinstance(item, LightningFlow) else [item])
+            out.extend(item.works(recurse=True) if _is_flow(item) else [item])
         return out
 
     @property
     def flows(self) -> dict[str, LightningFlow]:
         """The flows it holds and their descendants, by full name."""
-        from lightning_ctl.sdk._flow import LightningFlow
-
         out: dict[str, LightningFlow] = {}
         for _, item in self._items():
-            if isinstance(item, LightningFlow):
+            if _is_flow(item):
                 out[item.name] = item
                 out.update(item.flows)
         return out
 
     def _state_view(self, view: str) -> dict[str, Any]:
-        from lightning_ctl.sdk._flow import LightningFlow
-
-        flows = {key: getattr(item, view) for key, item in self._items() if isinstance(item, LightningFlow)}
-        works = {key: getattr(item, view) for key, item in self._items() if not isinstance(item, LightningFlow)}
+        flows = {key: getattr(item, view) for key, item in self._items() if _is_flow(item)}
+        works = {key: getattr(item, view) for key, item in self._items() if not _is_flow(item)}
         return {"works": works, "flows": flows}
 
     @property

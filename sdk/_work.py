@@ -10,13 +10,32 @@ import warnings
 from typing import Any, Callable
 
 from lightning_ctl.sdk._build_config import BuildConfig
-from lightning_ctl.sdk._calls import apply_status, dispatch_call, latest_entry, record_pending, run_inline
+from lightning_ctl.sdk._calls import (
+    apply_to_latest,
+    clean_ledger,
+    count_successes,
+    dispatch_call,
+    is_executing,
+    is_stopped_for_good,
+    latest_stage,
+    latest_statuses,
+    new_ledger,
+    record_start,
+    run_inline,
+)
 from lightning_ctl.sdk._cloud_compute import CloudCompute
-from lightning_ctl.sdk._component import StateAttributes, check_json_value, is_state_name, to_json
-from lightning_ctl.sdk._hashing import START_CALL_HASH
+from lightning_ctl.sdk._component import (
+    StateAttributes,
+    check_json_value,
+    is_in_method,
+    is_state_name,
+    to_json,
+)
+from lightning_ctl.sdk._payload import _BasePayload
 from lightning_ctl.sdk._restart import RestartPolicy
 from lightning_ctl.sdk._runtime import get_runtime
 from lightning_ctl.sdk._status import WorkStageStatus, WorkStatus, WorkStopReasons, make_status
+from lightning_ctl.sdk._storage_values import assigned_value, decode_value, track_paths
 from lightning_ctl.sdk.errors import LightningWorkException
 
 _INTERNAL_STATE_NAMES = frozenset(
@@ -40,7 +59,7 @@ def _dispatching_run(user_run: Callable[..., Any]) -> Callable[..., Any]:
 
     @functools.wraps(user_run)
     def run(self: LightningWork, *args: Any, **kwargs: Any) -> Any:
-        if self.__dict__.get("_executing"):
+        if is_executing(self):
             return user_run(self, *args, **kwargs)
         runtime = get_runtime()
         if runtime is None:
@@ -114,8 +133,7 @@ class LightningWork(StateAttributes):
         d["_restart_policy"] = restart_policy or RestartPolicy()
         d["_local_build_config"] = local_build_config or BuildConfig()
         d["_cloud_build_config"] = cloud_build_config or BuildConfig()
-        d["_calls"] = {"latest_call_hash": None}
-        d["_executing"] = False
+        d["_calls"] = new_ledger()
         d["_host"] = host
         d["_port"] = port
         d["_url"] = ""
@@ -140,22 +158,25 @@ class LightningWork(StateAttributes):
         if name == "run" or not is_state_name(name, _INTERNAL_STATE_NAMES):
             object.__setattr__(self, name, value)
             return
-        from lightning_ctl.sdk._flow import LightningFlow  # a cycle only at import time
-
-        if isinstance(value, (LightningWork, LightningFlow)):
+        if isinstance(value, StateAttributes):
             raise LightningWorkException(
                 f"A LightningWork isn't allowed to take any children: {self.name or type(self).__name__}.{name}"
             )
         state = self._state_names()
         if name not in state:
             self._check_declared(name)
+        in_init = isinstance(value, _BasePayload) and is_in_method(self, ("__init__",))
+        value = assigned_value(self, name, value, in_init, is_work=True)
         if name != "_cloud_compute":
             check_json_value(self, name, value)
         self.__dict__[name] = value
         state.add(name)
+        paths_changed = track_paths(self, name, value)
         runtime = get_runtime()
         if runtime is not None:
             runtime.record_change(self, name, value)
+            if paths_changed:
+                runtime.record_change(self, "_paths", self._paths)
 
     # -- identity and configuration -------------------------------------------------------------------------------
 
@@ -274,20 +295,18 @@ class LightningWork(StateAttributes):
     @property
     def status(self) -> WorkStatus:
         """The latest status of the call that most recently began."""
-        entry = latest_entry(self)
-        if not entry or not entry["statuses"]:
+        statuses = latest_statuses(self)
+        if not statuses:
             return WorkStatus(stage=WorkStageStatus.NOT_STARTED.value, timestamp=time.time())
-        return WorkStatus.from_dict(entry["statuses"][-1])
+        return WorkStatus.from_dict(statuses[-1])
 
     @property
     def statuses(self) -> list[WorkStatus]:
         """Every status of the call that most recently began, oldest first."""
-        entry = latest_entry(self)
-        return [WorkStatus.from_dict(s) for s in entry["statuses"]] if entry else []
+        return [WorkStatus.from_dict(s) for s in latest_statuses(self)]
 
     def _stage(self) -> str:
-        entry = latest_entry(self)
-        return entry["statuses"][-1]["stage"] if entry and entry["statuses"] else WorkStageStatus.NOT_STARTED.value
+        return latest_stage(self)
 
     @property
     def has_started(self) -> bool:
@@ -333,9 +352,7 @@ class LightningWork(StateAttributes):
     @property
     def num_successes(self) -> int:
         """How many runs of this work succeeded, over all calls (re-runs of the same arguments included)."""
-        return sum(
-            entry.get("num_successes", 0) for key, entry in self._calls.items() if key != "latest_call_hash"
-        )
+        return count_successes(self)
 
     # -- lifecycle ------------------------------------------------------------------------------------------------
 
@@ -345,26 +362,23 @@ class LightningWork(StateAttributes):
 
     def start(self) -> None:
         """Start the work's process now and run its ``on_start``, without a call."""
-        if self.has_stopped:
+        if is_stopped_for_good(self):
             raise Exception("A work can be started only once for now.")
         runtime = get_runtime()
         if runtime is None:
             raise RuntimeError(f"{self.name or type(self).__name__}.start() needs a running app")
-        if START_CALL_HASH in self._calls:
-            return
-        record_pending(self, START_CALL_HASH)
-        runtime.start_work(self)
+        if record_start(self):
+            runtime.start_work(self)
 
     def stop(self) -> None:
         """Stop the work: SIGTERM to its process group, ``on_exit`` in the work, then the stopped status."""
         runtime = get_runtime()
         if runtime is None:
             raise RuntimeError(f"{self.name or type(self).__name__}.stop() can only be called from a running app")
-        if self.has_stopped:
+        if is_stopped_for_good(self):
             return
         runtime.stop_work(self)
-        hash_ = self._calls.get("latest_call_hash") or START_CALL_HASH
-        apply_status(self, hash_, make_status(WorkStageStatus.STOPPED, reason=WorkStopReasons.PENDING.value))
+        apply_to_latest(self, make_status(WorkStageStatus.STOPPED, reason=WorkStopReasons.PENDING.value))
 
     def delete(self) -> None:
         """Same as ``stop`` when running locally."""
@@ -416,31 +430,11 @@ class LightningWork(StateAttributes):
         for name, value in state.get("vars", {}).items():
             if isinstance(value, dict) and value.get("type") == "__cloud_compute__":
                 value = CloudCompute.from_dict(value)
-            setattr(self, name, value)
+            setattr(self, name, decode_value(value))
         if "calls" in state:
-            self.__dict__["_calls"] = _clean_calls(state["calls"])
+            self.__dict__["_calls"] = clean_ledger(state["calls"])
 
     def _user_run(self) -> Callable[..., Any]:
         """The user's ``run`` (bound), bypassing dispatch: what the work's own process executes."""
         return functools.partial(type(self).run.__lightning_user_run__, self)  # type: ignore[attr-defined]
 
-
-def _clean_calls(calls: dict[str, Any]) -> dict[str, Any]:
-    """Copy a calls dict; a succeeded call keeps only its final status (spec §2.3)."""
-    cleaned: dict[str, Any] = {}
-    for key, entry in calls.items():
-        if key == "latest_call_hash" or not isinstance(entry, dict):
-            cleaned[key] = entry
-            continue
-        entry = dict(entry)
-        statuses = []
-        for status in sorted(entry.get("statuses", []), key=lambda s: s.get("timestamp", 0)):
-            if status not in statuses:
-                statuses.append(status)
-        if statuses and statuses[-1].get("stage") == WorkStageStatus.SUCCEEDED:
-            last = dict(statuses[-1])
-            last["timestamp"] = int(last["timestamp"])
-            statuses = [last]
-        entry["statuses"] = statuses
-        cleaned[key] = entry
-    return cleaned

@@ -11,6 +11,8 @@ from typing import Any
 
 __all__ = [
     "AppImportError",
+    "ArtifactNotFoundError",
+    "AttributeTooLargeError",
     "CacheMissException",
     "ExitAppException",
     "InvalidReturnValueError",
@@ -19,6 +21,7 @@ __all__ = [
     "LightningWorkException",
     "MisconfigurationException",
     "StateNotSerializableError",
+    "TransferError",
     "WorkFailedError",
 ]
 
@@ -73,6 +76,29 @@ class StateNotSerializableError(LightningError, AttributeError):
         self.attribute = attribute
 
 
+class AttributeTooLargeError(LightningError, ValueError):
+    """A state attribute was given a value whose JSON is larger than the app allows.
+
+    Raised by the assignment in the work's process, which leaves the attribute as it was.
+    """
+
+    def __init__(self, message: str, *, component_name: str, attribute: str, size: int, limit: int) -> None:
+        """Create the error.
+
+        Args:
+            message: What went wrong; names the component, the attribute and the limit.
+            component_name: Name of the component, such as ``root.trainer``.
+            attribute: Name of the attribute.
+            size: Bytes of the value's JSON.
+            limit: The largest allowed, in bytes (``lightning-ctl run --max-attribute-size``).
+        """
+        super().__init__(message)
+        self.component_name = component_name
+        self.attribute = attribute
+        self.size = size
+        self.limit = limit
+
+
 class WorkFailedError(LightningError):
     """A work's call failed, and the app was configured to fail with it."""
 
@@ -112,3 +138,28 @@ class LightningWorkException(LightningError):
 
 class InvalidReturnValueError(LightningError):
     """A work's ``run()`` returned a value that isn't allowed (it must return None)."""
+
+
+class TransferError(LightningError, OSError):
+    """A file could not be moved between works (or to or from the app's store); the message says why."""
+
+    def __init__(self, message: str, *, work_name: str = "", path: str = "", origin_name: str = "") -> None:
+        """Create the error.
+
+        Args:
+            message: What went wrong; names the work, the path and the cause.
+            work_name: The work that asked for the file, such as ``root.consumer``.
+            path: The Path (or the Payload's or Drive's name) at fault.
+            origin_name: The work that made it, such as ``root.producer``, when known.
+        """
+        super().__init__(message)
+        self.work_name = work_name
+        self.path = path
+        self.origin_name = origin_name
+
+    def __str__(self) -> str:
+        return str(self.args[0]) if self.args else ""
+
+
+class ArtifactNotFoundError(TransferError, FileNotFoundError):
+    """The file is neither in the app's store nor obtainable from the work that made it."""

@@ -1,34 +1,42 @@
 """The work process's end of the local socket to its agent: numbered events kept until acknowledged.
 
 Events are queued from any thread (the user's ``run`` on the main thread, the attribute watcher, the SIGTERM
-handler) and written by one sender thread that batches whatever is waiting into a single frame. Every event is
-kept until the control plane acknowledges it (through the agent), so when the agent dies the work keeps running,
-reconnects to the agent's socket when an agent listens there again, and sends again what was not acknowledged.
-The buffer is bounded: when full, attribute changes are merged into one (latest value per attribute); statuses,
-exits and errors are never dropped.
+handler) and written by one sender thread that batches whatever is waiting into frames of bounded size. Every
+event is kept until the control plane acknowledges it (through the agent), so when the agent dies the work keeps
+running, reconnects to the agent's socket when an agent listens there again, and sends again what was not
+acknowledged. The buffer is bounded (``unacked.py``): when full, attribute changes are merged (latest value per
+attribute, each merge within the attribute limit); statuses, exits and errors are never dropped. Nothing stops the sender: an
+event that cannot be framed is replaced, in its place, by one saying why.
+
+Storage requests (Path, Payload, Drive) wait for the agent's reply; one still unanswered when the agent goes is
+sent again to the next agent (every request is idempotent).
 """
 
 from __future__ import annotations
 
 import itertools
-import json
 import os
 import queue
 import socket
+import sys
 import threading
 import time
-from collections import OrderedDict
 from typing import Callable
 
 from lightning_ctl.agent.framing import encode_frame, read_frame_blocking
+from lightning_ctl.agent.runner.unacked import UnackedEvents
 from lightning_ctl.protos import codec
-from lightning_ctl.protos.lightning.v1 import events_pb2, runner_pb2
-from lightning_ctl.sdk._events import EventBody
+from lightning_ctl.protos.lightning.v1 import events_pb2
+from lightning_ctl.protos.limits import BATCH_BYTES, DEFAULT_MAX_ATTRIBUTE_BYTES, max_message_bytes
+from lightning_ctl.sdk._agent_messages import RunnerHello, RunnerInit
+from lightning_ctl.sdk._events import EventBody, RunCall, UpdateVars
+from lightning_ctl.sdk._storage_types import StorageAsk, StorageReply, StorageRequest
 
-MAX_UNACKED_EVENTS = 10_000
 _MAX_BATCH = 512
 _RECONNECT_INITIAL_S = 0.05
 _RECONNECT_MAX_S = 1.0
+_FROM_AGENT_MAX_BYTES = 2**32 - 1
+"""What the agent sends is trusted: no limit but the frame header's."""
 
 
 class _Flush:
@@ -38,36 +46,55 @@ class _Flush:
         self.done = threading.Event()
 
 
+class _PendingRequest:
+    """A storage request and, once the agent answered, its reply."""
+
+    def __init__(self, request: StorageRequest) -> None:
+        self.request = request
+        self.reply: StorageReply | None = None
+        self.done = threading.Event()
+
+
 class RunnerConnection:
     """Sends this work's events to the agent, resending unacknowledged ones after each reconnection."""
 
     def __init__(self, socket_path: str, work_name: str, attempt: int) -> None:
         self._socket_path = socket_path
-        self._hello = runner_pb2.RunnerHello(work_name=work_name, attempt=attempt, pid=os.getpid())
+        self._hello = RunnerHello(work_name, attempt, os.getpid())
         self._work_name = work_name
         self._attempt = attempt
         self._seq = itertools.count(1)
         self._outbox: queue.SimpleQueue[events_pb2.WorkEvent | _Flush | None] = queue.SimpleQueue()
-        self._unacked: OrderedDict[int, events_pb2.WorkEvent] = OrderedDict()
+        self._unacked = UnackedEvents()
         self._lock = threading.Lock()  # guards _unacked and _sock (sender and receiver threads)
         self._write_lock = threading.Lock()  # one frame at a time on the socket
         self._sock: socket.socket | None = None
         self._reconnect_delay_s = _RECONNECT_INITIAL_S
-        self._on_message: Callable[[runner_pb2.SupervisorMessage], None] | None = None
-        self._early: list[runner_pb2.SupervisorMessage] = []
+        self._on_message: Callable[[RunCall | UpdateVars], None] | None = None
+        self._early: list[RunCall | UpdateVars] = []
+        self._request_ids = itertools.count(1)
+        self._requests: dict[int, _PendingRequest] = {}
+        """Storage requests awaiting their reply: sent again on every reconnection."""
+        self.max_attribute_bytes = DEFAULT_MAX_ATTRIBUTE_BYTES
+        self._max_frame_bytes = max_message_bytes(self.max_attribute_bytes)
 
-    def connect(self) -> runner_pb2.SupervisorMessage | None:
-        """Connect for the first time and return the agent's init message (None if the agent closed at once)."""
+    def connect(self) -> RunnerInit | None:
+        """Connect for the first time and return the agent's init (None if the agent closed at once)."""
         sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
         sock.connect(self._socket_path)
-        sock.sendall(encode_frame(runner_pb2.RunnerMessage(hello=self._hello).SerializeToString()))
-        frame = read_frame_blocking(sock)
+        sock.sendall(encode_frame(codec.runner_payload([], self._hello)))
+        frame = read_frame_blocking(sock, _FROM_AGENT_MAX_BYTES)
         if frame is None:
             return None
-        init = runner_pb2.SupervisorMessage()
-        init.ParseFromString(frame)
+        init = codec.supervisor_payload_from_bytes(frame)
+        if not isinstance(init, RunnerInit):
+            return None
         self._sock = sock
-        self._hello.initialized = True
+        self._hello = RunnerHello(self._work_name, self._attempt, self._hello.pid, initialized=True)
+        if init.max_attribute_bytes:
+            self.max_attribute_bytes = init.max_attribute_bytes
+            self._max_frame_bytes = max_message_bytes(init.max_attribute_bytes)
+            self._unacked.max_merge_bytes = init.max_attribute_bytes
         return init
 
     def start(self) -> None:
@@ -75,8 +102,8 @@ class RunnerConnection:
         threading.Thread(target=self._send_loop, name="lightning-sender", daemon=True).start()
         threading.Thread(target=self._receive_loop, name="lightning-receiver", daemon=True).start()
 
-    def set_handler(self, on_message: Callable[[runner_pb2.SupervisorMessage], None]) -> None:
-        """Hand every message of the agent (after init) to ``on_message``, starting with those already received."""
+    def set_handler(self, on_message: Callable[[RunCall | UpdateVars], None]) -> None:
+        """Hand every call and update of the agent to ``on_message``, starting with those already received."""
         with self._lock:
             early, self._early = self._early, []
             self._on_message = on_message
@@ -94,11 +121,23 @@ class RunnerConnection:
         codec.body_to_pb(body, event)
         self._outbox.put(event)
 
-    def emit_vars_json(self, vars_json: str) -> None:
-        """Queue a change of attributes already encoded as a JSON object."""
+    def emit_values(self, values: dict[str, str]) -> None:
+        """Queue a change of attributes, each value already encoded as JSON."""
         event = self._event()
-        event.delta.vars_json = vars_json
+        event.delta.values.update(values)
         self._outbox.put(event)
+
+    def request(self, ask: StorageAsk) -> StorageReply:
+        """Send a storage request to the agent and wait for its reply (across agent restarts: it is sent again)."""
+        with self._lock:
+            pending = _PendingRequest(StorageRequest(next(self._request_ids), ask))
+            self._requests[pending.request.request_id] = pending
+            sock = self._sock
+        if sock is not None:
+            self._send(sock, [self._storage_frame([pending.request])])
+        pending.done.wait()
+        assert pending.reply is not None
+        return pending.reply
 
     def flush(self, timeout_s: float) -> bool:
         """Wait until everything queued so far was written; False on timeout."""
@@ -125,48 +164,55 @@ class RunnerConnection:
                 except queue.Empty:
                     break
             with self._lock:
-                for event in batch:
-                    self._unacked[event.seq] = event
-                if len(self._unacked) > MAX_UNACKED_EVENTS:
-                    self._coalesce()
+                self._unacked.add(batch)
                 sock = self._sock
             if batch and sock is not None:
                 self._write(sock, batch)
             for marker in markers:
                 marker.done.set()
 
-    def _write(self, sock: socket.socket, events: list[events_pb2.WorkEvent]) -> None:
-        frame = encode_frame(runner_pb2.RunnerMessage(events=events).SerializeToString())
+    def _write(self, sock: socket.socket, events: list[events_pb2.WorkEvent], hello: bool = False) -> None:
+        """Write ``events`` in frames of at most BATCH_BYTES (a larger event alone in its own)."""
+        self._send(sock, self._frames(events, hello))
+
+    def _send(self, sock: socket.socket, frames: list[bytes]) -> None:
         try:
-            with self._write_lock:
-                sock.sendall(frame)
+            for frame in frames:
+                with self._write_lock:
+                    sock.sendall(frame)
         except OSError:
             self._disconnected(sock)
 
-    def _coalesce(self) -> None:
-        """Merge each run of consecutive buffered attribute changes into one (latest value per attribute wins)."""
-        merged: OrderedDict[int, events_pb2.WorkEvent] = OrderedDict()
-        run: list[events_pb2.WorkEvent] = []
-        for event in [*self._unacked.values(), None]:
-            if event is not None and event.WhichOneof("kind") == "delta":
-                run.append(event)
-                continue
-            if run:
-                combined = run[-1] if len(run) == 1 else self._merge(run)
-                merged[combined.seq] = combined
-                run = []
-            if event is not None:
-                merged[event.seq] = event
-        self._unacked = merged
+    def _storage_frame(self, requests: list[StorageRequest]) -> bytes:
+        return encode_frame(codec.runner_payload([], storage=requests), self._max_frame_bytes)
 
-    def _merge(self, run: list[events_pb2.WorkEvent]) -> events_pb2.WorkEvent:
-        values: dict = {}
-        for event in run:
-            values.update(json.loads(event.delta.vars_json))
-        first = run[0].first_seq or run[0].seq
-        event = events_pb2.WorkEvent(work_name=self._work_name, attempt=self._attempt, seq=run[-1].seq, first_seq=first)
-        event.delta.vars_json = json.dumps(values)
-        return event
+    def _frames(self, events: list[events_pb2.WorkEvent], hello: bool) -> list[bytes]:
+        frames, payloads, size = [], [], 0
+        for event in events:
+            payload = self._payload(event)
+            if payloads and size + len(payload) > BATCH_BYTES:
+                frames.append(encode_frame(codec.runner_payload(payloads, self._hello if hello else None),
+                                           self._max_frame_bytes))
+                payloads, size, hello = [], 0, False
+            payloads.append(payload)
+            size += len(payload)
+        if payloads or hello:
+            frames.append(encode_frame(codec.runner_payload(payloads, self._hello if hello else None),
+                                       self._max_frame_bytes))
+        return frames
+
+    def _payload(self, event: events_pb2.WorkEvent) -> bytes:
+        """``event`` serialized; an event too large to send becomes one saying so, in its place."""
+        payload = event.SerializeToString()
+        if len(payload) <= self._max_frame_bytes - 1024:
+            return payload
+        reason = (f"work {self._work_name}: an event of {len(payload)} bytes cannot reach its agent (the limit is "
+                  f"{self._max_frame_bytes} bytes)")
+        print(reason, file=sys.stderr, flush=True)
+        replacement = events_pb2.WorkEvent(work_name=event.work_name, attempt=event.attempt, seq=event.seq,
+                                           first_seq=event.first_seq)
+        replacement.invalid.reason = reason
+        return replacement.SerializeToString()
 
     # -- receiving and reconnecting -------------------------------------------------------------------------------
 
@@ -185,26 +231,32 @@ class RunnerConnection:
             if sock is None:
                 sock = self._reconnect()
             try:
-                frame = read_frame_blocking(sock)
-            except OSError:
-                frame = None
-            if frame is None:
+                frame = read_frame_blocking(sock, _FROM_AGENT_MAX_BYTES)
+                message = codec.supervisor_payload_from_bytes(frame) if frame is not None else None
+            except (OSError, codec.CodecError):
+                message = None
+            if message is None:
                 self._disconnected(sock)
                 continue
-            message = runner_pb2.SupervisorMessage()
-            message.ParseFromString(frame)
             self._reconnect_delay_s = _RECONNECT_INITIAL_S  # an agent that talks to us: reconnections may be quick
-            kind = message.WhichOneof("kind")
-            if kind == "ack":
+            if isinstance(message, codec.EventsAcked):
                 with self._lock:
-                    while self._unacked and next(iter(self._unacked)) <= message.ack.seq:
-                        self._unacked.popitem(last=False)
+                    self._unacked.ack(message)
                 continue
-            if kind == "resend":
+            if isinstance(message, codec.ResendEvents):
                 with self._lock:
-                    events = list(self._unacked.values())
+                    events = self._unacked.events()
                 if events:
                     self._write(sock, events)
+                continue
+            if isinstance(message, RunnerInit):
+                continue  # only the first connection's, already taken
+            if isinstance(message, StorageReply):
+                with self._lock:
+                    pending = self._requests.pop(message.request_id, None)
+                if pending is not None:
+                    pending.reply = message
+                    pending.done.set()
                 continue
             with self._lock:
                 handler = self._on_message
@@ -223,9 +275,14 @@ class RunnerConnection:
             sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
             try:
                 sock.connect(self._socket_path)
-                with self._lock, self._write_lock:
-                    hello = runner_pb2.RunnerMessage(hello=self._hello, events=list(self._unacked.values()))
-                    sock.sendall(encode_frame(hello.SerializeToString()))
+                with self._lock:
+                    events = self._unacked.events()
+                    frames = self._frames(events, hello=True)
+                    if self._requests:
+                        frames.append(self._storage_frame([p.request for p in self._requests.values()]))
+                    with self._write_lock:
+                        for frame in frames:
+                            sock.sendall(frame)
                     self._sock = sock
                 return sock
             except OSError:

@@ -9,7 +9,6 @@
 from __future__ import annotations
 
 import importlib
-import json
 import os
 import queue
 import signal
@@ -21,16 +20,24 @@ from typing import Any
 
 from lightning_ctl.agent.runner.cgroups import contain_this_work
 from lightning_ctl.agent.runner.connection import RunnerConnection
+from lightning_ctl.agent.runner.storage_link import (
+    RunnerStorage,
+    fetch_path_attributes,
+    persist_artifacts,
+    receive_arguments,
+)
 from lightning_ctl.agent.runner.tracker import VarsTracker
-from lightning_ctl.protos import codec
-from lightning_ctl.protos.lightning.v1 import runner_pb2
-from lightning_ctl.sdk._events import ProcessStarted, StatusChanged, WorkCrashed
+from lightning_ctl.protos.limits import MAX_STATUS_MESSAGE_CHARS
+from lightning_ctl.sdk._agent_messages import RunnerInit
+from lightning_ctl.sdk._calls import executing
+from lightning_ctl.sdk._events import ProcessStarted, RunCall, StatusChanged, UpdateVars, WorkCrashed
 from lightning_ctl.sdk._hashing import START_CALL_HASH
 from lightning_ctl.sdk._loader import load_app, user_traceback
 from lightning_ctl.sdk._runtime import Runtime, set_runtime
 from lightning_ctl.sdk._status import WorkFailureReasons, WorkStageStatus, WorkStopReasons, make_status
+from lightning_ctl.sdk._storage import StorageBackend, set_storage
 from lightning_ctl.sdk._work import LightningWork
-from lightning_ctl.sdk.errors import InvalidReturnValueError
+from lightning_ctl.sdk.errors import InvalidReturnValueError, TransferError
 
 _OUR_DIR = str(Path(__file__).resolve().parent.parent)  # agent/: frames of ours are cut from user tracebacks
 WATCH_INTERVAL_S = 0.1
@@ -38,6 +45,7 @@ _IDLE_WAKE_S = 0.1
 _SIGNAL_NUDGE_S = 0.05
 _SIGNAL_NUDGES = 40
 FLUSH_TIMEOUT_S = 5.0
+_MAX_TRACEBACK_CHARS = MAX_STATUS_MESSAGE_CHARS // 4
 
 
 class _WorkProcessRuntime(Runtime):
@@ -55,11 +63,13 @@ class _WorkProcessRuntime(Runtime):
 class WorkProcess:
     """Runs one work inside this process, driven by the agent over ``connection``."""
 
-    def __init__(self, connection: RunnerConnection, work: LightningWork, tracker: VarsTracker) -> None:
+    def __init__(self, connection: RunnerConnection, work: LightningWork, tracker: VarsTracker,
+                 storage: StorageBackend | None = None) -> None:
         self.connection = connection
         self.work = work
         self.tracker = tracker
-        self.calls: queue.SimpleQueue[runner_pb2.SupervisorMessage] = queue.SimpleQueue()
+        self.storage = storage or StorageBackend()
+        self.calls: queue.SimpleQueue[RunCall] = queue.SimpleQueue()
         self.latest_hash = START_CALL_HASH
         self._last_call_seq = 0
         self._stopping = False
@@ -68,15 +78,14 @@ class WorkProcess:
         """Report a status of call ``call_hash``."""
         self.connection.emit(StatusChanged(call_hash, make_status(stage, **fields)))
 
-    def on_message(self, message: runner_pb2.SupervisorMessage) -> None:
+    def on_message(self, message: RunCall | UpdateVars) -> None:
         """Handle a message from the agent (receiver thread)."""
-        kind = message.WhichOneof("kind")
-        if kind == "update":
-            self.tracker.absorb(codec.update_vars_from_pb(message.update).vars, echo=True)
-        elif kind == "call":
-            if 0 < message.call.call_seq <= self._last_call_seq:
+        if isinstance(message, UpdateVars):
+            self.tracker.absorb(message.vars, echo=True)
+        elif isinstance(message, RunCall):
+            if 0 < message.call_seq <= self._last_call_seq:
                 return  # delivered again after a reconnection: it already ran or is queued
-            self._last_call_seq = max(self._last_call_seq, message.call.call_seq)
+            self._last_call_seq = max(self._last_call_seq, message.call_seq)
             self.calls.put(message)
 
     @property
@@ -96,6 +105,7 @@ class WorkProcess:
                 print(f"on_exit of {self.work.name} raised:\n{user_traceback(exc, (_OUR_DIR,))}", file=sys.stderr)
             except RuntimeError:
                 pass  # stderr was being written when the signal came (a reentrant write is refused)
+        persist_artifacts(self.work, self.storage)  # after on_exit: what it saved last is kept too
         self.tracker.sweep()
         self.status(self.latest_hash, WorkStageStatus.STOPPED, reason=WorkStopReasons.SIGTERM_SIGNAL_HANDLER.value)
         self.connection.flush(FLUSH_TIMEOUT_S)
@@ -106,9 +116,9 @@ class WorkProcess:
                 pass  # the signal came in the middle of a write on this stream ("reentrant call"): what it held is lost
         os._exit(0)
 
-    def start(self, init: runner_pb2.RunnerInit) -> None:
+    def start(self, init: RunnerInit) -> None:
         """Apply the flow's view, run on_start, and report started when the flow asked for the start action."""
-        self.tracker.absorb(json.loads(init.vars_json) if init.vars_json else {})
+        self.tracker.absorb(init.vars)
         self.work._internal_ip = os.environ.get("LIGHTNING_NODE_PRIVATE_IP", "127.0.0.1")
         self.work._public_ip = os.environ.get("LIGHTNING_NODE_IP", "")
         self.work.on_start()
@@ -122,10 +132,9 @@ class WorkProcess:
             try:
                 # A timeout, not a bare get(): a SIGTERM flagged while this thread was about to block would
                 # otherwise wait for the next call before its handler runs.
-                message = self.calls.get(timeout=_IDLE_WAKE_S)
+                call = self.calls.get(timeout=_IDLE_WAKE_S)
             except queue.Empty:
                 continue
-            call = codec.run_call_from_pb(message.call)
             self.run_call(call.call_hash, call.args, call.kwargs, call.vars)
 
     def run_call(self, call_hash: str, args: list[Any], kwargs: dict[str, Any], flow_vars: dict[str, Any]) -> None:
@@ -133,27 +142,36 @@ class WorkProcess:
         self.tracker.absorb(flow_vars, echo=True)
         self.latest_hash = call_hash
         self.status(call_hash, WorkStageStatus.RUNNING)
-        self.work.__dict__["_executing"] = True
         try:
-            result = self.work._user_run()(*args, **kwargs)
+            args, kwargs = receive_arguments(self.work, args, kwargs)
+            fetch_path_attributes(self.work)
+        except TransferError as exc:  # the files the call needs could not be had: the call fails saying why
+            self.fail(call_hash, exc, ours=True)
+            return
+        try:
+            with executing(self.work):
+                result = self.work._user_run()(*args, **kwargs)
             if result is not None:
                 raise InvalidReturnValueError(
                     f"{self.work.name}: run() returned a {type(result).__name__}; a work's run must return None "
                     "(results travel through the work's attributes)"
                 )
+            self.tracker.sweep(strict=True)  # an attribute grown past the limit in place fails the call
         except BaseException as exc:  # noqa: BLE001 - the user's failure becomes a status, whatever it is
             self.fail(call_hash, exc)
             return
-        finally:
-            self.work.__dict__["_executing"] = False
-        self.tracker.sweep()
+        persist_artifacts(self.work, self.storage)
         self.status(call_hash, WorkStageStatus.SUCCEEDED)
 
-    def fail(self, call_hash: str, exc: BaseException) -> None:
-        """Report a failed call; exit the process when on_exception re-raises (the app then fails)."""
+    def fail(self, call_hash: str, exc: BaseException, ours: bool = False) -> None:
+        """Report a failed call; exit the process when on_exception re-raises (the app then fails).
+
+        ``ours``: raised by lightning-ctl around the user's code (not by it): only the message is shown.
+        """
         self.tracker.sweep()
         # Our own check raised it: no frame of the user's to show, only what to fix.
-        text = str(exc) if isinstance(exc, InvalidReturnValueError) else user_traceback(exc, (_OUR_DIR,))
+        ours = ours or isinstance(exc, InvalidReturnValueError)
+        text = _cut(str(exc) if ours else user_traceback(exc, (_OUR_DIR,)))
         reason = (
             WorkFailureReasons.INVALID_RETURN_VALUE
             if isinstance(exc, InvalidReturnValueError)
@@ -169,7 +187,14 @@ class WorkProcess:
         print(f"{self.work.name} failed (raise_exception=False, the app goes on):\n{text}", file=sys.stderr, flush=True)
 
 
-def find_work(app_module_name: str, app: Any, module: Any, name: str, init: runner_pb2.RunnerInit) -> LightningWork:
+def _cut(text: str) -> str:
+    """A traceback short enough to travel (its end, which names the error, is kept)."""
+    if len(text) <= _MAX_TRACEBACK_CHARS:
+        return text
+    return f"[{len(text) - _MAX_TRACEBACK_CHARS} characters cut]\n" + text[-_MAX_TRACEBACK_CHARS:]
+
+
+def find_work(app_module_name: str, app: Any, module: Any, name: str, init: RunnerInit) -> LightningWork:
     """The work called ``name`` in the freshly loaded app, rebuilt from its class when the flow made it in run()."""
     try:
         return app.get_component_by_name(name)
@@ -180,13 +205,12 @@ def find_work(app_module_name: str, app: Any, module: Any, name: str, init: runn
     owner: Any = module if module_name == app_module_name else importlib.import_module(module_name)
     for part in qualname.split("."):
         owner = getattr(owner, part)
-    if not init.init_args_json:
+    if init.init_args is None:
         raise RuntimeError(
             f"{name} was created inside a flow's run() with constructor arguments that are not JSON, so its process "
             "cannot rebuild it; create it in the flow's __init__ or pass JSON arguments"
         )
-    init_args = json.loads(init.init_args_json)
-    work = owner(*init_args["args"], **init_args["kwargs"])
+    work = owner(*init.init_args["args"], **init.init_args["kwargs"])
     work._set_name(name)
     return work
 
@@ -242,7 +266,7 @@ def run(
         print(f"{work_name}: could not reach its agent at {socket_path}: {exc}", file=sys.stderr)
     if init_message is None:
         raise SystemExit(f"{work_name}: the agent closed the connection before sending the work's init")
-    init = init_message.init
+    init = init_message
     connection.start()
     connection.emit(ProcessStarted(os.getpid()))
     runtime = _WorkProcessRuntime()
@@ -254,9 +278,11 @@ def run(
         connection.emit(WorkCrashed(f"{work_name}: the work process could not load it:\n{exc}"))
         connection.flush(FLUSH_TIMEOUT_S)
         os._exit(1)
-    tracker = VarsTracker(work, connection.emit_vars_json)
+    tracker = VarsTracker(work, connection.emit_values, connection.max_attribute_bytes)
     runtime.work, runtime.tracker = work, tracker
-    process = WorkProcess(connection, work, tracker)
+    storage = RunnerStorage(connection, work_name)
+    set_storage(storage)
+    process = WorkProcess(connection, work, tracker, storage)
     signal.signal(signal.SIGTERM, process.on_sigterm)
     deliver_sigterm_reliably(process)
     connection.set_handler(process.on_message)

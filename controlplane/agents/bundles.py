@@ -27,7 +27,9 @@ from fnmatch import fnmatchcase
 from pathlib import Path
 from typing import Iterable, Iterator
 
-from lightning_ctl.sdk.errors import LightningError, MisconfigurationException
+from lightning_ctl.controlplane.errors import BundleTooLargeError
+from lightning_ctl.protos.limits import MAX_BUNDLE_BYTES, MAX_BUNDLE_FILES, MAX_BUNDLE_UNPACKED_BYTES
+from lightning_ctl.sdk.errors import MisconfigurationException
 
 __all__ = [
     "DEFAULT_IGNORES",
@@ -54,39 +56,15 @@ DEFAULT_IGNORES: tuple[str, ...] = (
     ".tox",
     "*.egg-info",
     ".lightning-ctl",
+    ".storage",
     ".DS_Store",
 )
 """Names left out of every bundle (``.lightningignore`` can bring one back with ``!name``)."""
 
 IGNORE_FILE = ".lightningignore"
-MAX_BUNDLE_BYTES = 256 * 2**20
-"""Largest compressed bundle :func:`build_bundle` makes by default."""
 
 _COMPRESS_LEVEL = 6
 _LARGEST_SHOWN = 3
-
-
-class BundleTooLargeError(LightningError):
-    """The app's folder does not fit in a bundle of the allowed size."""
-
-    def __init__(
-        self, message: str, *, folder: str, size: int, limit: int, largest: tuple[tuple[str, int], ...] = ()
-    ) -> None:
-        """Create the error.
-
-        Args:
-            message: What went wrong; names the folder, the size, the limit and the largest entries.
-            folder: The app's folder.
-            size: Compressed bytes written when the limit was passed.
-            limit: The limit, in compressed bytes.
-            largest: The largest top-level entries included, as ``(relative path, uncompressed bytes)``;
-                directories end with ``/``.
-        """
-        super().__init__(message)
-        self.folder = folder
-        self.size = size
-        self.limit = limit
-        self.largest = largest
 
 
 @dataclass(frozen=True)
@@ -103,12 +81,19 @@ class Bundle:
     """The app file's path inside the bundle (POSIX)."""
 
 
-def build_bundle(app_file: str | Path, max_bytes: int = MAX_BUNDLE_BYTES) -> Bundle:
+def build_bundle(
+    app_file: str | Path,
+    max_bytes: int = MAX_BUNDLE_BYTES,
+    max_unpacked_bytes: int = MAX_BUNDLE_UNPACKED_BYTES,
+    max_entries: int = MAX_BUNDLE_FILES,
+) -> Bundle:
     """Bundle the folder that holds ``app_file``.
 
     Args:
         app_file: The app's Python file; its folder is bundled.
         max_bytes: Largest compressed size allowed.
+        max_unpacked_bytes: Largest total size of the files bundled (what agents unpack).
+        max_entries: Most files and folders bundled.
 
     Returns:
         The bundle.
@@ -116,7 +101,8 @@ def build_bundle(app_file: str | Path, max_bytes: int = MAX_BUNDLE_BYTES) -> Bun
     Raises:
         FileNotFoundError: ``app_file`` is not a file.
         MisconfigurationException: the ignore rules leave the app file itself out.
-        BundleTooLargeError: the compressed bundle grew past ``max_bytes``.
+        BundleTooLargeError: the compressed bundle grew past ``max_bytes``, or its files past ``max_unpacked_bytes``
+            or ``max_entries`` (agents refuse such bundles).
     """
     app_path = Path(os.path.abspath(app_file))
     if not app_path.is_file():
@@ -129,6 +115,9 @@ def build_bundle(app_file: str | Path, max_bytes: int = MAX_BUNDLE_BYTES) -> Bun
         raise MisconfigurationException(
             f"the app file {app_path} is excluded from its own bundle; check {folder / IGNORE_FILE}"
         )
+    unpacked = sum(entry.size for entry in entries)
+    if unpacked > max_unpacked_bytes or len(entries) > max_entries:
+        raise _too_large(folder, unpacked, max_unpacked_bytes, entries, len(entries), max_entries)
     buffer = _CappedBuffer(max_bytes)
     compressed = gzip.GzipFile(filename="", mode="wb", fileobj=buffer, compresslevel=_COMPRESS_LEVEL, mtime=0)
     try:
@@ -307,12 +296,19 @@ class _CappedBuffer(io.BytesIO):
         return super().write(data)
 
 
-def _too_large(folder: Path, size: int, limit: int, entries: list[_Entry]) -> BundleTooLargeError:
+def _too_large(
+    folder: Path, size: int, limit: int, entries: list[_Entry], count: int | None = None, max_entries: int = 0
+) -> BundleTooLargeError:
     largest = _largest_top_level(entries)
     shown = ", ".join(f"{path} ({_human(nbytes)})" for path, nbytes in largest) or "nothing but empty folders"
+    if count is None:
+        what = f"its compressed bundle passed {_human(size)}, over the limit of {_human(limit)}"
+    elif count > max_entries:
+        what = f"it holds {count} files and folders, over the limit of {max_entries}"
+    else:
+        what = f"its files hold {_human(size)}, over the unpacked limit of {_human(limit)}"
     message = (
-        f"the app folder {folder} is too large to ship to remote agents: its compressed bundle passed "
-        f"{_human(size)}, over the limit of {_human(limit)}. Largest entries included: {shown}. "
+        f"the app folder {folder} is too large to ship to remote agents: {what}. Largest entries included: {shown}. "
         f"List what the app does not need at run time in {folder / IGNORE_FILE} "
         f"(one pattern per line, such as 'data/' or '*.ckpt')."
     )

@@ -12,11 +12,11 @@ import os
 import signal
 import subprocess
 import time
-import uuid
 from pathlib import Path
 
 from lightning_ctl.controlplane.home import app_home
 from lightning_ctl.controlplane.options import RunOptions
+from lightning_ctl.sdk._cli_values import CREDENTIAL_VARIABLES
 from lightning_ctl.sdk._files import write_atomic
 from lightning_ctl.sdk._launch import module_command
 
@@ -45,13 +45,13 @@ class LocalAgent:
                     "--name", "local",
                     "--local",
                     "--state-dir", str(self.home.parent),
-                    "--agent-id", f"local-{uuid.uuid4().hex[:12]}",
                     "--parent-pid", str(os.getpid()),
                     "--stop-grace", str(options.stop_grace_s),
                     "--preload-app", os.path.abspath(options.app_path),
                     "--log-level", "debug" if options.log_level == "debug" else "warning",
                 ),
-                env={**os.environ, **options.env, "LIGHTNING_CTL_TOKEN": options.token},
+                # Never the operator's token (nor a join token): works inherit the agent's environment.
+                env={k: v for k, v in {**os.environ, **options.env}.items() if k not in CREDENTIAL_VARIABLES},
                 stdin=subprocess.DEVNULL,
                 pass_fds=(read_end,),
                 start_new_session=True,
@@ -60,12 +60,17 @@ class LocalAgent:
             os.close(read_end)
         return self.process.pid
 
-    def send_address(self, address: str) -> None:
-        """Tell the agent where the control plane listens (once the server is bound)."""
-        write_atomic(self.address_file, address + "\n")  # a reused agent reads it on its next reconnection
+    def send_address(self, address: str, join_token: str) -> None:
+        """Tell the agent where the control plane listens (once the server is bound), and the one-time join token
+        it registers with (through the pipe: never in an environment a work could inherit, nor in a file).
+
+        A reused agent (after a crash of the previous control plane) has its credential already; it reads the new
+        address from the address file on its next reconnection.
+        """
+        write_atomic(self.address_file, address + "\n")
         if self._address_pipe is not None:
             with os.fdopen(self._address_pipe, "w") as pipe:
-                pipe.write(address + "\n")
+                pipe.write(f"{address}\n{join_token}\n")
             self._address_pipe = None
 
     def terminate(self) -> None:

@@ -19,6 +19,7 @@ import structlog
 
 from lightning_ctl.controlplane.agents.app_bundle import AppBundle
 from lightning_ctl.controlplane.agents.liveness import Liveness
+from lightning_ctl.controlplane.agents.locations import WorkLocations
 from lightning_ctl.controlplane.agents.placement import AgentCapacity, Allocation, Pending, place_work
 from lightning_ctl.sdk._events import (
     Command,
@@ -47,6 +48,8 @@ class AgentSession:
     """Ends the agent's stream (set by the servicer)."""
     output_seen: set[tuple[str, int]] = field(default_factory=set)
     """The (work, attempt) whose output came through this session, to acknowledge."""
+    scope: str = ""
+    """The scope of the join token the agent registered with (e.g. a provider's request id)."""
 
     @property
     def agent_id(self) -> str:
@@ -86,8 +89,9 @@ class AgentRegistry:
         self._waiting: dict[str, list[Command]] = {}
         self._report_pending = report_pending
         self._pending_reasons: dict[str, str] = {}
-        self._where: dict[tuple[str, int], str] = {}
-        """Which agent runs each (work, attempt), including replaced attempts that may come back."""
+        self.locations = WorkLocations()
+        """Which agent runs each (work, attempt), including replaced attempts that may come back (kept on disk
+        by the app host, so that it survives a restart)."""
         self._names: dict[str, str] = {}
 
     def add(self, session: AgentSession, running: tuple[RunningWork, ...] = ()) -> None:
@@ -101,7 +105,7 @@ class AgentRegistry:
         log.info("agent_connected", agent_id=session.agent_id, name=session.name, cpus=session.capacity.cpus,
                  gpus=len(session.capacity.gpu_indices), labels=session.capacity.labels, running=len(running))
         for work in running:
-            self._where[(work.work_name, work.attempt)] = session.agent_id
+            self.locations.place(work.work_name, work.attempt, session.agent_id)
             current = self.placements.get(work.work_name)
             if current is None or current.attempt <= work.attempt:
                 self.placements[work.work_name] = _Placement(
@@ -116,7 +120,7 @@ class AgentRegistry:
             self.liveness.disconnected(session.agent_id, time.monotonic())
             log.info("agent_disconnected", agent_id=session.agent_id, name=session.name, reason=reason)
             for work_name, attempt in sorted(self._stopping):
-                if self._where.get((work_name, attempt)) == session.agent_id:
+                if self.locations.running_on(work_name, attempt) == session.agent_id:
                     self._report_unreachable(WorkUnreachable(
                         work_name, attempt, f"agent {session.name} disconnected while stopping it"))
 
@@ -144,7 +148,7 @@ class AgentRegistry:
 
     def release(self, work_name: str, attempt: int) -> None:
         """The process of (work_name, attempt) exited: free what it held and place what was waiting."""
-        self._where.pop((work_name, attempt), None)
+        self.locations.mark_exited(work_name, attempt)
         self._stopping.discard((work_name, attempt))
         placement = self.placements.get(work_name)
         if placement is not None and placement.attempt == attempt:
@@ -154,13 +158,6 @@ class AgentRegistry:
     def placed_on(self, agent_id: str) -> tuple[tuple[str, int], ...]:
         """The (work, attempt) currently placed on ``agent_id``."""
         return tuple((n, p.attempt) for n, p in self.placements.items() if p.allocation.agent_id == agent_id)
-
-    def kill_all(self, reason: str) -> list[str]:
-        """Stop every placed work's process now, with no grace (SIGKILL); the names of those on a connected agent
-        (the others are reported unreachable)."""
-        killed = sorted(n for n, p in self.placements.items() if p.allocation.agent_id in self.agents)
-        self.route([StopWork(n, p.attempt, reason, 0.0) for n, p in list(self.placements.items())])
-        return killed
 
     def close_all(self, reason: str) -> None:
         """End every agent's stream (the control plane is shutting down)."""
@@ -198,20 +195,21 @@ class AgentRegistry:
                 if agent is not None:
                     agent.outgoing.put_nowait(command)
                 continue
+            if isinstance(command, StopWork) and self._cancel_waiting_launch(command):
+                continue
             if isinstance(command, LaunchWork):
                 command = self._place(command)
                 if command is None:
                     continue
-            elif isinstance(command, StopWork) and (name, command.attempt) in self._where:
+            elif isinstance(command, StopWork) and (where := self.locations.running_on(name, command.attempt)):
                 # A stop names one process: it goes where that attempt runs, even if the work moved since.
-                agent_id = self._where[(name, command.attempt)]
-                agent = self.agents.get(agent_id)
+                agent = self.agents.get(where)
                 if agent is not None:
                     agent.outgoing.put_nowait(command)
                     self._stopping.add((name, command.attempt))
                 else:
                     self._report_unreachable(WorkUnreachable(
-                        name, command.attempt, f"agent {self._names.get(agent_id, agent_id)} is not connected"))
+                        name, command.attempt, f"agent {self._names.get(where, where)} is not connected"))
                 continue
             elif name in self._waiting:
                 self._waiting[name].append(command)
@@ -226,6 +224,21 @@ class AgentRegistry:
                     self._report_unreachable(WorkUnreachable(name, command.attempt, "its agent is not connected"))
                 continue
             agent.outgoing.put_nowait(command)
+
+    def _cancel_waiting_launch(self, stop: StopWork) -> bool:
+        """A stop for an attempt whose launch still waits for room: it never starts (no process to run on_start
+        and hold a GPU only to be stopped); whether there was such a launch."""
+        waiting = self._waiting.get(stop.work_name, [])
+        if not any(isinstance(c, LaunchWork) and c.attempt == stop.attempt for c in waiting):
+            return False
+        kept = [c for c in waiting if c.attempt != stop.attempt]
+        if kept:
+            self._waiting[stop.work_name] = kept
+        else:
+            del self._waiting[stop.work_name]
+            self._pending_reasons.pop(stop.work_name, None)
+        log.info("launch_cancelled", work_name=stop.work_name, attempt=stop.attempt, reason=stop.reason)
+        return True
 
     def _place(self, launch: LaunchWork) -> LaunchWork | None:
         name = launch.work_name
@@ -245,7 +258,8 @@ class AgentRegistry:
                 self._pending_reasons[name] = decision.reason
                 if self.agents:  # before the first agent registers, waiting is the normal start-up
                     log.warning("work_pending", work_name=name, reason=decision.reason)
-                self._report_pending(PlacementPending(name, launch.attempt, decision.reason))
+                self._report_pending(PlacementPending(name, launch.attempt, decision.reason,
+                                                      for_capacity=bool(self.agents)))
             return None
         agent = self.agents[decision.agent_id]
         shipped = self._ship_to(agent, launch)
@@ -256,7 +270,7 @@ class AgentRegistry:
         launch = shipped
         self._pending_reasons.pop(name, None)
         self.placements[name] = _Placement(launch.attempt, decision, launch.agent_lost_grace_s)
-        self._where[(name, launch.attempt)] = decision.agent_id
+        self.locations.place(name, launch.attempt, decision.agent_id, frozenset(launch.vars))
         log.info("work_placed", work_name=name, attempt=launch.attempt, agent=agent.name,
                  gpus=list(decision.gpu_indices))
         return dataclasses.replace(launch, gpu_indices=decision.gpu_indices)

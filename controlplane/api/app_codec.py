@@ -1,17 +1,23 @@
 """The converter between AppService's protobuf messages and ``controlplane.app_view``'s plain types.
 
-The servicer and ``client.py`` both use it, so the two sides never disagree. (``protos/codec.py`` cannot hold it:
+The servicer and ``client.py`` both use it, so the two sides never disagree. (``protos/codec`` cannot hold it:
 ``protos`` may import only the SDK, and these types belong to the control plane.) Every ``x_to_pb`` has an
 ``x_from_pb`` and a round-trip test.
 """
 
 from __future__ import annotations
 
-from lightning_ctl.controlplane.api.app_view import AgentView, AppView, LogBatch, LogLine, WorkView
-from lightning_ctl.protos.lightning.v1 import app_pb2, events_pb2
-
-_STREAMS = {"stdout": events_pb2.LogLines.STREAM_STDOUT, "stderr": events_pb2.LogLines.STREAM_STDERR}
-_STREAM_NAMES = {v: k for k, v in _STREAMS.items()}
+from lightning_ctl.controlplane.api.app_view import (
+    AgentView,
+    AppView,
+    IssuedJoinToken,
+    LogBatch,
+    LogLine,
+    RevokedAgent,
+    WorkView,
+)
+from lightning_ctl.protos import codec
+from lightning_ctl.protos.lightning.v1 import app_pb2
 
 
 def work_to_pb(work: WorkView) -> app_pb2.WorkInfo:
@@ -119,7 +125,7 @@ def log_batch_to_pb(batch: LogBatch) -> app_pb2.LogBatch:
             app_pb2.LogLine(
                 work_name=line.work_name,
                 timestamp=line.timestamp,
-                stream=_STREAMS[line.stream],
+                stream=codec.STREAMS[line.stream],
                 text=line.text,
             )
             for line in batch.lines
@@ -132,8 +138,29 @@ def log_batch_from_pb(pb: app_pb2.LogBatch) -> LogBatch:
     """A LogBatch from protobuf (an unknown stream reads as stdout)."""
     return LogBatch(
         tuple(
-            LogLine(line.work_name, line.timestamp, _STREAM_NAMES.get(line.stream, "stdout"), line.text)
+            LogLine(line.work_name, line.timestamp, codec.STREAM_NAMES.get(line.stream, "stdout"), line.text)
             for line in pb.lines
         ),
         pb.dropped,
     )
+
+
+def join_token_to_pb(issued: IssuedJoinToken) -> app_pb2.JoinToken:
+    """An IssuedJoinToken as protobuf."""
+    return app_pb2.JoinToken(token=issued.token, token_id=issued.token_id, expires_at=issued.expires_at or 0.0)
+
+
+def join_token_from_pb(pb: app_pb2.JoinToken) -> IssuedJoinToken:
+    """An IssuedJoinToken from protobuf."""
+    return IssuedJoinToken(pb.token, pb.token_id, pb.expires_at or None)
+
+
+def revoked_to_pb(revoked: RevokedAgent) -> app_pb2.RevokeAgentResponse:
+    """A RevokedAgent as protobuf."""
+    return app_pb2.RevokeAgentResponse(agent_id=revoked.agent_id, name=revoked.name,
+                                       was_connected=revoked.was_connected)
+
+
+def revoked_from_pb(pb: app_pb2.RevokeAgentResponse) -> RevokedAgent:
+    """A RevokedAgent from protobuf."""
+    return RevokedAgent(pb.agent_id, pb.name, pb.was_connected)

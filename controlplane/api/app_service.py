@@ -20,10 +20,20 @@ import structlog
 
 from lightning_ctl.controlplane.agents.registry import AgentRegistry
 from lightning_ctl.controlplane.api import app_codec
-from lightning_ctl.controlplane.api.app_view import AgentView, AppView, LogBatch, LogLine, WorkView
-from lightning_ctl.controlplane.api.names import WorkNameError, resolve_work_names
-from lightning_ctl.controlplane.flows.queries import AppEndedError, FlowBusyError, QueryBox
+from lightning_ctl.controlplane.api.app_view import (
+    AgentView,
+    AppView,
+    LogBatch,
+    LogLine,
+    RevokedAgent,
+    WorkView,
+)
+from lightning_ctl.controlplane.api.names import resolve_work_names
+from lightning_ctl.controlplane.credential_store import DEFAULT_JOIN_TTL_S, CredentialStore
+from lightning_ctl.controlplane.errors import AgentNotFoundError, AppEndedError, FlowBusyError, WorkNameError
+from lightning_ctl.controlplane.flows.queries import QueryBox
 from lightning_ctl.controlplane.output.log_store import MAX_CHARS_PER_BATCH, LogStore
+from lightning_ctl.protos import codec
 from lightning_ctl.protos.lightning.v1 import app_pb2, app_pb2_grpc
 from lightning_ctl.sdk._component import to_json
 from lightning_ctl.sdk._pretty import pretty_state
@@ -40,6 +50,8 @@ _STARTED_STAGES = (WorkStageStatus.STARTED.value, WorkStageStatus.RUNNING.value)
 
 _STATUS_OF: dict[type[Exception], grpc.StatusCode] = {
     WorkNameError: grpc.StatusCode.INVALID_ARGUMENT,
+    AgentNotFoundError: grpc.StatusCode.INVALID_ARGUMENT,
+    codec.CodecError: grpc.StatusCode.INVALID_ARGUMENT,
     AppEndedError: grpc.StatusCode.FAILED_PRECONDITION,
     FlowBusyError: grpc.StatusCode.ABORTED,
 }
@@ -112,10 +124,12 @@ class AppServicer(app_pb2_grpc.AppServiceServicer):
         log_store: LogStore,
         queries: QueryBox,
         request_stop: Callable[[str], None],
+        credentials: CredentialStore,
         app_path: str = "",
         heartbeat_interval_s: float = 2.0,
     ) -> None:
         self._registry = registry
+        self._credentials = credentials
         self._log_store = log_store
         self._queries = queries
         self._request_stop = request_stop
@@ -158,12 +172,44 @@ class AppServicer(app_pb2_grpc.AppServiceServicer):
     ) -> app_pb2.AgentList:
         return app_pb2.AgentList(agents=[app_codec.agent_to_pb(a) for a in self.agent_views()])
 
+    @_maps_errors
+    async def IssueJoinToken(  # noqa: N802
+        self, request: app_pb2.IssueJoinTokenRequest, context: grpc.aio.ServicerContext
+    ) -> app_pb2.JoinToken:
+        if not (request.ttl_s == 0 or 0 < request.ttl_s < float("inf")):
+            await context.abort(grpc.StatusCode.INVALID_ARGUMENT, f"ttl_s: must be a positive number of seconds, "
+                                                                  f"got {request.ttl_s!r}")
+        if request.uses < 0:
+            await context.abort(grpc.StatusCode.INVALID_ARGUMENT, f"uses: must be >= 1, got {request.uses}")
+        issued = self._credentials.issue_join_token(
+            ttl_s=request.ttl_s or DEFAULT_JOIN_TTL_S,
+            uses=request.uses or 1,
+            agent_name=request.agent_name,
+            labels=codec.labels_from_pb(request.labels, "labels"),
+            scope=request.scope,
+        )
+        return app_codec.join_token_to_pb(issued)
+
+    @_maps_errors
+    async def RevokeAgent(  # noqa: N802
+        self, request: app_pb2.RevokeAgentRequest, context: grpc.aio.ServicerContext
+    ) -> app_pb2.RevokeAgentResponse:
+        record = self._credentials.revoke_agent(request.agent)
+        session = self._registry.agents.get(record.agent_id)
+        if session is not None:
+            session.close("its credential was revoked")
+        log.warning("agent_revoked_by_operator", agent_id=record.agent_id, name=record.name, peer=context.peer())
+        return app_codec.revoked_to_pb(RevokedAgent(record.agent_id, record.name, session is not None))
+
     # -- streams --------------------------------------------------------------------------------------------------
 
     @_maps_errors
     async def WatchState(  # noqa: N802
         self, request: app_pb2.WatchStateRequest, context: grpc.aio.ServicerContext
     ) -> None:
+        if request.interval_s != request.interval_s or request.interval_s < 0:
+            await context.abort(grpc.StatusCode.INVALID_ARGUMENT,
+                                f"interval_s: must be a number of seconds >= 0, got {request.interval_s}")
         low, high = _WATCH_INTERVAL_BOUNDS_S
         interval_s = min(max(request.interval_s or WATCH_INTERVAL_S, low), high)
         read = read_state_json(request.full)
@@ -189,8 +235,13 @@ class AppServicer(app_pb2_grpc.AppServiceServicer):
     async def StreamLogs(  # noqa: N802
         self, request: app_pb2.StreamLogsRequest, context: grpc.aio.ServicerContext
     ) -> None:
-        names = await self._resolve(request.work_names) if request.work_names else None
         tail = request.tail if request.HasField("tail") else None
+        if tail is not None and tail < 0:
+            await context.abort(grpc.StatusCode.INVALID_ARGUMENT, f"tail: must be >= 0, got {tail}")
+        if request.since != request.since or request.since < 0:
+            await context.abort(grpc.StatusCode.INVALID_ARGUMENT,
+                                f"since: must be an epoch second, got {request.since}")
+        names = await self._resolve(request.work_names) if request.work_names else None
         # Subscribing and reading what is kept happen with no await between: no line is missed or sent twice.
         subscription = self._log_store.subscribe(names) if request.follow else None
         try:

@@ -8,6 +8,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from lightning_ctl.controlplane.credential_store import IssuedJoinToken
+
+__all__ = ["AgentView", "AppView", "IssuedJoinToken", "LogBatch", "LogLine", "RevokedAgent", "WorkView"]
+
 
 @dataclass(frozen=True, slots=True)
 class WorkView:
@@ -95,3 +99,12 @@ class LogBatch:
 
     lines: tuple[LogLine, ...]
     dropped: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class RevokedAgent:
+    """An agent whose credential was revoked."""
+
+    agent_id: str
+    name: str
+    was_connected: bool

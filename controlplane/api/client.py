@@ -4,7 +4,7 @@ It returns plain types (``controlplane.app_view``) and raises :class:`ClientErro
 exit code; ``grpc.aio.AioRpcError`` never leaves this module. The table, in one place (``_error_from_rpc``):
 
     UNAVAILABLE, DEADLINE_EXCEEDED, CANCELLED  ─► ControlPlaneUnreachableError   exit 3
-    UNAUTHENTICATED                            ─► TokenRefusedError              exit 4
+    UNAUTHENTICATED, PERMISSION_DENIED         ─► TokenRefusedError              exit 4
     INVALID_ARGUMENT                           ─► InvalidRequestError            exit 2 (e.g. an ambiguous WORK)
     anything else                              ─► OperationFailedError           exit 1 (the app ended, ...)
 """
@@ -19,66 +19,20 @@ import grpc
 import structlog
 
 from lightning_ctl.controlplane.api import app_codec
-from lightning_ctl.controlplane.api.app_view import AgentView, AppView, LogBatch
+from lightning_ctl.controlplane.api.app_view import AgentView, AppView, IssuedJoinToken, LogBatch, RevokedAgent
+from lightning_ctl.controlplane.errors import (
+    ClientError,
+    ControlPlaneUnreachableError,
+    InvalidRequestError,
+    OperationFailedError,
+    TokenRefusedError,
+)
 from lightning_ctl.protos.lightning.v1 import app_pb2, app_pb2_grpc
-from lightning_ctl.sdk.errors import LightningError
+from lightning_ctl.protos.transport import client_channel_options
 
 log = structlog.get_logger(component="client")
 
-EXIT_OK = 0
-EXIT_FAILED = 1
-EXIT_USAGE = 2
-EXIT_UNREACHABLE = 3
-EXIT_AUTH_REFUSED = 4
-
 DEFAULT_TIMEOUT_S = 10.0
-CHANNEL_OPTIONS = [
-    ("grpc.keepalive_time_ms", 10_000),
-    ("grpc.keepalive_timeout_ms", 5_000),
-    ("grpc.http2.ping_timeout_ms", 5_000),
-    ("grpc.http2.max_pings_without_data", 0),
-    ("grpc.max_receive_message_length", 64 * 2**20),
-]
-
-
-class ClientError(LightningError):
-    """A call to the control plane failed; ``exit_code`` is what the CLI exits with."""
-
-    exit_code = EXIT_FAILED
-
-    def __init__(self, message: str, *, address: str = "") -> None:
-        """Create the error.
-
-        Args:
-            message: One line for the user, naming the address or the thing at fault.
-            address: The control plane's HOST:PORT.
-        """
-        super().__init__(message)
-        self.address = address
-
-
-class ControlPlaneUnreachableError(ClientError):
-    """Nothing answers at the address, or the connection broke (exit status 3)."""
-
-    exit_code = EXIT_UNREACHABLE
-
-
-class TokenRefusedError(ClientError):
-    """The control plane refused the token (exit status 4)."""
-
-    exit_code = EXIT_AUTH_REFUSED
-
-
-class InvalidRequestError(ClientError):
-    """The control plane rejected what was asked, e.g. a WORK that names no work or several (exit status 2)."""
-
-    exit_code = EXIT_USAGE
-
-
-class OperationFailedError(ClientError):
-    """The control plane could not do it, e.g. the app has ended (exit status 1)."""
-
-    exit_code = EXIT_FAILED
 
 
 @dataclass(frozen=True)
@@ -105,8 +59,9 @@ class Target:
 def _error_from_rpc(exc: grpc.aio.AioRpcError, address: str, streaming: bool = False) -> ClientError:
     """The ClientError for a failed call (the one mapping table)."""
     code, details = exc.code(), (exc.details() or "").strip()
-    if code == grpc.StatusCode.UNAUTHENTICATED:
-        return TokenRefusedError(f"the control plane at {address} refused the token", address=address)
+    if code in (grpc.StatusCode.UNAUTHENTICATED, grpc.StatusCode.PERMISSION_DENIED):
+        why = f": {details}" if details else ""
+        return TokenRefusedError(f"the control plane at {address} refused the token{why}", address=address)
     if code in (grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADLINE_EXCEEDED, grpc.StatusCode.CANCELLED):
         what = "lost the connection to" if streaming else "cannot reach"
         return ControlPlaneUnreachableError(f"{what} the control plane at {address}", address=address)
@@ -142,9 +97,9 @@ class AppClient:
         log.debug("connecting", address=target.address, tls=target.uses_tls, pid=target.pid or None)
         if target.uses_tls:
             credentials = grpc.ssl_channel_credentials(target.tls_ca, target.tls_key, target.tls_cert)
-            self._channel = grpc.aio.secure_channel(target.address, credentials, options=CHANNEL_OPTIONS)
+            self._channel = grpc.aio.secure_channel(target.address, credentials, options=client_channel_options())
         else:
-            self._channel = grpc.aio.insecure_channel(target.address, options=CHANNEL_OPTIONS)
+            self._channel = grpc.aio.insecure_channel(target.address, options=client_channel_options())
         self._stub = app_pb2_grpc.AppServiceStub(self._channel)
         return self
 
@@ -231,3 +186,29 @@ class AppClient:
         """The connected agents."""
         reply = await self._unary(self.stub.ListAgents, app_pb2.ListAgentsRequest())
         return [app_codec.agent_from_pb(a) for a in reply.agents]
+
+    async def issue_join_token(
+        self, ttl_s: float = 0.0, uses: int = 0, agent_name: str = "", labels: dict[str, str] | None = None,
+        scope: str = "",
+    ) -> IssuedJoinToken:
+        """A join token for new agents (see ``lightning-ctl agents join-token``).
+
+        Args:
+            ttl_s: Seconds it stays valid (0: the control plane's default, one hour).
+            uses: Registrations it allows (0: one).
+            agent_name: The name the joining agent must have ("" for any).
+            labels: Labels the joining agent gets.
+            scope: Free text kept with the agent's credential.
+        """
+        request = app_pb2.IssueJoinTokenRequest(ttl_s=ttl_s, uses=uses, agent_name=agent_name, labels=labels or {},
+                                                scope=scope)
+        return app_codec.join_token_from_pb(await self._unary(self.stub.IssueJoinToken, request))
+
+    async def revoke_agent(self, agent: str) -> RevokedAgent:
+        """Revoke the credential of the agent named (or with the id) ``agent``; its stream ends at once.
+
+        Raises:
+            InvalidRequestError: no agent, or several, answer to ``agent``.
+        """
+        reply = await self._unary(self.stub.RevokeAgent, app_pb2.RevokeAgentRequest(agent=agent))
+        return app_codec.revoked_from_pb(reply)

@@ -8,26 +8,10 @@ from __future__ import annotations
 
 from typing import Iterable
 
-from lightning_ctl.sdk.errors import LightningError
+from lightning_ctl.controlplane.errors import WorkNameError
 
 _LISTED = 10
 """At most this many names are listed in an error."""
-
-
-class WorkNameError(LightningError):
-    """A WORK given by the user names no work, or several."""
-
-    def __init__(self, message: str, *, pattern: str, candidates: tuple[str, ...] = ()) -> None:
-        """Create the error.
-
-        Args:
-            message: What went wrong, naming ``pattern``.
-            pattern: The name the user gave.
-            candidates: The works it matches (when ambiguous).
-        """
-        super().__init__(message)
-        self.pattern = pattern
-        self.candidates = candidates
 
 
 def _listing(names: list[str]) -> str:

@@ -10,7 +10,9 @@ import click
 
 from lightning_ctl.controlplane.cli.agents import agents
 from lightning_ctl.controlplane.cli.config import CliConfig, connection_options
+from lightning_ctl.controlplane.cli.cp import cp
 from lightning_ctl.controlplane.cli.logs import logs
+from lightning_ctl.controlplane.cli.ls import ls
 from lightning_ctl.controlplane.cli.run import run
 from lightning_ctl.controlplane.cli.state import state
 from lightning_ctl.controlplane.cli.status import status
@@ -81,6 +83,8 @@ def main(
     lightning-ctl logs [WORK]... -f its works' output
     lightning-ctl stop              end it as flow.stop() does
     lightning-ctl agents            the agents and their resources
+    lightning-ctl ls [lit://DRIVE | WORK]             the app's Drives and persisted files
+    lightning-ctl cp lit://DRIVE/PATH | WORK:PATH DEST  copy them to this machine
     """
     ctx.obj = CliConfig(
         address=address,
@@ -110,5 +114,5 @@ def main(
         configure_logging(log_format, log_level)
 
 
-for _command in (run, status, state, logs, stop, agents):
+for _command in (run, status, state, logs, stop, agents, ls, cp):
     main.add_command(_command)

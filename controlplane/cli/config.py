@@ -19,16 +19,13 @@ from typing import TYPE_CHECKING, Any, Awaitable, Callable, TypeVar
 
 import click
 
+from lightning_ctl.sdk._exit_codes import ExitCode
+
 if TYPE_CHECKING:
     from lightning_ctl.controlplane.api.client import AppClient, Target
 
 T = TypeVar("T")
 
-EXIT_FAILED = 1
-EXIT_USAGE = 2
-EXIT_UNREACHABLE = 3
-EXIT_AUTH_REFUSED = 4
-EXIT_INTERRUPTED = 130
 
 EXIT_CODES_HELP = (
     "Exit codes: 0 ok; 1 the operation failed; 2 usage error (or a WORK that names no work or "
@@ -40,7 +37,7 @@ EXIT_CODES_HELP = (
 class CliError(click.ClickException):
     """A command failed: one line on stderr and ``exit_code``."""
 
-    def __init__(self, message: str, exit_code: int = EXIT_FAILED) -> None:
+    def __init__(self, message: str, exit_code: int = ExitCode.FAILED) -> None:
         super().__init__(message)
         self.exit_code = exit_code
 
@@ -82,14 +79,25 @@ class CliConfig:
             token = self.token or (same[0] if same else _read_token(token_file()))
             if not token:
                 raise CliError(
-                    f"no token for {self.address}: pass --token or set LIGHTNING_CTL_TOKEN", EXIT_USAGE
+                    f"no token for {self.address}: pass --token or set LIGHTNING_CTL_TOKEN", ExitCode.USAGE
                 )
             return Target(self.address, token, *tls)  # type: ignore[misc]
         try:
             run = find_running_app(self.run_dir)
         except NoRunningAppError as exc:
-            raise CliError(str(exc), EXIT_UNREACHABLE) from None
+            raise CliError(str(exc), ExitCode.UNREACHABLE) from None
         return Target(run.address, self.token or run.token, *tls, pid=run.pid)  # type: ignore[misc]
+
+
+def is_app_running(config: CliConfig) -> bool:
+    """Whether an app is running on this machine (one the operating commands would reach without --address)."""
+    try:
+        config.target()
+    except CliError as exc:
+        if exc.exit_code == ExitCode.UNREACHABLE:
+            return False
+        raise
+    return True
 
 
 def _read_token(path: Path) -> str:
@@ -153,19 +161,26 @@ def operating_command(function: Callable[..., Any]) -> Callable[..., Any]:
 
 
 def call_app(
-    config: CliConfig, action: Callable[[AppClient], Awaitable[T]], target: Target | None = None
+    config: CliConfig, action: Callable[[Any], Awaitable[T]], target: Target | None = None,
+    client_class: type[AppClient] | None = None,
 ) -> T:
     """Run ``action`` with a client of the app (``target``, or the config's); client errors become CliErrors
     with their exit code.
 
     Ctrl-C exits 130 quietly; a closed stdout (``| head``) ends the command quietly.
+
+    Args:
+        config: The command's settings.
+        action: Given the client, what to do.
+        target: The app to reach (default: the config's).
+        client_class: An AppClient subclass that speaks more services (default: AppClient).
     """
     from lightning_ctl.controlplane.api.client import AppClient, ClientError
 
     target = target or config.target()
 
     async def main() -> T:
-        async with AppClient(target, config.timeout_s) as client:
+        async with (client_class or AppClient)(target, config.timeout_s) as client:
             return await action(client)
 
     try:
@@ -173,7 +188,7 @@ def call_app(
     except ClientError as exc:
         raise CliError(str(exc), exc.exit_code) from None
     except KeyboardInterrupt:
-        raise SystemExit(EXIT_INTERRUPTED) from None
+        raise SystemExit(ExitCode.INTERRUPTED) from None
     except BrokenPipeError:
         _silence_stdout()
         raise SystemExit(0) from None

@@ -60,6 +60,12 @@ def first_line(text: str, limit: int = MESSAGE_CHARS) -> str:
     return line if len(line) <= limit else line[: limit - 1] + "…"
 
 
+def is_cut(text: str, limit: int = MESSAGE_CHARS) -> bool:
+    """Whether :func:`first_line` of ``text`` leaves something out (more lines, or a longer first line)."""
+    lines = [part.strip() for part in text.splitlines() if part.strip()]
+    return len(lines) > 1 or bool(lines) and len(safe_text(lines[0])) > limit
+
+
 def table(headers: Sequence[str], rows: Iterable[Sequence[Any]], right: Iterable[int] = ()) -> str:
     """An aligned table: a header row then one row per item, columns two spaces apart, no trailing spaces.
 
@@ -144,8 +150,9 @@ WORK_HEADERS = ("WORK", "STATUS", "REASON", "AGENT", "PID", "STARTED", "RESTARTS
 AGENT_HEADERS = ("AGENT", "HOST", "STATE", "CPUS", "MEMORY", "GPUS", "WORKS", "HEARTBEAT", "LABELS")
 
 
-def works_table(works: Iterable[WorkView], now_s: float | None = None) -> str:
-    """One row per work: status, reason, agent, pid, start time, restarts, GPUs and the message's first line."""
+def works_table(works: Iterable[WorkView], now_s: float | None = None, wide: bool = False) -> str:
+    """One row per work: status, reason, agent, pid, start time, restarts, GPUs and the message's first line
+    (``wide``: no message column; :func:`messages_text` shows them whole)."""
     rows = [
         (
             w.work_name,
@@ -156,11 +163,21 @@ def works_table(works: Iterable[WorkView], now_s: float | None = None) -> str:
             format_time(w.started_at, now_s),
             w.restarts,
             _indices(w.gpu_indices),
-            first_line(w.message),
+            *(() if wide else (first_line(w.message),)),
         )
         for w in works
     ]
-    return table(WORK_HEADERS, rows, right=(4, 6))
+    return table(WORK_HEADERS[:-1] if wide else WORK_HEADERS, rows, right=(4, 6))
+
+
+def messages_text(works: Iterable[WorkView]) -> str:
+    """Each work's whole message (a pending reason, a traceback), under its name, indented; "" when none has one."""
+    blocks = []
+    for work in works:
+        lines = [safe_text(line.rstrip()) for line in work.message.strip("\n").splitlines()]
+        if any(lines):
+            blocks.append(f"{work.work_name}:\n" + "\n".join(f"    {line}" for line in lines))
+    return "\n".join(blocks)
 
 
 def agents_table(agents: Iterable[AgentView]) -> str:
@@ -182,10 +199,19 @@ def agents_table(agents: Iterable[AgentView]) -> str:
     return table(AGENT_HEADERS, rows, right=(6,))
 
 
-def status_text(app: AppView, now_s: float | None = None) -> str:
-    """``lightning-ctl status`` for people: the app, then the works table, then the agents table."""
+def status_text(app: AppView, now_s: float | None = None, wide: bool = False) -> str:
+    """``lightning-ctl status`` for people: the app, then the works table, then the agents table.
+
+    A message cut to fit its column is never cut silently: a note says how many were and how to see them whole.
+    With ``wide``, every message is shown whole below the works table.
+    """
     head = table(("APP", "STAGE", "PID"), [(app.app_path, app.stage, app.pid)])
-    works = works_table(app.works, now_s) if app.works else "(no works)"
+    works = works_table(app.works, now_s, wide) if app.works else "(no works)"
+    if wide and (messages := messages_text(app.works)):
+        works += f"\n\nMESSAGES\n{messages}"
+    elif cut := sum(is_cut(w.message) for w in app.works):
+        works += (f"\n({cut} message{'s' if cut != 1 else ''} cut to fit: `lightning-ctl status -o wide` shows "
+                  "them whole)")
     agents = agents_table(app.agents) if app.agents else "(no agents connected)"
     return f"{head}\n\n{works}\n\n{agents}"
 

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, TypeVar
 
-from lightning_ctl.sdk.errors import LightningError
+from lightning_ctl.controlplane.errors import CheckpointCorruptError, CheckpointError
 
 T = TypeVar("T")
 _SIDE_FILES = ("-wal", "-shm")
@@ -40,24 +40,6 @@ CREATE TABLE IF NOT EXISTS run (
     works TEXT                     -- the control plane's record of work processes, as JSON
 )
 """
-
-
-class CheckpointError(LightningError):
-    """The checkpoint could not be read or written; the message names the file and the cause."""
-
-    def __init__(self, message: str, *, path: str) -> None:
-        """Create the error.
-
-        Args:
-            message: What went wrong, naming the file.
-            path: The checkpoint's file.
-        """
-        super().__init__(message)
-        self.path = path
-
-
-class CheckpointCorruptError(CheckpointError):
-    """The checkpoint is damaged: corrupt, truncated, or missing its write-ahead log."""
 
 
 @dataclass(frozen=True)

@@ -1,32 +1,55 @@
-"""FlowRuntime: what the control plane plugs into the SDK, and how work events change the flows' view.
+"""FlowRuntime: the flow thread's record of work processes, as a state machine: ``apply(stimulus) -> instructions``.
 
-Runs on the flow thread only. Flow-side actions (calls, starts, stops) become commands collected during a tick;
-work events (attribute changes, statuses, exits) are applied to the flows' copy of each work. Each work's
-attributes are kept in sync both ways: the work streams every change; after each tick the flow's own changes to
-a running work's public attributes are sent to it (and each call carries those not sent yet).
+Stimuli are the flows' actions (a call, a start, a stop, a run of the flows, the app's end), idle checks, and what
+the asyncio side reports (work events, a placement that waits, an agent that connected, works lost with their agent); see
+``stimuli.py``. Each one updates the record of work processes and the flows' view of the works (their attributes
+and call ledgers, changed only through ``sdk._calls``), and returns instructions: commands for agents, and
+``RunFlows`` / ``FailApp`` for the loop. No I/O, no shared command list (the caller routes what ``apply``
+returns), and one injected clock, read only to time idle works. Each work's attributes are kept in sync both ways: the work streams every change; after each run
+of the flows their changes to a running work's public attributes are sent to it (and each call carries those not
+sent yet). Events of a work process are applied exactly once and in order (``sequencing.py``).
+
+    FlowCalledWork / FlowStartedWork ─► (LaunchWork) RunCall       WorkEvent ─► ledger, attributes, RunFlows
+    FlowStoppedWork / AppEnding ─► StopWork                        ProcessExited ─► stopped / lost ─► restart or fail
+    FlowsRan ─► UpdateVars, RunFlows                               AgentConnected ─► stale stops, resends
+    IdleCheck ─► StopWork (idle past CloudCompute.idle_timeout: the next call launches a new attempt)
 """
 
 from __future__ import annotations
 
 import dataclasses
+import functools
 import json
 import signal
-from dataclasses import dataclass, field
+import time
 from typing import Any, Callable
 
 import structlog
 
-from lightning_ctl.sdk._calls import apply_status
+from lightning_ctl.controlplane.flows.launches import build_launch
+from lightning_ctl.controlplane.flows.stimuli import (
+    AppEnding,
+    FailApp,
+    FlowCalledWork,
+    FlowsRan,
+    FlowStartedWork,
+    FlowStoppedWork,
+    IdleCheck,
+    Instruction,
+    RunFlows,
+    Stimulus,
+)
+from lightning_ctl.controlplane.flows.work_process_state import WorkProcessState
+from lightning_ctl.sdk._calls import apply_status, apply_to_latest, explain_pending, is_stopped_for_good
 from lightning_ctl.sdk._component import to_json
 from lightning_ctl.sdk._events import (
     AgentConnected,
-    Command,
+    EventBody,
     EventsApplied,
-    LaunchWork,
+    InvalidEvent,
     PlacementPending,
     ProcessExited,
     ProcessStarted,
-    ResourceRequest,
     RunCall,
     StatusChanged,
     StopWork,
@@ -34,226 +57,59 @@ from lightning_ctl.sdk._events import (
     VarsChanged,
     WorkCrashed,
     WorkEvent,
-    launch_from_dict,
+    WorkLost,
 )
-from lightning_ctl.sdk._hashing import START_CALL_HASH
 from lightning_ctl.sdk._runtime import Runtime
 from lightning_ctl.sdk._status import WorkFailureReasons, WorkStageStatus, WorkStopReasons, make_status
+from lightning_ctl.sdk._storage_values import decode_value
 from lightning_ctl.sdk._work import LightningWork
 
+log = structlog.get_logger(component="runtime")
 
-@dataclass
-class WorkProcessState:
-    """The control plane's record of a work's current process (attempt)."""
-
-    attempt: int
-    pid: int | None = None
-    exited: bool = False
-    crashed: bool = False
-    stop_requested: bool = False
-    synced: dict[str, str] = field(default_factory=dict)
-    """JSON of each public attribute as both sides last agreed on it."""
-    applied_seq: int = 0
-    """The last event of the work process applied; events are applied exactly once, in order."""
-    early: dict[int, WorkEvent] = field(default_factory=dict)
-    """Events that arrived ahead of a gap (lost in flight and being sent again), by their first seq."""
-    calls_sent: int = 0
-    unconfirmed: list[RunCall] = field(default_factory=list)
-    """Calls sent but not yet confirmed by a status from the work: sent again after a reconnection."""
-    launch: LaunchWork | None = None
-    """The launch, kept until the process reports in: sent again if it was lost."""
-    running_call: RunCall | None = None
-    """The call the process is running: run again by a new process if this one is lost."""
+FindWork = Callable[[str], "LightningWork | None"]
 
 
-@dataclass(frozen=True)
-class AppFailure:
-    """A work failed the app: its name and the message to show."""
+class FlowRuntime:
+    """The record of every work's current process; ``apply`` turns stimuli into instructions."""
 
-    work_name: str
-    message: str
-
-
-class FlowRuntime(Runtime):
-    """Turns flow-side actions into commands and work events into state."""
-
-    def __init__(self, app_path: str, env: dict[str, str], stop_grace_s: float) -> None:
+    def __init__(self, app_path: str, env: dict[str, str], stop_grace_s: float,
+                 find_work: FindWork = lambda name: None, clock: Callable[[], float] = time.monotonic) -> None:
         self.app_path = app_path
         self.env = env
         self.stop_grace_s = stop_grace_s
+        self.find_work = find_work
+        """Looks a work of the app up by its full name (for stimuli that name a work rather than carry it)."""
         self.works: dict[str, WorkProcessState] = {}
-        self.commands: list[Command] = []
-        self.failure: AppFailure | None = None
         self._applied: dict[tuple[str, int], int] = {}
+        self._clock = clock
+        self._idle_timed: set[str] = set()
+        """Works with an idle timeout (kept apart: the loop asks for the next idle deadline on every pass)."""
 
-    # -- SDK hooks (flow thread, during a tick) -------------------------------------------------------------------
+    def apply(self, stimulus: Stimulus) -> list[Instruction]:
+        """Apply one stimulus; the instructions it produces, in order (each carrying the stimulus's cause)."""
+        return self._handle(stimulus)
 
-    def dispatch_call(self, work: LightningWork, call_hash: str, args: tuple, kwargs: dict) -> None:
-        process = self._ensure_process(work, start_action=False)
-        process.calls_sent += 1
-        call = RunCall(work.name, process.attempt, call_hash, list(args), dict(kwargs), self._unsent_changes(work),
-                       call_seq=process.calls_sent)
-        process.unconfirmed.append(call)
-        self.commands.append(call)
+    # -- reads ----------------------------------------------------------------------------------------------------
 
-    def start_work(self, work: LightningWork) -> None:
-        self._ensure_process(work, start_action=True)
+    def running_work_names(self) -> list[str]:
+        """Works whose process reported in and has not exited: those worth waiting for when the app ends."""
+        return [name for name, p in self.works.items() if not p.exited and p.pid is not None]
 
-    def stop_work(self, work: LightningWork) -> None:
-        process = self.works.get(work.name)
-        if process is None or process.exited:
-            return
-        process.stop_requested = True
-        self.commands.append(StopWork(work.name, process.attempt, "stopped by the flow", self.stop_grace_s))
+    def is_awaiting_capacity(self, work_name: str) -> bool:
+        """Whether the work's launch waits for room on an agent (it has no process yet)."""
+        process = self.works.get(work_name)
+        return process is not None and process.awaiting_capacity and process.pid is None
 
-    # -- commands -------------------------------------------------------------------------------------------------
-
-    def _ensure_process(self, work: LightningWork, start_action: bool) -> WorkProcessState:
-        process = self.works.get(work.name)
-        if process is not None and not process.exited:
-            return process
-        attempt = process.attempt + 1 if process else 1
-        values = _sendable_vars(work)
-        process = WorkProcessState(attempt, synced={n: to_json(v) for n, v in values.items() if not n.startswith("_")})
-        self.works[work.name] = process
-        process.launch = (
-            LaunchWork(
-                work_name=work.name,
-                attempt=attempt,
-                app_path=self.app_path,
-                vars=values,
-                env=self.env,
-                start_action=start_action,
-                stop_grace_s=self.stop_grace_s,
-                work_class=f"{type(work).__module__}:{type(work).__qualname__}",
-                init_args=_init_args(work),
-                resources=resource_request(work),
-                agent_lost_grace_s=work.restart_policy.agent_lost_grace_s,
-            )
-        )
-        self.commands.append(process.launch)
-        return process
-
-    def _unsent_changes(self, work: LightningWork) -> dict[str, Any]:
-        """The public attributes the flow changed since the work last saw them (and mark them seen)."""
-        process = self.works[work.name]
-        changes = {}
-        for name, value in work._public_vars().items():
-            encoded = to_json(value)
-            if process.synced.get(name) != encoded:
-                process.synced[name] = encoded
-                changes[name] = value
-        return changes
-
-    def sync_running_works(self, works: list[LightningWork]) -> bool:
-        """Queue the flow's changes to running works' attributes; whether there were any."""
-        changed = False
-        for work in works:
-            process = self.works.get(work.name)
-            if process is None or process.exited:
-                continue
-            changes = self._unsent_changes(work)
-            if changes:
-                self.commands.append(UpdateVars(work.name, process.attempt, changes))
-                changed = True
-        return changed
-
-    def on_agent_connected(
-        self, connected: AgentConnected, find_work: Callable[[str], LightningWork | None]
-    ) -> None:
-        """An agent (re)connected: stop its stale work processes, send again what its works may have missed.
-
-        A process whose attempt is not the work's current one was replaced while its agent was away: it is
-        stopped, so that a work never runs twice at once. Every command is idempotent on the agent's side.
-        """
-        for running in connected.running:
-            process = self.works.get(running.work_name)
-            if process is None or process.attempt != running.attempt or process.exited:
-                self.commands.append(
-                    StopWork(running.work_name, running.attempt, "a newer attempt replaced it", self.stop_grace_s)
-                )
-                continue
-            process.pid = process.pid or running.pid
-            process.launch = None
-            self.commands.extend(process.unconfirmed)
-            if process.stop_requested:
-                self.commands.append(StopWork(running.work_name, process.attempt, "stop", self.stop_grace_s))
-        reported = {r.work_name for r in connected.running}
-        for name, attempt in connected.expected:
-            process = self.works.get(name)
-            work = find_work(name)
-            if (process is not None and work is not None and process.attempt == attempt and not process.exited
-                    and process.pid is not None and name not in reported):
-                # The agent came back without it (its record was lost): the process is gone from our view.
-                process.exited = True
-                self._process_lost(work, process, f"the agent no longer runs the process of work {name}",
-                                   WorkFailureReasons.PROCESS_EXITED.value)
-        for name, process in self.works.items():
-            if process.launch is not None and name not in reported:
-                self.commands.append(process.launch)  # may have been lost with a previous session
-                self.commands.extend(process.unconfirmed)
-
-    def snapshot(self) -> dict[str, Any]:
-        """The record of work processes, as JSON-ready data for the checkpoint."""
-        return {
-            name: {
-                "attempt": p.attempt, "pid": p.pid, "exited": p.exited, "crashed": p.crashed,
-                "stop_requested": p.stop_requested, "synced": p.synced, "applied_seq": p.applied_seq,
-                "calls_sent": p.calls_sent, "unconfirmed": [dataclasses.asdict(c) for c in p.unconfirmed],
-                "launch": dataclasses.asdict(p.launch) if p.launch is not None else None,
-                "running_call": dataclasses.asdict(p.running_call) if p.running_call is not None else None,
-            }
-            for name, p in self.works.items()
-        }
-
-    def restore(self, saved: dict[str, Any]) -> None:
-        """Take back the record of work processes from a checkpoint."""
-        for name, fields in saved.items():
-            unconfirmed = [RunCall(**call) for call in fields.pop("unconfirmed", [])]
-            saved_call = fields.pop("running_call", None)
-            fields["running_call"] = RunCall(**saved_call) if saved_call is not None else None
-            saved_launch = fields.pop("launch", None)
-            launch = launch_from_dict(saved_launch) if saved_launch is not None else None
-            self.works[name] = WorkProcessState(**fields, unconfirmed=unconfirmed, launch=launch)
-
-    def take_commands(self) -> list[Command]:
-        """The commands collected since the last call."""
-        commands, self.commands = self.commands, []
-        return commands
-
-    def stop_all(self, reason: str, grace_s: float) -> list[str]:
-        """Queue a stop for every work launched and not exited; the names of those known to be running.
-
-        A work still starting gets the stop too (its agent applies it once the process exists), but only works
-        whose process reported in are worth waiting for: one never placed on an agent has no process to wait for.
-        """
-        names = []
-        for name, process in self.works.items():
-            if not process.exited:
-                process.stop_requested = True
-                self.commands.append(StopWork(name, process.attempt, reason, grace_s))
-                if process.pid is not None:
-                    names.append(name)
-        return names
-
-    # -- events (flow thread, between ticks) ----------------------------------------------------------------------
-
-    def apply_event(self, work: LightningWork, event: WorkEvent) -> bool:
-        """Apply an event of ``work`` exactly once and in order; whether the flows should run again.
-
-        Events of the work process are numbered: one already applied is dropped, one ahead of a gap waits for the
-        gap to be filled (the process sends everything unacknowledged again after a reconnection).
-        """
-        process = self.works.get(event.work_name)
-        if process is None or process.attempt != event.attempt:
-            return False  # a stale attempt's event
-        if event.seq == 0:  # observed by the agent: idempotent
-            return self._apply_body(work, process, event)
-        changed = False
-        for ready in self._in_order(process, event):
-            changed |= self._apply_body(work, process, ready)
-        self._applied[(event.work_name, event.attempt)] = process.applied_seq
-        return changed
+    def next_idle_deadline(self) -> float | None:
+        """When (the runtime's clock) an idle work's timeout passes next: now for a work newly idle, None when no
+        work is idle. The loop applies ``IdleCheck`` once it has passed."""
+        deadlines = []
+        for name in self._idle_timed:
+            process = self.works[name]
+            if process.is_idle and process.idle_timeout_s is not None:
+                since = process.idle_since
+                deadlines.append(self._clock() if since is None else since + process.idle_timeout_s)
+        return min(deadlines, default=None)
 
     @property
     def has_unsent_acks(self) -> bool:
@@ -265,141 +121,326 @@ class FlowRuntime(Runtime):
         applied, self._applied = self._applied, {}
         return [EventsApplied(name, attempt, seq) for (name, attempt), seq in applied.items()]
 
-    def _in_order(self, process: WorkProcessState, event: WorkEvent) -> list[WorkEvent]:
-        first = event.first_seq or event.seq
-        if event.seq <= process.applied_seq:
-            return []
-        if first > process.applied_seq + 1:
-            process.early[first] = event
-            return []
-        ready = [event]
-        process.applied_seq = event.seq
-        while (following := process.early.pop(process.applied_seq + 1, None)) is not None:
-            ready.append(following)
-            process.applied_seq = following.seq
-        return ready
+    def snapshot(self) -> dict[str, Any]:
+        """The record of work processes, as JSON-ready data for the checkpoint (one object per work)."""
+        return {name: process.to_record() for name, process in self.works.items()}
 
-    def _apply_body(self, work: LightningWork, process: WorkProcessState, event: WorkEvent) -> bool:
-        body = event.body
-        if isinstance(body, VarsChanged):
-            for name, value in body.values.items():
-                work.__dict__[name] = value
-                work._state_names().add(name)
-                if not name.startswith("_"):
-                    process.synced[name] = to_json(value)
-            return True
-        if isinstance(body, StatusChanged):
-            self._apply_status(work, process, body)
-            return True
-        if isinstance(body, ProcessStarted):
-            process.pid = body.pid
+    def restore(self, saved: dict[str, Any]) -> None:
+        """Take back the record of work processes from a checkpoint."""
+        self.works.update({name: WorkProcessState.from_record(record) for name, record in saved.items()})
+        self._idle_timed.update(name for name, p in self.works.items() if p.idle_timeout_s is not None)
+
+    # -- the flows' actions ---------------------------------------------------------------------------------------
+
+    @functools.singledispatchmethod
+    def _handle(self, stimulus: object) -> list[Instruction]:
+        raise TypeError(f"the flow runtime has no handler for {type(stimulus).__name__}")
+
+    @_handle.register(FlowCalledWork)
+    def _called(self, called: FlowCalledWork) -> list[Instruction]:
+        work = called.work
+        process, launched = self._ensure_process(work, start_action=False, cause=called.cause)
+        process.idle_since = None
+        process.calls_sent += 1
+        # Plain JSON (a Path becomes its tagged dict): the call is encoded on the I/O thread and checkpointed.
+        args, kwargs = json.loads(to_json([list(called.args), dict(called.kwargs)]))
+        call = RunCall(work.name, process.attempt, called.call_hash, args, kwargs, self._unsent_changes(work, process),
+                       call_seq=process.calls_sent, cause=called.cause)
+        process.unconfirmed.append(call)
+        return [*launched, call]
+
+    @_handle.register(FlowStartedWork)
+    def _started(self, started: FlowStartedWork) -> list[Instruction]:
+        return list(self._ensure_process(started.work, start_action=True, cause=started.cause)[1])
+
+    @_handle.register(FlowStoppedWork)
+    def _stopped(self, stopped: FlowStoppedWork) -> list[Instruction]:
+        process = self.works.get(stopped.work.name)
+        if process is None or process.exited:
+            return []
+        process.stop_requested = True
+        return [StopWork(stopped.work.name, process.attempt, "stopped by the flow", self.stop_grace_s,
+                         cause=stopped.cause)]
+
+    @_handle.register(FlowsRan)
+    def _flows_ran(self, ran: FlowsRan) -> list[Instruction]:
+        updates: list[Instruction] = []
+        for work in ran.works:
+            process = self.works.get(work.name)
+            if process is None or process.exited:
+                continue
+            changes = self._unsent_changes(work, process)
+            if changes:
+                updates.append(UpdateVars(work.name, process.attempt, changes, cause=ran.cause))
+        return [*updates, RunFlows(ran.cause)] if updates else []
+
+    @_handle.register(AppEnding)
+    def _app_ending(self, ending: AppEnding) -> list[Instruction]:
+        # A work still starting gets the stop too: its agent applies it once the process exists.
+        stops: list[Instruction] = []
+        for name, process in self.works.items():
+            if not process.exited:
+                process.stop_requested = True
+                stops.append(StopWork(name, process.attempt, ending.reason, ending.grace_s, cause=ending.cause))
+        return stops
+
+    @_handle.register(IdleCheck)
+    def _idle_check(self, check: IdleCheck) -> list[Instruction]:
+        """Stop the processes idle for their work's idle timeout (their GPUs and reservations go with them)."""
+        now = self._clock()
+        stops: list[Instruction] = []
+        for name in sorted(self._idle_timed):
+            process = self.works[name]
+            if not process.is_idle or process.idle_timeout_s is None:
+                continue
+            if process.idle_since is None:
+                process.idle_since = now
+            if now - process.idle_since >= process.idle_timeout_s:
+                process.stop_requested = process.idle_stopped = True
+                log.info("work_idle_stopped", work_name=name, attempt=process.attempt,
+                         idle_timeout_s=process.idle_timeout_s, cause=check.cause)
+                stops.append(StopWork(name, process.attempt, f"no call for {process.idle_timeout_s:g} s (idle_timeout)",
+                                      self.stop_grace_s, cause=check.cause))
+        return stops
+
+    def _ensure_process(self, work: LightningWork, start_action: bool,
+                        cause: str) -> tuple[WorkProcessState, tuple[Instruction, ...]]:
+        """The work's live process record, launching a new attempt (the returned LaunchWork) when it has none, or
+        when its process is being stopped for being idle."""
+        process = self.works.get(work.name)
+        if process is not None and not process.exited and not process.idle_stopped:
+            return process, ()
+        launch = build_launch(work, process.attempt + 1 if process else 1, self.app_path, self.env,
+                              self.stop_grace_s, start_action, cause)
+        process = WorkProcessState(
+            launch.attempt, synced={n: to_json(v) for n, v in launch.vars.items() if not n.startswith("_")},
+            launch=launch, idle_timeout_s=work.cloud_compute.idle_timeout)
+        self.works[work.name] = process
+        if process.idle_timeout_s is not None:
+            self._idle_timed.add(work.name)
+        return process, (launch,)
+
+    def _unsent_changes(self, work: LightningWork, process: WorkProcessState) -> dict[str, Any]:
+        """The public attributes the flow changed since the work last saw them (and mark them seen)."""
+        changes = {}
+        for name, value in work._public_vars().items():
+            encoded = to_json(value)
+            if process.synced.get(name) != encoded:
+                process.synced[name] = encoded
+                changes[name] = json.loads(encoded)  # a snapshot in plain JSON: the flow may change it meanwhile
+        return changes
+
+    # -- what the asyncio side reports ----------------------------------------------------------------------------
+
+    @_handle.register(AgentConnected)
+    def _agent_connected(self, connected: AgentConnected) -> list[Instruction]:
+        """An agent (re)connected: stop its stale work processes, send again what its works may have missed.
+
+        A process whose attempt is not the work's current one was replaced while its agent was away: it is
+        stopped, so that a work never runs twice at once. Every command is idempotent on the agent's side.
+        """
+        cause = connected.cause
+        out: list[Instruction] = []
+        for running in connected.running:
+            process = self.works.get(running.work_name)
+            if process is None or process.attempt != running.attempt or process.exited:
+                out.append(StopWork(running.work_name, running.attempt, "a newer attempt replaced it",
+                                    self.stop_grace_s, cause=cause))
+                continue
+            process.pid = process.pid or running.pid
             process.launch = None
-            return False
-        if isinstance(body, WorkCrashed):
-            process.crashed = True
-            self.failure = AppFailure(work.name, f"work {work.name} failed:\n{body.traceback.rstrip()}")
-            return True
-        if isinstance(body, ProcessExited):
-            if process.exited:
-                return False
-            process.exited = True
-            self._on_exit(work, process, body)
-            return True
-        return False
+            out.extend(process.unconfirmed)
+            if process.stop_requested:
+                out.append(StopWork(running.work_name, process.attempt, "stop", self.stop_grace_s, cause=cause))
+        reported = {r.work_name for r in connected.running}
+        for name, attempt in connected.expected:
+            process = self.works.get(name)
+            work = self.find_work(name)
+            if (process is not None and work is not None and process.attempt == attempt and not process.exited
+                    and process.pid is not None and name not in reported):
+                # The agent came back without it (its record was lost): the process is gone from our view.
+                process.exited = True
+                out.extend(self._process_lost(work, process, f"the agent no longer runs the process of work {name}",
+                                              WorkFailureReasons.PROCESS_EXITED.value, cause))
+                out.append(RunFlows(cause))
+        for name, process in self.works.items():
+            if process.launch is not None and name not in reported and not process.stop_requested:
+                out.append(process.launch)  # may have been lost with a previous session
+                out.extend(process.unconfirmed)
+        return out
 
-    def apply_pending(self, work: LightningWork, pending: PlacementPending) -> bool:
-        """Explain in the work's status why it is still pending; whether the flows should run again."""
+    @_handle.register(PlacementPending)
+    def _placement_pending(self, pending: PlacementPending) -> list[Instruction]:
+        """Explain in the work's status why it is still pending."""
         process = self.works.get(pending.work_name)
-        if process is None or process.attempt != pending.attempt:
-            return False
-        entry = work._calls.get(work._calls.get("latest_call_hash") or START_CALL_HASH)
-        if not entry or not entry["statuses"] or entry["statuses"][-1]["stage"] != WorkStageStatus.PENDING:
-            return False
-        entry["statuses"][-1]["message"] = pending.reason
-        return True
+        work = self.find_work(pending.work_name)
+        if process is None or work is None or process.attempt != pending.attempt:
+            return []
+        process.awaiting_capacity = pending.for_capacity
+        return [RunFlows(pending.cause)] if explain_pending(work, pending.reason) else []
 
-    def _apply_status(self, work: LightningWork, process: WorkProcessState, body: StatusChanged) -> None:
+    @_handle.register(WorkLost)
+    def _work_lost(self, lost: WorkLost) -> list[Instruction]:
+        """The agent of (work, attempt) has been gone past its grace period."""
+        process = self.works.get(lost.work_name)
+        work = self.find_work(lost.work_name)
+        if process is None or work is None or process.attempt != lost.attempt or process.exited:
+            return []
+        process.exited = True
+        return [*self._process_lost(work, process, f"work {work.name} lost: {lost.reason}",
+                                    WorkFailureReasons.AGENT_LOST.value, lost.cause), RunFlows(lost.cause)]
+
+    @_handle.register(WorkEvent)
+    def _work_event(self, event: WorkEvent) -> list[Instruction]:
+        """Apply an event of a work exactly once and in order.
+
+        Events of the work process are numbered: one already applied is dropped, one ahead of a gap waits for the
+        gap to be filled (the process sends everything unacknowledged again after a reconnection).
+        """
+        process = self.works.get(event.work_name)
+        if process is None or process.attempt != event.attempt:
+            return []  # a stale attempt's event
+        work = self.find_work(event.work_name)
+        if work is None:
+            return []
+        if event.seq == 0:  # observed by the agent: idempotent
+            return self._on_body(event.body, work, process, event.cause)
+        out: list[Instruction] = []
+        for ready in process.sequencer.accept(event):
+            out.extend(self._on_body(ready.body, work, process, ready.cause))
+        self._applied[(event.work_name, event.attempt)] = process.applied_seq
+        return out
+
+    @functools.singledispatchmethod
+    def _on_body(self, body: EventBody, work: LightningWork, process: WorkProcessState,
+                 cause: str) -> list[Instruction]:
+        return []  # output lines go to the console, not through the flows
+
+    @_on_body.register(VarsChanged)
+    def _vars_changed(self, body: VarsChanged, work: LightningWork, process: WorkProcessState,
+                      cause: str) -> list[Instruction]:
+        for name, value in body.values.items():
+            work.__dict__[name] = decode_value(value)  # a Path, Payload or Drive is an object in the flow too
+            work._state_names().add(name)
+            if not name.startswith("_"):
+                process.synced[name] = to_json(value)
+        return [RunFlows(cause)]
+
+    @_on_body.register(StatusChanged)
+    def _status_changed(self, body: StatusChanged, work: LightningWork, process: WorkProcessState,
+                        cause: str) -> list[Instruction]:
+        stage = body.status["stage"]
         for index, call in enumerate(process.unconfirmed):
             if call.call_hash == body.call_hash:
                 del process.unconfirmed[index]
-                if body.status["stage"] == WorkStageStatus.RUNNING:
+                if stage == WorkStageStatus.RUNNING:
                     process.running_call = call
                 break
-        if body.status["stage"] in (WorkStageStatus.SUCCEEDED, WorkStageStatus.FAILED):
+        if stage in (WorkStageStatus.SUCCEEDED, WorkStageStatus.FAILED):
             process.running_call = None
-        status = body.status
-        if status["stage"] == WorkStageStatus.STOPPED:
-            # A stop ends whatever call is the latest from the flow's point of view.
-            apply_status(work, work._calls.get("latest_call_hash") or START_CALL_HASH, status)
-            return
-        apply_status(work, body.call_hash, status)
+        if stage == WorkStageStatus.STOPPED and self._is_idle_stop(work, process):
+            return []  # its exit records the stop for idleness
+        if stage == WorkStageStatus.STOPPED:
+            apply_to_latest(work, body.status)  # a stop ends whatever call is the latest from the flow's view
+        else:
+            apply_status(work, body.call_hash, body.status)
+        return [RunFlows(cause)]
 
-    def _on_exit(self, work: LightningWork, process: WorkProcessState, exit_event: ProcessExited) -> None:
-        latest = work._calls.get("latest_call_hash") or START_CALL_HASH
+    @_on_body.register(ProcessStarted)
+    def _process_started(self, body: ProcessStarted, work: LightningWork, process: WorkProcessState,
+                         cause: str) -> list[Instruction]:
+        process.pid = body.pid
+        process.launch = None
+        process.awaiting_capacity = False
+        return []
+
+    @_on_body.register(WorkCrashed)
+    def _work_crashed(self, body: WorkCrashed, work: LightningWork, process: WorkProcessState,
+                      cause: str) -> list[Instruction]:
+        process.crashed = True
+        return [FailApp(work.name, f"work {work.name} failed:\n{body.traceback.rstrip()}", cause), RunFlows(cause)]
+
+    @_on_body.register(InvalidEvent)
+    def _invalid_event(self, body: InvalidEvent, work: LightningWork, process: WorkProcessState,
+                       cause: str) -> list[Instruction]:
+        """The work broke the protocol's rules (refused at the edge): it fails with the reason and is stopped."""
+        if process.crashed or process.exited:
+            return []
+        process.crashed = True  # its exit, when it comes, changes nothing more
+        apply_to_latest(work, make_status(WorkStageStatus.FAILED, message=body.reason,
+                                          reason=WorkFailureReasons.INVALID_EVENT.value))
+        out: list[Instruction] = [StopWork(work.name, process.attempt, body.reason, self.stop_grace_s, cause=cause)]
+        if work.raise_exception:
+            out.append(FailApp(work.name, f"work {work.name} failed: {body.reason}", cause))
+        return [*out, RunFlows(cause)]
+
+    @_on_body.register(ProcessExited)
+    def _process_exited(self, body: ProcessExited, work: LightningWork, process: WorkProcessState,
+                        cause: str) -> list[Instruction]:
+        if process.exited:
+            return []
+        process.exited = True
+        if self._is_idle_stop(work, process):
+            apply_to_latest(work, make_status(
+                WorkStageStatus.STOPPED, reason=WorkStopReasons.IDLE_TIMEOUT.value,
+                message=f"no call for {process.idle_timeout_s:g} s: its process {body.describe()}, releasing what it "
+                        "held; its next call starts it again"))
+            return [RunFlows(cause)]
         if process.stop_requested or work.has_stopped:
             last = work.status
             if last.stage != WorkStageStatus.STOPPED or last.reason == WorkStopReasons.PENDING:
-                reason = WorkStopReasons.KILLED if exit_event.signal == signal.SIGKILL else WorkStopReasons.SIGTERM_SIGNAL_HANDLER
-                apply_status(work, latest, make_status(WorkStageStatus.STOPPED, reason=reason.value,
-                                                       message=f"work process {exit_event.describe()}"))
-            return
+                reason = (WorkStopReasons.KILLED if body.signal == signal.SIGKILL
+                          else WorkStopReasons.SIGTERM_SIGNAL_HANDLER)
+                apply_to_latest(work, make_status(WorkStageStatus.STOPPED, reason=reason.value,
+                                                  message=f"work process {body.describe()}"))
+            return [RunFlows(cause)]
         if process.crashed:
-            return
-        self._process_lost(work, process, f"the process of work {work.name} {exit_event.describe()}",
-                           WorkFailureReasons.PROCESS_EXITED.value)
+            return [RunFlows(cause)]
+        return [*self._process_lost(work, process, f"the process of work {work.name} {body.describe()}",
+                                    WorkFailureReasons.PROCESS_EXITED.value, cause), RunFlows(cause)]
 
-    def on_works_lost(self, work: LightningWork, attempt: int, reason: str) -> bool:
-        """The agent of (work, attempt) has been gone past its grace period; whether anything changed."""
-        process = self.works.get(work.name)
-        if process is None or process.attempt != attempt or process.exited:
-            return False
-        process.exited = True
-        self._process_lost(work, process, f"work {work.name} lost: {reason}", WorkFailureReasons.AGENT_LOST.value)
-        return True
+    @staticmethod
+    def _is_idle_stop(work: LightningWork, process: WorkProcessState) -> bool:
+        """Whether the process is stopping for idleness only (the flow did not stop the work meanwhile)."""
+        return process.idle_stopped and not is_stopped_for_good(work)
 
-    def _process_lost(self, work: LightningWork, process: WorkProcessState, message: str, reason: str) -> None:
+    def _process_lost(self, work: LightningWork, process: WorkProcessState, message: str, reason: str,
+                      cause: str) -> list[Instruction]:
         """Start the work again elsewhere when its restart policy allows it, else fail it with ``reason``."""
         if work.restart_policy.allows(process.attempt - 1):
             calls = [c for c in (process.running_call, *process.unconfirmed) if c is not None]
-            successor = self._ensure_process(work, start_action=not calls)
+            successor, launched = self._ensure_process(work, start_action=not calls, cause=cause)
+            again: list[Instruction] = []
             for call in calls:
                 successor.calls_sent += 1
-                again = dataclasses.replace(call, attempt=successor.attempt, call_seq=successor.calls_sent, vars={})
-                successor.unconfirmed.append(again)
-                self.commands.append(again)
-            log.warning("work_restarted", work_name=work.name, attempt=successor.attempt, reason=message)
-            return
-        latest = work._calls.get("latest_call_hash") or START_CALL_HASH
-        apply_status(work, latest, make_status(WorkStageStatus.FAILED, message=message, reason=reason))
+                resent = dataclasses.replace(call, attempt=successor.attempt, call_seq=successor.calls_sent, vars={},
+                                             cause=cause)
+                successor.unconfirmed.append(resent)
+                again.append(resent)
+            log.warning("work_restarted", work_name=work.name, attempt=successor.attempt, reason=message, cause=cause)
+            return [*launched, *again]
+        apply_to_latest(work, make_status(WorkStageStatus.FAILED, message=message, reason=reason))
         if work.raise_exception:
-            self.failure = AppFailure(work.name, f"work {work.name} failed: {message}")
+            return [FailApp(work.name, f"work {work.name} failed: {message}", cause)]
+        return []
 
 
-log = structlog.get_logger(component="runtime")
+class FlowActions(Runtime):
+    """Plugs the flow runtime into the SDK: a flow's ``work.run/start/stop`` becomes a stimulus, and what the
+    runtime answers goes to ``emit`` (the loop's outgoing instructions)."""
 
+    def __init__(self, runtime: FlowRuntime, emit: Callable[[list[Instruction]], None]) -> None:
+        self._runtime = runtime
+        self._emit = emit
 
-def resource_request(work: LightningWork) -> ResourceRequest:
-    """What ``work`` needs from an agent: its GPUs (by count or by name, e.g. "gpu"), labels, and only explicit
-    CPUs and memory (named sizes such as "cpu-small" were cloud instance types and reserve nothing here)."""
-    compute = work.cloud_compute
-    wanted = compute.resource_request()
-    return ResourceRequest(
-        gpus=int(wanted["gpus"]),
-        cpus=float(wanted["cpus"]) if compute.cpus is not None else 0.0,
-        memory_bytes=int(wanted["memory_bytes"]) if compute.memory is not None else 0,
-        labels=dict(wanted["labels"]),
-    )
+    def dispatch_call(self, work: LightningWork, call_hash: str, args: tuple, kwargs: dict) -> None:
+        """Send a call of ``work`` (its pending status is already recorded)."""
+        self._emit(self._runtime.apply(FlowCalledWork(work, call_hash, tuple(args), dict(kwargs))))
 
+    def start_work(self, work: LightningWork) -> None:
+        """Start the process of ``work`` with the start action."""
+        self._emit(self._runtime.apply(FlowStartedWork(work)))
 
-def _sendable_vars(work: LightningWork) -> dict[str, Any]:
-    """The work's state attributes as the flow sees them, minus the ones the work cannot take back."""
-    return json.loads(to_json({n: work.__dict__[n] for n in work._state_names() if n != "_cloud_compute"}))
-
-
-def _init_args(work: LightningWork) -> dict[str, Any] | None:
-    """The work's constructor arguments as JSON, or None when they are not JSON (it cannot be rebuilt then)."""
-    args, kwargs = work.__dict__.get("_init_args", ((), {}))
-    try:
-        return json.loads(to_json({"args": list(args), "kwargs": kwargs}))
-    except (TypeError, ValueError):
-        return None
+    def stop_work(self, work: LightningWork) -> None:
+        """Stop the process of ``work``."""
+        self._emit(self._runtime.apply(FlowStoppedWork(work)))

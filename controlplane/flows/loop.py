@@ -25,9 +25,11 @@ from typing import Callable
 
 import structlog
 
-from lightning_ctl.controlplane.flows.checkpoint import Checkpoint, CheckpointError
-from lightning_ctl.controlplane.flows.flow_runtime import FlowRuntime
+from lightning_ctl.controlplane.errors import CheckpointError
+from lightning_ctl.controlplane.flows.checkpoint import Checkpoint
+from lightning_ctl.controlplane.flows.flow_runtime import FlowActions, FlowRuntime
 from lightning_ctl.controlplane.flows.queries import Query
+from lightning_ctl.controlplane.flows.stimuli import AppEnding, FailApp, FlowsRan, IdleCheck, Instruction, RunFlows
 from lightning_ctl.sdk._app import LightningApp
 from lightning_ctl.sdk._events import (
     AgentConnected,
@@ -90,10 +92,16 @@ class FlowLoop:
         self.inbox: queue.SimpleQueue[WorkEvent | PlacementPending | StopRequested] = queue.SimpleQueue()
         self._send_commands = send_commands
         self._on_end = on_end
-        self._works_by_name: dict[str, object] = {}
+        self._works_by_name: dict[str, LightningWork] = {}
+        self._outgoing: list[Command] = []
+        self._failure: FailApp | None = None
+        self._actions = FlowActions(runtime, self._take)
+        runtime.find_work = self._work
         self._last_ack = 0.0
         self._checkpoint = checkpoint
         self._checkpoint_error: CheckpointError | None = None
+        self._carried: list = []
+        """Items taken from the inbox after a stop request, left for the teardown."""
         self.ending = False
         """Set (by the flow thread) once the app is ending: its works are being stopped."""
         self._thread = threading.Thread(target=self._main, name="flow-loop", daemon=True)
@@ -104,7 +112,7 @@ class FlowLoop:
         self._thread.start()
 
     def _main(self) -> None:
-        set_runtime(self.runtime)
+        set_runtime(self._actions)
         ended = AppEnded(1, "internal error in the flow loop")
         try:
             try:
@@ -127,14 +135,15 @@ class FlowLoop:
             return ended
         has_update = True
         while True:
-            for item in self._drain(timeout_s=self._wait_s(has_update)):
+            batch = self._drain(timeout_s=self._wait_s(has_update))
+            for index, item in enumerate(batch):
                 if isinstance(item, StopRequested):
-                    self.app.stage = AppStage.STOPPING
-                    return AppEnded(item.exit_code, item.reason)
+                    return self._stop(item, batch[index + 1:])
                 has_update |= self._apply(item)
-            failed = self._failure()
+            failed = self._failed()
             if failed is not None:
                 return failed
+            has_update |= self._stop_idle_works()
             now = time.time()
             for flow in self.app.flows:
                 has_update |= flow._fire_due_schedules(now)
@@ -148,33 +157,44 @@ class FlowLoop:
     def _await_started(self, works: list[LightningWork]) -> AppEnded | None:
         """Let works started with the flow report in (on_start done) before the first run, as Lightning does.
 
-        Bounded by START_WAIT_S: a work still waiting for an agent with room does not hold the app back.
+        A work whose launch waits for room on the connected agents is not waited for: it never holds the others
+        back. Bounded by START_WAIT_S all the same (no agent may have joined yet, or one may be slow to start).
         """
         deadline = time.monotonic() + START_WAIT_S
-        while any(w.is_pending for w in works) and time.monotonic() < deadline:
-            for item in self._drain(timeout_s=max(0.0, min(0.05, deadline - time.monotonic()))):
+        while any(self._is_starting(w) for w in works) and time.monotonic() < deadline:
+            batch = self._drain(timeout_s=max(0.0, min(0.05, deadline - time.monotonic())))
+            for index, item in enumerate(batch):
                 if isinstance(item, StopRequested):
-                    self.app.stage = AppStage.STOPPING
-                    return AppEnded(item.exit_code, item.reason)
+                    return self._stop(item, batch[index + 1:])
                 if isinstance(item, Query):
                     item.run(self.app, self.runtime)
                     continue
                 self._apply(item)
             self._flush()
-            failed = self._failure()
+            failed = self._failed()
             if failed is not None:
                 return failed
         return None
 
-    def _failure(self) -> AppEnded | None:
+    def _stop(self, request: StopRequested, rest: list) -> AppEnded:
+        """The app is told to stop; what arrived after the request (events, another stop) is for the teardown."""
+        self._carried = rest
+        self.app.stage = AppStage.STOPPING
+        return AppEnded(request.exit_code, request.reason)
+
+    def _failed(self) -> AppEnded | None:
         """How the app ends if it failed: a work failed it, or its checkpoint cannot be written."""
         if self._checkpoint_error is not None:
             self.app.stage = AppStage.FAILED
             return AppEnded(1, f"the app stopped: {self._checkpoint_error}")
-        if self.runtime.failure is not None:
+        if self._failure is not None:
             self.app.stage = AppStage.FAILED
-            return AppEnded(1, self.runtime.failure.message)
+            return AppEnded(1, self._failure.message)
         return None
+
+    def _is_starting(self, work: LightningWork) -> bool:
+        """Whether ``work`` is on its way to an agent (or on one) and has not reported started yet."""
+        return work.is_pending and not self.runtime.is_awaiting_capacity(work.name)
 
     def _tick(self) -> tuple[AppEnded | None, bool]:
         """Run the root flow once; the end of the app if it ended, and whether to run again soon."""
@@ -199,11 +219,21 @@ class FlowLoop:
             flow._reset_schedules()
         flows = self.app.flows
         changed = len(flows) != len(before) or any(f._own_state_json() != b for f, b in zip(flows, before))
-        changed |= self.runtime.sync_running_works(self.app.works)
+        changed |= self._take(self.runtime.apply(FlowsRan(tuple(self.app.works), self.ticks)))
         self._flush()
         return ended, changed
 
+    def _stop_idle_works(self) -> bool:
+        """Once an idle work's timeout passed, let the runtime stop it; whether the flows should run again."""
+        deadline = self.runtime.next_idle_deadline()
+        if deadline is None or deadline > time.monotonic():
+            return False
+        return self._take(self.runtime.apply(IdleCheck()))
+
     def _wait_s(self, has_update: bool) -> float:
+        return min(self._pace_wait_s(has_update), self._idle_wait_s())
+
+    def _pace_wait_s(self, has_update: bool) -> float:
         if has_update:
             return TICK_INTERVAL_S
         if self.runtime.has_unsent_acks:
@@ -213,12 +243,19 @@ class FlowLoop:
             return max(0.0, min(min(next_times) - time.time(), _IDLE_WAIT_S))
         return _IDLE_WAIT_S
 
+    def _idle_wait_s(self) -> float:
+        """How long until an idle work's timeout passes (the runtime shares the loop's monotonic clock)."""
+        deadline = self.runtime.next_idle_deadline()
+        return _IDLE_WAIT_S if deadline is None else max(0.0, deadline - time.monotonic())
+
     def _drain(self, timeout_s: float) -> list[WorkEvent | PlacementPending | StopRequested]:
         """Block up to ``timeout_s`` for the first item, then take everything else that is waiting."""
-        try:
-            items = [self.inbox.get(timeout=timeout_s)]
-        except queue.Empty:
-            return []
+        items, self._carried = self._carried, []
+        if not items:
+            try:
+                items = [self.inbox.get(timeout=timeout_s)]
+            except queue.Empty:
+                return []
         while True:
             try:
                 items.append(self.inbox.get_nowait())
@@ -235,33 +272,40 @@ class FlowLoop:
         return [item for item in items if not isinstance(item, Query)]
 
     def _apply(self, event: WorkEvent | PlacementPending | AgentConnected | WorkLost | WorkUnreachable) -> bool:
+        """Apply what the asyncio side reported; whether the flows should run again."""
         if isinstance(event, WorkUnreachable):
             return False  # only the teardown waits on stops
+        run_flows = self._take(self.runtime.apply(event))
         if isinstance(event, AgentConnected):
-            self.runtime.on_agent_connected(event, self._work)
-            self._flush()
-            return False
-        work = self._work(event.work_name)
-        if work is None:
-            return False
-        if isinstance(event, PlacementPending):
-            return self.runtime.apply_pending(work, event)
-        if isinstance(event, WorkLost):
-            return self.runtime.on_works_lost(work, event.attempt, event.reason)
-        return self.runtime.apply_event(work, event)
+            self._flush()  # what the agent may have missed goes at once
+        return run_flows
 
-    def _work(self, name: str):  # noqa: ANN202 - LightningWork | None
+    def _take(self, instructions: list[Instruction]) -> bool:
+        """Route what the runtime answered: commands to the outgoing batch, a failure to the app's end; whether
+        the flows should run again."""
+        run_flows = False
+        for instruction in instructions:
+            if isinstance(instruction, RunFlows):
+                run_flows = True
+            elif isinstance(instruction, FailApp):
+                self._failure = self._failure or instruction
+            else:
+                self._outgoing.append(instruction)
+        return run_flows
+
+    def _work(self, name: str) -> LightningWork | None:
         work = self._works_by_name.get(name)
         if work is None:
             self._works_by_name = {w.name: w for w in self.app.works}
             work = self._works_by_name.get(name)
         return work
 
-    def _flush(self, force_acks: bool = False) -> None:
+    def _flush(self) -> None:
         """Hand the tick's commands to the I/O side; every ACK_INTERVAL_S, checkpoint, then acknowledge."""
-        outgoing: list[Command | EventsApplied] = list(self.runtime.take_commands())
+        outgoing: list[Command | EventsApplied] = list(self._outgoing)
+        self._outgoing = []
         now = time.monotonic()
-        if force_acks or now - self._last_ack >= ACK_INTERVAL_S:
+        if now - self._last_ack >= ACK_INTERVAL_S:
             self._last_ack = now
             if self.save_checkpoint():  # before the acks: an acknowledged event is never lost
                 outgoing.extend(self.runtime.take_acks())
@@ -289,23 +333,28 @@ class FlowLoop:
     def _teardown(self, ended: AppEnded) -> None:
         """Stop every live work and wait (bounded) for their processes to exit, applying their last events.
 
-        Works whose agent cannot be reached are not waited for: they are named, as are those that did not exit
-        in time.
+        A stop request meanwhile (a second Ctrl-C, or a first one while the app ends by itself) kills the works
+        still running at once, naming them. Works whose agent cannot be reached are not waited for: they are named,
+        as are those that did not exit in time.
         """
         self.ending = True
         grace_s = self.runtime.stop_grace_s
-        live = set(self.runtime.stop_all("the app is ending", grace_s))
+        live = set(self.runtime.running_work_names())
+        self._take(self.runtime.apply(AppEnding("the app is ending", grace_s)))
         unreachable: dict[str, str] = {}
         self._flush()
         deadline = time.monotonic() + grace_s + _TEARDOWN_MARGIN_S
         while live and time.monotonic() < deadline:
             for item in self._drain(timeout_s=min(0.2, max(0.0, deadline - time.monotonic()))):
-                if isinstance(item, WorkUnreachable):
+                if isinstance(item, StopRequested):
+                    self._kill(item.reason, live)
+                    deadline = min(deadline, time.monotonic() + _TEARDOWN_MARGIN_S)
+                elif isinstance(item, WorkUnreachable):
                     process = self.runtime.works.get(item.work_name)
                     if item.work_name in live and process is not None and process.attempt == item.attempt:
                         live.discard(item.work_name)
                         unreachable[item.work_name] = item.reason
-                elif not isinstance(item, StopRequested):
+                else:
                     self._apply(item)
                     if isinstance(item, WorkEvent) and isinstance(item.body, ProcessExited):
                         live.discard(item.work_name)
@@ -318,6 +367,11 @@ class FlowLoop:
         self.save_checkpoint()
         sys.stdout.flush()
 
+    def _kill(self, reason: str, live: set[str]) -> None:
+        """The app is told to stop while it is ending: the works still running are killed now (no grace)."""
+        log.warning("works_killed", works=sorted(live), reason=f"{reason} during shutdown")
+        self._take(self.runtime.apply(AppEnding(f"{reason}: stopping now", 0.0)))
+        self._flush()
 
 def _internal_error(exc: BaseException) -> AppEnded:
     """The end of an app whose flow thread failed on our side (the traceback only at --log-level debug)."""

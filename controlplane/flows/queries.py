@@ -16,7 +16,7 @@ import asyncio
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Callable, TypeVar
 
-from lightning_ctl.sdk.errors import LightningError
+from lightning_ctl.controlplane.errors import AppEndedError, FlowBusyError
 
 if TYPE_CHECKING:
     from lightning_ctl.controlplane.flows.flow_runtime import FlowRuntime
@@ -26,14 +26,6 @@ T = TypeVar("T")
 
 QUERY_TIMEOUT_S = 5.0
 """How long the flow thread may take to answer (it answers between ticks; a flow's run() may be slow)."""
-
-
-class AppEndedError(LightningError):
-    """The app has ended (or is not running yet): the flow thread answers no more queries."""
-
-
-class FlowBusyError(LightningError):
-    """The flow thread did not answer in time: a flow's ``run()`` is taking long."""
 
 
 @dataclass(frozen=True)

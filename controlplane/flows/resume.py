@@ -11,12 +11,8 @@ from dataclasses import dataclass
 
 import structlog
 
-from lightning_ctl.controlplane.flows.checkpoint import (
-    Checkpoint,
-    CheckpointCorruptError,
-    SavedRun,
-    move_aside,
-)
+from lightning_ctl.controlplane.errors import CheckpointCorruptError
+from lightning_ctl.controlplane.flows.checkpoint import Checkpoint, SavedRun, move_aside
 from lightning_ctl.controlplane.flows.flow_runtime import FlowRuntime
 from lightning_ctl.controlplane.home import app_home
 from lightning_ctl.sdk._app import LightningApp

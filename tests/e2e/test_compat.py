@@ -140,19 +140,20 @@ def test_app_that_also_trains_with_a_real_pytorch_lightning(tag, tmp_path) -> No
 def test_compat_app_on_a_remote_agent(tag, tmp_path) -> None:
     """A compat app placed on a remote agent succeeds: its work processes, which run from the shipped copy of
     the app folder, resolve the lightning.app imports too."""
-    port, token = free_port(), uuid.uuid4().hex
+    port, token, join_token = free_port(), uuid.uuid4().hex, uuid.uuid4().hex
     work_dir, state_dir = tmp_path / "work", tmp_path / "state"
     work_dir.mkdir()
     state_dir.mkdir()
     control_plane = AppProcess(
         COMPAT_APPS / "dynamic_works.py", "--no-local-agent", "--port", str(port), "--token", token,
+        "--join-token", join_token,
         "--stop-grace", "2", env={TAG_VAR: tag},
     )
     with open(tmp_path / "agent.out", "wb") as agent_out:
         agent = subprocess.Popen(
             [LIGHTNING_AGENT, "--control-plane", f"127.0.0.1:{port}", "--work-dir", str(work_dir),
              "--state-dir", str(state_dir), "--log-level", "warning"],
-            env={**os.environ, "LIGHTNING_CTL_TOKEN": token, TAG_VAR: tag},
+            env={**os.environ, "LIGHTNING_AGENT_JOIN_TOKEN": join_token, TAG_VAR: tag},
             stdin=subprocess.DEVNULL, stdout=agent_out, stderr=subprocess.STDOUT, start_new_session=True,
         )
     try:
@@ -173,3 +174,18 @@ def test_compat_app_on_a_remote_agent(tag, tmp_path) -> None:
         except ProcessLookupError:
             pass
         agent.wait(timeout=10)
+
+
+@pytest.mark.e2e
+@pytest.mark.parametrize("args, expected", [
+    ((), "FLOW cpu-small WORK cpu-small "),
+    (("--", "--use_gpu"), "FLOW cpu-medium WORK cpu-medium --use_gpu"),
+    (("--app_args", "--use_gpu"), "FLOW cpu-medium WORK cpu-medium --use_gpu"),
+])
+def test_app_arguments_reach_the_app_file_in_every_process(tag: str, args: tuple[str, ...], expected: str) -> None:
+    """An app file that parses its own command line at module level (the former framework's argparse example) sees
+    [APP_FILE, APP_ARG...] in the control plane and in its work's process."""
+    run = run_app(COMPAT_APPS / "argparse_app.py", "--stop-grace", "2", *args, timeout_s=TIMEOUT_S,
+                  env={TAG_VAR: tag})
+    assert run.exit_code == 0, f"{run.stdout}\n{run.stderr}"
+    assert expected in run.stdout.splitlines()

@@ -423,3 +423,28 @@ def test_tls_app_is_reached_locally_and_with_a_client_certificate(tmp_path: Path
     finally:
         process.kill_all()
         kill_tagged(tag)
+
+
+@pytest.mark.e2e
+def test_logs_after_the_app_ended_reads_the_local_agents_files(tmp_path: Path) -> None:
+    """Once the app has ended, `logs` prints its works' output from the local agent's files (with WORK, --tail),
+    says on stderr whose output it is, and names what is missing when nothing is kept."""
+    home = tmp_path / "home"
+    never = ctl(home, "logs")
+    assert never.returncode == 3 and "none has run here" in never.stderr
+    process = AppProcess(APPS / "counter.py", "--stop-grace", "2", env={"HOME": str(home)})
+    try:
+        assert process.wait(TIMEOUT_S).exit_code == 0
+    finally:
+        process.kill_all()
+    every = ctl(home, "logs")
+    assert every.returncode == 0, every.stderr
+    assert every.stdout.splitlines() == [f"root.counter | count is {i}" for i in range(1, 6)]
+    assert "counter.py is not running" in every.stderr
+    assert ctl(home, "logs", "counter", "--tail", "2").stdout.splitlines() == [
+        "root.counter | count is 4", "root.counter | count is 5"]
+    assert ctl(home, "logs", "--app", str(APPS / "counter.py"), "--json").stdout.count('"work": "root.counter"') == 5
+    other = ctl(home, "logs", "--app", str(tmp_path / "other.py"))
+    assert other.returncode == 3 and "other.py has not run on this machine" in other.stderr
+    unknown = ctl(home, "logs", "nope")
+    assert unknown.returncode == 2 and "no work is named 'nope'" in unknown.stderr

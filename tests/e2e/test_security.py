@@ -43,20 +43,33 @@ def handshake_failures(cp: ControlPlane, reason: str = "") -> int:
 
 
 @pytest.mark.e2e
-@pytest.mark.parametrize("token", ["not-the-token", None], ids=["wrong-token", "no-token"])
-def test_agent_without_the_right_token_is_refused(cluster: Cluster, token: str | None) -> None:
-    """An agent with a wrong token, or none, exits with code 4 naming the token, and no work runs."""
+@pytest.mark.parametrize("token", ["not-the-join-token", "OPERATOR"], ids=["wrong-token", "operator-token"])
+def test_agent_without_a_valid_join_token_is_refused(cluster: Cluster, token: str) -> None:
+    """An agent with a wrong join token, or with the operator's token, exits with code 4 saying why, and no work
+    runs (the operator's token is not an agent's key)."""
     cp = cluster.control_plane(APPS / "never_placed.py")
     cp.wait_for_line("WAITING")
+    token = cluster.token if token == "OPERATOR" else token
     intruder = cluster.agent("intruder", *AGENT_ARGS, token=token, may_exit=True)
     assert intruder.wait_exit(15) == 4, intruder.output()
-    assert any("token" in line and "refused" in line for line in intruder.stderr_lines), intruder.output()
+    refusal = " ".join(intruder.lines_with("registration_refused"))
+    expected = "unknown token" if token != cluster.token else "the operator's token cannot act as an agent"
+    assert expected in refusal, intruder.output()
     assert connected_names(cp) == [], cp.output()
     cp.signal(signal.SIGINT)
     run = cp.wait(15)
     assert run.exit_code == 130, cluster.output()
     assert "WORK RAN" not in run.stdout and "WORK_STARTED" not in run.stdout, run.stdout
     assert intruder.bundles() == [], "a refused agent was sent the app's code"
+
+
+@pytest.mark.e2e
+def test_agent_without_any_credential_is_a_usage_error(cluster: Cluster) -> None:
+    """An agent that never joined and is given no join token exits with code 2, saying how to get one."""
+    cluster.control_plane(APPS / "never_placed.py").wait_for_line("WAITING")
+    agent = cluster.agent("nothing", *AGENT_ARGS, token=None, may_exit=True)
+    assert agent.wait_exit(15) == 2, agent.output()
+    assert "--join-token" in agent.stderr and "lightning-ctl agents join-token" in agent.stderr, agent.output()
 
 
 @pytest.mark.e2e

@@ -2,8 +2,8 @@
 ``lightning-agent`` processes joining it, each with its output captured and all of them killed at teardown.
 
     def test_x(cluster):                                   # the fixture (import it into the test module)
-        cp = cluster.control_plane(APPS / "app.py")        # --no-local-agent --port 0 --token <cluster.token>
-        a = cluster.agent("a", "--gpus", "0,1")            # joins cp; work and state dirs under tmp_path/agent-a
+        cp = cluster.control_plane(APPS / "app.py")        # --no-local-agent --port 0 --token T --join-token J
+        a = cluster.agent("a", "--gpus", "0,1")            # joins cp with J; work, state dirs under tmp_path/agent-a
         run = cp.wait(20)                                  # AppRun: exit code, stdout, stderr
         assert a.owns_bundle_folder(cwd_a_work_printed)    # ran from a code bundle this agent unpacked
 
@@ -29,6 +29,7 @@ from typing import IO, Callable, Iterator, Sequence, TypeVar
 import psutil
 import pytest
 
+from lightning_ctl.sdk._cli_values import CREDENTIAL_VARIABLES
 from tests.helpers import wait_until
 from tests.helpers.console import assert_no_internal_errors
 from tests.helpers.processes import LIGHTNING_AGENT, LIGHTNING_CTL, AppRun
@@ -44,7 +45,7 @@ T = TypeVar("T")
 def _base_env(extra: dict[str, str] | None, drop: Sequence[str] = ()) -> dict[str, str]:
     """This process's environment without variables that would silently change the CLIs' options."""
     env = {k: v for k, v in os.environ.items()
-           if not k.startswith("LIGHTNING_AGENT_") and k != "LIGHTNING_CTL_TOKEN" and k not in drop}
+           if not k.startswith("LIGHTNING_AGENT_") and k not in CREDENTIAL_VARIABLES and k not in drop}
     env["PYTHONDONTWRITEBYTECODE"] = "1"  # no __pycache__ in the repository's app folders
     env.update(extra or {})
     return env
@@ -156,9 +157,13 @@ class ControlPlane(CapturedProcess):
     """``lightning-ctl run APP --no-local-agent --log-level info``: works run on remote agents only."""
 
     def __init__(self, app_file: str | Path, *args: str, token: str | None, env: dict[str, str],
-                 cwd: str | Path, wrapper: Sequence[str] = ()) -> None:
+                 cwd: str | Path, wrapper: Sequence[str] = (), join_token: str | None = None,
+                 local_agent: bool = False) -> None:
         token_args = ["--token", token] if token is not None else []
-        super().__init__([*wrapper, LIGHTNING_CTL, "run", str(app_file), "--no-local-agent", "--log-level", "info",
+        if join_token is not None:
+            token_args += ["--join-token", join_token]
+        local = [] if local_agent else ["--no-local-agent"]
+        super().__init__([*wrapper, LIGHTNING_CTL, "run", str(app_file), *local, "--log-level", "info",
                           *token_args, *args], env, cwd)
         self._address: str | None = None
 
@@ -193,10 +198,13 @@ class ControlPlane(CapturedProcess):
 
 
 class AgentProcess(CapturedProcess):
-    """``lightning-agent`` with its own ``--work-dir`` and ``--state-dir`` under ``root/agent-<name>``."""
+    """``lightning-agent`` with its own ``--work-dir`` and ``--state-dir`` under ``root/agent-<name>``, or, with
+    ``own_home=False``, as a user starts it: no ``--name``, ``--work-dir`` nor ``--state-dir`` (the defaults under
+    HOME, shared with the other agents of the machine; ``name`` is then only the test's label)."""
 
     def __init__(self, address: str, name: str, root: Path, *args: str, token: str | None, env: dict[str, str],
-                 wrapper: Sequence[str] = (), may_exit: bool = False) -> None:
+                 wrapper: Sequence[str] = (), may_exit: bool = False, own_home: bool = True) -> None:
+        """Start the agent; ``token`` is the join token it registers with the first time (None: none)."""
         self.name = name
         self.root = root / f"agent-{name}"
         self.may_exit = may_exit
@@ -204,10 +212,10 @@ class AgentProcess(CapturedProcess):
         self.work_dir = self.root / "work"
         self.state_dir = self.root / "state"
         if token is not None:
-            env = {**env, "LIGHTNING_CTL_TOKEN": token}
-        super().__init__([*wrapper, LIGHTNING_AGENT, "--control-plane", address, "--name", name,
-                          "--work-dir", str(self.work_dir), "--state-dir", str(self.state_dir), *args],
-                         env, root)
+            env = {**env, "LIGHTNING_AGENT_JOIN_TOKEN": token}
+        home_args = ["--name", name, "--work-dir", str(self.work_dir), "--state-dir", str(self.state_dir)]
+        super().__init__([*wrapper, LIGHTNING_AGENT, "--control-plane", address, *(home_args if own_home else []),
+                          *args], env, root)
 
     @property
     def bundle_roots(self) -> tuple[Path, ...]:
@@ -232,6 +240,9 @@ class Cluster:
     def __init__(self, root: Path) -> None:
         self.root = root
         self.token = secrets.token_urlsafe(24)
+        """The operator's token of the cluster's control planes."""
+        self.join_token = secrets.token_urlsafe(24)
+        """The join token agents register with (``--join-token`` of the control planes)."""
         self.tag = uuid.uuid4().hex
         self.processes: list[CapturedProcess] = []
         self.control_planes: list[ControlPlane] = []
@@ -249,8 +260,10 @@ class Cluster:
 
     def control_plane(self, app_file: str | Path, *args: str, token: str | None | object = _DEFAULT,
                       env: dict[str, str] | None = None, drop_env: Sequence[str] = (),
-                      wrapper: Sequence[str] = (), stop_grace: float | None = 2.0) -> ControlPlane:
-        """Start ``lightning-ctl run app_file --no-local-agent`` (any free port unless ``--port`` is in args).
+                      wrapper: Sequence[str] = (), stop_grace: float | None = 2.0,
+                      join_token: str | None | object = _DEFAULT, local_agent: bool = False) -> ControlPlane:
+        """Start ``lightning-ctl run app_file --no-local-agent`` (any free port unless ``--port`` is in args; with
+        ``local_agent``, its own local agent too).
 
         Works get ``stop_grace`` seconds to stop when the app ends (as in ``tests.e2e.test_runtime``), so a work
         slow to stop costs a test seconds, not a timeout; None keeps lightning-ctl's default (30 s).
@@ -260,22 +273,26 @@ class Cluster:
         if stop_grace is not None and "--stop-grace" not in args:
             args = (*args, "--stop-grace", f"{stop_grace:g}")
         token = self.token if token is _DEFAULT else token
+        join_token = self.join_token if join_token is _DEFAULT else join_token
         process = ControlPlane(app_file, *args, token=token, env=self.env(env, drop_env),  # type: ignore[arg-type]
-                               cwd=self.root, wrapper=wrapper)
+                               cwd=self.root, wrapper=wrapper, join_token=join_token,  # type: ignore[arg-type]
+                               local_agent=local_agent)
         self.processes.append(process)
         self.control_planes.append(process)
         return process
 
     def agent(self, name: str, *args: str, control_plane: ControlPlane | str | None = None,
               token: str | None | object = _DEFAULT, env: dict[str, str] | None = None,
-              wrapper: Sequence[str] = (), may_exit: bool = False) -> AgentProcess:
-        """Start ``lightning-agent --name name`` joining ``control_plane`` (default: the last one started)."""
+              wrapper: Sequence[str] = (), may_exit: bool = False, own_home: bool = True) -> AgentProcess:
+        """Start ``lightning-agent --name name`` joining ``control_plane`` (default: the last one started) with the
+        cluster's join token (or ``token``); ``own_home=False`` starts it without name and folders, as a user would
+        (see :class:`AgentProcess`)."""
         if control_plane is None:
             control_plane = self.control_planes[-1]
         address = control_plane if isinstance(control_plane, str) else control_plane.loopback_address
-        token = self.token if token is _DEFAULT else token
+        token = self.join_token if token is _DEFAULT else token
         process = AgentProcess(address, name, self.root, *args, token=token,  # type: ignore[arg-type]
-                               env=self.env(env), wrapper=wrapper, may_exit=may_exit)
+                               env=self.env(env), wrapper=wrapper, may_exit=may_exit, own_home=own_home)
         self.processes.append(process)
         self.agents.append(process)
         return process

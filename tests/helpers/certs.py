@@ -28,6 +28,9 @@ class TestCerts:
     client_cert: Path
     """A client certificate signed by the CA (for mutual TLS)."""
     client_key: Path
+    other_client_cert: Path
+    """Another client certificate signed by the CA (a second machine)."""
+    other_client_key: Path
     rogue_client_cert: Path
     """A client certificate signed by another CA, which the control plane must not accept."""
     rogue_client_key: Path
@@ -69,6 +72,8 @@ def make_certs(folder: Path, server_ips: tuple[str, ...] = ("127.0.0.1",)) -> Te
                                          "basicConstraints=critical,CA:FALSE\n")
     client_ext = "extendedKeyUsage=clientAuth\nbasicConstraints=critical,CA:FALSE\n"
     client = _leaf(folder, "client", ca, client_ext)
+    other = _leaf(folder, "other-client", ca, client_ext)
     rogue = _leaf(folder, "rogue-client", rogue_ca, client_ext)
     return TestCerts(ca=ca[0], server_cert=server[0], server_key=server[1], client_cert=client[0],
-                     client_key=client[1], rogue_client_cert=rogue[0], rogue_client_key=rogue[1])
+                     client_key=client[1], other_client_cert=other[0], other_client_key=other[1],
+                     rogue_client_cert=rogue[0], rogue_client_key=rogue[1])

@@ -33,14 +33,18 @@ heavy = sorted(
 print(json.dumps({{"elapsed_ms": elapsed_ms, "heavy": heavy}}))
 """
 
-# Modules allowed to import the generated protos.lightning pb2 modules (the edge), relative to the repository.
+# Modules allowed to import the generated protos.lightning pb2 modules (the edge), relative to the repository: the
+# codec, the control plane's servicers and clients, the agent's stream and its storage client, and the work
+# process's socket client. The agent's daemon and supervisors relay work events as opaque bytes and serve storage
+# requests as plain types.
 PB2_EDGE = (
-    "protos/codec.py",
+    "protos/codec/",
     "controlplane/api/",
     "agent/session.py",
-    "agent/daemon.py",
-    "agent/supervisor.py",
-    "agent/runner/",
+    "agent/transfer.py",
+    "agent/work_storage.py",
+    "agent/runner/connection.py",
+    "agent/runner/unacked.py",
 )
 
 
@@ -150,7 +154,7 @@ class TestPackageBoundaries:
         assert imports_package(names, "agent") == ["lightning_ctl.agent.session"]
 
 
-ASYNC_SIDE = ("agents", "api", "output")
+ASYNC_SIDE = ("agents", "api", "output", "storage")
 """The control plane's asyncio side; ``flows/`` (the flow thread) meets it only through queues and queries."""
 BRIDGE = ("lightning_ctl.controlplane.flows.queries",)
 """What the asyncio side may use of ``flows/``: the query box that hands questions to the flow thread."""
@@ -171,3 +175,49 @@ class TestControlPlaneSubpackages:
         """agents/, api/ and output/ use nothing of flows/ but the query box."""
         flows = imports_package(imported_modules(path), "controlplane.flows")
         assert [n for n in flows if not n.startswith(BRIDGE)] == []
+
+
+def runtime_imports(path: Path) -> set[str]:
+    """Modules ``path`` imports when it runs (anywhere, functions included), leaving out ``if TYPE_CHECKING:``."""
+    tree = ast.parse(path.read_text(), filename=str(path))
+    skipped = {
+        id(child)
+        for node in ast.walk(tree)
+        if isinstance(node, ast.If) and getattr(node.test, "id", getattr(node.test, "attr", "")) == "TYPE_CHECKING"
+        for stmt in node.body
+        for child in ast.walk(stmt)
+    }
+    names: set[str] = set()
+    for node in ast.walk(tree):
+        if id(node) in skipped:
+            continue
+        if isinstance(node, ast.Import):
+            names.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+            names.add(node.module)
+            names.update(f"{node.module}.{alias.name}" for alias in node.names)
+    return names
+
+
+def test_sdk_modules_import_each_other_without_cycles() -> None:
+    """No SDK module imports, at run time, one that imports it back (flows, works and structures are told apart
+    through their common base class, not by importing each other)."""
+    modules = {f"lightning_ctl.sdk.{p.stem}" if p.stem != "__init__" else "lightning_ctl.sdk": p
+               for p in source_files("sdk")}
+    graph = {name: {m for m in runtime_imports(path) if m in modules and m != name} for name, path in modules.items()}
+    graph["lightning_ctl.sdk"] = set()  # the package re-exports its modules; it is nobody's dependency
+
+    def cycle_from(start: str) -> list[str] | None:
+        stack, seen = [(start, [start])], set()
+        while stack:
+            node, path = stack.pop()
+            for nxt in graph[node]:
+                if nxt == start:
+                    return [*path, start]
+                if nxt not in seen:
+                    seen.add(nxt)
+                    stack.append((nxt, [*path, nxt]))
+        return None
+
+    cycles = [cycle for name in sorted(graph) if (cycle := cycle_from(name))]
+    assert cycles == [], " -> ".join(cycles[0])

@@ -1,4 +1,5 @@
 from lightning_ctl.protos.lightning.v1 import events_pb2 as _events_pb2
+from lightning_ctl.protos.lightning.v1 import storage_pb2 as _storage_pb2
 from google.protobuf.internal import containers as _containers
 from google.protobuf import descriptor as _descriptor
 from google.protobuf import message as _message
@@ -107,12 +108,18 @@ class AgentMessage(_message.Message):
     def __init__(self, register: _Optional[_Union[Register, _Mapping]] = ..., heartbeat: _Optional[_Union[Heartbeat, _Mapping]] = ..., events: _Optional[_Union[WorkEvents, _Mapping]] = ...) -> None: ...
 
 class Welcome(_message.Message):
-    __slots__ = ("session_id", "heartbeat_interval_s")
+    __slots__ = ("session_id", "heartbeat_interval_s", "agent_credential", "max_attribute_bytes", "protocol_version")
     SESSION_ID_FIELD_NUMBER: _ClassVar[int]
     HEARTBEAT_INTERVAL_S_FIELD_NUMBER: _ClassVar[int]
+    AGENT_CREDENTIAL_FIELD_NUMBER: _ClassVar[int]
+    MAX_ATTRIBUTE_BYTES_FIELD_NUMBER: _ClassVar[int]
+    PROTOCOL_VERSION_FIELD_NUMBER: _ClassVar[int]
     session_id: str
     heartbeat_interval_s: float
-    def __init__(self, session_id: _Optional[str] = ..., heartbeat_interval_s: _Optional[float] = ...) -> None: ...
+    agent_credential: str
+    max_attribute_bytes: int
+    protocol_version: int
+    def __init__(self, session_id: _Optional[str] = ..., heartbeat_interval_s: _Optional[float] = ..., agent_credential: _Optional[str] = ..., max_attribute_bytes: _Optional[int] = ..., protocol_version: _Optional[int] = ...) -> None: ...
 
 class LaunchWork(_message.Message):
     __slots__ = ("work_name", "attempt", "app_path", "vars_json", "env", "start_action", "stop_grace_s", "work_class", "init_args_json", "gpu_indices", "bundle_digest", "app_relpath")
@@ -172,16 +179,18 @@ class EventAck(_message.Message):
     def __init__(self, work_name: _Optional[str] = ..., attempt: _Optional[int] = ..., seq: _Optional[int] = ...) -> None: ...
 
 class Command(_message.Message):
-    __slots__ = ("launch", "call", "update", "stop")
+    __slots__ = ("launch", "call", "update", "stop", "upload")
     LAUNCH_FIELD_NUMBER: _ClassVar[int]
     CALL_FIELD_NUMBER: _ClassVar[int]
     UPDATE_FIELD_NUMBER: _ClassVar[int]
     STOP_FIELD_NUMBER: _ClassVar[int]
+    UPLOAD_FIELD_NUMBER: _ClassVar[int]
     launch: LaunchWork
     call: _events_pb2.RunCall
     update: _events_pb2.UpdateVars
     stop: StopWork
-    def __init__(self, launch: _Optional[_Union[LaunchWork, _Mapping]] = ..., call: _Optional[_Union[_events_pb2.RunCall, _Mapping]] = ..., update: _Optional[_Union[_events_pb2.UpdateVars, _Mapping]] = ..., stop: _Optional[_Union[StopWork, _Mapping]] = ...) -> None: ...
+    upload: _storage_pb2.UploadArtifact
+    def __init__(self, launch: _Optional[_Union[LaunchWork, _Mapping]] = ..., call: _Optional[_Union[_events_pb2.RunCall, _Mapping]] = ..., update: _Optional[_Union[_events_pb2.UpdateVars, _Mapping]] = ..., stop: _Optional[_Union[StopWork, _Mapping]] = ..., upload: _Optional[_Union[_storage_pb2.UploadArtifact, _Mapping]] = ...) -> None: ...
 
 class Commands(_message.Message):
     __slots__ = ("commands",)
@@ -201,14 +210,30 @@ class OutputAck(_message.Message):
     stderr_offset: int
     def __init__(self, work_name: _Optional[str] = ..., attempt: _Optional[int] = ..., stdout_offset: _Optional[int] = ..., stderr_offset: _Optional[int] = ...) -> None: ...
 
+class EventRejected(_message.Message):
+    __slots__ = ("work_name", "attempt", "seq", "code", "message")
+    WORK_NAME_FIELD_NUMBER: _ClassVar[int]
+    ATTEMPT_FIELD_NUMBER: _ClassVar[int]
+    SEQ_FIELD_NUMBER: _ClassVar[int]
+    CODE_FIELD_NUMBER: _ClassVar[int]
+    MESSAGE_FIELD_NUMBER: _ClassVar[int]
+    work_name: str
+    attempt: int
+    seq: int
+    code: str
+    message: str
+    def __init__(self, work_name: _Optional[str] = ..., attempt: _Optional[int] = ..., seq: _Optional[int] = ..., code: _Optional[str] = ..., message: _Optional[str] = ...) -> None: ...
+
 class ControlMessage(_message.Message):
-    __slots__ = ("welcome", "commands", "ack", "output_ack")
+    __slots__ = ("welcome", "commands", "ack", "output_ack", "rejected")
     WELCOME_FIELD_NUMBER: _ClassVar[int]
     COMMANDS_FIELD_NUMBER: _ClassVar[int]
     ACK_FIELD_NUMBER: _ClassVar[int]
     OUTPUT_ACK_FIELD_NUMBER: _ClassVar[int]
+    REJECTED_FIELD_NUMBER: _ClassVar[int]
     welcome: Welcome
     commands: Commands
     ack: EventAck
     output_ack: OutputAck
-    def __init__(self, welcome: _Optional[_Union[Welcome, _Mapping]] = ..., commands: _Optional[_Union[Commands, _Mapping]] = ..., ack: _Optional[_Union[EventAck, _Mapping]] = ..., output_ack: _Optional[_Union[OutputAck, _Mapping]] = ...) -> None: ...
+    rejected: EventRejected
+    def __init__(self, welcome: _Optional[_Union[Welcome, _Mapping]] = ..., commands: _Optional[_Union[Commands, _Mapping]] = ..., ack: _Optional[_Union[EventAck, _Mapping]] = ..., output_ack: _Optional[_Union[OutputAck, _Mapping]] = ..., rejected: _Optional[_Union[EventRejected, _Mapping]] = ...) -> None: ...

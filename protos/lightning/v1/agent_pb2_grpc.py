@@ -26,7 +26,9 @@ if _version_not_supported:
 
 
 class AgentServiceStub:
-    """Missing associated documentation comment in .proto file."""
+    """Agents authenticate with `authorization: Bearer <credential>`: their own agent credential, or, to register the
+    first time, a join token (the welcome then carries the agent's new credential). The operator's token is refused.
+    """
 
     def __init__(self, channel):
         """Constructor.
@@ -47,18 +49,22 @@ class AgentServiceStub:
 
 
 class AgentServiceServicer:
-    """Missing associated documentation comment in .proto file."""
+    """Agents authenticate with `authorization: Bearer <credential>`: their own agent credential, or, to register the
+    first time, a join token (the welcome then carries the agent's new credential). The operator's token is refused.
+    """
 
     def Connect(self, request_iterator, context):
         """One stream per agent session: the agent registers first, then sends heartbeats and work events; the control
-        plane answers with a welcome, then commands.
+        plane answers with a welcome, then commands. A malformed message ends the stream with INVALID_ARGUMENT naming
+        it; a bad work event fails only its work (see EventRejected).
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
     def FetchBundle(self, request, context):
-        """The app's code as a gzip'd tar, in chunks, by content digest (what LaunchWork.bundle_digest names).
+        """The app's code as a gzip'd tar, in chunks, by content digest (what LaunchWork.bundle_digest names). Needs an
+        agent credential.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -86,7 +92,9 @@ def add_AgentServiceServicer_to_server(servicer, server):
 
  # This class is part of an EXPERIMENTAL API.
 class AgentService:
-    """Missing associated documentation comment in .proto file."""
+    """Agents authenticate with `authorization: Bearer <credential>`: their own agent credential, or, to register the
+    first time, a join token (the welcome then carries the agent's new credential). The operator's token is refused.
+    """
 
     @staticmethod
     def Connect(request_iterator,

@@ -26,7 +26,8 @@ if _version_not_supported:
 
 
 class AppServiceStub:
-    """Every RPC needs the app's token (`authorization: Bearer <token>`), like the agent service.
+    """Every RPC needs the operator's token (`authorization: Bearer <token>`); agent credentials and join tokens are
+    refused with PERMISSION_DENIED.
     """
 
     def __init__(self, channel):
@@ -65,10 +66,21 @@ class AppServiceStub:
                 request_serializer=lightning__ctl_dot_protos_dot_lightning_dot_v1_dot_app__pb2.ListAgentsRequest.SerializeToString,
                 response_deserializer=lightning__ctl_dot_protos_dot_lightning_dot_v1_dot_app__pb2.AgentList.FromString,
                 _registered_method=True)
+        self.IssueJoinToken = channel.unary_unary(
+                '/lightning.v1.AppService/IssueJoinToken',
+                request_serializer=lightning__ctl_dot_protos_dot_lightning_dot_v1_dot_app__pb2.IssueJoinTokenRequest.SerializeToString,
+                response_deserializer=lightning__ctl_dot_protos_dot_lightning_dot_v1_dot_app__pb2.JoinToken.FromString,
+                _registered_method=True)
+        self.RevokeAgent = channel.unary_unary(
+                '/lightning.v1.AppService/RevokeAgent',
+                request_serializer=lightning__ctl_dot_protos_dot_lightning_dot_v1_dot_app__pb2.RevokeAgentRequest.SerializeToString,
+                response_deserializer=lightning__ctl_dot_protos_dot_lightning_dot_v1_dot_app__pb2.RevokeAgentResponse.FromString,
+                _registered_method=True)
 
 
 class AppServiceServicer:
-    """Every RPC needs the app's token (`authorization: Bearer <token>`), like the agent service.
+    """Every RPC needs the operator's token (`authorization: Bearer <token>`); agent credentials and join tokens are
+    refused with PERMISSION_DENIED.
     """
 
     def GetStatus(self, request, context):
@@ -114,6 +126,21 @@ class AppServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def IssueJoinToken(self, request, context):
+        """A join token: what a new agent presents once to register and receive its own agent credential.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def RevokeAgent(self, request, context):
+        """Revoke an agent's credential (by name or id): its stream ends now, and it can neither reconnect nor join again
+        under that identity.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_AppServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -147,6 +174,16 @@ def add_AppServiceServicer_to_server(servicer, server):
                     request_deserializer=lightning__ctl_dot_protos_dot_lightning_dot_v1_dot_app__pb2.ListAgentsRequest.FromString,
                     response_serializer=lightning__ctl_dot_protos_dot_lightning_dot_v1_dot_app__pb2.AgentList.SerializeToString,
             ),
+            'IssueJoinToken': grpc.unary_unary_rpc_method_handler(
+                    servicer.IssueJoinToken,
+                    request_deserializer=lightning__ctl_dot_protos_dot_lightning_dot_v1_dot_app__pb2.IssueJoinTokenRequest.FromString,
+                    response_serializer=lightning__ctl_dot_protos_dot_lightning_dot_v1_dot_app__pb2.JoinToken.SerializeToString,
+            ),
+            'RevokeAgent': grpc.unary_unary_rpc_method_handler(
+                    servicer.RevokeAgent,
+                    request_deserializer=lightning__ctl_dot_protos_dot_lightning_dot_v1_dot_app__pb2.RevokeAgentRequest.FromString,
+                    response_serializer=lightning__ctl_dot_protos_dot_lightning_dot_v1_dot_app__pb2.RevokeAgentResponse.SerializeToString,
+            ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
             'lightning.v1.AppService', rpc_method_handlers)
@@ -156,7 +193,8 @@ def add_AppServiceServicer_to_server(servicer, server):
 
  # This class is part of an EXPERIMENTAL API.
 class AppService:
-    """Every RPC needs the app's token (`authorization: Bearer <token>`), like the agent service.
+    """Every RPC needs the operator's token (`authorization: Bearer <token>`); agent credentials and join tokens are
+    refused with PERMISSION_DENIED.
     """
 
     @staticmethod
@@ -311,6 +349,60 @@ class AppService:
             '/lightning.v1.AppService/ListAgents',
             lightning__ctl_dot_protos_dot_lightning_dot_v1_dot_app__pb2.ListAgentsRequest.SerializeToString,
             lightning__ctl_dot_protos_dot_lightning_dot_v1_dot_app__pb2.AgentList.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def IssueJoinToken(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/lightning.v1.AppService/IssueJoinToken',
+            lightning__ctl_dot_protos_dot_lightning_dot_v1_dot_app__pb2.IssueJoinTokenRequest.SerializeToString,
+            lightning__ctl_dot_protos_dot_lightning_dot_v1_dot_app__pb2.JoinToken.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def RevokeAgent(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/lightning.v1.AppService/RevokeAgent',
+            lightning__ctl_dot_protos_dot_lightning_dot_v1_dot_app__pb2.RevokeAgentRequest.SerializeToString,
+            lightning__ctl_dot_protos_dot_lightning_dot_v1_dot_app__pb2.RevokeAgentResponse.FromString,
             options,
             channel_credentials,
             insecure,

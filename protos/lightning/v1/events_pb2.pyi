@@ -8,10 +8,17 @@ from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
 DESCRIPTOR: _descriptor.FileDescriptor
 
 class VarsDelta(_message.Message):
-    __slots__ = ("vars_json",)
-    VARS_JSON_FIELD_NUMBER: _ClassVar[int]
-    vars_json: str
-    def __init__(self, vars_json: _Optional[str] = ...) -> None: ...
+    __slots__ = ("values",)
+    class ValuesEntry(_message.Message):
+        __slots__ = ("key", "value")
+        KEY_FIELD_NUMBER: _ClassVar[int]
+        VALUE_FIELD_NUMBER: _ClassVar[int]
+        key: str
+        value: str
+        def __init__(self, key: _Optional[str] = ..., value: _Optional[str] = ...) -> None: ...
+    VALUES_FIELD_NUMBER: _ClassVar[int]
+    values: _containers.ScalarMap[str, str]
+    def __init__(self, values: _Optional[_Mapping[str, str]] = ...) -> None: ...
 
 class StatusChange(_message.Message):
     __slots__ = ("call_hash", "stage", "timestamp", "reason", "message")
@@ -64,7 +71,7 @@ class WorkError(_message.Message):
     def __init__(self, traceback: _Optional[str] = ...) -> None: ...
 
 class WorkEvent(_message.Message):
-    __slots__ = ("work_name", "attempt", "seq", "delta", "status", "logs", "exit", "error", "started", "first_seq")
+    __slots__ = ("work_name", "attempt", "seq", "delta", "status", "logs", "exit", "error", "started", "invalid", "first_seq")
     WORK_NAME_FIELD_NUMBER: _ClassVar[int]
     ATTEMPT_FIELD_NUMBER: _ClassVar[int]
     SEQ_FIELD_NUMBER: _ClassVar[int]
@@ -74,6 +81,7 @@ class WorkEvent(_message.Message):
     EXIT_FIELD_NUMBER: _ClassVar[int]
     ERROR_FIELD_NUMBER: _ClassVar[int]
     STARTED_FIELD_NUMBER: _ClassVar[int]
+    INVALID_FIELD_NUMBER: _ClassVar[int]
     FIRST_SEQ_FIELD_NUMBER: _ClassVar[int]
     work_name: str
     attempt: int
@@ -84,14 +92,21 @@ class WorkEvent(_message.Message):
     exit: ProcessExit
     error: WorkError
     started: WorkStarted
+    invalid: InvalidEvent
     first_seq: int
-    def __init__(self, work_name: _Optional[str] = ..., attempt: _Optional[int] = ..., seq: _Optional[int] = ..., delta: _Optional[_Union[VarsDelta, _Mapping]] = ..., status: _Optional[_Union[StatusChange, _Mapping]] = ..., logs: _Optional[_Union[LogLines, _Mapping]] = ..., exit: _Optional[_Union[ProcessExit, _Mapping]] = ..., error: _Optional[_Union[WorkError, _Mapping]] = ..., started: _Optional[_Union[WorkStarted, _Mapping]] = ..., first_seq: _Optional[int] = ...) -> None: ...
+    def __init__(self, work_name: _Optional[str] = ..., attempt: _Optional[int] = ..., seq: _Optional[int] = ..., delta: _Optional[_Union[VarsDelta, _Mapping]] = ..., status: _Optional[_Union[StatusChange, _Mapping]] = ..., logs: _Optional[_Union[LogLines, _Mapping]] = ..., exit: _Optional[_Union[ProcessExit, _Mapping]] = ..., error: _Optional[_Union[WorkError, _Mapping]] = ..., started: _Optional[_Union[WorkStarted, _Mapping]] = ..., invalid: _Optional[_Union[InvalidEvent, _Mapping]] = ..., first_seq: _Optional[int] = ...) -> None: ...
 
 class WorkStarted(_message.Message):
     __slots__ = ("pid",)
     PID_FIELD_NUMBER: _ClassVar[int]
     pid: int
     def __init__(self, pid: _Optional[int] = ...) -> None: ...
+
+class InvalidEvent(_message.Message):
+    __slots__ = ("reason",)
+    REASON_FIELD_NUMBER: _ClassVar[int]
+    reason: str
+    def __init__(self, reason: _Optional[str] = ...) -> None: ...
 
 class RunCall(_message.Message):
     __slots__ = ("work_name", "attempt", "call_hash", "args_json", "kwargs_json", "vars_json", "call_seq")

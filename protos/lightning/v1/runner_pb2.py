@@ -23,25 +23,26 @@ _sym_db = _symbol_database.Default()
 
 
 from lightning_ctl.protos.lightning.v1 import events_pb2 as lightning__ctl_dot_protos_dot_lightning_dot_v1_dot_events__pb2
+from lightning_ctl.protos.lightning.v1 import storage_pb2 as lightning__ctl_dot_protos_dot_lightning_dot_v1_dot_storage__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n.lightning_ctl/protos/lightning/v1/runner.proto\x12\x0clightning.v1\x1a.lightning_ctl/protos/lightning/v1/events.proto\"\xf0\x01\n\x11SupervisorMessage\x12(\n\x04init\x18\x01 \x01(\x0b\x32\x18.lightning.v1.RunnerInitH\x00\x12%\n\x04\x63\x61ll\x18\x02 \x01(\x0b\x32\x15.lightning.v1.RunCallH\x00\x12*\n\x06update\x18\x03 \x01(\x0b\x32\x18.lightning.v1.UpdateVarsH\x00\x12(\n\x03\x61\x63k\x18\x04 \x01(\x0b\x32\x19.lightning.v1.EventsAckedH\x00\x12,\n\x06resend\x18\x05 \x01(\x0b\x32\x1a.lightning.v1.ResendEventsH\x00\x42\x06\n\x04kind\"\x0e\n\x0cResendEvents\"\x1a\n\x0b\x45ventsAcked\x12\x0b\n\x03seq\x18\x01 \x01(\x03\"S\n\x0bRunnerHello\x12\x11\n\twork_name\x18\x01 \x01(\t\x12\x0f\n\x07\x61ttempt\x18\x02 \x01(\x03\x12\x0b\n\x03pid\x18\x03 \x01(\x05\x12\x13\n\x0binitialized\x18\x04 \x01(\x08\"a\n\nRunnerInit\x12\x11\n\tvars_json\x18\x01 \x01(\t\x12\x14\n\x0cstart_action\x18\x02 \x01(\x08\x12\x12\n\nwork_class\x18\x03 \x01(\t\x12\x16\n\x0einit_args_json\x18\x04 \x01(\t\"b\n\rRunnerMessage\x12\'\n\x06\x65vents\x18\x01 \x03(\x0b\x32\x17.lightning.v1.WorkEvent\x12(\n\x05hello\x18\x02 \x01(\x0b\x32\x19.lightning.v1.RunnerHellob\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n.lightning_ctl/protos/lightning/v1/runner.proto\x12\x0clightning.v1\x1a.lightning_ctl/protos/lightning/v1/events.proto\x1a/lightning_ctl/protos/lightning/v1/storage.proto\"\xa5\x02\n\x11SupervisorMessage\x12(\n\x04init\x18\x01 \x01(\x0b\x32\x18.lightning.v1.RunnerInitH\x00\x12%\n\x04\x63\x61ll\x18\x02 \x01(\x0b\x32\x15.lightning.v1.RunCallH\x00\x12*\n\x06update\x18\x03 \x01(\x0b\x32\x18.lightning.v1.UpdateVarsH\x00\x12(\n\x03\x61\x63k\x18\x04 \x01(\x0b\x32\x19.lightning.v1.EventsAckedH\x00\x12,\n\x06resend\x18\x05 \x01(\x0b\x32\x1a.lightning.v1.ResendEventsH\x00\x12\x33\n\rstorage_reply\x18\x06 \x01(\x0b\x32\x1a.lightning.v1.StorageReplyH\x00\x42\x06\n\x04kind\"\x0e\n\x0cResendEvents\"\x1a\n\x0b\x45ventsAcked\x12\x0b\n\x03seq\x18\x01 \x01(\x03\"S\n\x0bRunnerHello\x12\x11\n\twork_name\x18\x01 \x01(\t\x12\x0f\n\x07\x61ttempt\x18\x02 \x01(\x03\x12\x0b\n\x03pid\x18\x03 \x01(\x05\x12\x13\n\x0binitialized\x18\x04 \x01(\x08\"~\n\nRunnerInit\x12\x11\n\tvars_json\x18\x01 \x01(\t\x12\x14\n\x0cstart_action\x18\x02 \x01(\x08\x12\x12\n\nwork_class\x18\x03 \x01(\t\x12\x16\n\x0einit_args_json\x18\x04 \x01(\t\x12\x1b\n\x13max_attribute_bytes\x18\x05 \x01(\x03\"x\n\rRunnerMessage\x12\x0e\n\x06\x65vents\x18\x01 \x03(\x0c\x12(\n\x05hello\x18\x02 \x01(\x0b\x32\x19.lightning.v1.RunnerHello\x12-\n\x07storage\x18\x03 \x03(\x0b\x32\x1c.lightning.v1.StorageRequestb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'lightning_ctl.protos.lightning.v1.runner_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_SUPERVISORMESSAGE']._serialized_start=113
-  _globals['_SUPERVISORMESSAGE']._serialized_end=353
-  _globals['_RESENDEVENTS']._serialized_start=355
-  _globals['_RESENDEVENTS']._serialized_end=369
-  _globals['_EVENTSACKED']._serialized_start=371
-  _globals['_EVENTSACKED']._serialized_end=397
-  _globals['_RUNNERHELLO']._serialized_start=399
-  _globals['_RUNNERHELLO']._serialized_end=482
-  _globals['_RUNNERINIT']._serialized_start=484
-  _globals['_RUNNERINIT']._serialized_end=581
-  _globals['_RUNNERMESSAGE']._serialized_start=583
-  _globals['_RUNNERMESSAGE']._serialized_end=681
+  _globals['_SUPERVISORMESSAGE']._serialized_start=162
+  _globals['_SUPERVISORMESSAGE']._serialized_end=455
+  _globals['_RESENDEVENTS']._serialized_start=457
+  _globals['_RESENDEVENTS']._serialized_end=471
+  _globals['_EVENTSACKED']._serialized_start=473
+  _globals['_EVENTSACKED']._serialized_end=499
+  _globals['_RUNNERHELLO']._serialized_start=501
+  _globals['_RUNNERHELLO']._serialized_end=584
+  _globals['_RUNNERINIT']._serialized_start=586
+  _globals['_RUNNERINIT']._serialized_end=712
+  _globals['_RUNNERMESSAGE']._serialized_start=714
+  _globals['_RUNNERMESSAGE']._serialized_end=834
 # @@protoc_insertion_point(module_scope)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import gzip
 import hashlib
 import io
 import pickle
@@ -12,7 +13,7 @@ from typing import AsyncIterator
 
 import pytest
 
-from lightning_ctl.agent.bundles import BundleCache, BundleError
+from lightning_ctl.agent.bundles import BundleCache, BundleError, UnpackLimits
 
 
 def make_tar(files: dict[str, bytes], *, links: dict[str, str] | None = None) -> bytes:
@@ -168,6 +169,36 @@ class TestFailures:
         with pytest.raises(BundleError, match="limit of 300 bytes"):
             asyncio.run(cache.ensure(digest_of(big), source.fetch, max_bytes=300))
         assert source.sent == 4 and source.closed
+        assert leftovers(tmp_path) == []
+
+    def test_small_archive_unpacking_past_the_limit_is_refused(self, tmp_path: Path) -> None:
+        """A few KiB of gzip that would unpack to 4 MiB is refused against a 1 MiB unpack limit, naming it; no
+        file of it is left."""
+        bomb = make_tar({"zeros": bytes(4 * 2**20)})
+        assert len(bomb) < 64 * 1024
+        cache = BundleCache(tmp_path, UnpackLimits(max_bytes=2**20))
+        with pytest.raises(BundleError, match=f"more than {2**20} bytes once unpacked"):
+            asyncio.run(cache.ensure(digest_of(bomb), Source(bomb).fetch))
+        assert leftovers(tmp_path) == []
+
+    def test_header_announcing_2_GiB_is_refused_before_writing(self, tmp_path: Path) -> None:
+        """With the default limits (1 GiB), an entry announcing 2 GiB is refused from its header alone."""
+        header = tarfile.TarInfo("huge")
+        header.size = 2 * 2**30
+        buffer = io.BytesIO()
+        with gzip.GzipFile(fileobj=buffer, mode="wb") as compressed:
+            compressed.write(header.tobuf(format=tarfile.GNU_FORMAT) + bytes(1024))
+        data = buffer.getvalue()
+        with pytest.raises(BundleError, match="once unpacked"):
+            asyncio.run(BundleCache(tmp_path).ensure(digest_of(data), Source(data).fetch))
+        assert leftovers(tmp_path) == []
+
+    def test_too_many_entries_are_refused(self, tmp_path: Path) -> None:
+        """A bundle with more entries than the limit is refused, naming the limit."""
+        many = make_tar({f"f{i}.py": b"x" for i in range(11)})
+        cache = BundleCache(tmp_path, UnpackLimits(max_entries=10))
+        with pytest.raises(BundleError, match="more than 10 files and folders"):
+            asyncio.run(cache.ensure(digest_of(many), Source(many).fetch))
         assert leftovers(tmp_path) == []
 
     def test_fetch_failure_is_wrapped_and_retried_next_time(self, tmp_path: Path) -> None:

@@ -6,8 +6,10 @@ import json
 
 import pytest
 
+from lightning_ctl.agent.runner import tracker as tracker_module
 from lightning_ctl.agent.runner.tracker import VarsTracker
 from lightning_ctl.sdk import LightningWork
+from lightning_ctl.sdk.errors import AttributeTooLargeError
 
 
 class Job(LightningWork):
@@ -25,14 +27,14 @@ class Recorder:
     """Collects what the tracker sends, decoded."""
 
     def __init__(self) -> None:
-        self.raw: list[str] = []
+        self.raw: list[dict[str, str]] = []
 
-    def __call__(self, vars_json: str) -> None:
-        self.raw.append(vars_json)
+    def __call__(self, values: dict[str, str]) -> None:
+        self.raw.append(values)
 
     @property
     def sent(self) -> list[dict]:
-        return [json.loads(text) for text in self.raw]
+        return [{name: json.loads(text) for name, text in values.items()} for values in self.raw]
 
 
 @pytest.fixture
@@ -66,15 +68,15 @@ class TestNote:
         tracker.note("count", 2)
         assert sent.sent == [{"count": 2}]
 
-    def test_sent_text_is_a_json_object(self, tracker, sent):
-        """What is sent is one JSON object, values included whole."""
+    def test_sent_value_is_whole_json(self, tracker, sent):
+        """Each attribute's value is sent whole, as JSON."""
         tracker.note("config", {"lr": 0.2, "layers": [1, 2]})
         assert sent.sent == [{"config": {"lr": 0.2, "layers": [1, 2]}}]
 
     def test_nan_is_sent(self, tracker, sent):
         """NaN values travel (state allows them)."""
         tracker.note("count", float("nan"))
-        assert "NaN" in sent.raw[0]
+        assert sent.raw[0]["count"] == "NaN"
 
 
 class TestAbsorb:
@@ -138,3 +140,70 @@ class TestSweep:
         fresh = VarsTracker(work, sent)
         fresh.sweep()
         assert "_cloud_compute" not in sent.sent[0]
+
+
+def agreed(work: Job, sent: Recorder, limit: int = 2**20) -> VarsTracker:
+    """A tracker with limit ``limit`` that agrees with the flow on every attribute (as after the launch)."""
+    t = VarsTracker(work, sent, max_value_bytes=limit)
+    t.absorb({name: work.__dict__[name] for name in work._state_names() if name != "_cloud_compute"})
+    return t
+
+
+class TestLimit:
+    def test_assignment_past_the_limit_raises_and_keeps_the_old_value(self, work, sent):
+        """An assignment whose JSON passes the limit raises AttributeTooLargeError naming the attribute and the
+        limit, sends nothing, and leaves the attribute as the flow has it."""
+        tracker = agreed(work, sent, 10)
+        tracker.absorb({"config": {"lr": 0.1}})
+        work.__dict__["config"] = {"lr": "x" * 20}  # as __setattr__ does before reporting the change
+        with pytest.raises(AttributeTooLargeError, match=r"config: a value of 30 bytes \(as JSON\), over the limit "
+                                                          r"of 10 bytes") as caught:
+            tracker.note("config", work.__dict__["config"])
+        assert (caught.value.attribute, caught.value.limit) == ("config", 10)
+        assert work.config == {"lr": 0.1} and sent.raw == []
+
+    def test_growth_past_the_limit_waits_for_a_strict_sweep(self, work, sent):
+        """A container grown past the limit in place is not sent; a periodic sweep skips it, a strict one (the end
+        of a call) raises naming it."""
+        tracker = agreed(work, sent, 30)
+        tracker.absorb({"items": []})
+        work.items.extend(range(20))
+        tracker.sweep()
+        assert sent.raw == []
+        with pytest.raises(AttributeTooLargeError, match="items"):
+            tracker.sweep(strict=True)
+
+    def test_changes_are_split_to_fit_the_limit(self, work, sent):
+        """Several changed attributes go in deltas whose values together stay within the limit."""
+        tracker = agreed(work, sent, 12)
+        tracker.absorb({"count": 0, "config": {}, "items": []})
+        work.__dict__.update(count=1234567, config={"a": 1}, items=[1, 2])
+        tracker.sweep()
+        assert all(sum(len(v) for v in values.values()) <= 12 for values in sent.raw) and len(sent.raw) > 1
+        assert {k: v for values in sent.sent for k, v in values.items()} == {"count": 1234567, "config": {"a": 1},
+                                                                             "items": [1, 2]}
+
+
+class TestCost:
+    def test_unchanged_large_string_is_not_encoded_again(self, work, sent, monkeypatch):
+        """A sweep does not encode again an immutable value it already has (a 50 MB string costs nothing)."""
+        tracker = agreed(work, sent)
+        tracker.absorb({"config": "x" * 1000})
+        encoded: list[object] = []
+        monkeypatch.setattr(tracker_module, "to_json", lambda value: encoded.append(value) or json.dumps(value))
+        for _ in range(5):
+            tracker.sweep()
+        assert "x" * 1000 not in encoded and encoded  # the containers are looked at, the string never
+
+    def test_costly_container_is_looked_at_less_often(self, work, sent, monkeypatch):
+        """A container whose encoding is costly is skipped by the next periodic sweeps; a strict sweep looks."""
+        tracker = agreed(work, sent)
+        tracker.absorb({"items": [1]})
+        monkeypatch.setattr(tracker_module, "_CHEAP_ENCODE_S", -1.0)  # every encoding counts as costly
+        monkeypatch.setattr(tracker_module, "_SWEEP_SHARE", 1e-12)  # and pauses it for far longer than the test
+        tracker.sweep()
+        work.items.append(2)
+        tracker.sweep()
+        assert sent.sent == []
+        tracker.sweep(strict=True)
+        assert sent.sent == [{"items": [1, 2]}]

@@ -5,7 +5,8 @@ from __future__ import annotations
 import re
 import stat
 
-from lightning_ctl.agent.work_logs import WorkLogFile, log_path, logs_dir
+from lightning_ctl.agent.work_logs import WorkLogFile
+from lightning_ctl.sdk._work_log_format import log_path, logs_dir
 
 
 def files_of(path) -> list[str]:  # noqa: ANN001

@@ -2,19 +2,32 @@
 
 from __future__ import annotations
 
+import dataclasses
 import math
+import re
 
 import pytest
 
 from lightning_ctl.protos import codec
-from lightning_ctl.protos.codec import CodecError, command_from_pb, command_to_pb, event_from_pb, event_to_pb
+from lightning_ctl.protos.codec import (
+    CodecError,
+    EventDecodeError,
+    command_from_pb,
+    command_to_pb,
+    event_from_pb,
+    event_to_pb,
+)
 from lightning_ctl.protos.lightning.v1 import agent_pb2, events_pb2
+from lightning_ctl.sdk._agent_messages import EventRejected, GpuDevice, Registration, RunnerHello, RunnerInit, Welcome
 from lightning_ctl.sdk._events import (
+    EventsApplied,
     LaunchWork,
     LinesLogged,
+    OutputShown,
     ProcessExited,
     ProcessStarted,
     RunCall,
+    RunningWork,
     StatusChanged,
     StopWork,
     UpdateVars,
@@ -67,11 +80,16 @@ def _ids(values: list) -> list[str]:
     return [f"{type(v).__name__}-{i}" for i, v in enumerate(values)]
 
 
+def _seq_for(body: object) -> int:
+    """Events of the work process are numbered; those the agent observes (output, exit) carry 0."""
+    return 0 if isinstance(body, (LinesLogged, ProcessExited)) else 17
+
+
 class TestEvents:
     @pytest.mark.parametrize("body", BODIES, ids=_ids(BODIES))
     def test_round_trip(self, body):
         """event_from_pb(event_to_pb(e)) == e for every event body, also through the wire bytes."""
-        event = WorkEvent("root.job", 2, 17, body)
+        event = WorkEvent("root.job", 2, _seq_for(body), body)
         pb = event_to_pb(event)
         assert isinstance(pb, events_pb2.WorkEvent)
         assert event_from_pb(pb) == event
@@ -82,22 +100,19 @@ class TestEvents:
         event = WorkEvent("root.job", 1, 1, VarsChanged({"loss": float("nan")}))
         assert math.isnan(event_from_pb(event_to_pb(event)).body.values["loss"])
 
-    def test_invalid_vars_json_names_the_field(self):
-        """Invalid JSON in a delta raises CodecError naming delta.vars_json."""
-        pb = events_pb2.WorkEvent(work_name="root.job", delta=events_pb2.VarsDelta(vars_json="{bad"))
-        with pytest.raises(CodecError, match="delta.vars_json"):
+    def test_invalid_json_names_the_work_and_attribute(self):
+        """Invalid JSON in a delta raises EventDecodeError naming the work, the attribute and the cause."""
+        pb = events_pb2.WorkEvent(work_name="root.job", attempt=1, seq=3,
+                                  delta=events_pb2.VarsDelta(values={"ok": "1", "bad": "{x"}))
+        with pytest.raises(EventDecodeError, match=r"work root.job: attribute bad: its value is not valid JSON") as e:
             event_from_pb(pb)
-
-    def test_vars_json_must_be_an_object(self):
-        """A delta whose JSON is not an object raises CodecError naming the field."""
-        pb = events_pb2.WorkEvent(work_name="root.job", delta=events_pb2.VarsDelta(vars_json="[1]"))
-        with pytest.raises(CodecError, match="delta.vars_json"):
-            event_from_pb(pb)
+        assert (e.value.work_name, e.value.attempt, e.value.seq) == ("root.job", 1, 3)
 
     def test_unknown_stage_names_the_field(self):
         """A status whose stage is not a WorkStageStatus value raises CodecError naming status.stage."""
         pb = events_pb2.WorkEvent(
-            work_name="root.job", status=events_pb2.StatusChange(call_hash="h", stage="exploded", timestamp=1)
+            work_name="root.job", attempt=1, seq=1,
+            status=events_pb2.StatusChange(call_hash="h", stage="exploded", timestamp=1),
         )
         with pytest.raises(CodecError, match=r"status\.stage"):
             event_from_pb(pb)
@@ -110,7 +125,7 @@ class TestEvents:
 
     def test_missing_kind(self):
         """An event without a body raises CodecError."""
-        with pytest.raises(CodecError, match="kind"):
+        with pytest.raises(CodecError, match="no kind"):
             event_from_pb(events_pb2.WorkEvent(work_name="root.job", attempt=1, seq=1))
 
     def test_codec_error_is_a_value_error(self):
@@ -180,3 +195,82 @@ class TestValues:
     def test_dumps_allows_nan(self):
         """dumps() accepts NaN, as state does."""
         assert codec.dumps(float("nan")) == "NaN"
+
+
+class TestAgentMessages:
+    REGISTRATION = Registration(
+        agent_id="a-1", name="gpu-1", hostname="host", cpus=8.0, memory_bytes=2**34,
+        gpus=(GpuDevice(0, "GPU-0", "A100", 2**35), GpuDevice(3)), labels={"zone": "a"},
+        protocol_version=2, is_local=False, running=(RunningWork("root.w", 2, 77, (3,)),),
+    )
+
+    def test_registration_round_trip(self):
+        """registration_from_pb(registration_to_pb(r)) == r, also through the wire bytes."""
+        pb = codec.registration_to_pb(self.REGISTRATION)
+        assert codec.registration_from_pb(agent_pb2.Register.FromString(pb.SerializeToString())) == self.REGISTRATION
+
+    @pytest.mark.parametrize(
+        ("change", "field"),
+        [
+            ({"agent_id": ""}, "register.agent_id: missing"),
+            ({"agent_id": "a/b"}, "is not an agent id"),
+            ({"cpus": -5.0}, "register.resources.cpus: must be a finite number >= 0, got -5"),
+            ({"cpus": math.inf}, "register.resources.cpus"),
+            ({"memory_bytes": -1}, "register.resources.memory_bytes"),
+            ({"labels": {f"k{i}": "v" for i in range(20_000)}}, "20000 labels, over the limit of 256"),
+            ({"gpus": (GpuDevice(1), GpuDevice(1))}, "an index appears twice"),
+            ({"running": (RunningWork("root.w", 0, 1),)}, "register.running[root.w].attempt: must be >= 1"),
+            ({"name": "bad\nname"}, "control characters"),
+        ],
+    )
+    def test_bad_registration_names_the_field(self, change, field):
+        """Each out-of-range or malformed registration field raises CodecError naming it."""
+        pb = codec.registration_to_pb(dataclasses.replace(self.REGISTRATION, **change))
+        with pytest.raises(CodecError, match=re.escape(field)):
+            codec.registration_from_pb(pb)
+
+    @pytest.mark.parametrize(
+        "item",
+        [
+            Welcome("s1", 2.0, "lctl-agent.a.secret", 16 * 2**20, 2),
+            EventsApplied("root.w", 2, 9),
+            OutputShown("root.w", 2, 100, 20),
+            EventRejected("root.w", 2, 9, "INVALID_ARGUMENT", "work root.w: attribute x: bad"),
+            [RunCall("root.w", 1, "h", [1], {}), StopWork("root.w", 1, "r", 1.0)],
+        ],
+        ids=["welcome", "ack", "output-ack", "rejected", "commands"],
+    )
+    def test_control_message_round_trip(self, item):
+        """Every kind of ControlMessage survives the trip."""
+        pb = codec.control_message_to_pb(item)
+        assert codec.control_message_from_pb(agent_pb2.ControlMessage.FromString(pb.SerializeToString())) == item
+
+    def test_events_relayed_as_bytes_read_as_work_events(self):
+        """The agent's hand-built message of opaque event bytes is an AgentMessage of WorkEvents on the wire."""
+        events = [event_to_pb(WorkEvent("root.w", 1, seq, VarsChanged({"x": "y" * seq}))) for seq in (1, 200)]
+        raw = codec.agent_events_message([e.SerializeToString() for e in events])
+        parsed = agent_pb2.AgentMessage.FromString(raw)
+        assert parsed.WhichOneof("kind") == "events" and list(parsed.events.events) == events
+
+
+class TestRunnerLink:
+    def test_work_process_message_round_trip(self):
+        """A work process's message (hello and opaque events) reads back the same."""
+        hello = RunnerHello("root.w", 3, 99, initialized=True)
+        hello_back, events, storage = codec.runner_payload_from_bytes(codec.runner_payload([b"e1", b"e2"], hello))
+        assert hello_back == hello and events == [b"e1", b"e2"] and storage == []
+
+    @pytest.mark.parametrize(
+        "item",
+        [RunnerInit({"x": 1}, True, "app:W", {"args": [], "kwargs": {}}, 1024), RunCall("root.w", 1, "h", [], {}),
+         UpdateVars("root.w", 1, {"x": 2}), codec.EventsAcked(7)],
+        ids=["init", "call", "update", "ack"],
+    )
+    def test_agent_message_round_trip(self, item):
+        """What the agent sends a work process reads back the same."""
+        assert codec.supervisor_payload_from_bytes(codec.supervisor_payload(item)) == item
+
+    def test_garbage_is_a_codec_error(self):
+        """Bytes that are no message raise CodecError (the agent closes that connection)."""
+        with pytest.raises(CodecError, match="not a valid message"):
+            codec.runner_payload_from_bytes(b"\xff\xfe\xfd")

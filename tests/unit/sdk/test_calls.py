@@ -234,6 +234,16 @@ class TestStoppedAndUnattached:
         assert job.run(2) is None
         assert runtime.dispatched == []
 
+    def test_a_work_stopped_for_idleness_takes_calls(self, runtime):
+        """A work whose process stopped after its idle timeout is called as usual (the runtime restarts it)."""
+        job = make_job(parallel=True)
+        job.run(1)
+        finish(job, H1)
+        apply_status(job, H1, make_status("stopped", reason="idle_timeout"))
+        assert job.has_stopped
+        job.run(2)
+        assert [d[1] for d in runtime.dispatched] == [H1, call_hash((2,), {})]
+
     def test_unattached_work_cannot_be_called(self, runtime):
         """Calling a work that is not attached to an app raises AttributeError "Failed to create process"."""
         with pytest.raises(AttributeError, match="Failed to create process"):

@@ -90,6 +90,17 @@ class TestValidation:
         with pytest.raises(ValueError):
             CloudCompute(**kwargs)
 
+    @pytest.mark.parametrize("value", [-1, "60", True])
+    def test_invalid_idle_timeout_is_rejected_naming_it(self, value):
+        """idle_timeout takes None or a non-negative number of seconds; anything else names the field."""
+        with pytest.raises(ValueError, match="idle_timeout"):
+            CloudCompute(idle_timeout=value)
+
+    @pytest.mark.parametrize("value", [None, 0, 30, 0.5])
+    def test_idle_timeout_in_seconds_is_accepted(self, value):
+        """None (never), 0 (as soon as idle) and positive seconds are accepted."""
+        assert CloudCompute(idle_timeout=value).idle_timeout == value
+
 
 class TestSerialization:
     def test_to_dict_matches_the_reference_shape(self):

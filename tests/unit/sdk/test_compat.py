@@ -237,24 +237,41 @@ class TestAppImports:
         assert json.loads(out) == [True, False, True, False, False]
 
 
-class TestUnsupported:
+class TestStorage:
     @pytest.mark.parametrize(
-        "statement",
+        ("statement", "name"),
         [
-            "import lightning_app.storage",
-            "from lightning_app.storage import Path",
-            "from lightning_app import storage",
-            "from lightning.app.storage import Drive",
-            "from lightning.app.storage.payload import Payload",
+            ("from lightning_app.storage import Path", "Path"),
+            ("from lightning_app.storage import Payload", "Payload"),
+            ("from lightning.app.storage import Drive", "Drive"),
+            ("from lightning.app.storage.payload import Payload", "Payload"),
+            ("from lightning_app.storage.path import Path", "Path"),
+            ("from lightning.app.storage.drive import Drive", "Drive"),
         ],
     )
-    def test_storage_raises_an_import_error_naming_what_is_missing(self, statement):
-        """Storage is refused with an ImportError (not a stub) that names Path, Payload and Drive."""
-        error = raised(statement)
-        assert error["type"] == "ImportError"
-        assert "storage is not supported by lightning-ctl" in error["message"]
-        assert all(name in error["message"] for name in ("Path", "Payload", "Drive"))
+    def test_storage_classes_are_the_sdks_own(self, statement, name):
+        """lightning_app.storage and lightning.app.storage serve the SDK's Path, Payload and Drive themselves."""
+        out = run_python(f"""
+            {statement}
+            import lightning_ctl.sdk
+            print({name} is getattr(lightning_ctl.sdk, {name!r}))
+        """)
+        assert out.strip() == "True"
 
+    @pytest.mark.parametrize(
+        "statement",
+        ["from lightning_app.storage import Mount", "import lightning.app.storage.mount",
+         "from lightning_app.storage import FileSystem"],
+    )
+    def test_mount_and_filesystem_are_refused_saying_what_to_use(self, statement):
+        """Mount (cloud-only) and FileSystem are refused with an ImportError naming what to use instead."""
+        error = raised(statement)
+        assert error["type"] in ("ImportError", "AttributeError")
+        assert "is not supported by lightning-ctl" in error["message"]
+        assert "--storage" in error["message"] or "ls/cp" in error["message"]
+
+
+class TestUnsupported:
     @pytest.mark.parametrize(
         ("statement", "named"),
         [
@@ -335,13 +352,13 @@ class TestPytorchLightning:
         )
 
     def test_lightning_bundling_its_own_app_framework_fails_with_a_clear_error(self, fake_lightning):
-        """An old lightning whose __init__ imports lightning.app.storage fails naming storage and the fix."""
+        """An old lightning whose __init__ imports lightning.app.frontend fails naming it and the fix."""
         (fake_lightning / "lightning" / "__init__.py").write_text(
-            FAKE_PYTORCH_LIGHTNING + "\nfrom lightning.app import storage\n"
+            FAKE_PYTORCH_LIGHTNING + "\nfrom lightning.app import frontend\n"
         )
         error = raised("import lightning", path=(fake_lightning,))
         assert error["type"] == "ImportError"
-        assert "lightning.app.storage is not supported" in error["message"]
+        assert "lightning.app.frontend is not supported" in error["message"]
         assert "no longer bundles the app framework" in error["message"]
 
     def test_without_pytorch_lightning_trainer_raises_a_clear_attribute_error(self):

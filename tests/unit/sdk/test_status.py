@@ -34,7 +34,7 @@ class TestEnums:
         ]
 
     def test_failure_reasons_keep_reference_spelling_and_add_ours(self):
-        """WorkFailureReasons keeps "spot_retrival" and adds process_exited and agent_lost."""
+        """WorkFailureReasons keeps "spot_retrival" and adds process_exited, agent_lost and invalid_event."""
         assert WorkFailureReasons.SPOT_RETRIVAL == "spot_retrival"
         assert {reason.value for reason in WorkFailureReasons} == {
             "timeout",
@@ -43,14 +43,16 @@ class TestEnums:
             "invalid_return_value",
             "process_exited",
             "agent_lost",
+            "invalid_event",
         }
 
-    def test_stop_reasons_include_killed_after_grace(self):
-        """WorkStopReasons has the reference's two reasons plus killed_after_grace."""
+    def test_stop_reasons_include_killed_after_grace_and_idle_timeout(self):
+        """WorkStopReasons has the reference's two reasons plus killed_after_grace and idle_timeout."""
         assert {reason.value for reason in WorkStopReasons} == {
             "sigterm_signal_handler",
             "pending",
             "killed_after_grace",
+            "idle_timeout",
         }
 
     def test_app_stage_values_match_the_reference(self):

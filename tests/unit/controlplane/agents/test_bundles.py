@@ -315,6 +315,20 @@ class TestSizeLimit:
         bundle = build_bundle(app, max_bytes=64 * 1024)
         assert len(bundle.data) <= 64 * 1024
 
+    def test_files_past_the_unpacked_limit_are_refused_at_build(self, app: Path) -> None:
+        """Files that compress well but hold more than max_unpacked_bytes are refused before compressing, with the
+        unpacked limit named (agents would refuse the bundle)."""
+        write(app.parent / "zeros.bin", bytes(3 * 2**20))
+        with pytest.raises(BundleTooLargeError, match=r"its files hold 3\.0 MiB, over the unpacked limit of 1\.0 MiB"):
+            build_bundle(app, max_unpacked_bytes=2**20)
+
+    def test_too_many_files_are_refused_at_build(self, app: Path) -> None:
+        """A folder with more entries than max_entries is refused, naming the count and the limit."""
+        for index in range(12):
+            write(app.parent / f"m{index}.py", b"")
+        with pytest.raises(BundleTooLargeError, match=r"holds \d+ files and folders, over the limit of 10"):
+            build_bundle(app, max_entries=10)
+
     def test_error_survives_pickling(self, app: Path) -> None:
         """The error keeps its context through pickling."""
         write(app.parent / "x.bin", os.urandom(20_000))

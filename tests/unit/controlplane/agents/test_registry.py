@@ -69,6 +69,18 @@ class TestRouting:
         sent = drain(box)
         assert [type(c) for c in sent] == [LaunchWork, RunCall] and sent[0].gpu_indices == (0,)
 
+    def test_a_work_stopped_while_it_waits_is_never_launched(self, loop: asyncio.AbstractEventLoop) -> None:
+        """A stop for a launch still waiting for a GPU cancels it: when the GPU frees, nothing starts for it."""
+        registry = AgentRegistry()
+        box = session("box", gpus=(0,))
+        registry.add(box)
+        registry.route([launch("root.a", gpus=1)])
+        registry.route([launch("root.b", gpus=1), RunCall("root.b", 1, "h", [], {})])
+        drain(box)
+        registry.route([StopWork("root.b", 1, "stopped by the flow", 1.0)])
+        registry.release("root.a", 1)
+        assert drain(box) == [] and "root.b" not in registry.placements
+
     def test_commands_wait_for_the_first_agent(self, loop: asyncio.AbstractEventLoop) -> None:
         """Launches issued before any agent registered are placed when one does."""
         registry = AgentRegistry()
@@ -124,18 +136,6 @@ class TestLiveness:
 
 
 class TestStopping:
-    def test_kill_all_stops_every_placed_work_now(self, loop: asyncio.AbstractEventLoop) -> None:
-        """kill_all sends each placed work a stop with no grace and names those on connected agents."""
-        registry = AgentRegistry()
-        box = session("box")
-        registry.add(box)
-        registry.route([launch("root.a"), launch("root.b")])
-        drain(box)
-        assert registry.kill_all("again") == ["root.a", "root.b"]
-        stops = drain(box)
-        assert {(s.work_name, s.grace_s) for s in stops} == {("root.a", 0.0), ("root.b", 0.0)}
-        assert all(isinstance(s, StopWork) for s in stops)
-
     def test_a_stop_for_a_work_whose_agent_is_gone_is_reported_unreachable(
         self, loop: asyncio.AbstractEventLoop
     ) -> None:

@@ -24,7 +24,8 @@ from lightning_ctl.controlplane.api.client import (
     TokenRefusedError,
     _error_from_rpc,
 )
-from lightning_ctl.controlplane.api.interceptors import TokenAuthInterceptor
+from lightning_ctl.controlplane.api.interceptors import AuthInterceptor
+from lightning_ctl.controlplane.credential_store import CredentialStore
 from lightning_ctl.controlplane.flows.flow_runtime import FlowRuntime
 from lightning_ctl.controlplane.flows.loop import AppEnded, FlowLoop, StopRequested
 from lightning_ctl.controlplane.flows.queries import Query, QueryBox
@@ -70,6 +71,7 @@ class Service:
         )
         self.registry = AgentRegistry()
         self.log_store = LogStore()
+        self.credentials = CredentialStore(TOKEN)
 
     async def __aenter__(self) -> Service:
         def submit(query: Query) -> bool:
@@ -82,10 +84,11 @@ class Service:
             self.log_store,
             self.queries,
             self.stops.append,
+            self.credentials,
             "/apps/app.py",
             heartbeat_interval_s=1.0,
         )
-        self.server = grpc.aio.server(interceptors=[TokenAuthInterceptor(TOKEN)])
+        self.server = grpc.aio.server(interceptors=[AuthInterceptor(self.credentials)])
         app_pb2_grpc.add_AppServiceServicer_to_server(self.servicer, self.server)
         self.port = self.server.add_insecure_port("127.0.0.1:0")
         await self.server.start()
@@ -280,7 +283,7 @@ def test_wrong_token_is_refused_with_exit_code_4() -> None:
         return caught.value
 
     error = run_with_service(scenario)
-    assert error.exit_code == 4 and str(error).endswith("refused the token")
+    assert error.exit_code == 4 and str(error).endswith("refused the token: credential refused: unknown token")
 
 
 def test_app_that_ended_fails_the_operation_with_exit_code_1() -> None:
@@ -340,7 +343,14 @@ def test_nothing_listening_is_unreachable_with_exit_code_3() -> None:
             "missing or wrong token",
             False,
             TokenRefusedError,
-            "the control plane at h:1 refused the token",
+            "the control plane at h:1 refused the token: missing or wrong token",
+        ),
+        (
+            grpc.StatusCode.PERMISSION_DENIED,
+            "an agent credential only serves its agent's stream",
+            False,
+            TokenRefusedError,
+            "the control plane at h:1 refused the token: an agent credential only serves its agent's stream",
         ),
         (
             grpc.StatusCode.INVALID_ARGUMENT,

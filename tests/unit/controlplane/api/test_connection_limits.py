@@ -1,29 +1,8 @@
-"""Connection bounds: the server options and the descriptor watch, without processes."""
+"""The descriptor watch, without processes."""
 
 from __future__ import annotations
 
-import resource
-
-from lightning_ctl.controlplane.api.connection_limits import (
-    HANDSHAKE_TIMEOUT_MS,
-    RESERVED_DESCRIPTORS,
-    DescriptorWatch,
-    connection_options,
-    open_descriptors,
-)
-
-
-class TestConnectionOptions:
-    def test_connections_leave_room_for_everything_else(self) -> None:
-        """The connection quota is the open-files limit less a reserve; handshakes are bounded."""
-        options = dict(connection_options(4096))
-        assert options["grpc.max_allowed_incoming_connections"] == 4096 - RESERVED_DESCRIPTORS
-        assert options["grpc.server_handshake_timeout_ms"] == HANDSHAKE_TIMEOUT_MS
-
-    def test_an_unlimited_or_tiny_limit_still_gives_a_sane_quota(self) -> None:
-        """RLIM_INFINITY caps at a C int's worth; a tiny limit keeps a handful of connections."""
-        assert 0 < dict(connection_options(resource.RLIM_INFINITY))["grpc.max_allowed_incoming_connections"] < 2**31
-        assert dict(connection_options(100))["grpc.max_allowed_incoming_connections"] == 16
+from lightning_ctl.controlplane.api.connection_limits import DescriptorWatch, open_descriptors
 
 
 class TestDescriptorWatch:

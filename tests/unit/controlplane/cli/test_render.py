@@ -183,6 +183,25 @@ def test_status_text_and_json() -> None:
     assert document["agents"][0]["gpus"] == {"used": [0, 1], "total": [0, 1, 2, 3]}
 
 
+def test_status_text_says_when_it_cut_a_message() -> None:
+    """A message cut to fit (more lines, or a long first line) is counted in a note pointing at -o wide."""
+    failed = WorkView("root.a", "failed", message="Traceback (most recent call last):\n  File x\nValueError: bad")
+    long = WorkView("root.b", "pending", message="x" * 200)
+    short = WorkView("root.c", "pending", message="fits")
+    text = status_text(AppView("running", works=(failed, long, short)))
+    assert "(2 messages cut to fit: `lightning-ctl status -o wide` shows them whole)" in text
+    assert "cut to fit" not in status_text(AppView("running", works=(short,)))
+
+
+def test_status_text_wide_shows_every_message_whole() -> None:
+    """-o wide drops the message column and prints each work's message in full, indented under its name."""
+    failed = WorkView("root.a", "failed", message="Traceback (most recent call last):\n  File x\nValueError: bad")
+    text = status_text(AppView("running", works=(failed, WorkView("root.c", "running"))), wide=True)
+    assert "MESSAGE " not in text.splitlines()[3] and text.splitlines()[3].split()[-1] == "GPUS"
+    assert "MESSAGES\nroot.a:\n    Traceback (most recent call last):\n      File x\n    ValueError: bad" in text
+    assert "cut to fit" not in text
+
+
 def test_status_text_without_works_or_agents() -> None:
     """An app with nothing yet says so instead of printing empty tables."""
     text = status_text(AppView("running"))

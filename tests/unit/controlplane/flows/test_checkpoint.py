@@ -7,12 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from lightning_ctl.controlplane.flows.checkpoint import (
-    Checkpoint,
-    CheckpointCorruptError,
-    CheckpointError,
-    move_aside,
-)
+from lightning_ctl.controlplane.errors import CheckpointCorruptError, CheckpointError
+from lightning_ctl.controlplane.flows.checkpoint import Checkpoint, move_aside
 
 
 def saved(path: Path, kilobytes: int = 64) -> Path:

@@ -12,14 +12,16 @@ import time
 
 import pytest
 
-from lightning_ctl.controlplane.flows.checkpoint import CheckpointError
+from lightning_ctl.controlplane.errors import CheckpointError
 from lightning_ctl.controlplane.flows.flow_runtime import FlowRuntime
+from lightning_ctl.controlplane.flows import loop as loop_module
 from lightning_ctl.controlplane.flows.loop import AppEnded, FlowLoop, StopRequested
 from lightning_ctl.sdk import AppStage, LightningApp, LightningFlow, LightningWork
 from lightning_ctl.sdk._events import (
     Command,
     EventsApplied,
     LaunchWork,
+    PlacementPending,
     ProcessExited,
     ProcessStarted,
     RunCall,
@@ -97,6 +99,22 @@ class WaitsForWork(LightningFlow):
             self.stop()
 
 
+class Gated(LightningFlow):
+    """Calls its work; once the work reported started, each run waits until ``gate`` opens."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.job = Job()
+        self._gate = threading.Event()
+        self._waiting = threading.Event()
+
+    def run(self) -> None:
+        self.job.run()
+        if self.job.status.stage == "running" or self.job.count:
+            self._waiting.set()
+            self._gate.wait(END_TIMEOUT_S)
+
+
 class LaunchesThenStops(LightningFlow):
     """Calls a parallel work and ends the app in the same run, before the work's process reports started."""
 
@@ -107,6 +125,19 @@ class LaunchesThenStops(LightningFlow):
     def run(self) -> None:
         self.job.run()
         self.stop()
+
+
+class TwoStarting(LightningFlow):
+    """Two works started with the flow; records the stage of each on every run."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.placed = Job(start_with_flow=True)
+        self.waiting = Job(start_with_flow=True)
+        self.seen: list[list[str]] = []
+
+    def run(self) -> None:
+        self.seen.append([self.placed.status.stage, self.waiting.status.stage])
 
 
 class Harness:
@@ -269,6 +300,37 @@ class TestCommandsAndEvents:
         assert h.wait_end(timeout_s=5.0) == AppEnded(0)
         assert h.app.root.job.has_stopped
 
+    def test_a_stop_request_during_the_teardown_kills_the_works_still_running(self, harness):
+        """The app ends with works given a long grace: a stop request now sends each of them a stop with no grace,
+        and the app ends as soon as they exit."""
+        h = harness(WaitsForWork(), grace_s=120.0)
+        wait_until(lambda: h.sent(RunCall), timeout_s=END_TIMEOUT_S)
+        h.put(ProcessStarted(1234), seq=1)
+        h.loop.inbox.put(StopRequested(130, "interrupted (Ctrl-C)"))
+        [graceful] = wait_until(lambda: h.sent(StopWork), timeout_s=END_TIMEOUT_S)
+        assert graceful.grace_s == 120.0
+        h.loop.inbox.put(StopRequested(130, "interrupted (Ctrl-C)"))
+        stops = wait_until(lambda: h.sent(StopWork)[1:], timeout_s=END_TIMEOUT_S, what="a second StopWork")
+        assert [(s.work_name, s.attempt, s.grace_s) for s in stops] == [("root.job", 1, 0.0)]
+        h.put(ProcessExited(1234, 0, 9), seq=2)
+        assert h.wait_end(timeout_s=5.0) == AppEnded(130, "interrupted (Ctrl-C)")
+
+    def test_a_second_stop_in_the_same_batch_is_not_lost(self, harness):
+        """Two stop requests read at once: the first ends the run, the second still reaches the teardown."""
+        root = Gated()
+        h = harness(root, grace_s=120.0)
+        wait_until(lambda: h.sent(RunCall), timeout_s=END_TIMEOUT_S)
+        h.put(ProcessStarted(1234), seq=1)
+        h.put(VarsChanged({"count": 1}), seq=2)
+        assert root._waiting.wait(END_TIMEOUT_S), "the flow never reached its gate"
+        h.loop.inbox.put(StopRequested(143, "terminated (SIGTERM)"))
+        h.loop.inbox.put(StopRequested(143, "terminated (SIGTERM)"))
+        root._gate.set()  # both requests now wait in the inbox: the next drain takes them together
+        wait_until(lambda: h.sent(StopWork)[1:], timeout_s=END_TIMEOUT_S, what="a second StopWork")
+        assert [s.grace_s for s in h.sent(StopWork)] == [120.0, 0.0]
+        h.put(ProcessExited(1234, 0, 9), seq=3)
+        assert h.wait_end(timeout_s=5.0) == AppEnded(143, "terminated (SIGTERM)")
+
 
     def test_teardown_stops_a_work_launched_in_the_last_tick(self, harness):
         """A work whose launch was sent but whose process has not reported yet is still stopped at the end."""
@@ -278,6 +340,38 @@ class TestCommandsAndEvents:
         h.put(ProcessStarted(55), seq=1)
         h.put(ProcessExited(55, 0), seq=2)
         assert h.wait_end() == AppEnded(0)
+
+
+class TestStartWait:
+    @pytest.fixture(autouse=True)
+    def _long_start_wait(self, monkeypatch):
+        """A start wait far beyond the tests' deadlines: only its early end can make them pass."""
+        monkeypatch.setattr(loop_module, "START_WAIT_S", 60.0)
+
+    def test_a_work_without_room_does_not_hold_the_first_run(self, harness):
+        """The first run comes as soon as the placed work reported started, while the other waits for room."""
+        h = harness(TwoStarting())
+        wait_until(lambda: len(h.sent(LaunchWork)) == 2, timeout_s=END_TIMEOUT_S)
+        h.loop.inbox.put(PlacementPending("root.waiting", 1, "no agent has 1 GPU free", for_capacity=True))
+        h.put(ProcessStarted(11), seq=1, work_name="root.placed")
+        h.put(StatusChanged("start", make_status("started")), seq=2, work_name="root.placed")
+        wait_until(lambda: h.loop.ticks >= 1, timeout_s=END_TIMEOUT_S, what="the first run of the flows")
+        assert h.app.root.seen[0] == ["started", "pending"]
+
+    def test_works_are_waited_for_while_no_agent_is_connected(self, harness):
+        """A work pending because no agent joined yet (the local agent is starting) is still waited for."""
+        h = harness(TwoStarting())
+        wait_until(lambda: len(h.sent(LaunchWork)) == 2, timeout_s=END_TIMEOUT_S)
+        for name in ("root.placed", "root.waiting"):
+            h.loop.inbox.put(PlacementPending(name, 1, "no agent is connected"))
+        h.put(ProcessStarted(11), seq=1, work_name="root.placed")
+        h.put(StatusChanged("start", make_status("started")), seq=2, work_name="root.placed")
+        wait_until(lambda: h.app.root.placed.status.stage == "started", timeout_s=END_TIMEOUT_S)
+        assert h.loop.ticks == 0
+        h.put(ProcessStarted(12), seq=1, work_name="root.waiting")
+        h.put(StatusChanged("start", make_status("started")), seq=2, work_name="root.waiting")
+        wait_until(lambda: h.loop.ticks >= 1, timeout_s=END_TIMEOUT_S, what="the first run of the flows")
+        assert h.app.root.seen[0] == ["started", "started"]
 
 
 class TestPacing:
@@ -339,10 +433,10 @@ class TestInternalFailures:
         """A bug while stopping the works still ends the app (status 1), never leaving the run hanging."""
         h = harness(Stops(), start=False)
 
-        def broken(reason, grace_s):  # noqa: ANN001
+        def broken() -> list[str]:
             raise RuntimeError("bug")
 
-        h.runtime.stop_all = broken
+        h.runtime.running_work_names = broken
         h.loop.start()
         ended = h.wait_end()
         assert ended.exit_code == 1 and "RuntimeError('bug')" in ended.message

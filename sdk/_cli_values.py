@@ -1,0 +1,26 @@
+"""What both CLIs (``lightning-ctl`` and ``lightning-agent``) read the same way.
+
+Private to lightning-ctl; kept in the SDK because it is the one package both CLIs import.
+"""
+
+from __future__ import annotations
+
+CREDENTIAL_VARIABLES = ("LIGHTNING_CTL_TOKEN", "LIGHTNING_CTL_JOIN_TOKEN", "LIGHTNING_AGENT_JOIN_TOKEN")
+"""Environment variables that carry credentials: never handed on to an agent, nor by an agent to its works."""
+
+
+def parse_labels(values: tuple[str, ...], max_labels: int) -> dict[str, str]:
+    """``("KEY=VALUE", ...)`` as a dict.
+
+    Raises:
+        ValueError: a value is not KEY=VALUE, or there are more than ``max_labels``.
+    """
+    labels = {}
+    for value in values:
+        key, sep, val = value.partition("=")
+        if not sep or not key:
+            raise ValueError(f"expected KEY=VALUE, got {value!r}")
+        labels[key] = val
+    if len(labels) > max_labels:
+        raise ValueError(f"{len(labels)} labels, over the limit of {max_labels}")
+    return labels
