@@ -35,7 +35,6 @@ from lightning_ctl.sdk._events import (
     RunCall,
     StopWork,
     UpdateVars,
-    WorkCrashed,
 )
 from lightning_ctl.sdk._storage_types import StorageRequest, UploadRequested
 from lightning_ctl.sdk._tasks import TaskOwner
@@ -319,12 +318,12 @@ class AgentDaemon:
         self._watch(supervisor)
 
     def _fail_launch(self, supervisor: WorkSupervisor, reason: str) -> None:
-        """The work's process could not be started: the work fails at once, with ``reason``."""
+        """The work's process could not be started: its end is reported at once, with ``reason`` (the control
+        plane restarts or fails the work as for any process that ended)."""
         launch = supervisor.launch
         self.supervisors.pop((launch.work_name, launch.attempt), None)
         supervisor.release()
-        self.outbox.put_body(launch.work_name, launch.attempt, WorkCrashed(reason))
-        self.outbox.put_body(launch.work_name, launch.attempt, ProcessExited(0, 1))
+        self.outbox.put_body(launch.work_name, launch.attempt, ProcessExited(0, 1, reason=reason))
 
     def running_work_names(self) -> list[str]:
         """The works whose process runs here."""

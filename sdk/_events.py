@@ -46,14 +46,18 @@ class ProcessStarted:
 
 @dataclass(frozen=True, slots=True)
 class ProcessExited:
-    """The work process ended, with an exit code or killed by a signal."""
+    """The work process ended, with an exit code or killed by a signal (or its agent could not start it)."""
 
     pid: int
     exit_code: int
     signal: int = 0
+    reason: str = ""
+    """Why its agent could not start it (its code could not be fetched, fork or exec failed); "" once it ran."""
 
     def describe(self) -> str:
         """A human reason, e.g. "exited with code 3" or "killed by signal 9 (SIGKILL)"."""
+        if self.reason:
+            return f"could not be started: {self.reason}"
         if self.signal:
             import signal as signals
 

@@ -370,6 +370,15 @@ class TestEvents:
         runtime.apply_event(event(ProcessExited(4242, -9, 9), seq=2))
         assert "killed by signal 9 (SIGKILL)" in runtime.failure.message
 
+    def test_a_process_its_agent_could_not_start_fails_with_the_agents_reason(self, runtime, make_app):
+        """A launch that failed on the agent ends like any process, its message saying why it never started."""
+        app = make_app(parallel=True)
+        job = launched(runtime, app)
+        reason = "the agent could not start the work's process: [Errno 11] Resource temporarily unavailable"
+        runtime.apply_event(event(ProcessExited(0, 1, reason=reason), seq=0))
+        assert job.has_failed and reason in job.status.message
+        assert reason in runtime.failure.message
+
     def test_exit_without_raise_exception_only_fails_the_call(self, runtime, make_app):
         """With raise_exception=False an exit marks the call failed but does not fail the app."""
         app = make_app(parallel=True, raise_exception=False)
