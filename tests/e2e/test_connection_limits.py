@@ -53,13 +53,14 @@ def test_connections_that_never_handshake_are_closed(cluster: Cluster) -> None:
 
 @pytest.mark.e2e
 def test_a_stream_that_never_registers_is_closed(cluster: Cluster) -> None:
-    """An authenticated agent stream that sends nothing is ended by the control plane (DEADLINE_EXCEEDED)."""
+    """A stream opened with a valid join token that never registers is ended by the control plane
+    (DEADLINE_EXCEEDED)."""
     cp = cluster.control_plane(APPS / "lifecycle.py", "--env", "LC_WORKS=0")
 
     async def silent_stream() -> grpc.StatusCode:
         async with grpc.aio.insecure_channel(cp.loopback_address) as channel:
             call = agent_pb2_grpc.AgentServiceStub(channel).Connect(
-                metadata=(("authorization", f"Bearer {cluster.token}"),))
+                metadata=(("authorization", f"Bearer {cluster.join_token}"),))
             try:
                 await asyncio.wait_for(call.read(), DEADLINE_S)
             except grpc.aio.AioRpcError as exc:

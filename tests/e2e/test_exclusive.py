@@ -47,14 +47,14 @@ def test_a_second_app_on_a_taken_port_fails_at_once_without_loading(launch, tmp_
 
 @pytest.mark.e2e
 def test_a_second_agent_on_the_same_home_fails_at_once(cluster: Cluster) -> None:
-    """A lightning-agent whose --name/--state-dir (hence socket) is taken exits 1 naming it; the first keeps its
-    socket and its works."""
+    """A lightning-agent whose --name is taken in its --state-dir (its identity, socket and works) exits 1 naming
+    it; the first keeps its socket and its works."""
     cp = cluster.control_plane(APPS / "lifecycle.py", "--env", "LC_WORKS=1")
     first = cluster.agent("a", "--gpus", "none")
     pid = int(cp.wait_for_line("root.w0 | pid=").rsplit("=", 1)[1])
     second = cluster.agent("a", "--gpus", "none", may_exit=True)
     assert second.wait_exit(TIMEOUT_S) == 1, cluster.output()
-    assert "is in use" in second.stderr and "another lightning-agent" in second.stderr, second.output()
+    assert "already runs as 'a'" in second.stderr and "--name" in second.stderr, second.output()
     assert first.proc.poll() is None and alive({pid}) == {pid}
     socket_path = next((first.state_dir / "a").glob("works.sock"))
     with socket.socket(socket.AF_UNIX) as probe:

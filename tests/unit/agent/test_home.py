@@ -8,7 +8,8 @@ import sys
 
 import pytest
 
-from lightning_ctl.agent.home import AgentHome, AgentHomeInUseError, claim_home
+from lightning_ctl.agent.errors import AgentHomeInUseError
+from lightning_ctl.agent.home import AgentHome, claim_home
 
 
 class TestClaim:

@@ -136,15 +136,21 @@ class TestLiveness:
 
 
 class TestStopping:
-    def test_a_stop_for_a_work_whose_agent_is_gone_is_reported_unreachable(
-        self, loop: asyncio.AbstractEventLoop
-    ) -> None:
-        """The agent left: its works' stops cannot be delivered, and the flow loop is told so at once."""
+    @staticmethod
+    def placed(*work_names: str) -> tuple[AgentRegistry, AgentSession, list[WorkUnreachable]]:
+        """A registry with the works placed on agent "box", and the unreachable works it reports."""
         reported: list[WorkUnreachable] = []
         registry = AgentRegistry(report_unreachable=reported.append)
         box = session("box")
         registry.add(box)
-        registry.route([launch("root.a")])
+        registry.route([launch(name) for name in work_names])
+        return registry, box, reported
+
+    def test_a_stop_for_a_work_whose_agent_is_gone_is_reported_unreachable(
+        self, loop: asyncio.AbstractEventLoop
+    ) -> None:
+        """The agent left: its works' stops cannot be delivered, and the flow loop is told so at once."""
+        registry, box, reported = self.placed("root.a")
         registry.remove(box, "gone")
         registry.route([StopWork("root.a", 1, "the app is ending", 30.0)])
         assert [(u.work_name, u.attempt) for u in reported] == [("root.a", 1)]
@@ -154,11 +160,7 @@ class TestStopping:
         self, loop: asyncio.AbstractEventLoop
     ) -> None:
         """A stop delivered, then the agent disconnects before the exit came: unreachable, once."""
-        reported: list[WorkUnreachable] = []
-        registry = AgentRegistry(report_unreachable=reported.append)
-        box = session("box")
-        registry.add(box)
-        registry.route([launch("root.a"), launch("root.b")])
+        registry, box, reported = self.placed("root.a", "root.b")
         registry.route([StopWork("root.a", 1, "bye", 30.0)])
         registry.release("root.b", 1)
         registry.remove(box, "gone")
