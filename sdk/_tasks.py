@@ -93,8 +93,10 @@ async def race(*awaitables: Awaitable[Any]) -> asyncio.Future[Any]:
     tasks = [asyncio.ensure_future(a) for a in awaitables]
     try:
         done, _ = await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
-    finally:
-        await cancel_and_wait(*(t for t in tasks if not t.done()))
+    except BaseException:
+        await cancel_and_wait(*tasks)  # the caller reads no outcome now: each one is retrieved, even one just done
+        raise
+    await cancel_and_wait(*(t for t in tasks if not t.done()))
     winner = next(t for t in tasks if t in done)
     for task in tasks:
         if task is not winner and task.done() and not task.cancelled():

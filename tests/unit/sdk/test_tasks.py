@@ -95,6 +95,31 @@ class TestRace:
         asyncio.run(main())
         assert reported == []
 
+    def test_a_cancelled_race_retrieves_what_failed_meanwhile(self) -> None:
+        """The caller is cancelled just as a racer fails: that failure is retrieved all the same (nobody will read
+        the winner), so asyncio never reports it as forgotten."""
+        reported: list[dict] = []
+
+        async def main() -> None:
+            asyncio.get_running_loop().set_exception_handler(lambda loop, context: reported.append(context))
+            gate = asyncio.Event()
+
+            async def fails_when_opened() -> None:
+                await gate.wait()
+                raise ValueError("lost")
+
+            racer = asyncio.ensure_future(race(fails_when_opened(), asyncio.Event().wait()))
+            for _ in range(3):
+                await asyncio.sleep(0)  # the race started its tasks and waits for the first
+            gate.set()  # the racer fails on the loop's next turn...
+            racer.cancel()  # ...the same turn the race sees its cancellation
+            with pytest.raises(asyncio.CancelledError):
+                await racer
+            gc.collect()
+
+        asyncio.run(main())
+        assert reported == []
+
     def test_cancel_and_wait_with_nothing(self) -> None:
         """Nothing to cancel: returns at once."""
         asyncio.run(cancel_and_wait())
