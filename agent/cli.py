@@ -73,6 +73,9 @@ def _persistent_agent_id(home: Path) -> str:
 @click.option("--tls-cert", type=click.Path(exists=True, dir_okay=False), default=None,
               help="This agent's certificate (PEM), for control planes that require mutual TLS.")
 @click.option("--tls-key", type=click.Path(exists=True, dir_okay=False), default=None, help="Its private key (PEM).")
+@click.option("--stop-works-on-exit", is_flag=True,
+              help="Stop the works (and report how they ended) when this agent is stopped, as an agent whose machine "
+                   "goes away with it must: a Slurm job, a Kubernetes Pod (providers start agents so).")
 @click.option("--no-fork-server", is_flag=True, help="Start each work with a fresh interpreter instead of forking it.")
 @click.option("--no-cgroups", is_flag=True,
               help="Do not give each work a cgroup (v2) of its own; find its processes by their environment and "
@@ -107,6 +110,7 @@ def main(
     tls_ca: str | None,
     tls_cert: str | None,
     tls_key: str | None,
+    stop_works_on_exit: bool,
     no_fork_server: bool,
     no_cgroups: bool,
     parent_pid: int | None,
@@ -176,6 +180,6 @@ def main(
     local = LocalAgentOptions(parent_pid, orphan_timeout) if parent_pid else None
     status = asyncio.run(
         serve(session_kwargs, home, address_fd, work_dir, None if no_fork_server else launcher, local, stop_grace,
-              use_cgroups=not no_cgroups)
+              use_cgroups=not no_cgroups, stop_works_on_exit=stop_works_on_exit)
     )
     raise SystemExit(status)

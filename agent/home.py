@@ -160,8 +160,12 @@ class AgentHome:
         return records
 
     def save_records(self, records: list[WorkRecord]) -> None:
-        """Record the running work processes, atomically (a crash leaves the old or the new file, never half)."""
-        write_atomic(self.path / "works.json", json.dumps({"works": [dataclasses.asdict(r) for r in records]}))
+        """Record the running work processes, atomically (a crash leaves the old or the new file, never half).
+
+        A launch's API key is left out: its process holds it already, and no secret of a work goes to disk.
+        """
+        kept = [dataclasses.replace(r, launch=dataclasses.replace(r.launch, api_credential="")) for r in records]
+        write_atomic(self.path / "works.json", json.dumps({"works": [dataclasses.asdict(r) for r in kept]}))
 
 
 def claim_home(state_dir: str | os.PathLike[str], name: str | None, hostname: str) -> AgentHome:

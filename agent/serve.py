@@ -105,8 +105,14 @@ async def serve(
     local: LocalAgentOptions | None,
     grace_s: float,
     use_cgroups: bool = True,
+    stop_works_on_exit: bool = False,
 ) -> int:
-    """Run until SIGTERM/SIGINT (or, for a local agent, until orphaned); the exit status."""
+    """Run until SIGTERM/SIGINT (or, for a local agent, until orphaned); the exit status.
+
+    A local agent stops its works before it exits. One told ``stop_works_on_exit`` (its machine goes away with
+    it: a Slurm job, a Pod) leaves the control plane first, then stops its works: nothing new is placed on it
+    while it drains, and the control plane hands its works to their restart policies.
+    """
     signals = _StopSignals()
     if address_fd is not None:
         first = await race(_read_address(address_fd), signals.requested.wait())
@@ -134,7 +140,12 @@ async def serve(
         elif error is not None:
             log.error("agent_failed", task=task.get_name(), error=repr(error))
             status = ExitCode.FAILED
-    if local is not None:  # a local agent told to stop: nothing of the app outlives it
+    if stop_works_on_exit and local is None:
+        # Leave first, so that no work is placed here while the works stop: the control plane learns from the
+        # engine (or the agent-lost grace) that this agent's works are lost, and their restart policies decide.
+        await tasks.close()
+        await daemon.stop_all(grace_s, "agent stopping")
+    elif local is not None:  # a local agent told to stop: nothing of the app outlives it
         await daemon.stop_all(grace_s, "agent stopping")
     await tasks.close()
     await signals.kills.close()

@@ -19,13 +19,12 @@ from pathlib import Path
 from typing import AsyncIterator
 
 import grpc
-import psutil
 import structlog
 
 from lightning_ctl.agent.daemon import AgentDaemon
 from lightning_ctl.agent.errors import RegistrationRefusedError
 from lightning_ctl.agent.home import AgentHome
-from lightning_ctl.agent.inventory import Inventory
+from lightning_ctl.agent.inventory import Inventory, measure_usage
 from lightning_ctl.protos import codec
 from lightning_ctl.protos.lightning.v1 import agent_pb2, agent_pb2_grpc
 from lightning_ctl.protos.limits import BATCH_BYTES
@@ -274,9 +273,9 @@ class AgentSession:
     async def _heartbeat(self, call: grpc.aio.StreamStreamCall) -> None:
         """Heartbeat at once (the control plane measures the link's round trip on it), then every period."""
         while True:
-            usage = await asyncio.to_thread(psutil.virtual_memory)
+            usage = await asyncio.to_thread(measure_usage)
             async with self._write_lock:
-                await call.write(codec.heartbeat_message(psutil.cpu_percent(interval=None), usage.used))
+                await call.write(codec.heartbeat_message(usage))
             await asyncio.sleep(self.heartbeat_interval_s)
 
     async def _receive(self, call: grpc.aio.StreamStreamCall) -> None:

@@ -32,6 +32,7 @@ from lightning_ctl.agent.work_logs import WorkLogFile
 from lightning_ctl.protos import codec
 from lightning_ctl.protos.limits import DEFAULT_MAX_ATTRIBUTE_BYTES, max_message_bytes
 from lightning_ctl.sdk._agent_messages import RunnerInit
+from lightning_ctl.sdk._app_server import CREDENTIAL_VAR as API_CREDENTIAL_VAR
 from lightning_ctl.sdk._events import (
     EventBody,
     InvalidEvent,
@@ -120,9 +121,12 @@ class WorkSupervisor:
         self.record.cwd = cwd
 
     def _environment(self) -> dict[str, str]:
-        """What the work's environment adds to the agent's."""
+        """What the work's environment adds to the agent's (its API key too: set in the work's process alone, after
+        the fork, so the fork server never holds it and preloads the app once for every work)."""
         assert self.containment is not None
         env = {**self.launch.env, "PYTHONUNBUFFERED": "1", **self.containment.environment()}
+        if self.launch.api_credential:
+            env[API_CREDENTIAL_VAR] = self.launch.api_credential
         if self.launch.gpu_indices:
             env["CUDA_DEVICE_ORDER"] = "PCI_BUS_ID"
             env["CUDA_VISIBLE_DEVICES"] = ",".join(str(i) for i in self.launch.gpu_indices)

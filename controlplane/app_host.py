@@ -1,14 +1,14 @@
-"""AppHost: one ``lightning-ctl run``: the server, the local agent, the flow loop, and a clean end.
+"""AppHost: one ``lightning-ctl run``: the servers, the local agent, the flow loop, and a clean end.
 
     open the checkpoint ─► load the app (a thread) ─► bind and serve ─► flow loop ─► ... ─► app ended
-                                                                                              │
+                                                        (HTTP once the flows ran)             │
           stop works (in the loop's teardown) ◄────────────────────────────────────────────────┘
-          ─► stop the local agent ─► stop the server ─► exit status
+          ─► stop HTTP, providers, the local agent ─► stop the server ─► exit status
 
-Nothing listens and nothing is recorded as running before the app has loaded: a run that fails to load leaves
-no checkpoint to resume. A first Ctrl-C (SIGTERM, ``lightning-ctl stop``) stops the app gracefully: works get
-SIGTERM and ``--stop-grace``; a second one kills the works still running at once, naming them, and ends the run
-even if a flow never returns.
+Nothing but the HTTP port (reserved first: the app may read it as it loads) listens, and nothing is recorded as
+running, before the app has loaded: a run that fails to load leaves no checkpoint to resume. A first Ctrl-C
+(SIGTERM, ``lightning-ctl stop``) stops the app gracefully: works get SIGTERM and ``--stop-grace``; a second one
+kills the works still running at once, naming them, and ends the run even if a flow never returns.
 """
 
 from __future__ import annotations
@@ -16,10 +16,11 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
+import socket
 import sys
 import threading
 import time
-from typing import Any, Callable, TypeVar
+from typing import TYPE_CHECKING, Any, Callable, TypeVar
 
 import structlog
 
@@ -32,25 +33,34 @@ from lightning_ctl.controlplane.api.app_service import AppServicer
 from lightning_ctl.controlplane.api.connection_limits import DescriptorWatch
 from lightning_ctl.controlplane.api.server import build_server
 from lightning_ctl.controlplane.api.storage_service import StorageServicer
+from lightning_ctl.controlplane.api.views import AppViews
 from lightning_ctl.controlplane.credential_store import CredentialStore
 from lightning_ctl.controlplane.credentials import LOOPBACK_HOSTS
-from lightning_ctl.controlplane.errors import CheckpointError, PortInUseError
+from lightning_ctl.controlplane.errors import AppEndedError, CheckpointError, FlowBusyError, PortInUseError
 from lightning_ctl.controlplane.flows.flow_runtime import FlowRuntime
-from lightning_ctl.controlplane.flows.loop import AppEnded, FlowLoop, StopRequested
+from lightning_ctl.controlplane.flows.loop import START_WAIT_S, AppEnded, FlowLoop, StopRequested
 from lightning_ctl.controlplane.flows.queries import Query, QueryBox
 from lightning_ctl.controlplane.flows.resume import ResumePlan, plan_resume, restore
+from lightning_ctl.controlplane.flows.state_watch import StateWatch
 from lightning_ctl.controlplane.home import app_home
+from lightning_ctl.controlplane.http import hosting, listener
+from lightning_ctl.controlplane.http.auth import API_PERMISSION, WORKS_KEY_SUBJECT, work_credential
 from lightning_ctl.controlplane.options import RunOptions
 from lightning_ctl.controlplane.output.console import Console
 from lightning_ctl.controlplane.output.log_store import LogStore
+from lightning_ctl.controlplane.providers.manager import ProviderManager
 from lightning_ctl.controlplane.run_file import RunInfo, remove_run_file, write_run_file
 from lightning_ctl.controlplane.storage import open_store, record_store, start_afresh
 from lightning_ctl.controlplane.storage.coordinator import StorageCoordinator
 from lightning_ctl.sdk._app import LightningApp
-from lightning_ctl.sdk._events import LinesLogged
+from lightning_ctl.sdk._app_server import CREDENTIAL_VAR as API_CREDENTIAL_VAR
+from lightning_ctl.sdk._events import LinesLogged, PlacementPending
 from lightning_ctl.sdk._exit_codes import ExitCode
 from lightning_ctl.sdk._loader import load_app
-from lightning_ctl.sdk._tasks import TaskOwner
+from lightning_ctl.sdk._tasks import TaskOwner, cancel_and_wait
+
+if TYPE_CHECKING:
+    from lightning_ctl.controlplane.http.server import HttpServer
 
 log = structlog.get_logger(component="app_host")
 
@@ -67,8 +77,6 @@ T = TypeVar("T")
 def _advertised(host: str) -> str:
     """The host agents should dial: this machine's name when listening on every interface."""
     if host in ("0.0.0.0", "::", ""):
-        import socket
-
         return socket.gethostname()
     return host
 
@@ -84,7 +92,7 @@ class AppHost:
     """Runs one app until it ends and returns its exit status."""
 
     def __init__(self, options: RunOptions, local_agent: LocalAgent | None = None,
-                 console: Console | None = None) -> None:
+                 console: Console | None = None, http_socket: socket.socket | None = None) -> None:
         if not options.token:
             raise ValueError("RunOptions.token must be set")
         self.options = options
@@ -93,7 +101,7 @@ class AppHost:
         self.credentials = CredentialStore(options.token, app_home(options.app_path) / "credentials.json")
         if options.join_token:
             self.credentials.accept_static_join_token(options.join_token)
-        self.registry = AgentRegistry(report_pending=self._deliver, bundle=AppBundle(options.app_path),
+        self.registry = AgentRegistry(report_pending=self._report_pending, bundle=AppBundle(options.app_path),
                                       report_unreachable=self._deliver,
                                       heartbeat_interval_s=options.heartbeat_interval_s)
         self._flow_loop: FlowLoop | None = None
@@ -105,6 +113,27 @@ class AppHost:
         self._local_agent_stopped = False
         self._ended: asyncio.Future[AppEnded] | None = None
         """Resolved when the app ends: by the flow loop, or by a stop before the flows run or forced after one."""
+        self.state_watch = StateWatch()
+        self._http: HttpServer | None = None
+        self._http_socket = http_socket
+        """The HTTP port, reserved by ``lightning-ctl run`` before the local agent (else reserved in ``run``)."""
+        self._first_change_seen = asyncio.Event()
+        self._loading_web: asyncio.Future[None] | None = None
+        self.providers = self._make_providers() if options.provider else None
+
+    def _make_providers(self) -> ProviderManager:
+        """Agents on demand (``--provider``): the engine's options are checked here, before anything starts."""
+        from lightning_ctl.controlplane.providers import make_provider
+
+        assert self.options.provider is not None
+        folder = app_home(self.options.app_path)
+        provider = make_provider(self.options.provider, folder)
+        return ProviderManager(provider, self.options.provider, self.registry, self._deliver, folder,
+                               self.credentials)
+
+    def _report_pending(self, pending: PlacementPending) -> None:
+        """Why a work waits: the registry's reason, with what the provider is doing about it (``--provider``)."""
+        self._deliver(self.providers.explain(pending) if self.providers is not None else pending)
 
     def _deliver(self, event: object) -> None:
         if self._flow_loop is not None:
@@ -130,29 +159,41 @@ class AppHost:
         """Everything between the checkpoint's opening and its closing."""
         opts = self.options
         plan = await asyncio.to_thread(plan_resume, opts.app_path, opts.port, opts.fresh)
+        resumed = plan.saved is not None
         try:
-            os.environ.update(opts.env)
+            if self._http_socket is None:
+                self._http_socket = listener.reserve_port(opts)
+            # Before the import: the app's processes read its server's address as they load it (APP_SERVER_PORT).
+            os.environ.update({**opts.env, **listener.server_address_env(opts, self._http_socket)})
             loaded = await self._unless_stopped(_in_daemon_thread(lambda: load_app(opts.app_path)[0]))
-            if loaded is None:
+            if loaded is None:  # stopped while loading: nothing was started
                 assert self._ended is not None
-                return self._ended.result()  # stopped while loading: nothing was started
-            self.registry.locations = WorkLocations(app_home(opts.app_path) / "locations.json",
-                                                    resume=plan.saved is not None)
+                plan.checkpoint.close()
+                await self._close_http(None)
+                return self._ended.result()
+            os.environ.update(self._issue_works_key(resumed))
+            self.registry.locations = WorkLocations(app_home(opts.app_path) / "locations.json", resume=resumed)
             servicer = AgentServicer(self.registry, self._deliver, self._on_lines, self.credentials,
                                      opts.heartbeat_interval_s, opts.max_attribute_bytes)
             app_servicer = AppServicer(self.registry, self.log_store, self.queries, self._stop_by_operator,
-                                       self.credentials, os.path.abspath(opts.app_path), opts.heartbeat_interval_s)
-            storage = StorageServicer(await self._open_store(resumed=plan.saved is not None), self.credentials)
+                                       self.credentials, os.path.abspath(opts.app_path), opts.heartbeat_interval_s,
+                                       self.providers.views if self.providers else None)
+            storage = StorageServicer(await self._open_store(resumed=resumed), self.credentials)
             server, port, local_port = self._bind(plan, servicer, app_servicer, storage)
         except BaseException:
             plan.checkpoint.close()
+            if self._http_socket is not None:
+                self._http_socket.close()
             raise
         await server.start()
+        ended: AppEnded | None = None
         try:
-            plan.checkpoint.begin(os.getpid(), port, resumed=plan.saved is not None)
+            plan.checkpoint.begin(os.getpid(), port, resumed=resumed)
             self._tasks.spawn(self._check_liveness(opts.heartbeat_interval_s), "liveness")
             self._tasks.spawn(self._watch_descriptors(), "descriptors")
             self._announce(port)
+            if self.providers is not None:
+                await self._start_providers(port, resumed=resumed)
             if self._local_agent is not None:
                 local_join = self.credentials.issue_join_token(ttl_s=_LOCAL_JOIN_TTL_S, agent_name="local",
                                                                is_local=True)
@@ -165,17 +206,29 @@ class AppHost:
                 log.error("checkpoint_not_closed", error=str(exc))
             return ended
         except CheckpointError as exc:
-            return AppEnded(1, str(exc))
+            ended = AppEnded(1, str(exc))
+            return ended
         finally:
+            await self._close_http(ended)
             self.queries.close()
             self.log_store.close()
             app_servicer.close()
             remove_run_file(os.getpid())
             await self._tasks.close()
+            if self.providers is not None:
+                await self.providers.stop()
             await self._stop_local_agent()
             await self._close_agent_streams()
             await server.stop(grace=1.0)
             plan.checkpoint.close()
+
+    async def _close_http(self, ended: AppEnded | None) -> None:
+        """Tell the HTTP clients how the app ended and stop serving (or free the port it never served on)."""
+        if self._http is not None:
+            self._http.close(ended.exit_code if ended else 1, ended.message if ended else "")
+            await self._http.stop()
+        elif self._http_socket is not None:
+            self._http_socket.close()
 
     def _bind(self, plan: ResumePlan, servicer: AgentServicer, app_servicer: AppServicer,
               storage: StorageServicer) -> tuple[Any, int, int]:
@@ -216,7 +269,8 @@ class AppHost:
         ended = self._ended
         if ended.done():
             return ended.result()  # stopped before the flows ran
-        runtime = FlowRuntime(os.path.abspath(self.options.app_path), self.options.env, self.options.stop_grace_s)
+        env = {**self.options.env, **listener.server_address_env(self.options, self._http_socket)}
+        runtime = FlowRuntime(os.path.abspath(self.options.app_path), env, self.options.stop_grace_s)
         if plan.saved is not None:
             restore(app, runtime, plan.saved)
         self._flow_loop = FlowLoop(
@@ -225,9 +279,66 @@ class AppHost:
             send_commands=lambda commands: _call_soon(loop, self.registry.route, commands),
             on_end=lambda result: _call_soon(loop, _settle, ended, result),
             checkpoint=plan.checkpoint,
+            state_watch=self.state_watch,
         )
+        self.state_watch.attach(lambda: _call_soon(loop, self._first_change_seen.set))
         self._flow_loop.start()
-        return await ended
+        serving = self._tasks.spawn(self._serve_http(), "http") if self._http_socket is not None else None
+        try:
+            return await ended
+        finally:
+            if serving is not None:  # the app ended before it was served: stop trying (no query would be answered)
+                if self._loading_web is not None:
+                    # A load under way finishes first: it would take the CPU from the teardown (works' last output).
+                    await asyncio.gather(self._loading_web, return_exceptions=True)
+                await cancel_and_wait(serving)
+
+    async def _serve_http(self) -> None:
+        """Start the HTTP server, serve the app's routes and frontends, print the view's URL.
+
+        It waits for the flows' first change of the state (their works started, or they ran): loading the web
+        framework takes ~0.15 s of this process's CPU, and then does not delay the works started with the flow.
+        """
+        try:
+            await asyncio.wait_for(self._first_change_seen.wait(), START_WAIT_S + 1.0)
+        except asyncio.TimeoutError:
+            pass
+        self.state_watch.attach(None)
+        self._loading_web = asyncio.ensure_future(hosting.load_web())
+        try:
+            await asyncio.shield(self._loading_web)
+            app_path = os.path.abspath(self.options.app_path)
+            views = AppViews(self.registry, app_path, self.options.heartbeat_interval_s,
+                             self.providers.views if self.providers else None)
+            assert self._http_socket is not None
+            self._http = await hosting.start_http(self.options, self._http_socket, self.credentials, self.queries,
+                                                  views, self.log_store, self._stop_by_operator, self.state_watch,
+                                                  app_path)
+            await hosting.serve_app(self._http, self.queries)
+            hosting.announce(self._http)
+        except hosting.AppServeError as exc:
+            self._on_stop_request(1, str(exc))
+        except OSError as exc:  # e.g. the TLS files became unreadable: the app cannot be served as asked
+            self._on_stop_request(1, f"the HTTP server could not start: {exc}")
+        except (AppEndedError, FlowBusyError):
+            pass  # the app ended (or hangs) before it could be served: its end says why
+
+    def _issue_works_key(self, resumed: bool) -> dict[str, str]:
+        """Mint the app's works' key to its HTTP API (a scoped key with only the ``api`` permission); the environment
+        that hands it to this process's own children (frontends), empty without HTTP.
+
+        Every launch carries it to its work's process alone (the registry adds it as it ships the launch). It is
+        kept across a restart of the control plane, as the works holding it may outlive one; a run that does not
+        resume first revokes the keys of earlier runs.
+        """
+        if self._http_socket is None:
+            return {}
+        if not resumed:
+            self.credentials.forget_scoped_keys(WORKS_KEY_SUBJECT)
+        credential = work_credential(self.credentials.issue_scoped_key(WORKS_KEY_SUBJECT, {API_PERMISSION},
+                                                                       keep=True))
+        self.registry.works_credential = credential
+        return {API_CREDENTIAL_VAR: credential}
 
     async def _open_store(self, resumed: bool) -> StorageCoordinator:
         """The app's store; a run that does not resume starts without the previous run's artifacts (Drives stay)."""
@@ -240,6 +351,16 @@ class AppHost:
             log.debug("store_cleaned", blobs_removed=removed)
         log.info("app_store", location=store.description)
         return StorageCoordinator(store, self.registry)
+
+    async def _start_providers(self, port: int, resumed: bool) -> None:
+        assert self.providers is not None and self.options.provider is not None
+        address = f"{_advertised(self.options.host)}:{port}"
+        if self.options.host in LOOPBACK_HOSTS and self.options.provider.engine != "local" \
+                and not self.options.provider.get("control-plane"):
+            log.warning("provider_agents_dial_loopback", address=address, engine=self.options.provider.engine,
+                        hint="agents on other machines cannot reach it: pass --host 0.0.0.0 (with --tls-cert) or "
+                             "--provider-option control-plane=HOST:PORT")
+        await self.providers.start(address, resumed)
 
     def _on_lines(self, work_name: str, logged: LinesLogged, on_written: Callable[[], None]) -> None:
         self.log_store.append(work_name, logged.stream, logged.lines)
@@ -281,7 +402,8 @@ class AppHost:
 
     def _write_run_file(self, address: str) -> None:
         """Let ``lightning-ctl status/logs/...`` on this machine find this app (owner-only: it holds the token)."""
-        info = RunInfo(address, self.token, os.getpid(), os.path.abspath(self.options.app_path), time.time())
+        info = RunInfo(address, self.token, os.getpid(), os.path.abspath(self.options.app_path), time.time(),
+                       listener.http_url(self.options, self._http_socket))
         try:
             write_run_file(info)
         except OSError as exc:

@@ -94,6 +94,25 @@ class BundleTooLargeError(ControlPlaneError):
         self.largest = largest
 
 
+# -- serving the app over HTTP --------------------------------------------------------------------------------------
+
+
+class HttpPortInUseError(PortInUseError):
+    """The HTTP port asked for (``--http-port``), or every port tried, could not be bound."""
+
+
+class AppServeError(ControlPlaneError):
+    """The app's routes or frontends cannot be served (the message names the route or flow)."""
+
+
+class LayoutError(ControlPlaneError, ValueError):
+    """A configure_layout() returned something that is not a layout; the message names the flow."""
+
+
+class RoutesError(ControlPlaneError, ValueError):
+    """configure_api() or configure_commands() returned something that cannot be served; names the route."""
+
+
 # -- credentials ----------------------------------------------------------------------------------------------------
 
 
@@ -139,6 +158,17 @@ class StorageFault(ControlPlaneError):
 
 class StoreError(ControlPlaneError):
     """What was asked is not in the store (or cannot be written locally); the message says what and why."""
+
+
+# -- agents on demand (--provider) ----------------------------------------------------------------------------------
+
+
+class ProviderError(ControlPlaneError):
+    """The engine refused or failed an operation; the message says what the engine said."""
+
+
+class ProviderOptionError(ControlPlaneError, ValueError):
+    """A ``--provider-option`` is malformed, unknown to the engine, or has a bad value (the message names it)."""
 
 
 # -- the operator's client ------------------------------------------------------------------------------------------

@@ -114,6 +114,9 @@ class ResourceRequest:
     cpus: float = 0.0
     memory_bytes: int = 0
     labels: dict[str, str] = field(default_factory=dict)
+    image: str = ""
+    """The container image the work asks for (``BuildConfig(image=...)``), for providers that start agents in
+    containers; placement ignores it."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -140,6 +143,9 @@ class LaunchWork:
     """How long the work's agent may be away before the work counts as lost (None: the app's setting)."""
     cause: str = field(default="", compare=False)
     """What made the control plane send it (a flow's action, an event): for logs, never sent to agents."""
+    api_credential: str = field(default="", repr=False)
+    """The work's key to the app's own HTTP API (added by the control plane as it ships the launch): for the work
+    process alone, never kept in the agent's environment, its fork server or its records."""
 
 
 def launch_from_dict(data: dict[str, Any]) -> LaunchWork:
@@ -164,6 +170,9 @@ class RunCall:
     """Numbers the calls of (work_name, attempt) from 1, so that a call delivered twice runs once."""
     cause: str = field(default="", compare=False)
     """What made the control plane send it (a flow's action, an event): for logs, never sent to agents."""
+    api_credential: str = field(default="", repr=False)
+    """The work's key to the app's own HTTP API (added by the control plane as it ships the launch): for the work
+    process alone, never kept in the agent's environment, its fork server or its records."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -175,6 +184,9 @@ class UpdateVars:
     vars: dict[str, Any]
     cause: str = field(default="", compare=False)
     """What made the control plane send it (a flow's action, an event): for logs, never sent to agents."""
+    api_credential: str = field(default="", repr=False)
+    """The work's key to the app's own HTTP API (added by the control plane as it ships the launch): for the work
+    process alone, never kept in the agent's environment, its fork server or its records."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -187,6 +199,9 @@ class StopWork:
     grace_s: float
     cause: str = field(default="", compare=False)
     """What made the control plane send it (a flow's action, an event): for logs, never sent to agents."""
+    api_credential: str = field(default="", repr=False)
+    """The work's key to the app's own HTTP API (added by the control plane as it ships the launch): for the work
+    process alone, never kept in the agent's environment, its fork server or its records."""
 
 
 @dataclass(frozen=True, slots=True)

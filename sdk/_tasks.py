@@ -1,4 +1,5 @@
-"""Owners for asyncio tasks, for both daemons: no task is ever left without someone to cancel and await it.
+"""Owners for asyncio tasks, for the agent and the control plane: no task is ever left without someone to cancel and
+await it (asyncio keeps only weak references to tasks: one nobody holds may vanish mid-flight).
 
 ``asyncio.TaskGroup`` needs Python 3.11 and ends the group at the first failure; a daemon needs both less and
 more: background tasks that live as long as their owner, failures reported where they happen (never as "Task
@@ -7,6 +8,7 @@ exception was never retrieved" at exit), and a ``close`` that cancels and awaits
     tasks = TaskOwner(on_error=lambda name, exc: log.error("task_failed", task=name, error=repr(exc)))
     tasks.spawn(self._heartbeat(), "heartbeat")
     ...
+    await tasks.wait(timeout_s=30)            # optional: lets them end by themselves first
     await tasks.close()                       # cancels and awaits them all (idempotent)
 
     first = await race(read(), write(), closed.wait())   # the first to end; the others cancelled and awaited
@@ -58,6 +60,15 @@ class TaskOwner:
     def closed(self) -> bool:
         """Whether :meth:`close` was called (no task starts any more)."""
         return self._closed
+
+    async def wait(self, timeout_s: float) -> None:
+        """Wait until every task ended by itself (tasks they start meanwhile included), for at most ``timeout_s``."""
+        deadline = asyncio.get_running_loop().time() + timeout_s
+        while running := [task for task in self._tasks if not task.done()]:
+            remaining = deadline - asyncio.get_running_loop().time()
+            if remaining <= 0:
+                return
+            await asyncio.wait(running, timeout=remaining)
 
     async def close(self) -> None:
         """Cancel every task and wait until all have ended (safe to call twice; no new task starts after it)."""

@@ -29,6 +29,7 @@ from lightning_ctl.agent.runner.storage_link import (
 from lightning_ctl.agent.runner.tracker import VarsTracker
 from lightning_ctl.protos.limits import MAX_STATUS_MESSAGE_CHARS
 from lightning_ctl.sdk._agent_messages import RunnerInit
+from lightning_ctl.sdk._app_server import install_netrc
 from lightning_ctl.sdk._calls import executing
 from lightning_ctl.sdk._events import ProcessStarted, RunCall, StatusChanged, UpdateVars, WorkCrashed
 from lightning_ctl.sdk._hashing import START_CALL_HASH
@@ -271,6 +272,7 @@ def run(
     connection.emit(ProcessStarted(os.getpid()))
     runtime = _WorkProcessRuntime()
     set_runtime(runtime)
+    install_netrc()  # the app's own credential, for HTTP clients calling the app's API (requests, curl --netrc)
     try:
         app, module = preloaded or load_app(app_path)
         work = find_work("__main__", app, module, work_name, init)

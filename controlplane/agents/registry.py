@@ -21,6 +21,7 @@ from lightning_ctl.controlplane.agents.app_bundle import AppBundle
 from lightning_ctl.controlplane.agents.liveness import Liveness
 from lightning_ctl.controlplane.agents.locations import WorkLocations
 from lightning_ctl.controlplane.agents.placement import AgentCapacity, Allocation, Pending, place_work
+from lightning_ctl.sdk._agent_messages import AgentUsage
 from lightning_ctl.sdk._events import (
     Command,
     EventsApplied,
@@ -50,6 +51,8 @@ class AgentSession:
     """The (work, attempt) whose output came through this session, to acknowledge."""
     scope: str = ""
     """The scope of the join token the agent registered with (e.g. a provider's request id)."""
+    usage: AgentUsage | None = None
+    """The machine's live use, from its last heartbeat."""
 
     @property
     def agent_id(self) -> str:
@@ -93,6 +96,43 @@ class AgentRegistry:
         """Which agent runs each (work, attempt), including replaced attempts that may come back (kept on disk
         by the app host, so that it survives a restart)."""
         self._names: dict[str, str] = {}
+        self._unplaceable: set[str] = set()
+        """Works whose last placement found no connected agent able to take them (not those waiting for a bundle)."""
+        self._observers: list[Callable[[], None]] = []
+        self.works_credential = ""
+        """What every launch carries for its work's process alone: the works' key to the app's HTTP API ("" for
+        none; set by the app host)."""
+
+    def watch(self, observer: Callable[[], None]) -> None:
+        """Call ``observer`` (on this thread) whenever the works waiting for an agent, the agents, or what is
+        placed on them may have changed: agents on demand read ``waiting_for_agent`` and ``placed_on`` then."""
+        self._observers.append(observer)
+
+    def _changed(self) -> None:
+        for observer in self._observers:
+            observer()
+
+    def waiting_for_agent(self) -> list[LaunchWork]:
+        """The launches waiting because no connected agent can take them, oldest first."""
+        waiting = []
+        for name, commands in self._waiting.items():
+            launch = next((c for c in commands if isinstance(c, LaunchWork)), None)
+            if launch is not None and name in self._unplaceable:
+                waiting.append(launch)
+        return waiting
+
+    def declare_lost(self, agent_id: str, reason: str) -> list[WorkLost]:
+        """The agent is known to be gone for good (its engine ended its job): its works are lost now, without
+        waiting out their grace period. Nothing happens while it is still connected."""
+        if agent_id in self.agents:
+            return []
+        lost = [WorkLost(name, attempt, reason) for name, attempt in self.placed_on(agent_id)]
+        for work in lost:
+            del self.placements[work.work_name]
+        if lost:
+            log.warning("works_lost", works=[w.work_name for w in lost], agent_id=agent_id, reason=reason)
+            self._retry_waiting()
+        return lost
 
     def add(self, session: AgentSession, running: tuple[RunningWork, ...] = ()) -> None:
         """An agent registered, running ``running``: record where those work processes are, place what waits."""
@@ -112,6 +152,7 @@ class AgentRegistry:
                     work.attempt, Allocation(session.agent_id, gpu_indices=work.gpu_indices)
                 )
         self._retry_waiting()
+        self._changed()
 
     def remove(self, session: AgentSession, reason: str) -> None:
         """An agent's stream ended."""
@@ -123,6 +164,7 @@ class AgentRegistry:
                 if self.locations.running_on(work_name, attempt) == session.agent_id:
                     self._report_unreachable(WorkUnreachable(
                         work_name, attempt, f"agent {session.name} disconnected while stopping it"))
+            self._changed()
 
     def find_lost(self, default_grace_s: float) -> list[WorkLost]:
         """Works whose agent has been disconnected past their grace period (their placements are released).
@@ -154,6 +196,7 @@ class AgentRegistry:
         if placement is not None and placement.attempt == attempt:
             del self.placements[work_name]
             self._retry_waiting()
+            self._changed()
 
     def placed_on(self, agent_id: str) -> tuple[tuple[str, int], ...]:
         """The (work, attempt) currently placed on ``agent_id``."""
@@ -254,6 +297,9 @@ class AgentRegistry:
         decision = place_work(launch.resources, (a.capacity for a in self.agents.values()), others)
         if isinstance(decision, Pending):
             self._waiting.setdefault(name, []).append(launch)
+            if name not in self._unplaceable:
+                self._unplaceable.add(name)
+                self._changed()
             if self._pending_reasons.get(name) != decision.reason:
                 self._pending_reasons[name] = decision.reason
                 if self.agents:  # before the first agent registers, waiting is the normal start-up
@@ -264,10 +310,13 @@ class AgentRegistry:
         agent = self.agents[decision.agent_id]
         shipped = self._ship_to(agent, launch)
         if isinstance(shipped, Pending):
+            # Still counted as waiting for an agent if it was: other works may be waiting for this same one.
             self._waiting.setdefault(name, []).append(launch)
             self._report_pending(PlacementPending(name, launch.attempt, shipped.reason))
             return None
         launch = shipped
+        self._unplaceable.discard(name)
+        self._changed()
         self._pending_reasons.pop(name, None)
         self.placements[name] = _Placement(launch.attempt, decision, launch.agent_lost_grace_s)
         self.locations.place(name, launch.attempt, decision.agent_id, frozenset(launch.vars))
@@ -276,8 +325,10 @@ class AgentRegistry:
         return dataclasses.replace(launch, gpu_indices=decision.gpu_indices)
 
     def _ship_to(self, agent: AgentSession, launch: LaunchWork) -> LaunchWork | Pending:
-        """``launch`` as ``agent`` needs it: unchanged for the local agent, else pointing at the code bundle (or
-        why it must wait while the bundle is being built)."""
+        """``launch`` as ``agent`` needs it: with the works' API key, and for a remote agent pointing at the code
+        bundle (or why it must wait while the bundle is being built)."""
+        if self.works_credential:
+            launch = dataclasses.replace(launch, api_credential=self.works_credential)
         if agent.capacity.is_local:
             return launch
         if self.bundle is None:

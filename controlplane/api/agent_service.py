@@ -31,7 +31,11 @@ from lightning_ctl.controlplane.credential_store import (
     Role,
     with_labels,
 )
-from lightning_ctl.controlplane.errors import CredentialError, CredentialForbiddenError, CredentialRefusedError
+from lightning_ctl.controlplane.errors import (
+    CredentialError,
+    CredentialForbiddenError,
+    CredentialRefusedError,
+)
 from lightning_ctl.controlplane.output.dedup import OutputDeduplicator
 from lightning_ctl.protos import codec
 from lightning_ctl.protos.lightning.v1 import agent_pb2, agent_pb2_grpc
@@ -168,10 +172,15 @@ class AgentServicer(agent_pb2_grpc.AgentServiceServicer):
             kind = message.WhichOneof("kind")
             if kind == "events":
                 self._on_events(message.events, session)
+            elif kind == "heartbeat":
+                try:
+                    session.usage = codec.usage_from_pb(message.heartbeat)
+                except codec.CodecError as exc:
+                    raise StreamViolation(f"agent {session.name}: {exc}") from None
             elif kind == "register":
                 raise StreamViolation(f"register may only be the first message of a stream; this one is agent "
                                       f"{session.name}'s (its identity is fixed at registration)")
-            elif kind != "heartbeat":
+            else:
                 raise StreamViolation("an agent message with no kind (register, heartbeat or events)")
 
     async def FetchBundle(  # noqa: N802

@@ -29,7 +29,15 @@ from lightning_ctl.controlplane.errors import CheckpointError
 from lightning_ctl.controlplane.flows.checkpoint import Checkpoint
 from lightning_ctl.controlplane.flows.flow_runtime import FlowActions, FlowRuntime
 from lightning_ctl.controlplane.flows.queries import Query
-from lightning_ctl.controlplane.flows.stimuli import AppEnding, FailApp, FlowsRan, IdleCheck, Instruction, RunFlows
+from lightning_ctl.controlplane.flows.state_watch import StateWatch
+from lightning_ctl.controlplane.flows.stimuli import (
+    AppEnding,
+    FailApp,
+    FlowsRan,
+    IdleCheck,
+    Instruction,
+    RunFlows,
+)
 from lightning_ctl.sdk._app import LightningApp
 from lightning_ctl.sdk._events import (
     AgentConnected,
@@ -69,6 +77,14 @@ class StopRequested:
 
 
 @dataclass(frozen=True)
+class _StateChangedByQuery:
+    """A query changed the app's state (a REST write, an API handler): the flows run again."""
+
+
+_STATE_CHANGED_BY_QUERY = _StateChangedByQuery()
+
+
+@dataclass(frozen=True)
 class AppEnded:
     """How the app ended."""
 
@@ -86,8 +102,10 @@ class FlowLoop:
         send_commands: Callable[[list[Command | EventsApplied]], None],
         on_end: Callable[[AppEnded], None],
         checkpoint: Checkpoint | None = None,
+        state_watch: StateWatch | None = None,
     ) -> None:
         self.app = app
+        self.state_watch = state_watch or StateWatch()
         self.runtime = runtime
         self.inbox: queue.SimpleQueue[WorkEvent | PlacementPending | StopRequested] = queue.SimpleQueue()
         self._send_commands = send_commands
@@ -171,6 +189,8 @@ class FlowLoop:
                     continue
                 self._apply(item)
             self._flush()
+            if batch:
+                self.state_watch.changed()
             failed = self._failed()
             if failed is not None:
                 return failed
@@ -221,6 +241,7 @@ class FlowLoop:
         changed = len(flows) != len(before) or any(f._own_state_json() != b for f, b in zip(flows, before))
         changed |= self._take(self.runtime.apply(FlowsRan(tuple(self.app.works), self.ticks)))
         self._flush()
+        self.state_watch.changed()
         return ended, changed
 
     def _stop_idle_works(self) -> bool:
@@ -266,13 +287,19 @@ class FlowLoop:
         """Answer the queries among ``items`` now (between ticks, before a stop in the same batch); the rest."""
         if not any(isinstance(item, Query) for item in items):
             return items
+        changed = False
         for item in items:
             if isinstance(item, Query):
                 item.run(self.app, self.runtime)
-        return [item for item in items if not isinstance(item, Query)]
+                changed |= item.changes_state
+        rest = [item for item in items if not isinstance(item, Query)]
+        return [*rest, _STATE_CHANGED_BY_QUERY] if changed else rest
 
-    def _apply(self, event: WorkEvent | PlacementPending | AgentConnected | WorkLost | WorkUnreachable) -> bool:
+    def _apply(self, event: WorkEvent | PlacementPending | AgentConnected | WorkLost | WorkUnreachable
+               | _StateChangedByQuery) -> bool:
         """Apply what the asyncio side reported; whether the flows should run again."""
+        if event is _STATE_CHANGED_BY_QUERY:
+            return True
         if isinstance(event, WorkUnreachable):
             return False  # only the teardown waits on stops
         run_flows = self._take(self.runtime.apply(event))

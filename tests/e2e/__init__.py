@@ -59,13 +59,18 @@ def launch(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Callable[..., A
     finally:
         for process in started:
             process.kill_all()
-        for pid in tagged(tag):
-            try:
-                os.kill(pid, signal.SIGKILL)
-            except ProcessLookupError:
-                pass
+        kill_tagged(tag)
     for process in started:  # every run is checked, whatever its test asserted
         process.check_output()
+
+
+def kill_tagged(tag: str) -> None:
+    """SIGKILL every process carrying ``TAG_VAR=tag`` (teardown: even those orphaned by their app)."""
+    for pid in tagged(tag):
+        try:
+            os.kill(pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
 
 
 def lines_of(stdout: str, work_name: str) -> list[str]:

@@ -75,7 +75,7 @@ def test_running_out_of_descriptors_is_said_once_and_calls_recover(cluster: Clus
     """With its open-files limit nearly reached and idle connections piling up, the control plane says so once
     (with advice, and no flood of gRPC's own lines), and an authenticated call succeeds within seconds."""
     cp = cluster.control_plane(APPS / "lifecycle.py", "--env", "LC_WORKS=0")
-    cp.wait_for("control_plane_listening")
+    cp.wait_for("Your app has started")  # the HTTP server too is up: the control plane has all it opens at start
     process = psutil.Process(cp.pid)
     limit = process.num_fds() + 30
     process.rlimit(psutil.RLIMIT_NOFILE, (limit, limit))

@@ -51,6 +51,42 @@ class TestTaskOwner:
         asyncio.run(main())
         assert errors == [("reader", "boom")]
 
+    def test_a_failed_task_is_reported_once_and_let_go(self) -> None:
+        """A task that raised is reported once, with its error, and the owner no longer holds it."""
+        errors: list[tuple[str, str]] = []
+
+        async def main() -> int:
+            owner = TaskOwner(on_error=lambda name, exc: errors.append((name, repr(exc))))
+            task = owner.spawn(_fail("engine gone"), "submit")
+            await asyncio.wait([task])
+            await asyncio.sleep(0)  # the done callback runs on the next pass of the loop
+            return len(owner)
+
+        assert asyncio.run(main()) == 0
+        assert errors == [("submit", "ValueError('engine gone')")]
+
+    def test_wait_lets_tasks_end_by_themselves_until_its_timeout(self) -> None:
+        """wait() returns once the tasks ended on their own (those they started included), or at its timeout with
+        the others still running; close() then cancels those."""
+        async def main() -> tuple[bool, bool, bool]:
+            owner = TaskOwner()
+            started: list[asyncio.Task[object]] = []
+
+            async def starts_another() -> None:
+                await asyncio.sleep(0)
+                started.append(owner.spawn(asyncio.sleep(0.01), "follow-up"))
+
+            first = owner.spawn(starts_another(), "first")
+            await owner.wait(timeout_s=30)
+            ended_by_itself = all(t.done() and not t.cancelled() for t in (first, *started)) and len(started) == 1
+            forever = owner.spawn(asyncio.Event().wait(), "forever")
+            await owner.wait(timeout_s=0.01)
+            still_running = not forever.done()
+            await owner.close()
+            return ended_by_itself, still_running, forever.cancelled()
+
+        assert asyncio.run(main()) == (True, True, True)
+
     def test_no_new_task_after_close(self) -> None:
         """A closed owner refuses new tasks (and closes the coroutine it was given)."""
         async def main() -> None:

@@ -55,6 +55,18 @@ class TestRouting:
         assert isinstance(sent[0], LaunchWork) and sent[0].gpu_indices == (0,)
         assert isinstance(sent[1], RunCall)
 
+    def test_launches_carry_the_works_api_key_when_shipped(self, loop: asyncio.AbstractEventLoop) -> None:
+        """Every launch leaves with the works' API key (also one that waited for room), the flow's never has it."""
+        registry = AgentRegistry()
+        registry.works_credential = "work:lctl-key.k.s"
+        flows_launch = launch("root.w")
+        registry.route([flows_launch])
+        box = session("box")
+        registry.add(box)
+        [sent] = drain(box)
+        assert sent.api_credential == "work:lctl-key.k.s" and flows_launch.api_credential == ""
+        assert "lctl-key" not in repr(sent)
+
     def test_work_waits_until_capacity_frees_and_reports_why(self, loop: asyncio.AbstractEventLoop) -> None:
         """A launch that does not fit waits with a reason, and is placed when the holder exits."""
         reports: list[PlacementPending] = []
