@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Iterator
 from dataclasses import dataclass
+from typing import Any
 
 import psutil
 import structlog
+
+from lightning_ctl.sdk._agent_messages import AgentUsage, GpuUsage
 
 log = structlog.get_logger(component="inventory")
 
@@ -29,26 +34,60 @@ class Inventory:
     gpus: tuple[Gpu, ...]
 
 
-def detect_gpus() -> tuple[Gpu, ...]:
-    """The GPUs NVML sees; empty when there is no driver or no device."""
+@contextlib.contextmanager
+def _nvml() -> Iterator[Any]:
+    """``pynvml``, initialised for the block; None when there is no driver (NVML missing or failing)."""
     try:
         import pynvml
 
         pynvml.nvmlInit()
     except Exception as exc:  # noqa: BLE001 - NVML missing or failing means "no GPUs", never a crash
         log.debug("nvml_unavailable", error=str(exc))
-        return ()
+        yield None
+        return
     try:
-        gpus = []
-        for index in range(pynvml.nvmlDeviceGetCount()):
-            handle = pynvml.nvmlDeviceGetHandleByIndex(index)
-            uuid = pynvml.nvmlDeviceGetUUID(handle)
-            name = pynvml.nvmlDeviceGetName(handle)
-            memory = pynvml.nvmlDeviceGetMemoryInfo(handle).total
-            gpus.append(Gpu(index, _text(uuid), _text(name), int(memory)))
-        return tuple(gpus)
+        yield pynvml
     finally:
         pynvml.nvmlShutdown()
+
+
+def detect_gpus() -> tuple[Gpu, ...]:
+    """The GPUs NVML sees; empty when there is no driver or no device."""
+    with _nvml() as nvml:
+        if nvml is None:
+            return ()
+        gpus = []
+        for index in range(nvml.nvmlDeviceGetCount()):
+            handle = nvml.nvmlDeviceGetHandleByIndex(index)
+            uuid = nvml.nvmlDeviceGetUUID(handle)
+            name = nvml.nvmlDeviceGetName(handle)
+            memory = nvml.nvmlDeviceGetMemoryInfo(handle).total
+            gpus.append(Gpu(index, _text(uuid), _text(name), int(memory)))
+        return tuple(gpus)
+
+
+def measure_usage() -> AgentUsage:
+    """This machine's live use: CPU (since the last call), memory, and each GPU's utilisation and memory.
+
+    Blocks for NVML's calls (a few ms): call it from a worker thread.
+    """
+    return AgentUsage(psutil.cpu_percent(interval=None), psutil.virtual_memory().used, _gpu_usage())
+
+
+def _gpu_usage() -> tuple[GpuUsage, ...]:
+    with _nvml() as nvml:
+        if nvml is None:
+            return ()
+        try:
+            usage = []
+            for index in range(nvml.nvmlDeviceGetCount()):
+                handle = nvml.nvmlDeviceGetHandleByIndex(index)
+                memory = nvml.nvmlDeviceGetMemoryInfo(handle)
+                rates = nvml.nvmlDeviceGetUtilizationRates(handle)
+                usage.append(GpuUsage(index, float(rates.gpu), int(memory.used), int(memory.total)))
+            return tuple(usage)
+        except Exception:  # noqa: BLE001 - a GPU that fails to answer leaves the figures out, never the heartbeat
+            return ()
 
 
 def parse_gpu_indices(selection: str) -> set[int]:

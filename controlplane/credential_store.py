@@ -10,9 +10,10 @@ Four kinds of bearer credential, never interchangeable:
                        when it joined over mutual TLS, only with that client certificate); revocable
     scoped key         what its permissions name and nothing else (e.g. a work calling the app's own REST API)
 
-Work processes hold none: they talk only to their agent's socket. Secrets are kept as SHA-256 digests in
-``credentials.json`` (0600, in the app's folder), so agents re-attach after a control-plane restart without a new
-join; the operator's token and a join token given with ``--join-token`` are kept by whoever chose them.
+Work processes hold nothing that opens the gRPC services: they talk to their agent's socket, and hold at most the
+app's scoped key for its HTTP API. Secrets are kept as SHA-256 digests in ``credentials.json`` (0600, in the app's
+folder), so agents re-attach (and works keep their API key) after a control-plane restart without a new join; the
+operator's token and a join token given with ``--join-token`` are kept by whoever chose them.
 """
 
 from __future__ import annotations
@@ -29,7 +30,11 @@ from typing import Iterable, Mapping
 
 import structlog
 
-from lightning_ctl.controlplane.errors import AgentNotFoundError, CredentialForbiddenError, CredentialRefusedError
+from lightning_ctl.controlplane.errors import (
+    AgentNotFoundError,
+    CredentialForbiddenError,
+    CredentialRefusedError,
+)
 from lightning_ctl.sdk._files import write_atomic
 
 log = structlog.get_logger(component="credentials")
@@ -112,6 +117,8 @@ class ScopedRecord:
     subject: str
     permissions: frozenset[str]
     expires_at: float | None
+    kept: bool = False
+    """Kept in ``credentials.json``: it stays valid after a restart of the control plane."""
 
 
 @dataclass(frozen=True)
@@ -373,21 +380,37 @@ class CredentialStore:
 
     # -- scoped keys ----------------------------------------------------------------------------------------------
 
-    def issue_scoped_key(self, subject: str, permissions: Iterable[str], ttl_s: float | None = None) -> str:
+    def issue_scoped_key(self, subject: str, permissions: Iterable[str], ttl_s: float | None = None,
+                         keep: bool = False) -> str:
         """A key that allows ``permissions`` only (e.g. ``{"api"}`` for a work calling the app's REST API).
-
-        Kept in memory only: a restarted control plane issues new keys.
 
         Args:
             subject: Who holds it, for logs and checks (e.g. ``work:root.trainer``).
             permissions: What it allows; checked by whoever serves them (:meth:`Principal.permissions`).
-            ttl_s: Seconds it stays valid (None: while this control plane runs).
+            ttl_s: Seconds it stays valid (None: no expiry).
+            keep: Keep it (its digest) in the store's file, valid after a restart of the control plane, for holders
+                that outlive one (works) until :meth:`forget_scoped_keys`; otherwise it lives in memory only.
         """
         key_id = secrets.token_hex(4)
+        while key_id in self._keys:
+            key_id = secrets.token_hex(4)
         secret = secrets.token_urlsafe(32)
         expires_at = time.time() + ttl_s if ttl_s is not None else None
-        self._keys[key_id] = ScopedRecord(key_id, _digest(secret), subject, frozenset(permissions), expires_at)
+        self._keys[key_id] = ScopedRecord(key_id, _digest(secret), subject, frozenset(permissions), expires_at, keep)
+        if keep:
+            self._save()
+        log.info("scoped_key_issued", key_id=key_id, subject=subject, permissions=sorted(permissions), kept=keep)
         return f"{_KEY_PREFIX}.{key_id}.{secret}"
+
+    def forget_scoped_keys(self, subject: str) -> int:
+        """Revoke every key issued to ``subject`` (kept ones too); how many there were."""
+        gone = [key_id for key_id, record in self._keys.items() if record.subject == subject]
+        kept = any(self._keys[key_id].kept for key_id in gone)
+        for key_id in gone:
+            del self._keys[key_id]
+        if kept:
+            self._save()
+        return len(gone)
 
     # -- persistence ----------------------------------------------------------------------------------------------
 
@@ -412,6 +435,10 @@ class CredentialStore:
             record = JoinRecord(**entry, grant=grant)
             if record.expires_at is None or record.expires_at > now:
                 self._joins[record.token_id] = record
+        for entry in data.get("scoped_keys", []):
+            key = ScopedRecord(**{**entry, "permissions": frozenset(entry["permissions"])})
+            if key.expires_at is None or key.expires_at > now:
+                self._keys[key.key_id] = key
 
     def _save(self) -> None:
         if self._path is None:
@@ -419,6 +446,8 @@ class CredentialStore:
         data = {
             "agents": [asdict(record) for record in self._agents.values()],
             "join_tokens": [asdict(record) for record in self._joins.values()],
+            "scoped_keys": [{**asdict(record), "permissions": sorted(record.permissions)}
+                            for record in self._keys.values() if record.kept],
         }
         write_atomic(self._path, json.dumps(data, indent=1))
 

@@ -25,6 +25,24 @@ class AppAlreadyRunningError(ControlPlaneError):
     """The app file is being run by another live control plane."""
 
 
+class CheckpointError(ControlPlaneError):
+    """The app's checkpoint could not be read or written; the message names the file and the cause."""
+
+    def __init__(self, message: str, *, path: str) -> None:
+        """Create the error.
+
+        Args:
+            message: What went wrong, naming the file.
+            path: The checkpoint's file.
+        """
+        super().__init__(message)
+        self.path = path
+
+
+class CheckpointCorruptError(CheckpointError):
+    """The checkpoint is damaged: corrupt, truncated, or missing its write-ahead log."""
+
+
 class NoRunningAppError(ControlPlaneError):
     """No run file names a live control plane on this machine."""
 
@@ -76,6 +94,25 @@ class BundleTooLargeError(ControlPlaneError):
         self.largest = largest
 
 
+# -- serving the app over HTTP --------------------------------------------------------------------------------------
+
+
+class HttpPortInUseError(PortInUseError):
+    """The HTTP port asked for (``--http-port``), or every port tried, could not be bound."""
+
+
+class AppServeError(ControlPlaneError):
+    """The app's routes or frontends cannot be served (the message names the route or flow)."""
+
+
+class LayoutError(ControlPlaneError, ValueError):
+    """A configure_layout() returned something that is not a layout; the message names the flow."""
+
+
+class RoutesError(ControlPlaneError, ValueError):
+    """configure_api() or configure_commands() returned something that cannot be served; names the route."""
+
+
 # -- credentials ----------------------------------------------------------------------------------------------------
 
 
@@ -121,6 +158,17 @@ class StorageFault(ControlPlaneError):
 
 class StoreError(ControlPlaneError):
     """What was asked is not in the store (or cannot be written locally); the message says what and why."""
+
+
+# -- agents on demand (--provider) ----------------------------------------------------------------------------------
+
+
+class ProviderError(ControlPlaneError):
+    """The engine refused or failed an operation; the message says what the engine said."""
+
+
+class ProviderOptionError(ControlPlaneError, ValueError):
+    """A ``--provider-option`` is malformed, unknown to the engine, or has a bad value (the message names it)."""
 
 
 # -- the operator's client ------------------------------------------------------------------------------------------

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from lightning_ctl.controlplane.credentials import TlsFiles
+from lightning_ctl.controlplane.providers.settings import ProviderSettings
 from lightning_ctl.protos.limits import DEFAULT_MAX_ATTRIBUTE_BYTES
 
 
@@ -25,6 +26,12 @@ class RunOptions:
     """How long an agent may stay disconnected before its works count as lost (per work: RestartPolicy)."""
     fresh: bool = False
     """Start over even if the previous run of this app file did not end."""
+    http: bool = True
+    """Serve the view and the REST API over HTTP."""
+    http_port: int | None = None
+    """The HTTP port: None for 7501 or the next free one, 0 for any free port."""
+    http_allowed_hosts: tuple[str, ...] = ()
+    """Host names HTTP requests may be addressed to, besides IP addresses, loopback names and this machine's."""
     storage_url: str | None = None
     """Where the app's store is (a folder or an fsspec URL); None: a folder of the app's home."""
     storage_options: dict[str, str] = field(default_factory=dict)
@@ -34,3 +41,5 @@ class RunOptions:
     ``lightning-ctl agents join-token``)."""
     max_attribute_bytes: int = DEFAULT_MAX_ATTRIBUTE_BYTES
     """The largest JSON value a work's attribute may take."""
+    provider: ProviderSettings | None = None
+    """Agents on demand from an engine (``--provider``); None: only the agents that join by themselves."""

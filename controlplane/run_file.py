@@ -34,6 +34,8 @@ class RunInfo:
     app_path: str
     started_at: float
     """Epoch seconds the run file was written (after the process started)."""
+    http_url: str = ""
+    """The app's HTTP server (``http://127.0.0.1:7501``), "" when it serves none."""
 
 
 def write_run_file(info: RunInfo, directory: Path | None = None) -> Path:
@@ -71,6 +73,7 @@ def read_run_file(path: Path) -> RunInfo | None:
             int(data["pid"]),
             str(data.get("app_path", "")),
             float(data.get("started_at", 0.0)),
+            str(data.get("http_url", "")),
         )
     except (OSError, ValueError, KeyError, TypeError):
         return None

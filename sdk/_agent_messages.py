@@ -1,4 +1,5 @@
-"""Plain types of the agent's stream besides work events and commands: registration, welcome, acknowledgements.
+"""Plain types of the agent's stream besides work events and commands: registration, welcome, heartbeats,
+acknowledgements.
 
 ``protos.codec`` converts them to and from protobuf; the control plane's servicer and the agent's session see only
 these. Internal to lightning-ctl, like ``sdk._events``.
@@ -51,6 +52,25 @@ class Welcome:
     max_attribute_bytes: int = 0
     """The largest JSON value a work's attribute may take (0: the protocol's default)."""
     protocol_version: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class GpuUsage:
+    """One GPU's live use, as its agent last measured it (NVML)."""
+
+    index: int
+    utilization_percent: float = 0.0
+    memory_used_bytes: int = 0
+    memory_total_bytes: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class AgentUsage:
+    """An agent machine's live use, sent with each heartbeat (not what works reserved)."""
+
+    cpu_percent: float = 0.0
+    memory_used_bytes: int = 0
+    gpus: tuple[GpuUsage, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)

@@ -15,7 +15,8 @@ BUILD_CONFIG_KEY = "__build_config__"
 class BuildConfig:
     """How to build a work's environment: extra packages, a Dockerfile or a base image.
 
-    lightning-ctl runs works in the agent's environment, so nothing here is acted on; it is kept so
+    lightning-ctl runs works in the agent's environment; only ``image`` is acted on, by the Kubernetes provider
+    (the agent of a work whose ``cloud_build_config`` names an image runs in that image). The rest is kept so
     that apps written for the reference framework construct unchanged. Nothing is read from disk.
     """
 

@@ -5,8 +5,12 @@ Private to lightning-ctl; kept in the SDK because it is the one package both CLI
 
 from __future__ import annotations
 
-CREDENTIAL_VARIABLES = ("LIGHTNING_CTL_TOKEN", "LIGHTNING_CTL_JOIN_TOKEN", "LIGHTNING_AGENT_JOIN_TOKEN")
-"""Environment variables that carry credentials: never handed on to an agent, nor by an agent to its works."""
+API_CREDENTIAL_VARIABLE = "LIGHTNING_CTL_HTTP_CREDENTIAL"
+"""A work's (or a frontend's) key to the app's own HTTP API, as ``work:<key>`` (see ``sdk._app_server``)."""
+CREDENTIAL_VARIABLES = ("LIGHTNING_CTL_TOKEN", "LIGHTNING_CTL_JOIN_TOKEN", "LIGHTNING_AGENT_JOIN_TOKEN",
+                        API_CREDENTIAL_VARIABLE)
+"""Environment variables that carry credentials: never handed on to an agent, nor by an agent to its works (a
+work's own key to the app's API reaches it from its launch, never from its agent's environment)."""
 
 
 def parse_labels(values: tuple[str, ...], max_labels: int) -> dict[str, str]:

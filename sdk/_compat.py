@@ -11,7 +11,7 @@
   stand-in holding the app classes, whose other attributes raise an ``AttributeError`` saying PyTorch
   Lightning is not installed.
 
-Parts of the former framework lightning-ctl does not have (Mount, frontends, REST API, plugins...) raise an
+Parts of the former framework lightning-ctl does not have (Mount, client commands, plugins...) raise an
 ``ImportError`` naming what is missing, rather than importing as stubs that would fail later.
 """
 
@@ -27,11 +27,15 @@ import types
 from typing import Any
 
 from lightning_ctl.sdk import errors
+from lightning_ctl.sdk._api import Delete, Get, HTTPException, Post, Put, _HttpMethod
 from lightning_ctl.sdk._app import LightningApp
+from lightning_ctl.sdk._app_server import app_server_host, app_server_port
+from lightning_ctl.sdk._app_state import AppState
 from lightning_ctl.sdk._build_config import BuildConfig
 from lightning_ctl.sdk._cloud_compute import CloudCompute
 from lightning_ctl.sdk._drive import Drive
 from lightning_ctl.sdk._flow import LightningFlow
+from lightning_ctl.sdk._frontend import Frontend, StaticWebFrontend, StreamlitFrontend
 from lightning_ctl.sdk._path import Path
 from lightning_ctl.sdk._payload import Payload
 from lightning_ctl.sdk._pretty import pretty_state
@@ -135,6 +139,10 @@ _EXCEPTIONS: dict[str, Any] = {
     )
 }
 _TESTING: dict[str, Any] = {"EmptyFlow": EmptyFlow, "EmptyWork": EmptyWork}
+_API: dict[str, Any] = {"Get": Get, "Post": Post, "Put": Put, "Delete": Delete}
+_FRONTENDS: dict[str, Any] = {
+    "Frontend": Frontend, "StaticWebFrontend": StaticWebFrontend, "StreamlitFrontend": StreamlitFrontend,
+}
 
 _MODULES: dict[str, dict[str, Any]] = {
     "": _APP_CLASSES,
@@ -159,12 +167,25 @@ _MODULES: dict[str, dict[str, Any]] = {
     "utilities.packaging.build_config": {"BuildConfig": BuildConfig},
     "testing": _TESTING,
     "testing.helpers": _TESTING,
+    "api": _API,
+    "api.http_methods": {**_API, "_HttpMethod": _HttpMethod, "HTTPException": HTTPException},
+    "frontend": _FRONTENDS,
+    "frontend.frontend": {"Frontend": Frontend},
+    "frontend.web": {"StaticWebFrontend": StaticWebFrontend},
+    "frontend.stream_lit": {"StreamlitFrontend": StreamlitFrontend},
+    "utilities.state": {"AppState": AppState},
+    "core.constants": {},
     "storage": {"Path": Path, "Payload": Payload, "Drive": Drive},
     "storage.path": {"Path": Path},
     "storage.payload": {"Payload": Payload},
     "storage.drive": {"Drive": Drive},
 }
 """The modules served under each of ``_APP_ROOTS`` (relative name, "" for the root) and what each exports."""
+
+_COMPUTED: dict[str, Any] = {
+    "core.constants": lambda: {"APP_SERVER_HOST": app_server_host(), "APP_SERVER_PORT": app_server_port()},
+}
+"""Served modules whose values come from the environment when they are imported (the app's HTTP server)."""
 
 _NO_MOUNT = (
     "Mount was cloud-only; keep files in a Drive, or put the whole app store in a bucket with "
@@ -178,9 +199,11 @@ _UNSUPPORTED: dict[str, str] = {
     "storage.filesystem": _NO_FILESYSTEM,
     "storage.StorageOrchestrator": "the control plane moves files between works itself",
     "storage.orchestrator": "the control plane moves files between works itself",
-    "api": "lightning-ctl serves no REST API for flows (configure_api, Get/Post/Put/Delete)",
-    "frontend": "lightning-ctl serves no UI (StaticWebFrontend, StreamlitFrontend, ...)",
-    "utilities.frontend": "lightning-ctl serves no UI (AppInfo)",
+    "frontend.panel": "lightning-ctl has no PanelFrontend (use StreamlitFrontend or StaticWebFrontend)",
+    "frontend.just_py": "lightning-ctl has no JustPyFrontend (use StreamlitFrontend or StaticWebFrontend)",
+    "frontend.PanelFrontend": "lightning-ctl has no PanelFrontend (use StreamlitFrontend or StaticWebFrontend)",
+    "frontend.JustPyFrontend": "lightning-ctl has no JustPyFrontend (use StreamlitFrontend or StaticWebFrontend)",
+    "utilities.frontend": "lightning-ctl has no AppInfo",
     "utilities.commands": "lightning-ctl has no app commands (ClientCommand)",
     "components": "lightning-ctl ships none of the ready-made components (PythonServer, ServeGradio, ...)",
     "plugin": "lightning-ctl has no plugins (LightningPlugin)",
@@ -229,7 +252,7 @@ class _AppModuleLoader(importlib.abc.Loader):
 
     def exec_module(self, module: types.ModuleType) -> None:
         _, rel = _split(module.__name__) or ("", "")
-        exports = _MODULES[rel]
+        exports = {**_MODULES[rel], **(_COMPUTED[rel]() if rel in _COMPUTED else {})}
         module.__doc__ = f"lightning-ctl's stand-in for the former framework's {module.__name__}."
         module.__dict__.update(exports)
         module.__all__ = sorted(k for k in exports if not k.startswith("_"))  # type: ignore[attr-defined]

@@ -49,14 +49,18 @@ class ProcessStarted:
 
 @dataclass(frozen=True, slots=True)
 class ProcessExited:
-    """The work process ended, with an exit code or killed by a signal."""
+    """The work process ended, with an exit code or killed by a signal (or its agent could not start it)."""
 
     pid: int
     exit_code: int
     signal: int = 0
+    reason: str = ""
+    """Why its agent could not start it (its code could not be fetched, fork or exec failed); "" once it ran."""
 
     def describe(self) -> str:
         """A human reason, e.g. "exited with code 3" or "killed by signal 9 (SIGKILL)"."""
+        if self.reason:
+            return f"could not be started: {self.reason}"
         if self.signal:
             import signal as signals
 
@@ -113,6 +117,9 @@ class ResourceRequest:
     cpus: float = 0.0
     memory_bytes: int = 0
     labels: dict[str, str] = field(default_factory=dict)
+    image: str = ""
+    """The container image the work asks for (``BuildConfig(image=...)``), for providers that start agents in
+    containers; placement ignores it."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -139,6 +146,9 @@ class LaunchWork:
     """How long the work's agent may be away before the work counts as lost (None: the app's setting)."""
     cause: str = field(default="", compare=False)
     """What made the control plane send it (a flow's action, an event): for logs, never sent to agents."""
+    api_credential: str = field(default="", repr=False)
+    """The work's key to the app's own HTTP API (added by the control plane as it ships the launch): for the work
+    process alone, never kept in the agent's environment, its fork server or its records."""
 
 
 def launch_from_dict(data: dict[str, Any]) -> LaunchWork:
@@ -164,6 +174,9 @@ class RunCall:
     in order, so that a call delivered twice runs once."""
     cause: str = field(default="", compare=False)
     """What made the control plane send it (a flow's action, an event): for logs, never sent to agents."""
+    api_credential: str = field(default="", repr=False)
+    """The work's key to the app's own HTTP API (added by the control plane as it ships the launch): for the work
+    process alone, never kept in the agent's environment, its fork server or its records."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -177,6 +190,9 @@ class UpdateVars:
     """Numbered with the calls (see ``RunCall.command_seq``)."""
     cause: str = field(default="", compare=False)
     """What made the control plane send it (a flow's action, an event): for logs, never sent to agents."""
+    api_credential: str = field(default="", repr=False)
+    """The work's key to the app's own HTTP API (added by the control plane as it ships the launch): for the work
+    process alone, never kept in the agent's environment, its fork server or its records."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -189,6 +205,9 @@ class StopWork:
     grace_s: float
     cause: str = field(default="", compare=False)
     """What made the control plane send it (a flow's action, an event): for logs, never sent to agents."""
+    api_credential: str = field(default="", repr=False)
+    """The work's key to the app's own HTTP API (added by the control plane as it ships the launch): for the work
+    process alone, never kept in the agent's environment, its fork server or its records."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -244,6 +263,15 @@ class WorkLost:
     def cause(self) -> str:
         """Names this loss in what it causes."""
         return f"work_lost {self.work_name}#{self.attempt}"
+
+
+@dataclass(frozen=True, slots=True)
+class WorkUnreachable:
+    """A stop of (work_name, attempt) cannot reach its process: the agent running it is not connected."""
+
+    work_name: str
+    attempt: int
+    reason: str
 
 
 @dataclass(frozen=True, slots=True)

@@ -5,7 +5,9 @@ from __future__ import annotations
 import logging
 import os
 import sys
-from typing import TextIO
+import threading
+from contextlib import contextmanager
+from typing import Iterator, TextIO
 
 import structlog
 
@@ -32,27 +34,52 @@ def configure_logging(fmt: str = "console", level: str = "info") -> None:
 
 
 class _QuietOnClose:
-    """A standard stream that stops writing once its reader is gone (``lightning-ctl run ... | head``).
+    """A standard stream that writes whole lines and stops writing once its reader is gone.
 
-    The first ``BrokenPipeError`` points the stream's file descriptor at ``/dev/null`` (so that nothing, including
-    the interpreter's last flush at exit, fails on it again) and the write is dropped. A daemon whose console
-    reader went away keeps running the app; its output still reaches ``lightning-ctl logs`` and the agents' files.
+    Whole lines: ``print`` writes its text and its newline in two calls, and the control plane prints from several
+    threads (a flow's ``print``, the console writing works' lines, logs): each thread's text is held until its
+    line ends (or a flush), then written with the line's end under one lock, so lines never interleave.
+
+    Reader gone (``lightning-ctl run ... | head``): the first ``BrokenPipeError`` points the stream's file
+    descriptor at ``/dev/null`` (so that nothing, including the interpreter's last flush at exit, fails on it
+    again) and the write is dropped. A daemon whose console reader went away keeps running the app; its output
+    still reaches ``lightning-ctl logs`` and the agents' files.
     """
 
     def __init__(self, stream: TextIO) -> None:
         self._stream = stream
         self._closed = False
+        self._lock = threading.Lock()
+        self._partial: dict[int, str] = {}
+        """Text of each thread (by id) whose line has not ended yet."""
 
     def write(self, text: str) -> int:
         if self._closed:
             return len(text)
+        thread = threading.get_ident()
+        with self._lock:
+            pending = self._partial.pop(thread, "") + text
+            cut = pending.rfind("\n") + 1
+            if cut < len(pending):
+                self._partial[thread] = pending[cut:]
+            if cut:
+                self._write(pending[:cut])
+        return len(text)
+
+    def _write(self, text: str) -> None:
         try:
-            return self._stream.write(text)
+            self._stream.write(text)
         except (BrokenPipeError, ValueError):
             self._silence()
-            return len(text)
 
     def flush(self) -> None:
+        if self._closed:
+            return
+        with self._lock:
+            pending = "".join(self._partial.values())
+            self._partial.clear()
+            if pending:
+                self._write(pending)
         if self._closed:
             return
         try:
@@ -80,3 +107,21 @@ def protect_standard_streams() -> None:
         stream = getattr(sys, name)
         if stream is not None and not isinstance(stream, _QuietOnClose):
             setattr(sys, name, _QuietOnClose(stream))
+
+
+@contextmanager
+def quiet_grpc_core(level: str) -> Iterator[None]:
+    """Import gRPC inside this block to keep its core's own log lines (a retried accept every second, a refused
+    handshake) off the console below ``--log-level debug``: our own logs say what matters.
+
+    gRPC reads ``GRPC_VERBOSITY`` once, as it loads; the variable is set only meanwhile (unless the user set it),
+    so that work processes never inherit it.
+    """
+    if "GRPC_VERBOSITY" in os.environ:
+        yield
+        return
+    os.environ["GRPC_VERBOSITY"] = "ERROR" if level == "debug" else "NONE"
+    try:
+        yield
+    finally:
+        os.environ.pop("GRPC_VERBOSITY", None)

@@ -232,7 +232,7 @@ class LightningWork(StateAttributes):
 
     @property
     def cloud_build_config(self) -> BuildConfig:
-        """Kept for compatibility; unused by lightning-ctl."""
+        """Its ``image`` is the container image the Kubernetes provider starts this work's agent in."""
         return self._cloud_build_config
 
     @cloud_build_config.setter

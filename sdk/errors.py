@@ -11,9 +11,11 @@ from typing import Any
 
 __all__ = [
     "AppImportError",
+    "AppStateError",
     "ArtifactNotFoundError",
     "AttributeTooLargeError",
     "CacheMissException",
+    "DeltaError",
     "ExitAppException",
     "InvalidReturnValueError",
     "LightningError",
@@ -163,3 +165,12 @@ class TransferError(LightningError, OSError):
 
 class ArtifactNotFoundError(TransferError, FileNotFoundError):
     """The file is neither in the app's store nor obtainable from the work that made it."""
+
+
+class AppStateError(LightningError, AttributeError):
+    """The app's state could not be read or written through ``AppState`` (the message says why); an
+    AttributeError, as before."""
+
+
+class DeltaError(LightningError, ValueError):
+    """A state delta that cannot be read or applied; the message names the path at fault."""

@@ -18,6 +18,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from lightning_ctl.agent.runner.cgroups import contain_this_work
 from lightning_ctl.agent.runner.commands import CommandSequencer
 from lightning_ctl.agent.runner.connection import RunnerConnection
 from lightning_ctl.agent.runner.storage_link import (
@@ -29,6 +30,7 @@ from lightning_ctl.agent.runner.storage_link import (
 from lightning_ctl.agent.runner.tracker import VarsTracker
 from lightning_ctl.protos.limits import MAX_STATUS_MESSAGE_CHARS
 from lightning_ctl.sdk._agent_messages import RunnerInit
+from lightning_ctl.sdk._app_server import install_netrc
 from lightning_ctl.sdk._calls import executing
 from lightning_ctl.sdk._events import ProcessStarted, RunCall, StatusChanged, UpdateVars, WorkCrashed
 from lightning_ctl.sdk._hashing import START_CALL_HASH
@@ -99,13 +101,19 @@ class WorkProcess:
         try:
             self.work.on_exit()
         except Exception as exc:  # noqa: BLE001 - the user's hook failing must not lose the stopped status
-            print(f"on_exit of {self.work.name} raised:\n{user_traceback(exc, (_OUR_DIR,))}", file=sys.stderr)
+            try:
+                print(f"on_exit of {self.work.name} raised:\n{user_traceback(exc, (_OUR_DIR,))}", file=sys.stderr)
+            except RuntimeError:
+                pass  # stderr was being written when the signal came (a reentrant write is refused)
         persist_artifacts(self.work, self.storage)  # after on_exit: what it saved last is kept too
         self.tracker.sweep()
         self.status(self.latest_hash, WorkStageStatus.STOPPED, reason=WorkStopReasons.SIGTERM_SIGNAL_HANDLER.value)
         self.connection.flush(FLUSH_TIMEOUT_S)
-        sys.stdout.flush()
-        sys.stderr.flush()
+        for stream in (sys.stdout, sys.stderr):
+            try:
+                stream.flush()
+            except (RuntimeError, OSError, ValueError):
+                pass  # the signal came in the middle of a write on this stream ("reentrant call"): what it held is lost
         os._exit(0)
 
     def start(self, init: RunnerInit) -> None:
@@ -249,6 +257,7 @@ def run(
 
     ``preloaded`` is the (app, module) the fork server loaded before forking this process, if any.
     """
+    contain_this_work()  # first: whatever the user's code starts stays the work's (its cgroup, or its subtree)
     connection = RunnerConnection(socket_path, work_name, attempt)
     try:
         init_message = connection.connect()
@@ -262,6 +271,7 @@ def run(
     connection.emit(ProcessStarted(os.getpid()))
     runtime = _WorkProcessRuntime()
     set_runtime(runtime)
+    install_netrc()  # the app's own credential, for HTTP clients calling the app's API (requests, curl --netrc)
     try:
         app, module = preloaded or load_app(app_path)
         work = find_work("__main__", app, module, work_name, init)

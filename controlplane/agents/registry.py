@@ -1,5 +1,7 @@
 """AgentRegistry: the connected agents, what is placed on them, and routing each work's commands to its agent.
 
+Whether agents are alive is decided by ``liveness.Liveness``; the registry feeds it and carries its decisions out.
+
 Runs on the I/O (asyncio) thread. A launch is placed by the scheduler; while no agent fits, the launch and the
 commands that follow it wait, the work's status says why, and placement is retried whenever an agent joins or a
 work's process exits (freeing what it held).
@@ -16,8 +18,10 @@ from typing import Callable
 import structlog
 
 from lightning_ctl.controlplane.agents.app_bundle import AppBundle
+from lightning_ctl.controlplane.agents.liveness import Liveness
 from lightning_ctl.controlplane.agents.locations import WorkLocations
 from lightning_ctl.controlplane.agents.placement import AgentCapacity, Allocation, Pending, place_work
+from lightning_ctl.sdk._agent_messages import AgentUsage
 from lightning_ctl.sdk._events import (
     Command,
     EventsApplied,
@@ -27,6 +31,7 @@ from lightning_ctl.sdk._events import (
     RunningWork,
     StopWork,
     WorkLost,
+    WorkUnreachable,
 )
 
 log = structlog.get_logger(component="registry")
@@ -46,6 +51,8 @@ class AgentSession:
     """The (work, attempt) whose output came through this session, to acknowledge."""
     scope: str = ""
     """The scope of the join token the agent registered with (e.g. a provider's request id)."""
+    usage: AgentUsage | None = None
+    """The machine's live use, from its last heartbeat."""
 
     @property
     def agent_id(self) -> str:
@@ -72,8 +79,14 @@ class AgentRegistry:
         self,
         report_pending: Callable[[PlacementPending], None] = lambda pending: None,
         bundle: AppBundle | None = None,
+        report_unreachable: Callable[[WorkUnreachable], None] = lambda unreachable: None,
+        heartbeat_interval_s: float = 2.0,
     ) -> None:
         self.bundle = bundle
+        self.liveness = Liveness(heartbeat_interval_s)
+        self._report_unreachable = report_unreachable
+        self._stopping: set[tuple[str, int]] = set()
+        """The (work, attempt) sent a stop whose exit has not come back yet."""
         self.agents: dict[str, AgentSession] = {}
         self.placements: dict[str, _Placement] = {}
         self._waiting: dict[str, list[Command]] = {}
@@ -82,9 +95,44 @@ class AgentRegistry:
         self.locations = WorkLocations()
         """Which agent runs each (work, attempt), including replaced attempts that may come back (kept on disk
         by the app host, so that it survives a restart)."""
-        self._disconnected_at: dict[str, float] = {}
-        """Agents that were connected and are not, since when (monotonic)."""
         self._names: dict[str, str] = {}
+        self._unplaceable: set[str] = set()
+        """Works whose last placement found no connected agent able to take them (not those waiting for a bundle)."""
+        self._observers: list[Callable[[], None]] = []
+        self.works_credential = ""
+        """What every launch carries for its work's process alone: the works' key to the app's HTTP API ("" for
+        none; set by the app host)."""
+
+    def watch(self, observer: Callable[[], None]) -> None:
+        """Call ``observer`` (on this thread) whenever the works waiting for an agent, the agents, or what is
+        placed on them may have changed: agents on demand read ``waiting_for_agent`` and ``placed_on`` then."""
+        self._observers.append(observer)
+
+    def _changed(self) -> None:
+        for observer in self._observers:
+            observer()
+
+    def waiting_for_agent(self) -> list[LaunchWork]:
+        """The launches waiting because no connected agent can take them, oldest first."""
+        waiting = []
+        for name, commands in self._waiting.items():
+            launch = next((c for c in commands if isinstance(c, LaunchWork)), None)
+            if launch is not None and name in self._unplaceable:
+                waiting.append(launch)
+        return waiting
+
+    def declare_lost(self, agent_id: str, reason: str) -> list[WorkLost]:
+        """The agent is known to be gone for good (its engine ended its job): its works are lost now, without
+        waiting out their grace period. Nothing happens while it is still connected."""
+        if agent_id in self.agents:
+            return []
+        lost = [WorkLost(name, attempt, reason) for name, attempt in self.placed_on(agent_id)]
+        for work in lost:
+            del self.placements[work.work_name]
+        if lost:
+            log.warning("works_lost", works=[w.work_name for w in lost], agent_id=agent_id, reason=reason)
+            self._retry_waiting()
+        return lost
 
     def add(self, session: AgentSession, running: tuple[RunningWork, ...] = ()) -> None:
         """An agent registered, running ``running``: record where those work processes are, place what waits."""
@@ -92,7 +140,7 @@ class AgentRegistry:
         if previous is not None and previous is not session:
             previous.close("replaced by a new session of the same agent")
         self.agents[session.agent_id] = session
-        self._disconnected_at.pop(session.agent_id, None)
+        self.liveness.connected(session.agent_id, time.monotonic())
         self._names[session.agent_id] = session.name
         log.info("agent_connected", agent_id=session.agent_id, name=session.name, cpus=session.capacity.cpus,
                  gpus=len(session.capacity.gpu_indices), labels=session.capacity.labels, running=len(running))
@@ -104,13 +152,19 @@ class AgentRegistry:
                     work.attempt, Allocation(session.agent_id, gpu_indices=work.gpu_indices)
                 )
         self._retry_waiting()
+        self._changed()
 
     def remove(self, session: AgentSession, reason: str) -> None:
         """An agent's stream ended."""
         if self.agents.get(session.agent_id) is session:
             del self.agents[session.agent_id]
-            self._disconnected_at[session.agent_id] = time.monotonic()
+            self.liveness.disconnected(session.agent_id, time.monotonic())
             log.info("agent_disconnected", agent_id=session.agent_id, name=session.name, reason=reason)
+            for work_name, attempt in sorted(self._stopping):
+                if self.locations.running_on(work_name, attempt) == session.agent_id:
+                    self._report_unreachable(WorkUnreachable(
+                        work_name, attempt, f"agent {session.name} disconnected while stopping it"))
+            self._changed()
 
     def find_lost(self, default_grace_s: float) -> list[WorkLost]:
         """Works whose agent has been disconnected past their grace period (their placements are released).
@@ -118,12 +172,12 @@ class AgentRegistry:
         When more than half of the known agents are disconnected at once, nothing is declared lost: the control
         plane itself is the likelier one cut off, and rescheduling would run works twice.
         """
-        if not self._disconnected_at or self.majority_disconnected:
+        if not self.liveness.any_disconnected or self.liveness.majority_disconnected:
             return []
         now = time.monotonic()
         lost = []
         for name, placement in list(self.placements.items()):
-            since = self._disconnected_at.get(placement.allocation.agent_id)
+            since = self.liveness.disconnected_since(placement.allocation.agent_id)
             grace_s = default_grace_s if placement.lost_grace_s is None else placement.lost_grace_s
             if since is not None and now - since > grace_s:
                 agent = self._names.get(placement.allocation.agent_id, placement.allocation.agent_id)
@@ -134,19 +188,15 @@ class AgentRegistry:
             self._retry_waiting()
         return lost
 
-    @property
-    def majority_disconnected(self) -> bool:
-        """Whether more than half of the known agents are disconnected (nothing is rescheduled then)."""
-        known = len(self.agents) + len(self._disconnected_at)
-        return len(self._disconnected_at) * 2 > known
-
     def release(self, work_name: str, attempt: int) -> None:
         """The process of (work_name, attempt) exited: free what it held and place what was waiting."""
         self.locations.mark_exited(work_name, attempt)
+        self._stopping.discard((work_name, attempt))
         placement = self.placements.get(work_name)
         if placement is not None and placement.attempt == attempt:
             del self.placements[work_name]
             self._retry_waiting()
+            self._changed()
 
     def placed_on(self, agent_id: str) -> tuple[tuple[str, int], ...]:
         """The (work, attempt) placed on ``agent_id`` and not known to have exited (by this control plane, or by
@@ -160,14 +210,21 @@ class AgentRegistry:
         for session in list(self.agents.values()):
             session.close(reason)
 
-    def check_liveness(self, timeout_s: float) -> None:
-        """End the streams of agents whose last heartbeat is older than ``timeout_s``."""
+    def heard(self, session: AgentSession) -> None:
+        """A message of ``session``'s agent arrived (any message is a sign of life)."""
         now = time.monotonic()
-        for session in list(self.agents.values()):
-            silent_s = now - session.last_heartbeat
-            if silent_s > timeout_s:
-                self.remove(session, f"no heartbeat for {silent_s:.1f}s")
-                session.close(f"no heartbeat for {silent_s:.1f}s")
+        session.last_heartbeat = now
+        if self.agents.get(session.agent_id) is session:
+            self.liveness.heard(session.agent_id, now)
+
+    def check_liveness(self, now: float | None = None) -> None:
+        """End the streams of agents silent past their limit (see ``liveness``)."""
+        for silent in self.liveness.silent(time.monotonic() if now is None else now):
+            session = self.agents.get(silent.agent_id)
+            if session is not None:
+                reason = f"no message for {silent.silent_s:.1f}s"
+                self.remove(session, reason)
+                session.close(reason)
 
     def _retry_waiting(self) -> None:
         waiting, self._waiting = self._waiting, {}
@@ -195,6 +252,10 @@ class AgentRegistry:
                 agent = self.agents.get(where)
                 if agent is not None:
                     agent.outgoing.put_nowait(command)
+                    self._stopping.add((name, command.attempt))
+                else:
+                    self._report_unreachable(WorkUnreachable(
+                        name, command.attempt, f"agent {self._names.get(where, where)} is not connected"))
                 continue
             elif name in self._waiting:
                 self._waiting[name].append(command)
@@ -205,6 +266,8 @@ class AgentRegistry:
                 # Its agent is away: the flow loop sends what matters again when the agent reconnects.
                 log.info("command_dropped", work_name=name, command=type(command).__name__,
                          reason="the work's agent is not connected")
+                if isinstance(command, StopWork):
+                    self._report_unreachable(WorkUnreachable(name, command.attempt, "its agent is not connected"))
                 continue
             agent.outgoing.put_nowait(command)
 
@@ -247,6 +310,9 @@ class AgentRegistry:
         decision = place_work(launch.resources, (a.capacity for a in candidates), others)
         if isinstance(decision, Pending):
             self._waiting.setdefault(name, []).append(launch)
+            if name not in self._unplaceable:
+                self._unplaceable.add(name)
+                self._changed()
             if self._pending_reasons.get(name) != decision.reason:
                 self._pending_reasons[name] = decision.reason
                 if self.agents:  # before the first agent registers, waiting is the normal start-up
@@ -257,10 +323,13 @@ class AgentRegistry:
         agent = self.agents[decision.agent_id]
         shipped = self._ship_to(agent, launch)
         if isinstance(shipped, Pending):
+            # Still counted as waiting for an agent if it was: other works may be waiting for this same one.
             self._waiting.setdefault(name, []).append(launch)
             self._report_pending(PlacementPending(name, launch.attempt, shipped.reason))
             return None
         launch = shipped
+        self._unplaceable.discard(name)
+        self._changed()
         self._pending_reasons.pop(name, None)
         self.placements[name] = _Placement(launch.attempt, decision, launch.agent_lost_grace_s)
         self.locations.place(name, launch.attempt, decision.agent_id, frozenset(launch.vars))
@@ -269,8 +338,10 @@ class AgentRegistry:
         return dataclasses.replace(launch, gpu_indices=decision.gpu_indices)
 
     def _ship_to(self, agent: AgentSession, launch: LaunchWork) -> LaunchWork | Pending:
-        """``launch`` as ``agent`` needs it: unchanged for the local agent, else pointing at the code bundle (or
-        why it must wait while the bundle is being built)."""
+        """``launch`` as ``agent`` needs it: with the works' API key, and for a remote agent pointing at the code
+        bundle (or why it must wait while the bundle is being built)."""
+        if self.works_credential:
+            launch = dataclasses.replace(launch, api_credential=self.works_credential)
         if agent.capacity.is_local:
             return launch
         if self.bundle is None:

@@ -13,6 +13,7 @@ from lightning_ctl.controlplane.api.app_view import (
     IssuedJoinToken,
     LogBatch,
     LogLine,
+    RequestView,
     RevokedAgent,
     WorkView,
 )
@@ -56,9 +57,42 @@ def work_from_pb(pb: app_pb2.WorkInfo) -> WorkView:
     )
 
 
+def request_to_pb(request: RequestView) -> app_pb2.AgentRequestInfo:
+    """A RequestView as protobuf."""
+    return app_pb2.AgentRequestInfo(
+        request_id=request.request_id,
+        engine=request.engine,
+        engine_id=request.engine_id,
+        state=request.state,
+        reason=request.reason,
+        resources=request.resources,
+        nodes=request.nodes,
+        work_name=request.work_name,
+        created_at=request.created_at,
+        where=request.where,
+    )
+
+
+def request_from_pb(pb: app_pb2.AgentRequestInfo) -> RequestView:
+    """A RequestView from protobuf."""
+    return RequestView(
+        request_id=pb.request_id,
+        engine=pb.engine,
+        engine_id=pb.engine_id,
+        state=pb.state,
+        reason=pb.reason,
+        resources=pb.resources,
+        nodes=pb.nodes,
+        work_name=pb.work_name,
+        created_at=pb.created_at,
+        where=pb.where,
+    )
+
+
 def agent_to_pb(agent: AgentView) -> app_pb2.AgentInfo:
     """An AgentView as protobuf."""
     return app_pb2.AgentInfo(
+        request=request_to_pb(agent.request) if agent.request else None,
         agent_id=agent.agent_id,
         name=agent.name,
         hostname=agent.hostname,
@@ -93,6 +127,7 @@ def agent_from_pb(pb: app_pb2.AgentInfo) -> AgentView:
         work_names=tuple(pb.work_names),
         last_heartbeat_age_s=pb.last_heartbeat_age_s,
         state=pb.state,
+        request=request_from_pb(pb.request) if pb.HasField("request") else None,
     )
 
 

@@ -9,9 +9,7 @@ placements, kept output) is read here directly. Domain errors become gRPC status
 from __future__ import annotations
 
 import asyncio
-import dataclasses
 import functools
-import os
 import time
 from typing import Any, Awaitable, Callable, Iterable, Iterator
 
@@ -20,15 +18,9 @@ import structlog
 
 from lightning_ctl.controlplane.agents.registry import AgentRegistry
 from lightning_ctl.controlplane.api import app_codec
-from lightning_ctl.controlplane.api.app_view import (
-    AgentView,
-    AppView,
-    LogBatch,
-    LogLine,
-    RevokedAgent,
-    WorkView,
-)
+from lightning_ctl.controlplane.api.app_view import LogBatch, LogLine, RequestView, RevokedAgent, WorkView
 from lightning_ctl.controlplane.api.names import resolve_work_names
+from lightning_ctl.controlplane.api.views import AppViews
 from lightning_ctl.controlplane.credential_store import DEFAULT_JOIN_TTL_S, CredentialStore
 from lightning_ctl.controlplane.errors import AgentNotFoundError, AppEndedError, FlowBusyError, WorkNameError
 from lightning_ctl.controlplane.flows.queries import QueryBox
@@ -43,8 +35,6 @@ log = structlog.get_logger(component="app_service")
 
 WATCH_INTERVAL_S = 0.2
 _WATCH_INTERVAL_BOUNDS_S = (0.05, 60.0)
-SILENT_AFTER_HEARTBEATS = 2
-"""An agent whose last heartbeat is older than this many periods shows as "silent" (it is dropped after 3)."""
 DEFAULT_STOP_REASON = "stopped by lightning-ctl stop"
 _STARTED_STAGES = (WorkStageStatus.STARTED.value, WorkStageStatus.RUNNING.value)
 
@@ -127,14 +117,14 @@ class AppServicer(app_pb2_grpc.AppServiceServicer):
         credentials: CredentialStore,
         app_path: str = "",
         heartbeat_interval_s: float = 2.0,
+        requests: Callable[[], list[RequestView]] | None = None,
     ) -> None:
         self._registry = registry
+        self._views = AppViews(registry, app_path, heartbeat_interval_s, requests)
         self._credentials = credentials
         self._log_store = log_store
         self._queries = queries
         self._request_stop = request_stop
-        self._app_path = app_path
-        self._heartbeat_interval_s = heartbeat_interval_s
         self._closed = asyncio.Event()
 
     def close(self) -> None:
@@ -148,7 +138,7 @@ class AppServicer(app_pb2_grpc.AppServiceServicer):
         self, request: app_pb2.GetStatusRequest, context: grpc.aio.ServicerContext
     ) -> app_pb2.AppStatus:
         stage, works = await self._queries.ask(read_works)
-        return app_codec.app_to_pb(self.app_view(stage, works))
+        return app_codec.app_to_pb(self._views.app_view(stage, works))
 
     @_maps_errors
     async def GetState(  # noqa: N802
@@ -170,7 +160,7 @@ class AppServicer(app_pb2_grpc.AppServiceServicer):
     async def ListAgents(  # noqa: N802
         self, request: app_pb2.ListAgentsRequest, context: grpc.aio.ServicerContext
     ) -> app_pb2.AgentList:
-        return app_pb2.AgentList(agents=[app_codec.agent_to_pb(a) for a in self.agent_views()])
+        return app_pb2.AgentList(agents=[app_codec.agent_to_pb(a) for a in self._views.agent_views()])
 
     @_maps_errors
     async def IssueJoinToken(  # noqa: N802
@@ -263,62 +253,6 @@ class AppServicer(app_pb2_grpc.AppServiceServicer):
         except (AppEndedError, FlowBusyError):
             pass  # the works that printed something can still be named
         return resolve_work_names(patterns, known)
-
-    # -- views of what the asyncio thread owns --------------------------------------------------------------------
-
-    def app_view(self, stage: str, works: list[WorkView]) -> AppView:
-        """The app's view: the flow thread's ``works`` with their placements, and the agents."""
-        placements = self._registry.placements
-        agents = self._registry.agents
-        placed = []
-        for work in works:
-            placement = placements.get(work.work_name)
-            if placement is not None and placement.attempt == work.attempt:
-                allocation = placement.allocation
-                agent = agents.get(allocation.agent_id)
-                work = dataclasses.replace(
-                    work,
-                    agent_id=allocation.agent_id,
-                    agent_name=agent.name if agent else allocation.agent_id,
-                    gpu_indices=tuple(allocation.gpu_indices),
-                )
-            placed.append(work)
-        return AppView(stage, self._app_path, os.getpid(), tuple(placed), tuple(self.agent_views()))
-
-    def agent_views(self) -> list[AgentView]:
-        """Every connected agent with what the works placed on it hold."""
-        now = time.monotonic()
-        views = []
-        for agent in sorted(self._registry.agents.values(), key=lambda a: a.name):
-            capacity = agent.capacity
-            held = [
-                (name, p.allocation)
-                for name, p in self._registry.placements.items()
-                if p.allocation.agent_id == agent.agent_id
-            ]
-            age_s = max(0.0, now - agent.last_heartbeat)
-            views.append(
-                AgentView(
-                    agent_id=agent.agent_id,
-                    name=agent.name,
-                    hostname=agent.hostname,
-                    is_local=capacity.is_local,
-                    labels=dict(capacity.labels),
-                    cpus_total=capacity.cpus,
-                    cpus_used=sum(a.cpus for _, a in held),
-                    memory_total_bytes=capacity.memory_bytes,
-                    memory_used_bytes=sum(a.memory_bytes for _, a in held),
-                    gpu_indices=tuple(capacity.gpu_indices),
-                    gpus_used=tuple(sorted(i for _, a in held for i in a.gpu_indices)),
-                    work_names=tuple(sorted(name for name, _ in held)),
-                    last_heartbeat_age_s=age_s,
-                    state="silent"
-                    if age_s > SILENT_AFTER_HEARTBEATS * self._heartbeat_interval_s
-                    else "connected",
-                )
-            )
-        return views
-
 
 def _chunks(lines: list[LogLine]) -> Iterator[list[LogLine]]:
     """``lines`` in batches that stay well under gRPC's message size limit."""

@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from lightning_ctl.controlplane.credential_store import IssuedJoinToken
+from lightning_ctl.sdk._agent_messages import AgentUsage
 
 __all__ = ["AgentView", "AppView", "IssuedJoinToken", "LogBatch", "LogLine", "RevokedAgent", "WorkView"]
 
@@ -47,6 +48,30 @@ class WorkView:
 
 
 @dataclass(frozen=True, slots=True)
+class RequestView:
+    """An agent asked of an engine (``--provider``): where the request stands."""
+
+    request_id: str
+    engine: str
+    """"slurm", "kubernetes" or "local"."""
+    engine_id: str = ""
+    """The engine's id of the job (Slurm job id, Pod name); "" while being submitted."""
+    state: str = ""
+    """submitting, queued, starting, joined, released, lost or failed."""
+    reason: str = ""
+    """The engine's reason while it waits (Slurm's ``Priority``/``Resources``), or why it ended."""
+    resources: str = ""
+    """What was asked for, e.g. "1 GPU, 4 CPUs"."""
+    nodes: int = 1
+    work_name: str = ""
+    """The waiting work it was asked for."""
+    created_at: float = 0.0
+    """Epoch seconds."""
+    where: str = ""
+    """The engine's node(s) it runs on, when known."""
+
+
+@dataclass(frozen=True, slots=True)
 class AgentView:
     """One connected agent; "used" is what the works placed on it hold."""
 
@@ -66,7 +91,12 @@ class AgentView:
     last_heartbeat_age_s: float = 0.0
     """Seconds since its last heartbeat (or since it registered)."""
     state: str = "connected"
-    """"connected", or "silent" when a heartbeat is overdue."""
+    """"connected", or "silent" when a heartbeat is overdue; for an agent requested from an engine that has not
+    joined (or is gone), its request's state."""
+    usage: AgentUsage | None = None
+    """What the machine uses right now (None before its first heartbeat)."""
+    request: RequestView | None = None
+    """The engine request this agent answers, when a provider started it."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -19,7 +19,13 @@ import grpc
 import structlog
 
 from lightning_ctl.controlplane.api import app_codec
-from lightning_ctl.controlplane.api.app_view import AgentView, AppView, IssuedJoinToken, LogBatch, RevokedAgent
+from lightning_ctl.controlplane.api.app_view import (
+    AgentView,
+    AppView,
+    IssuedJoinToken,
+    LogBatch,
+    RevokedAgent,
+)
 from lightning_ctl.controlplane.errors import (
     ClientError,
     ControlPlaneUnreachableError,

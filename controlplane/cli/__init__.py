@@ -9,6 +9,7 @@ from __future__ import annotations
 import click
 
 from lightning_ctl.controlplane.cli.agents import agents
+from lightning_ctl.controlplane.cli.command import command, view
 from lightning_ctl.controlplane.cli.config import CliConfig, connection_options
 from lightning_ctl.controlplane.cli.cp import cp
 from lightning_ctl.controlplane.cli.logs import logs
@@ -83,6 +84,8 @@ def main(
     lightning-ctl logs [WORK]... -f its works' output
     lightning-ctl stop              end it as flow.stop() does
     lightning-ctl agents            the agents and their resources
+    lightning-ctl view              a login link to its dashboard (/view)
+    lightning-ctl command NAME      one of its commands (configure_commands)
     lightning-ctl ls [lit://DRIVE | WORK]             the app's Drives and persisted files
     lightning-ctl cp lit://DRIVE/PATH | WORK:PATH DEST  copy them to this machine
     """
@@ -114,5 +117,5 @@ def main(
         configure_logging(log_format, log_level)
 
 
-for _command in (run, status, state, logs, stop, agents, ls, cp):
+for _command in (run, status, state, logs, stop, agents, command, view, ls, cp):
     main.add_command(_command)

@@ -29,7 +29,10 @@ def agents(config: CliConfig, as_json: bool) -> None:
     """List the agents connected to the app: state, resources and works.
 
     CPUS, MEMORY and GPUS show what the works placed on an agent hold out of what it offers; an agent is
-    "silent" once a heartbeat is overdue (it is disconnected after three).
+    "silent" once a heartbeat is overdue (it is disconnected after three). With ``run --provider``, the agents
+    requested from the engine are listed too, with their REQUEST (engine, job id, what it asks for and for
+    which work) and, until they join, their state (submitting, queued, starting; released, lost or failed once
+    over) and the engine's reason (e.g. Slurm's Priority or Resources).
 
     \b
     Examples:

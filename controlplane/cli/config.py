@@ -23,6 +23,7 @@ from lightning_ctl.sdk._exit_codes import ExitCode
 
 if TYPE_CHECKING:
     from lightning_ctl.controlplane.api.client import AppClient, Target
+    from lightning_ctl.controlplane.run_file import RunInfo
 
 T = TypeVar("T")
 
@@ -70,23 +71,43 @@ class CliConfig:
             CliError: no app is running on this machine (exit 3), or no token is known (exit 2).
         """
         from lightning_ctl.controlplane.api.client import Target
-        from lightning_ctl.controlplane.home import token_file
-        from lightning_ctl.controlplane.run_file import NoRunningAppError, find_running_app, live_runs
 
         tls = tuple(Path(p).read_bytes() if p else None for p in (self.tls_ca, self.tls_cert, self.tls_key))
         if self.address:
-            same = [run.token for run in live_runs(self.run_dir) if run.address == self.address]
-            token = self.token or (same[0] if same else _read_token(token_file()))
-            if not token:
-                raise CliError(
-                    f"no token for {self.address}: pass --token or set LIGHTNING_CTL_TOKEN", ExitCode.USAGE
-                )
+            token = self.token_for(self.address, lambda run: run.address == self.address)
             return Target(self.address, token, *tls)  # type: ignore[misc]
+        run = self.running_app()
+        return Target(run.address, self.token or run.token, *tls, pid=run.pid)  # type: ignore[misc]
+
+    def token_for(self, where: str, is_that_app: Callable[[RunInfo], bool]) -> str:
+        """The token to present to the app at ``where``: ``--token``, else that of the app running here for which
+        ``is_that_app`` holds, else the operator's token file.
+
+        Raises:
+            CliError: no token is known (exit 2).
+        """
+        from lightning_ctl.controlplane.home import token_file
+        from lightning_ctl.controlplane.run_file import live_runs
+
+        same = [run.token for run in live_runs(self.run_dir) if is_that_app(run)]
+        token = self.token or (same[0] if same else _read_token(token_file()))
+        if not token:
+            raise CliError(f"no token for {where}: pass --token or set LIGHTNING_CTL_TOKEN", ExitCode.USAGE)
+        return token
+
+    def running_app(self) -> RunInfo:
+        """The run file of the app running on this machine.
+
+        Raises:
+            CliError: no app is running here (exit 3).
+        """
+        from lightning_ctl.controlplane.errors import NoRunningAppError
+        from lightning_ctl.controlplane.run_file import find_running_app
+
         try:
-            run = find_running_app(self.run_dir)
+            return find_running_app(self.run_dir)
         except NoRunningAppError as exc:
             raise CliError(str(exc), ExitCode.UNREACHABLE) from None
-        return Target(run.address, self.token or run.token, *tls, pid=run.pid)  # type: ignore[misc]
 
 
 def is_app_running(config: CliConfig) -> bool:

@@ -12,7 +12,7 @@ import time
 import unicodedata
 from typing import Any, Iterable, Sequence
 
-from lightning_ctl.controlplane.api.app_view import AgentView, AppView, LogLine, WorkView
+from lightning_ctl.controlplane.api.app_view import AgentView, AppView, LogLine, RequestView, WorkView
 
 NONE = "-"
 MESSAGE_CHARS = 60
@@ -148,6 +148,7 @@ def _indices(indices: Sequence[int]) -> str:
 
 WORK_HEADERS = ("WORK", "STATUS", "REASON", "AGENT", "PID", "STARTED", "RESTARTS", "GPUS", "MESSAGE")
 AGENT_HEADERS = ("AGENT", "HOST", "STATE", "CPUS", "MEMORY", "GPUS", "WORKS", "HEARTBEAT", "LABELS")
+REQUEST_HEADER = "REQUEST"
 
 
 def works_table(works: Iterable[WorkView], now_s: float | None = None, wide: bool = False) -> str:
@@ -180,23 +181,38 @@ def messages_text(works: Iterable[WorkView]) -> str:
     return "\n".join(blocks)
 
 
+def request_text(request: RequestView) -> str:
+    """A request in a few words: engine, job id, what it asks for and for which work."""
+    job = request.engine_id or "(submitting)"
+    return f"{request.engine} {job}: {request.resources} for {request.work_name}"
+
+
 def agents_table(agents: Iterable[AgentView]) -> str:
-    """One row per agent: host, state, CPUs / memory / GPUs used of total, works, heartbeat age, labels."""
-    rows = [
-        (
-            a.name,
-            a.hostname,
-            a.state,
-            f"{format_number(a.cpus_used)}/{format_number(a.cpus_total)}",
-            f"{format_bytes(a.memory_used_bytes)}/{format_bytes(a.memory_total_bytes)}",
-            f"{len(a.gpus_used)}/{len(a.gpu_indices)}",
-            len(a.work_names),
-            f"{format_duration(a.last_heartbeat_age_s)} ago",
-            ",".join(f"{k}={v}" for k, v in sorted(a.labels.items())),
-        )
-        for a in agents
-    ]
-    return table(AGENT_HEADERS, rows, right=(6,))
+    """One row per agent: host, state, CPUs / memory / GPUs used of total, works, heartbeat age, labels; and, when
+    agents come from an engine (``--provider``), the request each answers, including those not connected yet."""
+    agents = list(agents)
+    rows = []
+    for a in agents:
+        if not a.agent_id and a.request is not None:  # requested, not connected
+            state = f"{a.state} ({a.request.reason})" if a.request.reason else a.state
+            rows.append([a.name, a.hostname, state, None, None, None, None, None, None])
+        else:
+            rows.append([
+                a.name,
+                a.hostname,
+                a.state,
+                f"{format_number(a.cpus_used)}/{format_number(a.cpus_total)}",
+                f"{format_bytes(a.memory_used_bytes)}/{format_bytes(a.memory_total_bytes)}",
+                f"{len(a.gpus_used)}/{len(a.gpu_indices)}",
+                len(a.work_names),
+                f"{format_duration(a.last_heartbeat_age_s)} ago",
+                ",".join(f"{k}={v}" for k, v in sorted(a.labels.items())),
+            ])
+    if not any(a.request is not None for a in agents):
+        return table(AGENT_HEADERS, rows, right=(6,))
+    for row, a in zip(rows, agents):
+        row.append(request_text(a.request) if a.request is not None else None)
+    return table((*AGENT_HEADERS, REQUEST_HEADER), rows, right=(6,))
 
 
 def status_text(app: AppView, now_s: float | None = None, wide: bool = False) -> str:
@@ -254,6 +270,23 @@ def agent_json(agent: AgentView) -> dict[str, Any]:
         "gpus": {"used": list(agent.gpus_used), "total": list(agent.gpu_indices)},
         "works": list(agent.work_names),
         "last_heartbeat_age_s": round(agent.last_heartbeat_age_s, 3),
+        "request": request_json(agent.request) if agent.request is not None else None,
+    }
+
+
+def request_json(request: RequestView) -> dict[str, Any]:
+    """An engine request for ``--json``."""
+    return {
+        "request_id": request.request_id,
+        "engine": request.engine,
+        "engine_id": _or_none(request.engine_id),
+        "state": request.state,
+        "reason": _or_none(request.reason),
+        "resources": request.resources,
+        "nodes": request.nodes,
+        "work": _or_none(request.work_name),
+        "created_at": _or_none(request.created_at),
+        "where": _or_none(request.where),
     }
 
 

@@ -2,16 +2,35 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import re
+import socket
 
 import click
 
 from lightning_ctl.controlplane.agents.local_agent import LocalAgent
 from lightning_ctl.controlplane.credentials import TlsFiles, load_or_create_token
+from lightning_ctl.controlplane.errors import (
+    AppAlreadyRunningError,
+    AppServeError,
+    CheckpointError,
+    PortInUseError,
+    ProviderError,
+    ProviderOptionError,
+)
+from lightning_ctl.controlplane.exclusive import ensure_port_free, lock_app
 from lightning_ctl.controlplane.home import remember_app
+from lightning_ctl.controlplane.http import listener
 from lightning_ctl.controlplane.options import RunOptions
+from lightning_ctl.controlplane.providers.settings import (
+    DEFAULT_IDLE_TIMEOUT_S,
+    DEFAULT_MAX_AGENTS,
+    ENGINES,
+    ProviderSettings,
+    parse_provider_options,
+)
 from lightning_ctl.protos.limits import (
     DEFAULT_MAX_ATTRIBUTE_BYTES,
     MAX_MAX_ATTRIBUTE_BYTES,
@@ -88,6 +107,12 @@ def parse_attribute_size(value: str) -> int:
               help="Seconds an agent may stay disconnected before its works are failed or restarted elsewhere.")
 @click.option("--fresh", is_flag=True,
               help="Start over even if the previous run of this app did not end (default: resume it).")
+@click.option("--http-port", type=click.IntRange(0, 65535), default=None,
+              help="Port of the view and REST API (default: 7501 or the next free one; 0: any free port).")
+@click.option("--no-http", is_flag=True, help="Serve no view and no REST API.")
+@click.option("--http-allowed-host", "http_allowed_hosts", multiple=True, metavar="NAME",
+              help="A host name the view and API may be reached by (repeatable; IP addresses and this machine's "
+                   "names always work).")
 @click.option("--no-local-agent", is_flag=True, help="Do not start a local agent: works run on remote agents only.")
 @click.option("--storage", "storage_url", default=None, metavar="URL",
               help="Keep the app's files (Paths, Payloads, Drives) at this folder or fsspec URL, e.g. "
@@ -95,10 +120,20 @@ def parse_attribute_size(value: str) -> int:
 @click.option("--storage-option", "storage_values", multiple=True, metavar="KEY=VALUE",
               help="An option of the --storage filesystem, e.g. endpoint_url=http://minio:9000 (repeatable; pass "
                    "credentials through the environment, e.g. AWS_ACCESS_KEY_ID).")
+@click.option("--provider", type=click.Choice(ENGINES), default=None,
+              help="Start agents on demand with this engine for works no connected agent can take (no local "
+                   "agent is started then).")
+@click.option("--provider-option", "provider_options", multiple=True, metavar="KEY=VALUE",
+              help="An engine setting, e.g. partition=gpu (slurm), namespace=ml (kubernetes) (repeatable).")
+@click.option("--max-agents", type=click.IntRange(min=1), default=DEFAULT_MAX_AGENTS, show_default=True,
+              help="At most this many agents requested from the provider at once.")
+@click.option("--agent-idle-timeout", type=click.FloatRange(min=0), default=DEFAULT_IDLE_TIMEOUT_S,
+              show_default=True, help="Seconds a requested agent may stay idle before it is released.")
 @click.option("--stop-grace", type=float, default=30.0, show_default=True,
               help="Seconds a stopped work gets to exit before SIGKILL.")
 @click.option("--heartbeat-interval", type=click.FloatRange(min=0.05), default=2.0, show_default=True,
-              help="Seconds between agent heartbeats; an agent silent for 3 of them is disconnected.")
+              help="Seconds between agent heartbeats; an agent silent for 3 of them (plus its link's round trip) is "
+                   "disconnected.")
 @click.option("--log-format", type=click.Choice(["console", "json"]), default="console", show_default=True)
 @click.option("--log-level", type=click.Choice(["debug", "info", "warning", "error"]), default="info",
               show_default=True)
@@ -116,9 +151,16 @@ def run(
     tls_ca: str | None,
     agent_lost_grace: float,
     fresh: bool,
+    http_port: int | None,
+    no_http: bool,
+    http_allowed_hosts: tuple[str, ...],
     no_local_agent: bool,
     storage_url: str | None,
     storage_values: tuple[str, ...],
+    provider: str | None,
+    provider_options: tuple[str, ...],
+    max_agents: int,
+    agent_idle_timeout: float,
     stop_grace: float,
     heartbeat_interval: float,
     log_format: str,
@@ -160,35 +202,70 @@ def run(
         tls=TlsFiles(tls_cert, tls_key, tls_ca) if tls_cert and tls_key else None,
         fresh=fresh,
         agent_lost_grace_s=agent_lost_grace,
+        http=not no_http,
+        http_port=http_port,
+        http_allowed_hosts=http_allowed_hosts,
         storage_url=storage_url,
         storage_options=parse_storage_options(storage_values),
+        provider=_provider_settings(provider, provider_options, max_agents, agent_idle_timeout),
     )
+    # Claimed before anything starts, so that a refused run touches nothing of the run that owns them.
+    try:
+        app_lock = lock_app(options.app_path)
+        ensure_port_free(options.host, options.port)
+    except (AppAlreadyRunningError, PortInUseError) as exc:
+        raise click.ClickException(str(exc)) from None
     if os.path.isfile(options.app_path):
         remember_app(options.app_path)  # so that `lightning-ctl logs` finds its output once it has ended
+    no_local_agent = no_local_agent or provider is not None
+    # The HTTP port first: the local agent's fork server preloads the app, which may read it (APP_SERVER_PORT).
+    try:
+        http_socket = listener.reserve_port(options)
+    except listener.HttpPortInUseError as exc:
+        raise click.ClickException(str(exc)) from None
+    options = dataclasses.replace(options, env={**options.env, **listener.server_address_env(options, http_socket)})
     # Started before the heavy imports below, so the agent (and its fork server) start while this process does.
     local_agent = None if no_local_agent else LocalAgent(options)
     try:
-        status = _run(options, log_format, local_agent)
+        status = _run(options, log_format, local_agent, http_socket)
     finally:
-        if local_agent is not None:
-            local_agent.terminate()
+        if local_agent is not None and local_agent.process is not None:
+            local_agent.terminate()  # one we started never outlives us (AppHost has normally stopped it already)
+        app_lock.release()
     raise SystemExit(status)
 
 
-def _run(options: RunOptions, log_format: str, local_agent: LocalAgent | None) -> int:
+def _provider_settings(engine: str | None, values: tuple[str, ...], max_agents: int,
+                       idle_timeout_s: float) -> ProviderSettings | None:
+    if engine is None:
+        if values:
+            raise click.UsageError("--provider-option needs --provider")
+        return None
+    try:
+        return ProviderSettings(engine, parse_provider_options(values), max_agents, idle_timeout_s)
+    except ProviderOptionError as exc:
+        raise click.UsageError(str(exc)) from None
+
+
+def _run(options: RunOptions, log_format: str, local_agent: LocalAgent | None,
+         http_socket: socket.socket | None) -> int:
     import asyncio
 
-    from lightning_ctl.controlplane.api.server import PortInUseError
-    from lightning_ctl.controlplane.app_host import AppHost
-    from lightning_ctl.controlplane.flows.resume import AppAlreadyRunningError
-    from lightning_ctl.sdk._logging import configure_logging, protect_standard_streams
+    from lightning_ctl.sdk._files import raise_open_files_limit
+    from lightning_ctl.sdk._logging import configure_logging, protect_standard_streams, quiet_grpc_core
+
+    with quiet_grpc_core(options.log_level):
+        from lightning_ctl.controlplane.app_host import AppHost
     from lightning_ctl.sdk.errors import AppImportError, MisconfigurationException
 
     protect_standard_streams()  # `lightning-ctl run app.py | grep -q ...`: a closed console never fails the app
     configure_logging(log_format, options.log_level)
+    raise_open_files_limit()
     try:
-        return asyncio.run(AppHost(options, local_agent).run())
+        return asyncio.run(AppHost(options, local_agent, http_socket=http_socket).run())
     except AppImportError as exc:
         raise click.ClickException(str(exc).rstrip()) from None
-    except (PortInUseError, AppAlreadyRunningError, MisconfigurationException) as exc:
+    except (PortInUseError, CheckpointError, AppServeError, MisconfigurationException, ProviderError) as exc:
         raise click.ClickException(str(exc)) from None
+    except ProviderOptionError as exc:
+        raise click.UsageError(str(exc)) from None

@@ -430,7 +430,10 @@ class FlowRuntime:
                 message=f"no call for {process.idle_timeout_s:g} s: its process {how}, releasing what it held; its "
                         "next call starts it again"))
             return [RunFlows(cause)]
-        if process.stop_requested or work.has_stopped:
+        # Only a stop the runtime asked for (the flow's, the app's end, an idle timeout above) ends here. A work that
+        # stopped itself on a SIGTERM sent by someone else (its agent draining: a preempted or cancelled job) lost
+        # its process: its restart policy decides.
+        if process.stop_requested:
             last = work.status
             if last.stage != WorkStageStatus.STOPPED or last.reason == WorkStopReasons.PENDING:
                 reason = WorkStopReasons.KILLED if killed else WorkStopReasons.SIGTERM_SIGNAL_HANDLER

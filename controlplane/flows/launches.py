@@ -39,6 +39,7 @@ def resource_request(work: LightningWork) -> ResourceRequest:
         cpus=float(wanted["cpus"]) if compute.cpus is not None else 0.0,
         memory_bytes=int(wanted["memory_bytes"]) if compute.memory is not None else 0,
         labels=dict(wanted["labels"]),
+        image=work.cloud_build_config.image or "",
     )
 
 

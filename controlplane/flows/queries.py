@@ -34,9 +34,16 @@ class Query:
 
     fn: Callable[[LightningApp, FlowRuntime], Any]
     future: asyncio.Future[Any]
+    changes_state: bool = False
+    """The function may change the app's state (a REST write, an API handler): the flows run again after it."""
 
     def run(self, app: LightningApp, runtime: FlowRuntime) -> None:
-        """Run the function (on the flow thread) and hand its result or error to the future's loop."""
+        """Run the function (on the flow thread) and hand its result or error to the future's loop.
+
+        A query whose asker already gave up (timed out) is not run: a request answered 504 changes nothing later.
+        """
+        if self.future.done():
+            return
         try:
             result, error = self.fn(app, runtime), None
         except Exception as exc:  # noqa: BLE001 - goes back to the asker, never into the flow loop
@@ -71,8 +78,18 @@ class QueryBox:
         self._pending: set[asyncio.Future[Any]] = set()
         self._closed_reason: str | None = None
 
-    async def ask(self, fn: Callable[[LightningApp, FlowRuntime], T]) -> T:
+    async def ask(
+        self,
+        fn: Callable[[LightningApp, FlowRuntime], T],
+        timeout_s: float | None = None,
+        changes_state: bool = False,
+    ) -> T:
         """Run ``fn(app, runtime)`` on the flow thread and return its result (or raise its exception).
+
+        Args:
+            fn: What to run; it returns plain values it built, never live objects of the flows.
+            timeout_s: How long to wait for the answer (default: the box's timeout).
+            changes_state: ``fn`` may change the app's state, so the flows run again after it.
 
         Raises:
             AppEndedError: the app has ended, or ends while waiting.
@@ -81,14 +98,15 @@ class QueryBox:
         if self._closed_reason is not None:
             raise AppEndedError(self._closed_reason)
         future: asyncio.Future[T] = asyncio.get_running_loop().create_future()
-        if not self._submit(Query(fn, future)):
+        if not self._submit(Query(fn, future, changes_state)):
             raise AppEndedError("the app's flows are not running (the app is starting or has ended)")
         self._pending.add(future)
+        timeout_s = self._timeout_s if timeout_s is None else timeout_s
         try:
-            return await asyncio.wait_for(asyncio.shield(future), self._timeout_s)
+            return await asyncio.wait_for(asyncio.shield(future), timeout_s)
         except asyncio.TimeoutError:
             raise FlowBusyError(
-                f"the app's flows did not answer within {self._timeout_s:g} s (a flow's run() is taking long)"
+                f"the app's flows did not answer within {timeout_s:g} s (a flow's run() is taking long)"
             ) from None
         finally:
             self._pending.discard(future)

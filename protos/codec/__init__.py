@@ -8,7 +8,7 @@ and nowhere else. Every ``x_to_pb`` has an ``x_from_pb`` and a round-trip test. 
     _values    JSON values, CodecError, field checks
     _events    work events (checked: numbering, private attributes, sizes, stages)
     _commands  launch, call, update, stop
-    _agent     registration (checked), welcome, acknowledgements, rejections, the agent's outgoing messages
+    _agent     registration and heartbeat (checked), welcome, acknowledgements, rejections, the agent's messages
     _runner    the socket between an agent and its work processes (events stay opaque to the agent)
     _storage   the app's store: artifacts, Drive files, a work's storage requests and their replies
 """
@@ -24,6 +24,8 @@ from lightning_ctl.protos.codec._agent import (
     registration_from_pb,
     registration_to_pb,
     serialize_agent_message,
+    usage_from_pb,
+    usage_to_pb,
 )
 from lightning_ctl.protos.codec._commands import (
     command_from_pb,
@@ -129,4 +131,6 @@ __all__ = [
     "update_vars_to_pb",
     "upload_requested_from_pb",
     "upload_requested_to_pb",
+    "usage_from_pb",
+    "usage_to_pb",
 ]

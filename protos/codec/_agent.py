@@ -1,8 +1,9 @@
 """The agent's stream besides work events: registration, welcome, heartbeats, acknowledgements, rejections.
 
-A registration is checked as it is decoded (identity, resources, labels, running works), each failure naming the
-field; the servicer ends the stream with INVALID_ARGUMENT carrying that message. Work events go out of the agent as
-the bytes its work processes wrote (``agent_events_message``): the agent never decodes them.
+A registration is checked as it is decoded (identity, resources, labels, running works), and so is a heartbeat's
+usage, each failure naming the field; the servicer ends the stream with INVALID_ARGUMENT carrying that message. Work
+events go out of the agent as the bytes its work processes wrote (``agent_events_message``): the agent never decodes
+them.
 """
 
 from __future__ import annotations
@@ -22,7 +23,14 @@ from lightning_ctl.protos.limits import (
     MAX_RUNNING_WORKS,
     MAX_WORK_NAME_CHARS,
 )
-from lightning_ctl.sdk._agent_messages import EventRejected, GpuDevice, Registration, Welcome
+from lightning_ctl.sdk._agent_messages import (
+    AgentUsage,
+    EventRejected,
+    GpuDevice,
+    GpuUsage,
+    Registration,
+    Welcome,
+)
 from lightning_ctl.sdk._events import Command, EventsApplied, OutputShown, RunningWork
 from lightning_ctl.sdk._storage_types import UploadRequested
 
@@ -169,10 +177,37 @@ def register_message(registration: Registration) -> agent_pb2.AgentMessage:
     return agent_pb2.AgentMessage(register=registration_to_pb(registration))
 
 
-def heartbeat_message(cpu_percent: float, memory_used_bytes: int) -> agent_pb2.AgentMessage:
-    """A heartbeat with the machine's usage."""
-    return agent_pb2.AgentMessage(heartbeat=agent_pb2.Heartbeat(cpu_percent=cpu_percent,
-                                                                memory_used_bytes=memory_used_bytes))
+def heartbeat_message(usage: AgentUsage) -> agent_pb2.AgentMessage:
+    """A heartbeat with the machine's live use."""
+    return agent_pb2.AgentMessage(heartbeat=usage_to_pb(usage))
+
+
+def usage_to_pb(usage: AgentUsage) -> agent_pb2.Heartbeat:
+    """A machine's live use as the heartbeat that carries it."""
+    return agent_pb2.Heartbeat(
+        cpu_percent=usage.cpu_percent,
+        memory_used_bytes=usage.memory_used_bytes,
+        gpus=[agent_pb2.GpuUsage(index=g.index, utilization_percent=g.utilization_percent,
+                                 memory_used_bytes=g.memory_used_bytes, memory_total_bytes=g.memory_total_bytes)
+              for g in usage.gpus],
+    )
+
+
+def usage_from_pb(pb: agent_pb2.Heartbeat) -> AgentUsage:
+    """A machine's live use from its heartbeat, checked; raises CodecError naming the field at fault."""
+    if len(pb.gpus) > MAX_GPUS:
+        raise CodecError(f"heartbeat.gpus: {len(pb.gpus)} GPUs, over the limit of {MAX_GPUS}")
+    return AgentUsage(
+        cpu_percent=check_number(pb.cpu_percent, "heartbeat.cpu_percent"),
+        memory_used_bytes=check_count(pb.memory_used_bytes, "heartbeat.memory_used_bytes"),
+        gpus=tuple(
+            GpuUsage(check_count(g.index, "heartbeat.gpus.index"),
+                     check_number(g.utilization_percent, f"heartbeat.gpus[{g.index}].utilization_percent"),
+                     check_count(g.memory_used_bytes, f"heartbeat.gpus[{g.index}].memory_used_bytes"),
+                     check_count(g.memory_total_bytes, f"heartbeat.gpus[{g.index}].memory_total_bytes"))
+            for g in pb.gpus
+        ),
+    )
 
 
 def agent_events_message(events: list[bytes]) -> bytes:

@@ -76,6 +76,7 @@ def command_to_pb(command: Command | UploadRequested) -> agent_pb2.Command:
                 gpu_indices=list(command.gpu_indices),
                 bundle_digest=command.bundle_digest,
                 app_relpath=command.app_relpath,
+                api_credential=command.api_credential,
             )
         )
     raise TypeError(f"unknown command {type(command).__name__}")  # pragma: no cover
@@ -107,5 +108,6 @@ def command_from_pb(pb: agent_pb2.Command) -> Command | UploadRequested:
             gpu_indices=tuple(launch.gpu_indices),
             bundle_digest=launch.bundle_digest,
             app_relpath=launch.app_relpath,
+            api_credential=launch.api_credential,
         )
     raise CodecError("command: missing kind")

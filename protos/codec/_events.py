@@ -87,6 +87,7 @@ def body_to_pb(body: EventBody, event: events_pb2.WorkEvent) -> None:
         event.exit.pid = body.pid
         event.exit.exit_code = body.exit_code
         event.exit.signal = body.signal
+        event.exit.reason = body.reason
     elif isinstance(body, WorkCrashed):
         event.error.traceback = body.traceback
     elif isinstance(body, InvalidEvent):
@@ -169,7 +170,8 @@ def _body_from_pb(pb: events_pb2.WorkEvent, kind: str, max_value_bytes: int | No
         exit_ = pb.exit
         if exit_.pid < 0 or not 0 <= exit_.signal < _MAX_SIGNAL:
             raise CodecError(f"exit: pid {exit_.pid} / signal {exit_.signal} out of range")
-        return ProcessExited(exit_.pid, exit_.exit_code, exit_.signal)
+        return ProcessExited(exit_.pid, exit_.exit_code, exit_.signal,
+                             check_text(exit_.reason, "exit.reason", MAX_STATUS_MESSAGE_CHARS))
     if kind == "error":
         return WorkCrashed(check_text(pb.error.traceback, "error.traceback", MAX_STATUS_MESSAGE_CHARS))
     return InvalidEvent(check_text(pb.invalid.reason, "invalid.reason", MAX_STATUS_MESSAGE_CHARS))

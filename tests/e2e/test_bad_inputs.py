@@ -272,6 +272,9 @@ STREAM_CASES = [
                grpc.StatusCode.INVALID_ARGUMENT, "register.running[root.good].attempt: must be >= 1"),
     StreamCase("second-register", lambda m: [*_registered()(m), *_registered()(m)],
                grpc.StatusCode.INVALID_ARGUMENT, "register may only be the first message of a stream"),
+    StreamCase("heartbeat-gpu-utilization-nan", lambda m: [*_registered()(m), agent_pb2.AgentMessage(
+        heartbeat=agent_pb2.Heartbeat(gpus=[agent_pb2.GpuUsage(index=1, utilization_percent=math.nan)]))],
+        grpc.StatusCode.INVALID_ARGUMENT, "heartbeat.gpus[1].utilization_percent: must be a finite number"),
     StreamCase("message-without-kind", lambda m: [*_registered()(m), agent_pb2.AgentMessage()],
                grpc.StatusCode.INVALID_ARGUMENT, "an agent message with no kind"),
     StreamCase("claims-to-be-the-local-agent", _registered(is_local=True), grpc.StatusCode.PERMISSION_DENIED,

@@ -3,7 +3,7 @@
 The operator's token operates the app; a join token registers an agent once, which then keeps its own credential
 (in its state dir, across its restarts and the control plane's); ``lightning-ctl agents revoke`` shuts an agent
 out; under mutual TLS an agent credential works only with the certificate it joined with; work processes hold
-none of them; a local agent registers only with its own app.
+none of them (only the app's API key); a local agent registers only with its own app.
 """
 
 from __future__ import annotations
@@ -66,6 +66,8 @@ def test_agent_joins_once_then_uses_its_own_credential(cluster: Cluster) -> None
     first = cluster.agent("first", *AGENT_ARGS, token=token)
     cluster.wait_until(lambda: connections(cp, "first") == 1, "the first agent to register")
     kept = credential_file(first)
+    # The control plane logs the registration as it sends the welcome; the agent keeps the credential on receipt.
+    cluster.wait_until(kept.exists, "the agent to keep the credential its welcome carried")
     assert kept.read_text().startswith("lctl-agent.") and stat.S_IMODE(kept.stat().st_mode) == 0o600
     second = cluster.agent("second", *AGENT_ARGS, token=token, may_exit=True)
     assert second.wait_exit(20) == 4, second.output()
@@ -108,6 +110,9 @@ def test_credentials_survive_a_control_plane_restart(cluster: Cluster) -> None:
     cp.wait_for_line("WAITING")
     agent = cluster.agent("steady", *AGENT_ARGS, token=issue(cluster, cp))
     cluster.wait_until(lambda: connections(cp, "steady") == 1, "the agent to register")
+    # Killed once the agent holds its credential: a welcome still in flight dies with the control plane, and the
+    # one-time token with it.
+    cluster.wait_until(credential_file(agent).exists, "the agent to keep the credential its welcome carried")
     cp.proc.send_signal(signal.SIGKILL)
     cp.wait_exit(20)
     resumed = cluster.control_plane(APPS / "never_placed.py", "--port", str(cp.port), join_token=None)
@@ -116,22 +121,50 @@ def test_credentials_survive_a_control_plane_restart(cluster: Cluster) -> None:
 
 
 @pytest.mark.e2e
+def test_works_keep_their_api_key_across_a_control_plane_restart(cluster: Cluster, tmp_path: Path) -> None:
+    """A work that outlives a SIGKILL of the control plane still gets into the app's API once the resumed control
+    plane serves it again (the works' key is kept, as a digest, with the app's credentials): never a 401."""
+    probe = tmp_path / "api-statuses"
+    http_port = str(free_port())
+    args = ("--http-port", http_port, "--env", f"API_PROBE_FILE={probe}")
+    cp = cluster.control_plane(APPS / "calls_api_forever.py", *args)
+    cluster.agent("steady", *AGENT_ARGS)
+    statuses = lambda: probe.read_text().split() if probe.exists() else []  # noqa: E731
+    cluster.wait_until(lambda: "200" in statuses(), "the work to read the state", timeout_s=TIMEOUT_S)
+    cp.proc.send_signal(signal.SIGKILL)
+    cp.wait_exit(20)
+    cluster.wait_until(lambda: statuses()[-1] == "down", "the work to find the API gone")
+    seen = len(statuses())
+    cluster.control_plane(APPS / "calls_api_forever.py", "--port", str(cp.port), *args)
+    cluster.wait_until(lambda: [s for s in statuses()[seen:] if s != "down"], "the work to reach the API again",
+                       timeout_s=TIMEOUT_S)
+    assert set(statuses()[seen:]) <= {"down", "200"}, statuses()[seen:]
+
+
+@pytest.mark.e2e
 @pytest.mark.parametrize("where", ["local", "remote"])
-def test_work_processes_hold_no_credential(cluster: Cluster, where: str) -> None:
+def test_work_processes_hold_only_their_api_key(cluster: Cluster, where: str) -> None:
     """With the operator's token and a join token in the environment of lightning-ctl (and of the remote agent),
-    no work process sees either, by name or by value."""
+    no work process sees either, by name or by value; its one credential is the app's API key, which came with its
+    launch (its agent and fork server never held it) and which the gRPC services refuse."""
     secrets = {"LIGHTNING_CTL_TOKEN": cluster.token, "LIGHTNING_CTL_JOIN_TOKEN": cluster.join_token}
     if where == "local":
         cp = cluster.control_plane(APPS / "env_credentials.py", env=secrets, local_agent=True)
     else:
         cp = cluster.control_plane(APPS / "env_credentials.py", env=secrets)
         cluster.agent("remote", *AGENT_ARGS, env={"LIGHTNING_CTL_TOKEN": cluster.token})
-    run = cluster.wait_app(TIMEOUT_S, cp)
+    run = cluster.wait_app(TIMEOUT_S * 2, cp)
     assert run.exit_code == 0, cluster.output()
     env = reported(run.stdout, "ENV")
     leaked = sorted(name for name, value in env.items()
                     if "TOKEN" in name or cluster.token in value or cluster.join_token in value)
     assert leaked == [], leaked
+    login, _, key = env["LIGHTNING_CTL_HTTP_CREDENTIAL"].partition(":")
+    assert login == "work" and key.startswith("lctl-key."), env["LIGHTNING_CTL_HTTP_CREDENTIAL"]
+    agents = reported(run.stdout, "AGENTS")
+    assert agents and not any(holds for _, holds in agents), agents
+    exit_code, stderr = reported(run.stdout, "GRPC")
+    assert exit_code == 4 and "this key does not open the gRPC services" in stderr, stderr
 
 
 @pytest.fixture

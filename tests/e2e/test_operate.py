@@ -16,7 +16,7 @@ from typing import Iterator
 
 import pytest
 
-from tests.e2e import APPS, TAG_VAR, tagged
+from tests.e2e import APPS, TAG_VAR, kill_tagged
 from tests.helpers import free_port, wait_until
 from tests.helpers.processes import LIGHTNING_CTL, AppProcess, alive
 
@@ -69,13 +69,6 @@ def start_app(home: Path, tag: str) -> AppProcess:
     process.wait_for_line("root.sub.w | to stderr", TIMEOUT_S)  # independently: wait for both
     return process
 
-
-def kill_tagged(tag: str) -> None:
-    for pid in tagged(tag):
-        try:
-            os.kill(pid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
 
 
 @pytest.fixture(scope="module")

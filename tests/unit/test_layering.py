@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 REPO = Path(__file__).resolve().parents[2]
-HEAVY = ("grpc", "google.protobuf", "structlog")
+HEAVY = ("grpc", "google.protobuf", "structlog", "aiohttp", "pydantic", "fastapi", "streamlit", "urllib.request")
 
 SDK_IMPORT_BOUND_MS = 300.0
 """Generous bound for `import lightning_ctl.sdk` (target < 100 ms), so a loaded machine does not make the test flaky."""
@@ -93,7 +93,7 @@ def rel(path: Path) -> str:
 
 class TestImportCost:
     def test_import_sdk_is_light(self):
-        """`import lightning_ctl.sdk` loads no grpc, protobuf or structlog."""
+        """`import lightning_ctl.sdk` loads no grpc, protobuf, structlog, web framework, pydantic or HTTP client."""
         result = probe_import("lightning_ctl.sdk")
         assert result["heavy"] == []
 
@@ -154,7 +154,7 @@ class TestPackageBoundaries:
         assert imports_package(names, "agent") == ["lightning_ctl.agent.session"]
 
 
-ASYNC_SIDE = ("agents", "api", "output", "storage")
+ASYNC_SIDE = ("agents", "api", "output", "providers", "storage")
 """The control plane's asyncio side; ``flows/`` (the flow thread) meets it only through queues and queries."""
 BRIDGE = ("lightning_ctl.controlplane.flows.queries",)
 """What the asyncio side may use of ``flows/``: the query box that hands questions to the flow thread."""

@@ -26,7 +26,7 @@ from lightning_ctl.protos.lightning.v1 import events_pb2 as lightning__ctl_dot_p
 from lightning_ctl.protos.lightning.v1 import storage_pb2 as lightning__ctl_dot_protos_dot_lightning_dot_v1_dot_storage__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n-lightning_ctl/protos/lightning/v1/agent.proto\x12\x0clightning.v1\x1a.lightning_ctl/protos/lightning/v1/events.proto\x1a/lightning_ctl/protos/lightning/v1/storage.proto\"$\n\x12\x46\x65tchBundleRequest\x12\x0e\n\x06\x64igest\x18\x01 \x01(\t\"0\n\x0b\x42undleChunk\x12\x0c\n\x04\x64\x61ta\x18\x01 \x01(\x0c\x12\x13\n\x0btotal_bytes\x18\x02 \x01(\x03\"L\n\tGpuDevice\x12\r\n\x05index\x18\x01 \x01(\x05\x12\x0c\n\x04uuid\x18\x02 \x01(\t\x12\x0c\n\x04name\x18\x03 \x01(\t\x12\x14\n\x0cmemory_bytes\x18\x04 \x01(\x03\"V\n\tResources\x12\x0c\n\x04\x63pus\x18\x01 \x01(\x01\x12\x14\n\x0cmemory_bytes\x18\x02 \x01(\x03\x12%\n\x04gpus\x18\x03 \x03(\x0b\x32\x17.lightning.v1.GpuDevice\"\xa3\x02\n\x08Register\x12\x10\n\x08\x61gent_id\x18\x01 \x01(\t\x12\x0c\n\x04name\x18\x02 \x01(\t\x12\x10\n\x08hostname\x18\x03 \x01(\t\x12*\n\tresources\x18\x04 \x01(\x0b\x32\x17.lightning.v1.Resources\x12\x32\n\x06labels\x18\x05 \x03(\x0b\x32\".lightning.v1.Register.LabelsEntry\x12\x18\n\x10protocol_version\x18\x06 \x01(\x05\x12\x10\n\x08is_local\x18\x07 \x01(\x08\x12*\n\x07running\x18\x08 \x03(\x0b\x32\x19.lightning.v1.RunningWork\x1a-\n\x0bLabelsEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\"S\n\x0bRunningWork\x12\x11\n\twork_name\x18\x01 \x01(\t\x12\x0f\n\x07\x61ttempt\x18\x02 \x01(\x03\x12\x0b\n\x03pid\x18\x03 \x01(\x05\x12\x13\n\x0bgpu_indices\x18\x04 \x03(\x05\";\n\tHeartbeat\x12\x13\n\x0b\x63pu_percent\x18\x01 \x01(\x01\x12\x19\n\x11memory_used_bytes\x18\x02 \x01(\x03\"5\n\nWorkEvents\x12\'\n\x06\x65vents\x18\x01 \x03(\x0b\x32\x17.lightning.v1.WorkEvent\"\x9c\x01\n\x0c\x41gentMessage\x12*\n\x08register\x18\x01 \x01(\x0b\x32\x16.lightning.v1.RegisterH\x00\x12,\n\theartbeat\x18\x02 \x01(\x0b\x32\x17.lightning.v1.HeartbeatH\x00\x12*\n\x06\x65vents\x18\x03 \x01(\x0b\x32\x18.lightning.v1.WorkEventsH\x00\x42\x06\n\x04kind\"\x8c\x01\n\x07Welcome\x12\x12\n\nsession_id\x18\x01 \x01(\t\x12\x1c\n\x14heartbeat_interval_s\x18\x02 \x01(\x01\x12\x18\n\x10\x61gent_credential\x18\x03 \x01(\t\x12\x1b\n\x13max_attribute_bytes\x18\x04 \x01(\x03\x12\x18\n\x10protocol_version\x18\x05 \x01(\x05\"\xca\x02\n\nLaunchWork\x12\x11\n\twork_name\x18\x01 \x01(\t\x12\x0f\n\x07\x61ttempt\x18\x02 \x01(\x03\x12\x10\n\x08\x61pp_path\x18\x03 \x01(\t\x12\x11\n\tvars_json\x18\x04 \x01(\t\x12.\n\x03\x65nv\x18\x05 \x03(\x0b\x32!.lightning.v1.LaunchWork.EnvEntry\x12\x14\n\x0cstart_action\x18\x06 \x01(\x08\x12\x14\n\x0cstop_grace_s\x18\x07 \x01(\x01\x12\x12\n\nwork_class\x18\x08 \x01(\t\x12\x16\n\x0einit_args_json\x18\t \x01(\t\x12\x13\n\x0bgpu_indices\x18\n \x03(\x05\x12\x15\n\rbundle_digest\x18\x0b \x01(\t\x12\x13\n\x0b\x61pp_relpath\x18\x0c \x01(\t\x1a*\n\x08\x45nvEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\"O\n\x08StopWork\x12\x11\n\twork_name\x18\x01 \x01(\t\x12\x0f\n\x07\x61ttempt\x18\x02 \x01(\x03\x12\x0e\n\x06reason\x18\x03 \x01(\t\x12\x0f\n\x07grace_s\x18\x04 \x01(\x01\";\n\x08\x45ventAck\x12\x11\n\twork_name\x18\x01 \x01(\t\x12\x0f\n\x07\x61ttempt\x18\x02 \x01(\x03\x12\x0b\n\x03seq\x18\x03 \x01(\x03\"\xe8\x01\n\x07\x43ommand\x12*\n\x06launch\x18\x01 \x01(\x0b\x32\x18.lightning.v1.LaunchWorkH\x00\x12%\n\x04\x63\x61ll\x18\x02 \x01(\x0b\x32\x15.lightning.v1.RunCallH\x00\x12*\n\x06update\x18\x03 \x01(\x0b\x32\x18.lightning.v1.UpdateVarsH\x00\x12&\n\x04stop\x18\x04 \x01(\x0b\x32\x16.lightning.v1.StopWorkH\x00\x12.\n\x06upload\x18\x05 \x01(\x0b\x32\x1c.lightning.v1.UploadArtifactH\x00\x42\x06\n\x04kind\"3\n\x08\x43ommands\x12\'\n\x08\x63ommands\x18\x01 \x03(\x0b\x32\x15.lightning.v1.Command\"]\n\tOutputAck\x12\x11\n\twork_name\x18\x01 \x01(\t\x12\x0f\n\x07\x61ttempt\x18\x02 \x01(\x03\x12\x15\n\rstdout_offset\x18\x03 \x01(\x03\x12\x15\n\rstderr_offset\x18\x04 \x01(\x03\"_\n\rEventRejected\x12\x11\n\twork_name\x18\x01 \x01(\t\x12\x0f\n\x07\x61ttempt\x18\x02 \x01(\x03\x12\x0b\n\x03seq\x18\x03 \x01(\x03\x12\x0c\n\x04\x63ode\x18\x04 \x01(\t\x12\x0f\n\x07message\x18\x05 \x01(\t\"\xf5\x01\n\x0e\x43ontrolMessage\x12(\n\x07welcome\x18\x01 \x01(\x0b\x32\x15.lightning.v1.WelcomeH\x00\x12*\n\x08\x63ommands\x18\x02 \x01(\x0b\x32\x16.lightning.v1.CommandsH\x00\x12%\n\x03\x61\x63k\x18\x03 \x01(\x0b\x32\x16.lightning.v1.EventAckH\x00\x12-\n\noutput_ack\x18\x04 \x01(\x0b\x32\x17.lightning.v1.OutputAckH\x00\x12/\n\x08rejected\x18\x05 \x01(\x0b\x32\x1b.lightning.v1.EventRejectedH\x00\x42\x06\n\x04kind2\xa5\x01\n\x0c\x41gentService\x12G\n\x07\x43onnect\x12\x1a.lightning.v1.AgentMessage\x1a\x1c.lightning.v1.ControlMessage(\x01\x30\x01\x12L\n\x0b\x46\x65tchBundle\x12 .lightning.v1.FetchBundleRequest\x1a\x19.lightning.v1.BundleChunk0\x01\x62\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n-lightning_ctl/protos/lightning/v1/agent.proto\x12\x0clightning.v1\x1a.lightning_ctl/protos/lightning/v1/events.proto\x1a/lightning_ctl/protos/lightning/v1/storage.proto\"$\n\x12\x46\x65tchBundleRequest\x12\x0e\n\x06\x64igest\x18\x01 \x01(\t\"0\n\x0b\x42undleChunk\x12\x0c\n\x04\x64\x61ta\x18\x01 \x01(\x0c\x12\x13\n\x0btotal_bytes\x18\x02 \x01(\x03\"L\n\tGpuDevice\x12\r\n\x05index\x18\x01 \x01(\x05\x12\x0c\n\x04uuid\x18\x02 \x01(\t\x12\x0c\n\x04name\x18\x03 \x01(\t\x12\x14\n\x0cmemory_bytes\x18\x04 \x01(\x03\"V\n\tResources\x12\x0c\n\x04\x63pus\x18\x01 \x01(\x01\x12\x14\n\x0cmemory_bytes\x18\x02 \x01(\x03\x12%\n\x04gpus\x18\x03 \x03(\x0b\x32\x17.lightning.v1.GpuDevice\"\xa3\x02\n\x08Register\x12\x10\n\x08\x61gent_id\x18\x01 \x01(\t\x12\x0c\n\x04name\x18\x02 \x01(\t\x12\x10\n\x08hostname\x18\x03 \x01(\t\x12*\n\tresources\x18\x04 \x01(\x0b\x32\x17.lightning.v1.Resources\x12\x32\n\x06labels\x18\x05 \x03(\x0b\x32\".lightning.v1.Register.LabelsEntry\x12\x18\n\x10protocol_version\x18\x06 \x01(\x05\x12\x10\n\x08is_local\x18\x07 \x01(\x08\x12*\n\x07running\x18\x08 \x03(\x0b\x32\x19.lightning.v1.RunningWork\x1a-\n\x0bLabelsEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\"S\n\x0bRunningWork\x12\x11\n\twork_name\x18\x01 \x01(\t\x12\x0f\n\x07\x61ttempt\x18\x02 \x01(\x03\x12\x0b\n\x03pid\x18\x03 \x01(\x05\x12\x13\n\x0bgpu_indices\x18\x04 \x03(\x05\"a\n\tHeartbeat\x12\x13\n\x0b\x63pu_percent\x18\x01 \x01(\x01\x12\x19\n\x11memory_used_bytes\x18\x02 \x01(\x03\x12$\n\x04gpus\x18\x03 \x03(\x0b\x32\x16.lightning.v1.GpuUsage\"m\n\x08GpuUsage\x12\r\n\x05index\x18\x01 \x01(\x05\x12\x1b\n\x13utilization_percent\x18\x02 \x01(\x01\x12\x19\n\x11memory_used_bytes\x18\x03 \x01(\x03\x12\x1a\n\x12memory_total_bytes\x18\x04 \x01(\x03\"5\n\nWorkEvents\x12\'\n\x06\x65vents\x18\x01 \x03(\x0b\x32\x17.lightning.v1.WorkEvent\"\x9c\x01\n\x0c\x41gentMessage\x12*\n\x08register\x18\x01 \x01(\x0b\x32\x16.lightning.v1.RegisterH\x00\x12,\n\theartbeat\x18\x02 \x01(\x0b\x32\x17.lightning.v1.HeartbeatH\x00\x12*\n\x06\x65vents\x18\x03 \x01(\x0b\x32\x18.lightning.v1.WorkEventsH\x00\x42\x06\n\x04kind\"\x8c\x01\n\x07Welcome\x12\x12\n\nsession_id\x18\x01 \x01(\t\x12\x1c\n\x14heartbeat_interval_s\x18\x02 \x01(\x01\x12\x18\n\x10\x61gent_credential\x18\x03 \x01(\t\x12\x1b\n\x13max_attribute_bytes\x18\x04 \x01(\x03\x12\x18\n\x10protocol_version\x18\x05 \x01(\x05\"\xe2\x02\n\nLaunchWork\x12\x11\n\twork_name\x18\x01 \x01(\t\x12\x0f\n\x07\x61ttempt\x18\x02 \x01(\x03\x12\x10\n\x08\x61pp_path\x18\x03 \x01(\t\x12\x11\n\tvars_json\x18\x04 \x01(\t\x12.\n\x03\x65nv\x18\x05 \x03(\x0b\x32!.lightning.v1.LaunchWork.EnvEntry\x12\x14\n\x0cstart_action\x18\x06 \x01(\x08\x12\x14\n\x0cstop_grace_s\x18\x07 \x01(\x01\x12\x12\n\nwork_class\x18\x08 \x01(\t\x12\x16\n\x0einit_args_json\x18\t \x01(\t\x12\x13\n\x0bgpu_indices\x18\n \x03(\x05\x12\x15\n\rbundle_digest\x18\x0b \x01(\t\x12\x13\n\x0b\x61pp_relpath\x18\x0c \x01(\t\x12\x16\n\x0e\x61pi_credential\x18\r \x01(\t\x1a*\n\x08\x45nvEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\"O\n\x08StopWork\x12\x11\n\twork_name\x18\x01 \x01(\t\x12\x0f\n\x07\x61ttempt\x18\x02 \x01(\x03\x12\x0e\n\x06reason\x18\x03 \x01(\t\x12\x0f\n\x07grace_s\x18\x04 \x01(\x01\";\n\x08\x45ventAck\x12\x11\n\twork_name\x18\x01 \x01(\t\x12\x0f\n\x07\x61ttempt\x18\x02 \x01(\x03\x12\x0b\n\x03seq\x18\x03 \x01(\x03\"\xe8\x01\n\x07\x43ommand\x12*\n\x06launch\x18\x01 \x01(\x0b\x32\x18.lightning.v1.LaunchWorkH\x00\x12%\n\x04\x63\x61ll\x18\x02 \x01(\x0b\x32\x15.lightning.v1.RunCallH\x00\x12*\n\x06update\x18\x03 \x01(\x0b\x32\x18.lightning.v1.UpdateVarsH\x00\x12&\n\x04stop\x18\x04 \x01(\x0b\x32\x16.lightning.v1.StopWorkH\x00\x12.\n\x06upload\x18\x05 \x01(\x0b\x32\x1c.lightning.v1.UploadArtifactH\x00\x42\x06\n\x04kind\"3\n\x08\x43ommands\x12\'\n\x08\x63ommands\x18\x01 \x03(\x0b\x32\x15.lightning.v1.Command\"]\n\tOutputAck\x12\x11\n\twork_name\x18\x01 \x01(\t\x12\x0f\n\x07\x61ttempt\x18\x02 \x01(\x03\x12\x15\n\rstdout_offset\x18\x03 \x01(\x03\x12\x15\n\rstderr_offset\x18\x04 \x01(\x03\"_\n\rEventRejected\x12\x11\n\twork_name\x18\x01 \x01(\t\x12\x0f\n\x07\x61ttempt\x18\x02 \x01(\x03\x12\x0b\n\x03seq\x18\x03 \x01(\x03\x12\x0c\n\x04\x63ode\x18\x04 \x01(\t\x12\x0f\n\x07message\x18\x05 \x01(\t\"\xf5\x01\n\x0e\x43ontrolMessage\x12(\n\x07welcome\x18\x01 \x01(\x0b\x32\x15.lightning.v1.WelcomeH\x00\x12*\n\x08\x63ommands\x18\x02 \x01(\x0b\x32\x16.lightning.v1.CommandsH\x00\x12%\n\x03\x61\x63k\x18\x03 \x01(\x0b\x32\x16.lightning.v1.EventAckH\x00\x12-\n\noutput_ack\x18\x04 \x01(\x0b\x32\x17.lightning.v1.OutputAckH\x00\x12/\n\x08rejected\x18\x05 \x01(\x0b\x32\x1b.lightning.v1.EventRejectedH\x00\x42\x06\n\x04kind2\xa5\x01\n\x0c\x41gentService\x12G\n\x07\x43onnect\x12\x1a.lightning.v1.AgentMessage\x1a\x1c.lightning.v1.ControlMessage(\x01\x30\x01\x12L\n\x0b\x46\x65tchBundle\x12 .lightning.v1.FetchBundleRequest\x1a\x19.lightning.v1.BundleChunk0\x01\x62\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -52,31 +52,33 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_RUNNINGWORK']._serialized_start=708
   _globals['_RUNNINGWORK']._serialized_end=791
   _globals['_HEARTBEAT']._serialized_start=793
-  _globals['_HEARTBEAT']._serialized_end=852
-  _globals['_WORKEVENTS']._serialized_start=854
-  _globals['_WORKEVENTS']._serialized_end=907
-  _globals['_AGENTMESSAGE']._serialized_start=910
-  _globals['_AGENTMESSAGE']._serialized_end=1066
-  _globals['_WELCOME']._serialized_start=1069
-  _globals['_WELCOME']._serialized_end=1209
-  _globals['_LAUNCHWORK']._serialized_start=1212
-  _globals['_LAUNCHWORK']._serialized_end=1542
-  _globals['_LAUNCHWORK_ENVENTRY']._serialized_start=1500
-  _globals['_LAUNCHWORK_ENVENTRY']._serialized_end=1542
-  _globals['_STOPWORK']._serialized_start=1544
-  _globals['_STOPWORK']._serialized_end=1623
-  _globals['_EVENTACK']._serialized_start=1625
-  _globals['_EVENTACK']._serialized_end=1684
-  _globals['_COMMAND']._serialized_start=1687
-  _globals['_COMMAND']._serialized_end=1919
-  _globals['_COMMANDS']._serialized_start=1921
-  _globals['_COMMANDS']._serialized_end=1972
-  _globals['_OUTPUTACK']._serialized_start=1974
-  _globals['_OUTPUTACK']._serialized_end=2067
-  _globals['_EVENTREJECTED']._serialized_start=2069
-  _globals['_EVENTREJECTED']._serialized_end=2164
-  _globals['_CONTROLMESSAGE']._serialized_start=2167
-  _globals['_CONTROLMESSAGE']._serialized_end=2412
-  _globals['_AGENTSERVICE']._serialized_start=2415
-  _globals['_AGENTSERVICE']._serialized_end=2580
+  _globals['_HEARTBEAT']._serialized_end=890
+  _globals['_GPUUSAGE']._serialized_start=892
+  _globals['_GPUUSAGE']._serialized_end=1001
+  _globals['_WORKEVENTS']._serialized_start=1003
+  _globals['_WORKEVENTS']._serialized_end=1056
+  _globals['_AGENTMESSAGE']._serialized_start=1059
+  _globals['_AGENTMESSAGE']._serialized_end=1215
+  _globals['_WELCOME']._serialized_start=1218
+  _globals['_WELCOME']._serialized_end=1358
+  _globals['_LAUNCHWORK']._serialized_start=1361
+  _globals['_LAUNCHWORK']._serialized_end=1715
+  _globals['_LAUNCHWORK_ENVENTRY']._serialized_start=1673
+  _globals['_LAUNCHWORK_ENVENTRY']._serialized_end=1715
+  _globals['_STOPWORK']._serialized_start=1717
+  _globals['_STOPWORK']._serialized_end=1796
+  _globals['_EVENTACK']._serialized_start=1798
+  _globals['_EVENTACK']._serialized_end=1857
+  _globals['_COMMAND']._serialized_start=1860
+  _globals['_COMMAND']._serialized_end=2092
+  _globals['_COMMANDS']._serialized_start=2094
+  _globals['_COMMANDS']._serialized_end=2145
+  _globals['_OUTPUTACK']._serialized_start=2147
+  _globals['_OUTPUTACK']._serialized_end=2240
+  _globals['_EVENTREJECTED']._serialized_start=2242
+  _globals['_EVENTREJECTED']._serialized_end=2337
+  _globals['_CONTROLMESSAGE']._serialized_start=2340
+  _globals['_CONTROLMESSAGE']._serialized_end=2585
+  _globals['_AGENTSERVICE']._serialized_start=2588
+  _globals['_AGENTSERVICE']._serialized_end=2753
 # @@protoc_insertion_point(module_scope)

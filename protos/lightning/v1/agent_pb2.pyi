@@ -84,12 +84,26 @@ class RunningWork(_message.Message):
     def __init__(self, work_name: _Optional[str] = ..., attempt: _Optional[int] = ..., pid: _Optional[int] = ..., gpu_indices: _Optional[_Iterable[int]] = ...) -> None: ...
 
 class Heartbeat(_message.Message):
-    __slots__ = ("cpu_percent", "memory_used_bytes")
+    __slots__ = ("cpu_percent", "memory_used_bytes", "gpus")
     CPU_PERCENT_FIELD_NUMBER: _ClassVar[int]
     MEMORY_USED_BYTES_FIELD_NUMBER: _ClassVar[int]
+    GPUS_FIELD_NUMBER: _ClassVar[int]
     cpu_percent: float
     memory_used_bytes: int
-    def __init__(self, cpu_percent: _Optional[float] = ..., memory_used_bytes: _Optional[int] = ...) -> None: ...
+    gpus: _containers.RepeatedCompositeFieldContainer[GpuUsage]
+    def __init__(self, cpu_percent: _Optional[float] = ..., memory_used_bytes: _Optional[int] = ..., gpus: _Optional[_Iterable[_Union[GpuUsage, _Mapping]]] = ...) -> None: ...
+
+class GpuUsage(_message.Message):
+    __slots__ = ("index", "utilization_percent", "memory_used_bytes", "memory_total_bytes")
+    INDEX_FIELD_NUMBER: _ClassVar[int]
+    UTILIZATION_PERCENT_FIELD_NUMBER: _ClassVar[int]
+    MEMORY_USED_BYTES_FIELD_NUMBER: _ClassVar[int]
+    MEMORY_TOTAL_BYTES_FIELD_NUMBER: _ClassVar[int]
+    index: int
+    utilization_percent: float
+    memory_used_bytes: int
+    memory_total_bytes: int
+    def __init__(self, index: _Optional[int] = ..., utilization_percent: _Optional[float] = ..., memory_used_bytes: _Optional[int] = ..., memory_total_bytes: _Optional[int] = ...) -> None: ...
 
 class WorkEvents(_message.Message):
     __slots__ = ("events",)
@@ -122,7 +136,7 @@ class Welcome(_message.Message):
     def __init__(self, session_id: _Optional[str] = ..., heartbeat_interval_s: _Optional[float] = ..., agent_credential: _Optional[str] = ..., max_attribute_bytes: _Optional[int] = ..., protocol_version: _Optional[int] = ...) -> None: ...
 
 class LaunchWork(_message.Message):
-    __slots__ = ("work_name", "attempt", "app_path", "vars_json", "env", "start_action", "stop_grace_s", "work_class", "init_args_json", "gpu_indices", "bundle_digest", "app_relpath")
+    __slots__ = ("work_name", "attempt", "app_path", "vars_json", "env", "start_action", "stop_grace_s", "work_class", "init_args_json", "gpu_indices", "bundle_digest", "app_relpath", "api_credential")
     class EnvEntry(_message.Message):
         __slots__ = ("key", "value")
         KEY_FIELD_NUMBER: _ClassVar[int]
@@ -142,6 +156,7 @@ class LaunchWork(_message.Message):
     GPU_INDICES_FIELD_NUMBER: _ClassVar[int]
     BUNDLE_DIGEST_FIELD_NUMBER: _ClassVar[int]
     APP_RELPATH_FIELD_NUMBER: _ClassVar[int]
+    API_CREDENTIAL_FIELD_NUMBER: _ClassVar[int]
     work_name: str
     attempt: int
     app_path: str
@@ -154,7 +169,8 @@ class LaunchWork(_message.Message):
     gpu_indices: _containers.RepeatedScalarFieldContainer[int]
     bundle_digest: str
     app_relpath: str
-    def __init__(self, work_name: _Optional[str] = ..., attempt: _Optional[int] = ..., app_path: _Optional[str] = ..., vars_json: _Optional[str] = ..., env: _Optional[_Mapping[str, str]] = ..., start_action: _Optional[bool] = ..., stop_grace_s: _Optional[float] = ..., work_class: _Optional[str] = ..., init_args_json: _Optional[str] = ..., gpu_indices: _Optional[_Iterable[int]] = ..., bundle_digest: _Optional[str] = ..., app_relpath: _Optional[str] = ...) -> None: ...
+    api_credential: str
+    def __init__(self, work_name: _Optional[str] = ..., attempt: _Optional[int] = ..., app_path: _Optional[str] = ..., vars_json: _Optional[str] = ..., env: _Optional[_Mapping[str, str]] = ..., start_action: _Optional[bool] = ..., stop_grace_s: _Optional[float] = ..., work_class: _Optional[str] = ..., init_args_json: _Optional[str] = ..., gpu_indices: _Optional[_Iterable[int]] = ..., bundle_digest: _Optional[str] = ..., app_relpath: _Optional[str] = ..., api_credential: _Optional[str] = ...) -> None: ...
 
 class StopWork(_message.Message):
     __slots__ = ("work_name", "attempt", "reason", "grace_s")

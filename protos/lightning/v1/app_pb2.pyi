@@ -86,8 +86,32 @@ class WorkInfo(_message.Message):
     gpu_indices: _containers.RepeatedScalarFieldContainer[int]
     def __init__(self, work_name: _Optional[str] = ..., stage: _Optional[str] = ..., reason: _Optional[str] = ..., message: _Optional[str] = ..., status_timestamp: _Optional[float] = ..., started_at: _Optional[float] = ..., attempt: _Optional[int] = ..., pid: _Optional[int] = ..., process_exited: _Optional[bool] = ..., agent_id: _Optional[str] = ..., agent_name: _Optional[str] = ..., gpu_indices: _Optional[_Iterable[int]] = ...) -> None: ...
 
+class AgentRequestInfo(_message.Message):
+    __slots__ = ("request_id", "engine", "engine_id", "state", "reason", "resources", "nodes", "work_name", "created_at", "where")
+    REQUEST_ID_FIELD_NUMBER: _ClassVar[int]
+    ENGINE_FIELD_NUMBER: _ClassVar[int]
+    ENGINE_ID_FIELD_NUMBER: _ClassVar[int]
+    STATE_FIELD_NUMBER: _ClassVar[int]
+    REASON_FIELD_NUMBER: _ClassVar[int]
+    RESOURCES_FIELD_NUMBER: _ClassVar[int]
+    NODES_FIELD_NUMBER: _ClassVar[int]
+    WORK_NAME_FIELD_NUMBER: _ClassVar[int]
+    CREATED_AT_FIELD_NUMBER: _ClassVar[int]
+    WHERE_FIELD_NUMBER: _ClassVar[int]
+    request_id: str
+    engine: str
+    engine_id: str
+    state: str
+    reason: str
+    resources: str
+    nodes: int
+    work_name: str
+    created_at: float
+    where: str
+    def __init__(self, request_id: _Optional[str] = ..., engine: _Optional[str] = ..., engine_id: _Optional[str] = ..., state: _Optional[str] = ..., reason: _Optional[str] = ..., resources: _Optional[str] = ..., nodes: _Optional[int] = ..., work_name: _Optional[str] = ..., created_at: _Optional[float] = ..., where: _Optional[str] = ...) -> None: ...
+
 class AgentInfo(_message.Message):
-    __slots__ = ("agent_id", "name", "hostname", "is_local", "labels", "cpus_total", "cpus_used", "memory_total_bytes", "memory_used_bytes", "gpu_indices", "gpus_used", "work_names", "last_heartbeat_age_s", "state")
+    __slots__ = ("agent_id", "name", "hostname", "is_local", "labels", "cpus_total", "cpus_used", "memory_total_bytes", "memory_used_bytes", "gpu_indices", "gpus_used", "work_names", "last_heartbeat_age_s", "state", "request")
     class LabelsEntry(_message.Message):
         __slots__ = ("key", "value")
         KEY_FIELD_NUMBER: _ClassVar[int]
@@ -109,6 +133,7 @@ class AgentInfo(_message.Message):
     WORK_NAMES_FIELD_NUMBER: _ClassVar[int]
     LAST_HEARTBEAT_AGE_S_FIELD_NUMBER: _ClassVar[int]
     STATE_FIELD_NUMBER: _ClassVar[int]
+    REQUEST_FIELD_NUMBER: _ClassVar[int]
     agent_id: str
     name: str
     hostname: str
@@ -123,7 +148,8 @@ class AgentInfo(_message.Message):
     work_names: _containers.RepeatedScalarFieldContainer[str]
     last_heartbeat_age_s: float
     state: str
-    def __init__(self, agent_id: _Optional[str] = ..., name: _Optional[str] = ..., hostname: _Optional[str] = ..., is_local: _Optional[bool] = ..., labels: _Optional[_Mapping[str, str]] = ..., cpus_total: _Optional[float] = ..., cpus_used: _Optional[float] = ..., memory_total_bytes: _Optional[int] = ..., memory_used_bytes: _Optional[int] = ..., gpu_indices: _Optional[_Iterable[int]] = ..., gpus_used: _Optional[_Iterable[int]] = ..., work_names: _Optional[_Iterable[str]] = ..., last_heartbeat_age_s: _Optional[float] = ..., state: _Optional[str] = ...) -> None: ...
+    request: AgentRequestInfo
+    def __init__(self, agent_id: _Optional[str] = ..., name: _Optional[str] = ..., hostname: _Optional[str] = ..., is_local: _Optional[bool] = ..., labels: _Optional[_Mapping[str, str]] = ..., cpus_total: _Optional[float] = ..., cpus_used: _Optional[float] = ..., memory_total_bytes: _Optional[int] = ..., memory_used_bytes: _Optional[int] = ..., gpu_indices: _Optional[_Iterable[int]] = ..., gpus_used: _Optional[_Iterable[int]] = ..., work_names: _Optional[_Iterable[str]] = ..., last_heartbeat_age_s: _Optional[float] = ..., state: _Optional[str] = ..., request: _Optional[_Union[AgentRequestInfo, _Mapping]] = ...) -> None: ...
 
 class AppStatus(_message.Message):
     __slots__ = ("stage", "app_path", "pid", "works", "agents")

@@ -120,7 +120,7 @@ class AppServiceServicer:
         raise NotImplementedError('Method not implemented!')
 
     def ListAgents(self, request, context):
-        """The connected agents and their resources.
+        """The connected agents and their resources, and the agents requested from an engine (`--provider`).
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')

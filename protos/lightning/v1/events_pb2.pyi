@@ -57,14 +57,16 @@ class LogLines(_message.Message):
     def __init__(self, stream: _Optional[_Union[LogLines.Stream, str]] = ..., lines: _Optional[_Iterable[str]] = ..., offset: _Optional[int] = ..., end_offset: _Optional[int] = ...) -> None: ...
 
 class ProcessExit(_message.Message):
-    __slots__ = ("pid", "exit_code", "signal")
+    __slots__ = ("pid", "exit_code", "signal", "reason")
     PID_FIELD_NUMBER: _ClassVar[int]
     EXIT_CODE_FIELD_NUMBER: _ClassVar[int]
     SIGNAL_FIELD_NUMBER: _ClassVar[int]
+    REASON_FIELD_NUMBER: _ClassVar[int]
     pid: int
     exit_code: int
     signal: int
-    def __init__(self, pid: _Optional[int] = ..., exit_code: _Optional[int] = ..., signal: _Optional[int] = ...) -> None: ...
+    reason: str
+    def __init__(self, pid: _Optional[int] = ..., exit_code: _Optional[int] = ..., signal: _Optional[int] = ..., reason: _Optional[str] = ...) -> None: ...
 
 class WorkError(_message.Message):
     __slots__ = ("traceback",)

@@ -1,14 +1,17 @@
-"""Tests for agent.home's claim: one agent per home, so that two agents never share one identity."""
+"""Tests for agent.home: one agent per home, so that two agents never share one identity; its records of works."""
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import subprocess
 import sys
 
 import pytest
 
-from lightning_ctl.agent.home import AgentHome, AgentHomeInUseError, claim_home
+from lightning_ctl.agent.errors import AgentHomeInUseError
+from lightning_ctl.agent.home import AgentHome, WorkRecord, claim_home
+from lightning_ctl.sdk._events import LaunchWork
 
 
 class TestClaim:
@@ -38,3 +41,15 @@ class TestClaimHome:
         claim_home(tmp_path, "trainer", "box")
         with pytest.raises(AgentHomeInUseError, match=rf"pid {os.getpid()}.*'trainer'.*--name"):
             claim_home(tmp_path, "trainer", "box")
+
+
+class TestRecords:
+    def test_records_keep_the_launch_but_never_the_works_api_key(self, tmp_path):
+        """works.json brings a work's launch back after a restart of the agent, without its API key (the work's
+        process holds it; no secret of a work goes to disk)."""
+        launch = LaunchWork("root.w", 2, "/app.py", {"x": 1}, env={"K": "V"}, api_credential="work:lctl-key.a.secret")
+        home = AgentHome(tmp_path / "box")
+        home.save_records([WorkRecord(launch, pid=77)])
+        assert "secret" not in (home.path / "works.json").read_text()
+        [record] = home.load_records()
+        assert record.launch == dataclasses.replace(launch, api_credential="") and record.pid == 77

@@ -159,3 +159,28 @@ class TestScopedKeys:
         principal = store.authenticate(key)
         assert (principal.role, principal.subject, principal.permissions) == (Role.SCOPED, "work:root.w",
                                                                                frozenset({"api"}))
+
+    def test_kept_key_outlives_a_restart_and_others_do_not(self, store: CredentialStore, tmp_path: Path) -> None:
+        """A kept key (the works' API key: works outlive a control-plane restart) is valid in a store reloaded from
+        the file, which holds no secret; a key not kept is gone."""
+        kept = store.issue_scoped_key("app-works", {"api"}, keep=True)
+        passing = store.issue_scoped_key("other", {"api"})
+        reloaded = CredentialStore(OPERATOR, tmp_path / "credentials.json")
+        assert reloaded.authenticate(kept).permissions == frozenset({"api"})
+        with pytest.raises(CredentialRefusedError, match="unknown key"):
+            reloaded.authenticate(passing)
+        assert kept.rsplit(".", 1)[1] not in (tmp_path / "credentials.json").read_text()
+
+    def test_forgotten_keys_are_refused_also_after_a_restart(self, store: CredentialStore, tmp_path: Path) -> None:
+        """forget_scoped_keys revokes every key of one subject, kept ones included, and leaves the others."""
+        first = store.issue_scoped_key("app-works", {"api"}, keep=True)
+        second = store.issue_scoped_key("app-works", {"api"}, keep=True)
+        other = store.issue_scoped_key("work:root.w", {"api"}, keep=True)
+        assert store.forget_scoped_keys("app-works") == 2
+        for key in (first, second):
+            with pytest.raises(CredentialRefusedError):
+                store.authenticate(key)
+        reloaded = CredentialStore(OPERATOR, tmp_path / "credentials.json")
+        with pytest.raises(CredentialRefusedError):
+            reloaded.authenticate(first)
+        assert reloaded.authenticate(other).subject == "work:root.w"

@@ -18,7 +18,16 @@ from lightning_ctl.protos.codec import (
     event_to_pb,
 )
 from lightning_ctl.protos.lightning.v1 import agent_pb2, events_pb2
-from lightning_ctl.sdk._agent_messages import EventRejected, GpuDevice, Registration, RunnerHello, RunnerInit, Welcome
+from lightning_ctl.sdk._agent_messages import (
+    AgentUsage,
+    EventRejected,
+    GpuDevice,
+    GpuUsage,
+    Registration,
+    RunnerHello,
+    RunnerInit,
+    Welcome,
+)
 from lightning_ctl.sdk._events import (
     EventsApplied,
     LaunchWork,
@@ -51,6 +60,7 @@ BODIES = [
     ProcessExited(4242, 0),
     ProcessExited(4242, 3),
     ProcessExited(4242, -9, 9),
+    ProcessExited(0, 1, reason="the agent could not start the work's process: [Errno 11] fork failed"),
     WorkCrashed("Traceback (most recent call last):\n  File \"app.py\", line 1\nRuntimeError: boom\n"),
 ]
 
@@ -244,6 +254,26 @@ class TestAgentMessages:
         """Every kind of ControlMessage survives the trip."""
         pb = codec.control_message_to_pb(item)
         assert codec.control_message_from_pb(agent_pb2.ControlMessage.FromString(pb.SerializeToString())) == item
+
+    def test_heartbeat_usage_round_trip(self):
+        """A heartbeat carries the machine's CPU, memory and per-GPU use unchanged, also through the wire bytes."""
+        usage = AgentUsage(37.5, 2**33, (GpuUsage(0, 91.0, 2**30, 2**34), GpuUsage(1, 0.0, 0, 2**34)))
+        message = agent_pb2.AgentMessage.FromString(codec.heartbeat_message(usage).SerializeToString())
+        assert codec.usage_from_pb(message.heartbeat) == usage
+
+    @pytest.mark.parametrize(
+        ("usage", "field"),
+        [
+            (AgentUsage(cpu_percent=math.nan), "heartbeat.cpu_percent"),
+            (AgentUsage(memory_used_bytes=-1), "heartbeat.memory_used_bytes: must be >= 0"),
+            (AgentUsage(gpus=(GpuUsage(2, utilization_percent=-3.0),)), "heartbeat.gpus[2].utilization_percent"),
+            (AgentUsage(gpus=(GpuUsage(0, memory_total_bytes=-1),)), "heartbeat.gpus[0].memory_total_bytes"),
+        ],
+    )
+    def test_bad_heartbeat_names_the_field(self, usage, field):
+        """A heartbeat with a negative or non-finite figure raises CodecError naming it."""
+        with pytest.raises(CodecError, match=re.escape(field)):
+            codec.usage_from_pb(codec.usage_to_pb(usage))
 
     def test_events_relayed_as_bytes_read_as_work_events(self):
         """The agent's hand-built message of opaque event bytes is an AgentMessage of WorkEvents on the wire."""

@@ -276,7 +276,7 @@ class TestUnsupported:
         ("statement", "named"),
         [
             ("from lightning_app import LightningPlugin", "plugins"),
-            ("from lightning_app.frontend import StreamlitFrontend", "UI"),
+            ("from lightning_app.frontend import PanelFrontend", "PanelFrontend"),
             ("from lightning_app.testing import LightningTestApp", "lightning-ctl run"),
             ("import lightning.app.components", "components"),
         ],
@@ -352,13 +352,13 @@ class TestPytorchLightning:
         )
 
     def test_lightning_bundling_its_own_app_framework_fails_with_a_clear_error(self, fake_lightning):
-        """An old lightning whose __init__ imports lightning.app.frontend fails naming it and the fix."""
+        """An old lightning whose __init__ imports lightning.app.plugin fails naming it and the fix."""
         (fake_lightning / "lightning" / "__init__.py").write_text(
-            FAKE_PYTORCH_LIGHTNING + "\nfrom lightning.app import frontend\n"
+            FAKE_PYTORCH_LIGHTNING + "\nfrom lightning.app import plugin\n"
         )
         error = raised("import lightning", path=(fake_lightning,))
         assert error["type"] == "ImportError"
-        assert "lightning.app.frontend is not supported" in error["message"]
+        assert "lightning.app.plugin is not supported" in error["message"]
         assert "no longer bundles the app framework" in error["message"]
 
     def test_without_pytorch_lightning_trainer_raises_a_clear_attribute_error(self):

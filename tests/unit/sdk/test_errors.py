@@ -55,6 +55,10 @@ class TestTree:
         """StateNotSerializableError is also an AttributeError (it comes from attribute assignment)."""
         assert issubclass(StateNotSerializableError, AttributeError)
 
+    def test_app_state_and_delta_errors_keep_their_builtin_kinds(self):
+        """AppStateError is still an AttributeError and DeltaError a ValueError (code catching those keeps working)."""
+        assert issubclass(errors.AppStateError, AttributeError) and issubclass(errors.DeltaError, ValueError)
+
     def test_context_is_keyword_only(self):
         """Context arguments must be passed by keyword."""
         with pytest.raises(TypeError):

@@ -11,7 +11,14 @@ import pytest
 from lightning_ctl.controlplane.agents.app_bundle import AppBundle
 from lightning_ctl.controlplane.agents.placement import AgentCapacity
 from lightning_ctl.controlplane.agents.registry import AgentRegistry, AgentSession
-from lightning_ctl.sdk._events import LaunchWork, PlacementPending, ResourceRequest, RunCall, StopWork
+from lightning_ctl.sdk._events import (
+    LaunchWork,
+    PlacementPending,
+    ResourceRequest,
+    RunCall,
+    StopWork,
+    WorkUnreachable,
+)
 
 
 def session(agent_id: str, gpus: tuple[int, ...] = (), is_local: bool = True) -> AgentSession:
@@ -47,6 +54,18 @@ class TestRouting:
         sent = drain(box)
         assert isinstance(sent[0], LaunchWork) and sent[0].gpu_indices == (0,)
         assert isinstance(sent[1], RunCall)
+
+    def test_launches_carry_the_works_api_key_when_shipped(self, loop: asyncio.AbstractEventLoop) -> None:
+        """Every launch leaves with the works' API key (also one that waited for room), the flow's never has it."""
+        registry = AgentRegistry()
+        registry.works_credential = "work:lctl-key.k.s"
+        flows_launch = launch("root.w")
+        registry.route([flows_launch])
+        box = session("box")
+        registry.add(box)
+        [sent] = drain(box)
+        assert sent.api_credential == "work:lctl-key.k.s" and flows_launch.api_credential == ""
+        assert "lctl-key" not in repr(sent)
 
     def test_work_waits_until_capacity_frees_and_reports_why(self, loop: asyncio.AbstractEventLoop) -> None:
         """A launch that does not fit waits with a reason, and is placed when the holder exits."""
@@ -123,6 +142,38 @@ class TestLiveness:
         closed: list[str] = []
         agent.close = closed.append
         registry.add(agent)
-        agent.last_heartbeat = time.monotonic() - 10
-        registry.check_liveness(timeout_s=6)
-        assert "quiet" not in registry.agents and closed and "no heartbeat" in closed[0]
+        registry.heard(agent)
+        registry.check_liveness(now=time.monotonic() + 10)
+        assert "quiet" not in registry.agents and closed and "no message" in closed[0]
+
+
+class TestStopping:
+    @staticmethod
+    def placed(*work_names: str) -> tuple[AgentRegistry, AgentSession, list[WorkUnreachable]]:
+        """A registry with the works placed on agent "box", and the unreachable works it reports."""
+        reported: list[WorkUnreachable] = []
+        registry = AgentRegistry(report_unreachable=reported.append)
+        box = session("box")
+        registry.add(box)
+        registry.route([launch(name) for name in work_names])
+        return registry, box, reported
+
+    def test_a_stop_for_a_work_whose_agent_is_gone_is_reported_unreachable(
+        self, loop: asyncio.AbstractEventLoop
+    ) -> None:
+        """The agent left: its works' stops cannot be delivered, and the flow loop is told so at once."""
+        registry, box, reported = self.placed("root.a")
+        registry.remove(box, "gone")
+        registry.route([StopWork("root.a", 1, "the app is ending", 30.0)])
+        assert [(u.work_name, u.attempt) for u in reported] == [("root.a", 1)]
+        assert "box" in reported[0].reason
+
+    def test_an_agent_leaving_while_stopping_reports_its_works_unreachable(
+        self, loop: asyncio.AbstractEventLoop
+    ) -> None:
+        """A stop delivered, then the agent disconnects before the exit came: unreachable, once."""
+        registry, box, reported = self.placed("root.a", "root.b")
+        registry.route([StopWork("root.a", 1, "bye", 30.0)])
+        registry.release("root.b", 1)
+        registry.remove(box, "gone")
+        assert [u.work_name for u in reported] == ["root.a"]

@@ -14,7 +14,7 @@ from lightning_ctl.controlplane.agents.placement import AgentCapacity, Allocatio
 from lightning_ctl.controlplane.agents.registry import AgentRegistry, AgentSession, _Placement
 from lightning_ctl.controlplane.api import app_codec
 from lightning_ctl.controlplane.api.app_service import AppServicer
-from lightning_ctl.controlplane.api.app_view import AgentView, AppView, LogBatch, LogLine, WorkView
+from lightning_ctl.controlplane.api.app_view import AgentView, AppView, LogBatch, LogLine, RequestView, WorkView
 from lightning_ctl.controlplane.api.client import (
     AppClient,
     ControlPlaneUnreachableError,
@@ -401,6 +401,9 @@ def test_app_codec_round_trips() -> None:
     assert app_codec.app_from_pb(app_codec.app_to_pb(app)) == app
     assert app_codec.work_from_pb(app_codec.work_to_pb(work)) == work
     assert app_codec.agent_from_pb(app_codec.agent_to_pb(agent)) == agent
+    request = RequestView("r1", "slurm", "42", "queued", "Resources", "1 GPU", 1, "root.w", 5.5, "n1")
+    requested = AgentView("", "r1", state="queued", request=request)
+    assert app_codec.agent_from_pb(app_codec.agent_to_pb(requested)) == requested
     batch = LogBatch(
         (LogLine("root.w", 2.5, "stderr", "oops \ufffd"), LogLine("root.w", 3.0, "stdout", "")), 7
     )

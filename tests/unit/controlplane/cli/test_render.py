@@ -6,7 +6,7 @@ import datetime
 
 import pytest
 
-from lightning_ctl.controlplane.api.app_view import AgentView, AppView, LogLine, WorkView
+from lightning_ctl.controlplane.api.app_view import AgentView, AppView, LogLine, RequestView, WorkView
 from lightning_ctl.controlplane.cli.logs import parse_duration
 from lightning_ctl.controlplane.cli.render import (
     agents_table,
@@ -167,6 +167,19 @@ def test_agents_table_shows_used_of_total() -> None:
         "ago",
         "zone=b",
     ]
+
+
+def test_agents_table_shows_engine_requests_joined_or_not() -> None:
+    """With a provider, a REQUEST column names engine, job and work; a queued request shows Slurm's reason."""
+    request = RequestView("r1", "slurm", "42", "queued", "Resources", "1 GPU", 1, "root.w")
+    joined = AgentView("a2", "slurm-41", "n1", labels={"zone": "a"},
+                       request=RequestView("r2", "slurm", "41", "joined", "", "1 GPU", 1, "root.v"))
+    lines = agents_table([joined, AgentView("", "r1", state="queued", request=request)]).splitlines()
+    assert lines[0].split()[-1] == "REQUEST"
+    assert "zone=a" in lines[1]
+    assert lines[1].endswith("slurm 41: 1 GPU for root.v")
+    assert "queued (Resources)" in lines[2] and lines[2].endswith("slurm 42: 1 GPU for root.w")
+    assert "REQUEST" not in agents_table([AGENT])
 
 
 def test_status_text_and_json() -> None:

@@ -1,10 +1,16 @@
-"""Tests for controlplane.flows.checkpoint: rows written per change, one transaction per save, attempts kept."""
+"""Tests for controlplane.flows.checkpoint: rows written per change, one transaction per save, attempts kept;
+the integrity check and error mapping, on real SQLite files (no processes)."""
 
 from __future__ import annotations
 
+import json
 import sqlite3
+from pathlib import Path
 
-from lightning_ctl.controlplane.flows.checkpoint import Checkpoint, CheckpointChanges
+import pytest
+
+from lightning_ctl.controlplane.errors import CheckpointCorruptError, CheckpointError
+from lightning_ctl.controlplane.flows.checkpoint import Checkpoint, CheckpointChanges, move_aside
 
 ROW = ("[]", "vars.count")
 
@@ -82,3 +88,72 @@ def test_a_checkpoint_of_the_older_layout_is_not_resumed(tmp_path):
     assert checkpoint.load() is None
     checkpoint.begin(pid=1, port=2, resumed=False)
     assert checkpoint.save(CheckpointChanges({ROW: "1"}))
+
+
+def saved(path: Path, kilobytes: int = 64) -> Path:
+    checkpoint = Checkpoint(path)
+    checkpoint.begin(1, 1, resumed=False)
+    checkpoint.save(CheckpointChanges({("[]", "vars.ballast"): json.dumps("x" * kilobytes * 1024)},
+                                      {"root.w": record()}))
+    checkpoint.close()
+    return path
+
+
+class TestIntegrity:
+    def test_a_sound_checkpoint_loads(self, tmp_path: Path) -> None:
+        """What was saved comes back."""
+        checkpoint = Checkpoint(saved(tmp_path / "c.sqlite"))
+        assert checkpoint.load().works == {"root.w": record()}
+        checkpoint.close()
+
+    @pytest.mark.parametrize("damage", ["header", "truncated"])
+    def test_a_damaged_file_is_refused_naming_it(self, tmp_path: Path, damage: str) -> None:
+        """A garbled header or a truncated file: CheckpointCorruptError with the path."""
+        path = saved(tmp_path / "c.sqlite")
+        with open(path, "r+b") as file:
+            if damage == "header":
+                file.write(b"garbage!" * 8)
+            else:
+                file.truncate(path.stat().st_size // 4)
+        with pytest.raises(CheckpointCorruptError, match=str(path)):
+            Checkpoint(path)
+
+    def test_a_write_ahead_log_gone_after_a_crash_is_refused(self, tmp_path: Path) -> None:
+        """A WAL-mode file whose index remains but whose log is gone lost its last commits: refused."""
+        path = saved(tmp_path / "c.sqlite")
+        Path(f"{path}-shm").write_bytes(b"\0" * 32768)  # what a crash leaves beside it, the log then deleted
+        with pytest.raises(CheckpointCorruptError, match="write-ahead log"):
+            Checkpoint(path)
+
+    @pytest.mark.parametrize("table", ["works", "state"])
+    def test_an_unreadable_value_is_refused(self, tmp_path: Path, table: str) -> None:
+        """A row whose JSON does not decode counts as damage too (a work's record or a state row)."""
+        path = saved(tmp_path / "c.sqlite")
+        db = sqlite3.connect(str(path))
+        db.execute("UPDATE works SET record = '{not json'" if table == "works" else "UPDATE state SET value = '{not'")
+        db.commit()
+        db.close()
+        with pytest.raises(CheckpointCorruptError, match="unreadable"):
+            Checkpoint(path)
+
+    def test_move_aside_keeps_the_files_and_frees_the_name(self, tmp_path: Path) -> None:
+        """The damaged file and its side files are renamed; a new checkpoint opens at the old name."""
+        path = saved(tmp_path / "c.sqlite")
+        Path(f"{path}-shm").write_bytes(b"")
+        kept = move_aside(path)
+        assert kept.exists() and Path(f"{kept}-shm").exists() and not path.exists()
+        Checkpoint(path).close()
+
+
+class TestWriteErrors:
+    def test_a_failed_write_names_the_file_and_the_cause(self, tmp_path: Path) -> None:
+        """A write that SQLite refuses becomes a CheckpointError naming the file (never a raw sqlite3 error), and
+        the transaction is rolled back: the next write is not refused for an open one."""
+        path = saved(tmp_path / "c.sqlite")
+        checkpoint = Checkpoint(path)
+        checkpoint._db.execute("PRAGMA query_only = ON")  # every write now fails, as on a read-only disk
+        with pytest.raises(CheckpointError, match=f"cannot write the checkpoint {path}"):
+            checkpoint.save(CheckpointChanges({ROW: "1"}))
+        checkpoint._db.execute("PRAGMA query_only = OFF")
+        assert checkpoint.save(CheckpointChanges({ROW: "2"}))
+        checkpoint.close()

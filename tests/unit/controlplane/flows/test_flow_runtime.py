@@ -370,6 +370,15 @@ class TestEvents:
         runtime.apply_event(event(ProcessExited(4242, -9, 9), seq=2))
         assert "killed by signal 9 (SIGKILL)" in runtime.failure.message
 
+    def test_a_process_its_agent_could_not_start_fails_with_the_agents_reason(self, runtime, make_app):
+        """A launch that failed on the agent ends like any process, its message saying why it never started."""
+        app = make_app(parallel=True)
+        job = launched(runtime, app)
+        reason = "the agent could not start the work's process: [Errno 11] Resource temporarily unavailable"
+        runtime.apply_event(event(ProcessExited(0, 1, reason=reason), seq=0))
+        assert job.has_failed and reason in job.status.message
+        assert reason in runtime.failure.message
+
     def test_exit_without_raise_exception_only_fails_the_call(self, runtime, make_app):
         """With raise_exception=False an exit marks the call failed but does not fail the app."""
         app = make_app(parallel=True, raise_exception=False)
@@ -407,6 +416,20 @@ class TestEvents:
         job.stop()
         runtime.apply_event(event(ProcessExited(4242, -9, 9), seq=2))
         assert job.has_stopped and job.status.reason == "killed_after_grace"
+        assert runtime.failure is None
+
+    def test_a_stop_nobody_asked_for_hands_the_work_to_its_restart_policy(self, runtime, make_app):
+        """A work that stopped on a SIGTERM the flow never sent (its agent drained: a preempted or cancelled job)
+        lost its process: with RestartPolicy.on_failure it is launched again."""
+        from lightning_ctl.sdk import RestartPolicy
+
+        app = make_app(parallel=True, restart_policy=RestartPolicy.on_failure(1))
+        launched(runtime, app)
+        stopped = make_status("stopped", reason="sigterm_signal_handler")
+        runtime.apply_event(event(StatusChanged("whatever", stopped), seq=2))
+        runtime.apply_event(event(ProcessExited(4242, 255), seq=3))
+        relaunched = [c for c in runtime.take_commands() if isinstance(c, LaunchWork)]
+        assert [c.attempt for c in relaunched] == [2]
         assert runtime.failure is None
 
     def test_reported_stop_is_not_duplicated_on_exit(self, runtime, make_app):
@@ -558,6 +581,27 @@ class TestIdleTimeout:
         assert job.has_stopped and job.status.reason == "idle_timeout"
         assert "its next call starts it again" in job.status.message
         assert runtime.failure is None
+
+    @pytest.mark.parametrize("flow_stops_it_too", [False, True])
+    def test_an_idle_stop_is_a_stop_not_a_loss(self, runtime, make_app, flow_stops_it_too):
+        """The runtime asked for the idle stop itself: its exit is never handed to the restart policy (no new
+        attempt launched for it), also when the flow stops the work before the exit arrives."""
+        from lightning_ctl.sdk import RestartPolicy
+
+        app = make_app(parallel=True, cloud_compute=CloudCompute(idle_timeout=0),
+                       restart_policy=RestartPolicy.on_failure(3))
+        job = launched(runtime, app)
+        h0 = call_hash((0,), {})
+        runtime.apply_event(event(StatusChanged(h0, make_status("running")), seq=2))
+        runtime.apply_event(event(StatusChanged(h0, make_status("succeeded")), seq=3))
+        self.stop_when_due(runtime)
+        if flow_stops_it_too:
+            job.stop()
+        runtime.take_commands()
+        runtime.apply_event(event(StatusChanged("h", make_status("stopped", reason="sigterm_signal_handler")), seq=4))
+        runtime.apply_event(event(ProcessExited(4242, 0), seq=5))
+        assert [c for c in runtime.take_commands() if isinstance(c, LaunchWork)] == []
+        assert job.has_stopped and runtime.failure is None
 
     def test_the_next_call_starts_a_new_process(self, runtime, make_app):
         """A call after the idle stop launches attempt 2 and runs there; a cached call sends nothing."""

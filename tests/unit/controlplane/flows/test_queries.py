@@ -223,3 +223,45 @@ def test_a_query_drained_with_a_stop_is_still_answered(flow_loop) -> None:
 
     assert asyncio.run(ask()) >= 1
     assert ended.get(timeout=TIMEOUT_S).exit_code == 0
+
+
+def test_a_query_that_changes_the_state_makes_the_flows_run_again(flow_loop) -> None:
+    """A REST write or an API handler changes the state between runs: the flows must see it on a run of their own."""
+    loop, _ = flow_loop(Quiet())
+    wait_until(lambda: loop.ticks >= 1, TIMEOUT_S)
+    ticks = loop.ticks
+
+    async def write() -> None:
+        await box_for(loop).ask(lambda app, runtime: setattr(app.root, "note", "changed"), changes_state=True)
+
+    asyncio.run(write())
+    wait_until(lambda: loop.ticks > ticks, TIMEOUT_S, what="a run after the write")
+
+
+def test_a_query_whose_asker_gave_up_does_not_run(flow_loop) -> None:
+    """A handler answered 504 (timed out while the flows were busy) must not change the state later."""
+    loop, _ = flow_loop(Sleepy())
+    wait_until(lambda: loop.ticks >= 1, TIMEOUT_S)
+    ran = threading.Event()
+
+    async def ask() -> None:
+        with pytest.raises(FlowBusyError):
+            await box_for(loop, timeout_s=0.05).ask(lambda app, runtime: ran.set())
+
+    asyncio.run(ask())
+    # The flow thread drains the inbox at its next gap; the query must be skipped there.
+    runs = loop.app.root.runs
+    wait_until(lambda: loop.app.root.runs >= runs + 2, TIMEOUT_S, what="two more runs")
+    assert not ran.is_set()
+
+
+def test_the_state_watch_signals_once_until_the_watcher_reads(flow_loop) -> None:
+    """While watched, runs of the flows signal once; the next signal comes only after the watcher's read re-arms."""
+    loop, _ = flow_loop(Sleepy())
+    signals: list[float] = []
+    loop.state_watch.attach(lambda: signals.append(time.monotonic()))
+    wait_until(lambda: loop.app.root.runs >= 3, TIMEOUT_S)
+    assert len(signals) == 1
+    loop.state_watch.rearm()
+    wait_until(lambda: len(signals) == 2, TIMEOUT_S, what="a second signal after re-arming")
+    loop.state_watch.attach(None)

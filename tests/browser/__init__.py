@@ -1,0 +1,1 @@
+"""Tests of the /view dashboard in a real headless Chromium (Debian's ``chromium``, driven by playwright)."""
