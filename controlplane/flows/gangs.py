@@ -85,8 +85,7 @@ class GangCoordinator:
             for call in held:
                 if call.attempt != process.attempt:
                     continue
-                process.calls_sent += 1
-                sent = dataclasses.replace(call, call_seq=process.calls_sent,
+                sent = dataclasses.replace(call, command_seq=process.next_command_seq(),
                                            kwargs={**call.kwargs, MAIN_ADDRESS: address, MAIN_PORT: port})
                 process.unconfirmed.append(sent)
                 process.gang_call = sent
@@ -114,8 +113,10 @@ class GangCoordinator:
         if self._has_succeeded(membership):
             log.info("gang_node_lost_after_success", gang=membership.gang, reason=what, cause=cause)
             return []  # the gang's call is done: nothing to run again, nothing to fail
-        if work.restart_policy.allows(process.attempt - 1):
-            return self._restart(membership, what, cause)
+        # A process taken back from a checkpoint and found gone went with the control plane's machine: the gang
+        # starts again whatever its policy, without counting a restart (as a single work does).
+        if process.restored or work.restart_policy.allows(process.restarts):
+            return self._restart(membership, what, cause, counted=not process.restored)
         return self._fail(membership, work, what, reason, cause, fail_app=work.raise_exception, keep_own=False)
 
     def node_failed(self, work: LightningWork, process: WorkProcessState, message: str, reason: str,
@@ -165,7 +166,7 @@ class GangCoordinator:
             out.append(FailApp(culprit.name, message, cause))
         return out
 
-    def _restart(self, membership: GangMembership, what: str, cause: str) -> list[Instruction]:
+    def _restart(self, membership: GangMembership, what: str, cause: str, counted: bool) -> list[Instruction]:
         """Stop what is left of the generation and launch every node again in the next, its calls held."""
         out: list[Instruction] = self._stop_generation(membership, f"gang {membership.gang} restarts: {what}", cause)
         generation = self._current_generation(membership) + 1
@@ -176,6 +177,7 @@ class GangCoordinator:
             calls = self._calls_to_run_again(name)
             successor, launched = self._runtime.new_process(node, start_action=not calls, cause=cause,
                                                             generation=generation)
+            successor.restarts += 1 if counted else 0
             for call in calls:
                 kwargs = {k: v for k, v in call.kwargs.items() if k not in RENDEZVOUS_KWARGS}
                 successor.held.append(dataclasses.replace(call, attempt=successor.attempt, vars={}, kwargs=kwargs,
@@ -204,7 +206,7 @@ class GangCoordinator:
         old = self._runtime.works.get(name)
         if old is None:
             return []
-        calls = [c for c in (old.running_call, *old.unconfirmed, *old.held) if c is not None]
+        calls = [*old.calls_to_rerun, *old.held]
         if old.gang_call is not None and all(c.call_hash != old.gang_call.call_hash for c in calls):
             calls.append(old.gang_call)
         return calls

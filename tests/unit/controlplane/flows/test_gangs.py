@@ -139,7 +139,7 @@ class TestLaunch:
         assert [(c.work_name, c.kwargs) for c in calls] == [
             (name, {"num_nodes": 3, "node_rank": rank, "main_address": "10.0.0.1", "main_port": port})
             for rank, name in enumerate(NODES)]
-        assert all(c.call_seq == 1 for c in calls)
+        assert all(c.command_seq == 1 for c in calls)
 
     def test_a_new_attempt_forgets_the_old_address(self, rig) -> None:
         """A node's launch resets its internal_ip, so a stale address never becomes the rendezvous."""
@@ -295,9 +295,9 @@ class TestCheckpoint:
         release the held calls once node 0 reports, as before the restart."""
         gang = started_gang(rig, restart_policy=RestartPolicy.on_failure(max_restarts=1))
         gang.report(NODES[1], 1, ProcessExited(1001, 0, 9))
-        saved = json.loads(json.dumps(gang.runtime.snapshot()))
+        saved = json.loads(json.dumps(gang.runtime.take_changed_records()))
         again = rig(restart_policy=RestartPolicy.on_failure(max_restarts=1))
-        again.runtime.restore(saved)
+        again.runtime.restore(saved, again.runtime.find_work)
         assert {name: record.gang_generation for name, record in again.runtime.works.items()} == dict.fromkeys(NODES, 2)
         assert all(len(record.held) == 1 and record.gang_call is None for record in again.runtime.works.values())
         for name in NODES:
