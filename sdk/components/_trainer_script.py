@@ -97,11 +97,11 @@ class PyTorchLightningScriptRunner(TracerPythonScript):
         checkpoint = trainer.checkpoint_callback
         if checkpoint is not None:
             self.monitor = checkpoint.monitor
+            saved = checkpoint.best_model_path or checkpoint.last_model_path  # without a monitor: the latest one
+            if saved:
+                self.best_model_path = Path(saved)
             if checkpoint.best_model_score is not None:
-                self.best_model_path = Path(checkpoint.best_model_path)
                 self.best_model_score = float(checkpoint.best_model_score)
-            elif checkpoint.last_model_path:
-                self.best_model_path = Path(checkpoint.last_model_path)
         self.has_finished = True
 
     def _trainer_init_pre_middleware(self, trainer: Any, *args: Any, **kwargs: Any) -> tuple[Any, tuple, dict]:

@@ -147,6 +147,35 @@ def test_script_components_run_scripts_alone_and_on_every_node(cluster: Cluster)
     assert nodes == ["0 127.0.0.1 2", "1 127.0.0.1 2"], cp.output()
 
 
+
+def _gpus() -> int:
+    """How many GPUs NVML sees (0 without a driver)."""
+    try:
+        import pynvml
+
+        pynvml.nvmlInit()
+        try:
+            return int(pynvml.nvmlDeviceGetCount())
+        finally:
+            pynvml.nvmlShutdown()
+    except Exception:  # noqa: BLE001 - no driver, no library: no GPU
+        return 0
+
+
+NCCL_MISSING = TORCH_MISSING or ("" if _gpus() >= 2 else "needs 2 GPUs (NVML sees fewer here)")
+
+
+@pytest.mark.e2e
+@pytest.mark.skipif(bool(NCCL_MISSING), reason=NCCL_MISSING)
+def test_torch_distributed_nccl_on_two_single_gpu_nodes(cluster: Cluster) -> None:
+    """Two agents with one GPU each: the same two gangs as the gloo test, each node on its own GPU with NCCL."""
+    cluster.control_plane(APPS / "torch_gloo.py", "--env", "GANG_TORCH_GPU=1", env={"GANG_TORCH_GPU": "1"})
+    cluster.agent("gpu-0", "--gpus", "0", "--cpus", "16")
+    cluster.agent("gpu-1", "--gpus", "1", "--cpus", "16")
+    run = cluster.wait_app(TIMEOUT_S * 4)
+    assert run.exit_code == 0, cluster.output()
+    assert reported(run.stdout, "TORCH") == {"env": [3.0, 3.0], "spawn": [[3.0, 2], [3.0, 2]]}, cluster.output()
+
 LIGHTNING_MISSING = TORCH_MISSING or ("" if importlib.util.find_spec("pytorch_lightning") else
                                       "pytorch_lightning is not installed (scripts/test installs it with torch)")
 
@@ -165,3 +194,19 @@ def test_lightning_trainer_multinode_trains_one_model_on_two_nodes(cluster: Clus
     assert (first["world_size"], first["num_nodes"], second["world_size"]) == (2, 2, 2), (first, second)
     assert sorted([first["global_rank"], second["global_rank"]]) == [0, 1]
     assert first["strategy"] == "DDPStrategy" and first["weights"] == second["weights"], (first, second)
+
+
+@pytest.mark.e2e
+@pytest.mark.skipif(bool(LIGHTNING_MISSING), reason=LIGHTNING_MISSING)
+def test_lightning_trainer_script_trains_an_unchanged_script_on_two_nodes(cluster: Cluster) -> None:
+    """LightningTrainerScript runs an unchanged training script on two agents: each node's Trainer sees 2 nodes and
+    world size 2 (its own rank), and each runner keeps its Trainer's checkpoint."""
+    cp = cluster.control_plane(APPS / "trainer_script.py")
+    cluster.agent("node-0", "--gpus", "none", "--cpus", "16")
+    cluster.agent("node-1", "--gpus", "none", "--cpus", "16")
+    run = cluster.wait_app(TIMEOUT_S * 4)
+    assert run.exit_code == 0, cluster.output()
+    assert reported(run.stdout, "SCRIPT_TRAINED") == [{"finished": True, "checkpoint": True}] * 2
+    trained = sorted(line.split("TRAINED ", 1)[1] for line in cp.lines_with("TRAINED ", "stdout")
+                     if "SCRIPT_TRAINED" not in line)
+    assert trained == ["2 2 0", "2 2 1"], cp.output()

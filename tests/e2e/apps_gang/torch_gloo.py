@@ -1,11 +1,15 @@
-"""Two 2-node gangs running torch.distributed with gloo at once: one plain MultiNode whose nodes join with env://
-(unchanged torchrun-style code), one PyTorchSpawnMultiNode whose process group is set up for it. Each all-reduces
-``rank + 1`` (1 + 2 = 3)."""
+"""Two 2-node gangs running torch.distributed at once: one plain MultiNode whose nodes join with env:// (unchanged
+torchrun-style code), one PyTorchSpawnMultiNode whose process group is set up for it. Each all-reduces ``rank + 1``
+(1 + 2 = 3). With GANG_TORCH_GPU=1 the nodes ask for a GPU each and use NCCL on it; otherwise gloo on the CPU."""
+
+import os
 
 from gang_common import report
 
 from lightning_ctl.sdk import CloudCompute, LightningApp, LightningFlow, LightningWork
 from lightning_ctl.sdk.components import MultiNode, PyTorchSpawnMultiNode
+
+GPU = os.environ.get("GANG_TORCH_GPU") == "1"
 
 
 class EnvNode(LightningWork):
@@ -17,8 +21,8 @@ class EnvNode(LightningWork):
         import torch
         import torch.distributed as dist
 
-        dist.init_process_group("gloo")  # env://: MASTER_ADDR, MASTER_PORT, RANK, WORLD_SIZE as MultiNode set them
-        value = torch.tensor([float(dist.get_rank() + 1)])
+        dist.init_process_group("nccl" if GPU else "gloo")  # env://: MASTER_ADDR, MASTER_PORT, RANK, WORLD_SIZE
+        value = torch.tensor([float(dist.get_rank() + 1)], device="cuda" if GPU else "cpu")
         dist.all_reduce(value)
         self.total = float(value.item())
         dist.destroy_process_group()
@@ -34,7 +38,7 @@ class SpawnNode(LightningWork):
         import torch
         import torch.distributed as dist
 
-        value = torch.tensor([float(global_rank + 1)])
+        value = torch.tensor([float(global_rank + 1)], device="cuda" if GPU else "cpu")
         dist.all_reduce(value)
         self.total, self.world_size = float(value.item()), world_size
 
@@ -42,8 +46,9 @@ class SpawnNode(LightningWork):
 class Root(LightningFlow):
     def __init__(self):
         super().__init__()
-        self.env_gang = MultiNode(EnvNode, num_nodes=2, cloud_compute=CloudCompute("cpu"))
-        self.spawn_gang = PyTorchSpawnMultiNode(SpawnNode, CloudCompute("cpu"), 2)
+        compute = CloudCompute("gpu" if GPU else "cpu")
+        self.env_gang = MultiNode(EnvNode, num_nodes=2, cloud_compute=compute)
+        self.spawn_gang = PyTorchSpawnMultiNode(SpawnNode, compute, 2)
 
     def run(self):
         self.env_gang.run()
