@@ -38,7 +38,8 @@ class LocalAgentOptions:
 
 async def _read_address(fd: int) -> tuple[str, str]:
     """The control plane's address and the one-time join token, written to the pipe ``fd`` by the lightning-ctl that
-    started this agent (("", "") when it ended first)."""
+    started this agent (("", "") when it ended first).
+    """
     loop = asyncio.get_running_loop()
     reader = asyncio.StreamReader()
     await loop.connect_read_pipe(lambda: asyncio.StreamReaderProtocol(reader), os.fdopen(fd, "rb", 0))

@@ -170,7 +170,8 @@ class AgentSession:
 
     def _may_join_instead(self, error: grpc.aio.AioRpcError) -> bool:
         """Whether a refused stored credential should give way to the join token (a control plane that does not
-        know it: another app, or one whose credentials were reset). A revoked agent is refused the join too."""
+        know it: another app, or one whose credentials were reset). A revoked agent is refused the join too.
+        """
         if error.code() != grpc.StatusCode.UNAUTHENTICATED or not self._join_token or self._joining:
             return False
         self.log.warning("credential_refused", details=error.details(), next="joining with the join token")
@@ -192,7 +193,8 @@ class AgentSession:
 
     async def _wait_ready(self, channel: grpc.aio.Channel) -> None:
         """Wait until the channel connects, saying so (once per episode) while it cannot: the control plane is down,
-        unreachable, or refuses this agent's TLS (no client certificate, wrong CA)."""
+        unreachable, or refuses this agent's TLS (no client certificate, wrong CA).
+        """
         warned = False
         while True:
             try:

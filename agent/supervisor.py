@@ -114,7 +114,8 @@ class WorkSupervisor:
 
     def _environment(self) -> dict[str, str]:
         """What the work's environment adds to the agent's (its API key too: set in the work's process alone, after
-        the fork, so the fork server never holds it and preloads the app once for every work)."""
+        the fork, so the fork server never holds it and preloads the app once for every work).
+        """
         env = {**self.launch.env, "PYTHONUNBUFFERED": "1"}
         if self.launch.api_credential:
             env[API_CREDENTIAL_VAR] = self.launch.api_credential

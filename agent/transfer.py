@@ -88,7 +88,8 @@ class BlobTransfer:
 
     def use_channel(self, channel: grpc.aio.Channel, metadata: tuple[tuple[str, str], ...]) -> None:
         """Talk to the control plane over ``channel`` (the agent's own connection) with ``metadata`` (its agent
-        credential: the control plane knows the agent by it) from now on."""
+        credential: the control plane knows the agent by it) from now on.
+        """
         self._stub = storage_pb2_grpc.StorageServiceStub(channel)
         self._metadata = metadata
         self._ready().set()

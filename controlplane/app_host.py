@@ -330,7 +330,8 @@ class AppHost:
 
     async def _check_liveness(self, heartbeat_interval_s: float) -> None:
         """Declare agents disconnected after MISSED_HEARTBEATS heartbeat periods of silence, and their works lost
-        once their grace period is over."""
+        once their grace period is over.
+        """
         while True:
             await asyncio.sleep(heartbeat_interval_s / 2)
             self.registry.check_liveness(MISSED_HEARTBEATS * heartbeat_interval_s)

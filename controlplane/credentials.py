@@ -21,7 +21,8 @@ LOOPBACK_HOSTS = frozenset({"127.0.0.1", "localhost", "::1"})
 
 def load_or_create_token(path: Path | None = None) -> str:
     """The token stored at ``path`` (default: the operator's token file); a new one is generated and stored (mode
-    0600) when there is none."""
+    0600) when there is none.
+    """
     return read_or_create(path or token_file(), lambda: secrets.token_urlsafe(32))
 
 

@@ -76,7 +76,8 @@ class Named:
 
 class StateAttributes(Named):
     """Assignment rules shared by flows and works (spec §2.1), and the base by which code that must not import
-    either class (structures, the work's own checks) tells a component from a value, and a flow from a work."""
+    either class (structures, the work's own checks) tells a component from a value, and a flow from a work.
+    """
 
     _INTERNAL_STATE_NAMES: ClassVar[frozenset[str]] = frozenset()
     _IS_FLOW: ClassVar[bool] = False

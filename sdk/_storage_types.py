@@ -173,7 +173,8 @@ StorageAsk = Union[PersistAsk, FetchAsk, ResolveAsk, DrivePutAsk, DriveListAsk, 
 @dataclass(frozen=True, slots=True)
 class StorageRequest:
     """A work process asks its agent; the reply carries the same ``request_id``. Every request is idempotent: a
-    work process sends its pending ones again after it reconnects to a restarted agent."""
+    work process sends its pending ones again after it reconnects to a restarted agent.
+    """
 
     request_id: int
     ask: StorageAsk

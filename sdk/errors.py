@@ -169,7 +169,8 @@ class ArtifactNotFoundError(TransferError, FileNotFoundError):
 
 class AppStateError(LightningError, AttributeError):
     """The app's state could not be read or written through ``AppState`` (the message says why); an
-    AttributeError, as before."""
+    AttributeError, as before.
+    """
 
 
 class DeltaError(LightningError, ValueError):

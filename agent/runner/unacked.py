@@ -51,7 +51,8 @@ class UnackedEvents:
 
     def _coalesce(self) -> None:
         """Merge each run of consecutive attribute changes into one (the latest value per attribute wins), each
-        merge within ``max_merge_bytes``."""
+        merge within ``max_merge_bytes``.
+        """
         merged: OrderedDict[int, events_pb2.WorkEvent] = OrderedDict()
         run: list[events_pb2.WorkEvent] = []
         run_bytes = 0

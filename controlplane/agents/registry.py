@@ -97,7 +97,8 @@ class AgentRegistry:
 
     def watch(self, observer: Callable[[], None]) -> None:
         """Call ``observer`` (on this thread) whenever the works waiting for an agent, the agents, or what is
-        placed on them may have changed: agents on demand read ``waiting_for_agent`` and ``placed_on`` then."""
+        placed on them may have changed: agents on demand read ``waiting_for_agent`` and ``placed_on`` then.
+        """
         self._observers.append(observer)
 
     def _changed(self) -> None:
@@ -115,7 +116,8 @@ class AgentRegistry:
 
     def declare_lost(self, agent_id: str, reason: str) -> list[WorkLost]:
         """The agent is known to be gone for good (its engine ended its job): its works are lost now, without
-        waiting out their grace period. Nothing happens while it is still connected."""
+        waiting out their grace period. Nothing happens while it is still connected.
+        """
         if agent_id in self.agents:
             return []
         lost = [WorkLost(name, attempt, reason) for name, attempt in self.placed_on(agent_id)]
@@ -250,7 +252,8 @@ class AgentRegistry:
 
     def _cancel_waiting_launch(self, stop: StopWork) -> bool:
         """A stop for an attempt whose launch still waits for room: it never starts (no process to run on_start
-        and hold a GPU only to be stopped); whether there was such a launch."""
+        and hold a GPU only to be stopped); whether there was such a launch.
+        """
         waiting = self._waiting.get(stop.work_name, [])
         if not any(isinstance(c, LaunchWork) and c.attempt == stop.attempt for c in waiting):
             return False
@@ -306,7 +309,8 @@ class AgentRegistry:
 
     def _ship_to(self, agent: AgentSession, launch: LaunchWork) -> LaunchWork | Pending:
         """``launch`` as ``agent`` needs it: with the works' API key, and for a remote agent pointing at the code
-        bundle (or why it must wait while the bundle is being built)."""
+        bundle (or why it must wait while the bundle is being built).
+        """
         if self.works_credential:
             launch = dataclasses.replace(launch, api_credential=self.works_credential)
         if agent.capacity.is_local:

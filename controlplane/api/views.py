@@ -1,5 +1,6 @@
 """AppViews: the operator's view of what the asyncio thread owns (agents, placements), joined to the flow thread's
-view of the works. Served by AppService (gRPC) and by the HTTP server (REST, the push stream of ``/view``)."""
+view of the works. Served by AppService (gRPC) and by the HTTP server (REST, the push stream of ``/view``).
+"""
 
 from __future__ import annotations
 
@@ -48,7 +49,8 @@ class AppViews:
     def agent_views(self) -> list[AgentView]:
         """Every connected agent with what the works placed on it hold, its last reported usage and the engine
         request it answers; then the agents requested from an engine that are not connected (queued, starting,
-        released...)."""
+        released...).
+        """
         requests = {r.request_id: r for r in self._requests()} if self._requests else {}
         answered: set[str] = set()
         now = time.monotonic()

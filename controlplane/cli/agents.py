@@ -1,5 +1,6 @@
 """``lightning-ctl agents``: the connected agents; ``agents join-token`` lets a new one join, ``agents revoke``
-shuts one out."""
+shuts one out.
+"""
 
 from __future__ import annotations
 

@@ -1,5 +1,6 @@
 """What ``ls`` and ``cp`` share: reaching the app's store (the running app's control plane, or an ended app's store
-on this machine), naming what is in it (``lit://DRIVE/PATH``, ``WORK:PATH``), and their errors' exit codes."""
+on this machine), naming what is in it (``lit://DRIVE/PATH``, ``WORK:PATH``), and their errors' exit codes.
+"""
 
 from __future__ import annotations
 

@@ -102,7 +102,8 @@ class FlowRuntime:
 
     def next_idle_deadline(self) -> float | None:
         """When (the runtime's clock) an idle work's timeout passes next: now for a work newly idle, None when no
-        work is idle. The loop applies ``IdleCheck`` once it has passed."""
+        work is idle. The loop applies ``IdleCheck`` once it has passed.
+        """
         deadlines = []
         for name in self._idle_timed:
             process = self.works[name]
@@ -206,7 +207,8 @@ class FlowRuntime:
     def _ensure_process(self, work: LightningWork, start_action: bool,
                         cause: str) -> tuple[WorkProcessState, tuple[Instruction, ...]]:
         """The work's live process record, launching a new attempt (the returned LaunchWork) when it has none, or
-        when its process is being stopped for being idle."""
+        when its process is being stopped for being idle.
+        """
         process = self.works.get(work.name)
         if process is not None and not process.exited and not process.idle_stopped:
             return process, ()
@@ -430,7 +432,8 @@ class FlowRuntime:
 
 class FlowActions(Runtime):
     """Plugs the flow runtime into the SDK: a flow's ``work.run/start/stop`` becomes a stimulus, and what the
-    runtime answers goes to ``emit`` (the loop's outgoing instructions)."""
+    runtime answers goes to ``emit`` (the loop's outgoing instructions).
+    """
 
     def __init__(self, runtime: FlowRuntime, emit: Callable[[list[Instruction]], None]) -> None:
         self._runtime = runtime

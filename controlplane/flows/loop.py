@@ -273,7 +273,8 @@ class FlowLoop:
 
     def _take(self, instructions: list[Instruction]) -> bool:
         """Route what the runtime answered: commands to the outgoing batch, a failure to the app's end; whether
-        the flows should run again."""
+        the flows should run again.
+        """
         run_flows = False
         for instruction in instructions:
             if isinstance(instruction, RunFlows):

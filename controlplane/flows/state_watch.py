@@ -22,7 +22,8 @@ class StateWatch:
 
     def attach(self, notify: Callable[[], None] | None) -> None:
         """Start (or, with None, stop) watching: ``notify`` is called from the flow thread, and must be thread-safe
-        (e.g. ``loop.call_soon_threadsafe``)."""
+        (e.g. ``loop.call_soon_threadsafe``).
+        """
         self._notify = notify
 
     @property

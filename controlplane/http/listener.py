@@ -71,7 +71,8 @@ def http_url(options: RunOptions, sock: socket.socket | None) -> str:
 
 def server_address_env(options: RunOptions, sock: socket.socket | None) -> dict[str, str]:
     """The address of the app's server, for every process of the app (flows, agents' fork servers, works,
-    frontends); not a credential (the works' key travels in their launches)."""
+    frontends); not a credential (the works' key travels in their launches).
+    """
     if sock is None:
         return {}
     host = options.host

@@ -54,6 +54,7 @@ def memory_mebibytes(spec: AgentSpec) -> int:
 
 def agent_environment(join_token: str) -> dict[str, str]:
     """This process's environment without its credentials (the operator's token, a fixed join token), plus the
-    agent's one-time join token: what the engine's submit command passes on to the job."""
+    agent's one-time join token: what the engine's submit command passes on to the job.
+    """
     kept = {name: value for name, value in os.environ.items() if name not in CREDENTIAL_VARIABLES}
     return {**kept, TOKEN_VARIABLE: join_token}

@@ -41,7 +41,8 @@ def _client() -> Any:
 
 def api_client(settings: ProviderSettings) -> Any:
     """A client for the cluster: ``kubeconfig=``/``context=``, else $KUBECONFIG or ~/.kube/config, else the
-    in-cluster service account (the control plane deployed by ``deploy/helm``)."""
+    in-cluster service account (the control plane deployed by ``deploy/helm``).
+    """
     kubernetes = _client()
     path = settings.get("kubeconfig") or os.environ.get("KUBECONFIG") or str(Path.home() / ".kube" / "config")
     try:
@@ -83,7 +84,8 @@ def pod_status(pod: dict[str, Any]) -> EngineStatus:
 
 def gang_status(pods: list[dict[str, Any]], job: dict[str, Any] | None, nodes: int) -> EngineStatus:
     """A gang's state: queued while its Job is suspended (Kueue) or any Pod waits, gone once the Job or any Pod
-    ended, running otherwise."""
+    ended, running otherwise.
+    """
     if job is None:
         return EngineStatus(EngineState.GONE, "the Job no longer exists")
     if (job.get("spec") or {}).get("suspend"):

@@ -178,7 +178,8 @@ class ProviderManager:
 
     def _presence(self) -> dict[str, Presence]:
         """Which requests' agents are connected (by the scope of the join token they joined with), and whether
-        they hold works."""
+        they hold works.
+        """
         agents: dict[str, set[str]] = defaultdict(set)
         busy: dict[str, bool] = defaultdict(bool)
         for agent in self._registry.agents.values():

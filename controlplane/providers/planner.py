@@ -312,7 +312,8 @@ class Planner:
 
     def next_deadline(self, now: float) -> float | None:
         """The next monotonic time after ``now`` a decision may change with no new fact (idle, join or settle
-        timeouts, the end of a backoff, forgetting a finished request)."""
+        timeouts, the end of a backoff, forgetting a finished request).
+        """
         times = [b.retry_at for name, b in self._backoff.items() if name in self._waiting]
         for request in self.requests.values():
             if not request.is_live:

@@ -226,7 +226,8 @@ class FsspecBackend:
 def open_backend(url: str | None, default_folder: str | os.PathLike[str], options: dict[str, Any] | None = None
                  ) -> LocalBackend | FsspecBackend:
     """The backend of ``--storage URL`` (a plain folder path or ``file://`` without fsspec works too), or the
-    default folder when ``url`` is None."""
+    default folder when ``url`` is None.
+    """
     if url is None:
         return LocalBackend(default_folder)
     if "://" not in url:

@@ -12,7 +12,14 @@ import json
 import pytest
 
 from lightning_ctl.controlplane.flows.flow_runtime import FlowActions, FlowRuntime
-from lightning_ctl.controlplane.flows.stimuli import AppEnding, FailApp, FlowsRan, IdleCheck, Instruction, RunFlows
+from lightning_ctl.controlplane.flows.stimuli import (
+    AppEnding,
+    FailApp,
+    FlowsRan,
+    IdleCheck,
+    Instruction,
+    RunFlows,
+)
 from lightning_ctl.sdk import CloudCompute, LightningApp, LightningFlow, LightningWork
 from lightning_ctl.sdk._events import (
     AgentConnected,

@@ -9,8 +9,8 @@ from types import SimpleNamespace
 
 import pytest
 
-from lightning_ctl.controlplane.storage import open_store
 from lightning_ctl.controlplane.errors import StorageFault
+from lightning_ctl.controlplane.storage import open_store
 from lightning_ctl.controlplane.storage.coordinator import StorageCoordinator
 from lightning_ctl.sdk._storage_types import Artifact, FileEntry, UploadRequested
 
