@@ -214,8 +214,10 @@ class AgentDaemon:
             supervisor.send_ack(seq)
 
     def resend_unacknowledged(self) -> None:
-        """A new session with the control plane: every work process sends its unacknowledged events again, and the
-        output (and exits) the control plane did not confirm go again too.
+        """A new session with the control plane.
+
+        Every work process sends its unacknowledged events again, and the output (and exits) the control plane
+        did not confirm go again too.
 
         Output goes again from what the control plane confirmed, in order: lines still queued are dropped first, so
         that no later line can arrive ahead of an earlier one lost with the previous session.

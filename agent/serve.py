@@ -37,8 +37,9 @@ class LocalAgentOptions:
 
 
 async def _read_address(fd: int) -> tuple[str, str]:
-    """The control plane's address and the one-time join token, written to the pipe ``fd`` by the lightning-ctl that
-    started this agent (("", "") when it ended first).
+    """The control plane's address and the one-time join token, read from the pipe ``fd``.
+
+    The lightning-ctl that started this agent writes them there; ("", "") when it ended first.
     """
     loop = asyncio.get_running_loop()
     reader = asyncio.StreamReader()

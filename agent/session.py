@@ -169,8 +169,10 @@ class AgentSession:
                         break
 
     def _may_join_instead(self, error: grpc.aio.AioRpcError) -> bool:
-        """Whether a refused stored credential should give way to the join token (a control plane that does not
-        know it: another app, or one whose credentials were reset). A revoked agent is refused the join too.
+        """Whether a refused stored credential should give way to the join token.
+
+        It does when the control plane does not know the credential (another app, or one whose credentials
+        were reset); a revoked agent is refused the join too.
         """
         if error.code() != grpc.StatusCode.UNAUTHENTICATED or not self._join_token or self._joining:
             return False
@@ -192,8 +194,10 @@ class AgentSession:
                                         f"{hint}", address=self.address, exit_code=code)
 
     async def _wait_ready(self, channel: grpc.aio.Channel) -> None:
-        """Wait until the channel connects, saying so (once per episode) while it cannot: the control plane is down,
-        unreachable, or refuses this agent's TLS (no client certificate, wrong CA).
+        """Wait until the channel connects, saying so (once per episode) while it cannot.
+
+        It cannot while the control plane is down, unreachable, or refuses this agent's TLS (no client
+        certificate, wrong CA).
         """
         warned = False
         while True:

@@ -113,8 +113,10 @@ class WorkSupervisor:
         self.record.cwd = cwd
 
     def _environment(self) -> dict[str, str]:
-        """What the work's environment adds to the agent's (its API key too: set in the work's process alone, after
-        the fork, so the fork server never holds it and preloads the app once for every work).
+        """What the work's environment adds to the agent's, its API key included.
+
+        The key is set in the work's process alone, after the fork, so the fork server never holds it and
+        preloads the app once for every work.
         """
         env = {**self.launch.env, "PYTHONUNBUFFERED": "1"}
         if self.launch.api_credential:

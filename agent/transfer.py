@@ -87,8 +87,10 @@ class BlobTransfer:
         self.local_copies = 0
 
     def use_channel(self, channel: grpc.aio.Channel, metadata: tuple[tuple[str, str], ...]) -> None:
-        """Talk to the control plane over ``channel`` (the agent's own connection) with ``metadata`` (its agent
-        credential: the control plane knows the agent by it) from now on.
+        """Talk to the control plane over ``channel`` with ``metadata`` from now on.
+
+        The channel is the agent's own connection; the metadata carries its agent credential, by which the
+        control plane knows the agent.
         """
         self._stub = storage_pb2_grpc.StorageServiceStub(channel)
         self._metadata = metadata

@@ -1,5 +1,7 @@
-"""AgentStorage: the agent serves its work processes' storage requests (persist, get, Drives) and the control plane's
-requests for Paths of its running works, on top of BlobTransfer.
+"""AgentStorage: the agent serves its work processes' storage requests, on top of BlobTransfer.
+
+It serves persist, get and Drive requests from its works, and the control plane's requests for Paths of its
+running works.
 
     work process ──StorageRequest (local socket)──► AgentStorage ──StorageService (gRPC)──► control plane store
                  ◄──StorageReply───────────────────                ◄─UploadArtifact (on its stream)──

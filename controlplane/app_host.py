@@ -1,9 +1,9 @@
 """AppHost: one ``lightning-ctl run``: the server, the local agent, the flow loop, and a clean end.
 
-    bind server ─► start local agent ─► load the app ─► flow loop ─► ... ─► app ended
-                                                                              │
-                  stop works (in the loop's teardown) ◄───────────────────────┘
-                  ─► stop the local agent ─► stop the server ─► exit status
+bind server ─► start local agent ─► load the app ─► flow loop ─► ... ─► app ended
+                                                                          │
+              stop works (in the loop's teardown) ◄───────────────────────┘
+              ─► stop the local agent ─► stop the server ─► exit status
 """
 
 from __future__ import annotations
@@ -258,8 +258,9 @@ class AppHost:
             pass  # the app ended (or hangs) before it could be served: its end says why
 
     def _issue_works_key(self, resumed: bool) -> dict[str, str]:
-        """Mint the app's works' key to its HTTP API (a scoped key with only the ``api`` permission); the environment
-        that hands it to this process's own children (frontends), empty without HTTP.
+        """Mint the app's works' key to its HTTP API (a scoped key with only the ``api`` permission).
+
+        Returns the environment that hands it to this process's own children (frontends), empty without HTTP.
 
         Every launch carries it to its work's process alone (the registry adds it as it ships the launch). It is
         kept across a restart of the control plane, as the works holding it may outlive one; a run that does not
@@ -329,8 +330,9 @@ class AppHost:
             await asyncio.sleep(0.01)
 
     async def _check_liveness(self, heartbeat_interval_s: float) -> None:
-        """Declare agents disconnected after MISSED_HEARTBEATS heartbeat periods of silence, and their works lost
-        once their grace period is over.
+        """Declare silent agents disconnected, and their works lost once their grace period is over.
+
+        An agent is silent after MISSED_HEARTBEATS heartbeat periods without a message from it.
         """
         while True:
             await asyncio.sleep(heartbeat_interval_s / 2)

@@ -75,8 +75,10 @@ class Named:
 
 
 class StateAttributes(Named):
-    """Assignment rules shared by flows and works (spec §2.1), and the base by which code that must not import
-    either class (structures, the work's own checks) tells a component from a value, and a flow from a work.
+    """Assignment rules shared by flows and works (spec §2.1), and the base that tells components apart.
+
+    Code that must not import either class (structures, the work's own checks) tells a component from a value,
+    and a flow from a work, by this base.
     """
 
     _INTERNAL_STATE_NAMES: ClassVar[frozenset[str]] = frozenset()

@@ -100,8 +100,10 @@ class _QuietOnClose:
 
 
 def protect_standard_streams() -> None:
-    """Make ``sys.stdout`` and ``sys.stderr`` drop output once their reader is gone, instead of raising
-    BrokenPipeError into whatever code printed (a flow's ``print``, the console thread, a log call).
+    """Make ``sys.stdout`` and ``sys.stderr`` drop output once their reader is gone.
+
+    Otherwise BrokenPipeError is raised into whatever code printed (a flow's ``print``, the console thread, a
+    log call).
     """
     for name in ("stdout", "stderr"):
         stream = getattr(sys, name)

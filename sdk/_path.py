@@ -31,8 +31,9 @@ _PathBase: type = type(pathlib.Path())  # PosixPath (or WindowsPath)
 
 
 def _storage_root() -> str:
-    """``STORAGE_ROOT_DIR`` (default ``.storage``), created like the former framework did, so that ``open(path, "w")``
-    works at once.
+    """``STORAGE_ROOT_DIR`` (default ``.storage``), created as the former framework did.
+
+    Created so that ``open(path, "w")`` works at once.
     """
     root = os.environ.get("STORAGE_ROOT_DIR", ".storage")
     os.makedirs(root, exist_ok=True)

@@ -96,8 +96,10 @@ class AgentRegistry:
         none; set by the app host)."""
 
     def watch(self, observer: Callable[[], None]) -> None:
-        """Call ``observer`` (on this thread) whenever the works waiting for an agent, the agents, or what is
-        placed on them may have changed: agents on demand read ``waiting_for_agent`` and ``placed_on`` then.
+        """Call ``observer`` (on this thread) whenever what waits for or runs on agents may have changed.
+
+        That is the works waiting for an agent, the agents, or what is placed on them; agents on demand read
+        ``waiting_for_agent`` and ``placed_on`` then.
         """
         self._observers.append(observer)
 
@@ -115,8 +117,10 @@ class AgentRegistry:
         return waiting
 
     def declare_lost(self, agent_id: str, reason: str) -> list[WorkLost]:
-        """The agent is known to be gone for good (its engine ended its job): its works are lost now, without
-        waiting out their grace period. Nothing happens while it is still connected.
+        """The agent is known to be gone for good (its engine ended its job).
+
+        Its works are lost now, without waiting out their grace period. Nothing happens while it is still
+        connected.
         """
         if agent_id in self.agents:
             return []
@@ -251,8 +255,9 @@ class AgentRegistry:
             agent.outgoing.put_nowait(command)
 
     def _cancel_waiting_launch(self, stop: StopWork) -> bool:
-        """A stop for an attempt whose launch still waits for room: it never starts (no process to run on_start
-        and hold a GPU only to be stopped); whether there was such a launch.
+        """A stop for an attempt whose launch still waits for room; whether there was such a launch.
+
+        Such a launch never starts: no process runs on_start and holds a GPU only to be stopped.
         """
         waiting = self._waiting.get(stop.work_name, [])
         if not any(isinstance(c, LaunchWork) and c.attempt == stop.attempt for c in waiting):
@@ -308,8 +313,10 @@ class AgentRegistry:
         return dataclasses.replace(launch, gpu_indices=decision.gpu_indices)
 
     def _ship_to(self, agent: AgentSession, launch: LaunchWork) -> LaunchWork | Pending:
-        """``launch`` as ``agent`` needs it: with the works' API key, and for a remote agent pointing at the code
-        bundle (or why it must wait while the bundle is being built).
+        """``launch`` as ``agent`` needs it, with the works' API key.
+
+        For a remote agent it points at the code bundle (or says why it must wait while the bundle is being
+        built).
         """
         if self.works_credential:
             launch = dataclasses.replace(launch, api_credential=self.works_credential)

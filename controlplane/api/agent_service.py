@@ -85,6 +85,7 @@ class AgentServicer(agent_pb2_grpc.AgentServiceServicer):
         self._output = OutputDeduplicator()
 
     async def Connect(self, request_iterator: object, context: grpc.aio.ServicerContext) -> None:  # noqa: N802
+        """An agent's stream: its registration, heartbeats and events in; launches, calls and acks out."""
         principal = current_principal.get()
         if principal is None:
             await context.abort(grpc.StatusCode.UNAUTHENTICATED, "no credential")
@@ -188,6 +189,7 @@ class AgentServicer(agent_pb2_grpc.AgentServiceServicer):
     async def FetchBundle(  # noqa: N802
         self, request: agent_pb2.FetchBundleRequest, context: grpc.aio.ServicerContext
     ) -> None:
+        """Stream the app's code bundle (by digest) to an agent presenting its own credential."""
         principal = current_principal.get()
         try:
             if principal is None:

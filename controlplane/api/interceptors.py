@@ -91,6 +91,7 @@ class AuthInterceptor(grpc.aio.ServerInterceptor):
         continuation: Callable[[grpc.HandlerCallDetails], Awaitable[grpc.RpcMethodHandler]],
         handler_call_details: grpc.HandlerCallDetails,
     ) -> grpc.RpcMethodHandler:
+        """Refuse the call unless its credential opens the method; bind who calls for the handler."""
         method = handler_call_details.method
         try:
             principal = self._credentials.authenticate(bearer_of(handler_call_details.invocation_metadata))

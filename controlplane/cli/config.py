@@ -1,5 +1,6 @@
-"""CliConfig: the settings every operating command shares (where the app is, its token, timeouts), built once
-by the root group, and the one place where client errors become exit codes.
+"""CliConfig: the settings every operating command shares, and where client errors become exit codes.
+
+Built once by the root group: where the app is, its token, timeouts.
 
 Where the app is, by precedence: ``--address`` (on the command or before it), ``LIGHTNING_CTL_ADDRESS``, then the
 run file of the app running on this machine (``~/.lightning-ctl/run.json``). The token: ``--token``,
@@ -80,8 +81,10 @@ class CliConfig:
         return Target(run.address, self.token or run.token, *tls, pid=run.pid)  # type: ignore[misc]
 
     def token_for(self, where: str, is_that_app: Callable[[RunInfo], bool]) -> str:
-        """The token to present to the app at ``where``: ``--token``, else that of the app running here for which
-        ``is_that_app`` holds, else the operator's token file.
+        """The token to present to the app at ``where``.
+
+        ``--token``, else that of the app running here for which ``is_that_app`` holds, else the operator's
+        token file.
 
         Raises:
             CliError: no token is known (exit 2).
@@ -185,8 +188,9 @@ def call_app(
     config: CliConfig, action: Callable[[Any], Awaitable[T]], target: Target | None = None,
     client_class: type[AppClient] | None = None,
 ) -> T:
-    """Run ``action`` with a client of the app (``target``, or the config's); client errors become CliErrors
-    with their exit code.
+    """Run ``action`` with a client of the app (``target``, or the config's).
+
+    Client errors become CliErrors with their exit code.
 
     Ctrl-C exits 130 quietly; a closed stdout (``| head``) ends the command quietly.
 

@@ -36,8 +36,10 @@ def _escape(match: re.Match[str]) -> str:
 
 
 def safe_text(text: str) -> str:
-    """``text`` safe for a terminal: control characters (escape sequences that move the cursor, set titles,
-    ring bells...) shown as ``\\xNN``; colours and tabs kept.
+    r"""``text`` safe for a terminal.
+
+    Control characters (escape sequences that move the cursor, set titles, ring bells...) shown as ``\xNN``;
+    colours and tabs kept.
     """
     return _UNSAFE.sub(_escape, text)
 
@@ -153,8 +155,9 @@ REQUEST_HEADER = "REQUEST"
 
 
 def works_table(works: Iterable[WorkView], now_s: float | None = None, wide: bool = False) -> str:
-    """One row per work: status, reason, agent, pid, start time, restarts, GPUs and the message's first line
-    (``wide``: no message column; :func:`messages_text` shows them whole).
+    """One row per work: status, reason, agent, pid, start time, restarts, GPUs and the message's first line.
+
+    With ``wide``: no message column; :func:`messages_text` shows them whole.
     """
     rows = [
         (
@@ -190,8 +193,10 @@ def request_text(request: RequestView) -> str:
 
 
 def agents_table(agents: Iterable[AgentView]) -> str:
-    """One row per agent: host, state, CPUs / memory / GPUs used of total, works, heartbeat age, labels; and, when
-    agents come from an engine (``--provider``), the request each answers, including those not connected yet.
+    """One row per agent: host, state, CPUs / memory / GPUs used of total, works, heartbeat age, labels.
+
+    When agents come from an engine (``--provider``), the request each answers, including those not connected
+    yet.
     """
     agents = list(agents)
     rows = []

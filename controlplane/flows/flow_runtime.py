@@ -101,8 +101,10 @@ class FlowRuntime:
         return process is not None and process.awaiting_capacity and process.pid is None
 
     def next_idle_deadline(self) -> float | None:
-        """When (the runtime's clock) an idle work's timeout passes next: now for a work newly idle, None when no
-        work is idle. The loop applies ``IdleCheck`` once it has passed.
+        """When (the runtime's clock) an idle work's timeout passes next.
+
+        Now for a work newly idle, None when no work is idle. The loop applies ``IdleCheck`` once it has
+        passed.
         """
         deadlines = []
         for name in self._idle_timed:
@@ -206,8 +208,10 @@ class FlowRuntime:
 
     def _ensure_process(self, work: LightningWork, start_action: bool,
                         cause: str) -> tuple[WorkProcessState, tuple[Instruction, ...]]:
-        """The work's live process record, launching a new attempt (the returned LaunchWork) when it has none, or
-        when its process is being stopped for being idle.
+        """The work's live process record.
+
+        A new attempt is launched (the returned LaunchWork) when it has none, or when its process is being
+        stopped for being idle.
         """
         process = self.works.get(work.name)
         if process is not None and not process.exited and not process.idle_stopped:
@@ -431,8 +435,10 @@ class FlowRuntime:
 
 
 class FlowActions(Runtime):
-    """Plugs the flow runtime into the SDK: a flow's ``work.run/start/stop`` becomes a stimulus, and what the
-    runtime answers goes to ``emit`` (the loop's outgoing instructions).
+    """Plugs the flow runtime into the SDK.
+
+    A flow's ``work.run/start/stop`` becomes a stimulus, and what the runtime answers goes to ``emit`` (the
+    loop's outgoing instructions).
     """
 
     def __init__(self, runtime: FlowRuntime, emit: Callable[[list[Instruction]], None]) -> None:

@@ -272,8 +272,9 @@ class FlowLoop:
         return run_flows
 
     def _take(self, instructions: list[Instruction]) -> bool:
-        """Route what the runtime answered: commands to the outgoing batch, a failure to the app's end; whether
-        the flows should run again.
+        """Route what the runtime answered; whether the flows should run again.
+
+        Commands go to the outgoing batch, a failure to the app's end.
         """
         run_flows = False
         for instruction in instructions:

@@ -21,8 +21,10 @@ class StateWatch:
         self._signaled = False
 
     def attach(self, notify: Callable[[], None] | None) -> None:
-        """Start (or, with None, stop) watching: ``notify`` is called from the flow thread, and must be thread-safe
-        (e.g. ``loop.call_soon_threadsafe``).
+        """Start (or, with None, stop) watching.
+
+        ``notify`` is called from the flow thread, and must be thread-safe (e.g.
+        ``loop.call_soon_threadsafe``).
         """
         self._notify = notify
 

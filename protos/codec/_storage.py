@@ -1,5 +1,7 @@
-"""The app's store: ``storage.proto`` messages to and from the plain types of ``sdk._storage_types`` (artifacts,
-Drive files, a work process's requests to its agent and their replies, the control plane's upload request).
+"""The app's store: ``storage.proto`` messages to and from the plain types of ``sdk._storage_types``.
+
+Artifacts, Drive files, a work process's requests to its agent and their replies, the control plane's upload
+request.
 """
 
 from __future__ import annotations
