@@ -58,7 +58,8 @@ def _alive(pid: int) -> bool:
 
 async def _watch_parent(local: LocalAgentOptions, session: AgentSession, daemon: AgentDaemon, grace_s: float) -> None:
     """Return (after stopping the works) once the control plane is gone and none came back in time."""
-    while _alive(local.parent_pid):
+    # Our parent, not our child: nothing tells us it ended, so poll it.
+    while _alive(local.parent_pid):  # noqa: ASYNC110
         await asyncio.sleep(_PARENT_POLL_S)
     log.warning("control_plane_process_gone", pid=local.parent_pid, keep_works_for_s=local.orphan_timeout_s)
     sessions_before = session.sessions_started

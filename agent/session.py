@@ -181,7 +181,8 @@ class AgentSession:
         return True
 
     async def _address_changes(self) -> None:
-        while self._followed_address() == self.address:
+        # The address file is rewritten by another process (a restarted control plane): poll it.
+        while self._followed_address() == self.address:  # noqa: ASYNC110
             await asyncio.sleep(_ADDRESS_POLL_S)
 
     def _fatal(self, error: grpc.aio.AioRpcError) -> RegistrationRefusedError:

@@ -91,6 +91,8 @@ class WorkSupervisor:
         self.exit_event: ProcessExited | None = None
         self._runner_done = asyncio.Event()
         self._stop_requested: tuple[float, str] | None = None
+        self._requested_stop: asyncio.Task[None] | None = None
+        """The stop asked for while the process was starting, run once it exists (ends with the process)."""
         self.exited = asyncio.Event()
         self.log = log.bind(work_name=launch.work_name, attempt=launch.attempt)
         self.log_file = WorkLogFile(log_path(logs_dir(Path(output_dir).parent), launch.work_name, launch.attempt))
@@ -175,7 +177,8 @@ class WorkSupervisor:
         self._tasks = [asyncio.create_task(tail.follow(self._tails_stop)) for tail in self._tails]
         self._tasks.append(asyncio.create_task(self._wait_exit()))
         if self._stop_requested is not None:
-            asyncio.create_task(self.stop(*self._stop_requested))
+            # Kept apart from _tasks, which _wait_exit awaits: this stop itself awaits the exit.
+            self._requested_stop = asyncio.create_task(self.stop(*self._stop_requested))
 
     def _emit_lines(self, lines: LinesLogged) -> None:
         self._emit(self.launch.work_name, self.launch.attempt, lines)
@@ -189,11 +192,11 @@ class WorkSupervisor:
     def resend_unconfirmed(self) -> None:
         """A new session: relay again the output the control plane did not confirm, and the exit if there was one."""
         if not self.exited.is_set():
-            for tail, offset in zip(self._tails, self.confirmed_output):
+            for tail, offset in zip(self._tails, self.confirmed_output, strict=True):
                 tail.rewind(offset)
             return
         for path, stream, offset in zip((self.stdout_path, self.stderr_path), ("stdout", "stderr"),
-                                        self.confirmed_output):
+                                        self.confirmed_output, strict=True):
             tail = OutputTail(path, stream, self._emit_lines, offset)
             tail.read_available(final=True)
             tail.close()
@@ -210,7 +213,8 @@ class WorkSupervisor:
 
     async def _watch_adopted(self) -> int:
         """Wait for an adopted process to end; its status as the fork server recorded it, if it could."""
-        while _is_running(self.record.pid, self.record.create_time):
+        # Not our child (an agent before this one started it): no wait() or exit notice reaches us, so poll it.
+        while _is_running(self.record.pid, self.record.create_time):  # noqa: ASYNC110
             await asyncio.sleep(_ADOPTED_POLL_S)
         record = Path(self._exits_dir) / f"{self.record.pid}.json"
         try:

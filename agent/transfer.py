@@ -312,10 +312,13 @@ class BlobTransfer:
 
         async def one(index: int) -> None:
             local = files[index]
+
+            def digest_and_size() -> tuple[str, int]:
+                return self.content.digest_of(local.path), os.path.getsize(local.path)
+
             for _ in range(_CHANGED_RETRIES):
                 try:
-                    digest = await asyncio.to_thread(self.content.digest_of, local.path)
-                    size = os.path.getsize(local.path)
+                    digest, size = await asyncio.to_thread(digest_and_size)
                 except OSError as exc:
                     raise TransferFailure(f"cannot read {local.path}: {exc}") from None
                 try:

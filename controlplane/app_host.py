@@ -9,6 +9,7 @@ bind server ─► start local agent ─► load the app ─► flow loop ─►
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import signal
 import socket
@@ -85,6 +86,8 @@ class AppHost:
         if not options.token:
             raise ValueError("RunOptions.token must be set")
         self.options = options
+        self._app_path = os.path.abspath(options.app_path)
+        """The app file's absolute path (resolved here: the async methods that need it do no file-system work)."""
         self.token = options.token
         self.console = console or Console()
         self.credentials = CredentialStore(options.token, app_home(options.app_path) / "credentials.json")
@@ -131,7 +134,7 @@ class AppHost:
         servicer = AgentServicer(self.registry, self._deliver, self._on_lines, self.credentials,
                                  opts.heartbeat_interval_s, opts.max_attribute_bytes)
         app_servicer = AppServicer(self.registry, self.log_store, self.queries, self._stop_by_operator,
-                                   self.credentials, os.path.abspath(opts.app_path), opts.heartbeat_interval_s,
+                                   self.credentials, self._app_path, opts.heartbeat_interval_s,
                                    self.providers.views if self.providers else None)
         storage = StorageServicer(await self._open_store(resumed=plan.saved is not None), self.credentials)
         try:
@@ -198,7 +201,7 @@ class AppHost:
     async def _run_app(self, app: LightningApp, loop: asyncio.AbstractEventLoop, plan: ResumePlan) -> AppEnded:
         ended: asyncio.Future[AppEnded] = loop.create_future()
         env = {**self.options.env, **listener.server_address_env(self.options, self._http_socket)}
-        runtime = FlowRuntime(os.path.abspath(self.options.app_path), env, self.options.stop_grace_s)
+        runtime = FlowRuntime(self._app_path, env, self.options.stop_grace_s)
         if plan.saved is not None:
             restore(app, runtime, plan.saved)
         self._flow_loop = FlowLoop(
@@ -241,13 +244,12 @@ class AppHost:
         self._loading_web = asyncio.ensure_future(hosting.load_web())
         try:
             await asyncio.shield(self._loading_web)
-            app_path = os.path.abspath(self.options.app_path)
-            views = AppViews(self.registry, app_path, self.options.heartbeat_interval_s,
+            views = AppViews(self.registry, self._app_path, self.options.heartbeat_interval_s,
                              self.providers.views if self.providers else None)
             assert self._http_socket is not None
             self._http = await hosting.start_http(self.options, self._http_socket, self.credentials, self.queries,
                                                   views, self.log_store, self._stop_by_operator, self.state_watch,
-                                                  app_path)
+                                                  self._app_path)
             await hosting.serve_app(self._http, self.queries)
             hosting.announce(self._http)
         except hosting.AppServeError as exc:
@@ -324,10 +326,12 @@ class AppHost:
 
     async def _close_agent_streams(self) -> None:
         """End the agents' streams ourselves, so that none is cut by the server's shutdown."""
+        all_gone = asyncio.Event()
+        self.registry.watch(lambda: None if self.registry.agents else all_gone.set())
         self.registry.close_all("the control plane is stopping")
-        deadline = asyncio.get_running_loop().time() + 1.0
-        while self.registry.agents and asyncio.get_running_loop().time() < deadline:
-            await asyncio.sleep(0.01)
+        if self.registry.agents:
+            with contextlib.suppress(asyncio.TimeoutError):
+                await asyncio.wait_for(all_gone.wait(), timeout=1.0)
 
     async def _check_liveness(self, heartbeat_interval_s: float) -> None:
         """Declare silent agents disconnected, and their works lost once their grace period is over.

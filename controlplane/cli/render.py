@@ -218,7 +218,7 @@ def agents_table(agents: Iterable[AgentView]) -> str:
             ])
     if not any(a.request is not None for a in agents):
         return table(AGENT_HEADERS, rows, right=(6,))
-    for row, a in zip(rows, agents):
+    for row, a in zip(rows, agents, strict=True):
         row.append(request_text(a.request) if a.request is not None else None)
     return table((*AGENT_HEADERS, REQUEST_HEADER), rows, right=(6,))
 

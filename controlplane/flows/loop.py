@@ -207,7 +207,7 @@ class FlowLoop:
         for flow in flows:
             flow._reset_schedules()
         flows = self.app.flows
-        changed = len(flows) != len(before) or any(f._own_state_json() != b for f, b in zip(flows, before))
+        changed = len(flows) != len(before) or any(f._own_state_json() != b for f, b in zip(flows, before, strict=True))
         changed |= self._take(self.runtime.apply(FlowsRan(tuple(self.app.works), self.ticks)))
         self._flush()
         self.state_watch.changed()

@@ -125,7 +125,7 @@ class LogStore:
         first, self._next_seq = self._next_seq, self._next_seq + len(lines)
         repeat = itertools.repeat
         entries = list(
-            zip(range(first, self._next_seq), repeat(self._clock()), repeat(work_name), repeat(stream), lines)
+            zip(range(first, self._next_seq), repeat(self._clock()), repeat(work_name), repeat(stream), lines, strict=False)
         )
         kept = self._works.get(work_name)
         if kept is None:

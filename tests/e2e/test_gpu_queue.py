@@ -56,7 +56,7 @@ def assert_one_work_per_gpu(facts: dict) -> None:
         by_gpu.setdefault(item["cuda"], []).append((item["started"], item["ended"]))
     for gpu, spans in by_gpu.items():
         spans.sort()
-        for (_, end), (start, _) in zip(spans, spans[1:]):
+        for (_, end), (start, _) in zip(spans, spans[1:], strict=False):
             assert start >= end, f"two works held GPU {gpu} at once: {spans}"
 
 

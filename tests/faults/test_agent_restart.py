@@ -124,7 +124,7 @@ def test_agent_killed_while_readopting_keeps_every_work(faults: FaultCluster, tm
         sigkill_and_reap(agent)
         agent = faults.agent("a", *AGENT_ARGS, may_exit=True)
         if _kill_when_record_shrinks(agent, works_json, set(pids), 10):
-            wait_until(lambda: agent.proc.poll() is not None, 5, what="the agent to die")
+            wait_until(lambda agent=agent: agent.proc.poll() is not None, 5, what="the agent to die")
             left = _listed(works_json)
             if left is not None and left < set(pids):
                 break

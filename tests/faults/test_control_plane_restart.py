@@ -119,7 +119,7 @@ def test_control_plane_sigkilled_twice_resumes_without_restarting_works(
     assert all(t <= REATTACH_S for t in reattached), (
         f"re-attach took {[round(t, 2) for t in reattached]} s (limit {REATTACH_S} s)\n{everything}")
     boots = [reported(p.stdout_lines, "FLOW_BOOT")[0]["counter"] for p in control_planes[1:]]
-    assert all(b >= c > 0 for b, c in zip(boots, checkpointed)), (
+    assert all(b >= c > 0 for b, c in zip(boots, checkpointed, strict=False)), (
         f"resumed flows started from counters {boots}, checkpoints held {checkpointed}")
     final = reported(cp.stdout_lines, "FINAL")[0]
     assert final["counter"] > checkpointed[-1], (final["counter"], checkpointed)
