@@ -41,11 +41,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 sys.dont_write_bytecode = True
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # the repository, for tests.helpers/tests.faults
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # the repository, for tests.helpers
 
-from tests.faults import AGENT_ARGS, STREAMS, FaultCluster, knobs, log_field, timestamp  # noqa: E402
 from tests.helpers import wait_until  # noqa: E402
 from tests.helpers.agents import AgentProcess, ControlPlane  # noqa: E402
+from tests.helpers.fault_cluster import FaultCluster  # noqa: E402
+from tests.helpers.logs import log_field, timestamp  # noqa: E402
+from tests.helpers.streams import AGENT_ARGS, STREAMS, knobs  # noqa: E402
 
 DETECTION_TARGET_S = 10.0
 REATTACH_TARGET_S = 5.0

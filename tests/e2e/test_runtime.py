@@ -6,7 +6,7 @@ import subprocess
 
 import pytest
 
-from tests.e2e import APPS, PYTHON, launch, lines_of, reported  # noqa: F401 - launch is a fixture
+from tests.e2e import APPS, PYTHON, lines_of, reported
 
 TIMEOUT_S = 20.0
 

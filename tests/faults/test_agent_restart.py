@@ -13,25 +13,21 @@ from pathlib import Path
 
 import pytest
 
-from tests.faults import (
+from tests.helpers import wait_until
+from tests.helpers.agents import AgentProcess
+from tests.helpers.fault_cluster import FaultCluster, sigkill_and_reap
+from tests.helpers.logs import adopted_works, session_log
+from tests.helpers.processes import create_times, wait_alive
+from tests.helpers.streams import (
     AGENT_ARGS,
     FAST,
     STREAMS,
-    FaultCluster,
-    adopted_works,
     assert_lines_once,
     assert_streams_complete,
-    create_times,
-    faults,  # noqa: F401 - fixture
     final_lengths,
     knobs,
     reported,
-    session_log,
-    sigkill_and_reap,
-    wait_alive,
 )
-from tests.helpers import wait_until
-from tests.helpers.agents import AgentProcess
 
 KILLS = 10
 WIDE = 8

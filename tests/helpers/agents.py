@@ -1,7 +1,7 @@
 """Multi-machine set-ups on one machine: a ``lightning-ctl run --no-local-agent`` control plane and separate
 ``lightning-agent`` processes joining it, each with its output captured and all of them killed at teardown.
 
-    def test_x(cluster):                                   # the fixture (import it into the test module)
+    def test_x(cluster):                                   # the fixture (registered in tests/conftest.py)
         cp = cluster.control_plane(APPS / "app.py")        # --no-local-agent --port 0 --token T --join-token J
         a = cluster.agent("a", "--gpus", "0,1")            # joins cp with J; work, state dirs under tmp_path/agent-a
         run = cp.wait(20)                                  # AppRun: exit code, stdout, stderr

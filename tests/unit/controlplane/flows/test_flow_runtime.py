@@ -11,7 +11,7 @@ import json
 
 import pytest
 
-from lightning_ctl.controlplane.flows.flow_runtime import FlowActions, FlowRuntime
+from lightning_ctl.controlplane.flows.flow_runtime import FlowRuntime
 from lightning_ctl.controlplane.flows.stimuli import (
     AppEnding,
     FailApp,
@@ -36,7 +36,6 @@ from lightning_ctl.sdk._events import (
     WorkEvent,
 )
 from lightning_ctl.sdk._hashing import START_CALL_HASH, call_hash
-from lightning_ctl.sdk._runtime import set_runtime
 from lightning_ctl.sdk._status import make_status
 from lightning_ctl.sdk.errors import CacheMissException
 
@@ -102,21 +101,6 @@ class Rig:
         self.app = app
         self.runtime.find_work = lambda name: next((w for w in app.works if w.name == name), None)
         return app
-
-
-@pytest.fixture
-def runtime():
-    """A Rig whose FlowRuntime is installed (through FlowActions) as the SDK's runtime, reset afterwards."""
-    rig = Rig()
-    set_runtime(FlowActions(rig.runtime, rig.sent.extend))
-    yield rig
-    set_runtime(None)
-
-
-@pytest.fixture
-def make_app(runtime):
-    """Build an app whose works the runtime can look up by name."""
-    return lambda **work_kwargs: runtime.bind(LightningApp(Root(**work_kwargs)))
 
 
 def tick(app: LightningApp) -> None:
