@@ -17,7 +17,7 @@ import json
 import os
 import signal
 from pathlib import Path
-from typing import Awaitable, Callable
+from typing import Any, Awaitable, Callable
 
 import psutil
 import structlog
@@ -163,7 +163,7 @@ class WorkSupervisor:
         self.confirmed_output = (record.stdout_offset, record.stderr_offset)
         self._pending.remove(self._init_frame)  # it got its init from the agent that started it
         loop = asyncio.get_running_loop()
-        self._process = WorkHandle(record.pid, loop.create_task(self._watch_adopted()))  # type: ignore[arg-type]
+        self._process = WorkHandle(record.pid, loop.create_task(self._watch_adopted()))
         self._spawned.set()
         self.log = self.log.bind(pid=record.pid)
         self.log.info("work_process_adopted")
@@ -313,7 +313,7 @@ class WorkSupervisor:
         self._kill_group(signal.SIGKILL)  # grandchildren never outlive the work
         # The last output and events go out before the exit does.
         self._tails_stop.set()
-        waiters = [t for t in self._tasks if t is not asyncio.current_task()]
+        waiters: list[asyncio.Task[Any]] = [t for t in self._tasks if t is not asyncio.current_task()]
         if self._connected.is_set():
             waiters.append(asyncio.create_task(self._runner_done.wait()))
         await asyncio.wait(waiters, timeout=2.0)

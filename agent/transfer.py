@@ -199,7 +199,9 @@ class BlobTransfer:
             TransferFailure: no space here, a corrupt copy, or the control plane stayed unreachable.
         """
         for candidate in (destination, hint):
-            if candidate and await asyncio.to_thread(self._holds, candidate, entry):
+            if not candidate:
+                continue
+            if await asyncio.to_thread(self._holds, candidate, entry):
                 if candidate != destination:
                     await self._copy_locally(candidate, entry, destination, owner)
                 return
@@ -360,7 +362,7 @@ class _Retry:
         self._delay = min(self._delay * 2, _RETRY_MAX_S)
 
 
-async def _bounded(function: Callable[[T], Awaitable[None]], items: Sequence[T] | range) -> None:
+async def _bounded(function: Callable[[T], Awaitable[None]], items: Sequence[T]) -> None:
     """``function`` on every item, at most _PARALLEL_FILES at a time; the first failure cancels the rest."""
     semaphore = asyncio.Semaphore(_PARALLEL_FILES)
 

@@ -6,7 +6,7 @@ import logging
 import os
 import sys
 import threading
-from typing import TextIO
+from typing import TextIO, cast
 
 import structlog
 
@@ -27,9 +27,15 @@ def configure_logging(fmt: str = "console", level: str = "info") -> None:
             renderer,
         ],
         wrapper_class=structlog.make_filtering_bound_logger(logging.getLevelName(level.upper())),
-        logger_factory=structlog.PrintLoggerFactory(file=sys.stderr if isinstance(sys.stderr, _QuietOnClose) else _QuietOnClose(sys.stderr)),
+        # A file-like wrapper, not a TextIO: PrintLogger only writes and flushes.
+        logger_factory=structlog.PrintLoggerFactory(file=cast(TextIO, _quiet(sys.stderr))),
         cache_logger_on_first_use=True,
     )
+
+
+def _quiet(stream: TextIO) -> _QuietOnClose:
+    """``stream`` wrapped in a :class:`_QuietOnClose` (once: a wrapped stream is returned as it is)."""
+    return stream if isinstance(stream, _QuietOnClose) else _QuietOnClose(stream)
 
 
 class _QuietOnClose:

@@ -119,7 +119,7 @@ class Path(_PathBase, Handed):
 
     # -- existence and transfer -----------------------------------------------------------------------------------
 
-    def exists(self) -> bool:  # type: ignore[override]
+    def exists(self) -> bool:
         """Whether the file or folder exists here, or else can be got from its origin."""
         return self.exists_local() or (self._origin is not None and self.exists_remote())
 
@@ -194,14 +194,14 @@ class Path(_PathBase, Handed):
     if sys.version_info < (3, 12):
 
         @property
-        def parent(self) -> Path:  # type: ignore[override]
+        def parent(self) -> Path:
             """The logical parent, keeping the origin and consumer."""
             parent = super().parent
             parent._copy_storage_from(self)
             return parent
 
         @property
-        def parents(self) -> Sequence[Path]:  # type: ignore[override]
+        def parents(self) -> Sequence[Path]:
             """The logical ancestors, each keeping the origin and consumer."""
             parents = list(super().parents)
             for parent in parents:

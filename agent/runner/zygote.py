@@ -50,7 +50,7 @@ class Zygote:
         """
         agent_gone = False
         while not (agent_gone and not self.children):
-            watched = [self._wakeup_r] if agent_gone else [self.control, self._wakeup_r]
+            watched: list[socket.socket | int] = [self._wakeup_r] if agent_gone else [self.control, self._wakeup_r]
             readable, _, _ = select.select(watched, [], [], 1.0)
             if self._wakeup_r in readable:
                 os.read(self._wakeup_r, 4096)

@@ -11,14 +11,14 @@ import asyncio
 import dataclasses
 import time
 from dataclasses import dataclass, field
-from typing import Callable
+from typing import Callable, Sequence
 
 import structlog
 
 from lightning_ctl.controlplane.agents.app_bundle import AppBundle
 from lightning_ctl.controlplane.agents.locations import WorkLocations
 from lightning_ctl.controlplane.agents.placement import AgentCapacity, Allocation, Pending, place_work
-from lightning_ctl.sdk._agent_messages import AgentUsage
+from lightning_ctl.sdk._agent_messages import AgentUsage, EventRejected
 from lightning_ctl.sdk._events import (
     Command,
     EventsApplied,
@@ -39,7 +39,7 @@ class AgentSession:
 
     capacity: AgentCapacity
     hostname: str
-    outgoing: asyncio.Queue[Command | EventsApplied | OutputShown] = field(default_factory=asyncio.Queue)
+    outgoing: asyncio.Queue[Command | EventsApplied | OutputShown | EventRejected] = field(default_factory=asyncio.Queue)
     last_heartbeat: float = field(default_factory=time.monotonic)
     close: Callable[[str], None] = lambda reason: None
     """Ends the agent's stream (set by the servicer)."""
@@ -220,7 +220,7 @@ class AgentRegistry:
         for commands in waiting.values():
             self.route(commands)
 
-    def route(self, commands: list[Command | EventsApplied]) -> None:
+    def route(self, commands: Sequence[Command | EventsApplied]) -> None:
         """Send each command to its work's agent, placing launches first."""
         for command in commands:
             name = command.work_name
@@ -233,9 +233,10 @@ class AgentRegistry:
             if isinstance(command, StopWork) and self._cancel_waiting_launch(command):
                 continue
             if isinstance(command, LaunchWork):
-                command = self._place(command)
-                if command is None:
+                placed = self._place(command)
+                if placed is None:
                     continue
+                command = placed
             elif isinstance(command, StopWork) and (where := self.locations.running_on(name, command.attempt)):
                 # A stop names one process: it goes where that attempt runs, even if the work moved since.
                 agent = self.agents.get(where)

@@ -14,7 +14,7 @@ import asyncio
 import functools
 import time
 import uuid
-from typing import Callable
+from typing import Any, Callable, NoReturn
 
 import grpc
 import structlog
@@ -88,16 +88,17 @@ class AgentServicer(agent_pb2_grpc.AgentServiceServicer):
         """An agent's stream: its registration, heartbeats and events in; launches, calls and acks out."""
         principal = current_principal.get()
         if principal is None:
-            await context.abort(grpc.StatusCode.UNAUTHENTICATED, "no credential")
+            await _abort(context, grpc.StatusCode.UNAUTHENTICATED, "no credential")
         first = await context.read()
         if first is grpc.aio.EOF or first.WhichOneof("kind") != "register":
-            await context.abort(grpc.StatusCode.INVALID_ARGUMENT, "the first message of a stream must be register")
+            await _abort(context, grpc.StatusCode.INVALID_ARGUMENT, "the first message of a stream must be register")
         try:
             registration = codec.registration_from_pb(first.register)
         except codec.CodecError as exc:
-            await context.abort(grpc.StatusCode.INVALID_ARGUMENT, str(exc))
+            await _abort(context, grpc.StatusCode.INVALID_ARGUMENT, str(exc))
         if registration.protocol_version != PROTOCOL_VERSION:
-            await context.abort(
+            await _abort(
+                context,
                 grpc.StatusCode.FAILED_PRECONDITION,
                 f"agent {registration.name} speaks protocol version {registration.protocol_version}; this control "
                 f"plane speaks version {PROTOCOL_VERSION}: run the same lightning-ctl version on both",
@@ -105,13 +106,18 @@ class AgentServicer(agent_pb2_grpc.AgentServiceServicer):
         try:
             credential, record = self._identify(principal, registration, peer_certificate(context))
         except CredentialRefusedError as exc:
-            await context.abort(grpc.StatusCode.UNAUTHENTICATED, f"credential refused: {exc}")
+            await _abort(context, grpc.StatusCode.UNAUTHENTICATED, f"credential refused: {exc}")
         except CredentialError as exc:
-            await context.abort(grpc.StatusCode.PERMISSION_DENIED, str(exc))
+            await _abort(context, grpc.StatusCode.PERMISSION_DENIED, str(exc))
         session = self._session(registration, record)
         closed = asyncio.Event()
         close_reason: list[str] = []
-        session.close = lambda reason: (close_reason.append(reason), closed.set())
+
+        def close(reason: str) -> None:
+            close_reason.append(reason)
+            closed.set()
+
+        session.close = close
         welcome = Welcome(uuid.uuid4().hex, self.heartbeat_interval_s, credential, self.gate.max_attribute_bytes,
                           PROTOCOL_VERSION)
         await context.write(codec.control_message_to_pb(welcome))
@@ -136,9 +142,9 @@ class AgentServicer(agent_pb2_grpc.AgentServiceServicer):
                 task.cancel()
             self._registry.remove(session, close_reason[0] if close_reason else _why_ended(reader))
         if reader.done() and not reader.cancelled() and isinstance(reader.exception(), StreamViolation):
-            await context.abort(grpc.StatusCode.INVALID_ARGUMENT, str(reader.exception()))
+            await _abort(context, grpc.StatusCode.INVALID_ARGUMENT, str(reader.exception()))
         if self._credentials.agent(session.agent_id).revoked_at is not None:
-            await context.abort(grpc.StatusCode.UNAUTHENTICATED,
+            await _abort(context, grpc.StatusCode.UNAUTHENTICATED,
                                 f"credential refused: the credential of agent {session.name} was revoked")
 
     def _identify(self, principal: Principal, registration: Registration, cert_sha256: str) -> tuple[str, AgentRecord]:
@@ -196,10 +202,10 @@ class AgentServicer(agent_pb2_grpc.AgentServiceServicer):
                 raise CredentialRefusedError("no credential")
             self._credentials.check_agent(principal, principal.subject, peer_certificate(context))
         except CredentialError as exc:
-            await context.abort(grpc.StatusCode.PERMISSION_DENIED, str(exc))
+            await _abort(context, grpc.StatusCode.PERMISSION_DENIED, str(exc))
         bundle = self._registry.bundle.built if self._registry.bundle else None
         if bundle is None or bundle.digest != request.digest:
-            await context.abort(grpc.StatusCode.NOT_FOUND, f"no code bundle with digest {request.digest[:80]!r}")
+            await _abort(context, grpc.StatusCode.NOT_FOUND, f"no code bundle with digest {request.digest[:80]!r}")
         log.info("bundle_sent", digest=bundle.digest[:12], bytes=len(bundle.data), agent_id=principal.subject)
         for chunk in iter_chunks(bundle.data):
             await context.write(agent_pb2.BundleChunk(data=chunk, total_bytes=len(bundle.data)))
@@ -251,10 +257,16 @@ class AgentServicer(agent_pb2_grpc.AgentServiceServicer):
 _NOT_COMMANDS = (EventsApplied, OutputShown, EventRejected)
 
 
-def _why_ended(reader: asyncio.Task[None]) -> str:
+def _why_ended(reader: asyncio.Task[Any]) -> str:
     """Why an agent's stream ended, from the task that read it."""
     if reader.done() and not reader.cancelled() and reader.exception() is not None:
         return f"the connection failed ({type(reader.exception()).__name__}: {reader.exception()})"
     if reader.done() and not reader.cancelled():
         return "the agent closed its stream"
     return "the stream was cancelled (transport failure or shutdown)"
+
+
+async def _abort(context: grpc.aio.ServicerContext, code: grpc.StatusCode, details: str) -> NoReturn:
+    """End the call with ``code`` and ``details`` (``context.abort`` raises; this says so to the type checker)."""
+    await context.abort(code, details)
+    raise AssertionError("grpc's context.abort returned instead of raising")

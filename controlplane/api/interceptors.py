@@ -116,7 +116,7 @@ async def _refusal(
     """A handler of the same shape as the method's that ends the call with ``code`` and ``message``."""
     handler = await continuation(details)
     if handler is None:
-        return None  # type: ignore[return-value]
+        return None
 
     async def refuse(request: Any, context: grpc.aio.ServicerContext) -> None:
         await context.abort(code, message)

@@ -41,7 +41,7 @@ class CliError(click.ClickException):
 
     def __init__(self, message: str, exit_code: int = ExitCode.FAILED) -> None:
         super().__init__(message)
-        self.exit_code = exit_code
+        self.exit_code = exit_code  # type: ignore[misc]  # click types it a ClassVar; each CliError has its own
 
 
 @dataclass(frozen=True)
@@ -73,12 +73,12 @@ class CliConfig:
         """
         from lightning_ctl.controlplane.api.client import Target
 
-        tls = tuple(Path(p).read_bytes() if p else None for p in (self.tls_ca, self.tls_cert, self.tls_key))
+        ca, cert, key = (Path(p).read_bytes() if p else None for p in (self.tls_ca, self.tls_cert, self.tls_key))
         if self.address:
             token = self.token_for(self.address, lambda run: run.address == self.address)
-            return Target(self.address, token, *tls)  # type: ignore[misc]
+            return Target(self.address, token, tls_ca=ca, tls_cert=cert, tls_key=key)
         run = self.running_app()
-        return Target(run.address, self.token or run.token, *tls, pid=run.pid)  # type: ignore[misc]
+        return Target(run.address, self.token or run.token, tls_ca=ca, tls_cert=cert, tls_key=key, pid=run.pid)
 
     def token_for(self, where: str, is_that_app: Callable[[RunInfo], bool]) -> str:
         """The token to present to the app at ``where``.

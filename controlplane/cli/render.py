@@ -199,7 +199,7 @@ def agents_table(agents: Iterable[AgentView]) -> str:
     yet.
     """
     agents = list(agents)
-    rows = []
+    rows: list[list[Any]] = []
     for a in agents:
         if not a.agent_id and a.request is not None:  # requested, not connected
             state = f"{a.state} ({a.request.reason})" if a.request.reason else a.state

@@ -441,7 +441,7 @@ class FlowActions(Runtime):
     loop's outgoing instructions).
     """
 
-    def __init__(self, runtime: FlowRuntime, emit: Callable[[list[Instruction]], None]) -> None:
+    def __init__(self, runtime: FlowRuntime, emit: Callable[[list[Instruction]], object]) -> None:
         self._runtime = runtime
         self._emit = emit
 

@@ -92,8 +92,8 @@ class FlowLoop:
         self,
         app: LightningApp,
         runtime: FlowRuntime,
-        send_commands: Callable[[list[Command | EventsApplied]], None],
-        on_end: Callable[[AppEnded], None],
+        send_commands: Callable[[list[Command | EventsApplied]], object],
+        on_end: Callable[[AppEnded], object],
         checkpoint: Checkpoint | None = None,
         state_watch: StateWatch | None = None,
     ) -> None:
@@ -264,7 +264,7 @@ class FlowLoop:
 
     def _apply(self, event: WorkEvent | PlacementPending | AgentConnected | WorkLost | _StateChangedByQuery) -> bool:
         """Apply what the asyncio side reported; whether the flows should run again."""
-        if event is _STATE_CHANGED_BY_QUERY:
+        if isinstance(event, _StateChangedByQuery):
             return True
         run_flows = self._take(self.runtime.apply(event))
         if isinstance(event, AgentConnected):

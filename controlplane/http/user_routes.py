@@ -260,6 +260,7 @@ async def _bind(route: UserRoute, path_params: dict[str, str], request: web.Requ
         except ValueError:
             raise _unprocessable([("body",)], "the body is not JSON") from None
     args: dict[str, Any] = {}
+    value: Any
     problems: list[tuple[tuple[str, ...], str]] = []
     for param in route.params:
         if param.source == "request":

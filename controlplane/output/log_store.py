@@ -76,7 +76,8 @@ class LogSubscription:
                 return None
             self._wakeup.clear()
             await self._wakeup.wait()
-        entries, chars = [], 0
+        entries: list[_Entry] = []
+        chars = 0
         while self._pending and (not entries or chars < MAX_CHARS_PER_BATCH):
             entry = self._pending.popleft()
             self._pending_chars -= len(entry[4])

@@ -155,6 +155,7 @@ class KubernetesProvider:
                 await self._call(self._core.create_namespaced_service, self.namespace, body)
             else:
                 owner = await self._call(self._batch.create_namespaced_job, self.namespace, body)
+        assert owner is not None, "objects hold a Pod or a Job"
         name = manifests.object_name(launch.request_id)
         kind = "Pod" if launch.spec.nodes == 1 else "Job"
         api_version = "v1" if kind == "Pod" else "batch/v1"

@@ -174,7 +174,7 @@ class FsspecBackend:
         """The object ``key`` opened for reading at ``offset`` (the caller closes it)."""
         reader = self.fs.open(self._path(key), "rb")
         reader.seek(offset)
-        return reader  # type: ignore[no-any-return]
+        return reader
 
     def read_bytes(self, key: str) -> bytes | None:
         """The whole object ``key``, or None when absent."""

@@ -9,7 +9,7 @@ them.
 from __future__ import annotations
 
 import re
-from typing import Union
+from typing import Sequence, Union
 
 from lightning_ctl.protos.codec._commands import command_from_pb, command_to_pb
 from lightning_ctl.protos.codec._values import CodecError, check_count, check_number, check_text
@@ -34,7 +34,7 @@ from lightning_ctl.sdk._agent_messages import (
 from lightning_ctl.sdk._events import Command, EventsApplied, OutputShown, RunningWork
 from lightning_ctl.sdk._storage_types import UploadRequested
 
-ControlItem = Union[Welcome, list[Union[Command, UploadRequested]], EventsApplied, OutputShown, EventRejected]
+ControlItem = Union[Welcome, Sequence[Union[Command, UploadRequested]], EventsApplied, OutputShown, EventRejected]
 """What one ControlMessage carries, as plain types."""
 
 _AGENT_ID = re.compile(rf"[A-Za-z0-9][A-Za-z0-9._-]{{0,{MAX_AGENT_ID_CHARS - 1}}}")
