@@ -322,6 +322,12 @@ class Cluster:
             raise AssertionError(f"{exc}\n{self.output()}") from None
         return cp.wait(5)
 
+    def __enter__(self) -> Cluster:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
     def close(self) -> None:
         """SIGKILL every process started, their descendants, and anything else carrying this cluster's tag."""
         for process in reversed(self.processes):
@@ -337,8 +343,5 @@ class Cluster:
 @pytest.fixture
 def cluster(tmp_path: Path) -> Iterator[Cluster]:
     """A :class:`Cluster` in ``tmp_path``, torn down (every process killed) after the test."""
-    c = Cluster(tmp_path)
-    try:
+    with Cluster(tmp_path) as c:
         yield c
-    finally:
-        c.close()

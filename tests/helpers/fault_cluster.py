@@ -84,11 +84,8 @@ class FaultCluster(Cluster):
 @pytest.fixture
 def faults(tmp_path: Path) -> Iterator[FaultCluster]:
     """A :class:`FaultCluster` in ``tmp_path`` (HOME there too), everything killed after the test."""
-    cluster = FaultCluster(tmp_path)
-    try:
+    with FaultCluster(tmp_path) as cluster:
         yield cluster
-    finally:
-        cluster.close()
 
 
 def sigkill_and_reap(process: AgentProcess | ControlPlane, timeout_s: float = 5.0) -> None:
