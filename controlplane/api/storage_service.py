@@ -37,12 +37,10 @@ _STATUS = {
 }
 
 
-def _status_of(exc: Exception) -> tuple[grpc.StatusCode, str] | None:
+def _status_of(exc: StorageFault | ValueError) -> tuple[grpc.StatusCode, str]:
     if isinstance(exc, StorageFault):
         return _STATUS[exc.code], str(exc)
-    if isinstance(exc, ValueError):  # a malformed digest, path or enum (codec and store checks)
-        return grpc.StatusCode.INVALID_ARGUMENT, str(exc)
-    return None
+    return grpc.StatusCode.INVALID_ARGUMENT, str(exc)  # a malformed digest, path or enum (codec and store checks)
 
 
 def _unary(method: Callable[..., Awaitable[T]]) -> Callable[..., Awaitable[T]]:
@@ -55,8 +53,7 @@ def _unary(method: Callable[..., Awaitable[T]]) -> Callable[..., Awaitable[T]]:
             await context.abort(grpc.StatusCode.PERMISSION_DENIED, str(exc))
             raise  # unreachable: abort raises
         except (StorageFault, ValueError) as exc:
-            code, details = _status_of(exc)  # type: ignore[misc]
-            await context.abort(code, details)
+            await context.abort(*_status_of(exc))
             raise  # unreachable: abort raises
 
     return handler
@@ -119,8 +116,7 @@ class StorageServicer(storage_pb2_grpc.StorageServiceServicer):
             async for data in self._coordinator.send_blob(request.digest, request.offset):
                 yield storage_pb2.BlobChunk(data=data)
         except (StorageFault, ValueError) as exc:
-            code, details = _status_of(exc)  # type: ignore[misc]
-            await context.abort(code, details)
+            await context.abort(*_status_of(exc))
 
     @_unary
     async def CommitArtifact(self, request: storage_pb2.CommitArtifactRequest, context: Any

@@ -9,7 +9,7 @@ them.
 from __future__ import annotations
 
 import re
-from typing import Sequence, Union
+from typing import Iterable, Mapping, Sequence, Union
 
 from lightning_ctl.protos.codec._commands import command_from_pb, command_to_pb
 from lightning_ctl.protos.codec._values import CodecError, check_count, check_number, check_text
@@ -102,9 +102,9 @@ def registration_from_pb(pb: agent_pb2.Register) -> Registration:
     )
 
 
-def labels_from_pb(labels: object, field_name: str) -> dict[str, str]:
+def labels_from_pb(labels: Mapping[str, str], field_name: str) -> dict[str, str]:
     """A protobuf ``map<string, string>`` of labels, checked for count and sizes."""
-    found = dict(labels)  # type: ignore[call-overload]
+    found = dict(labels)
     if len(found) > MAX_LABELS:
         raise CodecError(f"{field_name}: {len(found)} labels, over the limit of {MAX_LABELS}")
     for key, value in found.items():
@@ -113,8 +113,8 @@ def labels_from_pb(labels: object, field_name: str) -> dict[str, str]:
     return found
 
 
-def _running_from_pb(running: object) -> tuple[RunningWork, ...]:
-    entries = list(running)  # type: ignore[call-overload]
+def _running_from_pb(running: Iterable[agent_pb2.RunningWork]) -> tuple[RunningWork, ...]:
+    entries = list(running)
     if len(entries) > MAX_RUNNING_WORKS:
         raise CodecError(f"register.running: {len(entries)} works, over the limit of {MAX_RUNNING_WORKS}")
     works = []
