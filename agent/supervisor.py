@@ -17,7 +17,7 @@ import json
 import os
 import signal
 from pathlib import Path
-from typing import Any, Awaitable, Callable
+from typing import Awaitable, Callable
 
 import psutil
 import structlog
@@ -343,7 +343,8 @@ class WorkSupervisor:
 
     async def _signal_all(self, sig: signal.Signals) -> None:
         """``sig`` to every process of the work: its group, and its cgroup's members or the processes carrying its
-        tag (processes left the group with setsid, daemons)."""
+        tag (processes left the group with setsid, daemons).
+        """
         if self._process is not None and self.containment is not None:
             await asyncio.to_thread(self.containment.signal_all, self._process.pid, sig)
 
@@ -379,7 +380,8 @@ def recorded_exit_status(exits_dir: str, pid: int) -> int | None:
 
 def left_no_trace(record: WorkRecord, exits_dir: str) -> bool:
     """Whether the process of ``record`` is gone without an exit status: it ended while no agent or fork server of
-    this home was there to see it (its machine restarted)."""
+    this home was there to see it (its machine restarted).
+    """
     return not _is_running(record.pid, record.create_time) and recorded_exit_status(exits_dir, record.pid) is None
 
 

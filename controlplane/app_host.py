@@ -384,7 +384,8 @@ class AppHost:
     def _on_stop_request(self, exit_code: int, reason: str) -> None:
         """A signal or an operator's stop: the first stops the app gracefully; the flow loop, already ending, takes
         the next ones (or any, once the app ends by itself) as an order to kill the works still running, and the run
-        ends soon even if a flow never returns."""
+        ends soon even if a flow never returns.
+        """
         self._stop_requests += 1
         assert self._ended is not None
         if self._flow_loop is None:
@@ -480,7 +481,8 @@ def _settle(future: asyncio.Future[T], result: T) -> None:
 
 def _in_daemon_thread(fn: Callable[..., T], *args: Any) -> asyncio.Future[T]:
     """Run ``fn(*args)`` on a daemon thread: the event loop goes on, and the process may exit without waiting for
-    it (an app whose import hangs must not keep Ctrl-C from ending the run)."""
+    it (an app whose import hangs must not keep Ctrl-C from ending the run).
+    """
     loop = asyncio.get_running_loop()
     future: asyncio.Future[T] = loop.create_future()
 

@@ -83,7 +83,8 @@ def _read_pid(fd: int) -> int | None:
 
 def raise_open_files_limit() -> int:
     """Raise this process's soft open-files limit to its hard limit (a common default is a soft 1024, far too few
-    for hundreds of works or agents); the soft limit now (``resource.RLIM_INFINITY`` if unlimited)."""
+    for hundreds of works or agents); the soft limit now (``resource.RLIM_INFINITY`` if unlimited).
+    """
     import resource
 
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)

@@ -98,7 +98,8 @@ def join(path: str | os.PathLike[str], pid: int | None = None) -> bool:
 def contain_this_work() -> None:
     """In a work process, before any user code: join the cgroup the agent made for it; without one, become the
     "child subreaper" of its descendants, so that a daemon it starts (double fork) stays its descendant instead of
-    being adopted by init, where the agent could not tell it from any other process."""
+    being adopted by init, where the agent could not tell it from any other process.
+    """
     path = os.environ.get(WORK_CGROUP_VAR)
     if path and join(path):
         return
@@ -120,7 +121,8 @@ def members(path: str | os.PathLike[str]) -> list[int]:
 
 def signal_members(path: str | os.PathLike[str], sig: signal.Signals) -> list[int]:
     """Send ``sig`` to every process in the cgroup (SIGKILL through ``cgroup.kill`` where the kernel has it, which
-    also catches a process forking meanwhile); the pids signalled."""
+    also catches a process forking meanwhile); the pids signalled.
+    """
     pids = members(path)
     if sig == signal.SIGKILL:
         try:
@@ -138,7 +140,8 @@ def signal_members(path: str | os.PathLike[str], sig: signal.Signals) -> list[in
 
 def remove(path: str | os.PathLike[str], timeout_s: float = 1.0) -> bool:
     """Remove the cgroup once its processes are gone (waiting up to ``timeout_s`` for killed ones to go);
-    whether it is gone."""
+    whether it is gone.
+    """
     deadline = time.monotonic() + timeout_s
     while True:
         try:
@@ -154,7 +157,8 @@ def remove(path: str | os.PathLike[str], timeout_s: float = 1.0) -> bool:
 
 def signal_group(pid: int, sig: signal.Signals) -> None:
     """``sig`` to the process group a work process leads (or to the process alone, if it has not called setsid()
-    yet: its group does not exist then)."""
+    yet: its group does not exist then).
+    """
     try:
         os.killpg(pid, sig)
     except ProcessLookupError:

@@ -13,7 +13,7 @@ from __future__ import annotations
 import asyncio
 import functools
 import uuid
-from typing import Any, Callable, NoReturn
+from typing import Callable, NoReturn
 
 import grpc
 import structlog

@@ -36,7 +36,8 @@ def open_descriptors() -> int | None:
 
 class DescriptorWatch:
     """Says once (a process's descriptors running out is one lesson: the advice does not change) when open
-    descriptors near the limit."""
+    descriptors near the limit.
+    """
 
     def __init__(self, warn: Callable[[int, int], None]) -> None:
         """Create a watch.
@@ -49,7 +50,8 @@ class DescriptorWatch:
 
     def check(self, open_count: int | None = None, limit: int | None = None) -> bool:
         """Compare ``open_count`` (default: this process's) with ``limit`` (default: its soft limit); whether it
-        warned now."""
+        warned now.
+        """
         if self._warned:
             return False
         limit = resource.getrlimit(resource.RLIMIT_NOFILE)[0] if limit is None else limit

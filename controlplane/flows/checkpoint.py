@@ -238,7 +238,8 @@ class Checkpoint:
     @contextmanager
     def _transaction(self, doing: str) -> Iterator[None]:
         """BEGIN ... COMMIT, or ROLLBACK on error (the connection is in autocommit mode otherwise); SQLite's and the
-        OS's errors become errors naming the checkpoint."""
+        OS's errors become errors naming the checkpoint.
+        """
         with self._errors(doing):
             self._db.execute("BEGIN")
             try:
