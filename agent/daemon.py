@@ -327,8 +327,9 @@ class AgentDaemon:
         self._watch(supervisor)
 
     def _fail_launch(self, supervisor: WorkSupervisor, reason: str) -> None:
-        """The work's process could not be started: its end is reported at once, with ``reason`` (the control
-        plane restarts or fails the work as for any process that ended).
+        """The work's process could not be started: its end is reported at once, with ``reason``.
+
+        The control plane restarts or fails the work as for any process that ended.
         """
         launch = supervisor.launch
         self.supervisors.pop((launch.work_name, launch.attempt), None)

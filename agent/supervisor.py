@@ -17,7 +17,7 @@ import json
 import os
 import signal
 from pathlib import Path
-from typing import Awaitable, Callable
+from typing import Any, Awaitable, Callable
 
 import psutil
 import structlog
@@ -321,7 +321,7 @@ class WorkSupervisor:
         await self._signal_all(signal.SIGKILL)  # nothing the work started outlives it, in its group or not
         # The last output and events go out before the exit does.
         self._tails_stop.set()
-        waiters: list[asyncio.Future[object]] = list(self._tail_tasks)
+        waiters: list[asyncio.Future[Any]] = list(self._tail_tasks)
         if self._connected.is_set():
             waiters.append(asyncio.ensure_future(self._runner_done.wait()))
         try:
@@ -342,8 +342,10 @@ class WorkSupervisor:
         await self._tasks.close()
 
     async def _signal_all(self, sig: signal.Signals) -> None:
-        """``sig`` to every process of the work: its group, and its cgroup's members or the processes carrying its
-        tag (processes left the group with setsid, daemons).
+        """``sig`` to every process of the work.
+
+        Its group, and its cgroup's members or the processes carrying its tag (processes left the group with
+        setsid, daemons).
         """
         if self._process is not None and self.containment is not None:
             await asyncio.to_thread(self.containment.signal_all, self._process.pid, sig)
@@ -379,8 +381,9 @@ def recorded_exit_status(exits_dir: str, pid: int) -> int | None:
 
 
 def left_no_trace(record: WorkRecord, exits_dir: str) -> bool:
-    """Whether the process of ``record`` is gone without an exit status: it ended while no agent or fork server of
-    this home was there to see it (its machine restarted).
+    """Whether the process of ``record`` is gone without an exit status.
+
+    It ended while no agent or fork server of this home was there to see it (its machine restarted).
     """
     return not _is_running(record.pid, record.create_time) and recorded_exit_status(exits_dir, record.pid) is None
 

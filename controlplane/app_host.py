@@ -261,7 +261,8 @@ class AppHost:
     async def _unless_stopped(self, work: asyncio.Future[T]) -> tuple[T] | None:
         """``(result,)`` of ``work``, or None if a stop was requested first (``work`` is then left to finish)."""
         assert self._ended is not None
-        await asyncio.wait([work, self._ended], return_when=asyncio.FIRST_COMPLETED)
+        either: list[asyncio.Future[Any]] = [work, self._ended]
+        await asyncio.wait(either, return_when=asyncio.FIRST_COMPLETED)
         if work.done():
             return (work.result(),)
         work.add_done_callback(lambda f: f.cancelled() or f.exception())  # its outcome no longer matters
@@ -382,9 +383,10 @@ class AppHost:
         self._on_stop_request(0, reason)
 
     def _on_stop_request(self, exit_code: int, reason: str) -> None:
-        """A signal or an operator's stop: the first stops the app gracefully; the flow loop, already ending, takes
-        the next ones (or any, once the app ends by itself) as an order to kill the works still running, and the run
-        ends soon even if a flow never returns.
+        """A signal or an operator's stop: the first stops the app gracefully.
+
+        The flow loop, already ending, takes the next ones (or any, once the app ends by itself) as an order
+        to kill the works still running, and the run ends soon even if a flow never returns.
         """
         self._stop_requests += 1
         assert self._ended is not None
@@ -480,8 +482,10 @@ def _settle(future: asyncio.Future[T], result: T) -> None:
 
 
 def _in_daemon_thread(fn: Callable[..., T], *args: Any) -> asyncio.Future[T]:
-    """Run ``fn(*args)`` on a daemon thread: the event loop goes on, and the process may exit without waiting for
-    it (an app whose import hangs must not keep Ctrl-C from ending the run).
+    """Run ``fn(*args)`` on a daemon thread: the event loop goes on.
+
+    The process may exit without waiting for it (an app whose import hangs must not keep Ctrl-C from ending
+    the run).
     """
     loop = asyncio.get_running_loop()
     future: asyncio.Future[T] = loop.create_future()

@@ -120,8 +120,10 @@ def protect_standard_streams() -> None:
 
 @contextmanager
 def quiet_grpc_core(level: str) -> Iterator[None]:
-    """Import gRPC inside this block to keep its core's own log lines (a retried accept every second, a refused
-    handshake) off the console below ``--log-level debug``: our own logs say what matters.
+    """Import gRPC inside this block to keep its core's own log lines off the console.
+
+    Those are a retried accept every second, a refused handshake; they show with ``--log-level debug``, and
+    our own logs say what matters.
 
     gRPC reads ``GRPC_VERBOSITY`` once, as it loads; the variable is set only meanwhile (unless the user set it),
     so that work processes never inherit it.

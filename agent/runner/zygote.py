@@ -200,8 +200,9 @@ def record_exit(exits_dir: str, pid: int, returncode: int) -> None:
 
 
 def main() -> None:
-    """Entry point: ``python -m lightning_ctl.agent.runner.zygote FD EXITS_DIR [ORPHAN_SETTINGS_JSON]`` where FD is
-    the control socket.
+    """Entry point: ``python -m lightning_ctl.agent.runner.zygote FD EXITS_DIR [ORPHAN_SETTINGS_JSON]``.
+
+    FD is the control socket.
     """
     orphans = OrphanSettings(**json.loads(sys.argv[3])) if len(sys.argv) > 3 else OrphanSettings()
     Zygote(socket.socket(fileno=int(sys.argv[1])), sys.argv[2], orphans).serve()

@@ -205,8 +205,9 @@ class AgentRegistry:
             self._changed()
 
     def placed_on(self, agent_id: str) -> tuple[tuple[str, int], ...]:
-        """The (work, attempt) placed on ``agent_id`` and not known to have exited (by this control plane, or by
-        the one before a restart, as the placement record has it).
+        """The (work, attempt) placed on ``agent_id`` and not known to have exited.
+
+        Known by this control plane, or by the one before a restart, as the placement record has it.
         """
         placed = {(n, p.attempt) for n, p in self.placements.items() if p.allocation.agent_id == agent_id}
         placed.update(self.locations.running_on_agent(agent_id))

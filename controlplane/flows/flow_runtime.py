@@ -150,8 +150,9 @@ class FlowRuntime:
         return [EventsApplied(name, attempt, seq) for (name, attempt), seq in applied.items()]
 
     def take_changed_records(self) -> dict[str, dict[str, Any]]:
-        """The records of the works whose process record changed since the last call, as JSON-ready data for the
-        checkpoint (one object per work).
+        """The records of the works whose process record changed since the last call.
+
+        As JSON-ready data for the checkpoint (one object per work).
         """
         changed, self._changed = self._changed, set()
         return {name: self.works[name].to_record() for name in changed if name in self.works}

@@ -336,8 +336,9 @@ class FlowLoop:
         return work
 
     def _flush(self) -> None:
-        """Hand the tick's commands to the I/O side, and every ACK_INTERVAL_S the acknowledgements, each after the
-        checkpoint that covers it.
+        """Hand the tick's commands to the I/O side, and every ACK_INTERVAL_S the acknowledgements.
+
+        Each acknowledgement goes after the checkpoint that covers it.
 
         Write-ahead: a command leaves only once the checkpoint recording it (the call in its work's ledger and
         among the unconfirmed ones, its number, a launch, a stop) is committed, so a control plane restarted from
