@@ -267,5 +267,5 @@ def _why_ended(first: asyncio.Future[None] | None) -> str:
 
 async def _abort(context: grpc.aio.ServicerContext, code: grpc.StatusCode, details: str) -> NoReturn:
     """End the call with ``code`` and ``details`` (``context.abort`` raises; this says so to the type checker)."""
-    await _abort(context, code, details)
+    await context.abort(code, details)
     raise AssertionError("grpc's context.abort returned instead of raising")
