@@ -41,7 +41,8 @@ def _tls(ca: str | None, cert: str | None, key: str | None) -> tuple[bytes | Non
         raise click.UsageError("--tls-cert and --tls-key go together")
     if not (ca or cert):
         return None
-    return tuple(Path(p).read_bytes() if p else None for p in (ca, key, cert))  # type: ignore[return-value]
+    ca_pem, key_pem, cert_pem = (Path(p).read_bytes() if p else None for p in (ca, key, cert))
+    return ca_pem, key_pem, cert_pem
 
 
 def _persistent_agent_id(home: Path) -> str:

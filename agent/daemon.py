@@ -232,8 +232,10 @@ class AgentDaemon:
             supervisor.send_ack(seq)
 
     def resend_unacknowledged(self) -> None:
-        """A new session with the control plane: every work process sends its unacknowledged events again, and the
-        output (and exits) the control plane did not confirm go again too.
+        """A new session with the control plane.
+
+        Every work process sends its unacknowledged events again, and the output (and exits) the control plane
+        did not confirm go again too.
 
         Output goes again from what the control plane confirmed, in order: lines still queued are dropped first, so
         that no later line can arrive ahead of an earlier one lost with the previous session.
@@ -325,8 +327,10 @@ class AgentDaemon:
         self._watch(supervisor)
 
     def _fail_launch(self, supervisor: WorkSupervisor, reason: str) -> None:
-        """The work's process could not be started: its end is reported at once, with ``reason`` (the control
-        plane restarts or fails the work as for any process that ended)."""
+        """The work's process could not be started: its end is reported at once, with ``reason``.
+
+        The control plane restarts or fails the work as for any process that ended.
+        """
         launch = supervisor.launch
         self.supervisors.pop((launch.work_name, launch.attempt), None)
         supervisor.release()

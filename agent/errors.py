@@ -14,7 +14,7 @@ from lightning_ctl.sdk.errors import LightningError
 class AgentError(LightningError):
     """Root of the agent's own errors."""
 
-    exit_code = ExitCode.FAILED
+    exit_code: int = ExitCode.FAILED
 
 
 class AgentHomeInUseError(AgentError):

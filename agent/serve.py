@@ -42,8 +42,10 @@ class LocalAgentOptions:
 
 
 async def _read_address(fd: int) -> tuple[str, str]:
-    """The control plane's address and the one-time join token, written to the pipe ``fd`` by the lightning-ctl that
-    started this agent (("", "") when it ended first)."""
+    """The control plane's address and the one-time join token, read from the pipe ``fd``.
+
+    The lightning-ctl that started this agent writes them there; ("", "") when it ended first.
+    """
     loop = asyncio.get_running_loop()
     reader = asyncio.StreamReader()
     transport, _ = await loop.connect_read_pipe(lambda: asyncio.StreamReaderProtocol(reader), os.fdopen(fd, "rb", 0))
@@ -64,7 +66,8 @@ def _alive(pid: int) -> bool:
 
 async def _watch_parent(local: LocalAgentOptions, session: AgentSession, daemon: AgentDaemon, grace_s: float) -> None:
     """Return (after stopping the works) once the control plane is gone and none came back in time."""
-    while _alive(local.parent_pid):
+    # Our parent, not our child: nothing tells us it ended, so poll it.
+    while _alive(local.parent_pid):  # noqa: ASYNC110
         await asyncio.sleep(_PARENT_POLL_S)
     log.warning("control_plane_process_gone", pid=local.parent_pid, keep_works_for_s=local.orphan_timeout_s)
     sessions_before = session.sessions_started

@@ -173,8 +173,11 @@ class AgentSession:
                         break
 
     def _may_join_instead(self, error: grpc.aio.AioRpcError) -> bool:
-        """Whether a refused stored credential should give way to the join token (a control plane that does not
-        know it: another app, or one whose credentials were reset). A revoked agent is refused the join too."""
+        """Whether a refused stored credential should give way to the join token.
+
+        It does when the control plane does not know the credential (another app, or one whose credentials
+        were reset); a revoked agent is refused the join too.
+        """
         if error.code() != grpc.StatusCode.UNAUTHENTICATED or not self._join_token or self._joining:
             return False
         self.log.warning("credential_refused", details=error.details(), next="joining with the join token")
@@ -182,7 +185,8 @@ class AgentSession:
         return True
 
     async def _address_changes(self) -> None:
-        while self._followed_address() == self.address:
+        # The address file is rewritten by another process (a restarted control plane): poll it.
+        while self._followed_address() == self.address:  # noqa: ASYNC110
             await asyncio.sleep(_ADDRESS_POLL_S)
 
     def _fatal(self, error: grpc.aio.AioRpcError) -> RegistrationRefusedError:
@@ -195,8 +199,11 @@ class AgentSession:
                                         f"{hint}", address=self.address, exit_code=code)
 
     async def _wait_ready(self, channel: grpc.aio.Channel) -> None:
-        """Wait until the channel connects, saying so (once per episode) while it cannot: the control plane is down,
-        unreachable, or refuses this agent's TLS (no client certificate, wrong CA)."""
+        """Wait until the channel connects, saying so (once per episode) while it cannot.
+
+        It cannot while the control plane is down, unreachable, or refuses this agent's TLS (no client
+        certificate, wrong CA).
+        """
         warned = False
         while True:
             try:

@@ -1,5 +1,6 @@
-"""Plain types of the agent's stream besides work events and commands: registration, welcome, heartbeats,
-acknowledgements.
+"""Plain types of the agent's stream besides work events and commands.
+
+Registration, welcome, heartbeats, acknowledgements.
 
 ``protos.codec`` converts them to and from protobuf; the control plane's servicer and the agent's session see only
 these. Internal to lightning-ctl, like ``sdk._events``.

@@ -110,8 +110,10 @@ def latest_stage(work: LightningWork) -> str:
 
 
 def is_stopped_for_good(work: LightningWork) -> bool:
-    """Whether the work was stopped and takes no more calls (a work stopped after its idle timeout takes them,
-    starting again)."""
+    """Whether the work was stopped and takes no more calls.
+
+    A work stopped after its idle timeout takes them, starting again.
+    """
     statuses = latest_statuses(work)
     return (bool(statuses) and statuses[-1][_STAGE] == WorkStageStatus.STOPPED
             and statuses[-1].get(_REASON) != WorkStopReasons.IDLE_TIMEOUT)

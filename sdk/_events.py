@@ -81,8 +81,11 @@ class WorkCrashed:
 
 @dataclass(frozen=True, slots=True)
 class InvalidEvent:
-    """The work's events broke the protocol's rules (a value that does not decode, a private or undeclared
-    attribute, an oversized value or message): the work fails with ``reason`` and its process is stopped."""
+    """The work's events broke the protocol's rules: the work fails with ``reason``, its process stopped.
+
+    For instance a value that does not decode, a private or undeclared attribute, an oversized value or
+    message.
+    """
 
     reason: str
 

@@ -94,6 +94,28 @@ class LightningWork(StateAttributes):
 
     _INTERNAL_STATE_NAMES = _INTERNAL_STATE_NAMES
 
+    # Set through __dict__ in __init__ (past __setattr__'s state rules); declared here for type checkers only.
+    _state: set[str]
+    _parallel: bool
+    _cache_calls: bool
+    _raise_exception: bool
+    _start_with_flow: bool
+    _restart_policy: RestartPolicy
+    _local_build_config: BuildConfig
+    _cloud_build_config: BuildConfig
+    _calls: dict[str, Any]
+    _host: str
+    _port: int | None
+    _url: str
+    _future_url: str
+    _internal_ip: str
+    _public_ip: str
+    _restarting: bool
+    _display_name: str
+    _paths: dict[str, Any]
+    _cloud_compute: CloudCompute
+    _lightningignore: tuple[str, ...]
+
     def __new__(cls, *args: Any, **kwargs: Any) -> LightningWork:
         work = super().__new__(cls)
         # Kept so that a work built inside a flow's run() can be rebuilt in its own process.

@@ -1,9 +1,9 @@
 """The life of one work process: load the app, find the work, run its calls, report everything, stop cleanly.
 
-    connect ─► init (flow's view) ─► on_start ─► [started] ─► wait for a call ─► running ─► run() ─┐
-                                                                 ▲                                 │
-                                                                 └── succeeded / failed ◄──────────┘
-    SIGTERM at any point: on_exit, final attributes, stopped, exit 0.
+connect ─► init (flow's view) ─► on_start ─► [started] ─► wait for a call ─► running ─► run() ─┐
+                                                             ▲                                 │
+                                                             └── succeeded / failed ◄──────────┘
+SIGTERM at any point: on_exit, final attributes, stopped, exit 0.
 """
 
 from __future__ import annotations

@@ -61,8 +61,10 @@ class LocalAgent:
         return self.process.pid
 
     def send_address(self, address: str, join_token: str) -> None:
-        """Tell the agent where the control plane listens (once the server is bound), and the one-time join token
-        it registers with (through the pipe: never in an environment a work could inherit, nor in a file).
+        """Tell the agent where the control plane listens, and the one-time join token it registers with.
+
+        Called once the server is bound; both go through the pipe, never in an environment a work could
+        inherit, nor in a file.
 
         A reused agent (after a crash of the previous control plane) has its credential already; it reads the new
         address from the address file on its next reconnection.

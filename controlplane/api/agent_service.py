@@ -13,7 +13,7 @@ from __future__ import annotations
 import asyncio
 import functools
 import uuid
-from typing import Callable
+from typing import Callable, NoReturn
 
 import grpc
 import structlog
@@ -86,22 +86,24 @@ class AgentServicer(agent_pb2_grpc.AgentServiceServicer):
         self._output = OutputDeduplicator()
 
     async def Connect(self, request_iterator: object, context: grpc.aio.ServicerContext) -> None:  # noqa: N802
+        """An agent's stream: its registration, heartbeats and events in; launches, calls and acks out."""
         principal = current_principal.get()
         if principal is None:
-            await context.abort(grpc.StatusCode.UNAUTHENTICATED, "no credential")
+            await _abort(context, grpc.StatusCode.UNAUTHENTICATED, "no credential")
         try:
             first = await asyncio.wait_for(context.read(), REGISTER_TIMEOUT_S)
         except asyncio.TimeoutError:
-            await context.abort(grpc.StatusCode.DEADLINE_EXCEEDED,
+            await _abort(context, grpc.StatusCode.DEADLINE_EXCEEDED,
                                 f"a stream must register within {REGISTER_TIMEOUT_S:g}s of opening")
         if first is grpc.aio.EOF or first.WhichOneof("kind") != "register":
-            await context.abort(grpc.StatusCode.INVALID_ARGUMENT, "the first message of a stream must be register")
+            await _abort(context, grpc.StatusCode.INVALID_ARGUMENT, "the first message of a stream must be register")
         try:
             registration = codec.registration_from_pb(first.register)
         except codec.CodecError as exc:
-            await context.abort(grpc.StatusCode.INVALID_ARGUMENT, str(exc))
+            await _abort(context, grpc.StatusCode.INVALID_ARGUMENT, str(exc))
         if registration.protocol_version != PROTOCOL_VERSION:
-            await context.abort(
+            await _abort(
+                context,
                 grpc.StatusCode.FAILED_PRECONDITION,
                 f"agent {registration.name} speaks protocol version {registration.protocol_version}; this control "
                 f"plane speaks version {PROTOCOL_VERSION}: run the same lightning-ctl version on both",
@@ -109,13 +111,18 @@ class AgentServicer(agent_pb2_grpc.AgentServiceServicer):
         try:
             credential, record = self._identify(principal, registration, peer_certificate(context))
         except CredentialRefusedError as exc:
-            await context.abort(grpc.StatusCode.UNAUTHENTICATED, f"credential refused: {exc}")
+            await _abort(context, grpc.StatusCode.UNAUTHENTICATED, f"credential refused: {exc}")
         except CredentialError as exc:
-            await context.abort(grpc.StatusCode.PERMISSION_DENIED, str(exc))
+            await _abort(context, grpc.StatusCode.PERMISSION_DENIED, str(exc))
         session = self._session(registration, record)
         closed = asyncio.Event()
         close_reason: list[str] = []
-        session.close = lambda reason: (close_reason.append(reason), closed.set())
+
+        def close(reason: str) -> None:
+            close_reason.append(reason)
+            closed.set()
+
+        session.close = close
         welcome = Welcome(uuid.uuid4().hex, self.heartbeat_interval_s, credential, self.gate.max_attribute_bytes,
                           PROTOCOL_VERSION)
         await context.write(codec.control_message_to_pb(welcome))
@@ -133,9 +140,9 @@ class AgentServicer(agent_pb2_grpc.AgentServiceServicer):
         finally:
             self._registry.remove(session, close_reason[0] if close_reason else _why_ended(ended))
         if ended is not None and not ended.cancelled() and isinstance(violation := ended.exception(), StreamViolation):
-            await context.abort(grpc.StatusCode.INVALID_ARGUMENT, str(violation))
+            await _abort(context, grpc.StatusCode.INVALID_ARGUMENT, str(violation))
         if self._credentials.agent(session.agent_id).revoked_at is not None:
-            await context.abort(grpc.StatusCode.UNAUTHENTICATED,
+            await _abort(context, grpc.StatusCode.UNAUTHENTICATED,
                                 f"credential refused: the credential of agent {session.name} was revoked")
 
     def _identify(self, principal: Principal, registration: Registration, cert_sha256: str) -> tuple[str, AgentRecord]:
@@ -186,16 +193,17 @@ class AgentServicer(agent_pb2_grpc.AgentServiceServicer):
     async def FetchBundle(  # noqa: N802
         self, request: agent_pb2.FetchBundleRequest, context: grpc.aio.ServicerContext
     ) -> None:
+        """Stream the app's code bundle (by digest) to an agent presenting its own credential."""
         principal = current_principal.get()
         try:
             if principal is None:
                 raise CredentialRefusedError("no credential")
             self._credentials.check_agent(principal, principal.subject, peer_certificate(context))
         except CredentialError as exc:
-            await context.abort(grpc.StatusCode.PERMISSION_DENIED, str(exc))
+            await _abort(context, grpc.StatusCode.PERMISSION_DENIED, str(exc))
         bundle = self._registry.bundle.built if self._registry.bundle else None
         if bundle is None or bundle.digest != request.digest:
-            await context.abort(grpc.StatusCode.NOT_FOUND, f"no code bundle with digest {request.digest[:80]!r}")
+            await _abort(context, grpc.StatusCode.NOT_FOUND, f"no code bundle with digest {request.digest[:80]!r}")
         log.info("bundle_sent", digest=bundle.digest[:12], bytes=len(bundle.data), agent_id=principal.subject)
         for chunk in iter_chunks(bundle.data):
             await context.write(agent_pb2.BundleChunk(data=chunk, total_bytes=len(bundle.data)))
@@ -255,3 +263,9 @@ def _why_ended(first: asyncio.Future[None] | None) -> str:
     if error is not None:
         return f"the connection failed ({type(error).__name__}: {error})"
     return "the agent closed its stream"
+
+
+async def _abort(context: grpc.aio.ServicerContext, code: grpc.StatusCode, details: str) -> NoReturn:
+    """End the call with ``code`` and ``details`` (``context.abort`` raises; this says so to the type checker)."""
+    await context.abort(code, details)
+    raise AssertionError("grpc's context.abort returned instead of raising")

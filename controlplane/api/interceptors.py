@@ -91,6 +91,7 @@ class AuthInterceptor(grpc.aio.ServerInterceptor):
         continuation: Callable[[grpc.HandlerCallDetails], Awaitable[grpc.RpcMethodHandler]],
         handler_call_details: grpc.HandlerCallDetails,
     ) -> grpc.RpcMethodHandler:
+        """Refuse the call unless its credential opens the method; bind who calls for the handler."""
         method = handler_call_details.method
         try:
             principal = self._credentials.authenticate(bearer_of(handler_call_details.invocation_metadata))
@@ -115,7 +116,7 @@ async def _refusal(
     """A handler of the same shape as the method's that ends the call with ``code`` and ``message``."""
     handler = await continuation(details)
     if handler is None:
-        return None  # type: ignore[return-value]
+        return None
 
     async def refuse(request: Any, context: grpc.aio.ServicerContext) -> None:
         await context.abort(code, message)

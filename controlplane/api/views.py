@@ -1,5 +1,8 @@
-"""AppViews: the operator's view of what the asyncio thread owns (agents, placements), joined to the flow thread's
-view of the works. Served by AppService (gRPC) and by the HTTP server (REST, the push stream of ``/view``)."""
+"""AppViews: the operator's view of agents, placements and works.
+
+It joins what the asyncio thread owns (agents, placements) to the flow thread's view of the works. Served by
+AppService (gRPC) and by the HTTP server (REST, the push stream of ``/view``).
+"""
 
 from __future__ import annotations
 
@@ -46,9 +49,11 @@ class AppViews:
         return AppView(stage, self._app_path, os.getpid(), tuple(placed), tuple(self.agent_views()))
 
     def agent_views(self) -> list[AgentView]:
-        """Every connected agent with what the works placed on it hold, its last reported usage and the engine
-        request it answers; then the agents requested from an engine that are not connected (queued, starting,
-        released...)."""
+        """Every connected agent, then the agents requested from an engine that are not connected.
+
+        A connected agent comes with what the works placed on it hold, its last reported usage and the engine
+        request it answers; the others are queued, starting, released...
+        """
         requests = {r.request_id: r for r in self._requests()} if self._requests else {}
         answered: set[str] = set()
         now = time.monotonic()

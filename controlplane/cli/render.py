@@ -36,8 +36,11 @@ def _escape(match: re.Match[str]) -> str:
 
 
 def safe_text(text: str) -> str:
-    """``text`` safe for a terminal: control characters (escape sequences that move the cursor, set titles,
-    ring bells...) shown as ``\\xNN``; colours and tabs kept."""
+    r"""``text`` safe for a terminal.
+
+    Control characters (escape sequences that move the cursor, set titles, ring bells...) shown as ``\xNN``;
+    colours and tabs kept.
+    """
     return _UNSAFE.sub(_escape, text)
 
 
@@ -152,8 +155,10 @@ REQUEST_HEADER = "REQUEST"
 
 
 def works_table(works: Iterable[WorkView], now_s: float | None = None, wide: bool = False) -> str:
-    """One row per work: status, reason, agent, pid, start time, restarts, GPUs and the message's first line
-    (``wide``: no message column; :func:`messages_text` shows them whole)."""
+    """One row per work: status, reason, agent, pid, start time, restarts, GPUs and the message's first line.
+
+    With ``wide``: no message column; :func:`messages_text` shows them whole.
+    """
     rows = [
         (
             w.work_name,
@@ -188,10 +193,13 @@ def request_text(request: RequestView) -> str:
 
 
 def agents_table(agents: Iterable[AgentView]) -> str:
-    """One row per agent: host, state, CPUs / memory / GPUs used of total, works, heartbeat age, labels; and, when
-    agents come from an engine (``--provider``), the request each answers, including those not connected yet."""
+    """One row per agent: host, state, CPUs / memory / GPUs used of total, works, heartbeat age, labels.
+
+    When agents come from an engine (``--provider``), the request each answers, including those not connected
+    yet.
+    """
     agents = list(agents)
-    rows = []
+    rows: list[list[Any]] = []
     for a in agents:
         if not a.agent_id and a.request is not None:  # requested, not connected
             state = f"{a.state} ({a.request.reason})" if a.request.reason else a.state
@@ -210,7 +218,7 @@ def agents_table(agents: Iterable[AgentView]) -> str:
             ])
     if not any(a.request is not None for a in agents):
         return table(AGENT_HEADERS, rows, right=(6,))
-    for row, a in zip(rows, agents):
+    for row, a in zip(rows, agents, strict=True):
         row.append(request_text(a.request) if a.request is not None else None)
     return table((*AGENT_HEADERS, REQUEST_HEADER), rows, right=(6,))
 

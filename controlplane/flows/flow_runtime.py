@@ -130,8 +130,11 @@ class FlowRuntime:
         return process is not None and process.awaiting_capacity and process.pid is None
 
     def next_idle_deadline(self) -> float | None:
-        """When (the runtime's clock) an idle work's timeout passes next: now for a work newly idle, None when no
-        work is idle. The loop applies ``IdleCheck`` once it has passed."""
+        """When (the runtime's clock) an idle work's timeout passes next.
+
+        Now for a work newly idle, None when no work is idle. The loop applies ``IdleCheck`` once it has
+        passed.
+        """
         deadlines = []
         for name in self._idle_timed:
             process = self.works[name]
@@ -151,8 +154,10 @@ class FlowRuntime:
         return [EventsApplied(name, attempt, seq) for (name, attempt), seq in applied.items()]
 
     def take_changed_records(self) -> dict[str, dict[str, Any]]:
-        """The records of the works whose process record changed since the last call, as JSON-ready data for the
-        checkpoint (one object per work)."""
+        """The records of the works whose process record changed since the last call.
+
+        As JSON-ready data for the checkpoint (one object per work).
+        """
         changed, self._changed = self._changed, set()
         return {name: self.works[name].to_record() for name in changed if name in self.works}
 
@@ -266,8 +271,11 @@ class FlowRuntime:
 
     def _ensure_process(self, work: LightningWork, start_action: bool,
                         cause: str) -> tuple[WorkProcessState, tuple[Instruction, ...]]:
-        """The work's live process record, launching a new attempt (the returned LaunchWork) when it has none, or
-        when its process is being stopped for being idle."""
+        """The work's live process record.
+
+        A new attempt is launched (the returned LaunchWork) when it has none, or when its process is being
+        stopped for being idle.
+        """
         process = self.works.get(work.name)
         if process is not None and not process.exited and not process.idle_stopped:
             return process, ()
@@ -534,10 +542,13 @@ class FlowRuntime:
 
 
 class FlowActions(Runtime):
-    """Plugs the flow runtime into the SDK: a flow's ``work.run/start/stop`` becomes a stimulus, and what the
-    runtime answers goes to ``emit`` (the loop's outgoing instructions)."""
+    """Plugs the flow runtime into the SDK.
 
-    def __init__(self, runtime: FlowRuntime, emit: Callable[[list[Instruction]], None]) -> None:
+    A flow's ``work.run/start/stop`` becomes a stimulus, and what the runtime answers goes to ``emit`` (the
+    loop's outgoing instructions).
+    """
+
+    def __init__(self, runtime: FlowRuntime, emit: Callable[[list[Instruction]], object]) -> None:
         self._runtime = runtime
         self._emit = emit
 

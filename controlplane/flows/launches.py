@@ -30,8 +30,11 @@ def build_launch(work: LightningWork, attempt: int, app_path: str, env: dict[str
 
 
 def resource_request(work: LightningWork) -> ResourceRequest:
-    """What ``work`` needs from an agent: its GPUs (by count or by name, e.g. "gpu"), labels, and only explicit
-    CPUs and memory (named sizes such as "cpu-small" were cloud instance types and reserve nothing here)."""
+    """What ``work`` needs from an agent.
+
+    Its GPUs (by count or by name, e.g. "gpu"), labels, and only explicit CPUs and memory (named sizes such as
+    "cpu-small" were cloud instance types and reserve nothing here).
+    """
     compute = work.cloud_compute
     wanted = compute.resource_request()
     return ResourceRequest(

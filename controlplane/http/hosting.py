@@ -1,6 +1,9 @@
-"""What ``AppHost`` does with the HTTP server, in a few calls: start it on the port ``listener`` reserved (the web
-framework loads off the asyncio thread, once the app has started), serve the app's routes and frontends, print the
-view's URL. Importing this module loads no web framework."""
+"""What ``AppHost`` does with the HTTP server, in a few calls.
+
+Start it on the port ``listener`` reserved (the web framework loads off the asyncio thread, once the app has
+started), serve the app's routes and frontends, print the view's URL. Importing this module loads no web
+framework.
+"""
 
 from __future__ import annotations
 
@@ -35,8 +38,10 @@ async def load_web() -> None:
 async def start_http(options: RunOptions, sock: socket.socket, credentials: CredentialStore, queries: QueryBox,
                      views: AppViews, log_store: LogStore, request_stop: Callable[[str], None], watch: StateWatch,
                      app_path: str) -> HttpServer:
-    """The app's HTTP server, serving on ``sock`` (call :func:`load_web` first); ``credentials`` decide who gets
-    in."""
+    """The app's HTTP server, serving on ``sock`` (call :func:`load_web` first).
+
+    ``credentials`` decide who gets in.
+    """
     server_module = importlib.import_module("lightning_ctl.controlplane.http.server")
     server = server_module.HttpServer(
         server_module.HttpOptions(options.host, options.tls, options.http_allowed_hosts),

@@ -9,7 +9,7 @@ them.
 from __future__ import annotations
 
 import re
-from typing import Union
+from typing import Iterable, Mapping, Sequence, Union
 
 from lightning_ctl.protos.codec._commands import command_from_pb, command_to_pb
 from lightning_ctl.protos.codec._values import CodecError, check_count, check_number, check_text
@@ -34,7 +34,7 @@ from lightning_ctl.sdk._agent_messages import (
 from lightning_ctl.sdk._events import Command, EventsApplied, OutputShown, RunningWork
 from lightning_ctl.sdk._storage_types import UploadRequested
 
-ControlItem = Union[Welcome, list[Union[Command, UploadRequested]], EventsApplied, OutputShown, EventRejected]
+ControlItem = Union[Welcome, Sequence[Union[Command, UploadRequested]], EventsApplied, OutputShown, EventRejected]
 """What one ControlMessage carries, as plain types."""
 
 _AGENT_ID = re.compile(rf"[A-Za-z0-9][A-Za-z0-9._-]{{0,{MAX_AGENT_ID_CHARS - 1}}}")
@@ -102,9 +102,9 @@ def registration_from_pb(pb: agent_pb2.Register) -> Registration:
     )
 
 
-def labels_from_pb(labels: object, field_name: str) -> dict[str, str]:
+def labels_from_pb(labels: Mapping[str, str], field_name: str) -> dict[str, str]:
     """A protobuf ``map<string, string>`` of labels, checked for count and sizes."""
-    found = dict(labels)  # type: ignore[call-overload]
+    found = dict(labels)
     if len(found) > MAX_LABELS:
         raise CodecError(f"{field_name}: {len(found)} labels, over the limit of {MAX_LABELS}")
     for key, value in found.items():
@@ -113,8 +113,8 @@ def labels_from_pb(labels: object, field_name: str) -> dict[str, str]:
     return found
 
 
-def _running_from_pb(running: object) -> tuple[RunningWork, ...]:
-    entries = list(running)  # type: ignore[call-overload]
+def _running_from_pb(running: Iterable[agent_pb2.RunningWork]) -> tuple[RunningWork, ...]:
+    entries = list(running)
     if len(entries) > MAX_RUNNING_WORKS:
         raise CodecError(f"register.running: {len(entries)} works, over the limit of {MAX_RUNNING_WORKS}")
     works = []

@@ -1,5 +1,7 @@
-"""Commands for agents and work processes: ``sdk._events`` commands (and the store's UploadRequested) to and from
-protobuf."""
+"""Commands for agents and work processes.
+
+``sdk._events`` commands (and the store's UploadRequested) to and from protobuf.
+"""
 
 from __future__ import annotations
 

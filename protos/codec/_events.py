@@ -127,7 +127,7 @@ def event_from_pb(pb: events_pb2.WorkEvent, max_value_bytes: int | None = None) 
     if pb.attempt < 1:
         raise CodecError(f"work_event.attempt of work {name}: must be >= 1, got {pb.attempt}")
     kind = pb.WhichOneof("kind")
-    where = dict(work_name=name, attempt=pb.attempt, seq=0)
+    where: dict[str, Any] = dict(work_name=name, attempt=pb.attempt, seq=0)
     if kind is None or kind in PROCESS_KINDS:
         if pb.seq < 1:
             raise EventDecodeError(f"work {name}: {kind or 'empty'} event with seq {pb.seq}; a work process numbers "
