@@ -458,8 +458,10 @@ class LightningWork(StateAttributes):
             self.__dict__["_calls"] = clean_ledger(state["calls"])
 
     def _user_run(self) -> Callable[..., Any]:
-        """The user's ``run`` (bound), bypassing dispatch: what the work's own process executes (through its gang's
-        executor for a node of a MultiNode)."""
+        """The user's ``run`` (bound), bypassing dispatch: what the work's own process executes.
+
+        A node of a MultiNode runs it through its gang's executor.
+        """
         user_run = type(self).run.__lightning_user_run__  # type: ignore[attr-defined]
         return node_run(self, functools.partial(user_run, self))
 

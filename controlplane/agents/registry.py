@@ -344,8 +344,11 @@ class AgentRegistry:
         return dataclasses.replace(shipped, gpu_indices=decision.gpu_indices)
 
     def _place_gang(self, launch: LaunchWork) -> None:
-        """A node's launch waits with the others of its gang's generation; once all are here, they are placed all
-        at once (each node's launch and the commands that followed it then go to its agent), or all wait."""
+        """Keep a node's launch with the others of its gang's generation, and place them when all are here.
+
+        All are placed at once (each node's launch and the commands that followed it then go to its agent), or all
+        wait.
+        """
         assert launch.gang is not None
         gang = launch.gang
         self._waiting.setdefault(launch.work_name, []).append(launch)
@@ -358,7 +361,7 @@ class AgentRegistry:
         decision = place_gang(gang.name, [m.resources for m in ranked],
                               (a.capacity for a in self.agents.values()), others, gang.pack)
         shipped = [] if isinstance(decision, Pending) else [
-            self._ship_to(self.agents[a.agent_id], m) for a, m in zip(decision, ranked)]
+            self._ship_to(self.agents[a.agent_id], m) for a, m in zip(decision, ranked, strict=True)]
         waits = decision if isinstance(decision, Pending) else next(
             (s for s in shipped if isinstance(s, Pending)), None)
         if waits is not None:
@@ -366,8 +369,9 @@ class AgentRegistry:
                 self._report_waiting(member, waits.reason, unplaceable=isinstance(decision, Pending))
             return
         assert not isinstance(decision, Pending)
-        for allocation, member in zip(decision, shipped):
-            assert isinstance(member, LaunchWork)
+        for allocation, ready in zip(decision, shipped, strict=True):
+            assert isinstance(ready, LaunchWork)
+            member = ready
             self._record_placement(member, allocation)
             follow = [c for c in self._waiting.pop(member.work_name, [])
                       if not (isinstance(c, LaunchWork) and c.attempt == member.attempt)]
@@ -388,8 +392,11 @@ class AgentRegistry:
         return members
 
     def _report_waiting(self, launch: LaunchWork, reason: str, unplaceable: bool) -> None:
-        """Say why ``launch`` waits (once per reason); ``unplaceable``: no connected agent can take it (rather
-        than: its code is being prepared), so that agents on demand are asked for it."""
+        """Say why ``launch`` waits (once per reason).
+
+        ``unplaceable``: no connected agent can take it (rather than: its code is being prepared), so that agents on
+        demand are asked for it.
+        """
         name = launch.work_name
         if unplaceable and name not in self._unplaceable:
             self._unplaceable.add(name)

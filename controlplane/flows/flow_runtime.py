@@ -257,7 +257,8 @@ class FlowRuntime:
             membership = self._gang_of(name)
             if membership is not None and membership.gang in busy_gangs:
                 continue
-            if now - process.idle_since >= process.idle_timeout_s:
+            since, timeout_s = process.idle_since, process.idle_timeout_s
+            if since is not None and timeout_s is not None and now - since >= timeout_s:
                 process.stop_requested = process.idle_stopped = True
                 log.info("work_idle_stopped", work_name=name, attempt=process.attempt,
                          idle_timeout_s=process.idle_timeout_s, cause=check.cause)
@@ -283,8 +284,10 @@ class FlowRuntime:
 
     def new_process(self, work: LightningWork, start_action: bool, cause: str,
                     generation: int | None = None) -> tuple[WorkProcessState, tuple[Instruction, ...]]:
-        """A new attempt of ``work`` (its record and launch); a gang's node joins ``generation`` (by default the
-        one :class:`GangCoordinator` says)."""
+        """Start a new attempt of ``work``: its record and launch.
+
+        A gang's node joins ``generation`` (by default the one :class:`GangCoordinator` says).
+        """
         previous = self.works.get(work.name)
         membership = gang_of(work)
         if membership is not None:

@@ -42,8 +42,10 @@ class GangCoordinator:
     # -- launching ------------------------------------------------------------------------------------------------
 
     def generation_for(self, membership: GangMembership, work_name: str) -> int:
-        """The generation a new process of ``work_name`` joins: the current one while it is open and the node has
-        no process in it yet, else the next one."""
+        """The generation a new process of ``work_name`` joins.
+
+        The current one while it is open and the node has no process in it yet, else the next one.
+        """
         current = self._current_generation(membership)
         if current == 0:
             return 1
@@ -121,8 +123,10 @@ class GangCoordinator:
 
     def node_failed(self, work: LightningWork, process: WorkProcessState, message: str, reason: str,
                     cause: str) -> list[Instruction]:
-        """A node's call failed (it raised, or its events broke the rules): the other nodes are stopped and their
-        calls fail too, naming it (a failure that is not a lost process is never retried)."""
+        """A node's call failed (it raised, or its events broke the rules): stop the others, fail their calls.
+
+        Their calls fail naming it; a failure that is not a lost process is never retried.
+        """
         membership = gang_of(work)
         assert membership is not None
         if process.gang_stopped:
@@ -149,8 +153,10 @@ class GangCoordinator:
 
     def _fail(self, membership: GangMembership, culprit: LightningWork, what: str, reason: str, cause: str,
               fail_app: bool, keep_own: bool) -> list[Instruction]:
-        """Stop every node's process of the generation and fail every node's call with ``what`` (but the culprit's,
-        with ``keep_own``: it says what happened in its own words)."""
+        """Stop every node's process of the generation and fail every node's call with ``what``.
+
+        With ``keep_own`` the culprit's call keeps its own failure (it says what happened in its own words).
+        """
         message = f"gang {membership.gang} failed: {what}"
         out: list[Instruction] = self._stop_generation(membership, message, cause)
         for name in membership.nodes:

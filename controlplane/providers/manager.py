@@ -292,8 +292,10 @@ class ProviderManager:
         return dataclasses.replace(pending, reason=f"{provider_text}; {pending.reason}")
 
     def _report_pending(self, waiting: list[WaitingWork]) -> None:
-        """Tell each waiting work's status (each node's, for a gang) what it waits for on the engine's side (when
-        that changed)."""
+        """Tell each waiting work's status what it waits for on the engine's side, when that changed.
+
+        A gang's message goes to each of its nodes.
+        """
         messages = {}
         for name, text in self.planner.pending_messages().items():
             for key in self._members[name]:
@@ -337,8 +339,10 @@ class ProviderManager:
 
 
 def waiting_works(launches: Iterable[LaunchWork]) -> tuple[list[WaitingWork], dict[str, list[tuple[str, int]]]]:
-    """The launches waiting for an agent as the planner sees them: a work each, and a gang as ONE request of N
-    nodes (named after the gang); with the (work, attempt) each one stands for."""
+    """The launches waiting for an agent as the planner sees them, with the (work, attempt) each stands for.
+
+    A work is one entry; a gang is ONE entry of N nodes, named after the gang.
+    """
     waiting: list[WaitingWork] = []
     members: dict[str, list[tuple[str, int]]] = {}
     for launch in launches:

@@ -1,5 +1,6 @@
-"""Ready-made components: training on many machines (MultiNode and its PyTorch variants) and works that run a
-user's script (TracerPythonScript, PopenPythonScript, LightningTrainerScript).
+"""Ready-made components: training on many machines, and works that run a user's script.
+
+MultiNode and its PyTorch variants; TracerPythonScript, PopenPythonScript, LightningTrainerScript.
 
 Importing this package imports no torch: the nodes import it where they run.
 """

@@ -82,7 +82,8 @@ class MultiNode(LightningFlow):
                             f"{type(cloud_compute).__name__}")
         self._check_work_class(work_cls)
         work_kwargs["parallel"] = True
-        self.ws = List(*[work_cls(*work_args, cloud_compute=cloud_compute.clone(), **work_kwargs)
+        make: Any = work_cls  # its own constructor: any arguments, plus the compute and parallel its base takes
+        self.ws = List(*[make(*work_args, cloud_compute=cloud_compute.clone(), **work_kwargs)
                          for _ in range(num_nodes)])
         self.__dict__["_pack_nodes"] = cloud_compute.pack_nodes
         self._join_nodes()
@@ -95,8 +96,10 @@ class MultiNode(LightningFlow):
         self._join_nodes()
 
     def _join_nodes(self) -> None:
-        """Record in each node its gang: the flow's name and every node's name (they change as the flow is
-        attached), its rank, and how its process runs ``run``."""
+        """Record in each node its gang, its rank, and how its process runs ``run``.
+
+        The gang is the flow's name and every node's name (they change as the flow is attached).
+        """
         nodes = tuple(node.name for node in self.ws)
         for rank, node in enumerate(self.ws):
             join_gang(node, GangMembership(self.name, nodes, rank, self.__dict__["_pack_nodes"], self._executor))
@@ -129,7 +132,7 @@ class MultiNode(LightningFlow):
             port = sock.getsockname()[1]
         self.ws[0].run(*args, **{MAIN_ADDRESS: "127.0.0.1", MAIN_PORT: port, NUM_NODES: 1, NODE_RANK: 0, **kwargs})
 
-    def stop(self, end_msg: str = "") -> None:  # type: ignore[override]
+    def stop(self, end_msg: str = "") -> None:
         """Stop every node (as ``work.stop()`` does for one work), freeing their machines.
 
         Unlike ``LightningFlow.stop``, this does not end the app: a subclass that wants to end it calls

@@ -1,5 +1,6 @@
-"""Works that run a user's Python script: in the work's own interpreter (TracerPythonScript) or as a child
-process (PopenPythonScript). Either one's output is the work's output (streamed to the console and to
+"""Works that run a user's Python script, in the work's own interpreter or as a child process.
+
+TracerPythonScript runs it in the work's interpreter, PopenPythonScript as a child process. Either one's output is the work's output (streamed to the console and to
 ``lightning-ctl logs`` line by line); a script that exits with a non-zero status fails the call saying so.
 
 As nodes of a :class:`MultiNode`, they run the script on every machine of the gang: the node's environment
@@ -78,7 +79,7 @@ class TracerPythonScript(LightningWork):
         self.outputs = list(outputs or [])
         for name in self.outputs:
             setattr(self, name, None)
-        self.params = None
+        self.params: dict[str, Any] | None = None
         self.drive = code["drive"] if code else None
         self.code_name = code["name"] if code else None
         self.restart_count = 0
@@ -172,8 +173,8 @@ class PopenPythonScript(LightningWork):
         self.script_path = str(script_path)
         self.script_args = _script_args(script_args)
         self.env = dict(env) if env else None
-        self.pid = None
-        self.exit_code = None
+        self.pid: int | None = None
+        self.exit_code: int | None = None
 
     def on_before_run(self) -> None:
         """Runs before the script starts."""

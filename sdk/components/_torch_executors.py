@@ -62,8 +62,10 @@ def _rest(kwargs: dict[str, Any]) -> dict[str, Any]:
 
 
 def run_spawned(work: LightningWork, run: Callable[..., Any], args: tuple, kwargs: dict) -> None:
-    """PyTorchSpawnMultiNode: ``run(world_size, node_rank, global_rank, local_rank)`` per device, in a process
-    group (NCCL with GPUs, gloo without) set up at node 0's address."""
+    """PyTorchSpawnMultiNode: ``run(world_size, node_rank, global_rank, local_rank)`` per device.
+
+    Each runs in a process group (NCCL with GPUs, gloo without) set up at node 0's address.
+    """
     torch = require_torch("PyTorchSpawnMultiNode")
     address, port, num_nodes, node_rank = rendezvous_of(kwargs, work.name)
     nprocs = _processes_per_node(torch)

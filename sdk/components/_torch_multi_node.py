@@ -33,8 +33,9 @@ class _TorchMultiNode(MultiNode):
 
 
 class PyTorchSpawnMultiNode(_TorchMultiNode):
-    """N nodes, each running ``work_cls.run(world_size, node_rank, global_rank, local_rank)`` once per device,
-    inside an initialised ``torch.distributed`` process group.
+    """N nodes, each running ``work_cls.run(world_size, node_rank, global_rank, local_rank)`` once per device.
+
+    Each run is inside an initialised ``torch.distributed`` process group.
 
     Args:
         work_cls: the work; its ``run`` takes ``world_size, node_rank, global_rank, local_rank``.
@@ -77,7 +78,9 @@ class LightningTrainerMultiNode(_TorchMultiNode):
 
 
 class FabricMultiNode(_TorchMultiNode):
-    """N nodes, each running ``work_cls.run()`` where every Lightning ``Fabric`` spans all nodes (arguments as
-    LightningTrainerMultiNode's)."""
+    """N nodes, each running ``work_cls.run()`` where every Lightning ``Fabric`` spans all nodes.
+
+    Its arguments are LightningTrainerMultiNode's.
+    """
 
     _executor = "fabric"

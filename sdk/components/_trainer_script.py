@@ -59,8 +59,8 @@ class PyTorchLightningScriptRunner(TracerPythonScript):
                          cloud_compute=cloud_compute, **kwargs)
         self.node_rank = node_rank
         self.num_nodes = num_nodes
-        self.best_model_path = None
-        self.best_model_score = None
+        self.best_model_path: Path | None = None
+        self.best_model_score: float | None = None
         self.monitor = None
         self.sanity_serving = sanity_serving
         self.has_finished = False
@@ -71,8 +71,10 @@ class PyTorchLightningScriptRunner(TracerPythonScript):
         tracer.add_traced(_lightning().Trainer, "__init__", pre_fn=self._trainer_init_pre_middleware)
         return tracer
 
-    def run(self, main_address: str | None = None, main_port: int | None = None, num_nodes: int | None = None,
-            node_rank: int | None = None, **kwargs: Any) -> None:
+    def run(  # type: ignore[override] # a node's call: the rendezvous first, TracerPythonScript's arguments after
+        self, main_address: str | None = None, main_port: int | None = None, num_nodes: int | None = None,
+        node_rank: int | None = None, **kwargs: Any,
+    ) -> None:
         """Run the script as node ``node_rank`` of ``num_nodes`` (the environment carries the rendezvous)."""
         if num_nodes is not None and node_rank is not None:
             self.num_nodes, self.node_rank = num_nodes, node_rank

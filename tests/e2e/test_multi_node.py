@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 
 from tests.e2e import reported
-from tests.helpers.agents import AgentProcess, Cluster, cluster  # noqa: F401 - cluster is a fixture
+from tests.helpers.agents import AgentProcess, Cluster
 
 APPS = Path(__file__).resolve().parent / "apps_gang"
 TIMEOUT_S = 60.0

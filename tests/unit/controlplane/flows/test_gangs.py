@@ -122,9 +122,9 @@ class TestLaunch:
         gang = rig()
         gang.tick()
         launches = gang.take(LaunchWork)
-        assert [(l.work_name, l.gang.name, l.gang.size, l.gang.rank, l.gang.generation) for l in launches] == [
+        assert [(x.work_name, x.gang.name, x.gang.size, x.gang.rank, x.gang.generation) for x in launches] == [
             (name, "root.mn", 3, rank, 1) for rank, name in enumerate(NODES)]
-        assert all(l.gang.pack is False for l in launches)
+        assert all(x.gang.pack is False for x in launches)
 
     def test_calls_wait_for_node_zeros_address_then_carry_the_rendezvous(self, rig) -> None:
         """No call leaves before node 0 reported its address; then each carries node 0's address and port."""
@@ -147,7 +147,7 @@ class TestLaunch:
         gang.node(0).__dict__["_internal_ip"] = "10.9.9.9"
         gang.tick()
         assert gang.node(0).internal_ip == ""
-        assert all(l.vars["_internal_ip"] == "" for l in gang.take(LaunchWork))
+        assert all(x.vars["_internal_ip"] == "" for x in gang.take(LaunchWork))
 
 
 class TestFailures:
@@ -183,7 +183,7 @@ class TestFailures:
         gang.apply(WorkLost(NODES[2], 1, "agent c disconnected for 61s"))
         assert sorted(s.work_name for s in gang.take(StopWork)) == [NODES[0], NODES[1]]
         launches = gang.take(LaunchWork)
-        assert [(l.work_name, l.attempt, l.gang.generation) for l in launches] == [(n, 2, 2) for n in NODES]
+        assert [(x.work_name, x.attempt, x.gang.generation) for x in launches] == [(n, 2, 2) for n in NODES]
         assert gang.take(RunCall) == []
         for name in NODES:
             gang.start_node(name, attempt=2, ip="10.0.0.7" if name == NODES[0] else "10.0.0.8")
