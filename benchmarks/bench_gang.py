@@ -88,7 +88,9 @@ def _in_run(lines: list[str]) -> list[dict]:
 
 def run_once(folder: Path, nodes: int, warm: bool, restart: bool) -> float:
     """One round; its figure in seconds."""
-    app = folder / "app.py"
+    # The app's folder is what remote agents receive: it must not hold the agents' own folders.
+    (folder / "app").mkdir()
+    app = folder / "app" / "app.py"
     app.write_text(textwrap.dedent(APP.format(nodes=nodes, warm=warm)))
     go, hold = folder / "go", folder / "hold"
     env = {"GANG_BENCH_GO": str(go), **({"GANG_BENCH_HOLD": str(hold)} if restart else {})}
