@@ -18,9 +18,11 @@ import psutil
 import structlog
 
 from lightning_ctl.agent.daemon import AgentDaemon
+from lightning_ctl.agent.endpoints import address_towards
 from lightning_ctl.agent.errors import RegistrationRefusedError
 from lightning_ctl.agent.home import AgentHome
 from lightning_ctl.agent.launcher import ZygoteLauncher
+from lightning_ctl.agent.ports import ServingOptions
 from lightning_ctl.agent.session import AgentSession
 
 log = structlog.get_logger(component="agent")
@@ -79,6 +81,7 @@ async def serve(
     local: LocalAgentOptions | None,
     grace_s: float,
     stop_works_on_exit: bool = False,
+    serving: ServingOptions = ServingOptions(),
 ) -> int:
     """Run until SIGTERM/SIGINT (or, for a local agent, until orphaned); the exit status.
 
@@ -99,7 +102,8 @@ async def serve(
             return 0  # the control plane ended (or failed to start) before it listened
         session_kwargs["address"], session_kwargs["join_token"] = address_task.result()
     home.write_pid()
-    daemon = AgentDaemon(home, work_dir, launcher)
+    advertise = serving.advertise_address or address_towards(session_kwargs["address"])
+    daemon = AgentDaemon(home, work_dir, launcher, advertise, serving.ports)
     await daemon.start()
     session = AgentSession(daemon=daemon, home=home, **session_kwargs)
     tasks = [asyncio.create_task(session.run_forever()), asyncio.create_task(stop.wait())]

@@ -18,6 +18,7 @@ import structlog
 from lightning_ctl.controlplane.agents.app_bundle import AppBundle
 from lightning_ctl.controlplane.agents.locations import WorkLocations
 from lightning_ctl.controlplane.agents.placement import AgentCapacity, Allocation, Pending, place_work
+from lightning_ctl.controlplane.agents.serving import ServingWorks
 from lightning_ctl.sdk._agent_messages import AgentUsage
 from lightning_ctl.sdk._events import (
     Command,
@@ -82,6 +83,8 @@ class AgentRegistry:
         self._waiting: dict[str, list[Command]] = {}
         self._report_pending = report_pending
         self._pending_reasons: dict[str, str] = {}
+        self.serving = ServingWorks()
+        """Where each work's server is (the proxy's table), as the agents report it."""
         self.locations = WorkLocations()
         """Which agent runs each (work, attempt), including replaced attempts that may come back (kept on disk
         by the app host, so that it survives a restart)."""
@@ -141,7 +144,7 @@ class AgentRegistry:
             current = self.placements.get(work.work_name)
             if current is None or current.attempt <= work.attempt:
                 self.placements[work.work_name] = _Placement(
-                    work.attempt, Allocation(session.agent_id, gpu_indices=work.gpu_indices)
+                    work.attempt, Allocation(session.agent_id, gpu_indices=work.gpu_indices, port=work.port)
                 )
         self._retry_waiting()
         self._changed()
@@ -274,7 +277,7 @@ class AgentRegistry:
                 return None  # the bundle is being rebuilt: the next reconnection sends it again
             return dataclasses.replace(shipped, gpu_indices=placed.allocation.gpu_indices)
         others = [p.allocation for n, p in self.placements.items() if n != name]
-        decision = place_work(launch.resources, (a.capacity for a in self.agents.values()), others)
+        decision = place_work(launch.resources, (a.capacity for a in self.agents.values()), others, launch.port)
         if isinstance(decision, Pending):
             self._waiting.setdefault(name, []).append(launch)
             if name not in self._unplaceable:

@@ -50,6 +50,7 @@ from lightning_ctl.sdk._events import (
     OutputShown,
     ProcessExited,
     StopWork,
+    WorkEndpoint,
     WorkEvent,
 )
 
@@ -165,6 +166,7 @@ class AgentServicer(agent_pb2_grpc.AgentServiceServicer):
             gpu_indices=tuple(g.index for g in registration.gpus),
             labels=with_labels(registration.labels, record.grant),
             is_local=record.grant.is_local,
+            ports=registration.ports,
         )
         return AgentSession(capacity, registration.hostname, scope=record.grant.scope)
 
@@ -230,6 +232,9 @@ class AgentServicer(agent_pb2_grpc.AgentServiceServicer):
                 continue
             if isinstance(event.body, ProcessExited):
                 self._registry.release(event.work_name, event.attempt)
+                self._registry.serving.forget(event.work_name, event.attempt)
+            elif isinstance(event.body, WorkEndpoint):
+                self._registry.serving.record(session.agent_id, event.work_name, event.attempt, event.body)
             self._deliver(event)
 
     async def _write_commands(self, session: AgentSession, context: grpc.aio.ServicerContext) -> None:
