@@ -103,6 +103,9 @@ def _misfit(request: ResourceRequest, agent: AgentCapacity, free: _Free, port: i
     return _port_misfit(port, agent, free)
 
 
+_NOTHING_PARTICULAR = "no particular resources"
+
+
 def describe(request: ResourceRequest) -> str:
     """A short human form of a request, e.g. "2 GPUs, 4 CPUs, zone=a"."""
     parts = []
@@ -113,7 +116,7 @@ def describe(request: ResourceRequest) -> str:
     if request.memory_bytes:
         parts.append(f"{request.memory_bytes / 2**30:.1f} GiB")
     parts.extend(f"{k}={v}" for k, v in sorted(request.labels.items()))
-    return ", ".join(parts) or "no particular resources"
+    return ", ".join(parts) or _NOTHING_PARTICULAR
 
 
 def place_work(
@@ -134,7 +137,11 @@ def place_work(
         else:
             misfits.append(f"{agent.name}: {reason}")
     if not candidates:
-        wanted = describe(request) if not port else f"{describe(request)} and port {port}"
+        wanted = describe(request)
+        if port:
+            wanted = f"port {port}" if wanted == _NOTHING_PARTICULAR else f"{wanted} and port {port}"
+        elif wanted == _NOTHING_PARTICULAR:  # only a port can be missing
+            wanted = "a port"
         return Pending(f"no agent has {wanted} free ({'; '.join(misfits)})")
 
     def preference(agent: AgentCapacity) -> tuple[int, int, str]:

@@ -12,6 +12,14 @@ from dataclasses import dataclass
 
 from lightning_ctl.sdk._events import WorkEndpoint
 
+PROXY_PREFIX = "/works/"
+"""Where the control plane's HTTP server serves each work's server: ``/works/<work name>/``."""
+
+
+def proxy_path(work_name: str) -> str:
+    """The path of ``work_name``'s server on the control plane's HTTP address."""
+    return f"{PROXY_PREFIX}{work_name}/"
+
 
 @dataclass(frozen=True, slots=True)
 class ServingWork:

@@ -24,6 +24,7 @@ from lightning_ctl.controlplane.agents.placement import AgentCapacity
 from lightning_ctl.controlplane.agents.registry import AgentRegistry, AgentSession
 from lightning_ctl.controlplane.api.event_gate import EventGate
 from lightning_ctl.controlplane.api.interceptors import current_principal, peer_certificate
+from lightning_ctl.controlplane.api.tunnels import TunnelBroker
 from lightning_ctl.controlplane.credential_store import (
     AgentRecord,
     CredentialStore,
@@ -84,6 +85,8 @@ class AgentServicer(agent_pb2_grpc.AgentServiceServicer):
         self.heartbeat_interval_s = heartbeat_interval_s
         self.gate = EventGate(registry, max_attribute_bytes)
         self._output = OutputDeduplicator()
+        self.tunnels = TunnelBroker(registry)
+        """Connections to works' servers through their agents (the HTTP proxy's)."""
 
     async def Connect(self, request_iterator: object, context: grpc.aio.ServicerContext) -> None:  # noqa: N802
         principal = current_principal.get()
@@ -187,9 +190,8 @@ class AgentServicer(agent_pb2_grpc.AgentServiceServicer):
             else:
                 raise StreamViolation("an agent message with no kind (register, heartbeat or events)")
 
-    async def FetchBundle(  # noqa: N802
-        self, request: agent_pb2.FetchBundleRequest, context: grpc.aio.ServicerContext
-    ) -> None:
+    async def _agent_id(self, context: grpc.aio.ServicerContext) -> str:
+        """The id of the agent whose credential opened this call (the call is aborted for any other credential)."""
         principal = current_principal.get()
         try:
             if principal is None:
@@ -197,10 +199,19 @@ class AgentServicer(agent_pb2_grpc.AgentServiceServicer):
             self._credentials.check_agent(principal, principal.subject, peer_certificate(context))
         except CredentialError as exc:
             await context.abort(grpc.StatusCode.PERMISSION_DENIED, str(exc))
+        return principal.subject
+
+    async def Tunnel(self, request_iterator: object, context: grpc.aio.ServicerContext) -> None:  # noqa: N802
+        await self.tunnels.serve(await self._agent_id(context), context)
+
+    async def FetchBundle(  # noqa: N802
+        self, request: agent_pb2.FetchBundleRequest, context: grpc.aio.ServicerContext
+    ) -> None:
+        agent_id = await self._agent_id(context)
         bundle = self._registry.bundle.built if self._registry.bundle else None
         if bundle is None or bundle.digest != request.digest:
             await context.abort(grpc.StatusCode.NOT_FOUND, f"no code bundle with digest {request.digest[:80]!r}")
-        log.info("bundle_sent", digest=bundle.digest[:12], bytes=len(bundle.data), agent_id=principal.subject)
+        log.info("bundle_sent", digest=bundle.digest[:12], bytes=len(bundle.data), agent_id=agent_id)
         for chunk in iter_chunks(bundle.data):
             await context.write(agent_pb2.BundleChunk(data=chunk, total_bytes=len(bundle.data)))
 

@@ -1,0 +1,174 @@
+"""End-to-end: works that serve. A work on one ``lightning-agent`` serves HTTP on the port its agent gave it, is
+reached by a work on another agent through its ``url``, and by a client through the control plane's one address
+(``/works/<name>/``, behind the app's authentication: HTTP, redirects, WebSocket, a large streamed answer); a full
+port range keeps a work pending with a reason; a restarted work keeps serving at the same proxied URL."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+from pathlib import Path
+
+import aiohttp
+import asyncio
+import psutil
+import pytest
+import requests
+
+from tests.e2e import reported
+from tests.helpers import free_port
+from tests.helpers.agents import Cluster, ControlPlane, cluster  # noqa: F401 - cluster is a fixture
+from tests.helpers.processes import LIGHTNING_CTL
+
+pytestmark = pytest.mark.e2e
+APPS = Path(__file__).resolve().parent / "apps_serve"
+TIMEOUT_S = 30.0
+
+
+class App:
+    """A running control plane's HTTP address, token and CLI."""
+
+    def __init__(self, cluster: Cluster, cp: ControlPlane) -> None:
+        self.cluster = cluster
+        self.cp = cp
+        run = cluster.wait_until(lambda: _run_file(cluster.root / "home"), "the run file", TIMEOUT_S)
+        self.url: str = run["http_url"]
+        self.token: str = run["token"]
+
+    def get(self, path: str, token: str | None = "", **kwargs) -> requests.Response:
+        headers = {"Authorization": f"Bearer {self.token if token == '' else token}"} if token is not None else {}
+        return requests.get(self.url + path, headers=headers, timeout=30, allow_redirects=False, **kwargs)
+
+    def ctl(self, *args: str) -> tuple[int, str, str]:
+        import subprocess
+
+        done = subprocess.run([LIGHTNING_CTL, *args], env=self.cluster.env(), capture_output=True, text=True,
+                              timeout=60)
+        return done.returncode, done.stdout, done.stderr
+
+    def status(self) -> dict:
+        code, out, err = self.ctl("status", "--json")
+        assert code == 0, err
+        return json.loads(out)
+
+    def work(self, name: str) -> dict:
+        return next(w for w in self.status()["works"] if w["name"] == name)
+
+
+def _run_file(home: Path) -> dict | None:
+    try:
+        return json.loads((home / ".lightning-ctl" / "run.json").read_text())
+    except (OSError, ValueError):
+        return None
+
+
+def _serving(cluster: Cluster, app: str, *agent_args: tuple[str, ...]) -> App:
+    cp = cluster.control_plane(APPS / app, "--http-port", "0")
+    for index, args in enumerate(agent_args):
+        cluster.agent(f"agent{index}", "--cpus", "8", *args)
+    return App(cluster, cp)
+
+
+def _free_port_range() -> str:
+    port = free_port()
+    return f"{port}-{port}"
+
+
+def test_a_server_on_one_agent_is_reached_by_a_work_on_another_and_through_the_proxy(cluster: Cluster) -> None:
+    """The server gets its port from its agent's range; the flow and the work see the same host, port and
+    internal_ip; the client on another agent reaches it through url; the proxy answers with the token only."""
+    ports = _free_port_range()
+    app = _serving(cluster, "two_agents.py", ("--labels", "role=server", "--ports", ports),
+                   ("--labels", "role=client"))
+    line = cluster.wait_until(lambda: app.cp.lines_with("CLIENT_GOT", "stdout"), "the client's answer", TIMEOUT_S)
+    assert line
+    saw = reported(app.cp.stdout, "FLOW_SAW")
+    port = int(ports.split("-")[0])
+    assert saw["port"] == port and saw["seen"]["port"] == port, saw
+    assert {k: saw[k] for k in ("host", "internal_ip")} == {k: saw["seen"][k] for k in ("host", "internal_ip")}
+    assert saw["internal_ip"] == "127.0.0.1" and saw["url"] == f"http://127.0.0.1:{port}"
+    assert reported(app.cp.stdout, "CLIENT_GOT")["path"] == "/hello?from=client"
+
+    assert app.get("/works/root.server/hello", token=None).status_code == 401
+    assert app.get("/works/root.server/hello", token="wrong").status_code == 401
+    hello = app.get("/works/root.server/hello?x=1")
+    assert hello.status_code == 200, hello.text
+    body = hello.json()
+    assert body["path"] == "/hello?x=1" and body["prefix"] == "/works/root.server"
+    assert body["authorization"] == "", "the operator's token must never reach the work"
+    assert app.get("/works/root.server").headers["Location"] == "/works/root.server/"
+    assert app.get("/works/root.server/go").headers["Location"] == "/works/root.server/hello"
+    echoed = requests.post(app.url + "/works/root.server/echo", data=b"x" * 300_000, timeout=30,
+                           headers={"Authorization": f"Bearer {app.token}"})
+    assert echoed.content == b"x" * 300_000
+    missing = app.get("/works/root.nothing/hello")
+    assert missing.status_code == 404 and "root.server" in missing.json()["detail"]
+
+    work = app.work("root.server")
+    assert work["url"] == f"http://127.0.0.1:{port}" and work["proxy_url"] == f"{app.url}/works/root.server/"
+    code, out, _ = app.ctl("open", "server")
+    assert (code, out.strip()) == (0, f"{app.url}/works/root.server/")
+    code, out, _ = app.ctl("status")
+    assert "SERVING" in out and f"{app.url}/works/root.server/" in out
+
+
+def test_a_websocket_and_a_large_streamed_answer_go_through_the_proxy(cluster: Cluster) -> None:
+    """A WebSocket echoes through the tunnel; 100 MB stream through it while the control plane's memory stays
+    bounded (far below the size of the answer)."""
+    app = _serving(cluster, "two_agents.py", ("--labels", "role=server"), ("--labels", "role=client"))
+    cluster.wait_until(lambda: app.cp.lines_with("CLIENT_GOT", "stdout"), "the server to serve", TIMEOUT_S)
+
+    async def talk() -> list[str]:
+        ws_url = app.url.replace("http", "ws", 1) + "/works/root.server/ws"
+        async with aiohttp.ClientSession() as session:
+            async with session.ws_connect(ws_url, headers={"Authorization": f"Bearer {app.token}"}) as ws:
+                answers = []
+                for text in ("one", "two"):
+                    await ws.send_str(text)
+                    answers.append((await ws.receive(timeout=10)).data)
+                return answers
+
+    assert asyncio.run(talk()) == ["echo: one", "echo: two"]
+
+    control_plane = psutil.Process(app.cp.pid)
+    baseline = control_plane.memory_info().rss
+    peak, received = baseline, 0
+    with requests.get(app.url + "/works/root.server/big?mb=100", stream=True, timeout=60,
+                      headers={"Authorization": f"Bearer {app.token}"}) as response:
+        assert response.status_code == 200
+        for chunk in response.iter_content(1 << 20):
+            received += len(chunk)
+            peak = max(peak, control_plane.memory_info().rss)
+    assert received == 100 << 20
+    assert peak - baseline < 40 << 20, f"the control plane grew by {(peak - baseline) >> 20} MiB streaming 100 MiB"
+
+
+def test_a_full_port_range_keeps_a_work_pending_with_a_reason(cluster: Cluster) -> None:
+    """With one port in its range and the server holding it, the client waits, its status naming the range."""
+    ports = _free_port_range()
+    app = _serving(cluster, "one_port.py", ("--ports", ports))
+    message = cluster.wait_until(lambda: app.cp.lines_with("PENDING", "stdout"), "the pending reason", TIMEOUT_S)
+    reason = reported(app.cp.stdout, "PENDING")
+    assert f"every port of its range {ports} held by its works" in reason, message
+    assert app.work("root.second")["status"] == "pending"
+
+
+def test_a_restarted_work_keeps_serving_at_the_same_proxied_url(cluster: Cluster) -> None:
+    """SIGKILL of the server's process: its restart policy starts it again, and /works/root.server/ answers from
+    the new process."""
+    app = _serving(cluster, "two_agents.py", ("--labels", "role=server"), ("--labels", "role=client"))
+    cluster.wait_until(lambda: app.cp.lines_with("CLIENT_GOT", "stdout"), "the server to serve", TIMEOUT_S)
+    first = app.get("/works/root.server/hello").json()["pid"]
+    os.kill(first, signal.SIGKILL)
+
+    def answered_by_another() -> int | None:
+        response = app.get("/works/root.server/hello")
+        if response.status_code != 200:
+            return None
+        pid = response.json()["pid"]
+        return pid if pid != first else None
+
+    second = cluster.wait_until(answered_by_another, "the restarted server to answer", TIMEOUT_S)
+    assert second != first
+    assert app.work("root.server")["restarts"] == 1
