@@ -5,69 +5,31 @@ port range keeps a work pending with a reason; a restarted work keeps serving at
 
 from __future__ import annotations
 
-import json
+import asyncio
 import os
 import signal
 from pathlib import Path
 
 import aiohttp
-import asyncio
 import psutil
 import pytest
 import requests
 
 from tests.e2e import reported
 from tests.helpers import free_port
-from tests.helpers.agents import Cluster, ControlPlane, cluster  # noqa: F401 - cluster is a fixture
-from tests.helpers.processes import LIGHTNING_CTL
+from tests.helpers.agents import Cluster, cluster  # noqa: F401 - cluster is a fixture
+from tests.helpers.serving import App
 
 pytestmark = pytest.mark.e2e
 APPS = Path(__file__).resolve().parent / "apps_serve"
 TIMEOUT_S = 30.0
 
 
-class App:
-    """A running control plane's HTTP address, token and CLI."""
-
-    def __init__(self, cluster: Cluster, cp: ControlPlane) -> None:
-        self.cluster = cluster
-        self.cp = cp
-        run = cluster.wait_until(lambda: _run_file(cluster.root / "home"), "the run file", TIMEOUT_S)
-        self.url: str = run["http_url"]
-        self.token: str = run["token"]
-
-    def get(self, path: str, token: str | None = "", **kwargs) -> requests.Response:
-        headers = {"Authorization": f"Bearer {self.token if token == '' else token}"} if token is not None else {}
-        return requests.get(self.url + path, headers=headers, timeout=30, allow_redirects=False, **kwargs)
-
-    def ctl(self, *args: str) -> tuple[int, str, str]:
-        import subprocess
-
-        done = subprocess.run([LIGHTNING_CTL, *args], env=self.cluster.env(), capture_output=True, text=True,
-                              timeout=60)
-        return done.returncode, done.stdout, done.stderr
-
-    def status(self) -> dict:
-        code, out, err = self.ctl("status", "--json")
-        assert code == 0, err
-        return json.loads(out)
-
-    def work(self, name: str) -> dict:
-        return next(w for w in self.status()["works"] if w["name"] == name)
-
-
-def _run_file(home: Path) -> dict | None:
-    try:
-        return json.loads((home / ".lightning-ctl" / "run.json").read_text())
-    except (OSError, ValueError):
-        return None
-
-
 def _serving(cluster: Cluster, app: str, *agent_args: tuple[str, ...]) -> App:
     cp = cluster.control_plane(APPS / app, "--http-port", "0")
     for index, args in enumerate(agent_args):
         cluster.agent(f"agent{index}", "--cpus", "8", *args)
-    return App(cluster, cp)
+    return App(cluster, cp, TIMEOUT_S)
 
 
 def _free_port_range() -> str:
