@@ -6,8 +6,11 @@ port range keeps a work pending with a reason; a restarted work keeps serving at
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import signal
+import socket
+import uuid
 from pathlib import Path
 
 import aiohttp
@@ -15,9 +18,10 @@ import psutil
 import pytest
 import requests
 
-from tests.e2e import reported
+from tests.e2e import TAG_VAR, kill_tagged, reported
 from tests.helpers import free_port
 from tests.helpers.agents import Cluster, cluster  # noqa: F401 - cluster is a fixture
+from tests.helpers.processes import AppProcess
 from tests.helpers.serving import App
 
 pytestmark = pytest.mark.e2e
@@ -134,3 +138,35 @@ def test_a_restarted_work_keeps_serving_at_the_same_proxied_url(cluster: Cluster
     second = cluster.wait_until(answered_by_another, "the restarted server to answer", TIMEOUT_S)
     assert second != first
     assert app.work("root.server")["restarts"] == 1
+
+
+def test_on_the_local_agent_readiness_and_a_taken_port_are_reported(tmp_path: Path) -> None:
+    """The local agent's server is proxied directly; a work whose readiness path never answers keeps url "" with
+    a status message saying it is not ready; a work asking for a port in use fails with port_unavailable."""
+    holder = socket.socket()
+    holder.bind(("127.0.0.1", 0))
+    holder.listen()
+    taken = holder.getsockname()[1]
+    tag = uuid.uuid4().hex
+    home = tmp_path / "home"
+    process = AppProcess(APPS / "local_serving.py", "--http-port", "0",
+                         env={"HOME": str(home), TAG_VAR: tag, "TAKEN_PORT": str(taken)})
+    try:
+        for tag_name in ("SERVING", "NOT_READY", "TAKEN"):
+            process.wait_for_line(f"{tag_name} ", TIMEOUT_S)
+        not_ready = reported(process.stdout, "NOT_READY")
+        assert not_ready["url"] == "" and not_ready["port"], not_ready
+        assert "not ready: nothing accepts connections" in not_ready["message"], not_ready
+        failed = reported(process.stdout, "TAKEN")
+        assert failed["reason"] == "port_unavailable" and f"port {taken} is in use" in failed["message"], failed
+        run = json.loads((home / ".lightning-ctl" / "run.json").read_text())
+        headers = {"Authorization": f"Bearer {run['token']}"}
+        answer = requests.get(run["http_url"] + "/works/root.server/hello", timeout=30, headers=headers)
+        assert answer.status_code == 200 and answer.json()["work"] == "root.server"
+        never = requests.get(run["http_url"] + "/works/root.never/", timeout=30, headers=headers)
+        assert never.status_code == 503 and "not ready" in never.json()["detail"]
+        assert never.headers["Retry-After"] == "1"
+    finally:
+        holder.close()
+        process.kill_all()
+        kill_tagged(tag)
