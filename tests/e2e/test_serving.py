@@ -170,3 +170,51 @@ def test_on_the_local_agent_readiness_and_a_taken_port_are_reported(tmp_path: Pa
         holder.close()
         process.kill_all()
         kill_tagged(tag)
+
+
+def test_a_python_server_answers_directly_and_through_the_proxy_and_stops_cleanly(tmp_path: Path) -> None:
+    """PythonServer: /predict takes and gives its types at its url and at /works/root.server/predict; its docs
+    find their schema through the proxy; the app's SIGTERM stops it promptly (on_exit, no SIGKILL)."""
+    tag = uuid.uuid4().hex
+    home = tmp_path / "home"
+    process = AppProcess(APPS / "python_server.py", "--http-port", "0", env={"HOME": str(home), TAG_VAR: tag})
+    try:
+        process.wait_for_line("SERVING ", TIMEOUT_S)
+        serving = reported(process.stdout, "SERVING")
+        assert serving["ready"] is True, serving
+        direct = requests.post(serving["url"] + "/predict", json={"text": "hi"}, timeout=30)
+        assert direct.json() == {"text": "HI"}
+        run = json.loads((home / ".lightning-ctl" / "run.json").read_text())
+        headers = {"Authorization": f"Bearer {run['token']}"}
+        proxied = requests.post(run["http_url"] + "/works/root.server/predict", json={"text": "yo"}, timeout=30,
+                                headers=headers)
+        assert proxied.json() == {"text": "YO"}
+        invalid = requests.post(run["http_url"] + "/works/root.server/predict", json=[1], timeout=30, headers=headers)
+        assert invalid.status_code == 422, invalid.text
+        docs = requests.get(run["http_url"] + "/works/root.server/docs", timeout=30, headers=headers)
+        assert docs.status_code == 200 and "/works/root.server/openapi.json" in docs.text
+        process.signal(signal.SIGTERM)
+        ended = process.wait(TIMEOUT_S)
+        assert ended.exit_code == 143, ended.stderr
+        assert "work_killed_after_grace" not in ended.stderr
+    finally:
+        process.kill_all()
+        kill_tagged(tag)
+
+
+def test_an_app_using_a_component_without_its_library_fails_at_load_naming_the_extra(tmp_path: Path) -> None:
+    """ServeGradio without gradio: lightning-ctl run exits 1 saying pip install 'lightning-ctl[gradio]'."""
+    import importlib.util
+
+    if importlib.util.find_spec("gradio") is not None:
+        pytest.skip("gradio is installed here: the app would load")
+    tag = uuid.uuid4().hex
+    process = AppProcess(APPS / "gradio_without_gradio.py", env={"HOME": str(tmp_path), TAG_VAR: tag})
+    try:
+        ended = process.wait(TIMEOUT_S)
+    finally:
+        process.kill_all()
+        kill_tagged(tag)
+    assert ended.exit_code == 1
+    assert "pip install 'lightning-ctl[gradio]'" in ended.stderr, ended.stderr
+    assert "lightning_ctl/sdk" not in ended.stderr and "sdk/components" not in ended.stderr, ended.stderr
