@@ -3,14 +3,12 @@ attributes are the app's state (read afresh on every Streamlit run, written back
 
 from __future__ import annotations
 
-import importlib.util
 import inspect
 import os
-import sys
 from typing import Any
 
-from lightning_ctl.sdk import _compat
 from lightning_ctl.sdk._app_state import AppState
+from lightning_ctl.sdk._frontend import import_user_file
 from lightning_ctl.sdk.components._serve_streamlit import WORK_CLASS_VAR, WORK_MODULE_FILE_VAR, WORK_NAME_VAR
 
 
@@ -38,18 +36,7 @@ class _WorkView:
 
 
 def _work_class() -> type:
-    path = os.environ[WORK_MODULE_FILE_VAR]
-    name = "_lightning_ctl_work_" + os.path.splitext(os.path.basename(path))[0]
-    module = sys.modules.get(name)
-    if module is None:
-        _compat.install()
-        sys.path.insert(0, os.path.dirname(path))
-        spec = importlib.util.spec_from_file_location(name, path)
-        assert spec is not None and spec.loader is not None
-        module = importlib.util.module_from_spec(spec)
-        sys.modules[name] = module
-        spec.loader.exec_module(module)
-    owner: Any = module
+    owner: Any = import_user_file(os.environ[WORK_MODULE_FILE_VAR], "_lightning_ctl_work_")
     for part in os.environ[WORK_CLASS_VAR].split("."):
         owner = getattr(owner, part)
     return owner
