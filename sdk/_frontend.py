@@ -22,27 +22,6 @@ RENDER_FUNCTION_VAR = "LIGHTNING_RENDER_FUNCTION"
 RENDER_MODULE_FILE_VAR = "LIGHTNING_RENDER_MODULE_FILE"
 
 
-def import_user_file(path: str, prefix: str) -> Any:
-    """The module of the user's file ``path``, imported once per process under ``<prefix><file stem>`` (with the
-    former framework's names served and its folder on ``sys.path``): how a Streamlit process finds the function or
-    class it renders, the app's module having been loaded as ``__main__`` elsewhere."""
-    import importlib.util
-
-    from lightning_ctl.sdk import _compat
-
-    name = prefix + os.path.splitext(os.path.basename(path))[0]
-    module = sys.modules.get(name)
-    if module is None:
-        _compat.install()
-        sys.path.insert(0, os.path.dirname(path))
-        spec = importlib.util.spec_from_file_location(name, path)
-        assert spec is not None and spec.loader is not None
-        module = importlib.util.module_from_spec(spec)
-        sys.modules[name] = module
-        spec.loader.exec_module(module)
-    return module
-
-
 class Frontend:
     """A flow's UI. Subclasses start their own server in ``start_server`` and stop it in ``stop_server``.
 

@@ -8,7 +8,8 @@ from __future__ import annotations
 import os
 
 from lightning_ctl.sdk._app_state import AppState
-from lightning_ctl.sdk._frontend import FLOW_NAME_VAR, RENDER_FUNCTION_VAR, RENDER_MODULE_FILE_VAR, import_user_file
+from lightning_ctl.sdk._frontend import FLOW_NAME_VAR, RENDER_FUNCTION_VAR, RENDER_MODULE_FILE_VAR
+from lightning_ctl.sdk._user_files import import_user_file
 
 
 def _render_function():  # noqa: ANN202 - the user's function

@@ -8,7 +8,7 @@ import os
 from typing import Any
 
 from lightning_ctl.sdk._app_state import AppState
-from lightning_ctl.sdk._frontend import import_user_file
+from lightning_ctl.sdk._user_files import import_user_file
 from lightning_ctl.sdk.components._serve_streamlit import WORK_CLASS_VAR, WORK_MODULE_FILE_VAR, WORK_NAME_VAR
 
 
