@@ -13,3 +13,33 @@ def test_a_redirect_to_the_servers_own_path_comes_back_under_the_prefix() -> Non
     assert _location("https://example.com/x", upstream, prefix) == "https://example.com/x"
     assert _location("//example.com/x", upstream, prefix) == "//example.com/x"
     assert _location("next", upstream, prefix) == "next"
+
+
+def test_a_layout_tab_of_a_serving_work_points_through_the_proxy() -> None:
+    """A tab whose content is a serving work (or a URL of its server) targets /works/<name>/..., so the browser
+    reaches it wherever the work runs; another URL is kept."""
+    from lightning_ctl.controlplane.http.layout import read_layout
+    from lightning_ctl.sdk import LightningApp, LightningFlow, LightningWork
+
+    class Served(LightningWork):
+        def run(self) -> None:
+            pass
+
+        def configure_layout(self) -> str:
+            return f"{self.url}/docs" if self.url else ""
+
+    class Root(LightningFlow):
+        def __init__(self) -> None:
+            super().__init__()
+            self.server = Served()
+
+        def run(self) -> None:
+            pass
+
+        def configure_layout(self) -> list:
+            return [{"name": "api", "content": self.server}, {"name": "site", "content": "https://example.com"}]
+
+    app = LightningApp(Root())
+    app.root.server._url = "http://10.0.0.5:30001"
+    tabs = read_layout(app.root, {})
+    assert [t["target"] for t in tabs] == ["/works/root.server/docs", "https://example.com"]
