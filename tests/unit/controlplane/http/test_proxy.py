@@ -43,3 +43,15 @@ def test_a_layout_tab_of_a_serving_work_points_through_the_proxy() -> None:
     app.root.server._url = "http://10.0.0.5:30001"
     tabs = read_layout(app.root, {})
     assert [t["target"] for t in tabs] == ["/works/root.server/docs", "https://example.com"]
+
+
+def test_a_login_link_lands_on_a_works_page_of_this_server_only() -> None:
+    """``next`` may name a work's or a frontend's page (lightning-ctl open --browser); anything else lands on the
+    view, never on another site."""
+    from lightning_ctl.controlplane.http.server import _landing
+
+    assert _landing("/works/root.server/") == "/works/root.server/"
+    assert _landing("/ui/root.ui/") == "/ui/root.ui/"
+    for elsewhere in ("", "https://evil.example/", "//evil.example/works/", "/works//evil.example", "/api/v1/stop",
+                      "/works/\\evil"):
+        assert _landing(elsewhere) == "/view", elsewhere
