@@ -166,6 +166,12 @@ def test_on_the_local_agent_readiness_and_a_taken_port_are_reported(tmp_path: Pa
         never = requests.get(run["http_url"] + "/works/root.never/", timeout=30, headers=headers)
         assert never.status_code == 503 and "not ready" in never.json()["detail"]
         assert never.headers["Retry-After"] == "1"
+        with requests.get(run["http_url"] + "/api/v1/events", headers=headers, stream=True, timeout=30) as events:
+            snapshot = next(json.loads(line[len("data: "):]) for line in events.iter_lines(decode_unicode=True)
+                            if line.startswith("data: "))
+        works = snapshot["doc"]["works"]
+        assert works["root.server"]["proxy_url"] == "/works/root.server/", "the view links through this server"
+        assert works["root.never"]["proxy_url"] == ""
     finally:
         holder.close()
         process.kill_all()
