@@ -35,6 +35,7 @@ class ServeStreamlit(LightningWork, abc.ABC):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         require(type(self).__name__, "streamlit", "streamlit")
+        kwargs.setdefault("parallel", True)  # its run serves until the work is stopped: never block the flow on it
         super().__init__(*args, **kwargs)
         self.ready = False
         self._process: subprocess.Popen[bytes] | None = None
@@ -60,7 +61,7 @@ class ServeStreamlit(LightningWork, abc.ABC):
             **app_process_environ(),
             WORK_NAME_VAR: self.name,
             WORK_CLASS_VAR: type(self).__qualname__,
-            WORK_MODULE_FILE_VAR: os.path.abspath(inspect.getfile(type(self))),
+            WORK_MODULE_FILE_VAR: os.path.abspath(_defining_file(type(self))),
         }
         self._process = subprocess.Popen(
             [sys.executable, "-m", "streamlit", "run", _MAIN, "--server.address", str(self.host),
@@ -79,3 +80,13 @@ class ServeStreamlit(LightningWork, abc.ABC):
     def configure_layout(self) -> str:
         """Its UI: its url."""
         return self.url
+
+
+def _defining_file(cls: type) -> str:
+    """The file that defines ``cls``, from its own functions' code (an app's module may be registered under
+    another name in this process, e.g. loaded as ``__main__`` by the agent's fork server)."""
+    for value in vars(cls).values():
+        code = getattr(inspect.unwrap(getattr(value, "__func__", value)), "__code__", None)
+        if code is not None:
+            return str(code.co_filename)
+    return inspect.getfile(cls)

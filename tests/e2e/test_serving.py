@@ -224,3 +224,32 @@ def test_an_app_using_a_component_without_its_library_fails_at_load_naming_the_e
     assert ended.exit_code == 1
     assert "pip install 'lightning-ctl[gradio]'" in ended.stderr, ended.stderr
     assert "lightning_ctl/sdk" not in ended.stderr and "sdk/components" not in ended.stderr, ended.stderr
+
+
+def test_a_streamlit_work_is_served_through_the_proxy(tmp_path: Path) -> None:
+    """ServeStreamlit: once its health path answers, its page and its WebSocket are reached at /works/<name>/
+    (Streamlit finds its own base path from the page's address)."""
+    pytest.importorskip("streamlit", reason="streamlit is not installed (the optional extra: "
+                                            "pip install -e '.[streamlit]')")
+    tag = uuid.uuid4().hex
+    home = tmp_path / "home"
+    process = AppProcess(APPS / "streamlit_work.py", "--http-port", "0", env={"HOME": str(home), TAG_VAR: tag})
+    try:
+        process.wait_for_line("SERVING ", 60)
+        run = json.loads((home / ".lightning-ctl" / "run.json").read_text())
+        headers = {"Authorization": f"Bearer {run['token']}"}
+        page = requests.get(run["http_url"] + "/works/root.page/", timeout=30, headers=headers)
+        assert page.status_code == 200 and "<html" in page.text.lower()
+        health = requests.get(run["http_url"] + "/works/root.page/_stcore/health", timeout=30, headers=headers)
+        assert health.status_code == 200 and health.text.strip() == "ok"
+
+        async def open_stream() -> bool:
+            url = run["http_url"].replace("http", "ws", 1) + "/works/root.page/_stcore/stream"
+            async with aiohttp.ClientSession() as session:
+                async with session.ws_connect(url, headers=headers, protocols=("streamlit",)) as ws:
+                    return not ws.closed
+
+        assert asyncio.run(open_stream())
+    finally:
+        process.kill_all()
+        kill_tagged(tag)

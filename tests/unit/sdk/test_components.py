@@ -71,3 +71,18 @@ def test_python_server_checks_its_types_and_serves_in_parallel() -> None:
     server = _Echo(output_type=components.Text)
     assert server.parallel and server.readiness_path == "/healthz" and server.ready is False
     assert server.configure_output_type() is components.Text
+
+
+def test_a_streamlit_work_names_the_file_that_defines_it() -> None:
+    """The file comes from the class's own functions (a wrapped run too), not from its module's registration."""
+    from lightning_ctl.sdk.components._serve_streamlit import _defining_file
+
+    class Page(ServeStreamlit):
+        def run(self) -> None:
+            pass
+
+        def render(self) -> None:
+            pass
+
+    Page.__module__ = "__main__"
+    assert _defining_file(Page) == __file__
