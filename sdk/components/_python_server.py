@@ -11,6 +11,7 @@ import contextlib
 from typing import Any, AsyncIterator, Optional
 
 from lightning_ctl.sdk._work import LightningWork
+from lightning_ctl.sdk.components._asgi import ForwardedPrefix
 from lightning_ctl.sdk.components._extras import require
 
 
@@ -89,7 +90,7 @@ class PythonServer(LightningWork, abc.ABC):
             yield
 
         app = FastAPI(title=type(self).__name__, lifespan=lifespan)
-        app.add_middleware(_ForwardedPrefix)
+        app.add_middleware(ForwardedPrefix)
         predict = self.predict
         if asyncio.iscoroutinefunction(predict):
             async def endpoint(request: Any) -> Any:
@@ -105,19 +106,3 @@ class PythonServer(LightningWork, abc.ABC):
 
 async def _healthz() -> dict[str, bool]:
     return {"ready": True}
-
-
-class _ForwardedPrefix:
-    """Serve under the path the control plane's proxy forwarded from (``X-Forwarded-Prefix``), so that the API's
-    docs find their schema both directly and at ``/works/<name>/docs``."""
-
-    def __init__(self, app: Any) -> None:
-        self.app = app
-
-    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
-        if scope["type"] in ("http", "websocket"):
-            for name, value in scope.get("headers", ()):
-                if name == b"x-forwarded-prefix":
-                    scope = {**scope, "root_path": value.decode("latin-1").rstrip("/")}
-                    break
-        await self.app(scope, receive, send)

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import abc
 import functools
+import inspect
 from typing import Any, Optional
 
 from lightning_ctl.sdk._work import LightningWork
+from lightning_ctl.sdk.components._asgi import ForwardedPrefix
 from lightning_ctl.sdk.components._extras import require
 
 
@@ -32,7 +34,7 @@ class ServeGradio(LightningWork, abc.ABC):
     enable_queue: bool = False
     title: Optional[str] = None
     description: Optional[str] = None
-    readiness_path = "/"
+    readiness_path = "/config"
 
     def __init__(self, *args: Any, theme: Any = None, **kwargs: Any) -> None:
         require(type(self).__name__, "gradio", "gradio")
@@ -66,13 +68,21 @@ class ServeGradio(LightningWork, abc.ABC):
             self._model = self.build_model()
         fn = functools.partial(self.predict, *args, **kwargs)
         fn.__name__ = self.predict.__name__  # type: ignore[attr-defined]
+        import uvicorn
+        from fastapi import FastAPI
+
+        # Gradio 6 takes the theme when mounting, earlier ones when building the interface.
+        themed = "theme" in inspect.signature(gradio.mount_gradio_app).parameters
+        theme = {"theme": self._theme} if self._theme is not None else {}
         interface = gradio.Interface(fn=fn, inputs=self.inputs, outputs=self.outputs, examples=self.examples,
-                                     title=self.title, description=self.description, theme=self._theme)
+                                     title=self.title, description=self.description, **({} if themed else theme))
         if self.enable_queue:
             interface.queue()
+        # Mounted and served here rather than by launch(): behind the control plane's proxy the page must know the
+        # path it is served under (X-Forwarded-Prefix), and reached directly it must not.
+        app = gradio.mount_gradio_app(FastAPI(), interface, path="", show_error=True, **(theme if themed else {}))
         self.ready = True
-        interface.launch(server_name=self.host, server_port=self.port, prevent_thread_lock=False,
-                         show_error=True, quiet=True)
+        uvicorn.run(ForwardedPrefix(app), host=self.host, port=self.port, log_level="error")
 
     def configure_layout(self) -> str:
         """Its UI: its url."""

@@ -253,3 +253,28 @@ def test_a_streamlit_work_is_served_through_the_proxy(tmp_path: Path) -> None:
     finally:
         process.kill_all()
         kill_tagged(tag)
+
+
+def test_a_gradio_work_is_served_through_the_proxy(tmp_path: Path) -> None:
+    """ServeGradio: through /works/<name>/ its config names that address as its root (and directly its own), and a
+    prediction goes through its API there (a server-sent stream)."""
+    pytest.importorskip("gradio", reason="gradio is not installed (the optional extra: pip install -e '.[gradio]')")
+    tag = uuid.uuid4().hex
+    home = tmp_path / "home"
+    process = AppProcess(APPS / "gradio_work.py", "--http-port", "0", env={"HOME": str(home), TAG_VAR: tag})
+    try:
+        process.wait_for_line("SERVING ", 90)
+        direct = reported(process.stdout, "SERVING")["url"]
+        run = json.loads((home / ".lightning-ctl" / "run.json").read_text())
+        headers = {"Authorization": f"Bearer {run['token']}"}
+        proxied = run["http_url"] + "/works/root.ui"
+        config = requests.get(proxied + "/config", timeout=30, headers=headers).json()
+        assert config["root"] == proxied
+        assert requests.get(direct + "/config", timeout=30).json()["root"] == direct
+        api = proxied + config.get("api_prefix", "")
+        event = requests.post(api + "/call/predict", json={"data": ["hi"]}, timeout=30, headers=headers).json()
+        with requests.get(f"{api}/call/predict/{event['event_id']}", timeout=30, headers=headers) as answer:
+            assert 'data: ["HI"]' in answer.text, answer.text
+    finally:
+        process.kill_all()
+        kill_tagged(tag)
