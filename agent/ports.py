@@ -14,6 +14,7 @@ import socket
 from dataclasses import dataclass
 
 from lightning_ctl.agent.errors import PortUnavailableError
+from lightning_ctl.sdk._cli_values import parse_port_range
 
 WorkKey = tuple[str, int]
 
@@ -32,14 +33,7 @@ class PortRange:
         Raises:
             ValueError: not a range of ports between 1 and 65535.
         """
-        first_text, _, last_text = text.strip().partition("-")
-        try:
-            first, last = int(first_text), int(last_text or first_text)
-        except ValueError:
-            raise ValueError(f"{text!r} is not a range of ports: write FIRST-LAST, e.g. 30000-30999") from None
-        if not 1 <= first <= last <= 65535:
-            raise ValueError(f"{text!r} is not a range of ports: FIRST-LAST with 1 <= FIRST <= LAST <= 65535")
-        return cls(first, last)
+        return cls(*parse_port_range(text))
 
     def __contains__(self, port: object) -> bool:
         return isinstance(port, int) and self.first <= port <= self.last

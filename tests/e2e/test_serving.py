@@ -278,3 +278,17 @@ def test_a_gradio_work_is_served_through_the_proxy(tmp_path: Path) -> None:
     finally:
         process.kill_all()
         kill_tagged(tag)
+
+
+def test_lightning_ctl_run_gives_the_local_agents_works_ports_of_its_range(tmp_path: Path) -> None:
+    """--work-ports FIRST-LAST: the local agent's server listens on the range's port."""
+    port = free_port()
+    tag = uuid.uuid4().hex
+    process = AppProcess(APPS / "python_server.py", "--http-port", "0", "--work-ports", f"{port}-{port}",
+                         env={"HOME": str(tmp_path / "home"), TAG_VAR: tag})
+    try:
+        process.wait_for_line("SERVING ", TIMEOUT_S)
+        assert reported(process.stdout, "SERVING")["url"] == f"http://127.0.0.1:{port}"
+    finally:
+        process.kill_all()
+        kill_tagged(tag)
