@@ -179,11 +179,34 @@ _MODULES: dict[str, dict[str, Any]] = {
     "storage.path": {"Path": Path},
     "storage.payload": {"Payload": Payload},
     "storage.drive": {"Drive": Drive},
+    "components": {},
+    "components.serve": {},
+    "components.serve.python_server": {},
+    "components.serve.gradio_server": {},
+    "components.serve.streamlit": {},
 }
 """The modules served under each of ``_APP_ROOTS`` (relative name, "" for the root) and what each exports."""
 
+def _serving_components() -> dict[str, Any]:
+    """The works that serve, and PythonServer's types when pydantic (the ``serve`` extra) is installed."""
+    from lightning_ctl.sdk import components
+
+    served: dict[str, Any] = {name: getattr(components, name) for name in ("PythonServer", "ServeGradio",
+                                                                            "ServeStreamlit")}
+    try:
+        served.update({name: getattr(components, name) for name in components._TYPES})
+    except ModuleNotFoundError:
+        pass  # PythonServer itself says which extra to install when an app builds one
+    return served
+
+
 _COMPUTED: dict[str, Any] = {
     "core.constants": lambda: {"APP_SERVER_HOST": app_server_host(), "APP_SERVER_PORT": app_server_port()},
+    "components": _serving_components,
+    "components.serve": _serving_components,
+    "components.serve.python_server": _serving_components,
+    "components.serve.gradio_server": _serving_components,
+    "components.serve.streamlit": _serving_components,
 }
 """Served modules whose values come from the environment when they are imported (the app's HTTP server)."""
 
@@ -205,7 +228,6 @@ _UNSUPPORTED: dict[str, str] = {
     "frontend.JustPyFrontend": "lightning-ctl has no JustPyFrontend (use StreamlitFrontend or StaticWebFrontend)",
     "utilities.frontend": "lightning-ctl has no AppInfo",
     "utilities.commands": "lightning-ctl has no app commands (ClientCommand)",
-    "components": "lightning-ctl ships none of the ready-made components (PythonServer, ServeGradio, ...)",
     "plugin": "lightning-ctl has no plugins (LightningPlugin)",
     "LightningPlugin": "lightning-ctl has no plugins",
     "perf": "lightning-ctl has no forked-process debugger (lightning.app.perf.pdb)",
