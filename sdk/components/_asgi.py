@@ -1,8 +1,11 @@
-"""What the works that serve share: ASGI middleware for the control plane's proxy."""
+"""What the works that serve share: ASGI middleware for the control plane's proxy, and running an ASGI app."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from lightning_ctl.sdk._work import LightningWork
 
 
 class ForwardedPrefix:
@@ -22,3 +25,12 @@ class ForwardedPrefix:
                     scope = {**scope, "root_path": value.decode("latin-1").rstrip("/")}
                     break
         await self.app(scope, receive, send)
+
+
+def serve_asgi(work: LightningWork, app: Any) -> None:
+    """Serve ``app`` with uvicorn (the ``serve`` extra) at the address the work's agent gave it, until stopped."""
+    import uvicorn
+
+    if work.port is None:
+        raise RuntimeError(f"work {work.name} has no port: it serves only once launched by an agent")
+    uvicorn.run(app, host=work.host, port=work.port, log_level="error")

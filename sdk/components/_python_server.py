@@ -13,7 +13,7 @@ import contextlib
 from typing import Any, AsyncIterator, Callable, Optional
 
 from lightning_ctl.sdk._work import LightningWork
-from lightning_ctl.sdk.components._asgi import ForwardedPrefix
+from lightning_ctl.sdk.components._asgi import ForwardedPrefix, serve_asgi
 from lightning_ctl.sdk.components._extras import require
 
 
@@ -75,13 +75,11 @@ class PythonServer(LightningWork, abc.ABC):
 
     def run(self, *args: Any, **kwargs: Any) -> None:
         """Run ``setup``, then serve on the work's host and port until the work is stopped."""
-        import uvicorn
-
         self.setup(*args, **kwargs)
         app = self._build_app()
         print(f"Your {type(self).__name__} has started. View it in your browser: http://{self.host}:{self.port}/docs",
               flush=True)
-        uvicorn.run(app, host=self.host, port=self.port, log_level="error")
+        serve_asgi(self, app)
 
     def _build_app(self) -> Any:
         from fastapi import FastAPI

@@ -8,7 +8,7 @@ import inspect
 from typing import Any, Optional
 
 from lightning_ctl.sdk._work import LightningWork
-from lightning_ctl.sdk.components._asgi import ForwardedPrefix
+from lightning_ctl.sdk.components._asgi import ForwardedPrefix, serve_asgi
 from lightning_ctl.sdk.components._extras import require
 
 
@@ -68,7 +68,6 @@ class ServeGradio(LightningWork, abc.ABC):
             self._model = self.build_model()
         fn = functools.partial(self.predict, *args, **kwargs)
         fn.__name__ = self.predict.__name__  # type: ignore[attr-defined]
-        import uvicorn
         from fastapi import FastAPI
 
         # Gradio 6 takes the theme when mounting, earlier ones when building the interface.
@@ -82,7 +81,7 @@ class ServeGradio(LightningWork, abc.ABC):
         # path it is served under (X-Forwarded-Prefix), and reached directly it must not.
         app = gradio.mount_gradio_app(FastAPI(), interface, path="", show_error=True, **(theme if themed else {}))
         self.ready = True
-        uvicorn.run(ForwardedPrefix(app), host=self.host, port=self.port, log_level="error")
+        serve_asgi(self, ForwardedPrefix(app))
 
     def configure_layout(self) -> str:
         """Its UI: its url."""

@@ -1,4 +1,4 @@
-"""The fixtures of the flow runtime's tests (test_flow_runtime.py, test_refused_events.py): a Rig installed as the
+"""The fixtures of the flow runtime's tests (test_flow_runtime.py, test_refused_events.py, test_endpoints.py): a Rig installed as the
 SDK's runtime, and apps built on it."""
 
 from __future__ import annotations

@@ -7,7 +7,7 @@ from lightning_ctl.sdk._calls import explain_readiness
 from lightning_ctl.sdk._events import ProcessExited, StatusChanged, VarsChanged, WorkEndpoint
 from lightning_ctl.sdk._hashing import call_hash
 from lightning_ctl.sdk._status import make_status
-from tests.unit.controlplane.flows.test_flow_runtime import event, launched, make_app, runtime, tick  # noqa: F401
+from tests.unit.controlplane.flows.test_flow_runtime import event, launched, tick
 
 ENDPOINT = WorkEndpoint("10.0.0.5", 30001, "10.0.0.5")
 
@@ -19,7 +19,7 @@ def running(rig, app):  # noqa: ANN001, ANN201 - the rig and the work
 
 
 class TestEndpoint:
-    def test_the_agents_endpoint_sets_host_port_internal_ip_and_url(self, runtime, make_app):  # noqa: F811
+    def test_the_agents_endpoint_sets_host_port_internal_ip_and_url(self, runtime, make_app):
         """The flow reads what the agent gave: first without url, then with it once ready."""
         app = make_app(parallel=True)
         job = running(runtime, app)
@@ -31,7 +31,7 @@ class TestEndpoint:
         assert job.url == "http://10.0.0.5:30001"
         assert runtime.apply_event(event(ready, seq=0)) is False, "the same report again changes nothing"
 
-    def test_the_work_cannot_move_its_own_address(self, runtime, make_app):  # noqa: F811
+    def test_the_work_cannot_move_its_own_address(self, runtime, make_app):
         """A delta of the work naming _port/_host/_internal_ip is ignored: its agent's report is the truth."""
         app = make_app(parallel=True)
         job = running(runtime, app)
@@ -39,7 +39,7 @@ class TestEndpoint:
         runtime.apply_event(event(VarsChanged({"_port": 1, "_host": "x", "_internal_ip": "y", "count": 3}), seq=3))
         assert (job.port, job.host, job.internal_ip, job.count) == (30001, "10.0.0.5", "10.0.0.5", 3)
 
-    def test_not_ready_is_said_in_the_running_status_and_cleared_once_ready(self, runtime, make_app):  # noqa: F811
+    def test_not_ready_is_said_in_the_running_status_and_cleared_once_ready(self, runtime, make_app):
         """A readiness message lands in the running status (even when it came before it) and goes once ready."""
         app = make_app(parallel=True)
         job = launched(runtime, app)
@@ -49,7 +49,7 @@ class TestEndpoint:
         runtime.apply_event(event(WorkEndpoint("h", 1, "h", url="http://h:1"), seq=0))
         assert job.status.message is None and job.url == "http://h:1"
 
-    def test_an_exit_clears_the_url(self, runtime, make_app):  # noqa: F811
+    def test_an_exit_clears_the_url(self, runtime, make_app):
         """The server goes with its process: url is "" again."""
         app = make_app(parallel=True, raise_exception=False)
         job = running(runtime, app)
@@ -57,7 +57,7 @@ class TestEndpoint:
         runtime.apply_event(event(ProcessExited(4242, 1), seq=0))
         assert job.url == ""
 
-    def test_a_port_the_agent_could_not_give_fails_the_work(self, runtime, make_app):  # noqa: F811
+    def test_a_port_the_agent_could_not_give_fails_the_work(self, runtime, make_app):
         """An endpoint error fails the work with port_unavailable (and the app when it raises exceptions)."""
         app = make_app(parallel=True)
         job = launched(runtime, app)
@@ -67,7 +67,7 @@ class TestEndpoint:
         assert runtime.failure is not None and "could not get its port" in runtime.failure.message
         tick(app)
 
-    def test_the_explicit_port_travels_in_the_launch(self, runtime, make_app):  # noqa: F811
+    def test_the_explicit_port_travels_in_the_launch(self, runtime, make_app):
         """port= is what the launch asks of the agent, with the work's readiness path."""
         app = make_app(parallel=True, port=8123)
         tick(app)
