@@ -69,3 +69,7 @@ class TransferFailure(AgentError):
         super().__init__(message)
         self.kind = kind
         self.changed = changed
+
+
+class PortUnavailableError(AgentError):
+    """A work cannot get a port on this agent: the one it asked for is in use, or every port of the range is."""

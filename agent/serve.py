@@ -21,9 +21,11 @@ import psutil
 import structlog
 
 from lightning_ctl.agent.daemon import AgentDaemon
+from lightning_ctl.agent.endpoints import address_towards
 from lightning_ctl.agent.errors import RegistrationRefusedError
 from lightning_ctl.agent.home import AgentHome
 from lightning_ctl.agent.launcher import ZygoteLauncher
+from lightning_ctl.agent.ports import ServingOptions
 from lightning_ctl.agent.session import AgentSession
 from lightning_ctl.sdk._exit_codes import ExitCode
 from lightning_ctl.sdk._tasks import TaskOwner, race
@@ -109,6 +111,7 @@ async def serve(
     grace_s: float,
     use_cgroups: bool = True,
     stop_works_on_exit: bool = False,
+    serving: ServingOptions | None = None,
 ) -> int:
     """Run until SIGTERM/SIGINT (or, for a local agent, until orphaned); the exit status.
 
@@ -126,7 +129,9 @@ async def serve(
             return 0  # the control plane ended (or failed to start) before it listened
         session_kwargs["address"], session_kwargs["join_token"] = address, join_token
     home.write_pid()
-    daemon = signals.daemon = AgentDaemon(home, work_dir, launcher, use_cgroups)
+    serving = serving or ServingOptions()
+    advertise = serving.advertise_address or address_towards(session_kwargs["address"])
+    daemon = signals.daemon = AgentDaemon(home, work_dir, launcher, use_cgroups, advertise, serving.ports)
     await daemon.start()
     session = AgentSession(daemon=daemon, home=home, **session_kwargs)
     tasks = TaskOwner()

@@ -34,6 +34,7 @@ from lightning_ctl.controlplane.api.app_service import AppServicer
 from lightning_ctl.controlplane.api.connection_limits import DescriptorWatch
 from lightning_ctl.controlplane.api.server import build_server
 from lightning_ctl.controlplane.api.storage_service import StorageServicer
+from lightning_ctl.controlplane.api.tunnels import TunnelBroker
 from lightning_ctl.controlplane.api.views import AppViews
 from lightning_ctl.controlplane.credential_store import CredentialStore
 from lightning_ctl.controlplane.credentials import LOOPBACK_HOSTS
@@ -121,6 +122,7 @@ class AppHost:
         self._http_socket = http_socket
         """The HTTP port, reserved by ``lightning-ctl run`` before the local agent (else reserved in ``run``)."""
         self._first_change_seen = asyncio.Event()
+        self._tunnels: TunnelBroker | None = None
         self._loading_web: asyncio.Future[None] | None = None
         self.providers = self._make_providers() if options.provider else None
 
@@ -178,9 +180,10 @@ class AppHost:
             self.registry.locations = WorkLocations(app_home(opts.app_path) / "locations.json", resume=resumed)
             servicer = AgentServicer(self.registry, self._deliver, self._on_lines, self.credentials,
                                      opts.heartbeat_interval_s, opts.max_attribute_bytes)
+            self._tunnels = servicer.tunnels
             app_servicer = AppServicer(self.registry, self.log_store, self.queries, self._stop_by_operator,
                                        self.credentials, self._app_path, opts.heartbeat_interval_s,
-                                       self.providers.views if self.providers else None)
+                                       self.providers.views if self.providers else None, self._http_url)
             storage = StorageServicer(await self._open_store(resumed=resumed), self.credentials)
             server, port, local_port = self._bind(plan, servicer, app_servicer, storage)
         except BaseException:
@@ -314,11 +317,11 @@ class AppHost:
         try:
             await asyncio.shield(self._loading_web)
             views = AppViews(self.registry, self._app_path, self.options.heartbeat_interval_s,
-                             self.providers.views if self.providers else None)
-            assert self._http_socket is not None
+                             self.providers.views if self.providers else None, self._http_url)
+            assert self._http_socket is not None and self._tunnels is not None
             self._http = await hosting.start_http(self.options, self._http_socket, self.credentials, self.queries,
                                                   views, self.log_store, self._stop_by_operator, self.state_watch,
-                                                  self._app_path)
+                                                  self._app_path, self.registry, self._tunnels.open)
             await hosting.serve_app(self._http, self.queries)
             hosting.announce(self._http)
         except hosting.AppServeError as exc:
@@ -327,6 +330,13 @@ class AppHost:
             self._on_stop_request(1, f"the HTTP server could not start: {exc}")
         except (AppEndedError, FlowBusyError):
             pass  # the app ended (or hangs) before it could be served: its end says why
+
+    def _http_url(self) -> str:
+        """The app's HTTP address (what ``/works/<name>/`` hangs off), "" without HTTP."""
+        try:
+            return listener.http_url(self.options, self._http_socket)
+        except OSError:  # closed: the app is ending
+            return ""
 
     def _issue_works_key(self, resumed: bool) -> dict[str, str]:
         """Mint the app's works' key to its HTTP API (a scoped key with only the ``api`` permission).

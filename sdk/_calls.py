@@ -128,6 +128,29 @@ def explain_pending(work: LightningWork, reason: str) -> bool:
     return True
 
 
+NOT_READY = "not ready: "
+"""How a status message saying why a serving work is not ready begins."""
+
+
+def explain_readiness(work: LightningWork, message: str) -> bool:
+    """Say in the latest call's status why the work is not serving yet, or clear that once it is.
+
+    The latest call's status is its started or running one; ``message`` "" clears. Never replaces another message. False when nothing changed.
+    """
+    statuses = latest_statuses(work)
+    if not statuses or statuses[-1][_STAGE] not in (WorkStageStatus.STARTED, WorkStageStatus.RUNNING):
+        return False
+    status = statuses[-1]
+    current = status.get(_MESSAGE, "")
+    if current == message or (current and not current.startswith(NOT_READY)):
+        return False
+    if message:
+        status[_MESSAGE] = message
+    else:
+        del status[_MESSAGE]
+    return True
+
+
 def count_successes(work: LightningWork) -> int:
     """How many runs of ``work`` succeeded, over all calls (re-runs of the same arguments included)."""
     return sum(entry.get(NUM_SUCCESSES, 0) for key, entry in work._calls.items() if key != LATEST)

@@ -145,10 +145,17 @@ _FRONTENDS: dict[str, Any] = {
     "Frontend": Frontend, "StaticWebFrontend": StaticWebFrontend, "StreamlitFrontend": StreamlitFrontend,
 }
 
+_SERVING = ("PythonServer", "ServeGradio", "ServeStreamlit", "Category", "Image", "Number", "Text")
+"""The works that serve, and PythonServer's input and output types."""
+
 _COMPONENT_MODULES: dict[str, tuple[str, ...]] = {
     "components": ("MultiNode", "LightningTrainerMultiNode", "PyTorchSpawnMultiNode", "FabricMultiNode",
                    "TracerPythonScript", "PopenPythonScript", "Code", "LightningTrainerScript",
-                   "PyTorchLightningScriptRunner"),
+                   "PyTorchLightningScriptRunner", *_SERVING),
+    "components.serve": _SERVING,
+    "components.serve.python_server": _SERVING,
+    "components.serve.gradio_server": _SERVING,
+    "components.serve.streamlit": _SERVING,
     "components.multi_node": ("MultiNode", "LightningTrainerMultiNode", "PyTorchSpawnMultiNode", "FabricMultiNode"),
     "components.multi_node.base": ("MultiNode",),
     "components.multi_node.pytorch_spawn": ("PyTorchSpawnMultiNode",),
@@ -164,7 +171,13 @@ _COMPONENT_MODULES: dict[str, tuple[str, ...]] = {
 
 def _components(names: tuple[str, ...]) -> dict[str, Any]:
     components = importlib.import_module("lightning_ctl.sdk.components")
-    return {name: getattr(components, name) for name in names}
+    served = {}
+    for name in names:
+        try:
+            served[name] = getattr(components, name)
+        except ModuleNotFoundError:
+            pass  # PythonServer's types need pydantic; PythonServer itself names the extra when an app builds one
+    return served
 
 
 _MODULES: dict[str, dict[str, Any]] = {

@@ -49,6 +49,7 @@ class LocalAgent:
                     "--stop-grace", str(options.stop_grace_s),
                     "--preload-app", os.path.abspath(options.app_path),
                     "--log-level", "debug" if options.log_level == "debug" else "warning",
+                    *(("--ports", "{}-{}".format(*options.work_ports)) if options.work_ports else ()),
                 ),
                 # Never the operator's token (nor a join token): works inherit the agent's environment.
                 env={k: v for k, v in {**os.environ, **options.env}.items() if k not in CREDENTIAL_VARIABLES},

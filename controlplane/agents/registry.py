@@ -27,7 +27,8 @@ from lightning_ctl.controlplane.agents.placement import (
     place_gang,
     place_work,
 )
-from lightning_ctl.sdk._agent_messages import AgentUsage, EventRejected
+from lightning_ctl.controlplane.agents.serving import ServingWorks
+from lightning_ctl.sdk._agent_messages import AgentUsage, EventRejected, OpenTunnel
 from lightning_ctl.sdk._events import (
     Command,
     EventsApplied,
@@ -50,7 +51,9 @@ class AgentSession:
 
     capacity: AgentCapacity
     hostname: str
-    outgoing: asyncio.Queue[Command | EventsApplied | OutputShown | EventRejected] = field(default_factory=asyncio.Queue)
+    outgoing: asyncio.Queue[Command | OpenTunnel | EventsApplied | OutputShown | EventRejected] = field(
+        default_factory=asyncio.Queue
+    )
     last_heartbeat: float = field(default_factory=time.monotonic)
     close: Callable[[str], None] = lambda reason: None
     """Ends the agent's stream (set by the servicer)."""
@@ -99,6 +102,8 @@ class AgentRegistry:
         self._waiting: dict[str, list[Command]] = {}
         self._report_pending = report_pending
         self._pending_reasons: dict[str, str] = {}
+        self.serving = ServingWorks()
+        """Where each work's server is (the proxy's table), as the agents report it."""
         self.locations = WorkLocations()
         """Which agent runs each (work, attempt), including replaced attempts that may come back (kept on disk
         by the app host, so that it survives a restart)."""
@@ -162,7 +167,7 @@ class AgentRegistry:
             current = self.placements.get(work.work_name)
             if current is None or current.attempt <= work.attempt:
                 self.placements[work.work_name] = _Placement(
-                    work.attempt, Allocation(session.agent_id, gpu_indices=work.gpu_indices)
+                    work.attempt, Allocation(session.agent_id, gpu_indices=work.gpu_indices, port=work.port)
                 )
         self._retry_waiting()
         self._changed()
@@ -328,7 +333,7 @@ class AgentRegistry:
             return None
         candidates = [self.agents[recorded]] if recorded is not None else self.agents.values()
         others = [p.allocation for n, p in self.placements.items() if n != name]
-        decision = place_work(launch.resources, (a.capacity for a in candidates), others)
+        decision = place_work(launch.resources, (a.capacity for a in candidates), others, launch.port)
         if isinstance(decision, Pending):
             self._waiting.setdefault(name, []).append(launch)
             self._report_waiting(launch, decision.reason, unplaceable=True)

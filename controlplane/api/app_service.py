@@ -68,6 +68,7 @@ def read_works(app: Any, runtime: Any) -> tuple[str, list[WorkView]]:
                 attempt=process.attempt if process else 0,
                 pid=(process.pid or 0) if process else 0,
                 process_exited=bool(process and process.exited),
+                url=work._url,
             )
         )
     return str(app.stage.value), works
@@ -118,9 +119,10 @@ class AppServicer(app_pb2_grpc.AppServiceServicer):
         app_path: str = "",
         heartbeat_interval_s: float = 2.0,
         requests: Callable[[], list[RequestView]] | None = None,
+        http_url: Callable[[], str] = lambda: "",
     ) -> None:
         self._registry = registry
-        self._views = AppViews(registry, app_path, heartbeat_interval_s, requests)
+        self._views = AppViews(registry, app_path, heartbeat_interval_s, requests, http_url)
         self._credentials = credentials
         self._log_store = log_store
         self._queries = queries

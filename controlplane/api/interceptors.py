@@ -2,6 +2,7 @@
 
     /lightning.v1.AgentService/Connect       an agent credential, or a join token (to register once)
     /lightning.v1.AgentService/FetchBundle   an agent credential
+    /lightning.v1.AgentService/Tunnel        an agent credential (the agent a tunnel was asked of)
     /lightning.v1.AppService/*               the operator's token
     /lightning.v1.StorageService/*           an agent credential (its works' files); the operator's token only
                                              reads (ListArtifacts, ListDrive, ResolveArtifact, DownloadBlob)
@@ -40,6 +41,7 @@ _STORAGE_SERVICE = "/lightning.v1.StorageService/"
 _OPENS: dict[str, frozenset[Role]] = {
     f"{_AGENT_SERVICE}Connect": frozenset({Role.AGENT, Role.JOIN}),
     f"{_AGENT_SERVICE}FetchBundle": frozenset({Role.AGENT}),
+    f"{_AGENT_SERVICE}Tunnel": frozenset({Role.AGENT}),
     f"{_STORAGE_SERVICE}ListArtifacts": frozenset({Role.OPERATOR}),
     **{f"{_STORAGE_SERVICE}{read}": frozenset({Role.AGENT, Role.OPERATOR})
        for read in ("ListDrive", "ResolveArtifact", "DownloadBlob")},

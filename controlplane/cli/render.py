@@ -186,6 +186,12 @@ def messages_text(works: Iterable[WorkView]) -> str:
     return "\n".join(blocks)
 
 
+def serving_table(works: Iterable[WorkView]) -> str:
+    """One row per serving work: its URL and the same server through the app's HTTP address; "" when none serves."""
+    rows = [(w.work_name, w.url, w.proxy_url or None) for w in works if w.url]
+    return table(("WORK", "URL", "PROXIED URL"), rows) if rows else ""
+
+
 def request_text(request: RequestView) -> str:
     """A request in a few words: engine, job id, what it asks for and for which work."""
     job = request.engine_id or "(submitting)"
@@ -236,6 +242,8 @@ def status_text(app: AppView, now_s: float | None = None, wide: bool = False) ->
     elif cut := sum(is_cut(w.message) for w in app.works):
         works += (f"\n({cut} message{'s' if cut != 1 else ''} cut to fit: `lightning-ctl status -o wide` shows "
                   "them whole)")
+    if serving := serving_table(app.works):
+        works += f"\n\nSERVING\n{serving}"
     agents = agents_table(app.agents) if app.agents else "(no agents connected)"
     return f"{head}\n\n{works}\n\n{agents}"
 
@@ -261,6 +269,8 @@ def work_json(work: WorkView) -> dict[str, Any]:
         "started_at": _or_none(work.started_at),
         "started_at_iso": iso_time(work.started_at),
         "gpus": list(work.gpu_indices),
+        "url": _or_none(work.url),
+        "proxy_url": _or_none(work.proxy_url),
     }
 
 

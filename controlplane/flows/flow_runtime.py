@@ -46,7 +46,13 @@ from lightning_ctl.controlplane.flows.stimuli import (
     Stimulus,
 )
 from lightning_ctl.controlplane.flows.work_process_state import WorkProcessState
-from lightning_ctl.sdk._calls import apply_status, apply_to_latest, explain_pending, is_stopped_for_good
+from lightning_ctl.sdk._calls import (
+    apply_status,
+    apply_to_latest,
+    explain_pending,
+    explain_readiness,
+    is_stopped_for_good,
+)
 from lightning_ctl.sdk._component import to_json
 from lightning_ctl.sdk._events import (
     AgentConnected,
@@ -63,6 +69,7 @@ from lightning_ctl.sdk._events import (
     UpdateVars,
     VarsChanged,
     WorkCrashed,
+    WorkEndpoint,
     WorkEvent,
     WorkLost,
 )
@@ -77,6 +84,8 @@ log = structlog.get_logger(component="runtime")
 _COMMANDS = (LaunchWork, RunCall, UpdateVars, StopWork)
 
 FindWork = Callable[[str], "LightningWork | None"]
+ADDRESS_NAMES = frozenset({"_host", "_port", "_internal_ip"})
+"""A work's address: its agent's to give (``WorkEndpoint``), never changed by the work's own deltas."""
 
 
 class FlowRuntime:
@@ -292,7 +301,7 @@ class FlowRuntime:
         membership = gang_of(work)
         if membership is not None:
             generation = generation or self.gangs.generation_for(membership, work.name)
-            work.__dict__["_internal_ip"] = ""  # until this process says where it runs (the gang's rendezvous)
+            work.__dict__["_internal_ip"] = ""  # until its agent says where this process runs (the rendezvous)
         attempt = (previous.attempt if previous else self._last_attempts.get(work.name, 0)) + 1
         launch = build_launch(work, attempt, self.app_path, self.env, self.stop_grace_s, start_action, cause)
         if membership is not None and generation is not None:
@@ -373,6 +382,7 @@ class FlowRuntime:
         if process is None or work is None or process.attempt != lost.attempt or process.exited:
             return []
         process.exited = True
+        work.__dict__["_url"] = ""  # its server is out of reach with its agent
         return [*self._process_lost(work, process, f"work {work.name} lost: {lost.reason}",
                                     WorkFailureReasons.AGENT_LOST.value, lost.cause), RunFlows(lost.cause)]
 
@@ -407,6 +417,8 @@ class FlowRuntime:
     def _vars_changed(self, body: VarsChanged, work: LightningWork, process: WorkProcessState,
                       cause: str) -> list[Instruction]:
         for name, value in body.values.items():
+            if name in ADDRESS_NAMES:
+                continue
             work.__dict__[name] = decoded = decode_value(value)  # a Path, Payload or Drive is an object here too
             work._state_names().add(name)
             if not name.startswith("_"):
@@ -435,11 +447,33 @@ class FlowRuntime:
             apply_to_latest(work, body.status)  # a stop ends whatever call is the latest from the flow's view
         else:
             apply_status(work, body.call_hash, body.status)
+            if process.readiness_message:
+                explain_readiness(work, process.readiness_message)
         if stage == WorkStageStatus.FAILED and gang_of(work) is not None:
             reason = body.status.get("reason") or WorkFailureReasons.USER_EXCEPTION.value
             return [*self.gangs.node_failed(work, process, body.status.get("message", ""), reason, cause),
                     RunFlows(cause)]
         return [RunFlows(cause)]
+
+    @_on_body.register(WorkEndpoint)
+    def _endpoint(self, body: WorkEndpoint, work: LightningWork, process: WorkProcessState,
+                  cause: str) -> list[Instruction]:
+        """The work's address as its agent gave it (and its url once ready), or why it could not get a port."""
+        if body.error:
+            if process.crashed or process.exited:
+                return []
+            process.crashed = True  # no process runs: its exit report changes nothing more
+            message = f"work {work.name} could not get its port: {body.error}"
+            apply_to_latest(work, make_status(WorkStageStatus.FAILED, message=message,
+                                              reason=WorkFailureReasons.PORT_UNAVAILABLE.value))
+            failing = [FailApp(work.name, message, cause)] if work.raise_exception else []
+            return [*failing, RunFlows(cause)]
+        values = {"_host": body.host, "_port": body.port, "_internal_ip": body.internal_ip, "_url": body.url}
+        changed = any(work.__dict__.get(name) != value for name, value in values.items())
+        work.__dict__.update(values)
+        process.readiness_message = body.message
+        changed = explain_readiness(work, body.message) or changed
+        return [RunFlows(cause)] if changed else []
 
     @_on_body.register(ProcessStarted)
     def _process_started(self, body: ProcessStarted, work: LightningWork, process: WorkProcessState,
@@ -484,6 +518,7 @@ class FlowRuntime:
         if process.exited:
             return []
         process.exited = True
+        work.__dict__["_url"] = ""  # its server went with its process
         if self._is_idle_stop(work, process):
             apply_to_latest(work, make_status(
                 WorkStageStatus.STOPPED, reason=WorkStopReasons.IDLE_TIMEOUT.value,

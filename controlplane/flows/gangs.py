@@ -95,12 +95,17 @@ class GangCoordinator:
         return out
 
     def _rendezvous(self, membership: GangMembership) -> tuple[str, int] | None:
-        """Node 0's address and port in the current generation, once its process has reported them."""
+        """Node 0's address and port in the current generation, once it runs.
+
+        Both come from node 0's agent (its advertised address and a port it allocated there, reported before the
+        process starts), so the other nodes reach node 0 across machines.
+        """
         first = membership.nodes[0]
         process = self._runtime.works.get(first)
         work = self._runtime.find_work(first)
         if (process is None or work is None or process.exited or process.pid is None
-                or process.gang_generation != self._current_generation(membership) or not work.internal_ip):
+                or process.gang_generation != self._current_generation(membership) or not work.internal_ip
+                or work.port is None):
             return None
         return work.internal_ip, work.port
 

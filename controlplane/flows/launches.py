@@ -26,6 +26,8 @@ def build_launch(work: LightningWork, attempt: int, app_path: str, env: dict[str
         resources=resource_request(work),
         agent_lost_grace_s=work.restart_policy.agent_lost_grace_s,
         cause=cause,
+        port=work.__dict__.get("_asked_port") or 0,
+        readiness_path=work.readiness_path or "",
     )
 
 

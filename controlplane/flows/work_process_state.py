@@ -59,6 +59,8 @@ class WorkProcessState:
     """When (the runtime's clock) the process was first seen idle since its last call (not saved)."""
     idle_stopped: bool = False
     """Stopped for being idle: a call launches a new attempt rather than waiting for this one."""
+    readiness_message: str = ""
+    """Why its server is not ready, as its agent last said (not saved: the agent says it again)."""
     restored: bool = False
     """Taken back from a checkpoint, and not heard of since (not saved): if its process turns out gone, it went with
     the control plane's machine and is started again whatever the restart policy."""

@@ -1,12 +1,28 @@
-"""Ready-made components: training on many machines, and works that run a user's script.
+"""Ready-made components: training on many machines, works that run a user's script, and works that serve.
 
-MultiNode and its PyTorch variants; TracerPythonScript, PopenPythonScript, LightningTrainerScript.
+    MultiNode, LightningTrainerMultiNode, PyTorchSpawnMultiNode, FabricMultiNode   one work on N machines
+    TracerPythonScript, PopenPythonScript, LightningTrainerScript                  a user's script as a work
+    PythonServer   a FastAPI prediction server: ``setup`` once, ``predict`` per request (the ``serve`` extra)
+    Image, Number, Text, Category   its input and output types (pydantic models)
+    ServeGradio    a Gradio UI around ``predict`` (the ``gradio`` extra)
+    ServeStreamlit a Streamlit UI drawn by ``render`` (the ``streamlit`` extra)
 
-Importing this package imports no torch: the nodes import it where they run.
+Works that serve are reachable at their ``url`` and through the control plane at ``/works/<name>/``. Importing
+this package loads none of the optional libraries (torch, fastapi, gradio, streamlit): the nodes and servers import
+them where they run, and a component used without its library fails when the app is built, naming the extra to
+install.
 """
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
 
 from lightning_ctl.sdk.components._multi_node import MultiNode
 from lightning_ctl.sdk.components._python_script import Code, PopenPythonScript, TracerPythonScript
+from lightning_ctl.sdk.components._python_server import PythonServer
+from lightning_ctl.sdk.components._serve_gradio import ServeGradio
+from lightning_ctl.sdk.components._serve_streamlit import ServeStreamlit
 from lightning_ctl.sdk.components._torch_multi_node import (
     FabricMultiNode,
     LightningTrainerMultiNode,
@@ -14,6 +30,9 @@ from lightning_ctl.sdk.components._torch_multi_node import (
 )
 from lightning_ctl.sdk.components._tracer import Tracer
 from lightning_ctl.sdk.components._trainer_script import LightningTrainerScript, PyTorchLightningScriptRunner
+
+_TYPES = ("Category", "Image", "Number", "Text")
+"""Pydantic models, built when first asked for (pydantic is the ``serve`` extra's)."""
 
 __all__ = [
     "Code",
@@ -24,6 +43,16 @@ __all__ = [
     "PopenPythonScript",
     "PyTorchLightningScriptRunner",
     "PyTorchSpawnMultiNode",
+    "PythonServer",
+    "ServeGradio",
+    "ServeStreamlit",
     "Tracer",
     "TracerPythonScript",
+    *_TYPES,
 ]
+
+
+def __getattr__(name: str) -> Any:
+    if name in _TYPES:
+        return getattr(importlib.import_module("lightning_ctl.sdk.components._serve_types"), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -1,5 +1,7 @@
-"""The fixtures of the flow runtime's tests (test_flow_runtime.py, test_refused_events.py): a Rig installed as the
-SDK's runtime, and apps built on it."""
+"""The fixtures of the flow runtime's tests (test_flow_runtime.py, test_refused_events.py, test_endpoints.py).
+
+A Rig installed as the SDK's runtime, and apps built on it.
+"""
 
 from __future__ import annotations
 
