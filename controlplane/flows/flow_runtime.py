@@ -425,9 +425,6 @@ class FlowRuntime:
                 process.synced[name] = snapshot(decoded)
         if body.command_seq:
             process.confirm_updates(body.command_seq)
-        membership = gang_of(work)
-        if membership is not None:  # node 0's address may be what its gang's calls wait for
-            return [*self.gangs.release_held(membership), RunFlows(cause)]
         return [RunFlows(cause)]
 
     @_on_body.register(StatusChanged)
@@ -466,14 +463,17 @@ class FlowRuntime:
             message = f"work {work.name} could not get its port: {body.error}"
             apply_to_latest(work, make_status(WorkStageStatus.FAILED, message=message,
                                               reason=WorkFailureReasons.PORT_UNAVAILABLE.value))
-            failing = [FailApp(work.name, message, cause)] if work.raise_exception else []
+            failing: list[Instruction] = [FailApp(work.name, message, cause)] if work.raise_exception else []
+            if gang_of(work) is not None:  # its gang ends with it
+                failing.extend(self.gangs.node_failed(work, process, message,
+                                                      WorkFailureReasons.PORT_UNAVAILABLE.value, cause))
             return [*failing, RunFlows(cause)]
         values = {"_host": body.host, "_port": body.port, "_internal_ip": body.internal_ip, "_url": body.url}
         changed = any(work.__dict__.get(name) != value for name, value in values.items())
         work.__dict__.update(values)
         process.readiness_message = body.message
         changed = explain_readiness(work, body.message) or changed
-        return [RunFlows(cause)] if changed else []
+        return [*self._release_gang(work), RunFlows(cause)] if changed else []
 
     @_on_body.register(ProcessStarted)
     def _process_started(self, body: ProcessStarted, work: LightningWork, process: WorkProcessState,
@@ -481,7 +481,12 @@ class FlowRuntime:
         process.pid = body.pid
         process.launch = None
         process.awaiting_capacity = False
-        return []
+        return self._release_gang(work)
+
+    def _release_gang(self, work: LightningWork) -> list[Instruction]:
+        """A node's calls held for its gang's rendezvous, sent once node 0 runs and its agent gave its address."""
+        membership = gang_of(work)
+        return self.gangs.release_held(membership) if membership is not None else []
 
     @_on_body.register(WorkCrashed)
     def _work_crashed(self, body: WorkCrashed, work: LightningWork, process: WorkProcessState,

@@ -21,7 +21,7 @@ from lightning_ctl.sdk._events import (
     RunCall,
     StatusChanged,
     StopWork,
-    VarsChanged,
+    WorkEndpoint,
     WorkEvent,
     WorkLost,
 )
@@ -80,9 +80,9 @@ class Rig:
         self.apply(WorkEvent(name, attempt, seq, body))
 
     def start_node(self, name: str, attempt: int = 1, ip: str = "127.0.0.1") -> None:
-        """Its process starts and says where it runs (as the work process does before on_start)."""
+        """Its agent says where it runs (address, allocated port), then its process starts."""
+        self.report(name, attempt, WorkEndpoint(ip, 30000 + attempt, ip))
         self.report(name, attempt, ProcessStarted(1000 + attempt))
-        self.report(name, attempt, VarsChanged({"_internal_ip": ip}))
 
     def node(self, rank: int) -> LightningWork:
         return self.app.root.mn.ws[rank]
@@ -241,6 +241,17 @@ class TestFailures:
         assert sorted(s.work_name for s in gang.take(StopWork)) == list(NODES)
         assert "node 2 of 3 (root.mn.ws.2) failed: attribute 'x' is not declared" in gang.node(0).status.message
         assert gang.node(2).status.reason == "invalid_event"
+
+    def test_a_node_that_gets_no_port_ends_its_gang(self, rig) -> None:
+        """Node 1's agent could not give it a port: the nodes are stopped and their calls fail naming node 1."""
+        gang = rig(raise_exception=False)
+        gang.tick()
+        gang.start_node(NODES[0])
+        gang.report(NODES[1], 1, WorkEndpoint("", 0, "", error="port 30001 is in use"))
+        assert sorted(s.work_name for s in gang.take(StopWork)) == list(NODES)
+        message = gang.node(0).status.message
+        assert "node 1 of 3 (root.mn.ws.1) failed: work root.mn.ws.1 could not get its port" in message
+        assert gang.node(1).status.reason == "port_unavailable"
 
 
 class TestIdle:
