@@ -192,6 +192,9 @@ class LaunchWork:
     """The port the work asked for (``LightningWork(port=...)``); 0: its agent allocates one."""
     readiness_path: str = ""
     """An HTTP path that must answer 2xx before the work counts as ready; "": its port accepting a connection."""
+    rendezvous: bool = False
+    """A gang's node: its port belongs to the gang's rendezvous (node 0's is ``MASTER_PORT``), so its agent never
+    probes it and it gets no ``url``."""
     gang: GangSpec | None = None
     """For placement, when the work is a node of a gang; not sent to the agent."""
 

@@ -61,7 +61,7 @@ class GangCoordinator:
         membership = gang_of(work)
         assert membership is not None
         spec = GangSpec(membership.gang, membership.size, membership.rank, generation, membership.pack)
-        return dataclasses.replace(launch, gang=spec)
+        return dataclasses.replace(launch, gang=spec, rendezvous=True)
 
     # -- calls and the rendezvous ---------------------------------------------------------------------------------
 

@@ -149,6 +149,13 @@ class TestLaunch:
         assert gang.node(0).internal_ip == ""
         assert all(x.vars["_internal_ip"] == "" for x in gang.take(LaunchWork))
 
+    def test_node_launches_say_their_port_is_the_rendezvous(self, rig) -> None:
+        """Every node's launch tells its agent not to probe its port (a probe would be one more peer at node 0)."""
+        gang = rig()
+        gang.tick()
+        launches = gang.take(LaunchWork)
+        assert len(launches) == 3 and all(launch.rendezvous for launch in launches)
+
 
 class TestFailures:
     def test_a_lost_node_without_restarts_fails_every_nodes_call_naming_it(self, rig) -> None:
