@@ -174,7 +174,8 @@ class AgentDaemon:
     def _watch(self, supervisor: WorkSupervisor, persist: bool = True) -> None:
         """Keep the works record current: forget the process once it exited (keeping its end for a while)."""
         key = (supervisor.launch.work_name, supervisor.launch.attempt)
-        self.endpoints.watch(key, supervisor.launch.readiness_path)
+        if not supervisor.launch.rendezvous:  # a probe would be one more peer at a gang's rendezvous
+            self.endpoints.watch(key, supervisor.launch.readiness_path)
 
         async def forget_on_exit() -> None:
             await supervisor.exited.wait()

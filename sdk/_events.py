@@ -148,6 +148,20 @@ class ResourceRequest:
 
 
 @dataclass(frozen=True, slots=True)
+class GangSpec:
+    """The gang a launch belongs to: the control plane places the launches of one generation all at once."""
+
+    name: str
+    """The gang's name (the MultiNode flow's full name)."""
+    size: int
+    rank: int
+    generation: int
+    """Counts the gang's placements from 1: a gang placed again after a failure is a new generation."""
+    pack: bool = False
+    """Whether several nodes may share an agent (else one node per agent)."""
+
+
+@dataclass(frozen=True, slots=True)
 class LaunchWork:
     """Start a process for (work_name, attempt)."""
 
@@ -178,6 +192,11 @@ class LaunchWork:
     """The port the work asked for (``LightningWork(port=...)``); 0: its agent allocates one."""
     readiness_path: str = ""
     """An HTTP path that must answer 2xx before the work counts as ready; "": its port accepting a connection."""
+    rendezvous: bool = False
+    """A gang's node: its port belongs to the gang's rendezvous (node 0's is ``MASTER_PORT``), so its agent never
+    probes it and it gets no ``url``."""
+    gang: GangSpec | None = None
+    """For placement, when the work is a node of a gang; not sent to the agent."""
 
 
 def launch_from_dict(data: dict[str, Any]) -> LaunchWork:
@@ -185,6 +204,8 @@ def launch_from_dict(data: dict[str, Any]) -> LaunchWork:
     fields = dict(data)
     fields["resources"] = ResourceRequest(**fields.get("resources", {}))
     fields["gpu_indices"] = tuple(fields.get("gpu_indices", ()))
+    if fields.get("gang") is not None:
+        fields["gang"] = GangSpec(**fields["gang"])
     return LaunchWork(**fields)
 
 

@@ -31,6 +31,7 @@ from lightning_ctl.sdk._component import (
     is_state_name,
     to_json,
 )
+from lightning_ctl.sdk._gang import node_run
 from lightning_ctl.sdk._payload import _BasePayload
 from lightning_ctl.sdk._restart import RestartPolicy
 from lightning_ctl.sdk._runtime import get_runtime
@@ -477,6 +478,10 @@ class LightningWork(StateAttributes):
             self.__dict__["_calls"] = clean_ledger(state["calls"])
 
     def _user_run(self) -> Callable[..., Any]:
-        """The user's ``run`` (bound), bypassing dispatch: what the work's own process executes."""
-        return functools.partial(type(self).run.__lightning_user_run__, self)  # type: ignore[attr-defined]
+        """The user's ``run`` (bound), bypassing dispatch: what the work's own process executes.
+
+        A node of a MultiNode runs it through its gang's executor.
+        """
+        user_run = type(self).run.__lightning_user_run__  # type: ignore[attr-defined]
+        return node_run(self, functools.partial(user_run, self))
 

@@ -4,6 +4,7 @@ A work fits an agent when the agent carries every label the work asks for and ha
 asks for free (its capacity minus what the works placed on it hold), and a port: the one it asked for, not held by
 another of the agent's works, or, on an agent with a port range (``--ports``), a port of the range no work holds. GPU works go to the agent where they leave
 the fewest GPUs idle (packing, so that multi-GPU works still find room); others spread by number of works.
+The nodes of a gang (a MultiNode) are placed together or not at all, one per agent unless they may share one.
 """
 
 from __future__ import annotations
@@ -129,7 +130,13 @@ def place_work(
     agents = list(agents)
     if not agents:
         return Pending("no agent is connected")
-    free = _free(agents, allocations)
+    return _place_in(request, agents, _free(agents, allocations), port)
+
+
+def _place_in(
+    request: ResourceRequest, agents: list[AgentCapacity], free: dict[str, _Free], port: int = 0
+) -> Allocation | Pending:
+    """Where ``request`` (and ``port``, 0 for any) goes among ``agents``, given what each has ``free``."""
     candidates = []
     misfits = []
     for agent in agents:
@@ -159,3 +166,65 @@ def place_work(
         gpu_indices=tuple(sorted(free[chosen.agent_id].gpu_indices)[: request.gpus]),
         port=port,
     )
+
+
+def place_gang(
+    gang_name: str,
+    requests: list[ResourceRequest],
+    agents: Iterable[AgentCapacity],
+    allocations: Iterable[Allocation],
+    pack: bool = False,
+) -> list[Allocation] | Pending:
+    """Where to run every node of a gang at once (one allocation per request, by rank), or why it must wait.
+
+    All or nothing: no node is placed unless all are, so a gang never holds agents while it waits for more, and two
+    gangs waiting for the same agents never deadlock each other. Nodes go one per agent unless ``pack``.
+    """
+    agents = list(agents)
+    if not agents:
+        return Pending("no agent is connected")
+    free = _free(agents, allocations)
+    placed: list[Allocation] = []
+    for request in requests:
+        used = {allocation.agent_id for allocation in placed}
+        decision = _place_in(request, [a for a in agents if pack or a.agent_id not in used], free)
+        if isinstance(decision, Pending):
+            return Pending(_gang_misfit(gang_name, requests, agents, _free(agents, allocations), pack))
+        placed.append(decision)
+        room = free[decision.agent_id]
+        room.cpus -= decision.cpus
+        room.memory_bytes -= decision.memory_bytes
+        room.gpu_indices = [i for i in room.gpu_indices if i not in decision.gpu_indices]
+        room.works += 1
+    return placed
+
+
+def _room_for(request: ResourceRequest, free: _Free) -> int:
+    """How many nodes needing ``request`` fit in ``free`` (a request of nothing fits any number: counted once)."""
+    counts = []
+    if request.gpus:
+        counts.append(len(free.gpu_indices) // request.gpus)
+    if request.cpus:
+        counts.append(int((free.cpus + 1e-9) // request.cpus))
+    if request.memory_bytes:
+        counts.append(free.memory_bytes // request.memory_bytes)
+    return max(0, min(counts)) if counts else 1
+
+
+def _gang_misfit(gang_name: str, requests: list[ResourceRequest], agents: list[AgentCapacity],
+                 free: dict[str, _Free], pack: bool) -> str:
+    """One readable reason for the gang, e.g. "gang root.train needs 4 agents with 1 GPU free; 3 have (...)"."""
+    request = requests[0]
+    misfits = {a.agent_id: _misfit(request, a, free[a.agent_id]) for a in agents}
+    detail = "; ".join(f"{a.name}: {misfits[a.agent_id]}" for a in agents if misfits[a.agent_id])
+    detail = f" ({detail})" if detail else ""
+    fitting = [a for a in agents if misfits[a.agent_id] is None]
+    if pack:
+        room = sum(_room_for(request, free[a.agent_id]) for a in fitting)
+        return (f"gang {gang_name} needs room for {len(requests)} nodes with {describe(request)}; the agents have "
+                f"room for {room}{detail}")
+    verb = "has" if len(fitting) == 1 else "have"
+    if request == ResourceRequest(labels=request.labels, image=request.image) and not request.labels:
+        return f"gang {gang_name} needs {len(requests)} agents; {len(fitting)} {'is' if len(fitting) == 1 else 'are'} connected"
+    return (f"gang {gang_name} needs {len(requests)} agents with {describe(request)} free; "
+            f"{len(fitting)} {verb}{detail}")

@@ -20,12 +20,19 @@ import structlog
 from lightning_ctl.controlplane.agents.app_bundle import AppBundle
 from lightning_ctl.controlplane.agents.liveness import Liveness
 from lightning_ctl.controlplane.agents.locations import WorkLocations
-from lightning_ctl.controlplane.agents.placement import AgentCapacity, Allocation, Pending, place_work
+from lightning_ctl.controlplane.agents.placement import (
+    AgentCapacity,
+    Allocation,
+    Pending,
+    place_gang,
+    place_work,
+)
 from lightning_ctl.controlplane.agents.serving import ServingWorks
 from lightning_ctl.sdk._agent_messages import AgentUsage, EventRejected, OpenTunnel
 from lightning_ctl.sdk._events import (
     Command,
     EventsApplied,
+    GangSpec,
     LaunchWork,
     OutputShown,
     PlacementPending,
@@ -305,6 +312,9 @@ class AgentRegistry:
     def _place(self, launch: LaunchWork) -> LaunchWork | None:
         name = launch.work_name
         placed = self.placements.get(name)
+        if launch.gang is not None and not (placed is not None and placed.attempt == launch.attempt):
+            self._place_gang(launch)
+            return None
         if placed is not None and placed.attempt == launch.attempt:
             # Sent again (it may have been lost): to the same agent, which ignores a launch it already has.
             agent = self.agents.get(placed.allocation.agent_id)
@@ -326,15 +336,7 @@ class AgentRegistry:
         decision = place_work(launch.resources, (a.capacity for a in candidates), others, launch.port)
         if isinstance(decision, Pending):
             self._waiting.setdefault(name, []).append(launch)
-            if name not in self._unplaceable:
-                self._unplaceable.add(name)
-                self._changed()
-            if self._pending_reasons.get(name) != decision.reason:
-                self._pending_reasons[name] = decision.reason
-                if self.agents:  # before the first agent registers, waiting is the normal start-up
-                    log.warning("work_pending", work_name=name, reason=decision.reason)
-                self._report_pending(PlacementPending(name, launch.attempt, decision.reason,
-                                                      for_capacity=bool(self.agents)))
+            self._report_waiting(launch, decision.reason, unplaceable=True)
             return None
         agent = self.agents[decision.agent_id]
         shipped = self._ship_to(agent, launch)
@@ -343,15 +345,83 @@ class AgentRegistry:
             self._waiting.setdefault(name, []).append(launch)
             self._report_pending(PlacementPending(name, launch.attempt, shipped.reason))
             return None
-        launch = shipped
+        self._record_placement(shipped, decision)
+        return dataclasses.replace(shipped, gpu_indices=decision.gpu_indices)
+
+    def _place_gang(self, launch: LaunchWork) -> None:
+        """Keep a node's launch with the others of its gang's generation, and place them when all are here.
+
+        All are placed at once (each node's launch and the commands that followed it then go to its agent), or all
+        wait.
+        """
+        assert launch.gang is not None
+        gang = launch.gang
+        self._waiting.setdefault(launch.work_name, []).append(launch)
+        members = self._gang_launches(gang)
+        if len(members) < gang.size:
+            return
+        ranked = [members[rank] for rank in range(gang.size)]
+        names = {m.work_name for m in ranked}
+        others = [p.allocation for n, p in self.placements.items() if n not in names]
+        decision = place_gang(gang.name, [m.resources for m in ranked],
+                              (a.capacity for a in self.agents.values()), others, gang.pack)
+        shipped = [] if isinstance(decision, Pending) else [
+            self._ship_to(self.agents[a.agent_id], m) for a, m in zip(decision, ranked, strict=True)]
+        waits = decision if isinstance(decision, Pending) else next(
+            (s for s in shipped if isinstance(s, Pending)), None)
+        if waits is not None:
+            for member in ranked:
+                self._report_waiting(member, waits.reason, unplaceable=isinstance(decision, Pending))
+            return
+        assert not isinstance(decision, Pending)
+        for allocation, ready in zip(decision, shipped, strict=True):
+            assert isinstance(ready, LaunchWork)
+            member = ready
+            self._record_placement(member, allocation)
+            follow = [c for c in self._waiting.pop(member.work_name, [])
+                      if not (isinstance(c, LaunchWork) and c.attempt == member.attempt)]
+            self.agents[allocation.agent_id].outgoing.put_nowait(
+                dataclasses.replace(member, gpu_indices=allocation.gpu_indices))
+            self.route(follow)
+        log.info("gang_placed", gang=gang.name, generation=gang.generation,
+                 agents=[self.agents[a.agent_id].name for a in decision])
+
+    def _gang_launches(self, gang: GangSpec) -> dict[int, LaunchWork]:
+        """The waiting launches of ``gang``'s generation, by rank."""
+        members: dict[int, LaunchWork] = {}
+        for commands in self._waiting.values():
+            for command in commands:
+                if (isinstance(command, LaunchWork) and command.gang is not None and command.gang.name == gang.name
+                        and command.gang.generation == gang.generation):
+                    members[command.gang.rank] = command
+        return members
+
+    def _report_waiting(self, launch: LaunchWork, reason: str, unplaceable: bool) -> None:
+        """Say why ``launch`` waits (once per reason).
+
+        ``unplaceable``: no connected agent can take it (rather than: its code is being prepared), so that agents on
+        demand are asked for it.
+        """
+        name = launch.work_name
+        if unplaceable and name not in self._unplaceable:
+            self._unplaceable.add(name)
+            self._changed()
+        if self._pending_reasons.get(name) != reason:
+            self._pending_reasons[name] = reason
+            if self.agents:  # before the first agent registers, waiting is the normal start-up
+                log.warning("work_pending", work_name=name, reason=reason)
+            self._report_pending(PlacementPending(name, launch.attempt, reason,
+                                                  for_capacity=unplaceable and bool(self.agents)))
+
+    def _record_placement(self, launch: LaunchWork, decision: Allocation) -> None:
+        name = launch.work_name
         self._unplaceable.discard(name)
         self._changed()
         self._pending_reasons.pop(name, None)
         self.placements[name] = _Placement(launch.attempt, decision, launch.agent_lost_grace_s)
         self.locations.place(name, launch.attempt, decision.agent_id, frozenset(launch.vars))
-        log.info("work_placed", work_name=name, attempt=launch.attempt, agent=agent.name,
+        log.info("work_placed", work_name=name, attempt=launch.attempt, agent=self.agents[decision.agent_id].name,
                  gpus=list(decision.gpu_indices))
-        return dataclasses.replace(launch, gpu_indices=decision.gpu_indices)
 
     def _ship_to(self, agent: AgentSession, launch: LaunchWork) -> LaunchWork | Pending:
         """``launch`` as ``agent`` needs it, with the works' API key.

@@ -85,6 +85,7 @@ def command_to_pb(command: Command | UploadRequested | OpenTunnel) -> agent_pb2.
                 api_credential=command.api_credential,
                 port=command.port,
                 readiness_path=command.readiness_path,
+                rendezvous=command.rendezvous,
             )
         )
     raise TypeError(f"unknown command {type(command).__name__}")  # pragma: no cover
@@ -121,5 +122,6 @@ def command_from_pb(pb: agent_pb2.Command) -> Command | UploadRequested | OpenTu
             api_credential=launch.api_credential,
             port=launch.port,
             readiness_path=launch.readiness_path,
+            rendezvous=launch.rendezvous,
         )
     raise CodecError("command: missing kind")

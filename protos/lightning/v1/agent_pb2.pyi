@@ -170,7 +170,7 @@ class Welcome(_message.Message):
     def __init__(self, session_id: _Optional[str] = ..., heartbeat_interval_s: _Optional[float] = ..., agent_credential: _Optional[str] = ..., max_attribute_bytes: _Optional[int] = ..., protocol_version: _Optional[int] = ...) -> None: ...
 
 class LaunchWork(_message.Message):
-    __slots__ = ("work_name", "attempt", "app_path", "vars_json", "env", "start_action", "stop_grace_s", "work_class", "init_args_json", "gpu_indices", "bundle_digest", "app_relpath", "api_credential", "port", "readiness_path")
+    __slots__ = ("work_name", "attempt", "app_path", "vars_json", "env", "start_action", "stop_grace_s", "work_class", "init_args_json", "gpu_indices", "bundle_digest", "app_relpath", "api_credential", "port", "readiness_path", "rendezvous")
     class EnvEntry(_message.Message):
         __slots__ = ("key", "value")
         KEY_FIELD_NUMBER: _ClassVar[int]
@@ -193,6 +193,7 @@ class LaunchWork(_message.Message):
     API_CREDENTIAL_FIELD_NUMBER: _ClassVar[int]
     PORT_FIELD_NUMBER: _ClassVar[int]
     READINESS_PATH_FIELD_NUMBER: _ClassVar[int]
+    RENDEZVOUS_FIELD_NUMBER: _ClassVar[int]
     work_name: str
     attempt: int
     app_path: str
@@ -208,7 +209,8 @@ class LaunchWork(_message.Message):
     api_credential: str
     port: int
     readiness_path: str
-    def __init__(self, work_name: _Optional[str] = ..., attempt: _Optional[int] = ..., app_path: _Optional[str] = ..., vars_json: _Optional[str] = ..., env: _Optional[_Mapping[str, str]] = ..., start_action: _Optional[bool] = ..., stop_grace_s: _Optional[float] = ..., work_class: _Optional[str] = ..., init_args_json: _Optional[str] = ..., gpu_indices: _Optional[_Iterable[int]] = ..., bundle_digest: _Optional[str] = ..., app_relpath: _Optional[str] = ..., api_credential: _Optional[str] = ..., port: _Optional[int] = ..., readiness_path: _Optional[str] = ...) -> None: ...
+    rendezvous: bool
+    def __init__(self, work_name: _Optional[str] = ..., attempt: _Optional[int] = ..., app_path: _Optional[str] = ..., vars_json: _Optional[str] = ..., env: _Optional[_Mapping[str, str]] = ..., start_action: _Optional[bool] = ..., stop_grace_s: _Optional[float] = ..., work_class: _Optional[str] = ..., init_args_json: _Optional[str] = ..., gpu_indices: _Optional[_Iterable[int]] = ..., bundle_digest: _Optional[str] = ..., app_relpath: _Optional[str] = ..., api_credential: _Optional[str] = ..., port: _Optional[int] = ..., readiness_path: _Optional[str] = ..., rendezvous: _Optional[bool] = ...) -> None: ...
 
 class StopWork(_message.Message):
     __slots__ = ("work_name", "attempt", "reason", "grace_s")

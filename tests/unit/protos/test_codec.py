@@ -86,6 +86,7 @@ COMMANDS = [
     ),
     LaunchWork(work_name="root.w", attempt=2, app_path="a.py", vars={}, init_args={"args": [], "kwargs": {}}),
     LaunchWork(work_name="root.s", attempt=1, app_path="a.py", vars={}, port=8080, readiness_path="/health"),
+    LaunchWork(work_name="root.mn.ws.0", attempt=1, app_path="a.py", vars={}, rendezvous=True),
     RunCall("root.job", 1, "0123456789abcdef", [1, "two", [3]], {"k": {"v": 1}}),
     RunCall("root.job", 1, "fedcba9876543210", [], {}, {"knob": 5}),
     UpdateVars("root.job", 3, {"knob": 7, "items": [1, 2]}),

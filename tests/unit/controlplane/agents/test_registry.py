@@ -12,6 +12,7 @@ from lightning_ctl.controlplane.agents.app_bundle import AppBundle
 from lightning_ctl.controlplane.agents.placement import AgentCapacity
 from lightning_ctl.controlplane.agents.registry import AgentRegistry, AgentSession
 from lightning_ctl.sdk._events import (
+    GangSpec,
     LaunchWork,
     PlacementPending,
     ResourceRequest,
@@ -175,3 +176,51 @@ class TestStopping:
         registry.release("root.b", 1)
         registry.remove(box, "gone")
         assert [u.work_name for u in reported] == ["root.a"]
+
+
+def node(name: str, rank: int, size: int = 2, generation: int = 1, attempt: int = 1, gpus: int = 0) -> LaunchWork:
+    return LaunchWork(name, attempt, "/app.py", {}, resources=ResourceRequest(gpus=gpus),
+                      gang=GangSpec("root.mn", size, rank, generation))
+
+
+class TestGangs:
+    def test_a_gang_waits_for_all_its_nodes_then_goes_out_at_once(self, loop: asyncio.AbstractEventLoop) -> None:
+        """Node 0's launch (and the call behind it) waits until node 1's launch arrives; then both are sent."""
+        registry = AgentRegistry()
+        a, b = session("a"), session("b")
+        registry.add(a)
+        registry.add(b)
+        registry.route([node("root.mn.ws.0", 0), RunCall("root.mn.ws.0", 1, "h", [], {})])
+        assert drain(a) == [] and drain(b) == []
+        registry.route([node("root.mn.ws.1", 1)])
+        sent = drain(a) + drain(b)
+        assert sorted(c.work_name for c in sent if isinstance(c, LaunchWork)) == ["root.mn.ws.0", "root.mn.ws.1"]
+        assert [c.work_name for c in sent if isinstance(c, RunCall)] == ["root.mn.ws.0"]
+        assert registry.placements["root.mn.ws.0"].allocation.agent_id != registry.placements[
+            "root.mn.ws.1"].allocation.agent_id
+
+    def test_a_gang_that_does_not_fit_holds_nothing_and_every_node_says_why(
+            self, loop: asyncio.AbstractEventLoop) -> None:
+        """Two 1-GPU nodes, one GPU agent: no node placed, each pending with the gang's reason; a second GPU agent
+        joining places both."""
+        reports: list[PlacementPending] = []
+        registry = AgentRegistry(report_pending=reports.append)
+        first = session("first", gpus=(0,))
+        registry.add(first)
+        registry.route([node("root.mn.ws.0", 0, gpus=1), node("root.mn.ws.1", 1, gpus=1)])
+        assert registry.placements == {} and drain(first) == []
+        assert {r.work_name for r in reports} == {"root.mn.ws.0", "root.mn.ws.1"}
+        assert all(r.reason.startswith("gang root.mn needs 2 agents") and r.for_capacity for r in reports)
+        assert sorted(w.work_name for w in registry.waiting_for_agent()) == ["root.mn.ws.0", "root.mn.ws.1"]
+        second = session("second", gpus=(0,))
+        registry.add(second)
+        assert len(drain(first)) == 1 and len(drain(second)) == 1
+        assert registry.waiting_for_agent() == []
+
+    def test_a_stale_generation_never_completes_a_new_one(self, loop: asyncio.AbstractEventLoop) -> None:
+        """Node 0 of generation 2 does not pair with node 1 of generation 1."""
+        registry = AgentRegistry()
+        registry.add(session("a"))
+        registry.add(session("b"))
+        registry.route([node("root.mn.ws.1", 1, generation=1), node("root.mn.ws.0", 0, generation=2, attempt=2)])
+        assert registry.placements == {}
