@@ -26,6 +26,7 @@ from tests.helpers.serving import App
 
 pytestmark = pytest.mark.e2e
 APPS = Path(__file__).resolve().parent / "apps_serve"
+HIDDEN_MODULES = Path(__file__).resolve().parent / "hidden_modules"
 TIMEOUT_S = 30.0
 
 
@@ -209,13 +210,13 @@ def test_a_python_server_answers_directly_and_through_the_proxy_and_stops_cleanl
 
 
 def test_an_app_using_a_component_without_its_library_fails_at_load_naming_the_extra(tmp_path: Path) -> None:
-    """ServeGradio without gradio: lightning-ctl run exits 1 saying pip install 'lightning-ctl[gradio]'."""
-    import importlib.util
+    """ServeGradio without gradio: lightning-ctl run exits 1 saying pip install 'lightning-ctl[gradio]'.
 
-    if importlib.util.find_spec("gradio") is not None:
-        pytest.skip("gradio is installed here: the app would load")
+    Gradio is hidden from the processes (tests/e2e/hidden_modules), installed or not.
+    """
     tag = uuid.uuid4().hex
-    process = AppProcess(APPS / "gradio_without_gradio.py", env={"HOME": str(tmp_path), TAG_VAR: tag})
+    hidden = {"PYTHONPATH": str(HIDDEN_MODULES), "LIGHTNING_CTL_TEST_HIDDEN_MODULES": "gradio"}
+    process = AppProcess(APPS / "gradio_without_gradio.py", env={"HOME": str(tmp_path), TAG_VAR: tag, **hidden})
     try:
         ended = process.wait(TIMEOUT_S)
     finally:
