@@ -121,8 +121,10 @@ def test_work_runs_on_an_agent_slurm_started_and_its_job_ends_with_the_app(run: 
     credentials (its operator token and fixed join token, here in its environment) never reach the job: only the
     agent starts with its one-time join token, and the work holds no credential."""
     secrets = {"LIGHTNING_CTL_TOKEN": uuid.uuid4().hex, "LIGHTNING_CTL_JOIN_TOKEN": uuid.uuid4().hex}
-    app = run.start(hold_s=3, env=secrets)
+    release = run.home / "release-work"
+    app = run.start(hold_until=release, env=secrets)  # the work holds its agent until the request was seen joined
     joined = run.wait_request("the request to join", lambda rs: rs and rs[0]["state"] == "joined")
+    release.touch()
     job_id = joined[0]["engine_id"]
     assert joined[0]["engine"] == "slurm" and joined[0]["work"] == "root.probes.0"
     assert run.slurm.jobs()[job_id][2] == f"lightning-agent-{joined[0]['request_id']}"
@@ -142,8 +144,10 @@ def test_work_runs_on_an_agent_slurm_started_and_its_job_ends_with_the_app(run: 
 def test_a_gang_is_one_slurm_job_of_n_nodes(run: Run) -> None:
     """A 2-node MultiNode of 1-GPU nodes is ONE request of 2 nodes: one sbatch job, one agent on each Slurm node,
     the gang placed on them together (one node each, meeting at node 0's address)."""
-    app = run.start(gang=2, hold_s=1)
+    release = run.home / "release-gang"
+    app = run.start(gang=2, hold_until=release)  # the nodes hold their agents until the request was seen joined
     joined = run.wait_request("the gang's request to join", lambda rs: rs and rs[0]["state"] == "joined")
+    release.touch()
     # One line per agent: both agents answer the one request.
     assert {(r["request_id"], r["engine_id"], r["nodes"], r["work"]) for r in joined} == {
         (joined[0]["request_id"], joined[0]["engine_id"], 2, "root.gang")}, joined

@@ -171,7 +171,8 @@ class ControlPlane(CapturedProcess):
     def address(self) -> str:
         """HOST:PORT it listens on (from its ``control_plane_listening`` log line)."""
         if self._address is None:
-            line = self.wait_for("control_plane_listening", timeout_s=15)[0]
+            # Generous: at a load average near 10 on two cores, a start (imports, app load) once took over 15 s.
+            line = self.wait_for("control_plane_listening", timeout_s=45)[0]
             match = _LISTENING.search(line)
             assert match, f"cannot read the address in {line!r}"
             self._address = match.group(1)

@@ -3,7 +3,8 @@ ON_DEMAND_WORKS (how many works, 1), ON_DEMAND_GPUS (GPUs each, 1), ON_DEMAND_HO
 ON_DEMAND_STOP (1: the app stops once every work succeeded; 0: it keeps running; "works": it stops each work
 that succeeded, freeing its agent, and keeps running), ON_DEMAND_RESTARTS (the works'
 RestartPolicy.on_failure max_restarts; 0: never), ON_DEMAND_GANG (N > 0: the works are the N nodes of one MultiNode
-instead, each also printing its rank and MASTER_ADDR). Each work prints `STARTED {json}` when it starts, with the
+instead, each also printing its rank and MASTER_ADDR), ON_DEMAND_HOLD_UNTIL (a file: after its hold, each work also
+waits, at most two minutes, until that file exists). Each work prints `STARTED {json}` when it starts, with the
 credential variables (names) found in its environment and, in a Slurm job, in its job's processes above it."""
 
 import json
@@ -21,6 +22,7 @@ HOLD_S = float(os.environ.get("ON_DEMAND_HOLD_S", "0"))
 STOP = os.environ.get("ON_DEMAND_STOP", "1")
 RESTARTS = int(os.environ.get("ON_DEMAND_RESTARTS", "0"))
 GANG = int(os.environ.get("ON_DEMAND_GANG", "0"))
+HOLD_UNTIL = os.environ.get("ON_DEMAND_HOLD_UNTIL", "")
 
 
 CREDENTIALS = ("LIGHTNING_CTL_TOKEN", "LIGHTNING_CTL_JOIN_TOKEN", "LIGHTNING_AGENT_JOIN_TOKEN")
@@ -53,6 +55,9 @@ class Probe(LightningWork):
             facts["credentials_in_job"] = credentials_in_job()
         print("STARTED " + json.dumps(facts), flush=True)
         time.sleep(self.hold_s)
+        deadline = time.monotonic() + 120
+        while HOLD_UNTIL and not os.path.exists(HOLD_UNTIL) and time.monotonic() < deadline:
+            time.sleep(0.05)
         self.done = True
 
 
