@@ -16,6 +16,7 @@ from lightning_ctl.controlplane.errors import ProviderError, ProviderOptionError
 from lightning_ctl.controlplane.home import remember_app
 from lightning_ctl.controlplane.http import listener
 from lightning_ctl.controlplane.options import RunOptions
+from lightning_ctl.controlplane.output.banner import print_starting
 from lightning_ctl.controlplane.providers.settings import (
     DEFAULT_IDLE_TIMEOUT_S,
     DEFAULT_MAX_AGENTS,
@@ -126,8 +127,10 @@ def parse_attribute_size(value: str) -> int:
 @click.option("--heartbeat-interval", type=click.FloatRange(min=0.05), default=2.0, show_default=True,
               help="Seconds between agent heartbeats; an agent silent for 3 of them is disconnected.")
 @click.option("--log-format", type=click.Choice(["console", "json"]), default="console", show_default=True)
-@click.option("--log-level", type=click.Choice(["debug", "info", "warning", "error"]), default="info",
-              show_default=True)
+@click.option("--log-level", type=click.Choice(["debug", "info", "warning", "error"]), default="warning",
+              show_default=True,
+              help="lightning-ctl's own log lines shown on stderr: `info` adds the lifecycle of the app, its agents "
+                   "and works; warnings and errors are always shown.")
 def run(
     target: tuple[str, ...],
     app_args: tuple[str, ...],
@@ -211,6 +214,7 @@ def run(
     options = dataclasses.replace(options, env={**options.env, **listener.server_address_env(options, http_socket)})
     # Started before the heavy imports below, so the agent (and its fork server) start while this process does.
     local_agent = None if no_local_agent else LocalAgent(options)
+    print_starting()
     try:
         status = _run(options, log_format, local_agent, http_socket)
     finally:
