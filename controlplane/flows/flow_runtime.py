@@ -12,7 +12,8 @@ sent yet). Events of a work process are applied exactly once and in order (``seq
     FlowCalledWork / FlowStartedWork ─► (LaunchWork) RunCall       WorkEvent ─► ledger, attributes, RunFlows
     FlowStoppedWork / AppEnding ─► StopWork                        ProcessExited ─► stopped / lost ─► restart or fail
     FlowsRan ─► UpdateVars, RunFlows                               AgentConnected ─► stale stops, resends
-    IdleCheck ─► StopWork (idle past CloudCompute.idle_timeout: the next call launches a new attempt)
+    DeadlineCheck ─► StopWork (idle past CloudCompute.idle_timeout: the next call launches a new attempt;
+                     no machine within CloudCompute.wait_timeout: failed with reason timeout)
 """
 
 from __future__ import annotations
@@ -29,18 +30,25 @@ import structlog
 from lightning_ctl.controlplane.flows.launches import build_launch
 from lightning_ctl.controlplane.flows.stimuli import (
     AppEnding,
+    DeadlineCheck,
     FailApp,
     FlowCalledWork,
     FlowsRan,
     FlowStartedWork,
     FlowStoppedWork,
-    IdleCheck,
     Instruction,
     RunFlows,
     Stimulus,
 )
 from lightning_ctl.controlplane.flows.work_process_state import WorkProcessState
-from lightning_ctl.sdk._calls import apply_status, apply_to_latest, explain_pending, is_stopped_for_good
+from lightning_ctl.sdk._call_values import encode_arguments
+from lightning_ctl.sdk._calls import (
+    apply_status,
+    apply_to_latest,
+    explain_pending,
+    is_stopped_for_good,
+    latest_statuses,
+)
 from lightning_ctl.sdk._component import to_json
 from lightning_ctl.sdk._events import (
     AgentConnected,
@@ -82,8 +90,9 @@ class FlowRuntime:
         self.works: dict[str, WorkProcessState] = {}
         self._applied: dict[tuple[str, int], int] = {}
         self._clock = clock
-        self._idle_timed: set[str] = set()
-        """Works with an idle timeout (kept apart: the loop asks for the next idle deadline on every pass)."""
+        self._timed: set[str] = set()
+        """Works with an idle or wait timeout (kept apart: the loop asks for the next deadline on every pass)."""
+        self._warned_interruptible = False
 
     def apply(self, stimulus: Stimulus) -> list[Instruction]:
         """Apply one stimulus; the instructions it produces, in order (each carrying the stimulus's cause)."""
@@ -100,15 +109,18 @@ class FlowRuntime:
         process = self.works.get(work_name)
         return process is not None and process.awaiting_capacity and process.pid is None
 
-    def next_idle_deadline(self) -> float | None:
-        """When (the runtime's clock) an idle work's timeout passes next: now for a work newly idle, None when no
-        work is idle. The loop applies ``IdleCheck`` once it has passed."""
+    def next_deadline(self) -> float | None:
+        """When (the runtime's clock) a work's idle timeout or wait timeout passes next: now for a work newly idle,
+        None when no work is idle or waiting for a machine with a timeout. The loop applies ``DeadlineCheck`` once it
+        has passed."""
         deadlines = []
-        for name in self._idle_timed:
+        for name in self._timed:
             process = self.works[name]
             if process.is_idle and process.idle_timeout_s is not None:
                 since = process.idle_since
                 deadlines.append(self._clock() if since is None else since + process.idle_timeout_s)
+            elif process.is_waiting_for_machine and process.wait_timeout_s is not None:
+                deadlines.append(process.launched_at + process.wait_timeout_s)
         return min(deadlines, default=None)
 
     @property
@@ -128,7 +140,11 @@ class FlowRuntime:
     def restore(self, saved: dict[str, Any]) -> None:
         """Take back the record of work processes from a checkpoint."""
         self.works.update({name: WorkProcessState.from_record(record) for name, record in saved.items()})
-        self._idle_timed.update(name for name, p in self.works.items() if p.idle_timeout_s is not None)
+        now = self._clock()
+        for name, process in self.works.items():
+            process.launched_at = now  # the wait for a machine starts again with this control plane
+            if process.idle_timeout_s is not None or process.wait_timeout_s is not None:
+                self._timed.add(name)
 
     # -- the flows' actions ---------------------------------------------------------------------------------------
 
@@ -142,8 +158,8 @@ class FlowRuntime:
         process, launched = self._ensure_process(work, start_action=False, cause=called.cause)
         process.idle_since = None
         process.calls_sent += 1
-        # Plain JSON (a Path becomes its tagged dict): the call is encoded on the I/O thread and checkpointed.
-        args, kwargs = json.loads(to_json([list(called.args), dict(called.kwargs)]))
+        # Plain JSON (a Path or bytes become tagged dicts): the call is encoded on the I/O thread and checkpointed.
+        args, kwargs = encode_arguments(work.name, called.args, called.kwargs)
         call = RunCall(work.name, process.attempt, called.call_hash, args, kwargs, self._unsent_changes(work, process),
                        call_seq=process.calls_sent, cause=called.cause)
         process.unconfirmed.append(call)
@@ -184,13 +200,18 @@ class FlowRuntime:
                 stops.append(StopWork(name, process.attempt, ending.reason, ending.grace_s, cause=ending.cause))
         return stops
 
-    @_handle.register(IdleCheck)
-    def _idle_check(self, check: IdleCheck) -> list[Instruction]:
-        """Stop the processes idle for their work's idle timeout (their GPUs and reservations go with them)."""
+    @_handle.register(DeadlineCheck)
+    def _deadline_check(self, check: DeadlineCheck) -> list[Instruction]:
+        """Stop the processes idle for their work's idle timeout (their GPUs and reservations go with them), fail
+        the works that waited for a machine longer than their wait timeout."""
         now = self._clock()
         stops: list[Instruction] = []
-        for name in sorted(self._idle_timed):
+        for name in sorted(self._timed):
             process = self.works[name]
+            if (process.is_waiting_for_machine and process.wait_timeout_s is not None
+                    and now - process.launched_at >= process.wait_timeout_s):
+                stops.extend(self._wait_timed_out(name, process, check.cause))
+                continue
             if not process.is_idle or process.idle_timeout_s is None:
                 continue
             if process.idle_since is None:
@@ -203,6 +224,23 @@ class FlowRuntime:
                                       self.stop_grace_s, cause=check.cause))
         return stops
 
+    def _wait_timed_out(self, name: str, process: WorkProcessState, cause: str) -> list[Instruction]:
+        """The work waited for a machine past its wait timeout: its launch is called off and its latest call fails
+        with reason ``timeout`` (its next call tries again, with a new attempt)."""
+        work = self.find_work(name)
+        if work is None:
+            return []
+        process.stop_requested = process.exited = True
+        statuses = latest_statuses(work)
+        waited_for = statuses[-1].get("message") if statuses else None
+        message = (f"no machine took work {name} within its wait_timeout of {process.wait_timeout_s:g} s"
+                   + (f": {waited_for}" if waited_for else ""))
+        log.warning("work_wait_timed_out", work_name=name, attempt=process.attempt,
+                    wait_timeout_s=process.wait_timeout_s, cause=cause)
+        apply_to_latest(work, make_status(WorkStageStatus.FAILED, message=message,
+                                          reason=WorkFailureReasons.TIMEOUT.value))
+        return [StopWork(name, process.attempt, "wait_timeout", self.stop_grace_s, cause=cause), RunFlows(cause)]
+
     def _ensure_process(self, work: LightningWork, start_action: bool,
                         cause: str) -> tuple[WorkProcessState, tuple[Instruction, ...]]:
         """The work's live process record, launching a new attempt (the returned LaunchWork) when it has none, or
@@ -212,12 +250,19 @@ class FlowRuntime:
             return process, ()
         launch = build_launch(work, process.attempt + 1 if process else 1, self.app_path, self.env,
                               self.stop_grace_s, start_action, cause)
+        compute = work.cloud_compute
         process = WorkProcessState(
             launch.attempt, synced={n: to_json(v) for n, v in launch.vars.items() if not n.startswith("_")},
-            launch=launch, idle_timeout_s=work.cloud_compute.idle_timeout)
+            launch=launch, idle_timeout_s=compute.idle_timeout, wait_timeout_s=compute.wait_timeout,
+            launched_at=self._clock())
         self.works[work.name] = process
-        if process.idle_timeout_s is not None:
-            self._idle_timed.add(work.name)
+        if process.idle_timeout_s is not None or process.wait_timeout_s is not None:
+            self._timed.add(work.name)
+        if compute.interruptible and not self._warned_interruptible:
+            self._warned_interruptible = True
+            log.warning("interruptible_has_no_effect", work_name=work.name,
+                        hint="CloudCompute(interruptible=True) / spot=True is a placement hint: no agent or provider "
+                             "of lightning-ctl runs works on interruptible capacity, so it runs like any other work")
         return process, (launch,)
 
     def _unsent_changes(self, work: LightningWork, process: WorkProcessState) -> dict[str, Any]:

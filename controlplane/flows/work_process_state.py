@@ -3,7 +3,8 @@
     launched ─► placement pending ─► started (pid) ─► idle ⇄ calling ─► ... ─► exited
        │                                                │                      ▲
        │                                                └─ idle past timeout ──┤ (a call then launches a new attempt)
-       └─ stop requested (by the flow, the app's end) ─────────────────────────┘
+       ├─ stop requested (by the flow, the app's end) ─────────────────────────┤
+       └─ no process past the wait timeout (failed: timeout) ──────────────────┘
 
 Each work's record is saved as its own JSON object (:meth:`to_record`), so a checkpoint may write only the records
 that changed; events kept aside by the sequencer are not saved (their process sends them again, unacknowledged).
@@ -47,12 +48,22 @@ class WorkProcessState:
     """When (the runtime's clock) the process was first seen idle since its last call (not saved)."""
     idle_stopped: bool = False
     """Stopped for being idle: a call launches a new attempt rather than waiting for this one."""
+    wait_timeout_s: float | None = None
+    """From the work's CloudCompute: the launch fails with reason timeout if no process started this long after it
+    (None: it waits as long as it takes)."""
+    launched_at: float = 0.0
+    """When (the runtime's clock) this attempt was launched, or the control plane resumed it (not saved)."""
 
     @property
     def is_idle(self) -> bool:
         """Whether the process is up with no call running, none sent and unconfirmed, and no stop asked."""
         return (self.pid is not None and not self.exited and not self.stop_requested and self.running_call is None
                 and not self.unconfirmed)
+
+    @property
+    def is_waiting_for_machine(self) -> bool:
+        """Whether the launch has no process yet (no agent took it, or its process has not reported in)."""
+        return self.pid is None and not self.exited and not self.stop_requested
 
     @property
     def applied_seq(self) -> int:
@@ -68,6 +79,7 @@ class WorkProcessState:
             "launch": dataclasses.asdict(self.launch) if self.launch is not None else None,
             "running_call": dataclasses.asdict(self.running_call) if self.running_call is not None else None,
             "idle_timeout_s": self.idle_timeout_s, "idle_stopped": self.idle_stopped,
+            "wait_timeout_s": self.wait_timeout_s,
         }
 
     @classmethod
