@@ -37,7 +37,7 @@ def print_starting(out: TextIO | None = None) -> None:
 
 def print_whereabouts(where: Whereabouts, out: TextIO | None = None) -> None:
     """Where the app is, how an agent joins it and how to watch it (once its server listens)."""
-    reach = "; this machine only (--host 0.0.0.0 with --tls-cert for others)" if where.is_loopback else ""
+    reach = ", this machine only: --host 0.0.0.0 with --tls-cert for others" if where.is_loopback else ""
     tls = " --tls-ca CA.pem" if where.has_tls else ""
     _write(
         f"App {where.app_path}: control plane on {where.address} (gRPC{reach})\n"
