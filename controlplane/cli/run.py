@@ -165,6 +165,18 @@ def run(
     The app file, and every work's process, sees ``sys.argv`` as ``[APP_FILE, APP_ARG...]`` while it loads, as with
     ``python APP_FILE APP_ARG...``: ``lightning-ctl run app.py -- --use_gpu`` (or ``--app-args --use_gpu``).
 
+    It prints where the app is (its gRPC address, how an agent joins, how to watch it, the view's login link),
+    then the flows' and works' own output; its own log lines only from --log-level info (warnings and errors always).
+
+    \b
+    What it keeps, on this machine (owner-only):
+      ~/.lightning-ctl/runs/<pid>.json   the running app's address and token (~/.lightning-ctl/run.json: the
+                                         newest running app), read by status, logs, stop, agents...
+      ~/.lightning-ctl/apps/<digest>/    per app file: app.json, checkpoint.sqlite (resumed by the next run
+                                         unless --fresh), credentials.json, storage/, and local/ (the local
+                                         agent's home: its works' output in logs/<work>/<attempt>.log)
+      ~/.lightning-ctl/token             the operator's token
+
     Exit codes: 0 the app stopped; 1 it failed (a flow called fail() or raised, or a work failed the app) or could
     not be loaded; 2 usage error; 130 stopped by Ctrl-C; 143 stopped by SIGTERM.
     """
