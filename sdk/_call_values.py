@@ -15,7 +15,8 @@ a datetime) is refused in the flow, naming the work, the argument and its type.
 from __future__ import annotations
 
 import base64
-from typing import Any, Callable
+from typing import Any
+from collections.abc import Callable
 
 from lightning_ctl.sdk._storage_values import decode_value
 
