@@ -152,8 +152,8 @@ class AppHost:
         if opts.host not in LOOPBACK_HOSTS and opts.tls is None:
             log.warning("listening_without_tls", address=f"{opts.host}:{port}",
                         hint="the token and the app's data cross the network in clear; pass --tls-cert/--tls-key")
-        print_whereabouts(Whereabouts(opts.app_path, f"{_advertised(opts.host)}:{port}",
-                                      opts.host in LOOPBACK_HOSTS, opts.tls is not None))
+        print_whereabouts(Whereabouts(opts.app_path, _advertised(opts.host), port, opts.host in LOOPBACK_HOSTS,
+                                      opts.tls is not None))
         ended: AppEnded | None = None
         try:
             if self.providers is not None:

@@ -22,12 +22,19 @@ class Whereabouts:
 
     app_path: str
     """The app file, as given on the command line."""
-    address: str
-    """HOST:PORT of the control plane's gRPC server as agents dial it."""
+    host: str
+    """The control plane's host as agents dial it (a name, or an IPv4 or IPv6 address)."""
+    port: int
+    """Its gRPC port."""
     is_loopback: bool
     """Whether it listens on loopback only (agents on this machine only)."""
     has_tls: bool
     """Whether it serves TLS (agents then need the CA: ``--tls-ca``)."""
+
+    @property
+    def address(self) -> str:
+        """HOST:PORT, an IPv6 address in brackets."""
+        return f"[{self.host}]:{self.port}" if ":" in self.host else f"{self.host}:{self.port}"
 
 
 def print_starting(out: TextIO | None = None) -> None:
