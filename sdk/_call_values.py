@@ -51,10 +51,15 @@ def encode_arguments(work_name: str, args: tuple[Any, ...], kwargs: dict[str, An
     return encoded_args, encoded_kwargs
 
 
+_SCALARS = frozenset({type(None), bool, int, float, str})
+
+
 def _encode(value: Any, work_name: str, where: str) -> Any:
-    if value is None or isinstance(value, (bool, int, float, str)):
+    if type(value) in _SCALARS or isinstance(value, (bool, int, float, str)):
         return value
     if isinstance(value, list):
+        if all(type(item) in _SCALARS for item in value):
+            return list(value)  # the common large argument (a list of numbers or names), without a call per item
         return [_encode(item, work_name, where) for item in value]
     if isinstance(value, dict):
         if all(isinstance(key, str) for key in value) and not _looks_like_a_tag(value):
