@@ -19,7 +19,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.e2e import PYTHON, TAG_VAR, kill_tagged, lines_of
+from tests.e2e import APPS, PYTHON, TAG_VAR, kill_tagged, lines_of
 from tests.helpers import wait_until
 from tests.helpers.processes import LIGHTNING_CTL, AppProcess, run_app
 
@@ -77,10 +77,13 @@ def test_spot_is_accepted_with_one_warning(env) -> None:
 
 
 @pytest.mark.e2e
-def test_set_trace_in_a_work_is_attached_to_with_lightning_ctl_debug(env) -> None:
-    """A work paused in lightning.app.pdb.set_trace() prints `lightning-ctl debug SOCKET`; attached, pdb shows its
-    locals, `c` lets the call finish with the value the debugger saw, and the app ends 0."""
-    process = AppProcess(COMPAT_APPS / "debug_work.py", "--stop-grace", "2", env=env)
+@pytest.mark.parametrize("app_file", [COMPAT_APPS / "debug_work.py", APPS / "breakpoint_work.py"],
+                         ids=["set_trace", "breakpoint"])
+def test_set_trace_in_a_work_is_attached_to_with_lightning_ctl_debug(env, app_file: Path) -> None:
+    """A work paused in lightning.app.pdb.set_trace() (or the built-in breakpoint()) prints `lightning-ctl debug
+    SOCKET`; attached, pdb shows its locals, `c` lets the call finish with the value the debugger saw, and the app
+    ends 0."""
+    process = AppProcess(app_file, "--stop-grace", "2", env=env)
     try:
         line = process.wait_for_line("is paused in a debugger", TIMEOUT_S)
         socket_path = re.search(r"lightning-ctl debug (\S+)$", line).group(1)
