@@ -152,8 +152,6 @@ class AppHost:
         if opts.host not in LOOPBACK_HOSTS and opts.tls is None:
             log.warning("listening_without_tls", address=f"{opts.host}:{port}",
                         hint="the token and the app's data cross the network in clear; pass --tls-cert/--tls-key")
-        print_whereabouts(Whereabouts(opts.app_path, _advertised(opts.host), port, opts.host in LOOPBACK_HOSTS,
-                                      opts.tls is not None))
         ended: AppEnded | None = None
         try:
             if self.providers is not None:
@@ -168,6 +166,8 @@ class AppHost:
             os.environ.update({**opts.env, **listener.server_address_env(opts, self._http_socket),
                                **self._issue_works_key(resumed=plan.saved is not None)})
             app, _ = load_app(opts.app_path)
+            print_whereabouts(Whereabouts(opts.app_path, _advertised(opts.host), port, opts.host in LOOPBACK_HOSTS,
+                                          opts.tls is not None))
             ended = await self._run_app(app, loop, plan)
             plan.checkpoint.end()
         finally:

@@ -215,8 +215,9 @@ def run(
         storage_options=parse_storage_options(storage_values),
         provider=_provider_settings(provider, provider_options, max_agents, agent_idle_timeout),
     )
-    if os.path.isfile(options.app_path):
-        remember_app(options.app_path)  # so that `lightning-ctl logs` finds its output once it has ended
+    if not os.path.isfile(options.app_path):
+        raise click.ClickException(f"{options.app_path}: no such app file")  # before anything starts or listens
+    remember_app(options.app_path)  # so that `lightning-ctl logs` finds its output once it has ended
     no_local_agent = no_local_agent or provider is not None
     # The HTTP port first: the local agent's fork server preloads the app, which may read it (APP_SERVER_PORT).
     try:
