@@ -18,6 +18,7 @@ works inline), it is plain ``pdb`` there.
 
 from __future__ import annotations
 
+import glob
 import os
 import pdb
 import shutil
@@ -27,7 +28,7 @@ import tempfile
 import types
 from typing import IO, Any
 
-__all__ = ["MPPdb", "debugger_root", "set_trace"]
+__all__ = ["MPPdb", "debugger_root", "set_trace", "waiting_debuggers"]
 
 _SOCKET_PATH_LIMIT = 100
 """Bytes a Unix socket's path may take (104 on macOS, 108 on Linux, less a margin)."""
@@ -110,9 +111,41 @@ def debugger_root() -> str:
     return root if len(root.encode()) + _ROOM_FOR_NAMES <= _SOCKET_PATH_LIMIT - len(_FOLDER_PREFIX) else "/tmp"
 
 
+def waiting_debuggers() -> list[str]:
+    """The sockets of the works paused in a debugger on this machine for this user, oldest first. The folders of
+    paused processes that are gone (a work stopped while paused exits without cleaning up) are removed."""
+    waiting = []
+    for folder in glob.glob(os.path.join(debugger_root(), _FOLDER_PREFIX + "*")):
+        sockets = [path for path in glob.glob(os.path.join(folder, "*.sock")) if _is_own(path)]
+        alive = [path for path in sockets if _pid_is_alive(path)]
+        if sockets and not alive:
+            shutil.rmtree(folder, ignore_errors=True)
+        waiting.extend(alive)
+    return sorted(waiting, key=os.path.getmtime)
+
+
+def _is_own(path: str) -> bool:
+    try:
+        return os.stat(path).st_uid == os.getuid()
+    except OSError:
+        return False
+
+
+def _pid_is_alive(path: str) -> bool:
+    """Whether the process named in a socket's file name (``<name>.<pid>.sock``) still runs."""
+    try:
+        os.kill(int(os.path.basename(path).rsplit(".", 2)[-2]), 0)
+    except (ValueError, IndexError, ProcessLookupError):
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
 def _socket_path(name: str) -> tuple[str, str]:
     """A private folder (0700: only this user reaches the socket) and ``<name>.<pid>.sock`` in it, the name cut to
     fit a socket's path."""
+    waiting_debuggers()  # clears what works stopped while paused left behind
     suffix = f".{os.getpid()}.sock"
     folder = tempfile.mkdtemp(prefix=_FOLDER_PREFIX, dir=debugger_root())
     room = max(_SOCKET_PATH_LIMIT - len(folder.encode()) - len(suffix) - 1, 1)

@@ -7,7 +7,6 @@ it until the work goes on (``c``), quits (``q``) or this command ends (Ctrl-D: t
 
 from __future__ import annotations
 
-import glob
 import os
 import selectors
 import socket
@@ -21,40 +20,12 @@ from lightning_ctl.sdk._exit_codes import ExitCode
 _CHUNK_BYTES = 65536
 
 
-def waiting_debuggers() -> list[str]:
-    """The sockets of the debuggers waiting on this machine for this user (``<work>.<pid>.sock`` of a process
-    still alive), oldest first."""
-    from lightning_ctl.sdk._pdb import debugger_root  # pdb is slow to import: not for every lightning-ctl command
-
-    pattern = os.path.join(debugger_root(), "lightning-pdb-*", "*.sock")
-    found = [path for path in glob.glob(pattern) if _is_own(path) and _is_alive(path)]
-    return sorted(found, key=os.path.getmtime)
-
-
-def _is_own(path: str) -> bool:
-    try:
-        return os.stat(path).st_uid == os.getuid()
-    except OSError:
-        return False
-
-
-def _is_alive(path: str) -> bool:
-    """Whether the process named in the socket's file name still runs (a killed work leaves its socket behind)."""
-    try:
-        os.kill(int(os.path.basename(path).rsplit(".", 2)[-2]), 0)
-    except (ValueError, IndexError, ProcessLookupError):
-        return False
-    except PermissionError:
-        return True
-    return True
-
-
 @click.command(context_settings={"help_option_names": ["-h", "--help"]})
 @click.argument("socket_path", metavar="[SOCKET]", required=False, type=click.Path(dir_okay=False))
 def debug(socket_path: str | None) -> None:
     """Attach this terminal to a work paused in a debugger (lightning.app.pdb.set_trace()).
 
-    A work that calls set_trace() (or breakpoint() after importing lightning.app.pdb) waits on a Unix socket and
+    A work that calls set_trace() (or the built-in breakpoint()) waits on a Unix socket and
     prints `lightning-ctl debug SOCKET` on its output; run that on the machine of the work's agent. Without SOCKET,
     attaches to the one debugger waiting on this machine (and lists them when several are). `c` lets the work go
     on, `q` ends its call with BdbQuit, Ctrl-D detaches and lets it go on.
@@ -62,6 +33,8 @@ def debug(socket_path: str | None) -> None:
     Exit codes: 0 the session ended; 1 no debugger is waiting there (or several are); 2 usage error.
     """
     if socket_path is None:
+        from lightning_ctl.sdk._pdb import waiting_debuggers  # pdb is slow to import: not for every command
+
         waiting = waiting_debuggers()
         if not waiting:
             raise CliError("no work is paused in a debugger on this machine")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import shutil
 import socket
+import subprocess
 import tempfile
 import threading
 from pathlib import Path
@@ -66,3 +67,24 @@ def test_a_session_over_the_socket_sees_locals_and_lets_the_code_go_on(temporary
     assert "(Pdb) 42\n(Pdb) 22\n" in output and after == 21
     assert "is paused in a debugger at" in capsys.readouterr().err
     assert list(temporary.glob("lightning-pdb-*")) == []
+
+
+def test_folders_of_paused_processes_that_are_gone_are_cleared(temporary) -> None:
+    """A work stopped while paused leaves its folder (it exits without cleaning up): the next listing removes it
+    and lists only the sockets of live processes."""
+    dead = _dead_pid()
+    stale = temporary / "lightning-pdb-old"
+    stale.mkdir()
+    (stale / f"root.w.{dead}.sock").touch()
+    live = temporary / "lightning-pdb-new"
+    live.mkdir()
+    (live / f"root.v.{os.getpid()}.sock").touch()
+    assert _pdb.waiting_debuggers() == [str(live / f"root.v.{os.getpid()}.sock")]
+    assert not stale.exists()
+
+
+def _dead_pid() -> int:
+    """The pid of a process that has exited and been reaped."""
+    process = subprocess.Popen(["true"])
+    process.wait()
+    return process.pid
