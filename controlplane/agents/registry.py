@@ -1,5 +1,7 @@
 """AgentRegistry: the connected agents, what is placed on them, and routing each work's commands to its agent.
 
+Whether agents are alive is decided by ``liveness.Liveness``; the registry feeds it and carries its decisions out.
+
 Runs on the I/O (asyncio) thread. A launch is placed by the scheduler; while no agent fits, the launch and the
 commands that follow it wait, the work's status says why, and placement is retried whenever an agent joins or a
 work's process exits (freeing what it held).
@@ -16,6 +18,7 @@ from typing import Callable
 import structlog
 
 from lightning_ctl.controlplane.agents.app_bundle import AppBundle
+from lightning_ctl.controlplane.agents.liveness import Liveness
 from lightning_ctl.controlplane.agents.locations import WorkLocations
 from lightning_ctl.controlplane.agents.placement import AgentCapacity, Allocation, Pending, place_work
 from lightning_ctl.sdk._agent_messages import AgentUsage
@@ -28,6 +31,7 @@ from lightning_ctl.sdk._events import (
     RunningWork,
     StopWork,
     WorkLost,
+    WorkUnreachable,
 )
 
 log = structlog.get_logger(component="registry")
@@ -75,8 +79,14 @@ class AgentRegistry:
         self,
         report_pending: Callable[[PlacementPending], None] = lambda pending: None,
         bundle: AppBundle | None = None,
+        report_unreachable: Callable[[WorkUnreachable], None] = lambda unreachable: None,
+        heartbeat_interval_s: float = 2.0,
     ) -> None:
         self.bundle = bundle
+        self.liveness = Liveness(heartbeat_interval_s)
+        self._report_unreachable = report_unreachable
+        self._stopping: set[tuple[str, int]] = set()
+        """The (work, attempt) sent a stop whose exit has not come back yet."""
         self.agents: dict[str, AgentSession] = {}
         self.placements: dict[str, _Placement] = {}
         self._waiting: dict[str, list[Command]] = {}
@@ -85,8 +95,6 @@ class AgentRegistry:
         self.locations = WorkLocations()
         """Which agent runs each (work, attempt), including replaced attempts that may come back (kept on disk
         by the app host, so that it survives a restart)."""
-        self._disconnected_at: dict[str, float] = {}
-        """Agents that were connected and are not, since when (monotonic)."""
         self._names: dict[str, str] = {}
         self._unplaceable: set[str] = set()
         """Works whose last placement found no connected agent able to take them (not those waiting for a bundle)."""
@@ -132,7 +140,7 @@ class AgentRegistry:
         if previous is not None and previous is not session:
             previous.close("replaced by a new session of the same agent")
         self.agents[session.agent_id] = session
-        self._disconnected_at.pop(session.agent_id, None)
+        self.liveness.connected(session.agent_id, time.monotonic())
         self._names[session.agent_id] = session.name
         log.info("agent_connected", agent_id=session.agent_id, name=session.name, cpus=session.capacity.cpus,
                  gpus=len(session.capacity.gpu_indices), labels=session.capacity.labels, running=len(running))
@@ -150,8 +158,12 @@ class AgentRegistry:
         """An agent's stream ended."""
         if self.agents.get(session.agent_id) is session:
             del self.agents[session.agent_id]
-            self._disconnected_at[session.agent_id] = time.monotonic()
+            self.liveness.disconnected(session.agent_id, time.monotonic())
             log.info("agent_disconnected", agent_id=session.agent_id, name=session.name, reason=reason)
+            for work_name, attempt in sorted(self._stopping):
+                if self.locations.running_on(work_name, attempt) == session.agent_id:
+                    self._report_unreachable(WorkUnreachable(
+                        work_name, attempt, f"agent {session.name} disconnected while stopping it"))
             self._changed()
 
     def find_lost(self, default_grace_s: float) -> list[WorkLost]:
@@ -160,12 +172,12 @@ class AgentRegistry:
         When more than half of the known agents are disconnected at once, nothing is declared lost: the control
         plane itself is the likelier one cut off, and rescheduling would run works twice.
         """
-        if not self._disconnected_at or self.majority_disconnected:
+        if not self.liveness.any_disconnected or self.liveness.majority_disconnected:
             return []
         now = time.monotonic()
         lost = []
         for name, placement in list(self.placements.items()):
-            since = self._disconnected_at.get(placement.allocation.agent_id)
+            since = self.liveness.disconnected_since(placement.allocation.agent_id)
             grace_s = default_grace_s if placement.lost_grace_s is None else placement.lost_grace_s
             if since is not None and now - since > grace_s:
                 agent = self._names.get(placement.allocation.agent_id, placement.allocation.agent_id)
@@ -176,15 +188,10 @@ class AgentRegistry:
             self._retry_waiting()
         return lost
 
-    @property
-    def majority_disconnected(self) -> bool:
-        """Whether more than half of the known agents are disconnected (nothing is rescheduled then)."""
-        known = len(self.agents) + len(self._disconnected_at)
-        return len(self._disconnected_at) * 2 > known
-
     def release(self, work_name: str, attempt: int) -> None:
         """The process of (work_name, attempt) exited: free what it held and place what was waiting."""
         self.locations.mark_exited(work_name, attempt)
+        self._stopping.discard((work_name, attempt))
         placement = self.placements.get(work_name)
         if placement is not None and placement.attempt == attempt:
             del self.placements[work_name]
@@ -192,22 +199,32 @@ class AgentRegistry:
             self._changed()
 
     def placed_on(self, agent_id: str) -> tuple[tuple[str, int], ...]:
-        """The (work, attempt) currently placed on ``agent_id``."""
-        return tuple((n, p.attempt) for n, p in self.placements.items() if p.allocation.agent_id == agent_id)
+        """The (work, attempt) placed on ``agent_id`` and not known to have exited (by this control plane, or by
+        the one before a restart, as the placement record has it)."""
+        placed = {(n, p.attempt) for n, p in self.placements.items() if p.allocation.agent_id == agent_id}
+        placed.update(self.locations.running_on_agent(agent_id))
+        return tuple(sorted(placed))
 
     def close_all(self, reason: str) -> None:
         """End every agent's stream (the control plane is shutting down)."""
         for session in list(self.agents.values()):
             session.close(reason)
 
-    def check_liveness(self, timeout_s: float) -> None:
-        """End the streams of agents whose last heartbeat is older than ``timeout_s``."""
+    def heard(self, session: AgentSession) -> None:
+        """A message of ``session``'s agent arrived (any message is a sign of life)."""
         now = time.monotonic()
-        for session in list(self.agents.values()):
-            silent_s = now - session.last_heartbeat
-            if silent_s > timeout_s:
-                self.remove(session, f"no heartbeat for {silent_s:.1f}s")
-                session.close(f"no heartbeat for {silent_s:.1f}s")
+        session.last_heartbeat = now
+        if self.agents.get(session.agent_id) is session:
+            self.liveness.heard(session.agent_id, now)
+
+    def check_liveness(self, now: float | None = None) -> None:
+        """End the streams of agents silent past their limit (see ``liveness``)."""
+        for silent in self.liveness.silent(time.monotonic() if now is None else now):
+            session = self.agents.get(silent.agent_id)
+            if session is not None:
+                reason = f"no message for {silent.silent_s:.1f}s"
+                self.remove(session, reason)
+                session.close(reason)
 
     def _retry_waiting(self) -> None:
         waiting, self._waiting = self._waiting, {}
@@ -235,6 +252,10 @@ class AgentRegistry:
                 agent = self.agents.get(where)
                 if agent is not None:
                     agent.outgoing.put_nowait(command)
+                    self._stopping.add((name, command.attempt))
+                else:
+                    self._report_unreachable(WorkUnreachable(
+                        name, command.attempt, f"agent {self._names.get(where, where)} is not connected"))
                 continue
             elif name in self._waiting:
                 self._waiting[name].append(command)
@@ -245,6 +266,8 @@ class AgentRegistry:
                 # Its agent is away: the flow loop sends what matters again when the agent reconnects.
                 log.info("command_dropped", work_name=name, command=type(command).__name__,
                          reason="the work's agent is not connected")
+                if isinstance(command, StopWork):
+                    self._report_unreachable(WorkUnreachable(name, command.attempt, "its agent is not connected"))
                 continue
             agent.outgoing.put_nowait(command)
 
@@ -273,8 +296,18 @@ class AgentRegistry:
             if isinstance(shipped, Pending):
                 return None  # the bundle is being rebuilt: the next reconnection sends it again
             return dataclasses.replace(shipped, gpu_indices=placed.allocation.gpu_indices)
+        recorded = self.locations.running_on(name, launch.attempt)
+        if recorded is not None and recorded not in self.agents:
+            # Placed there before a restart of the control plane: that agent may run it, so only there, never twice.
+            self._waiting.setdefault(name, []).append(launch)
+            reason = f"waiting for agent {self._names.get(recorded, recorded)}, where it was placed, to reconnect"
+            if self._pending_reasons.get(name) != reason:
+                self._pending_reasons[name] = reason
+                self._report_pending(PlacementPending(name, launch.attempt, reason))
+            return None
+        candidates = [self.agents[recorded]] if recorded is not None else self.agents.values()
         others = [p.allocation for n, p in self.placements.items() if n != name]
-        decision = place_work(launch.resources, (a.capacity for a in self.agents.values()), others)
+        decision = place_work(launch.resources, (a.capacity for a in candidates), others)
         if isinstance(decision, Pending):
             self._waiting.setdefault(name, []).append(launch)
             if name not in self._unplaceable:

@@ -50,8 +50,10 @@ def test_agent_sigkilled_ten_times_loses_and_repeats_nothing(faults: FaultCluste
     agent = faults.agent("a", *AGENT_ARGS, may_exit=True)
     pids = faults.work_pids_of(cp, 3)
     times = create_times(pids)
-    for _ in range(KILLS):
+    for kill in range(KILLS):
         time.sleep(rng.uniform(0.3, 0.5))
+        if kill == KILLS // 2:  # once at least, a killed agent had re-adopted every work (a loaded machine is slow)
+            faults.wait_until(lambda a=agent: adopted_works(a) == set(pids), "an agent to re-adopt every work")
         sigkill_and_reap(agent)
         wait_alive(pids, times)  # the works never depend on their agent's life
         agent = faults.agent("a", *AGENT_ARGS, may_exit=True)

@@ -29,6 +29,7 @@ def test_the_help_and_readme_name_the_real_run_records(tmp_path, monkeypatch) ->
         f"~/.lightning-ctl/{token_file().name}", "~/.lightning-ctl/apps", folder, f"{folder}/local",
         f"{folder}/local/logs", f"{folder}/{APP_RECORD}", f"{folder}/storage", f"~/.lightning-ctl/{run_file.RUNS}",
         f"{folder}/slurm/slurm-<job>.log",  # the Slurm provider's default output-dir: the app's folder / slurm
+        f"{folder}/run.lock",  # controlplane/exclusive.py: lock_app
     }
     runner = CliRunner()
     texts = {"run --help": runner.invoke(main, ["run", "--help"]).output,

@@ -149,7 +149,7 @@ class TestCallCommands:
         assert (launch.work_name, launch.attempt) == ("root.job", 1)
         assert (launch.app_path, launch.env) == (APP_PATH, ENV)
         assert launch.start_action is False and launch.stop_grace_s == GRACE_S
-        assert call == RunCall("root.job", 1, call_hash((0,), {}), [0], {}, {}, call_seq=1)
+        assert call == RunCall("root.job", 1, call_hash((0,), {}), [0], {}, {}, command_seq=1)
 
     def test_launch_describes_how_to_rebuild_the_work(self, runtime, make_app):
         """LaunchWork names the work class and carries its JSON constructor arguments."""
@@ -190,7 +190,7 @@ class TestCallCommands:
         launched(runtime, app)
         app.root.arg = 1
         tick(app)
-        assert runtime.take_commands() == [RunCall("root.job", 1, call_hash((1,), {}), [1], {}, {}, call_seq=2)]
+        assert runtime.take_commands() == [RunCall("root.job", 1, call_hash((1,), {}), [1], {}, {}, command_seq=2)]
 
     def test_run_call_carries_unsent_flow_changes(self, runtime, make_app):
         """RunCall.vars holds the work attributes the flow changed since the work last saw them."""
@@ -229,7 +229,7 @@ class TestUpdateVars:
         job = launched(runtime, app)
         job.knob = 7
         assert runtime.flows_ran(app) is True
-        assert runtime.take_commands() == [UpdateVars("root.job", 1, {"knob": 7})]
+        assert runtime.take_commands() == [UpdateVars("root.job", 1, {"knob": 7}, command_seq=2)]
 
     def test_change_is_sent_once(self, runtime, make_app):
         """A change already sent is not sent again."""
@@ -250,7 +250,7 @@ class TestUpdateVars:
         runtime.take_commands()
         job.knob.append(2)
         runtime.flows_ran(app)
-        assert runtime.take_commands() == [UpdateVars("root.job", 1, {"knob": [1, 2]})]
+        assert runtime.take_commands() == [UpdateVars("root.job", 1, {"knob": [1, 2]}, command_seq=3)]
 
     def test_private_attributes_are_not_sent(self, runtime, make_app):
         """Private attributes set by the flow never reach the work."""
@@ -376,6 +376,15 @@ class TestEvents:
         job = launched(runtime, app)
         runtime.apply_event(event(ProcessExited(4242, -9, 9), seq=2))
         assert "killed by signal 9 (SIGKILL)" in runtime.failure.message
+
+    def test_a_process_its_agent_could_not_start_fails_with_the_agents_reason(self, runtime, make_app):
+        """A launch that failed on the agent ends like any process, its message saying why it never started."""
+        app = make_app(parallel=True)
+        job = launched(runtime, app)
+        reason = "the agent could not start the work's process: [Errno 11] Resource temporarily unavailable"
+        runtime.apply_event(event(ProcessExited(0, 1, reason=reason), seq=0))
+        assert job.has_failed and reason in job.status.message
+        assert reason in runtime.failure.message
 
     def test_exit_without_raise_exception_only_fails_the_call(self, runtime, make_app):
         """With raise_exception=False an exit marks the call failed but does not fail the app."""
@@ -503,7 +512,7 @@ class TestExactlyOnce:
         job = launched(runtime, app)
         runtime.apply_event(event(VarsChanged({"count": 2}), seq=2))
         restored = FlowRuntime(APP_PATH, dict(ENV), GRACE_S, find_work=runtime.runtime.find_work)
-        restored.restore(json.loads(json.dumps(runtime.runtime.snapshot())))
+        restored.restore(json.loads(json.dumps(runtime.runtime.take_changed_records())), runtime.runtime.find_work)
         job.count = 0
         assert restored.apply(event(VarsChanged({"count": 2}), seq=2)) == []
         assert job.count == 0
@@ -535,7 +544,7 @@ class TestStateMachine:
         job.knob = 1
         first = runtime.runtime.apply(FlowsRan((job,)))
         second = runtime.runtime.apply(FlowsRan((job,)))
-        assert first == [UpdateVars("root.job", 1, {"knob": 1}), RunFlows()]
+        assert first == [UpdateVars("root.job", 1, {"knob": 1}, command_seq=2), RunFlows()]
         assert second == []
 
 

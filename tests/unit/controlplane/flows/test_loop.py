@@ -12,12 +12,14 @@ import time
 
 import pytest
 
+from lightning_ctl.controlplane.errors import CheckpointError
 from lightning_ctl.controlplane.flows.flow_runtime import FlowRuntime
 from lightning_ctl.controlplane.flows import loop as loop_module
 from lightning_ctl.controlplane.flows.loop import AppEnded, FlowLoop, StopRequested
 from lightning_ctl.sdk import AppStage, LightningApp, LightningFlow, LightningWork
 from lightning_ctl.sdk._events import (
     Command,
+    EventsApplied,
     LaunchWork,
     PlacementPending,
     ProcessExited,
@@ -28,6 +30,7 @@ from lightning_ctl.sdk._events import (
     VarsChanged,
     WorkCrashed,
     WorkEvent,
+    WorkUnreachable,
 )
 from lightning_ctl.sdk._runtime import set_runtime
 from lightning_ctl.sdk._status import make_status
@@ -94,6 +97,22 @@ class WaitsForWork(LightningFlow):
         self.job.run()
         if self.job.count >= 3:
             self.stop()
+
+
+class Gated(LightningFlow):
+    """Calls its work; once the work reported started, each run waits until ``gate`` opens."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.job = Job()
+        self._gate = threading.Event()
+        self._waiting = threading.Event()
+
+    def run(self) -> None:
+        self.job.run()
+        if self.job.status.stage == "running" or self.job.count:
+            self._waiting.set()
+            self._gate.wait(END_TIMEOUT_S)
 
 
 class LaunchesThenStops(LightningFlow):
@@ -281,6 +300,37 @@ class TestCommandsAndEvents:
         assert h.wait_end(timeout_s=5.0) == AppEnded(0)
         assert h.app.root.job.has_stopped
 
+    def test_a_stop_request_during_the_teardown_kills_the_works_still_running(self, harness):
+        """The app ends with works given a long grace: a stop request now sends each of them a stop with no grace,
+        and the app ends as soon as they exit."""
+        h = harness(WaitsForWork(), grace_s=120.0)
+        wait_until(lambda: h.sent(RunCall), timeout_s=END_TIMEOUT_S)
+        h.put(ProcessStarted(1234), seq=1)
+        h.loop.inbox.put(StopRequested(130, "interrupted (Ctrl-C)"))
+        [graceful] = wait_until(lambda: h.sent(StopWork), timeout_s=END_TIMEOUT_S)
+        assert graceful.grace_s == 120.0
+        h.loop.inbox.put(StopRequested(130, "interrupted (Ctrl-C)"))
+        stops = wait_until(lambda: h.sent(StopWork)[1:], timeout_s=END_TIMEOUT_S, what="a second StopWork")
+        assert [(s.work_name, s.attempt, s.grace_s) for s in stops] == [("root.job", 1, 0.0)]
+        h.put(ProcessExited(1234, 0, 9), seq=2)
+        assert h.wait_end(timeout_s=5.0) == AppEnded(130, "interrupted (Ctrl-C)")
+
+    def test_a_second_stop_in_the_same_batch_is_not_lost(self, harness):
+        """Two stop requests read at once: the first ends the run, the second still reaches the teardown."""
+        root = Gated()
+        h = harness(root, grace_s=120.0)
+        wait_until(lambda: h.sent(RunCall), timeout_s=END_TIMEOUT_S)
+        h.put(ProcessStarted(1234), seq=1)
+        h.put(VarsChanged({"count": 1}), seq=2)
+        assert root._waiting.wait(END_TIMEOUT_S), "the flow never reached its gate"
+        h.loop.inbox.put(StopRequested(143, "terminated (SIGTERM)"))
+        h.loop.inbox.put(StopRequested(143, "terminated (SIGTERM)"))
+        root._gate.set()  # both requests now wait in the inbox: the next drain takes them together
+        wait_until(lambda: h.sent(StopWork)[1:], timeout_s=END_TIMEOUT_S, what="a second StopWork")
+        assert [s.grace_s for s in h.sent(StopWork)] == [120.0, 0.0]
+        h.put(ProcessExited(1234, 0, 9), seq=3)
+        assert h.wait_end(timeout_s=5.0) == AppEnded(143, "terminated (SIGTERM)")
+
 
     def test_teardown_stops_a_work_launched_in_the_last_tick(self, harness):
         """A work whose launch was sent but whose process has not reported yet is still stopped at the end."""
@@ -343,3 +393,68 @@ class TestPacing:
         print(f"busy flow: {ticks} ticks in {MEASURE_WINDOW_S}s")
         assert 5 <= ticks <= 60
         assert abs(h.app.root.runs - ticks) <= 1  # sampled from another thread, maybe mid-tick
+
+
+class _FailingCheckpoint:
+    """A checkpoint whose writes fail (a full disk), counting the attempts."""
+
+    def __init__(self) -> None:
+        self.saves = 0
+
+    def save(self, changes) -> bool:  # noqa: ANN001
+        self.saves += 1
+        raise CheckpointError("cannot write the checkpoint /c.sqlite: database or disk is full", path="/c.sqlite")
+
+
+class _FailingOnLaunch(_FailingCheckpoint):
+    """A checkpoint whose first write recording a work's process (its launch) fails; the writes before it succeed."""
+
+    def save(self, changes) -> bool:  # noqa: ANN001
+        if not changes.works:
+            return bool(changes)
+        return super().save(changes)
+
+
+class TestInternalFailures:
+    def test_a_checkpoint_that_cannot_be_written_ends_the_app_and_acknowledges_nothing(self, harness):
+        """The first failed write ends the app with status 1 naming the file; it is never retried and no event
+        is acknowledged after it."""
+        h = harness(WaitsForWork(), start=False)
+        checkpoint = h.loop._checkpoint = _FailingCheckpoint()
+        h.loop.start()
+        ended = h.wait_end()
+        assert ended.exit_code == 1 and "/c.sqlite" in ended.message and "disk is full" in ended.message
+        assert checkpoint.saves == 1
+        assert not h.sent(EventsApplied)
+
+    def test_what_a_failed_checkpoint_did_not_record_is_never_sent(self, harness):
+        """Write-ahead holds when the write fails: the launch and the call it could not record never leave."""
+        h = harness(WaitsForWork(), start=False)
+        checkpoint = h.loop._checkpoint = _FailingOnLaunch()
+        h.loop.start()
+        assert h.wait_end().exit_code == 1
+        assert checkpoint.saves == 1, "the launch was never to be recorded: the test proves nothing"
+        assert not h.sent(LaunchWork) and not h.sent(RunCall)
+
+    def test_the_teardown_does_not_wait_for_unreachable_works(self, harness):
+        """A live work whose stop cannot reach it is dropped from the wait at once, not after the grace period."""
+        h = harness(WaitsForWork(), grace_s=60.0)
+        wait_until(lambda: h.sent(RunCall), timeout_s=END_TIMEOUT_S)
+        h.put(ProcessStarted(pid=42), seq=1)
+        wait_until(lambda: h.runtime.works["root.job"].pid == 42, timeout_s=END_TIMEOUT_S)
+        h.loop.inbox.put(StopRequested(143, "terminated"))
+        wait_until(lambda: h.sent(StopWork), timeout_s=END_TIMEOUT_S)
+        h.loop.inbox.put(WorkUnreachable("root.job", 1, "agent a is not connected"))
+        assert h.wait_end(timeout_s=5.0) == AppEnded(143, "terminated")
+
+    def test_on_end_is_called_even_when_the_teardown_fails(self, harness):
+        """A bug while stopping the works still ends the app (status 1), never leaving the run hanging."""
+        h = harness(Stops(), start=False)
+
+        def broken() -> list[str]:
+            raise RuntimeError("bug")
+
+        h.runtime.running_work_names = broken
+        h.loop.start()
+        ended = h.wait_end()
+        assert ended.exit_code == 1 and "RuntimeError('bug')" in ended.message
