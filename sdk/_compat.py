@@ -195,8 +195,14 @@ _MODULES: dict[str, dict[str, Any]] = {
     "runners.multiprocess": {"MultiProcessRuntime": MultiProcessRuntime},
     "runners.cloud": {"CloudRuntime": CloudRuntime},
     "runners.runtime": {"Runtime": Runtime},
+    "components": {},
+    "components.serve": {},
+    "components.serve.python_server": {},
+    "components.serve.gradio_server": {},
+    "components.serve.streamlit": {},
 }
 """The modules served under each of ``_APP_ROOTS`` (relative name, "" for the root) and what each exports."""
+
 
 def _debugger() -> dict[str, Any]:
     """The debugger for work processes (imported only by apps that ask for it: pdb is slow to import); importing
@@ -207,11 +213,29 @@ def _debugger() -> dict[str, Any]:
     return {"set_trace": set_trace, "MPPdb": MPPdb}
 
 
+def _serving_components() -> dict[str, Any]:
+    """The works that serve, and PythonServer's types when pydantic (the ``serve`` extra) is installed."""
+    from lightning_ctl.sdk import components
+
+    served: dict[str, Any] = {name: getattr(components, name) for name in ("PythonServer", "ServeGradio",
+                                                                            "ServeStreamlit")}
+    try:
+        served.update({name: getattr(components, name) for name in components._TYPES})
+    except ModuleNotFoundError:
+        pass  # PythonServer itself says which extra to install when an app builds one
+    return served
+
+
 _COMPUTED: dict[str, Any] = {
     "core.constants": lambda: {"APP_SERVER_HOST": app_server_host(), "APP_SERVER_PORT": app_server_port()},
     "pdb": _debugger,
     "pdb.pdb": _debugger,
     "perf.pdb": _debugger,
+    "components": _serving_components,
+    "components.serve": _serving_components,
+    "components.serve.python_server": _serving_components,
+    "components.serve.gradio_server": _serving_components,
+    "components.serve.streamlit": _serving_components,
 }
 """Served modules whose values come from the environment when they are imported (the app's HTTP server), or are
 imported only when an app asks for them (the debugger)."""
@@ -228,7 +252,6 @@ _UNSUPPORTED: dict[str, str] = {
     "frontend.JustPyFrontend": "lightning-ctl has no JustPyFrontend (use StreamlitFrontend or StaticWebFrontend)",
     "utilities.frontend": "lightning-ctl has no AppInfo",
     "utilities.commands": "lightning-ctl has no app commands (ClientCommand)",
-    "components": "lightning-ctl ships none of the ready-made components (PythonServer, ServeGradio, ...)",
     "plugin": "lightning-ctl has no plugins (LightningPlugin)",
     "LightningPlugin": "lightning-ctl has no plugins",
     "runners.dispatch": "use MultiProcessRuntime(app).dispatch(), or `lightning-ctl run app.py`",

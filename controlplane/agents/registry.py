@@ -13,7 +13,7 @@ import asyncio
 import dataclasses
 import time
 from dataclasses import dataclass, field
-from typing import Callable
+from typing import Callable, Sequence
 
 import structlog
 
@@ -21,7 +21,8 @@ from lightning_ctl.controlplane.agents.app_bundle import AppBundle
 from lightning_ctl.controlplane.agents.liveness import Liveness
 from lightning_ctl.controlplane.agents.locations import WorkLocations
 from lightning_ctl.controlplane.agents.placement import AgentCapacity, Allocation, Pending, place_work
-from lightning_ctl.sdk._agent_messages import AgentUsage
+from lightning_ctl.controlplane.agents.serving import ServingWorks
+from lightning_ctl.sdk._agent_messages import AgentUsage, EventRejected, OpenTunnel
 from lightning_ctl.sdk._events import (
     Command,
     EventsApplied,
@@ -43,7 +44,9 @@ class AgentSession:
 
     capacity: AgentCapacity
     hostname: str
-    outgoing: asyncio.Queue[Command | EventsApplied | OutputShown] = field(default_factory=asyncio.Queue)
+    outgoing: asyncio.Queue[Command | OpenTunnel | EventsApplied | OutputShown | EventRejected] = field(
+        default_factory=asyncio.Queue
+    )
     last_heartbeat: float = field(default_factory=time.monotonic)
     close: Callable[[str], None] = lambda reason: None
     """Ends the agent's stream (set by the servicer)."""
@@ -92,6 +95,8 @@ class AgentRegistry:
         self._waiting: dict[str, list[Command]] = {}
         self._report_pending = report_pending
         self._pending_reasons: dict[str, str] = {}
+        self.serving = ServingWorks()
+        """Where each work's server is (the proxy's table), as the agents report it."""
         self.locations = WorkLocations()
         """Which agent runs each (work, attempt), including replaced attempts that may come back (kept on disk
         by the app host, so that it survives a restart)."""
@@ -104,8 +109,11 @@ class AgentRegistry:
         none; set by the app host)."""
 
     def watch(self, observer: Callable[[], None]) -> None:
-        """Call ``observer`` (on this thread) whenever the works waiting for an agent, the agents, or what is
-        placed on them may have changed: agents on demand read ``waiting_for_agent`` and ``placed_on`` then."""
+        """Call ``observer`` (on this thread) whenever what waits for or runs on agents may have changed.
+
+        That is the works waiting for an agent, the agents, or what is placed on them; agents on demand read
+        ``waiting_for_agent`` and ``placed_on`` then.
+        """
         self._observers.append(observer)
 
     def _changed(self) -> None:
@@ -122,8 +130,11 @@ class AgentRegistry:
         return waiting
 
     def declare_lost(self, agent_id: str, reason: str) -> list[WorkLost]:
-        """The agent is known to be gone for good (its engine ended its job): its works are lost now, without
-        waiting out their grace period. Nothing happens while it is still connected."""
+        """The agent is known to be gone for good (its engine ended its job).
+
+        Its works are lost now, without waiting out their grace period. Nothing happens while it is still
+        connected.
+        """
         if agent_id in self.agents:
             return []
         lost = [WorkLost(name, attempt, reason) for name, attempt in self.placed_on(agent_id)]
@@ -149,7 +160,7 @@ class AgentRegistry:
             current = self.placements.get(work.work_name)
             if current is None or current.attempt <= work.attempt:
                 self.placements[work.work_name] = _Placement(
-                    work.attempt, Allocation(session.agent_id, gpu_indices=work.gpu_indices)
+                    work.attempt, Allocation(session.agent_id, gpu_indices=work.gpu_indices, port=work.port)
                 )
         self._retry_waiting()
         self._changed()
@@ -199,8 +210,10 @@ class AgentRegistry:
             self._changed()
 
     def placed_on(self, agent_id: str) -> tuple[tuple[str, int], ...]:
-        """The (work, attempt) placed on ``agent_id`` and not known to have exited (by this control plane, or by
-        the one before a restart, as the placement record has it)."""
+        """The (work, attempt) placed on ``agent_id`` and not known to have exited.
+
+        Known by this control plane, or by the one before a restart, as the placement record has it.
+        """
         placed = {(n, p.attempt) for n, p in self.placements.items() if p.allocation.agent_id == agent_id}
         placed.update(self.locations.running_on_agent(agent_id))
         return tuple(sorted(placed))
@@ -231,7 +244,7 @@ class AgentRegistry:
         for commands in waiting.values():
             self.route(commands)
 
-    def route(self, commands: list[Command | EventsApplied]) -> None:
+    def route(self, commands: Sequence[Command | EventsApplied]) -> None:
         """Send each command to its work's agent, placing launches first."""
         for command in commands:
             name = command.work_name
@@ -244,9 +257,10 @@ class AgentRegistry:
             if isinstance(command, StopWork) and self._cancel_waiting_launch(command):
                 continue
             if isinstance(command, LaunchWork):
-                command = self._place(command)
-                if command is None:
+                placed = self._place(command)
+                if placed is None:
                     continue
+                command = placed
             elif isinstance(command, StopWork) and (where := self.locations.running_on(name, command.attempt)):
                 # A stop names one process: it goes where that attempt runs, even if the work moved since.
                 agent = self.agents.get(where)
@@ -272,8 +286,10 @@ class AgentRegistry:
             agent.outgoing.put_nowait(command)
 
     def _cancel_waiting_launch(self, stop: StopWork) -> bool:
-        """A stop for an attempt whose launch still waits for room: it never starts (no process to run on_start
-        and hold a GPU only to be stopped); whether there was such a launch."""
+        """A stop for an attempt whose launch still waits for room; whether there was such a launch.
+
+        Such a launch never starts: no process runs on_start and holds a GPU only to be stopped.
+        """
         waiting = self._waiting.get(stop.work_name, [])
         if not any(isinstance(c, LaunchWork) and c.attempt == stop.attempt for c in waiting):
             return False
@@ -307,7 +323,7 @@ class AgentRegistry:
             return None
         candidates = [self.agents[recorded]] if recorded is not None else self.agents.values()
         others = [p.allocation for n, p in self.placements.items() if n != name]
-        decision = place_work(launch.resources, (a.capacity for a in candidates), others)
+        decision = place_work(launch.resources, (a.capacity for a in candidates), others, launch.port)
         if isinstance(decision, Pending):
             self._waiting.setdefault(name, []).append(launch)
             if name not in self._unplaceable:
@@ -338,8 +354,11 @@ class AgentRegistry:
         return dataclasses.replace(launch, gpu_indices=decision.gpu_indices)
 
     def _ship_to(self, agent: AgentSession, launch: LaunchWork) -> LaunchWork | Pending:
-        """``launch`` as ``agent`` needs it: with the works' API key, and for a remote agent pointing at the code
-        bundle (or why it must wait while the bundle is being built)."""
+        """``launch`` as ``agent`` needs it, with the works' API key.
+
+        For a remote agent it points at the code bundle (or says why it must wait while the bundle is being
+        built).
+        """
         if self.works_credential:
             launch = dataclasses.replace(launch, api_credential=self.works_credential)
         if agent.capacity.is_local:

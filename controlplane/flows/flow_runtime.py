@@ -51,6 +51,7 @@ from lightning_ctl.sdk._calls import (
     apply_status,
     apply_to_latest,
     explain_pending,
+    explain_readiness,
     is_stopped_for_good,
     latest_statuses,
 )
@@ -70,6 +71,7 @@ from lightning_ctl.sdk._events import (
     UpdateVars,
     VarsChanged,
     WorkCrashed,
+    WorkEndpoint,
     WorkEvent,
     WorkLost,
 )
@@ -83,6 +85,8 @@ log = structlog.get_logger(component="runtime")
 _COMMANDS = (LaunchWork, RunCall, UpdateVars, StopWork)
 
 FindWork = Callable[[str], "LightningWork | None"]
+ADDRESS_NAMES = frozenset({"_host", "_port", "_internal_ip"})
+"""A work's address: its agent's to give (``WorkEndpoint``), never changed by the work's own deltas."""
 
 
 class FlowRuntime:
@@ -135,9 +139,11 @@ class FlowRuntime:
         return process is not None and process.awaiting_capacity and process.pid is None
 
     def next_deadline(self) -> float | None:
-        """When (the runtime's clock) a work's idle timeout or wait timeout passes next: now for a work newly idle,
-        None when no work is idle or waiting for a machine with a timeout. The loop applies ``DeadlineCheck`` once it
-        has passed."""
+        """When (the runtime's clock) a work's idle timeout or wait timeout passes next.
+
+        Now for a work newly idle, None when no work is idle or waiting for a machine with a timeout. The loop
+        applies ``DeadlineCheck`` once it has passed.
+        """
         deadlines = []
         for name in self._timed:
             process = self.works[name]
@@ -159,8 +165,10 @@ class FlowRuntime:
         return [EventsApplied(name, attempt, seq) for (name, attempt), seq in applied.items()]
 
     def take_changed_records(self) -> dict[str, dict[str, Any]]:
-        """The records of the works whose process record changed since the last call, as JSON-ready data for the
-        checkpoint (one object per work)."""
+        """The records of the works whose process record changed since the last call.
+
+        As JSON-ready data for the checkpoint (one object per work).
+        """
         changed, self._changed = self._changed, set()
         return {name: self.works[name].to_record() for name in changed if name in self.works}
 
@@ -280,8 +288,11 @@ class FlowRuntime:
 
     def _ensure_process(self, work: LightningWork, start_action: bool,
                         cause: str) -> tuple[WorkProcessState, tuple[Instruction, ...]]:
-        """The work's live process record, launching a new attempt (the returned LaunchWork) when it has none, or
-        when its process is being stopped for being idle."""
+        """The work's live process record.
+
+        A new attempt is launched (the returned LaunchWork) when it has none, or when its process is being
+        stopped for being idle.
+        """
         process = self.works.get(work.name)
         if process is not None and not process.exited and not process.idle_stopped:
             return process, ()
@@ -369,6 +380,7 @@ class FlowRuntime:
         if process is None or work is None or process.attempt != lost.attempt or process.exited:
             return []
         process.exited = True
+        work.__dict__["_url"] = ""  # its server is out of reach with its agent
         return [*self._process_lost(work, process, f"work {work.name} lost: {lost.reason}",
                                     WorkFailureReasons.AGENT_LOST.value, lost.cause), RunFlows(lost.cause)]
 
@@ -403,6 +415,8 @@ class FlowRuntime:
     def _vars_changed(self, body: VarsChanged, work: LightningWork, process: WorkProcessState,
                       cause: str) -> list[Instruction]:
         for name, value in body.values.items():
+            if name in ADDRESS_NAMES:
+                continue
             work.__dict__[name] = decoded = decode_value(value)  # a Path, Payload or Drive is an object here too
             work._state_names().add(name)
             if not name.startswith("_"):
@@ -426,7 +440,29 @@ class FlowRuntime:
             apply_to_latest(work, body.status)  # a stop ends whatever call is the latest from the flow's view
         else:
             apply_status(work, body.call_hash, body.status)
+            if process.readiness_message:
+                explain_readiness(work, process.readiness_message)
         return [RunFlows(cause)]
+
+    @_on_body.register(WorkEndpoint)
+    def _endpoint(self, body: WorkEndpoint, work: LightningWork, process: WorkProcessState,
+                  cause: str) -> list[Instruction]:
+        """The work's address as its agent gave it (and its url once ready), or why it could not get a port."""
+        if body.error:
+            if process.crashed or process.exited:
+                return []
+            process.crashed = True  # no process runs: its exit report changes nothing more
+            message = f"work {work.name} could not get its port: {body.error}"
+            apply_to_latest(work, make_status(WorkStageStatus.FAILED, message=message,
+                                              reason=WorkFailureReasons.PORT_UNAVAILABLE.value))
+            failing = [FailApp(work.name, message, cause)] if work.raise_exception else []
+            return [*failing, RunFlows(cause)]
+        values = {"_host": body.host, "_port": body.port, "_internal_ip": body.internal_ip, "_url": body.url}
+        changed = any(work.__dict__.get(name) != value for name, value in values.items())
+        work.__dict__.update(values)
+        process.readiness_message = body.message
+        changed = explain_readiness(work, body.message) or changed
+        return [RunFlows(cause)] if changed else []
 
     @_on_body.register(ProcessStarted)
     def _process_started(self, body: ProcessStarted, work: LightningWork, process: WorkProcessState,
@@ -467,6 +503,7 @@ class FlowRuntime:
         if process.exited:
             return []
         process.exited = True
+        work.__dict__["_url"] = ""  # its server went with its process
         if self._is_idle_stop(work, process):
             apply_to_latest(work, make_status(
                 WorkStageStatus.STOPPED, reason=WorkStopReasons.IDLE_TIMEOUT.value,
@@ -524,10 +561,13 @@ class FlowRuntime:
 
 
 class FlowActions(Runtime):
-    """Plugs the flow runtime into the SDK: a flow's ``work.run/start/stop`` becomes a stimulus, and what the
-    runtime answers goes to ``emit`` (the loop's outgoing instructions)."""
+    """Plugs the flow runtime into the SDK.
 
-    def __init__(self, runtime: FlowRuntime, emit: Callable[[list[Instruction]], None]) -> None:
+    A flow's ``work.run/start/stop`` becomes a stimulus, and what the runtime answers goes to ``emit`` (the
+    loop's outgoing instructions).
+    """
+
+    def __init__(self, runtime: FlowRuntime, emit: Callable[[list[Instruction]], object]) -> None:
         self._runtime = runtime
         self._emit = emit
 

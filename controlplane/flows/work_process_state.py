@@ -65,6 +65,8 @@ class WorkProcessState:
     (None: it waits as long as it takes)."""
     launched_at: float = 0.0
     """When (the runtime's clock) this attempt was launched, or the control plane resumed it (not saved)."""
+    readiness_message: str = ""
+    """Why its server is not ready, as its agent last said (not saved: the agent says it again)."""
     restored: bool = False
     """Taken back from a checkpoint, and not heard of since (not saved): if its process turns out gone, it went with
     the control plane's machine and is started again whatever the restart policy."""

@@ -1,5 +1,4 @@
-"""The HTTP port, reserved with the standard library before anything else starts, and what the app's processes
-are told about it.
+"""The HTTP port, reserved with the standard library first, and what the app's processes are told.
 
 The app's processes must know the port when they load the app (``lightning_app.core.constants.APP_SERVER_PORT``
 is read at import, also by the local agent's fork server, which preloads the app), and loading aiohttp takes
@@ -36,13 +35,14 @@ def reserve(host: str, port: int | None) -> socket.socket:
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             sock.bind((host, candidate))
+            # With SO_REUSEADDR two sockets may bind one port while neither listens: the loser learns it here.
+            sock.listen(_BACKLOG)
         except OSError as exc:
             sock.close()
             if port is not None:
                 raise HttpPortInUseError(f"cannot serve HTTP on {host}:{candidate}: {exc.strerror or exc} "
                                          "(choose another --http-port, or --no-http)") from None
             continue
-        sock.listen(_BACKLOG)
         sock.setblocking(False)
         return sock
     raise HttpPortInUseError(f"cannot serve HTTP on {host}: no free port")
@@ -70,8 +70,11 @@ def http_url(options: RunOptions, sock: socket.socket | None) -> str:
 
 
 def server_address_env(options: RunOptions, sock: socket.socket | None) -> dict[str, str]:
-    """The address of the app's server, for every process of the app (flows, agents' fork servers, works,
-    frontends); not a credential (the works' key travels in their launches)."""
+    """The address of the app's server, for every process of the app.
+
+    Flows, agents' fork servers, works and frontends get it; it is not a credential (the works' key travels in
+    their launches).
+    """
     if sock is None:
         return {}
     host = options.host

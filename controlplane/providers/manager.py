@@ -1,5 +1,7 @@
-"""ProviderManager: agents on demand, on the asyncio thread: the registry's facts to the planner, the planner's
-actions to the engine, the engine's answers back, and the requests kept in the app's home.
+"""ProviderManager: agents on demand, on the asyncio thread.
+
+It takes the registry's facts to the planner, the planner's actions to the engine, the engine's answers back,
+and keeps the requests in the app's home.
 
 Each request's agents join with a join token of their own, scoped to the request (``uses`` = its nodes): the
 registry knows which request an agent answers by that scope. The token has no fixed lifetime, since a job may wait
@@ -177,8 +179,10 @@ class ProviderManager:
         self._save()
 
     def _presence(self) -> dict[str, Presence]:
-        """Which requests' agents are connected (by the scope of the join token they joined with), and whether
-        they hold works."""
+        """Which requests' agents are connected, and whether they hold works.
+
+        An agent is known by the scope of the join token it joined with.
+        """
         agents: dict[str, set[str]] = defaultdict(set)
         busy: dict[str, bool] = defaultdict(bool)
         for agent in self._registry.agents.values():

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.e2e import PYTHON, launch  # noqa: F401 - launch is a fixture
+from tests.e2e import PYTHON
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 TIMEOUT_S = 60.0

@@ -340,11 +340,10 @@ class TestUnsupported:
             ("from lightning_app import LightningPlugin", "plugins"),
             ("from lightning_app.frontend import PanelFrontend", "PanelFrontend"),
             ("from lightning_app.testing import LightningTestApp", "lightning-ctl run"),
-            ("import lightning.app.components", "components"),
         ],
     )
     def test_other_unsupported_parts_say_why(self, statement, named):
-        """Plugins, frontends, the test-app helpers and components are refused with their reason."""
+        """Plugins, frontends and the test-app helpers are refused with their reason."""
         error = raised(statement)
         assert error["type"] == "ImportError"
         assert "not supported by lightning-ctl" in error["message"] and named in error["message"]

@@ -124,10 +124,8 @@ class TestRemoteAgents:
         async def scenario() -> list[object]:
             registry.route([launch("root.w")])
             assert reports and "bundle" in reports[0].reason
-            deadline = loop.time() + 10
-            while remote.outgoing.empty() and loop.time() < deadline:
-                await asyncio.sleep(0.01)
-            return drain(remote)
+            first = await asyncio.wait_for(remote.outgoing.get(), 10)
+            return [first, *drain(remote)]
 
         sent = loop.run_until_complete(scenario())
         assert isinstance(sent[0], LaunchWork) and len(sent[0].bundle_digest) == 64

@@ -14,7 +14,14 @@ from lightning_ctl.controlplane.agents.placement import AgentCapacity, Allocatio
 from lightning_ctl.controlplane.agents.registry import AgentRegistry, AgentSession, _Placement
 from lightning_ctl.controlplane.api import app_codec
 from lightning_ctl.controlplane.api.app_service import AppServicer
-from lightning_ctl.controlplane.api.app_view import AgentView, AppView, LogBatch, LogLine, RequestView, WorkView
+from lightning_ctl.controlplane.api.app_view import (
+    AgentView,
+    AppView,
+    LogBatch,
+    LogLine,
+    RequestView,
+    WorkView,
+)
 from lightning_ctl.controlplane.api.client import (
     AppClient,
     ControlPlaneUnreachableError,
