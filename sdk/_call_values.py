@@ -15,8 +15,8 @@ a datetime) is refused in the flow, naming the work, the argument and its type.
 from __future__ import annotations
 
 import base64
-from typing import Any
 from collections.abc import Callable
+from typing import Any
 
 from lightning_ctl.sdk._storage_values import decode_value
 
@@ -89,7 +89,8 @@ def _looks_like_a_tag(value: dict[str, Any]) -> bool:
 
 def decode_arguments(value: Any) -> Any:
     """Call arguments as they arrived: tagged values made Python values again (bytes, tuples, sets, dicts with
-    other keys than strings, and Path, Payload and Drive objects)."""
+    other keys than strings, and Path, Payload and Drive objects).
+    """
     if isinstance(value, list):
         return [decode_arguments(item) for item in value]
     if not isinstance(value, dict):

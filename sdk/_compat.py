@@ -206,7 +206,8 @@ _MODULES: dict[str, dict[str, Any]] = {
 
 def _debugger() -> dict[str, Any]:
     """The debugger for work processes (imported only by apps that ask for it: pdb is slow to import); importing
-    the former framework's pdb module also made ``breakpoint()`` its ``set_trace``."""
+    the former framework's pdb module also made ``breakpoint()`` its ``set_trace``.
+    """
     from lightning_ctl.sdk._pdb import MPPdb, set_trace
 
     sys.breakpointhook = set_trace

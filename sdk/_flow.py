@@ -175,7 +175,8 @@ class LightningFlow(StateAttributes):
 
     def run(self, *args: Any, **kwargs: Any) -> None:
         """The flow's logic; override it (the root flow must). The root's ``run()`` is called with no arguments; a
-        child flow that does not override it does nothing when its parent runs it (a flow holding only a UI)."""
+        child flow that does not override it does nothing when its parent runs it (a flow holding only a UI).
+        """
 
     def configure_layout(self) -> Any:
         """The flow's UI layout: by default one tab per child flow."""

@@ -46,5 +46,6 @@ def loading_app() -> Iterator[None]:
 
 def is_loading_app() -> bool:
     """Whether lightning-ctl is executing an app file (the control plane, a fork server or a work process loading
-    it): code at the file's top level then runs as part of loading, not as a script of its own."""
+    it): code at the file's top level then runs as part of loading, not as a script of its own.
+    """
     return _loading_depth > 0

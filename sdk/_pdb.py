@@ -74,7 +74,8 @@ class MPPdb(pdb.Pdb):
 
 def set_trace(frame: types.FrameType | None = None) -> None:
     """Stop here in a debugger: pdb on the terminal, or, in a work's process, pdb served on a Unix socket that
-    ``lightning-ctl debug`` attaches to (see the module)."""
+    ``lightning-ctl debug`` attaches to (see the module).
+    """
     frame = frame or sys._getframe().f_back
     if _has_terminal():
         MPPdb().set_trace(frame)
@@ -106,14 +107,16 @@ _ROOM_FOR_NAMES = 40
 
 def debugger_root() -> str:
     """Where paused works' sockets are (each in a private ``lightning-pdb-*`` folder): the temporary directory, or
-    ``/tmp`` when its path leaves too little room in a socket's path."""
+    ``/tmp`` when its path leaves too little room in a socket's path.
+    """
     root = tempfile.gettempdir()
     return root if len(root.encode()) + _ROOM_FOR_NAMES <= _SOCKET_PATH_LIMIT - len(_FOLDER_PREFIX) else "/tmp"
 
 
 def waiting_debuggers() -> list[str]:
     """The sockets of the works paused in a debugger on this machine for this user, oldest first. The folders of
-    paused processes that are gone (a work stopped while paused exits without cleaning up) are removed."""
+    paused processes that are gone (a work stopped while paused exits without cleaning up) are removed.
+    """
     waiting = []
     for folder in glob.glob(os.path.join(debugger_root(), _FOLDER_PREFIX + "*")):
         sockets = [path for path in glob.glob(os.path.join(folder, "*.sock")) if _is_own(path)]
@@ -144,7 +147,8 @@ def _pid_is_alive(path: str) -> bool:
 
 def _socket_path(name: str) -> tuple[str, str]:
     """A private folder (0700: only this user reaches the socket) and ``<name>.<pid>.sock`` in it, the name cut to
-    fit a socket's path."""
+    fit a socket's path.
+    """
     waiting_debuggers()  # clears what works stopped while paused left behind
     suffix = f".{os.getpid()}.sock"
     folder = tempfile.mkdtemp(prefix=_FOLDER_PREFIX, dir=debugger_root())

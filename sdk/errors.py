@@ -125,7 +125,8 @@ class MisconfigurationException(LightningError):
 
 class NotSupportedError(LightningError, NotImplementedError):
     """A part of the former framework that lightning-ctl does not do (CloudRuntime, Mount): the message names what
-    to use instead."""
+    to use instead.
+    """
 
 
 class CacheMissException(LightningError):

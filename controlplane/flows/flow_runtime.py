@@ -248,7 +248,8 @@ class FlowRuntime:
     @_handle.register(DeadlineCheck)
     def _deadline_check(self, check: DeadlineCheck) -> list[Instruction]:
         """Stop the processes idle for their work's idle timeout (their GPUs and reservations go with them), fail
-        the works that waited for a machine longer than their wait timeout."""
+        the works that waited for a machine longer than their wait timeout.
+        """
         now = self._clock()
         stops: list[Instruction] = []
         for name in sorted(self._timed):
@@ -271,7 +272,8 @@ class FlowRuntime:
 
     def _wait_timed_out(self, name: str, process: WorkProcessState, cause: str) -> list[Instruction]:
         """The work waited for a machine past its wait timeout: its launch is called off and its latest call fails
-        with reason ``timeout`` (its next call tries again, with a new attempt)."""
+        with reason ``timeout`` (its next call tries again, with a new attempt).
+        """
         work = self.find_work(name)
         if work is None:
             return []

@@ -252,7 +252,8 @@ class FlowLoop:
 
     def _check_deadlines(self) -> bool:
         """Once a work's idle or wait timeout passed, let the runtime act on it; whether the flows should run
-        again."""
+        again.
+        """
         deadline = self.runtime.next_deadline()
         if deadline is None or deadline > time.monotonic():
             return False

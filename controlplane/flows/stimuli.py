@@ -96,7 +96,8 @@ class AppEnding:
 @dataclass(frozen=True)
 class DeadlineCheck:
     """A deadline passed (``FlowRuntime.next_deadline``): stop the works idle past their idle timeout, fail those
-    waiting for a machine past their wait timeout."""
+    waiting for a machine past their wait timeout.
+    """
 
     @property
     def cause(self) -> str:

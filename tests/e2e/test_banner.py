@@ -8,8 +8,8 @@ import os
 import re
 import subprocess
 import uuid
-from pathlib import Path
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 

@@ -20,7 +20,6 @@ from pathlib import Path
 import pytest
 
 from tests.e2e import APPS, PYTHON, TAG_VAR, kill_tagged, lines_of
-from tests.helpers import wait_until
 from tests.helpers.processes import LIGHTNING_CTL, AppProcess, run_app
 
 COMPAT_APPS = Path(__file__).resolve().parent / "compat_apps"
