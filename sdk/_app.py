@@ -13,8 +13,10 @@ from lightning_ctl.sdk._work import LightningWork
 
 
 class _RootWorkFlow(LightningFlow):
-    """The root flow made for an app whose root is a work: runs the work once, then ends the app (failed if the
-    work failed without failing the app itself: ``raise_exception=False``, or a wait timeout).
+    """The root flow made for an app whose root is a work: runs the work once, then ends the app.
+
+    The app ends failed if the work failed without failing the app itself (``raise_exception=False``, or a wait
+    timeout).
     """
 
     def __init__(self, work: LightningWork) -> None:

@@ -15,7 +15,7 @@ a datetime) is refused in the flow, naming the work, the argument and its type.
 from __future__ import annotations
 
 import base64
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 from lightning_ctl.sdk._storage_values import decode_value
@@ -28,8 +28,8 @@ _BASE64 = "base64"
 _BYTES = "__bytes__"
 _BYTEARRAY = "__bytearray__"
 _DICT = "__dict__"
-_COLLECTIONS: dict[type, str] = {tuple: "__tuple__", set: "__set__", frozenset: "__frozenset__"}
-_REBUILD: dict[str, Callable[[list[Any]], Any]] = {
+_COLLECTIONS: dict[type[Iterable[Any]], str] = {tuple: "__tuple__", set: "__set__", frozenset: "__frozenset__"}
+_REBUILD: dict[str, Callable[[Iterable[Any]], Any]] = {
     "__tuple__": tuple,
     "__set__": set,
     "__frozenset__": frozenset,
@@ -88,8 +88,10 @@ def _looks_like_a_tag(value: dict[str, Any]) -> bool:
 
 
 def decode_arguments(value: Any) -> Any:
-    """Call arguments as they arrived: tagged values made Python values again (bytes, tuples, sets, dicts with
-    other keys than strings, and Path, Payload and Drive objects).
+    """Call arguments as they were sent: tagged values made Python values again.
+
+    The tags stand for bytes, bytearrays, tuples, sets, frozensets, dicts with keys other than strings, and Path,
+    Payload and Drive objects.
     """
     if isinstance(value, list):
         return [decode_arguments(item) for item in value]

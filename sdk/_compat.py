@@ -205,8 +205,9 @@ _MODULES: dict[str, dict[str, Any]] = {
 
 
 def _debugger() -> dict[str, Any]:
-    """The debugger for work processes (imported only by apps that ask for it: pdb is slow to import); importing
-    the former framework's pdb module also made ``breakpoint()`` its ``set_trace``.
+    """The debugger for work processes, imported only by apps that ask for it (pdb is slow to import).
+
+    Importing the former framework's pdb module also made ``breakpoint()`` its ``set_trace``.
     """
     from lightning_ctl.sdk._pdb import MPPdb, set_trace
 

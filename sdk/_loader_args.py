@@ -1,5 +1,6 @@
-"""What an app file sees while lightning-ctl loads it, in every process: its own command line (``sys.argv``), and
-whether it is being loaded at all (:func:`is_loading_app`).
+"""What an app file sees while lightning-ctl loads it, in every process.
+
+Its own command line (``sys.argv``), and whether it is being loaded at all (:func:`is_loading_app`).
 
 ``lightning-ctl run app.py -- --use_gpu`` puts ``["--use_gpu"]`` (JSON) in ``LIGHTNING_CTL_APP_ARGV``, an app
 environment variable that reaches the control plane, the fork server and every work process; each of them loads
@@ -45,7 +46,8 @@ def loading_app() -> Iterator[None]:
 
 
 def is_loading_app() -> bool:
-    """Whether lightning-ctl is executing an app file (the control plane, a fork server or a work process loading
-    it): code at the file's top level then runs as part of loading, not as a script of its own.
+    """Whether lightning-ctl is executing an app file (the control plane, a fork server or a work process loading it).
+
+    Code at the file's top level then runs as part of loading, not as a script of its own.
     """
     return _loading_depth > 0

@@ -64,7 +64,7 @@ class MPPdb(pdb.Pdb):
     def do_EOF(self, arg: str) -> bool:
         """The debugger left (Ctrl-D, or its connection was lost): the work goes on."""
         self.message("")
-        return self.do_continue(arg)
+        return bool(self.do_continue(arg))
 
     def _finish(self) -> None:
         on_done, self._on_done = self._on_done, None
@@ -73,10 +73,13 @@ class MPPdb(pdb.Pdb):
 
 
 def set_trace(frame: types.FrameType | None = None) -> None:
-    """Stop here in a debugger: pdb on the terminal, or, in a work's process, pdb served on a Unix socket that
-    ``lightning-ctl debug`` attaches to (see the module).
+    """Stop here in a debugger.
+
+    pdb on the terminal, or, in a work's process, pdb served on a Unix socket that ``lightning-ctl debug`` attaches to
+    (see the module).
     """
-    frame = frame or sys._getframe().f_back
+    if frame is None:
+        frame = sys._getframe(1)  # the caller's
     if _has_terminal():
         MPPdb().set_trace(frame)
         return
@@ -106,16 +109,18 @@ _ROOM_FOR_NAMES = 40
 
 
 def debugger_root() -> str:
-    """Where paused works' sockets are (each in a private ``lightning-pdb-*`` folder): the temporary directory, or
-    ``/tmp`` when its path leaves too little room in a socket's path.
+    """Where paused works' sockets are (each in a private ``lightning-pdb-*`` folder).
+
+    The temporary directory, or ``/tmp`` when its path leaves too little room in a socket's path.
     """
     root = tempfile.gettempdir()
     return root if len(root.encode()) + _ROOM_FOR_NAMES <= _SOCKET_PATH_LIMIT - len(_FOLDER_PREFIX) else "/tmp"
 
 
 def waiting_debuggers() -> list[str]:
-    """The sockets of the works paused in a debugger on this machine for this user, oldest first. The folders of
-    paused processes that are gone (a work stopped while paused exits without cleaning up) are removed.
+    """The sockets of the works paused in a debugger on this machine for this user, oldest first.
+
+    The folders of paused processes that are gone (a work stopped while paused exits without cleaning up) are removed.
     """
     waiting = []
     for folder in glob.glob(os.path.join(debugger_root(), _FOLDER_PREFIX + "*")):
@@ -146,8 +151,9 @@ def _pid_is_alive(path: str) -> bool:
 
 
 def _socket_path(name: str) -> tuple[str, str]:
-    """A private folder (0700: only this user reaches the socket) and ``<name>.<pid>.sock`` in it, the name cut to
-    fit a socket's path.
+    """A private folder and ``<name>.<pid>.sock`` in it, the name cut to fit a socket's path.
+
+    The folder is 0700: only this user reaches the socket.
     """
     waiting_debuggers()  # clears what works stopped while paused left behind
     suffix = f".{os.getpid()}.sock"

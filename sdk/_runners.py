@@ -1,11 +1,10 @@
-"""The former framework's runtimes (``lightning.app.runners``), for app files that end with
-``MultiProcessRuntime(app).dispatch()`` and are started with ``python app.py``.
+"""The former framework's runtimes (``lightning.app.runners``), for app files started with ``python app.py``.
 
-``MultiProcessRuntime(app).dispatch()`` replaces the Python process with ``lightning-ctl run APP_FILE -- ARG...``
-(the file it is written in, with the script's own arguments), so ``python app.py`` runs the app through the control
-plane and agents exactly as ``lightning-ctl run app.py`` does. When lightning-ctl itself executes the file (the
-control plane loading the app, a fork server or a work process importing it), ``dispatch()`` does nothing: the
-app is already being run.
+``MultiProcessRuntime(app).dispatch()``, at the end of such a file, replaces the Python process with
+``lightning-ctl run APP_FILE -- ARG...`` (the file it is written in, with the script's own arguments), so
+``python app.py`` runs the app through the control plane and agents exactly as ``lightning-ctl run app.py`` does.
+When lightning-ctl itself executes the file (the control plane loading the app, a fork server or a work process
+importing it), ``dispatch()`` does nothing: the app is already being run.
 
 ``CloudRuntime`` ran apps on the lightning.ai cloud; it raises :class:`NotSupportedError` saying what to run instead.
 """
@@ -27,8 +26,10 @@ _CLI_MODULE = "lightning_ctl.controlplane"
 
 
 class Runtime:
-    """What the former framework's runtimes share: an app, and how it is served (kept, mapped onto ``lightning-ctl
-    run``'s options by :meth:`MultiProcessRuntime.dispatch`).
+    """What the former framework's runtimes share: an app, and how it is served.
+
+    What they are given is kept, and mapped onto ``lightning-ctl run``'s options by
+    :meth:`MultiProcessRuntime.dispatch`.
 
     Args:
         app: The app (built by the app file that calls ``dispatch()``).

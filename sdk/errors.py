@@ -124,8 +124,9 @@ class MisconfigurationException(LightningError):
 
 
 class NotSupportedError(LightningError, NotImplementedError):
-    """A part of the former framework that lightning-ctl does not do (CloudRuntime, Mount): the message names what
-    to use instead.
+    """A part of the former framework that lightning-ctl does not do (CloudRuntime, Mount).
+
+    The message names what to use instead.
     """
 
 

@@ -247,8 +247,9 @@ class FlowRuntime:
 
     @_handle.register(DeadlineCheck)
     def _deadline_check(self, check: DeadlineCheck) -> list[Instruction]:
-        """Stop the processes idle for their work's idle timeout (their GPUs and reservations go with them), fail
-        the works that waited for a machine longer than their wait timeout.
+        """Stop the works idle past their idle timeout; fail those waiting for a machine past their wait timeout.
+
+        An idle work's process is stopped (its GPUs and reservations go with it).
         """
         now = self._clock()
         stops: list[Instruction] = []
@@ -271,8 +272,10 @@ class FlowRuntime:
         return stops
 
     def _wait_timed_out(self, name: str, process: WorkProcessState, cause: str) -> list[Instruction]:
-        """The work waited for a machine past its wait timeout: its launch is called off and its latest call fails
-        with reason ``timeout`` (its next call tries again, with a new attempt).
+        """The work waited for a machine past its wait timeout.
+
+        Its launch is called off and its latest call fails with reason ``timeout`` (its next call tries again, with a
+        new attempt).
         """
         work = self.find_work(name)
         if work is None:

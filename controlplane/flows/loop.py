@@ -251,9 +251,7 @@ class FlowLoop:
         return ended, changed
 
     def _check_deadlines(self) -> bool:
-        """Once a work's idle or wait timeout passed, let the runtime act on it; whether the flows should run
-        again.
-        """
+        """Let the runtime act on works past their idle or wait timeout; whether the flows should run again."""
         deadline = self.runtime.next_deadline()
         if deadline is None or deadline > time.monotonic():
             return False

@@ -95,8 +95,9 @@ class AppEnding:
 
 @dataclass(frozen=True)
 class DeadlineCheck:
-    """A deadline passed (``FlowRuntime.next_deadline``): stop the works idle past their idle timeout, fail those
-    waiting for a machine past their wait timeout.
+    """A deadline passed (``FlowRuntime.next_deadline``).
+
+    Stop the works idle past their idle timeout, fail those waiting for a machine past their wait timeout.
     """
 
     @property
