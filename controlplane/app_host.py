@@ -48,6 +48,7 @@ from lightning_ctl.controlplane.home import app_home
 from lightning_ctl.controlplane.http import hosting, listener
 from lightning_ctl.controlplane.http.auth import API_PERMISSION, WORKS_KEY_SUBJECT, work_credential
 from lightning_ctl.controlplane.options import RunOptions
+from lightning_ctl.controlplane.output.banner import Whereabouts, print_whereabouts
 from lightning_ctl.controlplane.output.console import Console
 from lightning_ctl.controlplane.output.log_store import LogStore
 from lightning_ctl.controlplane.providers.manager import ProviderManager
@@ -255,11 +256,8 @@ class AppHost:
         if opts.host not in LOOPBACK_HOSTS and opts.tls is None:
             log.warning("listening_without_tls", address=f"{opts.host}:{port}",
                         hint="the token and the app's data cross the network in clear; pass --tls-cert/--tls-key")
-        if opts.host not in LOOPBACK_HOSTS or not self._local_agent:
-            tls_hint = " --tls-ca CA.pem" if opts.tls else ""
-            log.info("agents_join_with", command=f"LIGHTNING_AGENT_JOIN_TOKEN=$(lightning-ctl agents join-token) "
-                                                 f"lightning-agent --control-plane {_advertised(opts.host)}:{port}"
-                                                 f"{tls_hint}")
+        print_whereabouts(Whereabouts(opts.app_path, _advertised(opts.host), port, opts.host in LOOPBACK_HOSTS,
+                                      opts.tls is not None))
 
     async def _unless_stopped(self, work: asyncio.Future[T]) -> tuple[T] | None:
         """``(result,)`` of ``work``, or None if a stop was requested first (``work`` is then left to finish)."""

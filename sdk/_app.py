@@ -13,7 +13,11 @@ from lightning_ctl.sdk._work import LightningWork
 
 
 class _RootWorkFlow(LightningFlow):
-    """The root flow made for an app whose root is a work: runs the work once, then ends the app."""
+    """The root flow made for an app whose root is a work: runs the work once, then ends the app.
+
+    The app ends failed if the work failed without failing the app itself (``raise_exception=False``, or a wait
+    timeout).
+    """
 
     def __init__(self, work: LightningWork) -> None:
         super().__init__()
@@ -22,6 +26,10 @@ class _RootWorkFlow(LightningFlow):
     def run(self) -> None:
         if self.work.has_succeeded:
             self.stop()  # the app's teardown stops the work: one SIGTERM, not two
+        if self.work.has_failed:
+            status = self.work.status
+            self.fail(f"{self.work.name} failed ({status.reason}): {status.message}" if status.message
+                      else f"{self.work.name} failed ({status.reason})")
         self.work.run()
 
 

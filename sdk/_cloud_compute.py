@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import copy
 import dataclasses
-import os
 import uuid
-from dataclasses import dataclass
+from dataclasses import InitVar, dataclass
 from typing import Any
 
 from lightning_ctl.sdk._sizes import parse_size
@@ -39,9 +38,13 @@ class CloudCompute:
     default CPU and GPU counts; lightning-ctl adds ``gpus``, ``cpus``, ``memory`` and ``labels`` to
     ask for exact resources on an agent. See :meth:`resource_request`.
 
+    ``spot=True`` is the former framework's docs' spelling of ``interruptible=True``. Both are accepted as a
+    placement hint; no agent or provider of lightning-ctl runs works on interruptible capacity, so it has no effect
+    (the control plane says so once).
+
     Raises:
-        ValueError: Mount paths repeat, ``colocation_group_id`` is longer than 64 characters,
-            ``interruptible`` is set without GPU support for it, or a resource field is invalid.
+        ValueError: Mount paths repeat, ``colocation_group_id`` is longer than 64 characters, or a resource or
+            timeout field is invalid.
     """
 
     name: str = "default"
@@ -58,7 +61,7 @@ class CloudCompute:
     colocation_group_id: str | None = None
     """Works with the same id are placed together; at most 64 characters."""
     interruptible: bool = False
-    """Whether the work may run on interruptible (spot) capacity."""
+    """Whether the work may run on interruptible (spot) capacity: a hint no agent or provider honours yet."""
     gpus: int | None = None
     """lightning-ctl: number of GPUs; None to use the name's default."""
     cpus: float | None = None
@@ -70,10 +73,17 @@ class CloudCompute:
     pack_nodes: bool = False
     """lightning-ctl: the nodes of a ``MultiNode`` may share an agent that has room for several (each with its own
     GPUs); by default each node runs on an agent of its own."""
+    wait_timeout: float | None = None
+    """Seconds a work may wait for a machine (placed on no agent, or its process not started yet) before it
+    fails with reason ``timeout`` (``work.has_timeout``). None: it waits as long as it takes."""
     _internal_id: str | None = None
     """``"default"`` for the default compute, else a random 7-hex-character id."""
+    spot: InitVar[bool | None] = None
+    """The former framework's docs' name for ``interruptible`` (not kept: it sets ``interruptible``)."""
 
-    def __post_init__(self) -> None:
+    def __post_init__(self, spot: bool | None) -> None:
+        if spot:
+            self.interruptible = True
         self.name = self.name.lower()
         is_default = self.name in _DEFAULT_NAMES
         if is_default:
@@ -87,14 +97,6 @@ class CloudCompute:
         if self.colocation_group_id is not None and len(self.colocation_group_id) > 64:
             raise ValueError(
                 f"colocation_group_id must be at most 64 characters; got {len(self.colocation_group_id)}"
-            )
-
-        if self.interruptible and not (
-            os.environ.get("LIGHTNING_INTERRUPTIBLE_WORKS") == "1" and "gpu" in self.name
-        ):
-            raise ValueError(
-                f"CloudCompute(name={self.name!r}, interruptible=True) is not supported: interruptible works"
-                " need a GPU instance name and LIGHTNING_INTERRUPTIBLE_WORKS=1"
             )
 
         _check_mount_paths_unique(self.mounts)
@@ -173,13 +175,10 @@ class CloudCompute:
             raise ValueError(f"CloudCompute cpus must be a non-negative number; got {self.cpus!r}")
         if self.memory is not None:
             parse_size(self.memory)
-        if self.idle_timeout is not None and (
-            isinstance(self.idle_timeout, bool) or not isinstance(self.idle_timeout, (int, float))
-            or self.idle_timeout < 0
-        ):
-            raise ValueError(
-                f"CloudCompute idle_timeout must be a non-negative number of seconds or None; got {self.idle_timeout!r}"
-            )
+        for name in ("idle_timeout", "wait_timeout"):
+            value = getattr(self, name)
+            if value is not None and (isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0):
+                raise ValueError(f"CloudCompute {name} must be a non-negative number of seconds or None; got {value!r}")
 
 
 def _generate_id() -> str:

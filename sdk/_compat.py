@@ -11,8 +11,9 @@
   stand-in holding the app classes, whose other attributes raise an ``AttributeError`` saying PyTorch
   Lightning is not installed.
 
-Parts of the former framework lightning-ctl does not have (Mount, client commands, plugins...) raise an
-``ImportError`` naming what is missing, rather than importing as stubs that would fail later.
+Parts of the former framework lightning-ctl does not have (FileSystem, client commands, plugins...) raise an
+``ImportError`` naming what is missing, rather than importing as stubs that would fail later. ``Mount`` and
+``CloudRuntime`` import, and refuse to be used, saying what to do instead.
 """
 
 from __future__ import annotations
@@ -37,9 +38,11 @@ from lightning_ctl.sdk._cloud_compute import CloudCompute
 from lightning_ctl.sdk._drive import Drive
 from lightning_ctl.sdk._flow import LightningFlow
 from lightning_ctl.sdk._frontend import Frontend, StaticWebFrontend, StreamlitFrontend
+from lightning_ctl.sdk._mount import Mount
 from lightning_ctl.sdk._path import Path
 from lightning_ctl.sdk._payload import Payload
 from lightning_ctl.sdk._pretty import pretty_state
+from lightning_ctl.sdk._runners import CloudRuntime, MultiProcessRuntime, Runtime
 from lightning_ctl.sdk._status import (
     AppStage,
     AppStatus,
@@ -180,6 +183,10 @@ def _components(names: tuple[str, ...]) -> dict[str, Any]:
     return served
 
 
+_RUNNERS: dict[str, Any] = {
+    "MultiProcessRuntime": MultiProcessRuntime, "CloudRuntime": CloudRuntime, "Runtime": Runtime,
+}
+
 _MODULES: dict[str, dict[str, Any]] = {
     "": _APP_CLASSES,
     "core": {k: _APP_CLASSES[k] for k in ("LightningApp", "LightningFlow", "LightningWork")},
@@ -211,30 +218,49 @@ _MODULES: dict[str, dict[str, Any]] = {
     "frontend.stream_lit": {"StreamlitFrontend": StreamlitFrontend},
     "utilities.state": {"AppState": AppState},
     "core.constants": {},
-    "storage": {"Path": Path, "Payload": Payload, "Drive": Drive},
+    "storage": {"Path": Path, "Payload": Payload, "Drive": Drive, "Mount": Mount},
     "storage.path": {"Path": Path},
     "storage.payload": {"Payload": Payload},
     "storage.drive": {"Drive": Drive},
+    "storage.mount": {"Mount": Mount},
+    "pdb": {},
+    "pdb.pdb": {},
+    "perf": {},
+    "perf.pdb": {},
+    "runners": _RUNNERS,
+    "runners.multiprocess": {"MultiProcessRuntime": MultiProcessRuntime},
+    "runners.cloud": {"CloudRuntime": CloudRuntime},
+    "runners.runtime": {"Runtime": Runtime},
     **{name: {} for name in _COMPONENT_MODULES},
     "utilities.tracer": {},
 }
 """The modules served under each of ``_APP_ROOTS`` (relative name, "" for the root) and what each exports."""
 
+
+def _debugger() -> dict[str, Any]:
+    """The debugger for work processes, imported only by apps that ask for it (pdb is slow to import).
+
+    Importing the former framework's pdb module also made ``breakpoint()`` its ``set_trace``.
+    """
+    from lightning_ctl.sdk._pdb import MPPdb, set_trace
+
+    sys.breakpointhook = set_trace
+    return {"set_trace": set_trace, "MPPdb": MPPdb}
+
+
 _COMPUTED: dict[str, Any] = {
     "core.constants": lambda: {"APP_SERVER_HOST": app_server_host(), "APP_SERVER_PORT": app_server_port()},
+    "pdb": _debugger,
+    "pdb.pdb": _debugger,
+    "perf.pdb": _debugger,
     **{name: functools.partial(_components, names) for name, names in _COMPONENT_MODULES.items()},
     "utilities.tracer": functools.partial(_components, ("Tracer",)),
 }
-"""Served modules whose values come from the environment when they are imported (the app's HTTP server)."""
+"""Served modules whose values come from the environment when they are imported (the app's HTTP server), or are
+imported only when an app asks for them (the debugger)."""
 
-_NO_MOUNT = (
-    "Mount was cloud-only; keep files in a Drive, or put the whole app store in a bucket with "
-    "`lightning-ctl run --storage s3://bucket/prefix`"
-)
 _NO_FILESYSTEM = "lightning-ctl's store is reached through Path, Payload and Drive, and `lightning-ctl ls/cp`"
 _UNSUPPORTED: dict[str, str] = {
-    "storage.mount": _NO_MOUNT,
-    "storage.Mount": _NO_MOUNT,
     "storage.FileSystem": _NO_FILESYSTEM,
     "storage.filesystem": _NO_FILESYSTEM,
     "storage.StorageOrchestrator": "the control plane moves files between works itself",
@@ -248,7 +274,8 @@ _UNSUPPORTED: dict[str, str] = {
     "components.database": "lightning-ctl has no Database component (keep data in a Drive or your own database)",
     "plugin": "lightning-ctl has no plugins (LightningPlugin)",
     "LightningPlugin": "lightning-ctl has no plugins",
-    "perf": "lightning-ctl has no forked-process debugger (lightning.app.perf.pdb)",
+    "runners.dispatch": "use MultiProcessRuntime(app).dispatch(), or `lightning-ctl run app.py`",
+    "runners.run_app_commands": "lightning-ctl runs no commands written in the app file's comments",
     "testing.LightningTestApp": "run the app with `lightning-ctl run` in a subprocess instead",
     "testing.application_testing": "run the app with `lightning-ctl run` in a subprocess instead",
     "testing.run_work_isolated": "call the work's run() directly: with no runtime it runs inline",

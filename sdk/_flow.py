@@ -174,8 +174,11 @@ class LightningFlow(StateAttributes):
     # -- user hooks -----------------------------------------------------------------------------------------------
 
     def run(self, *args: Any, **kwargs: Any) -> None:
-        """The flow's logic; override it. The root's ``run()`` is called with no arguments."""
-        raise NotImplementedError
+        """The flow's logic; override it (the root flow must).
+
+        The root's ``run()`` is called with no arguments; a child flow that does not override it does nothing when its
+        parent runs it (a flow holding only a UI).
+        """
 
     def configure_layout(self) -> Any:
         """The flow's UI layout: by default one tab per child flow."""

@@ -29,7 +29,7 @@ def call_hash(args: tuple, kwargs: dict) -> str:
 
     Two calls get the same hash exactly when their arguments are equal *and* of the same types:
 
-    - ``1``, ``1.0``, ``True`` and ``"1"`` all differ; so do ``[1, 2]`` and ``(1, 2)``.
+    - ``1``, ``1.0``, ``True`` and ``"1"`` all differ; so do ``[1, 2]`` and ``(1, 2)``, ``b"a"`` and ``"a"``.
     - Dict key order, keyword order and set order do not matter.
     - ``run(1)`` and ``run(x=1)`` differ.
     - An object with a ``to_dict()`` method (a ``Path``, ``Payload``, ``CloudCompute``...) is hashed
@@ -45,7 +45,7 @@ def call_hash(args: tuple, kwargs: dict) -> str:
 
     Raises:
         TypeError: An argument, or a value nested in one, is not JSON-like (None, bool, int, float,
-            str, list, tuple, dict, set, frozenset) and has no ``to_dict()`` method.
+            str, bytes, bytearray, list, tuple, dict, set, frozenset) and has no ``to_dict()`` method.
         ValueError: The arguments contain a reference cycle.
     """
     encoded = ["call", _encode(tuple(args), set()), _encode(dict(kwargs), set())]
@@ -72,6 +72,8 @@ def _encode(value: Any, active: set[int]) -> Any:
         return ["float", repr(float(value))]
     if isinstance(value, str):
         return ["str", str(value)]
+    if isinstance(value, (bytes, bytearray)):
+        return ["bytes" if isinstance(value, bytes) else "bytearray", bytes(value).hex()]
 
     to_dict = getattr(value, "to_dict", None)
     if callable(to_dict) and not isinstance(value, type):
@@ -86,7 +88,9 @@ def _encode(value: Any, active: set[int]) -> Any:
         tag = "set" if isinstance(value, set) else "frozenset"
         return _encode_container(value, active, lambda: [tag, _sorted_items(value, active)])
 
-    raise TypeError(f"call arguments must be JSON-like values; got {type(value).__qualname__}")
+    raise TypeError(f"call arguments must be JSON values, bytes, tuples or sets (or a Path, Payload or Drive); got a "
+                    f"{type(value).__module__}.{type(value).__qualname__}: convert it (e.g. array.tolist()), or hand it "
+                    "over as a file (a Path) or through a work's Payload attribute")
 
 
 def _encode_container(value: Any, active: set[int], encode: Callable[[], Any]) -> Any:

@@ -10,7 +10,7 @@ from pathlib import Path
 
 from lightning_ctl.sdk._app import LightningApp
 from lightning_ctl.sdk._compat import install as install_compat
-from lightning_ctl.sdk._loader_args import app_argv
+from lightning_ctl.sdk._loader_args import app_argv, loading_app
 from lightning_ctl.sdk.errors import AppImportError
 
 _SDK_DIR = str(Path(__file__).resolve().parent)
@@ -62,7 +62,8 @@ def load_app(path: str | os.PathLike[str]) -> tuple[LightningApp, types.ModuleTy
     sys.argv = [str(path), *app_argv()]  # as `python app.py ARG...` would have it, in every process
     try:
         code = compile(source, str(file), "exec")
-        exec(code, module.__dict__)
+        with loading_app():
+            exec(code, module.__dict__)
     except SyntaxError as exc:
         raise AppImportError(
             f"{file}:{exc.lineno}: syntax error: {exc.msg}\n{''.join(traceback.format_exception_only(exc))}",

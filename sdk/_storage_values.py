@@ -20,7 +20,6 @@ if TYPE_CHECKING:
 
 __all__ = [
     "assigned_value",
-    "decode_arguments",
     "decode_value",
     "received_value",
     "refresh_storage_values",
@@ -92,18 +91,6 @@ def decode_value(value: Any) -> Any:
         return Payload.from_dict(value)
     if tag == DRIVE_TYPE and "id" in value:
         return Drive.from_dict(value)
-    return value
-
-
-def decode_arguments(value: Any) -> Any:
-    """Call arguments as they arrived in JSON, with every tagged Path, Payload or Drive in them made an object."""
-    if isinstance(value, list):
-        return [decode_arguments(item) for item in value]
-    if isinstance(value, dict):
-        decoded = decode_value(value)
-        if decoded is not value:
-            return decoded
-        return {key: decode_arguments(item) for key, item in value.items()}
     return value
 
 

@@ -32,6 +32,7 @@ from lightning_ctl.sdk._component import (
     to_json,
 )
 from lightning_ctl.sdk._gang import node_run
+from lightning_ctl.sdk._mount import refuse_mounts
 from lightning_ctl.sdk._payload import _BasePayload
 from lightning_ctl.sdk._restart import RestartPolicy
 from lightning_ctl.sdk._runtime import get_runtime
@@ -277,6 +278,10 @@ class LightningWork(StateAttributes):
     @cloud_compute.setter
     def cloud_compute(self, value: CloudCompute) -> None:
         self.__dict__["_cloud_compute"] = value
+
+    def _set_name(self, name: str) -> None:
+        super()._set_name(name)
+        refuse_mounts(name, self.cloud_compute.mounts)  # once it has its place in the app, to name it
 
     @property
     def lightningignore(self) -> tuple[str, ...]:

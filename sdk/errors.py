@@ -22,6 +22,7 @@ __all__ = [
     "LightningFlowException",
     "LightningWorkException",
     "MisconfigurationException",
+    "NotSupportedError",
     "StateNotSerializableError",
     "TransferError",
     "WorkFailedError",
@@ -120,6 +121,13 @@ class WorkFailedError(LightningError):
 
 class MisconfigurationException(LightningError):
     """An app, flow or work was configured in a way that can't work."""
+
+
+class NotSupportedError(LightningError, NotImplementedError):
+    """A part of the former framework that lightning-ctl does not do (CloudRuntime, Mount).
+
+    The message names what to use instead.
+    """
 
 
 class CacheMissException(LightningError):

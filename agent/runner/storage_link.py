@@ -17,6 +17,7 @@ import tempfile
 from typing import Any
 
 from lightning_ctl.agent.runner.connection import RunnerConnection
+from lightning_ctl.sdk._call_values import decode_arguments
 from lightning_ctl.sdk._path import Path
 from lightning_ctl.sdk._payload import _BasePayload
 from lightning_ctl.sdk._storage import PATH_KIND, PAYLOAD_KIND, StorageBackend
@@ -34,7 +35,6 @@ from lightning_ctl.sdk._storage_types import (
     StorageAsk,
     StorageReply,
 )
-from lightning_ctl.sdk._storage_values import decode_arguments
 from lightning_ctl.sdk._work import LightningWork
 from lightning_ctl.sdk.errors import ArtifactNotFoundError, TransferError
 

@@ -249,6 +249,13 @@ def watch_attributes(tracker: VarsTracker) -> None:
         tracker.sweep()
 
 
+def _pause_in_debugger(*args: object, **kwargs: object) -> None:
+    """``breakpoint()`` in a work: the debugger ``lightning-ctl debug`` attaches to (pdb imported only then)."""
+    from lightning_ctl.sdk._pdb import set_trace
+
+    set_trace(sys._getframe(1))
+
+
 def run(
     socket_path: str, work_name: str, attempt: int, app_path: str, preloaded: tuple[Any, Any] | None = None
 ) -> None:
@@ -270,6 +277,8 @@ def run(
     connection.emit(ProcessStarted(os.getpid()))
     runtime = _WorkProcessRuntime()
     set_runtime(runtime)
+    if not os.environ.get("PYTHONBREAKPOINT"):
+        sys.breakpointhook = _pause_in_debugger  # this process has no terminal for a plain pdb
     install_netrc()  # the app's own credential, for HTTP clients calling the app's API (requests, curl --netrc)
     try:
         app, module = preloaded or load_app(app_path)

@@ -11,6 +11,19 @@ from lightning_ctl.controlplane.agents.bundles import Bundle, build_bundle
 
 log = structlog.get_logger(component="app_bundle")
 
+BUILD_ATTEMPTS = 3
+"""Builds tried before a bundle counts as failed: a file rewritten while it is read makes one build fail."""
+
+
+def build_settled(app_file: str) -> Bundle:
+    """:func:`build_bundle`, tried again when the folder changed under it (an OSError while reading a file)."""
+    for attempt in range(1, BUILD_ATTEMPTS):
+        try:
+            return build_bundle(app_file)
+        except OSError as exc:
+            log.warning("bundle_build_retried", error=str(exc), attempt=attempt)
+    return build_bundle(app_file)
+
 
 class AppBundle:
     """Builds the bundle of the app file's folder on first request (off the event loop) and keeps it."""
@@ -30,7 +43,7 @@ class AppBundle:
             return self._error
         self._waiters.append(on_ready)
         if self._building is None:
-            self._building = asyncio.get_running_loop().run_in_executor(None, build_bundle, self._app_file)
+            self._building = asyncio.get_running_loop().run_in_executor(None, build_settled, self._app_file)
             self._building.add_done_callback(self._done)
         return "preparing the app's code bundle for remote agents"
 

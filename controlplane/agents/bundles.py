@@ -118,12 +118,14 @@ def build_bundle(
     unpacked = sum(entry.size for entry in entries)
     if unpacked > max_unpacked_bytes or len(entries) > max_entries:
         raise _too_large(folder, unpacked, max_unpacked_bytes, entries, len(entries), max_entries)
+    added = 0
     buffer = _CappedBuffer(max_bytes)
     compressed = gzip.GzipFile(filename="", mode="wb", fileobj=buffer, compresslevel=_COMPRESS_LEVEL, mtime=0)
     try:
         with tarfile.open(fileobj=compressed, mode="w", format=tarfile.PAX_FORMAT, encoding="utf-8") as tar:
             for entry in entries:
-                _add(tar, entry)
+                if _add(tar, entry) and not entry.is_dir:
+                    added += 1
         compressed.close()
     except _LimitReached as reached:
         raise _too_large(folder, reached.size, max_bytes, entries) from None
@@ -133,7 +135,7 @@ def build_bundle(
     return Bundle(
         digest=hashlib.sha256(data).hexdigest(),
         data=data,
-        file_count=sum(1 for entry in entries if not entry.is_dir),
+        file_count=added,
         app_relpath=app_relpath,
     )
 
@@ -215,8 +217,11 @@ def _walk(folder: Path, rules: tuple[_Rule, ...]) -> Iterator[_Entry]:
     real_root = os.path.realpath(folder)
 
     def visit(directory: str, prefix: str) -> Iterator[_Entry]:
-        with os.scandir(directory) as scan:
-            children = sorted(scan, key=lambda child: child.name)
+        try:
+            with os.scandir(directory) as scan:
+                children = sorted(scan, key=lambda child: child.name)
+        except (FileNotFoundError, NotADirectoryError):
+            return  # removed while the folder was walked (an editor's or a tool's temporary folder)
         for child in children:
             relpath = prefix + child.name
             if child.is_symlink():
@@ -231,7 +236,11 @@ def _walk(folder: Path, rules: tuple[_Rule, ...]) -> Iterator[_Entry]:
                     yield from visit(child.path, relpath + "/")
             elif child.is_file(follow_symlinks=False):
                 if not _is_ignored(rules, relpath, child.name, False, False):
-                    yield _file_entry(relpath, child.path, child.stat(follow_symlinks=False))
+                    try:
+                        status = child.stat(follow_symlinks=False)
+                    except FileNotFoundError:
+                        continue  # removed since the folder was listed
+                    yield _file_entry(relpath, child.path, status)
             # Sockets, FIFOs and devices have no content to ship.
 
     yield from visit(str(folder), "")
@@ -253,7 +262,8 @@ def _file_entry(relpath: str, source: str, status: os.stat_result) -> _Entry:
     return _Entry(relpath, source, is_dir=False, size=status.st_size, executable=bool(status.st_mode & 0o111))
 
 
-def _add(tar: tarfile.TarFile, entry: _Entry) -> None:
+def _add(tar: tarfile.TarFile, entry: _Entry) -> bool:
+    """Add ``entry``; False when its file was removed since the walk (a bundle is what exists while it is built)."""
     info = tarfile.TarInfo(entry.relpath)
     info.mtime = 0
     info.uid = info.gid = 0
@@ -262,13 +272,18 @@ def _add(tar: tarfile.TarFile, entry: _Entry) -> None:
         info.type = tarfile.DIRTYPE
         info.mode = 0o755
         tar.addfile(info)
-        return
+        return True
     info.type = tarfile.REGTYPE
     info.mode = 0o755 if entry.executable else 0o644
-    with open(entry.source, "rb") as source:
+    try:
+        source = open(entry.source, "rb")  # closed below: opening is what may fail
+    except FileNotFoundError:
+        return False
+    with source:
         # The size written must be the size of what is read now, not of what the walk saw.
         info.size = os.fstat(source.fileno()).st_size
         tar.addfile(info, source)
+    return True
 
 
 class _LimitReached(Exception):

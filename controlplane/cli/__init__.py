@@ -12,6 +12,7 @@ from lightning_ctl.controlplane.cli.agents import agents
 from lightning_ctl.controlplane.cli.command import command, view
 from lightning_ctl.controlplane.cli.config import CliConfig, connection_options
 from lightning_ctl.controlplane.cli.cp import cp
+from lightning_ctl.controlplane.cli.debug import debug
 from lightning_ctl.controlplane.cli.logs import logs
 from lightning_ctl.controlplane.cli.ls import ls
 from lightning_ctl.controlplane.cli.open import open_work
@@ -25,8 +26,9 @@ Exit codes: 0 ok; 1 the app or the operation failed; 2 usage error; 3 cannot rea
 is running on this machine); 4 the control plane refused the token; 130 Ctrl-C; 143 SIGTERM (run).
 
 \b
-On the machine running an app, status/state/logs/stop/agents find it with no flags (through
-~/.lightning-ctl/run.json, owner-only); --address HOST:PORT and --token reach any app.
+On the machine running an app, status/state/logs/stop/agents find it with no flags (through its run record
+~/.lightning-ctl/runs/<pid>.json, and ~/.lightning-ctl/run.json for the newest; owner-only); --address HOST:PORT
+and --token reach any app. After it ended, logs reads ~/.lightning-ctl/apps/<digest>/local/logs/.
 
 \b
 Shell completion (commands, options, and the running app's work names):
@@ -90,6 +92,7 @@ def main(
     lightning-ctl command NAME      one of its commands (configure_commands)
     lightning-ctl ls [lit://DRIVE | WORK]             the app's Drives and persisted files
     lightning-ctl cp lit://DRIVE/PATH | WORK:PATH DEST  copy them to this machine
+    lightning-ctl debug [SOCKET]    attach to a work paused in lightning.app.pdb.set_trace()
     """
     ctx.obj = CliConfig(
         address=address,
@@ -119,5 +122,5 @@ def main(
         configure_logging(log_format, log_level)
 
 
-for _command in (run, status, state, logs, stop, agents, command, view, open_work, ls, cp):
+for _command in (run, status, state, logs, stop, agents, command, view, open_work, ls, cp, debug):
     main.add_command(_command)

@@ -24,6 +24,7 @@ from lightning_ctl.controlplane.exclusive import ensure_port_free, lock_app
 from lightning_ctl.controlplane.home import remember_app
 from lightning_ctl.controlplane.http import listener
 from lightning_ctl.controlplane.options import RunOptions
+from lightning_ctl.controlplane.output.banner import print_starting
 from lightning_ctl.controlplane.providers.settings import (
     DEFAULT_IDLE_TIMEOUT_S,
     DEFAULT_MAX_AGENTS,
@@ -139,8 +140,10 @@ def parse_attribute_size(value: str) -> int:
               help="Seconds between agent heartbeats; an agent silent for 3 of them (plus its link's round trip) is "
                    "disconnected.")
 @click.option("--log-format", type=click.Choice(["console", "json"]), default="console", show_default=True)
-@click.option("--log-level", type=click.Choice(["debug", "info", "warning", "error"]), default="info",
-              show_default=True)
+@click.option("--log-level", type=click.Choice(["debug", "info", "warning", "error"]), default="warning",
+              show_default=True,
+              help="lightning-ctl's own log lines shown on stderr: `info` adds the lifecycle of the app, its agents "
+                   "and works; warnings and errors are always shown.")
 def run(
     target: tuple[str, ...],
     app_args: tuple[str, ...],
@@ -175,6 +178,18 @@ def run(
 
     The app file, and every work's process, sees ``sys.argv`` as ``[APP_FILE, APP_ARG...]`` while it loads, as with
     ``python APP_FILE APP_ARG...``: ``lightning-ctl run app.py -- --use_gpu`` (or ``--app-args --use_gpu``).
+
+    It prints where the app is (its gRPC address, how an agent joins, how to watch it, the view's login link),
+    then the flows' and works' own output; its own log lines only from --log-level info (warnings and errors always).
+
+    \b
+    What it keeps, on this machine (owner-only):
+      ~/.lightning-ctl/runs/<pid>.json   the running app's address and token (~/.lightning-ctl/run.json: the
+                                         newest running app), read by status, logs, stop, agents...
+      ~/.lightning-ctl/apps/<digest>/    per app file: app.json, checkpoint.sqlite (resumed by the next run
+                                         unless --fresh), credentials.json, storage/, and local/ (the local
+                                         agent's home: its works' output in logs/<work>/<attempt>.log)
+      ~/.lightning-ctl/token             the operator's token
 
     Exit codes: 0 the app stopped; 1 it failed (a flow called fail() or raised, or a work failed the app) or could
     not be loaded; 2 usage error; 130 stopped by Ctrl-C; 143 stopped by SIGTERM.
@@ -215,14 +230,15 @@ def run(
         storage_options=parse_storage_options(storage_values),
         provider=_provider_settings(provider, provider_options, max_agents, agent_idle_timeout),
     )
+    if not os.path.isfile(options.app_path):
+        raise click.ClickException(f"{options.app_path}: no such app file")  # before anything starts or listens
     # Claimed before anything starts, so that a refused run touches nothing of the run that owns them.
     try:
         app_lock = lock_app(options.app_path)
         ensure_port_free(options.host, options.port)
     except (AppAlreadyRunningError, PortInUseError) as exc:
         raise click.ClickException(str(exc)) from None
-    if os.path.isfile(options.app_path):
-        remember_app(options.app_path)  # so that `lightning-ctl logs` finds its output once it has ended
+    remember_app(options.app_path)  # so that `lightning-ctl logs` finds its output once it has ended
     no_local_agent = no_local_agent or provider is not None
     # The HTTP port first: the local agent's fork server preloads the app, which may read it (APP_SERVER_PORT).
     try:
@@ -232,6 +248,7 @@ def run(
     options = dataclasses.replace(options, env={**options.env, **listener.server_address_env(options, http_socket)})
     # Started before the heavy imports below, so the agent (and its fork server) start while this process does.
     local_agent = None if no_local_agent else LocalAgent(options)
+    print_starting()
     try:
         status = _run(options, log_format, local_agent, http_socket)
     finally:

@@ -15,8 +15,9 @@ commands that follow from them leave; a runtime restored from it carries on wher
     FlowCalledWork / FlowStartedWork ─► (LaunchWork) RunCall       WorkEvent ─► ledger, attributes, RunFlows
     FlowStoppedWork / AppEnding ─► StopWork                        ProcessExited ─► stopped / lost ─► restart or fail
     FlowsRan ─► UpdateVars, RunFlows                               AgentConnected ─► stale stops, resends, processes
-    IdleCheck ─► StopWork (idle past CloudCompute.idle_timeout:      gone (restored ones: started again on resume)
-                 the next call launches a new attempt)
+    DeadlineCheck ─► StopWork (idle past CloudCompute.idle_timeout:  gone (restored ones: started again on resume)
+                 the next call launches a new attempt); failed with reason timeout (no machine within
+                 CloudCompute.wait_timeout)
 """
 
 from __future__ import annotations
@@ -35,23 +36,25 @@ from lightning_ctl.controlplane.flows.launches import build_launch
 from lightning_ctl.controlplane.flows.snapshots import same, snapshot
 from lightning_ctl.controlplane.flows.stimuli import (
     AppEnding,
+    DeadlineCheck,
     FailApp,
     FlowCalledWork,
     FlowsRan,
     FlowStartedWork,
     FlowStoppedWork,
-    IdleCheck,
     Instruction,
     RunFlows,
     Stimulus,
 )
 from lightning_ctl.controlplane.flows.work_process_state import WorkProcessState
+from lightning_ctl.sdk._call_values import encode_arguments
 from lightning_ctl.sdk._calls import (
     apply_status,
     apply_to_latest,
     explain_pending,
     explain_readiness,
     is_stopped_for_good,
+    latest_statuses,
 )
 from lightning_ctl.sdk._component import to_json
 from lightning_ctl.sdk._events import (
@@ -104,8 +107,9 @@ class FlowRuntime:
         """The highest attempt of each work any run of the app launched: a work's first attempt comes after it."""
         self._applied: dict[tuple[str, int], int] = {}
         self._clock = clock
-        self._idle_timed: set[str] = set()
-        """Works with an idle timeout (kept apart: the loop asks for the next idle deadline on every pass)."""
+        self._timed: set[str] = set()
+        """Works with an idle or wait timeout (kept apart: the loop asks for the next deadline on every pass)."""
+        self._warned_interruptible = False
         self._changed: set[str] = set()
         """Works whose process record changed since the last ``take_changed_records``."""
         self.gangs = GangCoordinator(self)
@@ -138,18 +142,20 @@ class FlowRuntime:
         process = self.works.get(work_name)
         return process is not None and process.awaiting_capacity and process.pid is None
 
-    def next_idle_deadline(self) -> float | None:
-        """When (the runtime's clock) an idle work's timeout passes next.
+    def next_deadline(self) -> float | None:
+        """When (the runtime's clock) a work's idle timeout or wait timeout passes next.
 
-        Now for a work newly idle, None when no work is idle. The loop applies ``IdleCheck`` once it has
-        passed.
+        Now for a work newly idle, None when no work is idle or waiting for a machine with a timeout. The loop
+        applies ``DeadlineCheck`` once it has passed.
         """
         deadlines = []
-        for name in self._idle_timed:
+        for name in self._timed:
             process = self.works[name]
             if process.is_idle and process.idle_timeout_s is not None:
                 since = process.idle_since
                 deadlines.append(self._clock() if since is None else since + process.idle_timeout_s)
+            elif process.is_waiting_for_machine and process.wait_timeout_s is not None:
+                deadlines.append(process.launched_at + process.wait_timeout_s)
         return min(deadlines, default=None)
 
     @property
@@ -175,16 +181,18 @@ class FlowRuntime:
 
         The works' attributes are restored already (``find_work`` finds them): both sides are taken to agree on
         them, since every update the work may lack is among the unconfirmed commands, sent again when its agent
-        reconnects.
+        reconnects. A launch still waiting for a machine waits its whole wait timeout again from now.
         """
+        now = self._clock()
         for name, record in saved.items():
             process = self.works[name] = WorkProcessState.from_record(record)
             process.restored = not process.exited
+            process.launched_at = now
             work = find_work(name)
             if work is not None and not process.exited:
                 process.synced = {n: snapshot(v) for n, v in work._public_vars().items()}
-            if process.idle_timeout_s is not None:
-                self._idle_timed.add(name)
+            if process.idle_timeout_s is not None or process.wait_timeout_s is not None:
+                self._timed.add(name)
 
     # -- the flows' actions ---------------------------------------------------------------------------------------
 
@@ -197,8 +205,8 @@ class FlowRuntime:
         work = called.work
         process, launched = self._ensure_process(work, start_action=False, cause=called.cause)
         process.idle_since = None
-        # Plain JSON (a Path becomes its tagged dict): the call is encoded on the I/O thread and checkpointed.
-        args, kwargs = json.loads(to_json([list(called.args), dict(called.kwargs)]))
+        # Plain JSON (a Path or bytes become tagged dicts): the call is encoded on the I/O thread and checkpointed.
+        args, kwargs = encode_arguments(work.name, called.args, called.kwargs)
         in_gang = gang_of(work) is not None
         # A gang node's call is numbered as it leaves, with its gang's rendezvous (see gangs.py).
         call = RunCall(work.name, process.attempt, called.call_hash, args, kwargs, self._unsent_changes(work, process),
@@ -248,11 +256,20 @@ class FlowRuntime:
                 stops.append(StopWork(name, process.attempt, ending.reason, ending.grace_s, cause=ending.cause))
         return stops
 
-    @_handle.register(IdleCheck)
-    def _idle_check(self, check: IdleCheck) -> list[Instruction]:
-        """Stop the processes idle for their work's idle timeout (their GPUs and reservations go with them)."""
+    @_handle.register(DeadlineCheck)
+    def _deadline_check(self, check: DeadlineCheck) -> list[Instruction]:
+        """Stop the works idle past their idle timeout; fail those waiting for a machine past their wait timeout.
+
+        An idle work's process is stopped (its GPUs and reservations go with it).
+        """
         now = self._clock()
-        idle = [name for name in sorted(self._idle_timed)
+        stops: list[Instruction] = []
+        for name in sorted(self._timed):
+            process = self.works[name]
+            if (process.is_waiting_for_machine and process.wait_timeout_s is not None
+                    and now - process.launched_at >= process.wait_timeout_s):
+                stops.extend(self._wait_timed_out(name, process, check.cause))
+        idle = [name for name in sorted(self._timed)
                 if self.works[name].is_idle and self.works[name].idle_timeout_s is not None]
         for name in idle:
             if self.works[name].idle_since is None:
@@ -260,7 +277,6 @@ class FlowRuntime:
         # A gang is stopped for idleness only whole (decided before any of its nodes is stopped).
         busy_gangs = {m.gang for name in idle if (m := self._gang_of(name)) is not None
                       and not self.gangs.all_idle_past(m, now)}
-        stops: list[Instruction] = []
         for name in idle:
             process = self.works[name]
             membership = self._gang_of(name)
@@ -278,6 +294,26 @@ class FlowRuntime:
     def _gang_of(self, work_name: str) -> GangMembership | None:
         work = self.find_work(work_name)
         return gang_of(work) if work is not None else None
+
+    def _wait_timed_out(self, name: str, process: WorkProcessState, cause: str) -> list[Instruction]:
+        """The work waited for a machine past its wait timeout.
+
+        Its launch is called off and its latest call fails with reason ``timeout`` (its next call tries again, with a
+        new attempt).
+        """
+        work = self.find_work(name)
+        if work is None:
+            return []
+        process.stop_requested = process.exited = True
+        statuses = latest_statuses(work)
+        waited_for = statuses[-1].get("message") if statuses else None
+        message = (f"no machine took work {name} within its wait_timeout of {process.wait_timeout_s:g} s"
+                   + (f": {waited_for}" if waited_for else ""))
+        log.warning("work_wait_timed_out", work_name=name, attempt=process.attempt,
+                    wait_timeout_s=process.wait_timeout_s, cause=cause)
+        apply_to_latest(work, make_status(WorkStageStatus.FAILED, message=message,
+                                          reason=WorkFailureReasons.TIMEOUT.value))
+        return [StopWork(name, process.attempt, "wait_timeout", self.stop_grace_s, cause=cause), RunFlows(cause)]
 
     def _ensure_process(self, work: LightningWork, start_action: bool,
                         cause: str) -> tuple[WorkProcessState, tuple[Instruction, ...]]:
@@ -306,13 +342,19 @@ class FlowRuntime:
         launch = build_launch(work, attempt, self.app_path, self.env, self.stop_grace_s, start_action, cause)
         if membership is not None and generation is not None:
             launch = self.gangs.tag_launch(work, launch, generation)
+        compute = work.cloud_compute
         process = WorkProcessState(
             attempt, synced={n: snapshot(v) for n, v in work._public_vars().items()}, launch=launch,
-            restarts=previous.restarts if previous else 0, idle_timeout_s=work.cloud_compute.idle_timeout,
-            gang_generation=generation or 0)
+            restarts=previous.restarts if previous else 0, idle_timeout_s=compute.idle_timeout,
+            wait_timeout_s=compute.wait_timeout, launched_at=self._clock(), gang_generation=generation or 0)
         self.works[work.name] = process
-        if process.idle_timeout_s is not None:
-            self._idle_timed.add(work.name)
+        if process.idle_timeout_s is not None or process.wait_timeout_s is not None:
+            self._timed.add(work.name)
+        if compute.interruptible and not self._warned_interruptible:
+            self._warned_interruptible = True
+            log.warning("interruptible_has_no_effect", work_name=work.name,
+                        hint="CloudCompute(interruptible=True) / spot=True is a placement hint: no agent or provider "
+                             "of lightning-ctl runs works on interruptible capacity, so it runs like any other work")
         return process, (launch,)
 
     def _unsent_changes(self, work: LightningWork, process: WorkProcessState) -> dict[str, Any]:

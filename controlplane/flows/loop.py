@@ -33,9 +33,9 @@ from lightning_ctl.controlplane.flows.state_rows import StateRows
 from lightning_ctl.controlplane.flows.state_watch import StateWatch
 from lightning_ctl.controlplane.flows.stimuli import (
     AppEnding,
+    DeadlineCheck,
     FailApp,
     FlowsRan,
-    IdleCheck,
     Instruction,
     RunFlows,
 )
@@ -170,7 +170,7 @@ class FlowLoop:
             failed = self._failed()
             if failed is not None:
                 return failed
-            has_update |= self._stop_idle_works()
+            has_update |= self._check_deadlines()
             now = time.time()
             for flow in self.app.flows:
                 has_update |= flow._fire_due_schedules(now)
@@ -250,15 +250,15 @@ class FlowLoop:
         self.state_watch.changed()
         return ended, changed
 
-    def _stop_idle_works(self) -> bool:
-        """Once an idle work's timeout passed, let the runtime stop it; whether the flows should run again."""
-        deadline = self.runtime.next_idle_deadline()
+    def _check_deadlines(self) -> bool:
+        """Let the runtime act on works past their idle or wait timeout; whether the flows should run again."""
+        deadline = self.runtime.next_deadline()
         if deadline is None or deadline > time.monotonic():
             return False
-        return self._take(self.runtime.apply(IdleCheck()))
+        return self._take(self.runtime.apply(DeadlineCheck()))
 
     def _wait_s(self, has_update: bool) -> float:
-        return min(self._pace_wait_s(has_update), self._idle_wait_s())
+        return min(self._pace_wait_s(has_update), self._deadline_wait_s())
 
     def _pace_wait_s(self, has_update: bool) -> float:
         if has_update:
@@ -270,9 +270,9 @@ class FlowLoop:
             return max(0.0, min(min(next_times) - time.time(), _IDLE_WAIT_S))
         return _IDLE_WAIT_S
 
-    def _idle_wait_s(self) -> float:
-        """How long until an idle work's timeout passes (the runtime shares the loop's monotonic clock)."""
-        deadline = self.runtime.next_idle_deadline()
+    def _deadline_wait_s(self) -> float:
+        """How long until a work's idle or wait timeout passes (the runtime shares the loop's monotonic clock)."""
+        deadline = self.runtime.next_deadline()
         return _IDLE_WAIT_S if deadline is None else max(0.0, deadline - time.monotonic())
 
     def _drain(self, timeout_s: float) -> list[WorkEvent | PlacementPending | StopRequested]:

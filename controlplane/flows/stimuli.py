@@ -1,7 +1,7 @@
 """What goes into the flow runtime besides work events (the flows' actions), and what comes out for the loop.
 
 The flow runtime is a state machine: ``FlowRuntime.apply(stimulus) -> instructions``. Its stimuli are the flows'
-actions below (and idle checks) plus what the asyncio side reports (``WorkEvent``, ``PlacementPending``, ``AgentConnected``,
+actions below (and deadline checks) plus what the asyncio side reports (``WorkEvent``, ``PlacementPending``, ``AgentConnected``,
 ``WorkLost`` from ``sdk._events``); its instructions are commands for agents (``LaunchWork``, ``RunCall``,
 ``UpdateVars``, ``StopWork``) and the two below, for the loop itself. Each stimulus names itself (``cause``) and
 each instruction carries the cause of the stimulus that produced it.
@@ -94,13 +94,16 @@ class AppEnding:
 
 
 @dataclass(frozen=True)
-class IdleCheck:
-    """An idle deadline passed (``FlowRuntime.next_idle_deadline``): stop the works idle past their timeout."""
+class DeadlineCheck:
+    """A deadline passed (``FlowRuntime.next_deadline``).
+
+    Stop the works idle past their idle timeout, fail those waiting for a machine past their wait timeout.
+    """
 
     @property
     def cause(self) -> str:
         """Names this check in what it causes."""
-        return "idle_check"
+        return "deadline_check"
 
 
 @dataclass(frozen=True, slots=True)
@@ -120,7 +123,7 @@ class FailApp:
 
 
 Stimulus = Union[
-    FlowCalledWork, FlowStartedWork, FlowStoppedWork, FlowsRan, AppEnding, IdleCheck,
+    FlowCalledWork, FlowStartedWork, FlowStoppedWork, FlowsRan, AppEnding, DeadlineCheck,
     WorkEvent, PlacementPending, AgentConnected, WorkLost,
 ]
 Instruction = Union[LaunchWork, RunCall, UpdateVars, StopWork, RunFlows, FailApp]

@@ -3,7 +3,8 @@
     launched ─► placement pending ─► started (pid) ─► idle ⇄ calling ─► ... ─► exited
        │                                                │                      ▲
        │                                                └─ idle past timeout ──┤ (a call then launches a new attempt)
-       └─ stop requested (by the flow, the app's end) ─────────────────────────┘
+       ├─ stop requested (by the flow, the app's end) ─────────────────────────┤
+       └─ no process past the wait timeout (failed: timeout) ──────────────────┘
 
 Commands for the process (calls and attribute updates) are numbered per attempt from 1 (``command_seq``): the
 process applies each number once, in order, so a command sent again after a reconnection or a restart of the
@@ -59,6 +60,11 @@ class WorkProcessState:
     """When (the runtime's clock) the process was first seen idle since its last call (not saved)."""
     idle_stopped: bool = False
     """Stopped for being idle: a call launches a new attempt rather than waiting for this one."""
+    wait_timeout_s: float | None = None
+    """From the work's CloudCompute: the launch fails with reason timeout if no process started this long after it
+    (None: it waits as long as it takes)."""
+    launched_at: float = 0.0
+    """When (the runtime's clock) this attempt was launched, or the control plane resumed it (not saved)."""
     readiness_message: str = ""
     """Why its server is not ready, as its agent last said (not saved: the agent says it again)."""
     restored: bool = False
@@ -79,6 +85,11 @@ class WorkProcessState:
         """Whether the process is up with no call running, none sent and unconfirmed, and no stop asked."""
         return (self.pid is not None and not self.exited and not self.stop_requested and self.running_call is None
                 and not any(isinstance(command, RunCall) for command in self.unconfirmed))
+
+    @property
+    def is_waiting_for_machine(self) -> bool:
+        """Whether the launch has no process yet (no agent took it, or its process has not reported in)."""
+        return self.pid is None and not self.exited and not self.stop_requested
 
     @property
     def applied_seq(self) -> int:
@@ -119,7 +130,7 @@ class WorkProcessState:
             "running_call": _shallow(self.running_call) if self.running_call is not None else None,
             "restarts": self.restarts, "idle_timeout_s": self.idle_timeout_s, "idle_stopped": self.idle_stopped,
             "gang_generation": self.gang_generation, "held": [_shallow(c) for c in self.held],
-            "gang_stopped": self.gang_stopped,
+            "gang_stopped": self.gang_stopped, "wait_timeout_s": self.wait_timeout_s,
             "gang_call": _shallow(self.gang_call) if self.gang_call is not None else None,
         }
 

@@ -124,7 +124,7 @@ def test_listening_on_every_interface_without_tls_warns(cluster: Cluster, certs:
     secure = cluster.control_plane(APPS / "never_placed.py", "--host", "0.0.0.0", "--tls-cert",
                                    str(certs.server_cert), "--tls-key", str(certs.server_key))
     try:
-        secure.wait_for("agents_join_with")  # logged right after the place of the warning
+        secure.wait_for("add an agent:")  # the banner, printed right after the place of the warning
     finally:
         secure.kill_all()
     assert not secure.lines_with("listening_without_tls"), secure.output()

@@ -36,9 +36,11 @@ class AppProcess:
     """A running ``lightning-ctl run``, in its own process group, with its output collected line by line."""
 
     def __init__(self, app_file: str | Path, *args: str, cwd: str | Path | None = None,
-                 env: dict[str, str] | None = None) -> None:
+                 env: dict[str, str] | None = None, log_level: str | None = "warning") -> None:
+        """Start it; ``log_level`` None passes no --log-level (the default a user gets)."""
+        level = ["--log-level", log_level] if log_level else []
         self.proc = subprocess.Popen(
-            [LIGHTNING_CTL, "run", str(app_file), "--log-level", "warning", *args],
+            [LIGHTNING_CTL, "run", str(app_file), *level, *args],
             cwd=str(cwd or Path(app_file).parent),
             env={**os.environ, **(env or {})},
             stdin=subprocess.DEVNULL,

@@ -59,16 +59,20 @@ class TestValidation:
         with pytest.raises(ValueError, match="64"):
             CloudCompute(colocation_group_id="g" * 65)
 
-    def test_interruptible_needs_env_flag_and_gpu_name(self, monkeypatch):
-        """interruptible=True is allowed only with LIGHTNING_INTERRUPTIBLE_WORKS=1 and a GPU name."""
+    @pytest.mark.parametrize("name", ["gpu", "cpu-medium"])
+    def test_interruptible_and_spot_are_accepted_on_any_machine(self, monkeypatch, name):
+        """interruptible=True, and the former docs' spot=True, are accepted without a flag (a placement hint)."""
         monkeypatch.delenv("LIGHTNING_INTERRUPTIBLE_WORKS", raising=False)
-        with pytest.raises(ValueError, match="interruptible"):
-            CloudCompute("gpu", interruptible=True)
-        monkeypatch.setenv("LIGHTNING_INTERRUPTIBLE_WORKS", "1")
-        with pytest.raises(ValueError, match="interruptible"):
-            CloudCompute("cpu-medium", interruptible=True)
-        compute = CloudCompute("gpu", interruptible=True)
-        assert compute.interruptible and compute.preemptible
+        assert CloudCompute(name, interruptible=True).preemptible
+        compute = CloudCompute(name, wait_timeout=60, spot=True)
+        assert compute.interruptible and compute.preemptible and compute.wait_timeout == 60
+        assert "spot" not in compute.to_dict() and compute.to_dict()["interruptible"] is True
+
+    @pytest.mark.parametrize("value", [-1, "60", True])
+    def test_wait_timeout_must_be_seconds(self, value):
+        """wait_timeout takes None or a non-negative number of seconds; anything else names the field."""
+        with pytest.raises(ValueError, match="wait_timeout"):
+            CloudCompute(wait_timeout=value)
 
     def test_duplicate_mount_paths_are_rejected(self):
         """Two mounts with the same mount_path raise ValueError naming the path."""
@@ -119,6 +123,7 @@ class TestSerialization:
             "memory": None,
             "labels": None,
             "pack_nodes": False,
+            "wait_timeout": None,
             "_internal_id": "default",
         }
 

@@ -258,17 +258,79 @@ class TestStorage:
         """)
         assert out.strip() == "True"
 
-    @pytest.mark.parametrize(
-        "statement",
-        ["from lightning_app.storage import Mount", "import lightning.app.storage.mount",
-         "from lightning_app.storage import FileSystem"],
-    )
-    def test_mount_and_filesystem_are_refused_saying_what_to_use(self, statement):
-        """Mount (cloud-only) and FileSystem are refused with an ImportError naming what to use instead."""
-        error = raised(statement)
+    def test_filesystem_is_refused_saying_what_to_use(self):
+        """FileSystem is refused with an ImportError naming what to use instead."""
+        error = raised("from lightning_app.storage import FileSystem")
         assert error["type"] in ("ImportError", "AttributeError")
-        assert "is not supported by lightning-ctl" in error["message"]
-        assert "--storage" in error["message"] or "ls/cp" in error["message"]
+        assert "is not supported by lightning-ctl" in error["message"] and "ls/cp" in error["message"]
+
+    def test_mount_imports_and_checks_its_arguments_as_before(self):
+        """Mount imports from storage and storage.mount (the SDK's) and checks source and mount path as before."""
+        out = run_python(
+            """
+            from lightning_app.storage import Mount
+            from lightning.app.storage.mount import Mount as Again
+            from lightning_ctl.sdk._mount import Mount as Ours
+            assert Mount is Again is Ours
+            try:
+                Mount("gs://bucket/")
+            except ValueError as exc:
+                print(json.dumps([Mount("s3://bucket/images/").mount_path, str(exc)]))
+            """
+        )
+        mount_path, message = json.loads(out)
+        assert mount_path == "/data/images" and "s3://" in message
+
+
+class TestRunnersAndDebugger:
+    def test_runners_import_from_both_roots(self):
+        """MultiProcessRuntime, CloudRuntime and Runtime import from runners and their own modules."""
+        out = run_python(
+            """
+            from lightning.app.runners import MultiProcessRuntime, CloudRuntime, Runtime
+            from lightning_app.runners.multiprocess import MultiProcessRuntime as Again
+            from lightning_app.runners.cloud import CloudRuntime as Cloud
+            print(json.dumps([MultiProcessRuntime is Again, CloudRuntime is Cloud,
+                              issubclass(MultiProcessRuntime, Runtime)]))
+            """
+        )
+        assert json.loads(out) == [True, True, True]
+
+    def test_cloud_runtime_says_what_to_run_instead(self):
+        """CloudRuntime(app) raises NotSupportedError naming lightning-ctl run and the providers."""
+        error = raised("from lightning.app.runners import CloudRuntime; CloudRuntime(app=None)")
+        assert error["type"] == "NotSupportedError"
+        assert "lightning-ctl run app.py" in error["message"] and "--provider slurm" in error["message"]
+
+    def test_dispatch_does_nothing_while_lightning_ctl_loads_the_app(self, tmp_path):
+        """An app file ending with MultiProcessRuntime(app).dispatch() loads normally (dispatch is a no-op)."""
+        app_file = tmp_path / "app.py"
+        app_file.write_text(
+            "from lightning.app import LightningApp, LightningFlow\n"
+            "from lightning.app.runners import MultiProcessRuntime\n"
+            "class Root(LightningFlow):\n    def run(self):\n        self.stop()\n"
+            "app = LightningApp(Root())\nMultiProcessRuntime(app).dispatch()\n"
+        )
+        out = run_python(
+            f"""
+            from lightning_ctl.sdk._loader import load_app
+            app, _ = load_app({str(app_file)!r})
+            print(type(app.root).__name__)
+            """
+        )
+        assert out.strip() == "Root"
+
+    @pytest.mark.parametrize("module", ["lightning.app.pdb", "lightning_app.pdb.pdb", "lightning_app.perf.pdb"])
+    def test_the_debugger_imports_and_becomes_breakpoint(self, module):
+        """set_trace and MPPdb import from the former pdb modules, and breakpoint() becomes set_trace."""
+        out = run_python(
+            f"""
+            from {module} import set_trace, MPPdb
+            from lightning_ctl.sdk._pdb import set_trace as ours
+            print(json.dumps([set_trace is ours, sys.breakpointhook is ours, MPPdb.__name__]))
+            """
+        )
+        assert json.loads(out) == [True, True, "MPPdb"]
 
 
 class TestComponents:

@@ -377,6 +377,14 @@ class TestStopAndFail:
             Root()._exit()
         assert any(issubclass(w.category, DeprecationWarning) for w in caught)
 
+    def test_a_child_flow_without_run_does_nothing_when_run(self):
+        """A child flow holding only a UI (no run()) may be run by its parent, as before: it does nothing."""
+
+        class UiOnly(LightningFlow):
+            pass
+
+        assert UiOnly().run() is None
+
     def test_stop_and_fail_are_not_cache_misses(self):
         """The exceptions ending the app are distinct from the call interrupt."""
         assert not issubclass(ExitAppException, CacheMissException)

@@ -9,9 +9,10 @@ from pathlib import Path as PlainPath
 import pytest
 
 from lightning_ctl.sdk import Drive, LightningApp, LightningFlow, LightningWork, Path, Payload
+from lightning_ctl.sdk._call_values import decode_arguments
 from lightning_ctl.sdk._drive import drive_children, normalize_drive_path
 from lightning_ctl.sdk._runtime import Runtime, set_runtime
-from lightning_ctl.sdk._storage_values import decode_arguments, decode_value, received_value
+from lightning_ctl.sdk._storage_values import decode_value, received_value
 
 
 class Maker(LightningWork):

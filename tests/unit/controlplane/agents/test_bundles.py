@@ -9,9 +9,11 @@ import pickle
 import shutil
 import tarfile
 from pathlib import Path
+from typing import Iterator
 
 import pytest
 
+from lightning_ctl.controlplane.agents import app_bundle, bundles
 from lightning_ctl.controlplane.agents.bundles import (
     DEFAULT_IGNORES,
     MAX_BUNDLE_BYTES,
@@ -110,6 +112,78 @@ class TestContent:
         assert data[:3] == b"\x1f\x8b\x08"
         assert data[3] & 0x08 == 0
         assert data[4:8] == b"\x00\x00\x00\x00"
+
+
+class TestFolderChangingWhileBundled:
+    """Editors and tools create and remove files in the app's folder at any moment; a bundle is what exists."""
+
+    def test_a_file_removed_after_the_walk_is_left_out(self, app: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+        """The walk saw ``.#app.py`` (an editor's lock file) and it is gone when read: the rest is bundled."""
+        lock = write(app.parent / ".#app.py", "lock")
+        real_walk = bundles._walk
+
+        def walk_then_remove(folder: Path, rules: tuple) -> Iterator[bundles._Entry]:  # noqa: ANN001
+            entries = list(real_walk(folder, rules))
+            lock.unlink()
+            return iter(entries)
+
+        monkeypatch.setattr(bundles, "_walk", walk_then_remove)
+        bundle = build_bundle(app)
+        assert ".#app.py" not in names(bundle) and "app.py" in names(bundle)
+        assert bundle.file_count == 4
+
+    def test_a_file_removed_while_the_folder_is_listed_is_left_out(
+        self, app: Path, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        """Listed by scandir, removed before its size is read: left out, no error."""
+        swap = write(app.parent / "pkg" / ".model.py.swp", "swap")
+        real_scandir = os.scandir
+
+        class ListThenRemove:
+            def __init__(self, path: str) -> None:
+                self.path = path
+
+            def __enter__(self) -> list[os.DirEntry[str]]:
+                with real_scandir(self.path) as scan:
+                    children = list(scan)
+                if swap.exists() and self.path == str(swap.parent):
+                    swap.unlink()
+                return children
+
+            def __exit__(self, *exc: object) -> None:
+                return None
+
+        monkeypatch.setattr(bundles.os, "scandir", ListThenRemove)
+        bundle = build_bundle(app)
+        assert "pkg/.model.py.swp" not in names(bundle) and "pkg/model.py" in names(bundle)
+
+    def test_a_build_that_failed_reading_a_file_is_tried_again(
+        self, app: Path, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        """A file rewritten while it was read fails one build (tarfile: unexpected end of data); the next succeeds."""
+        real_build = app_bundle.build_bundle
+        failures = iter([OSError("unexpected end of data")])
+
+        def flaky(app_file: str) -> Bundle:
+            for failure in failures:
+                raise failure
+            return real_build(app_file)
+
+        monkeypatch.setattr(app_bundle, "build_bundle", flaky)
+        assert "app.py" in names(app_bundle.build_settled(str(app)))
+
+    def test_a_build_failing_every_time_raises(self, app: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+        """An error that does not go away is not hidden: after BUILD_ATTEMPTS builds it is raised."""
+        calls = []
+
+        def broken(app_file: str) -> Bundle:
+            calls.append(app_file)
+            raise PermissionError("pkg/model.py: permission denied")
+
+        monkeypatch.setattr(app_bundle, "build_bundle", broken)
+        with pytest.raises(PermissionError, match="permission denied"):
+            app_bundle.build_settled(str(app))
+        assert len(calls) == app_bundle.BUILD_ATTEMPTS
 
 
 class TestDeterminism:

@@ -14,9 +14,9 @@ import pytest
 from lightning_ctl.controlplane.flows.flow_runtime import FlowRuntime
 from lightning_ctl.controlplane.flows.stimuli import (
     AppEnding,
+    DeadlineCheck,
     FailApp,
     FlowsRan,
-    IdleCheck,
     Instruction,
     RunFlows,
 )
@@ -546,22 +546,22 @@ class TestIdleTimeout:
         return job
 
     def stop_when_due(self, runtime: Rig) -> list[Instruction]:
-        """Apply IdleCheck as the loop does, once the runtime's idle deadline has passed."""
-        deadline = runtime.runtime.next_idle_deadline()
+        """Apply DeadlineCheck as the loop does, once the runtime's idle deadline has passed."""
+        deadline = runtime.runtime.next_deadline()
         assert deadline is not None and deadline <= runtime.now
-        return runtime.runtime.apply(IdleCheck())
+        return runtime.runtime.apply(DeadlineCheck())
 
     def test_an_idle_process_is_stopped_after_its_timeout(self, runtime, make_app):
         """Idle from t, the process gets StopWork (reason naming the idle timeout) at t+5 s, not before."""
         self.idle_after_a_call(runtime, make_app)
         assert self.stop_when_due(runtime) == []  # first seen idle now
-        assert runtime.runtime.next_idle_deadline() == 105.0
+        assert runtime.runtime.next_deadline() == 105.0
         runtime.now = 104.9
-        assert runtime.runtime.apply(IdleCheck()) == []
+        assert runtime.runtime.apply(DeadlineCheck()) == []
         runtime.now = 105.0
         [stop] = self.stop_when_due(runtime)
         assert (stop.work_name, stop.attempt) == ("root.job", 1) and "idle_timeout" in stop.reason
-        assert runtime.runtime.next_idle_deadline() is None
+        assert runtime.runtime.next_deadline() is None
 
     def test_its_exit_leaves_the_work_stopped_for_idleness(self, runtime, make_app):
         """After the exit the work is stopped with reason idle_timeout, whatever status its process reported."""
@@ -628,12 +628,12 @@ class TestIdleTimeout:
         app.root.arg = 1
         tick(app)
         [call] = runtime.take_commands()
-        assert runtime.runtime.next_idle_deadline() is None  # busy
+        assert runtime.runtime.next_deadline() is None  # busy
         runtime.apply_event(event(StatusChanged(call.call_hash, make_status("running")), seq=4))
         runtime.now = 106.0
         runtime.apply_event(event(StatusChanged(call.call_hash, make_status("succeeded")), seq=5))
         assert self.stop_when_due(runtime) == []
-        assert runtime.runtime.next_idle_deadline() == 111.0
+        assert runtime.runtime.next_deadline() == 111.0
 
     def test_a_flow_stop_is_final_even_after_an_idle_stop(self, runtime, make_app):
         """work.stop() on a work stopped for idleness makes it stopped for good: calls send nothing."""
@@ -651,4 +651,78 @@ class TestIdleTimeout:
         """An idle work without idle_timeout is never stopped for it."""
         app = make_app(parallel=True)
         launched(runtime, app)
-        assert runtime.runtime.next_idle_deadline() is None
+        assert runtime.runtime.next_deadline() is None
+
+
+class TestWaitTimeout:
+    """A work with CloudCompute(wait_timeout=S): no process S s after its launch, its call fails with reason
+    timeout (the former framework's documented behaviour), and its next call tries again."""
+
+    @staticmethod
+    def waiting(runtime: Rig, make_app, timeout_s: float = 60.0) -> LightningWork:  # noqa: ANN001
+        """A work whose first call was launched and waits for a machine (the registry says why)."""
+        from lightning_ctl.sdk._events import PlacementPending
+
+        app = make_app(parallel=True, cloud_compute=CloudCompute("gpu", wait_timeout=timeout_s))
+        tick(app)
+        runtime.take_commands()
+        runtime.runtime.apply(PlacementPending("root.job", 1, "no agent has a free GPU", for_capacity=True))
+        return app.root.job
+
+    def test_a_launch_without_a_process_fails_with_timeout_once_due(self, runtime, make_app):
+        """At launch + 60 s (not before) the launch is called off and the call fails: reason timeout, a message
+        naming the work, the timeout and why it waited; the app goes on."""
+        job = self.waiting(runtime, make_app)
+        assert runtime.runtime.next_deadline() == 160.0
+        runtime.now = 159.9
+        assert runtime.runtime.apply(DeadlineCheck()) == []
+        runtime.now = 160.0
+        out = runtime.runtime.apply(DeadlineCheck())
+        stop = next(i for i in out if isinstance(i, StopWork))
+        assert (stop.work_name, stop.attempt, stop.reason) == ("root.job", 1, "wait_timeout")
+        assert any(isinstance(i, RunFlows) for i in out) and not any(isinstance(i, FailApp) for i in out)
+        assert job.has_failed and job.has_timeout and job.num_timeouts == 1
+        assert "root.job" in job.status.message and "60 s" in job.status.message
+        assert "no agent has a free GPU" in job.status.message
+        assert runtime.runtime.next_deadline() is None
+
+    def test_a_process_that_started_in_time_never_times_out(self, runtime, make_app):
+        """Once its process reported in, the work has no wait deadline."""
+        job = self.waiting(runtime, make_app)
+        runtime.apply_event(event(ProcessStarted(4242)))
+        assert runtime.runtime.next_deadline() is None
+        runtime.now = 1000.0
+        assert runtime.runtime.apply(DeadlineCheck()) == []
+        assert not job.has_failed
+
+    def test_the_next_call_after_a_timeout_launches_a_new_attempt(self, runtime, make_app):
+        """A new call after the timeout launches attempt 2 with its own deadline; attempt 1's late events are
+        stale."""
+        self.waiting(runtime, make_app, timeout_s=10.0)
+        runtime.now = 110.0
+        runtime.runtime.apply(DeadlineCheck())
+        runtime.app.root.arg = 1
+        tick(runtime.app)
+        launch, call = runtime.take_commands()
+        assert isinstance(launch, LaunchWork) and (launch.attempt, call.attempt) == (2, 2)
+        assert runtime.runtime.next_deadline() == 120.0
+
+    def test_works_without_wait_timeout_wait_as_long_as_it_takes(self, runtime, make_app):
+        """A waiting work without wait_timeout has no deadline."""
+        app = make_app(parallel=True, cloud_compute=CloudCompute("gpu"))
+        tick(app)
+        assert runtime.runtime.next_deadline() is None
+
+
+def test_interruptible_is_said_to_have_no_effect_once(runtime, make_app) -> None:
+    """A work asking for interruptible (spot) capacity is launched as any other, with one warning for the app."""
+    from structlog.testing import capture_logs
+
+    app = make_app(parallel=True, cloud_compute=CloudCompute("gpu", spot=True))
+    with capture_logs() as logs:
+        tick(app)
+        app.root.arg = 1
+        tick(app)
+    assert isinstance(runtime.take_commands()[0], LaunchWork)
+    warnings = [entry for entry in logs if entry["event"] == "interruptible_has_no_effect"]
+    assert len(warnings) == 1 and warnings[0]["work_name"] == "root.job" and warnings[0]["log_level"] == "warning"

@@ -11,7 +11,7 @@ import json
 import pytest
 
 from lightning_ctl.controlplane.flows.flow_runtime import FlowActions, FlowRuntime
-from lightning_ctl.controlplane.flows.stimuli import FailApp, FlowsRan, IdleCheck, Instruction, RunFlows
+from lightning_ctl.controlplane.flows.stimuli import DeadlineCheck, FailApp, FlowsRan, Instruction, RunFlows
 from lightning_ctl.sdk import CloudCompute, LightningApp, LightningFlow, LightningWork, RestartPolicy
 from lightning_ctl.sdk._events import (
     InvalidEvent,
@@ -272,14 +272,14 @@ class TestIdle:
             gang.start_node(name)
         for rank, name in enumerate(NODES[:2]):
             gang.report(name, 1, StatusChanged(gang.call_of(rank), make_status("succeeded")))
-        gang.apply(IdleCheck())
+        gang.apply(DeadlineCheck())
         gang.now += 10
-        gang.apply(IdleCheck())
+        gang.apply(DeadlineCheck())
         assert gang.take(StopWork) == []
         gang.report(NODES[2], 1, StatusChanged(gang.call_of(2), make_status("succeeded")))
-        gang.apply(IdleCheck())
+        gang.apply(DeadlineCheck())
         gang.now += 10
-        gang.apply(IdleCheck())
+        gang.apply(DeadlineCheck())
         assert sorted(s.work_name for s in gang.take(StopWork)) == list(NODES)
 
 
