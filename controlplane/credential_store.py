@@ -14,6 +14,12 @@ Work processes hold nothing that opens the gRPC services: they talk to their age
 app's scoped key for its HTTP API. Secrets are kept as SHA-256 digests in ``credentials.json`` (0600, in the app's
 folder), so agents re-attach (and works keep their API key) after a control-plane restart without a new join; the
 operator's token and a join token given with ``--join-token`` are kept by whoever chose them.
+
+A join is recorded (the token used, the credential's digest kept) before its welcome leaves, and the welcome can be
+lost with the control plane (a crash) or the connection. Until the agent shows it holds its credential (any message
+after its welcome, or any use of the credential), the same agent may repeat that join with the same join token
+(same agent id, name and certificate): it gets a new credential in place of the lost one, so it is never locked out
+by a join that went through on one side only. After that the token is used up as usual.
 """
 
 from __future__ import annotations
@@ -106,6 +112,14 @@ class AgentRecord:
     cert_sha256: str = ""
     """The client certificate it joined with; "" when it joined without one."""
     revoked_at: float | None = None
+    holds_credential: bool = True
+    """Whether the agent showed it received its credential (False from its join until then: the join may be
+    repeated, see the module's docstring)."""
+
+    def may_repeat_join(self, token_id: str, name: str, cert_sha256: str) -> bool:
+        """Whether the same agent may repeat this join (its welcome may have been lost) with these."""
+        return (not self.holds_credential and self.revoked_at is None and self.joined_with == token_id
+                and self.name == name and hmac.compare_digest(self.cert_sha256, cert_sha256))
 
 
 @dataclass
@@ -207,9 +221,14 @@ class CredentialStore:
             raise CredentialRefusedError("unknown join token")
         if record.expires_at is not None and time.time() > record.expires_at:
             raise CredentialRefusedError(f"join token {token_id} expired")
-        if record.uses_left is not None and record.uses_left <= 0:
+        if record.uses_left is not None and record.uses_left <= 0 and not self._has_unheld_join(token_id):
             raise CredentialRefusedError(f"join token {token_id} was already used")
         return Principal(Role.JOIN, token_id)
+
+    def _has_unheld_join(self, token_id: str) -> bool:
+        """Whether an agent joined with ``token_id`` and has not shown yet that it received its credential."""
+        return any(r.joined_with == token_id and not r.holds_credential and r.revoked_at is None
+                   for r in self._agents.values())
 
     def _key_principal(self, rest: str) -> Principal:
         key_id, _, secret = rest.partition(".")
@@ -293,21 +312,26 @@ class CredentialStore:
     def join(self, token_id: str, agent_id: str, name: str, cert_sha256: str = "") -> tuple[str, AgentRecord]:
         """Register a new agent with join token ``token_id``: its credential (to hand over once) and record.
 
+        The same agent repeating a join whose welcome it never received gets a new credential (see the module's
+        docstring).
+
         Raises:
             CredentialRefusedError: the join token is gone, expired or used up meanwhile.
             CredentialForbiddenError: ``agent_id`` belongs to another registered (or revoked) agent, or the
                 token wants another name.
         """
+        if token_id != _STATIC_JOIN_ID and token_id not in self._joins:
+            raise CredentialRefusedError("unknown join token")
+        existing = self._agents.get(agent_id)
+        if existing is not None and existing.may_repeat_join(token_id, name, cert_sha256):
+            return self._repeat_join(existing)
         if token_id != _STATIC_JOIN_ID:
-            record = self._joins.get(token_id)
-            if record is None:
-                raise CredentialRefusedError("unknown join token")
-            if record.uses_left is not None and record.uses_left <= 0:
+            uses_left = self._joins[token_id].uses_left
+            if uses_left is not None and uses_left <= 0:
                 raise CredentialRefusedError(f"join token {token_id} was already used")
         grant = self._grant_of(token_id)
         if grant.agent_name and grant.agent_name != name:
             raise CredentialForbiddenError(f"join token {token_id} is for agent {grant.agent_name!r}, not {name!r}")
-        existing = self._agents.get(agent_id)
         if existing is not None and existing.revoked_at is not None:
             raise CredentialForbiddenError(f"agent {existing.name} ({agent_id}) was revoked: it cannot join again "
                                            "under that identity")
@@ -319,12 +343,32 @@ class CredentialStore:
             if join_record.uses_left is not None:
                 join_record.uses_left -= 1  # kept at 0 until it expires: a second use is refused as "already used"
         secret = secrets.token_urlsafe(32)
-        agent = AgentRecord(agent_id, name, _digest(secret), grant, time.time(), token_id, cert_sha256)
+        agent = AgentRecord(agent_id, name, _digest(secret), grant, time.time(), token_id, cert_sha256,
+                            holds_credential=False)
         self._agents[agent_id] = agent
         self._save()
         log.info("agent_joined", agent_id=agent_id, name=name, token_id=token_id, scope=grant.scope or None,
                  bound_to_certificate=bool(cert_sha256))
         return f"{_AGENT_PREFIX}.{agent_id}.{secret}", agent
+
+    def _repeat_join(self, agent: AgentRecord) -> tuple[str, AgentRecord]:
+        """A new credential for an agent whose join went through but whose welcome was lost (the old one goes)."""
+        secret = secrets.token_urlsafe(32)
+        agent.digest = _digest(secret)
+        agent.issued_at = time.time()
+        self._save()
+        log.warning("agent_join_repeated", agent_id=agent.agent_id, name=agent.name, token_id=agent.joined_with,
+                    reason="it never showed it received the credential of its join (a welcome lost with the "
+                           "control plane or the connection)")
+        return f"{_AGENT_PREFIX}.{agent.agent_id}.{secret}", agent
+
+    def credential_held(self, agent_id: str) -> None:
+        """Agent ``agent_id`` showed it holds its credential: its join can no longer be repeated."""
+        record = self._agents.get(agent_id)
+        if record is not None and not record.holds_credential:
+            record.holds_credential = True
+            self._save()
+            log.info("agent_credential_held", agent_id=agent_id, name=record.name, token_id=record.joined_with)
 
     def agent(self, agent_id: str) -> AgentRecord:
         """The record of a registered agent (KeyError when there is none)."""
@@ -345,6 +389,7 @@ class CredentialStore:
         if record.cert_sha256 and not hmac.compare_digest(record.cert_sha256, cert_sha256):
             raise CredentialForbiddenError(f"the credential of agent {record.name} is bound to the client certificate "
                                            "it joined with; this connection presents another one (or none)")
+        self.credential_held(agent_id)
         return record
 
     def agent_scope(self, agent_id: str) -> str:

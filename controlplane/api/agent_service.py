@@ -180,7 +180,12 @@ class AgentServicer(agent_pb2_grpc.AgentServiceServicer):
         return AgentSession(capacity, registration.hostname, scope=record.grant.scope)
 
     async def _read_messages(self, session: AgentSession, context: grpc.aio.ServicerContext) -> None:
+        # An agent sends nothing after its registration before it has kept the credential its welcome carried.
+        held = False
         while (message := await context.read()) is not grpc.aio.EOF:
+            if not held:
+                self._credentials.credential_held(session.agent_id)
+                held = True
             self._registry.heard(session)  # any message is a sign of life, on a slow link too
             kind = message.WhichOneof("kind")
             if kind == "events":

@@ -82,6 +82,24 @@ def test_agent_joins_once_then_uses_its_own_credential(cluster: Cluster) -> None
 
 
 @pytest.mark.e2e
+def test_a_join_is_repeatable_only_until_the_agent_holds_its_credential(cluster: Cluster) -> None:
+    """Once the agent has spoken after its welcome (it kept its credential), its one-time token is used up for it
+    too: the same agent, its credential gone, is refused the join again (exit 4) rather than issued another one."""
+    cp = cluster.control_plane(APPS / "never_placed.py", join_token=None)
+    cp.wait_for_line("WAITING")
+    token = issue(cluster, cp, "--uses", "1", "--ttl", "10m")
+    agent = cluster.agent("once", *AGENT_ARGS, token=token)
+    cp.wait_for("agent_credential_held", timeout_s=TIMEOUT_S)  # its first message after the welcome came
+    agent.signal(signal.SIGTERM)
+    agent.wait_exit(20)
+    credential_file(agent).unlink()
+    again = cluster.agent("once", *AGENT_ARGS, token=token, may_exit=True)
+    assert again.wait_exit(20) == 4, again.output()
+    assert "was already used" in " ".join(again.lines_with("registration_refused")), again.output()
+    assert cp.lines_with("agent_join_repeated") == [], cp.output()
+
+
+@pytest.mark.e2e
 def test_revoked_agent_is_shut_out_for_good(cluster: Cluster) -> None:
     """`lightning-ctl agents revoke NAME` ends the agent's stream; the agent exits 4 saying it was revoked, is no
     longer listed, and cannot come back, not even with a join token."""
@@ -110,8 +128,8 @@ def test_credentials_survive_a_control_plane_restart(cluster: Cluster) -> None:
     cp.wait_for_line("WAITING")
     agent = cluster.agent("steady", *AGENT_ARGS, token=issue(cluster, cp))
     cluster.wait_until(lambda: connections(cp, "steady") == 1, "the agent to register")
-    # Killed once the agent holds its credential: a welcome still in flight dies with the control plane, and the
-    # one-time token with it.
+    # Killed once the agent holds its credential: with a welcome still in flight, the agent would repeat its join
+    # instead (tests/faults/test_crash_matrix.py).
     cluster.wait_until(credential_file(agent).exists, "the agent to keep the credential its welcome carried")
     cp.proc.send_signal(signal.SIGKILL)
     cp.wait_exit(20)

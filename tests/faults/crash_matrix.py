@@ -61,11 +61,13 @@ class TrialResult:
 class Trial:
     """One app run through its scenario's kills and reruns, in ``root``."""
 
-    def __init__(self, root: Path, scenario: str, rng: random.Random, calls: int = CALLS) -> None:
+    def __init__(self, root: Path, scenario: str, rng: random.Random, calls: int = CALLS, kill_at: str = "") -> None:
         self.root = root
         self.scenario = scenario
         self.rng = rng
         self.calls = calls
+        self.kill_at = kill_at
+        """``in_checkpoint``: where the first control plane kills itself (``crash_site``; random when empty)."""
         self.exec_log = root / "executions.log"
         self.cluster = FaultCluster(root)
         self.control_planes: list[LocalControlPlane] = []
@@ -138,9 +140,7 @@ class Trial:
         """Run the scenario's kills; the control plane that should finish the app."""
         early = self.rng.randint(1, self.calls // 2)
         if self.scenario == "in_checkpoint":
-            at = self.rng.choice(("inside", "after"))
-            cp = self.start(kill_at=f"save={self.rng.randint(1, self.calls + 5)},at={at},"
-                                    f"step={self.rng.randint(1, 40)}")
+            cp = self.start(kill_at=self.kill_at or self._random_checkpoint_kill())
             _wait_end(cp, FINISH_S)  # it kills itself, or finishes the app if the write it waits for never comes
             if cp.proc.returncode == -signal.SIGKILL:
                 self.kills += 1
@@ -158,6 +158,10 @@ class Trial:
             self.kill_after_executions(cp, self.rng.randint(1, max(1, (self.calls - early) // 2)))
             cp = self.start()
         return cp
+
+    def _random_checkpoint_kill(self) -> str:
+        at = self.rng.choice(("inside", "after"))
+        return f"save={self.rng.randint(1, self.calls + 5)},at={at},step={self.rng.randint(1, 40)}"
 
     def _judge(self, cp: LocalControlPlane, ended: bool) -> TrialResult:
         runs = len(self.executions())

@@ -11,11 +11,12 @@ issue 9 are ``LIGHTNING_CRASH_TRIALS=25 pytest tests/faults/test_crash_matrix.py
 from __future__ import annotations
 
 import os
+import random
 from pathlib import Path
 
 import pytest
 
-from tests.faults.crash_matrix import SCENARIOS, run_matrix, table
+from tests.faults.crash_matrix import FINISH_S, SCENARIOS, Trial, run_matrix, table
 
 CRASH_TRIALS = int(os.environ.get("LIGHTNING_CRASH_TRIALS", "2"))
 SEED = int(os.environ.get("LIGHTNING_CRASH_SEED", "7"))
@@ -31,3 +32,12 @@ def test_every_crash_trial_resumes_exactly(tmp_path: Path) -> None:
     assert not bad, "\n\n".join(f"{r.scenario}: {r.outcome}: {r.detail}\n{r.output[-5000:]}" for r in bad) + \
         "\n" + table(results)
     assert sum(r.kills for r in results) >= len(results), f"too few kills to mean anything\n{table(results)}"
+
+
+@pytest.mark.fault
+@pytest.mark.timeout(60 + 3 * FINISH_S)
+def test_a_crash_between_an_agents_join_and_its_welcome_resumes_exactly(tmp_path: Path) -> None:
+    """The control plane dies once the local agent's join is recorded (its one-time token used), before the welcome
+    carrying its credential leaves: the rerun takes the agent back and the app finishes exactly."""
+    result = Trial(tmp_path, "in_checkpoint", random.Random(0), kill_at="at=join").run()
+    assert (result.outcome, result.kills) == ("exact", 1), f"{result.outcome}: {result.detail}\n{result.output}"

@@ -1,10 +1,12 @@
-"""Test-only instrumentation of a control plane: SIGKILL itself inside, or right after, its n-th checkpoint write.
+"""Test-only instrumentation of a control plane: SIGKILL itself inside, or right after, its n-th checkpoint write,
+or right after it recorded an agent's join.
 
-Active only when CRASH_KILL_AT is set (``save=N,at=inside|after,step=K``), and only in the process that imports
-the checkpoint module (the control plane). ``inside`` kills from SQLite's progress handler at the K-th virtual
-machine step of the N-th write that changes something (in the middle of its transaction); ``after`` kills once the
-N-th such write has committed, before the flow thread hands anything else to the I/O side. A write that does not
-reach step K is not killed inside; the next one that does is.
+Active only when CRASH_KILL_AT is set (``save=N,at=inside|after,step=K``, or ``at=join``), and only in the process
+that imports the module it patches (the control plane). ``inside`` kills from SQLite's progress handler at the K-th
+virtual machine step of the N-th write that changes something (in the middle of its transaction); ``after`` kills
+once the N-th such write has committed, before the flow thread hands anything else to the I/O side. A write that
+does not reach step K is not killed inside; the next one that does is. ``join`` kills once the first join of an
+agent is recorded (its join token used, its credential kept), before the welcome carrying that credential leaves.
 """
 
 import os
@@ -12,6 +14,7 @@ import signal
 
 _SPEC = os.environ.get("CRASH_KILL_AT", "")
 _TARGET = "lightning_ctl.controlplane.flows.checkpoint"
+_JOIN_TARGET = "lightning_ctl.controlplane.credential_store"
 
 
 def _settings():
@@ -59,7 +62,21 @@ def _patch(module):
     checkpoint_class.save = save
 
 
+def _patch_join(module):
+    original_join = module.CredentialStore.join
+
+    def join(self, *args, **kwargs):
+        joined = original_join(self, *args, **kwargs)
+        _die()
+        return joined
+
+    module.CredentialStore.join = join
+
+
 if _SPEC:
     from tests.helpers.on_import import patch_on_import  # the repository is on PYTHONPATH with this folder
 
-    patch_on_import(_TARGET, _patch)
+    if _settings()[1] == "join":
+        patch_on_import(_JOIN_TARGET, _patch_join)
+    else:
+        patch_on_import(_TARGET, _patch)

@@ -56,6 +56,9 @@ class TestJoin:
         credential, record = store.join(issued.token_id, "a1", "alpha")
         assert store.authenticate(credential).subject == "a1" and record.name == "alpha"
         with pytest.raises(CredentialRefusedError, match="already used"):
+            store.join(issued.token_id, "a2", "beta")
+        store.credential_held("a1")
+        with pytest.raises(CredentialRefusedError, match="already used"):
             store.authenticate(issued.token)
 
     def test_an_agent_id_joins_once(self, store: CredentialStore) -> None:
@@ -63,6 +66,50 @@ class TestJoin:
         store.join(store.issue_join_token().token_id, "a1", "alpha")
         with pytest.raises(CredentialForbiddenError, match="already belongs to agent alpha"):
             store.join(store.issue_join_token().token_id, "a1", "impostor")
+
+    def test_a_join_whose_welcome_was_lost_may_be_repeated(self, tmp_path: Path) -> None:
+        """A join recorded by a control plane that died before its welcome left: after the restart the same agent
+        presents the used one-time token again and gets a new credential (the lost one is refused)."""
+        path = tmp_path / "credentials.json"
+        first = CredentialStore(OPERATOR, path)
+        issued = first.issue_join_token(uses=1)
+        lost, _ = first.join(issued.token_id, "a1", "alpha")
+        restarted = CredentialStore(OPERATOR, path)
+        principal = restarted.authenticate(issued.token)
+        credential, record = restarted.join(principal.subject, "a1", "alpha")
+        assert restarted.authenticate(credential).subject == "a1" and record.name == "alpha"
+        with pytest.raises(CredentialRefusedError, match="unknown agent credential"):
+            restarted.authenticate(lost)
+
+    def test_a_join_is_not_repeated_once_its_credential_is_held(self, store: CredentialStore) -> None:
+        """Once the agent showed it holds its credential (a message after the welcome, or any use of it), its
+        one-time token is used up for everyone, that agent included."""
+        issued = store.issue_join_token(uses=1)
+        credential, _ = store.join(issued.token_id, "a1", "alpha")
+        store.check_agent(store.authenticate(credential), "a1")
+        with pytest.raises(CredentialRefusedError, match="already used"):
+            store.authenticate(issued.token)
+        with pytest.raises(CredentialRefusedError, match="already used"):
+            store.join(issued.token_id, "a1", "alpha")
+        other = store.issue_join_token(uses=1)
+        second, _ = store.join(other.token_id, "a2", "beta")
+        store.credential_held("a2")
+        with pytest.raises(CredentialRefusedError, match="already used"):
+            store.join(other.token_id, "a2", "beta")
+        assert store.authenticate(second).subject == "a2"
+
+    def test_only_the_same_agent_may_repeat_a_join(self, store: CredentialStore) -> None:
+        """Repeating a join needs the same agent id, name and certificate: another agent finds the token used."""
+        cert = certificate_fingerprint(b"-----BEGIN CERTIFICATE-----\nAAA\n-----END CERTIFICATE-----\n")
+        issued = store.issue_join_token(uses=1)
+        store.join(issued.token_id, "a1", "alpha", cert)
+        for agent_id, name, certificate in (("a2", "alpha", cert), ("a1", "impostor", cert),
+                                            ("a1", "alpha", certificate_fingerprint(b"other"))):
+            with pytest.raises(CredentialRefusedError, match="already used"):
+                store.join(issued.token_id, agent_id, name, certificate)
+        store.revoke_agent("a1")
+        with pytest.raises(CredentialRefusedError, match="already used"):
+            store.authenticate(issued.token)
 
     def test_token_for_a_name_refuses_another(self, store: CredentialStore) -> None:
         """A join token issued for one agent name refuses another name."""
