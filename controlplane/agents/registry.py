@@ -17,7 +17,14 @@ import structlog
 
 from lightning_ctl.controlplane.agents.app_bundle import AppBundle
 from lightning_ctl.controlplane.agents.locations import WorkLocations
-from lightning_ctl.controlplane.agents.placement import AgentCapacity, Allocation, Pending, place_work
+from lightning_ctl.controlplane.agents.placement import (
+    NO_AGENT_REASON,
+    AgentCapacity,
+    Allocation,
+    Pending,
+    place_work,
+)
+from lightning_ctl.controlplane.agents.placement_book import PlacementBook, WorkPlacement
 from lightning_ctl.sdk._agent_messages import AgentUsage
 from lightning_ctl.sdk._events import (
     Command,
@@ -25,6 +32,7 @@ from lightning_ctl.sdk._events import (
     LaunchWork,
     OutputShown,
     PlacementPending,
+    ResourceRequest,
     RunningWork,
     StopWork,
     WorkLost,
@@ -61,13 +69,6 @@ class AgentSession:
         return self.capacity.name
 
 
-@dataclass
-class _Placement:
-    attempt: int
-    allocation: Allocation
-    lost_grace_s: float | None = None
-
-
 class AgentRegistry:
     """Tracks agents and placements, and routes each work's commands to its agent."""
 
@@ -78,7 +79,7 @@ class AgentRegistry:
     ) -> None:
         self.bundle = bundle
         self.agents: dict[str, AgentSession] = {}
-        self.placements: dict[str, _Placement] = {}
+        self.placements = PlacementBook()
         self._waiting: dict[str, list[Command]] = {}
         self._report_pending = report_pending
         self._pending_reasons: dict[str, str] = {}
@@ -89,6 +90,12 @@ class AgentRegistry:
         """Agents that were connected and are not, since when (monotonic)."""
         self._names: dict[str, str] = {}
         self._unplaceable: set[str] = set()
+        self._unfit: dict[tuple[object, ...], Pending] = {}
+        """Requests that found no room since capacity last grew (an agent joined or left, a work released what
+        it held): the works waiting with the same request are not placed again one by one, each against every
+        agent, when nothing changed for them."""
+        self._unfit_generation = (0, 0)
+        self._agents_generation = 0
         """Works whose last placement found no connected agent able to take them (not those waiting for a bundle)."""
         self._observers: list[Callable[[], None]] = []
         self.works_credential = ""
@@ -132,6 +139,7 @@ class AgentRegistry:
         if previous is not None and previous is not session:
             previous.close("replaced by a new session of the same agent")
         self.agents[session.agent_id] = session
+        self._agents_generation += 1
         self._disconnected_at.pop(session.agent_id, None)
         self._names[session.agent_id] = session.name
         log.info("agent_connected", agent_id=session.agent_id, name=session.name, cpus=session.capacity.cpus,
@@ -140,7 +148,7 @@ class AgentRegistry:
             self.locations.place(work.work_name, work.attempt, session.agent_id)
             current = self.placements.get(work.work_name)
             if current is None or current.attempt <= work.attempt:
-                self.placements[work.work_name] = _Placement(
+                self.placements[work.work_name] = WorkPlacement(
                     work.attempt, Allocation(session.agent_id, gpu_indices=work.gpu_indices)
                 )
         self._retry_waiting()
@@ -150,6 +158,7 @@ class AgentRegistry:
         """An agent's stream ended."""
         if self.agents.get(session.agent_id) is session:
             del self.agents[session.agent_id]
+            self._agents_generation += 1
             self._disconnected_at[session.agent_id] = time.monotonic()
             log.info("agent_disconnected", agent_id=session.agent_id, name=session.name, reason=reason)
             self._changed()
@@ -164,13 +173,14 @@ class AgentRegistry:
             return []
         now = time.monotonic()
         lost = []
-        for name, placement in list(self.placements.items()):
-            since = self._disconnected_at.get(placement.allocation.agent_id)
-            grace_s = default_grace_s if placement.lost_grace_s is None else placement.lost_grace_s
-            if since is not None and now - since > grace_s:
-                agent = self._names.get(placement.allocation.agent_id, placement.allocation.agent_id)
-                lost.append(WorkLost(name, placement.attempt, f"agent {agent} disconnected for {now - since:.0f}s"))
-                del self.placements[name]
+        for agent_id, since in self._disconnected_at.items():
+            for name, attempt in self.placements.placed_on(agent_id):
+                placement = self.placements[name]
+                grace_s = default_grace_s if placement.lost_grace_s is None else placement.lost_grace_s
+                if now - since > grace_s:
+                    agent = self._names.get(agent_id, agent_id)
+                    lost.append(WorkLost(name, attempt, f"agent {agent} disconnected for {now - since:.0f}s"))
+                    del self.placements[name]
         if lost:
             log.warning("works_lost", works=[w.work_name for w in lost])
             self._retry_waiting()
@@ -193,7 +203,7 @@ class AgentRegistry:
 
     def placed_on(self, agent_id: str) -> tuple[tuple[str, int], ...]:
         """The (work, attempt) currently placed on ``agent_id``."""
-        return tuple((n, p.attempt) for n, p in self.placements.items() if p.allocation.agent_id == agent_id)
+        return self.placements.placed_on(agent_id)
 
     def close_all(self, reason: str) -> None:
         """End every agent's stream (the control plane is shutting down)."""
@@ -210,8 +220,17 @@ class AgentRegistry:
                 session.close(f"no heartbeat for {silent_s:.1f}s")
 
     def _retry_waiting(self) -> None:
+        """Route again what waits, oldest first. Once a request found no room, the works waiting with the same
+        request wait on without being tried one by one (a fleet joining would cost agents x works)."""
         waiting, self._waiting = self._waiting, {}
-        for commands in waiting.values():
+        for name, commands in waiting.items():
+            launch = next((c for c in commands if isinstance(c, LaunchWork)), None)
+            if launch is not None and launch.work_name not in self.placements:
+                unfit = self._unfit.get(_request_key(launch.resources))
+                if unfit is not None and self._unfit_generation == self._generation():
+                    self._waiting[name] = commands
+                    self._note_pending(launch, unfit.reason)
+                    continue
             self.route(commands)
 
     def route(self, commands: list[Command | EventsApplied]) -> None:
@@ -273,19 +292,10 @@ class AgentRegistry:
             if isinstance(shipped, Pending):
                 return None  # the bundle is being rebuilt: the next reconnection sends it again
             return dataclasses.replace(shipped, gpu_indices=placed.allocation.gpu_indices)
-        others = [p.allocation for n, p in self.placements.items() if n != name]
-        decision = place_work(launch.resources, (a.capacity for a in self.agents.values()), others)
+        decision = self._decide(name, launch.resources)
         if isinstance(decision, Pending):
             self._waiting.setdefault(name, []).append(launch)
-            if name not in self._unplaceable:
-                self._unplaceable.add(name)
-                self._changed()
-            if self._pending_reasons.get(name) != decision.reason:
-                self._pending_reasons[name] = decision.reason
-                if self.agents:  # before the first agent registers, waiting is the normal start-up
-                    log.warning("work_pending", work_name=name, reason=decision.reason)
-                self._report_pending(PlacementPending(name, launch.attempt, decision.reason,
-                                                      for_capacity=bool(self.agents)))
+            self._note_pending(launch, decision.reason)
             return None
         agent = self.agents[decision.agent_id]
         shipped = self._ship_to(agent, launch)
@@ -298,11 +308,51 @@ class AgentRegistry:
         self._unplaceable.discard(name)
         self._changed()
         self._pending_reasons.pop(name, None)
-        self.placements[name] = _Placement(launch.attempt, decision, launch.agent_lost_grace_s)
+        self.placements[name] = WorkPlacement(launch.attempt, decision, launch.agent_lost_grace_s)
         self.locations.place(name, launch.attempt, decision.agent_id, frozenset(launch.vars))
         log.info("work_placed", work_name=name, attempt=launch.attempt, agent=agent.name,
                  gpus=list(decision.gpu_indices))
         return dataclasses.replace(launch, gpu_indices=decision.gpu_indices)
+
+    def _generation(self) -> tuple[int, int]:
+        """Changes whenever room may have grown: a placement released, an agent joined (or left)."""
+        return self.placements.releases, self._agents_generation
+
+    def _note_pending(self, launch: LaunchWork, reason: str) -> None:
+        """``launch`` waits for room, for ``reason``: the flows are told when the reason changed."""
+        name = launch.work_name
+        if name not in self._unplaceable:
+            self._unplaceable.add(name)
+            self._changed()
+        previous = self._pending_reasons.get(name)
+        if previous != reason:
+            self._pending_reasons[name] = reason
+            # Before the first agent registers, waiting is the normal start-up; after that it is said once per wait.
+            if self.agents and (previous is None or previous == NO_AGENT_REASON):
+                log.warning("work_pending", work_name=name, reason=reason)
+            self._report_pending(PlacementPending(name, launch.attempt, reason, for_capacity=bool(self.agents)))
+
+    def _decide(self, name: str, request: ResourceRequest) -> Allocation | Pending:
+        """Where a new attempt of work ``name`` goes (what its previous attempt holds is not in its way)."""
+        previous = self.placements.get(name)
+        generation = self._generation()
+        if generation != self._unfit_generation:
+            self._unfit.clear()
+            self._unfit_generation = generation
+        key = _request_key(request)
+        if previous is None and key in self._unfit:
+            return self._unfit[key]
+        holdings = self.placements.holdings
+        if previous is not None:
+            holdings.release(previous.allocation)
+        try:
+            decision = place_work(request, (a.capacity for a in self.agents.values()), holdings)
+        finally:
+            if previous is not None:
+                holdings.hold(previous.allocation)
+        if isinstance(decision, Pending) and previous is None:
+            self._unfit[key] = decision
+        return decision
 
     def _ship_to(self, agent: AgentSession, launch: LaunchWork) -> LaunchWork | Pending:
         """``launch`` as ``agent`` needs it: with the works' API key, and for a remote agent pointing at the code
@@ -317,3 +367,9 @@ class AgentRegistry:
         if isinstance(state, str):
             return Pending(state)
         return dataclasses.replace(launch, bundle_digest=state.digest, app_relpath=state.app_relpath)
+
+
+def _request_key(request: ResourceRequest) -> tuple[object, ...]:
+    """What placement looks at in a request (the same key: the same decision against the same agents)."""
+    labels = tuple(sorted(request.labels.items())) if request.labels else ()
+    return (request.gpus, request.cpus, request.memory_bytes, labels)

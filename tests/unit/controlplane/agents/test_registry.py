@@ -103,6 +103,38 @@ class TestRouting:
         assert "root.w" in registry.placements
 
 
+class TestFleet:
+    def test_works_waiting_for_a_fleet_are_each_launched_once_as_agents_join(self,
+                                                                        loop: asyncio.AbstractEventLoop) -> None:
+        """Works waiting for room are placed as agents join one by one, each exactly once, filling each agent to
+        its CPUs, and what waits is said to wait."""
+        reports: list[PlacementPending] = []
+        registry = AgentRegistry(report_pending=reports.append)
+        works = [LaunchWork(f"root.w{i}", 1, "/app.py", {}, resources=ResourceRequest(cpus=1)) for i in range(30)]
+        registry.route(works)
+        agents = [session(f"a{i}") for i in range(8)]  # 4 CPUs each: 32 for 30 works
+        sent: dict[str, list[str]] = {}
+        for agent in agents:
+            registry.add(agent)
+            for other in agents:
+                sent.setdefault(other.agent_id, []).extend(c.work_name for c in drain(other))
+        names = [name for launched in sent.values() for name in launched]
+        assert sorted(names) == sorted(w.work_name for w in works)
+        assert [len(sent[a.agent_id]) for a in agents] == [4, 4, 4, 4, 4, 4, 4, 2]
+        assert registry.waiting_for_agent() == [] and reports
+
+    def test_a_pending_reason_names_a_few_agents_and_counts_the_others(self, loop: asyncio.AbstractEventLoop) -> None:
+        """With many agents full, a waiting work's reason stays short: a few agents named, the rest counted."""
+        reports: list[PlacementPending] = []
+        registry = AgentRegistry(report_pending=reports.append)
+        for i in range(40):
+            registry.add(session(f"a{i:02d}"))
+        registry.route([LaunchWork("root.big", 1, "/app.py", {}, resources=ResourceRequest(cpus=64))])
+        [pending] = reports
+        assert "a00: 4 of 4 CPUs free" in pending.reason and pending.reason.endswith("; and other agents)")
+        assert "a39" not in pending.reason
+
+
 class TestRemoteAgents:
     def test_remote_launch_waits_for_the_bundle_then_names_it(self, loop: asyncio.AbstractEventLoop,
                                                               tmp_path: Path) -> None:
@@ -125,6 +157,37 @@ class TestRemoteAgents:
         sent = loop.run_until_complete(scenario())
         assert isinstance(sent[0], LaunchWork) and len(sent[0].bundle_digest) == 64
         assert sent[0].app_relpath == "app.py"
+
+    def test_works_waiting_for_the_bundle_are_placed_in_one_retry(self, loop: asyncio.AbstractEventLoop,
+                                                                tmp_path: Path) -> None:
+        """Many works waiting for the code bundle share one retry once it is built (not one retry each, every
+        retry placing all of them again): each work is launched once."""
+        app = tmp_path / "app.py"
+        app.write_text("print('hi')\n")
+        bundle = AppBundle(str(app))
+        registry = AgentRegistry(bundle=bundle)
+        remote = session("remote", is_local=False)
+        registry.add(remote)
+        retries: list[int] = []
+        retry = registry._retry_waiting
+
+        def counted() -> None:
+            retries.append(1)
+            retry()
+
+        registry._retry_waiting = counted  # type: ignore[method-assign]
+
+        async def scenario() -> list[object]:
+            registry.route([launch(f"root.w{i}") for i in range(20)])
+            deadline = loop.time() + 10
+            while remote.outgoing.qsize() < 20 and loop.time() < deadline:
+                await asyncio.sleep(0.01)
+            await asyncio.sleep(0.05)
+            return drain(remote)
+
+        sent = loop.run_until_complete(scenario())
+        assert sorted(c.work_name for c in sent) == sorted(f"root.w{i}" for i in range(20))
+        assert len(retries) == 1
 
 
 class TestLiveness:
