@@ -84,6 +84,9 @@ class FlowRuntime:
         self._clock = clock
         self._idle_timed: set[str] = set()
         """Works with an idle timeout (kept apart: the loop asks for the next idle deadline on every pass)."""
+        self._restored_launches: set[str] = set()
+        """Works restored from a checkpoint with a launch their process never confirmed: routed again when the
+        first agent connects (this control plane's registry has never seen them)."""
 
     def apply(self, stimulus: Stimulus) -> list[Instruction]:
         """Apply one stimulus; the instructions it produces, in order (each carrying the stimulus's cause)."""
@@ -128,6 +131,7 @@ class FlowRuntime:
     def restore(self, saved: dict[str, Any]) -> None:
         """Take back the record of work processes from a checkpoint."""
         self.works.update({name: WorkProcessState.from_record(record) for name, record in saved.items()})
+        self._restored_launches = {name for name, p in self.works.items() if p.launch is not None}
         self._idle_timed.update(name for name, p in self.works.items() if p.idle_timeout_s is not None)
 
     # -- the flows' actions ---------------------------------------------------------------------------------------
@@ -263,9 +267,16 @@ class FlowRuntime:
                 out.extend(self._process_lost(work, process, f"the agent no longer runs the process of work {name}",
                                               WorkFailureReasons.PROCESS_EXITED.value, cause))
                 out.append(RunFlows(cause))
-        for name, process in self.works.items():
-            if process.launch is not None and name not in reported and not process.stop_requested:
-                out.append(process.launch)  # may have been lost with a previous session
+        # A launch shipped to this agent's previous session may have been lost with it. Launches bound for other
+        # agents are their sessions' business, and those waiting for room are held by the registry: sending every
+        # unconfirmed launch again on each connection would cost a fleet joining at once works x agents commands.
+        again = dict.fromkeys([*(name for name, _ in connected.expected), *sorted(self._restored_launches)])
+        self._restored_launches = set()
+        for name in again:
+            process = self.works.get(name)
+            if (process is not None and process.launch is not None and name not in reported
+                    and not process.stop_requested):
+                out.append(process.launch)
                 out.extend(process.unconfirmed)
         return out
 
