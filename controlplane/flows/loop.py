@@ -57,6 +57,10 @@ START_WAIT_S = 5.0
 """The longest the first run waits for works started with the flow to report in."""
 ACK_INTERVAL_S = 0.05
 """Acknowledgements only trim the works' resend buffers: batching them keeps them off the call path."""
+CHECKPOINT_SHARE = 1 / 3
+"""The largest share of the flow thread's time the checkpoint takes: after a save that took t, the next one waits
+at least t / CHECKPOINT_SHARE (so a large app's flows keep running between saves; its acknowledgements, which
+follow each save, come less often)."""
 _CONTROLPLANE_DIR = str(Path(__file__).resolve().parent)
 _TEARDOWN_MARGIN_S = 3.0
 
@@ -108,7 +112,9 @@ class FlowLoop:
         self._failure: FailApp | None = None
         self._actions = FlowActions(runtime, self._take)
         runtime.find_work = self._work
-        self._last_ack = 0.0
+        self._next_save_at = 0.0
+        self._unsaved = True
+        """Whether anything reached the flow thread since the last save (only then is the state encoded again)."""
         self._checkpoint = checkpoint
         self._thread = threading.Thread(target=self._main, name="flow-loop", daemon=True)
         self.ticks = 0
@@ -190,6 +196,7 @@ class FlowLoop:
         flows = self.app.flows
         before = [flow._own_state_json() for flow in flows]
         self.ticks += 1
+        self._unsaved = True
         ended = None
         try:
             self.app.root.run()
@@ -218,6 +225,7 @@ class FlowLoop:
         deadline = self.runtime.next_idle_deadline()
         if deadline is None or deadline > time.monotonic():
             return False
+        self._unsaved = True
         return self._take(self.runtime.apply(IdleCheck()))
 
     def _wait_s(self, has_update: bool) -> float:
@@ -227,7 +235,7 @@ class FlowLoop:
         if has_update:
             return TICK_INTERVAL_S
         if self.runtime.has_unsent_acks:
-            return ACK_INTERVAL_S
+            return max(0.0, self._next_save_at - time.monotonic())
         next_times = [t for flow in self.app.flows if (t := flow._next_schedule_time()) is not None]
         if next_times:
             return max(0.0, min(min(next_times) - time.time(), _IDLE_WAIT_S))
@@ -244,6 +252,7 @@ class FlowLoop:
             items = [self.inbox.get(timeout=timeout_s)]
         except queue.Empty:
             return []
+        self._unsaved = True
         while True:
             try:
                 items.append(self.inbox.get_nowait())
@@ -268,7 +277,7 @@ class FlowLoop:
             return True
         run_flows = self._take(self.runtime.apply(event))
         if isinstance(event, AgentConnected):
-            self._flush()  # what the agent may have missed goes at once
+            self._send_outgoing()  # what the agent may have missed goes at once
         return run_flows
 
     def _take(self, instructions: list[Instruction]) -> bool:
@@ -292,15 +301,25 @@ class FlowLoop:
         return work
 
     def _flush(self) -> None:
-        """Hand the tick's commands to the I/O side; every ACK_INTERVAL_S, checkpoint, then acknowledge."""
+        """Hand the tick's commands to the I/O side; every ACK_INTERVAL_S (less often when saving takes long, see
+        CHECKPOINT_SHARE), checkpoint what changed, then acknowledge."""
         outgoing: list[Command | EventsApplied] = list(self._outgoing)
         self._outgoing = []
         now = time.monotonic()
-        if now - self._last_ack >= ACK_INTERVAL_S:
-            self._last_ack = now
-            self.save_checkpoint()  # before the acks: an acknowledged event is never lost
+        if now >= self._next_save_at:
+            if self._unsaved:
+                self._unsaved = False
+                self.save_checkpoint()  # before the acks: an acknowledged event is never lost
+            took_s = time.monotonic() - now
+            self._next_save_at = now + max(ACK_INTERVAL_S, took_s / CHECKPOINT_SHARE)
             outgoing.extend(self.runtime.take_acks())
         if outgoing:
+            self._send_commands(outgoing)
+
+    def _send_outgoing(self) -> None:
+        """Hand the commands gathered so far to the I/O side now (no checkpoint, no acknowledgement)."""
+        if self._outgoing:
+            outgoing, self._outgoing = self._outgoing, []
             self._send_commands(outgoing)
 
     def save_checkpoint(self) -> None:

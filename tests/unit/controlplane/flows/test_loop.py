@@ -121,16 +121,32 @@ class TwoStarting(LightningFlow):
         self.seen.append([self.placed.status.stage, self.waiting.status.stage])
 
 
+class RecordingCheckpoint:
+    """Stands for the checkpoint: records when each save started, and takes ``save_s`` per save."""
+
+    def __init__(self, save_s: float = 0.0) -> None:
+        self.save_s = save_s
+        self.started: list[float] = []
+
+    def save(self, state: dict, works: dict) -> bool:
+        self.started.append(time.monotonic())
+        if self.save_s:
+            time.sleep(self.save_s)
+        return True
+
+
 class Harness:
     """A FlowLoop with recorded outputs."""
 
-    def __init__(self, root: LightningFlow, grace_s: float = 1.0) -> None:
+    def __init__(self, root: LightningFlow, grace_s: float = 1.0,
+                 checkpoint: RecordingCheckpoint | None = None) -> None:
         self.app = LightningApp(root)
         self.runtime = FlowRuntime(app_path="/apps/app.py", env={}, stop_grace_s=grace_s)
         self.commands: list[Command] = []
         self._lock = threading.Lock()
         self.ended: queue.Queue[AppEnded] = queue.Queue()
-        self.loop = FlowLoop(self.app, self.runtime, self._send, self.ended.put)
+        self.loop = FlowLoop(self.app, self.runtime, self._send, self.ended.put,
+                             checkpoint=checkpoint)  # type: ignore[arg-type]
 
     def _send(self, commands: list[Command]) -> None:
         with self._lock:
@@ -155,8 +171,9 @@ def harness():
     """Build and start loops; any loop still running at the end is asked to stop, and the runtime is reset."""
     made: list[Harness] = []
 
-    def make(root: LightningFlow, grace_s: float = 1.0, start: bool = True) -> Harness:
-        h = Harness(root, grace_s)
+    def make(root: LightningFlow, grace_s: float = 1.0, start: bool = True,
+             checkpoint: RecordingCheckpoint | None = None) -> Harness:
+        h = Harness(root, grace_s, checkpoint)
         made.append(h)
         if start:
             h.loop.start()
@@ -343,3 +360,28 @@ class TestPacing:
         print(f"busy flow: {ticks} ticks in {MEASURE_WINDOW_S}s")
         assert 5 <= ticks <= 60
         assert abs(h.app.root.runs - ticks) <= 1  # sampled from another thread, maybe mid-tick
+
+
+class TestCheckpointPacing:
+    def test_an_idle_app_is_not_saved_again(self, harness):
+        """Once saved, an app nothing happens to is not encoded again (a fleet's large state costs nothing idle);
+        the next event is saved."""
+        checkpoint = RecordingCheckpoint()
+        h = harness(WaitsForWork(), checkpoint=checkpoint)
+        wait_until(lambda: h.sent(RunCall) and checkpoint.started, timeout_s=END_TIMEOUT_S)
+        time.sleep(loop_module._IDLE_WAIT_S + MEASURE_WINDOW_S)  # at least one idle pass of the loop
+        saves = len(checkpoint.started)
+        time.sleep(loop_module._IDLE_WAIT_S + MEASURE_WINDOW_S)
+        assert len(checkpoint.started) == saves
+        h.put(ProcessStarted(7), seq=1)
+        wait_until(lambda: len(checkpoint.started) > saves, timeout_s=END_TIMEOUT_S, what="a save of the event")
+
+    def test_a_slow_checkpoint_takes_at_most_its_share_of_the_flow_thread(self, harness):
+        """A save that takes t is followed by at least t / CHECKPOINT_SHARE before the next one, however busy the
+        flows are, so that the flows keep running between the saves of a large app."""
+        checkpoint = RecordingCheckpoint(save_s=0.1)
+        h = harness(Busy(), checkpoint=checkpoint)
+        wait_until(lambda: len(checkpoint.started) >= 4, timeout_s=END_TIMEOUT_S, what="four saves")
+        gaps = [b - a for a, b in zip(checkpoint.started, checkpoint.started[1:])]
+        assert min(gaps) >= 0.1 / loop_module.CHECKPOINT_SHARE - 0.01
+        assert h.loop.ticks > len(checkpoint.started)
