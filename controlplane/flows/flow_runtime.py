@@ -90,7 +90,7 @@ class FlowRuntime:
 
     def apply(self, stimulus: Stimulus) -> list[Instruction]:
         """Apply one stimulus; the instructions it produces, in order (each carrying the stimulus's cause)."""
-        return self._handle(stimulus)
+        return _handler_of(type(stimulus))(self, stimulus)
 
     # -- reads ----------------------------------------------------------------------------------------------------
 
@@ -315,10 +315,10 @@ class FlowRuntime:
         if work is None:
             return []
         if event.seq == 0:  # observed by the agent: idempotent
-            return self._on_body(event.body, work, process, event.cause)
+            return _body_handler_of(type(event.body))(self, event.body, work, process, event.cause)
         out: list[Instruction] = []
         for ready in process.sequencer.accept(event):
-            out.extend(self._on_body(ready.body, work, process, ready.cause))
+            out.extend(_body_handler_of(type(ready.body))(self, ready.body, work, process, ready.cause))
         self._applied[(event.work_name, event.attempt)] = process.applied_seq
         return out
 
@@ -437,6 +437,12 @@ class FlowRuntime:
         if work.raise_exception:
             return [FailApp(work.name, f"work {work.name} failed: {message}", cause)]
         return []
+
+
+# functools.singledispatchmethod builds a new bound wrapper (update_wrapper included) on every access: the ingest
+# path would pay that twice per event. Dispatch goes through the registries directly (cached by type).
+_handler_of = FlowRuntime.__dict__["_handle"].dispatcher.dispatch
+_body_handler_of = FlowRuntime.__dict__["_on_body"].dispatcher.dispatch
 
 
 class FlowActions(Runtime):
