@@ -66,6 +66,14 @@ from lightning_ctl.sdk._work import LightningWork
 
 log = structlog.get_logger(component="runtime")
 
+_IMMUTABLE = (str, int, float, bool, type(None))
+_MISSING = object()
+LARGE_VALUE_BYTES = 2**20
+"""A public attribute of a work whose JSON is this large or more is compared after a run of the flows (to find the
+flow's in-place changes) no more often than LARGE_VALUE_BYTES_PER_S allows; a call always carries its exact
+changes. A 10 MB list is then encoded about once a second, not at every run of the flows."""
+LARGE_VALUE_BYTES_PER_S = 10 * 2**20
+
 FindWork = Callable[[str], "LightningWork | None"]
 
 
@@ -173,7 +181,7 @@ class FlowRuntime:
             process = self.works.get(work.name)
             if process is None or process.exited:
                 continue
-            changes = self._unsent_changes(work, process)
+            changes = self._unsent_changes(work, process, paced=True)
             if changes:
                 updates.append(UpdateVars(work.name, process.attempt, changes, cause=ran.cause))
         return [*updates, RunFlows(ran.cause)] if updates else []
@@ -224,11 +232,28 @@ class FlowRuntime:
             self._idle_timed.add(work.name)
         return process, (launch,)
 
-    def _unsent_changes(self, work: LightningWork, process: WorkProcessState) -> dict[str, Any]:
-        """The public attributes the flow changed since the work last saw them (and mark them seen)."""
+    def _unsent_changes(self, work: LightningWork, process: WorkProcessState, paced: bool = False) -> dict[str, Any]:
+        """The public attributes the flow changed since the work last saw them (and mark them seen).
+
+        With ``paced`` (after a run of the flows), a large attribute compared a moment ago is not encoded again yet
+        (see LARGE_VALUE_BYTES).
+        """
         changes = {}
+        now: float | None = None
         for name, value in work._public_vars().items():
+            if isinstance(value, _IMMUTABLE) and process.synced_values.get(name, _MISSING) is value:
+                continue
+            if paced and name in process.next_look:
+                now = self._clock() if now is None else now
+                if process.next_look[name] > now:
+                    continue
             encoded = to_json(value)
+            process.synced_values[name] = value
+            if len(encoded) >= LARGE_VALUE_BYTES:
+                now = self._clock() if now is None else now
+                process.next_look[name] = now + len(encoded) / LARGE_VALUE_BYTES_PER_S
+            else:
+                process.next_look.pop(name, None)
             if process.synced.get(name) != encoded:
                 process.synced[name] = encoded
                 changes[name] = json.loads(encoded)  # a snapshot in plain JSON: the flow may change it meanwhile
@@ -335,6 +360,7 @@ class FlowRuntime:
             work._state_names().add(name)
             if not name.startswith("_"):
                 process.synced[name] = to_json(value)
+                process.synced_values[name] = work.__dict__[name]
         return [RunFlows(cause)]
 
     @_on_body.register(StatusChanged)

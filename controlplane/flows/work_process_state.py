@@ -30,6 +30,11 @@ class WorkProcessState:
     stop_requested: bool = False
     synced: dict[str, str] = field(default_factory=dict)
     """JSON of each public attribute as both sides last agreed on it."""
+    synced_values: dict[str, Any] = field(default_factory=dict)
+    """The object each public attribute held when last compared with ``synced`` (not saved): an immutable value
+    that is still that very object is unchanged, without encoding it again."""
+    next_look: dict[str, float] = field(default_factory=dict)
+    """When (the runtime's clock) a large attribute is compared again after a run of the flows (not saved)."""
     sequencer: EventSequencer = field(default_factory=EventSequencer)
     """Applies the events of the work process exactly once, in order."""
     calls_sent: int = 0

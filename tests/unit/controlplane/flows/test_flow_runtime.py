@@ -245,6 +245,25 @@ class TestUpdateVars:
         runtime.flows_ran(app)
         assert runtime.take_commands() == [UpdateVars("root.job", 1, {"knob": [1, 2]})]
 
+    def test_a_large_attribute_changed_in_place_is_compared_at_its_pace(self, runtime, make_app):
+        """A flow's in-place change to a large attribute (>= LARGE_VALUE_BYTES of JSON) reaches the running work
+        once its pace allows (not by encoding it at every run of the flows), and at once with a call."""
+        app = make_app(parallel=True)
+        job = launched(runtime, app)
+        job.knob = ["x" * 1000] * 1100
+        runtime.flows_ran(app)
+        assert [c.vars["knob"][-1] for c in runtime.take_commands()] == ["x" * 1000]
+        job.knob.append("y")
+        assert runtime.flows_ran(app) is False
+        runtime.now += 0.2
+        assert runtime.flows_ran(app) is True
+        assert [c.vars["knob"][-1] for c in runtime.take_commands()] == ["y"]
+        job.knob.append("z")
+        app.root.arg = 1
+        tick(app)
+        [call] = runtime.take_commands()
+        assert isinstance(call, RunCall) and call.vars["knob"][-1] == "z"
+
     def test_private_attributes_are_not_sent(self, runtime, make_app):
         """Private attributes set by the flow never reach the work."""
         app = make_app(parallel=True)
