@@ -62,6 +62,8 @@ class SimWork:
     first_update_seq: int = 0
     """The seq of its first attribute change (0: none sent yet)."""
     acked_seq: int = 0
+    big_seq: int = 0
+    """The seq of its large attribute's change (0: none sent)."""
     running: bool = False
     stopped: bool = False
     unacked: list[bytes] = field(default_factory=list)
@@ -291,6 +293,7 @@ class Fleet:
             "last_launch_at": max((a.last_launch_at for a in launched), default=None),
             "updates_sent": sum(w.count for a in self.agents for w in a.works.values()),
             "updates_applied": sum(w.updates_applied for a in self.agents for w in a.works.values()),
+            "big_applied": sum(1 for a in self.agents for w in a.works.values() if w.big_seq and w.acked_seq >= w.big_seq),
             "messages_sent": self.messages_sent,
             "errors": self.errors[-3:],
             "error_count": len(self.errors),
@@ -356,6 +359,7 @@ class Fleet:
             for work in agent.works.values():
                 if work.running:
                     event = work.event()
+                    work.big_seq = event.seq
                     event.delta.values["data"] = value
                     agent._queue(work, event)
             await agent.flush()
