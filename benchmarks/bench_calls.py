@@ -29,7 +29,7 @@ import subprocess
 import sys
 import textwrap
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 sys.dont_write_bytecode = True
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -212,6 +212,18 @@ def progress(session: Session, args: argparse.Namespace) -> dict[str, float]:
             "slowdown_pct": 100 * (res["loud_s"] / res["quiet_s"] - 1)}
 
 
+def measure(results: dict[str, list[dict[str, float]]], figure: str, run: Callable[[], dict[str, float]],
+            before: str | None) -> None:
+    """One run of ``figure`` with this install, then (when given) one with the ``before`` lightning-ctl."""
+    results[figure].append(run())
+    if before:
+        ours, bench_core.LIGHTNING_CTL = bench_core.LIGHTNING_CTL, before
+        try:
+            results[f"{figure}_before"].append(run())
+        finally:
+            bench_core.LIGHTNING_CTL = ours
+
+
 def summary(runs: list[dict[str, float]]) -> dict[str, float]:
     keys = [k for k in runs[0] if isinstance(runs[0][k], (int, float))]
     return {k: statistics.median(r[k] for r in runs) for k in keys}
@@ -233,7 +245,6 @@ def main(argv: list[str] | None = None) -> int:
     session = Session("warm")
     results: dict[str, list[dict[str, float]]] = {"calls": [], "calls_before": [], "ray": [], "progress": [],
                                                   "progress_before": []}
-    ours = bench_core.LIGHTNING_CTL
     before = str(Path(args.before) / "lightning-ctl") if args.before else None
     loads: list[str] = []
     ray_missing = False
@@ -243,26 +254,14 @@ def main(argv: list[str] | None = None) -> int:
         for i in range(args.repeat):
             loads.append(load())
             if "calls" in only:
-                results["calls"].append(ours_calls(session, args))
-                if before:
-                    bench_core.LIGHTNING_CTL = before
-                    try:
-                        results["calls_before"].append(ours_calls(session, args))
-                    finally:
-                        bench_core.LIGHTNING_CTL = ours
+                measure(results, "calls", lambda: ours_calls(session, args), before)
             if "ray" in only and not ray_missing:
                 ray = ray_calls(args)
                 ray_missing = ray is None
                 if ray is not None:
                     results["ray"].append(ray)
             if "progress" in only:
-                results["progress"].append(progress(session, args))
-                if before:
-                    bench_core.LIGHTNING_CTL = before
-                    try:
-                        results["progress_before"].append(progress(session, args))
-                    finally:
-                        bench_core.LIGHTNING_CTL = ours
+                measure(results, "progress", lambda: progress(session, args), before)
             if not args.json:
                 print(f"run {i + 1}/{args.repeat} (load average {loads[-1]}): "
                       + "; ".join(f"{k}: " + ", ".join(f"{n}={v:.3f}" for n, v in r[-1].items()
