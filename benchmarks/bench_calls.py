@@ -27,7 +27,6 @@ import os
 import statistics
 import subprocess
 import sys
-import textwrap
 from pathlib import Path
 from typing import Any, Callable
 
@@ -195,7 +194,7 @@ def ray_calls(args: argparse.Namespace) -> dict[str, float] | None:
     python = Path(args.ray_python)
     if not python.exists():
         return None
-    proc = subprocess.run([str(python), "-c", RAY_SCRIPT, str(args.calls)], capture_output=True, text=True,
+    proc = subprocess.run([str(python), "-c", RAY_SCRIPT, str(args.calls)], capture_output=True, text=True, check=False,
                           timeout=args.timeout, env={**os.environ, "RAY_USAGE_STATS_ENABLED": "0"})
     for line in proc.stdout.splitlines():
         if line.startswith("BENCH_RESULT "):
