@@ -17,7 +17,9 @@ credentials, no work process. In order:
    seconds); an update counts as applied once the control plane acknowledged it (it does so after the checkpoint
    that holds it). ``updates_per_s`` is what was applied over the time from the start of the load until the last
    update was applied (what one control plane sustains: when the offer exceeds it, the backlog drains after the
-   load ends), ``updates_per_s_during_load`` the acknowledged rate during the load (first 2 s left out);
+   load ends), ``updates_per_s_during_load`` the acknowledged rate during the load (first 2 s left out),
+   ``updates_per_cp_cpu_s`` what one second of the control plane's CPU applies (on a shared machine the control
+   plane may get less than a core: this is what a core of its own would sustain, roughly);
    ``tick_p99_ms`` the 99th percentile of the time between two runs of the root flow while events keep arriving
    (the flow never waits then: one loop of the flow thread: apply events, run the flows, send, checkpoint);
 4. large state (``--state-mb``, its own control plane): 10 works on 10 agents set a list attribute of
@@ -382,6 +384,8 @@ class Bench:
         finally:
             code = cp.stop()
             self.result["cp_exit_code"] = code
+            if code not in (0, 130):
+                self.result["cp_last_lines"] = cp.err.lines[-30:] + cp.out.lines[-5:]
             if fleet is not None:
                 fleet.close()
             cp.kill()
@@ -408,9 +412,11 @@ class Bench:
             drain_s = fleet.wait(lambda: fleet.synced_total("updates_applied") - applied0 >= sent, a.timeout,
                                  "every update to be applied")
         except RuntimeError:
+            if not cp.alive():
+                raise
             drained, drain_s = False, float("nan")
         applied = fleet.synced_total("updates_applied") - applied0
-        t_drained = time.monotonic()
+        t_drained, cpu_drained = time.monotonic(), cp.cpu_s()
         gaps = tick_gaps(ticks, t0 + min(2.0, a.duration / 3), t_end)
         phase = {
             "rate_per_work": rate,
@@ -420,6 +426,7 @@ class Bench:
             "all_applied": drained and applied >= sent,
             "updates_per_s": round(applied / (t_drained - t0)),
             "updates_per_s_during_load": round(rate_applied),
+            "updates_per_cp_cpu_s": round(applied / max(1e-9, cpu_drained - cpu0)),
             "drain_after_s": round(drain_s, 2),
             "tick_p50_ms": round(1000 * percentile(gaps, 0.5), 2),
             "tick_p99_ms": round(1000 * percentile(gaps, 0.99), 2),
@@ -519,16 +526,20 @@ def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     bench = Bench(args)
     started = time.monotonic()
+    status = 0
     try:
         bench.run_fleet()
         if args.state_mb:
             bench.run_large_state()
+    except (RuntimeError, psutil.Error) as exc:  # the figures measured so far are printed all the same
+        bench.result.setdefault("error", str(exc))
+        status = 1
     finally:
         bench.result["load_average_end"] = load_average()
         bench.result["bench_s"] = round(time.monotonic() - started, 1)
         bench.close()
     print(json.dumps(bench.result, indent=None if args.json else 2))
-    return 0
+    return status
 
 
 if __name__ == "__main__":

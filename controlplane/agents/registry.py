@@ -53,6 +53,8 @@ class AgentSession:
     """Ends the agent's stream (set by the servicer)."""
     output_seen: set[tuple[str, int]] = field(default_factory=set)
     """The (work, attempt) whose output came through this session, to acknowledge."""
+    output_arrived: asyncio.Event = field(default_factory=asyncio.Event)
+    """Set when output came that is not acknowledged yet (an agent whose works print nothing costs no timer)."""
     scope: str = ""
     """The scope of the join token the agent registered with (e.g. a provider's request id)."""
     usage: AgentUsage | None = None
