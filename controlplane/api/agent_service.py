@@ -170,11 +170,12 @@ class AgentServicer(agent_pb2_grpc.AgentServiceServicer):
 
     async def _read_messages(self, session: AgentSession, context: grpc.aio.ServicerContext) -> None:
         while (message := await context.read()) is not grpc.aio.EOF:
+            # Any message proves the agent alive: under load its heartbeat may wait behind the events it sends.
+            session.last_heartbeat = time.monotonic()
             kind = message.WhichOneof("kind")
             if kind == "events":
                 self._on_events(message.events, session)
             elif kind == "heartbeat":
-                session.last_heartbeat = time.monotonic()
                 try:
                     session.usage = codec.usage_from_pb(message.heartbeat)
                 except codec.CodecError as exc:
