@@ -1,7 +1,8 @@
 """``lightning-agent``: run works on this machine for a control plane.
 
-Exit codes: 0 stopped cleanly; 1 refused for another reason (another protocol version); 2 usage error; 4 the
-control plane refused the agent's credential or join token.
+Exit codes: 0 stopped cleanly; 1 it could not start (another agent runs under the same name) or was refused for
+another reason (another protocol version); 2 usage error; 4 the control plane refused the agent's credential or
+join token.
 """
 
 from __future__ import annotations
@@ -15,12 +16,14 @@ from pathlib import Path
 import click
 import structlog
 
-from lightning_ctl.agent.home import AgentHomeInUseError, claim_home
+from lightning_ctl.agent.errors import AgentHomeInUseError
+from lightning_ctl.agent.home import claim_home
 from lightning_ctl.agent.launcher import ZygoteLauncher
+from lightning_ctl.agent.runner.orphans import OrphanSettings
 from lightning_ctl.protos.limits import MAX_LABELS
 from lightning_ctl.sdk._cli_values import CREDENTIAL_VARIABLES, parse_labels
-from lightning_ctl.sdk._files import read_or_create
-from lightning_ctl.sdk._logging import configure_logging, protect_standard_streams
+from lightning_ctl.sdk._files import raise_open_files_limit, read_or_create
+from lightning_ctl.sdk._logging import configure_logging, protect_standard_streams, quiet_grpc_core
 from lightning_ctl.sdk._sizes import parse_size
 
 log = structlog.get_logger(component="agent")
@@ -74,10 +77,14 @@ def _persistent_agent_id(home: Path) -> str:
               help="Stop the works (and report how they ended) when this agent is stopped, as an agent whose machine "
                    "goes away with it must: a Slurm job, a Kubernetes Pod (providers start agents so).")
 @click.option("--no-fork-server", is_flag=True, help="Start each work with a fresh interpreter instead of forking it.")
+@click.option("--no-cgroups", is_flag=True,
+              help="Do not give each work a cgroup (v2) of its own; find its processes by their environment and "
+                   "ancestry instead (the default where cgroups cannot be made).")
 @click.option("--parent-pid", type=int, default=None, hidden=True,
               help="A local agent: the lightning-ctl that started it (see --orphan-timeout).")
-@click.option("--orphan-timeout", type=float, default=300.0, hidden=True,
-              help="A local agent whose lightning-ctl died stops its works after this long without a new one.")
+@click.option("--orphan-timeout", type=click.FloatRange(min=0), default=300.0, show_default=True,
+              help="Seconds works keep running without their agent (its fork server then stops them) or, for a "
+                   "local agent, without their lightning-ctl (the agent then stops them).")
 @click.option("--control-plane-file", "address_file", type=click.Path(dir_okay=False), default=None, hidden=True,
               help="Follow the control plane's address written in this file (it moves when it restarts).")
 @click.option("--local", "is_local", is_flag=True, hidden=True,
@@ -105,6 +112,7 @@ def main(
     tls_key: str | None,
     stop_works_on_exit: bool,
     no_fork_server: bool,
+    no_cgroups: bool,
     parent_pid: int | None,
     orphan_timeout: float,
     address_file: str | None,
@@ -115,8 +123,9 @@ def main(
 ) -> None:
     """Run works on this machine for the control plane at HOST:PORT.
 
-    Exit codes: 0 stopped cleanly, 1 refused for another reason (another protocol version), 2 usage error, 4 the
-    control plane refused the agent's credential or join token.
+    Exit codes: 0 stopped cleanly, 1 could not start (another agent runs under the same --state-dir and --name) or
+    refused for another reason (another protocol version), 2 usage error, 4 the control plane refused the agent's
+    credential or join token.
 
     \b
     Shell completion of options:
@@ -135,11 +144,13 @@ def main(
     if address_fd is None and not join_token and not home.load_credential():
         raise click.UsageError("this agent has not joined yet: give --join-token (or LIGHTNING_AGENT_JOIN_TOKEN); "
                                "`lightning-ctl agents join-token` on the control plane's machine issues one")
-    launcher = ZygoteLauncher(str(home.exits_dir))
+    launcher = ZygoteLauncher(str(home.exits_dir), OrphanSettings(orphan_timeout, stop_grace, str(home.pid_file),
+                                                                  log_format))
     if not no_fork_server:
         launcher.prestart(preload_app)  # first, so the fork server's start overlaps ours
     protect_standard_streams()
     configure_logging(log_format, log_level)
+    raise_open_files_limit()  # hundreds of works: a socket and two capture files each
     if not name and home.name != socket.gethostname():
         log.info("agent_named", name=home.name, reason="another agent of this machine runs under the hostname",
                  hint="give each agent its own --name to choose")
@@ -163,11 +174,12 @@ def main(
     )
     if work_dir:
         os.makedirs(work_dir, exist_ok=True)
-    from lightning_ctl.agent.serve import LocalAgentOptions, serve
+    with quiet_grpc_core(log_level):
+        from lightning_ctl.agent.serve import LocalAgentOptions, serve
 
     local = LocalAgentOptions(parent_pid, orphan_timeout) if parent_pid else None
     status = asyncio.run(
         serve(session_kwargs, home, address_fd, work_dir, None if no_fork_server else launcher, local, stop_grace,
-              stop_works_on_exit)
+              use_cgroups=not no_cgroups, stop_works_on_exit=stop_works_on_exit)
     )
     raise SystemExit(status)

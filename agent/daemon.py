@@ -21,7 +21,8 @@ from lightning_ctl.agent.errors import FrameTooLargeError
 from lightning_ctl.agent.framing import read_frame
 from lightning_ctl.agent.home import AgentHome
 from lightning_ctl.agent.launcher import ZygoteLauncher, exec_work
-from lightning_ctl.agent.supervisor import WorkSupervisor
+from lightning_ctl.agent.runner import cgroups
+from lightning_ctl.agent.supervisor import WorkSupervisor, left_no_trace
 from lightning_ctl.agent.work_storage import AgentStorage
 from lightning_ctl.protos import codec
 from lightning_ctl.protos.limits import DEFAULT_MAX_ATTRIBUTE_BYTES, max_message_bytes
@@ -34,10 +35,9 @@ from lightning_ctl.sdk._events import (
     RunCall,
     StopWork,
     UpdateVars,
-    WorkCrashed,
 )
 from lightning_ctl.sdk._storage_types import StorageRequest, UploadRequested
-from lightning_ctl.sdk._tasks import BackgroundTasks
+from lightning_ctl.sdk._tasks import TaskOwner
 
 log = structlog.get_logger(component="agent")
 
@@ -45,6 +45,8 @@ WorkKey = tuple[str, int]
 _OUTBOX_HIGH_WATER = 200
 _HELLO_TIMEOUT_S = 10.0
 _PERSIST_INTERVAL_S = 1.0
+_LAUNCH_RETRY_DELAYS_S = (0.1, 0.5)
+"""Waits before each new try of a launch whose fork or exec failed (then the work fails, naming the error)."""
 _EXITED_RETENTION_S = 60.0
 """How long an exited work's end (exit status, output files) is kept to be sent again after a reconnection."""
 
@@ -96,8 +98,11 @@ class Outbox:
 class AgentDaemon:
     """Runs works on this machine for one control plane."""
 
-    def __init__(self, home: AgentHome, work_dir: str | None = None, launcher: ZygoteLauncher | None = None) -> None:
+    def __init__(self, home: AgentHome, work_dir: str | None = None, launcher: ZygoteLauncher | None = None,
+                 use_cgroups: bool = True) -> None:
         self.home = home
+        self._use_cgroups = use_cgroups
+        self._cgroups_root: Path | None = None
         self.outbox = Outbox()
         self._launcher = launcher
         self.bundles = BundleCache(Path(work_dir) / "lightning-bundles" if work_dir else home.bundles_dir)
@@ -107,7 +112,7 @@ class AgentDaemon:
         self._work_dir = work_dir
         self.socket_path = home.socket_path
         self._server: asyncio.base_events.Server | None = None
-        self._tasks = BackgroundTasks(log, "agent_task_failed")
+        self._tasks = TaskOwner(on_error=lambda name, exc: log.error("agent_task_failed", task=name, error=repr(exc)))
         self._saved: str = ""
         self.storage = AgentStorage()
         self._storage_requests: set[tuple[str, int, int]] = set()
@@ -128,20 +133,31 @@ class AgentDaemon:
             pass
         self._server = await asyncio.start_unix_server(self._accept, path=self.socket_path)
         os.chmod(self.socket_path, 0o600)
+        if self._use_cgroups:
+            self._cgroups_root = cgroups.works_root(self.home.cgroup_name)
+        log.info("work_containment", cgroups=str(self._cgroups_root) if self._cgroups_root else None,
+                 fallback=None if self._cgroups_root else "descendants and tagged processes, found with psutil")
         adopted = []
         for record in self.home.load_records():
+            if left_no_trace(record, str(self.home.exits_dir)):
+                # Not adopted: it would report an exit it never made, and hold its (work, attempt) against the launch
+                # of a new run. The control plane learns it is gone from its absence in this agent's registration.
+                log.warning("work_process_gone", work_name=record.launch.work_name, attempt=record.launch.attempt,
+                            pid=record.pid, reason="it ended while no agent watched it and left no exit status "
+                            "(the machine restarted?)")
+                continue
             supervisor = self._supervisor(record.launch, record.cwd)
             supervisor.adopt(record)
             adopted.append(supervisor)
         for supervisor in adopted:  # persisting only now: a crash halfway must not forget the others
             self._watch(supervisor, persist=False)
         self.persist()
-        self._tasks.spawn(self._persist_periodically())
+        self._tasks.spawn(self._persist_periodically(), "persist")
 
     def _supervisor(self, launch: LaunchWork, cwd: str | None) -> WorkSupervisor:
         supervisor = WorkSupervisor(launch, self.socket_path, str(self.home.output_dir), str(self.home.exits_dir),
                                     self.outbox.put_body, self.outbox.put, cwd, self.outbox.backed_up,
-                                    self.max_attribute_bytes, self._on_storage_request)
+                                    self.max_attribute_bytes, self._on_storage_request, self._cgroups_root)
         self.supervisors[(launch.work_name, launch.attempt)] = supervisor
         return supervisor
 
@@ -150,6 +166,8 @@ class AgentDaemon:
 
         async def forget_on_exit() -> None:
             await supervisor.exited.wait()
+            await supervisor.close()
+            await asyncio.to_thread(supervisor.release)
             key = (supervisor.launch.work_name, supervisor.launch.attempt)
             self.supervisors.pop(key, None)
             self._recently_exited[key] = supervisor
@@ -158,7 +176,7 @@ class AgentDaemon:
             self._recently_exited.pop(key, None)
             supervisor.remove_output_files()
 
-        self._tasks.spawn(forget_on_exit())
+        self._tasks.spawn(forget_on_exit(), f"forget {supervisor.launch.work_name}")
         if persist:
             self.persist()
 
@@ -249,7 +267,7 @@ class AgentDaemon:
                 self._storage_requests.discard(key)
             (self.supervisors.get(work_key) or supervisor).send_storage_reply(reply)
 
-        self._tasks.spawn(serve())
+        self._tasks.spawn(serve(), f"storage request {request.request_id} of {work_key[0]}")
 
     def handle(self, command: Command | UploadRequested) -> None:
         """Carry out one command from the control plane."""
@@ -262,13 +280,14 @@ class AgentDaemon:
                         command=type(command).__name__)
             return
         if isinstance(command, UploadRequested):
-            self._tasks.spawn(self.storage.upload_on_demand(command, supervisor.record.cwd or os.getcwd()))
+            self._tasks.spawn(self.storage.upload_on_demand(command, supervisor.record.cwd or os.getcwd()),
+                              f"upload for {command.work_name}")
         elif isinstance(command, RunCall):
             supervisor.send_call(command)
         elif isinstance(command, UpdateVars):
             supervisor.send_update(command)
         elif isinstance(command, StopWork):
-            self._tasks.spawn(supervisor.stop(command.grace_s, command.reason))
+            self._tasks.spawn(supervisor.stop(command.grace_s, command.reason), f"stop {command.work_name}")
 
     def _launch(self, launch: LaunchWork) -> None:
         key = (launch.work_name, launch.attempt)
@@ -276,7 +295,7 @@ class AgentDaemon:
             return  # a repeated launch of the same attempt never starts a second process
         # Registered before the process exists, so the calls that follow the launch queue up behind it.
         supervisor = self._supervisor(launch, self._work_dir)
-        self._tasks.spawn(self._start(supervisor))
+        self._tasks.spawn(self._start(supervisor), f"start {launch.work_name}")
 
     async def _start(self, supervisor: WorkSupervisor) -> None:
         """Fetch the work's code bundle if it has one, then start its process."""
@@ -288,26 +307,53 @@ class AgentDaemon:
                 folder = await self.bundles.ensure(launch.bundle_digest, self.fetch_bundle)
             except Exception as exc:  # noqa: BLE001 - reported as the work's failure
                 log.error("bundle_fetch_failed", work_name=launch.work_name, error=str(exc))
-                self.outbox.put_body(launch.work_name, launch.attempt,
-                                     WorkCrashed(f"the agent could not get the app's code: {exc}"))
-                self.outbox.put_body(launch.work_name, launch.attempt, ProcessExited(0, 1))
+                self._fail_launch(supervisor, f"the agent could not get the app's code: {exc}")
                 return
             supervisor.run_from(str(folder / launch.app_relpath), str(folder))
-        await supervisor.start(self._launcher.launch if self._launcher else exec_work)
+        launch_process = self._launcher.launch if self._launcher else exec_work
+        for attempt, delay_s in enumerate((*_LAUNCH_RETRY_DELAYS_S, None), start=1):
+            try:
+                await supervisor.start(launch_process)
+                break
+            except OSError as exc:  # fork or exec failed (EAGAIN, ENOMEM, EMFILE...): maybe a passing shortage
+                if delay_s is None:
+                    log.error("work_launch_failed", work_name=launch.work_name, attempts=attempt, error=str(exc))
+                    self._fail_launch(supervisor, f"the agent could not start the work's process: {exc}")
+                    return
+                log.warning("work_launch_retried", work_name=launch.work_name, error=str(exc), delay_s=delay_s)
+                await asyncio.sleep(delay_s)
         self._watch(supervisor)
+
+    def _fail_launch(self, supervisor: WorkSupervisor, reason: str) -> None:
+        """The work's process could not be started: its end is reported at once, with ``reason`` (the control
+        plane restarts or fails the work as for any process that ended)."""
+        launch = supervisor.launch
+        self.supervisors.pop((launch.work_name, launch.attempt), None)
+        supervisor.release()
+        self.outbox.put_body(launch.work_name, launch.attempt, ProcessExited(0, 1, reason=reason))
+
+    def running_work_names(self) -> list[str]:
+        """The works whose process runs here."""
+        return sorted(s.launch.work_name for s in self.supervisors.values() if s.pid and not s.exited.is_set())
 
     async def stop_all(self, grace_s: float, reason: str) -> None:
         """Stop every running work (used when the app ends or the agent's owner is gone)."""
-        await asyncio.gather(*(s.stop(grace_s, reason) for s in self.supervisors.values()))
+        await asyncio.gather(*(s.stop(grace_s, reason) for s in list(self.supervisors.values())))
 
     async def close(self) -> None:
-        """Stop listening and remove the socket (works keep running)."""
+        """Stop listening and remove the socket (works keep running); every task of the agent is ended."""
         if self._launcher is not None:
             self._launcher.close()
         if self._server is not None:
             self._server.close()
         self.persist()
-        self._tasks.cancel_all()
+        await self._tasks.close()
+        for supervisor in (*self.supervisors.values(), *self._recently_exited.values()):
+            await supervisor.close()
+            if supervisor.exited.is_set():
+                await asyncio.to_thread(supervisor.release)
+        if self._cgroups_root is not None:
+            cgroups.remove(self._cgroups_root, timeout_s=0)  # only once no work of ours is left in it
         try:
             os.unlink(self.socket_path)
         except OSError:

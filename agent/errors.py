@@ -17,6 +17,10 @@ class AgentError(LightningError):
     exit_code = ExitCode.FAILED
 
 
+class AgentHomeInUseError(AgentError):
+    """Another live agent runs from the home this one was told to use (it owns that home's socket and works)."""
+
+
 class BundleError(AgentError):
     """A code bundle could not be fetched, verified or unpacked (or passed a limit)."""
 

@@ -8,6 +8,7 @@
     <home>/bundles/      code bundles by digest (remote agents)
     <home>/works.sock    where work processes connect (a short path under /tmp when this one is too long)
     <home>/agent.lock    held (flock) by the one agent running from this home, with its pid
+    <home>/agent.pid     ``<pid> <start time>`` of that agent (its fork servers watch it)
 
 A home is one agent's identity (its agent id, its works, its socket), so one agent at a time runs from it:
 ``claim_home`` takes it for this process alone. Two agents started on one machine without ``--name`` take the
@@ -18,24 +19,19 @@ each other's session, adopt each other's works and steal each other's socket).
 from __future__ import annotations
 
 import dataclasses
-import fcntl
 import hashlib
 import json
 import os
 import tempfile
 from pathlib import Path
 
+from lightning_ctl.agent.errors import AgentHomeInUseError
 from lightning_ctl.sdk._events import LaunchWork, launch_from_dict
-from lightning_ctl.sdk._files import write_atomic
-from lightning_ctl.sdk.errors import LightningError
+from lightning_ctl.sdk._files import FileLock, LockHeld, write_atomic
 
 _MAX_SOCKET_PATH = 100  # sun_path holds 108 bytes
 _MAX_DEFAULT_HOMES = 64
 """How many agents one machine may start without --name (hostname, hostname-2, ...)."""
-
-
-class AgentHomeInUseError(LightningError):
-    """Another live agent runs from the home this one was told to use."""
 
 
 @dataclasses.dataclass
@@ -48,6 +44,10 @@ class WorkRecord:
     cwd: str | None = None
     stdout_offset: int = 0
     stderr_offset: int = 0
+    cgroup: str = ""
+    """The work's cgroup folder, if it has one (see ``agent.containment``)."""
+    tag: str = ""
+    """The tag in the environment of the work's processes."""
 
 
 class AgentHome:
@@ -57,7 +57,7 @@ class AgentHome:
         self.path = Path(path)
         for folder in (self.path, self.output_dir, self.exits_dir):
             folder.mkdir(parents=True, exist_ok=True, mode=0o700)
-        self._lock_fd: int | None = None
+        self._lock: FileLock | None = None
 
     @property
     def name(self) -> str:
@@ -67,18 +67,13 @@ class AgentHome:
     def claim(self) -> bool:
         """Take this home for this process alone (until it exits); False when another live agent holds it.
 
-        An OS lock, not a pid file: it is released whatever way the holder ends, so a restarted agent gets its home
-        (and its works) back at once. The lock's descriptor is not inherited by the processes the agent starts.
+        An OS lock (``FileLock``), not a pid file: it is released whatever way the holder ends, so a restarted agent
+        gets its home (and its works) back at once. The processes the agent starts never inherit it.
         """
-        fd = os.open(self.path / "agent.lock", os.O_RDWR | os.O_CREAT, 0o600)
         try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            os.close(fd)
+            self._lock = FileLock(self.path / "agent.lock")
+        except LockHeld:
             return False
-        os.ftruncate(fd, 0)
-        os.write(fd, f"{os.getpid()}\n".encode())
-        self._lock_fd = fd
         return True
 
     def holder_pid(self) -> int | None:
@@ -111,6 +106,12 @@ class AgentHome:
             return path
         digest = hashlib.sha256(str(self.path.resolve()).encode()).hexdigest()[:16]
         return os.path.join(tempfile.gettempdir(), f"lightning-agent-{digest}.sock")
+
+    @property
+    def cgroup_name(self) -> str:
+        """A name for this home's works' cgroups, unique per home on the machine."""
+        digest = hashlib.sha256(str(self.path.resolve()).encode()).hexdigest()[:8]
+        return f"{self.path.name}-{digest}"
 
     @property
     def credential_file(self) -> Path:

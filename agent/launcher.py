@@ -8,6 +8,7 @@ reported to the agent.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import itertools
 import json
 import os
@@ -18,6 +19,7 @@ from typing import Any
 
 import structlog
 
+from lightning_ctl.agent.runner.orphans import OrphanSettings
 from lightning_ctl.sdk._launch import module_command
 
 log = structlog.get_logger(component="launcher")
@@ -76,11 +78,17 @@ async def exec_work(request: LaunchRequest) -> WorkHandle:
     return WorkHandle(process.pid, asyncio.ensure_future(process.wait()))
 
 
+def _settle(future: asyncio.Future[None]) -> None:
+    if not future.done():
+        future.set_result(None)
+
+
 class ZygoteLauncher:
     """One fork server per (app file, environment); started on first use, kept for the agent's life."""
 
-    def __init__(self, exits_dir: str) -> None:
+    def __init__(self, exits_dir: str, orphans: OrphanSettings | None = None) -> None:
         self._exits_dir = exits_dir
+        self._orphans = orphans or OrphanSettings()
         self._zygotes: dict[str, _Zygote] = {}
         self._spare: _Zygote | None = None
 
@@ -93,7 +101,7 @@ class ZygoteLauncher:
     def prestart(self, app_path: str | None = None) -> None:
         """Start a fork server now (loading ``app_path`` at once, if given), to overlap it with the agent's start."""
         try:
-            zygote = _Zygote(self._exits_dir)
+            zygote = _Zygote(self._exits_dir, self._orphans)
         except OSError as exc:
             log.warning("fork_server_unavailable", error=str(exc))
             return
@@ -110,7 +118,8 @@ class ZygoteLauncher:
         if zygote is None or not zygote.alive:
             spare, self._spare = self._spare, None
             try:
-                zygote = self._zygotes[key] = spare if spare is not None and spare.alive else _Zygote(self._exits_dir)
+                fresh = spare if spare is not None and spare.alive else _Zygote(self._exits_dir, self._orphans)
+                zygote = self._zygotes[key] = fresh
             except OSError as exc:
                 log.warning("fork_server_unavailable", error=str(exc))
                 return await exec_work(request)
@@ -129,11 +138,12 @@ class ZygoteLauncher:
 class _Zygote:
     """The agent's end of one fork server."""
 
-    def __init__(self, exits_dir: str) -> None:
+    def __init__(self, exits_dir: str, orphans: OrphanSettings) -> None:
         self._socket, child_end = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
         try:
             self._process = subprocess.Popen(
-                module_command("lightning_ctl.agent.runner.zygote", str(child_end.fileno()), exits_dir),
+                module_command("lightning_ctl.agent.runner.zygote", str(child_end.fileno()), exits_dir,
+                               json.dumps(dataclasses.asdict(orphans))),
                 pass_fds=(child_end.fileno(),),
                 stdin=subprocess.DEVNULL,
                 start_new_session=True,
@@ -145,6 +155,8 @@ class _Zygote:
         self._exits: dict[int, asyncio.Future[int]] = {}
         self.alive = True
         self._reading = False
+        self._send_lock = asyncio.Lock()
+        self._waiting_writable: asyncio.Future[None] | None = None
 
     def preload(self, app_path: str) -> None:
         """Have the fork server load the app now (sent before the agent's event loop runs)."""
@@ -183,7 +195,7 @@ class _Zygote:
 
     def _lost(self) -> None:
         self.close()
-        for future in (*self._pids.values(), *self._exits.values()):
+        for future in self._exits.values():
             if not future.done():
                 future.set_exception(OSError("the fork server exited"))
 
@@ -215,26 +227,44 @@ class _Zygote:
         return WorkHandle(pid, self._exit_future(pid))
 
     async def _send_with_fds(self, data: bytes, fds: list[int]) -> None:
-        """Send one message with ``fds`` attached, waiting while the socket's buffer is full."""
-        loop = asyncio.get_running_loop()
-        while True:
-            if not self.alive:
-                raise OSError("the fork server exited")
-            try:
-                socket.send_fds(self._socket, [data], fds)
-                return
-            except BlockingIOError:
-                writable = loop.create_future()
-                loop.add_writer(self._socket.fileno(), writable.set_result, None)
+        """Send one message with ``fds`` attached, waiting while the socket's buffer is full.
+
+        One sender at a time: a second writer waiting on the same socket would replace the first one's wake-up
+        (the event loop keeps one writer callback per descriptor) and leave its launch hanging for ever.
+        """
+        async with self._send_lock:
+            while True:
+                if not self.alive:
+                    raise OSError("the fork server exited")
                 try:
-                    await writable
-                finally:
-                    loop.remove_writer(self._socket.fileno())
+                    socket.send_fds(self._socket, [data], fds)
+                    return
+                except BlockingIOError:
+                    await self._writable()
+
+    async def _writable(self) -> None:
+        loop = asyncio.get_running_loop()
+        fd = self._socket.fileno()
+        self._waiting_writable = loop.create_future()
+        loop.add_writer(fd, _settle, self._waiting_writable)
+        try:
+            await self._waiting_writable
+        finally:
+            self._waiting_writable = None
+            if self.alive:
+                loop.remove_writer(fd)
 
     def close(self) -> None:
+        """Stop talking to the fork server (its works keep running); launches under way fail."""
         if not self.alive:
             return
         self.alive = False
         if self._reading:
             asyncio.get_running_loop().remove_reader(self._socket.fileno())
+        if self._waiting_writable is not None:
+            asyncio.get_running_loop().remove_writer(self._socket.fileno())
+            _settle(self._waiting_writable)  # the sender wakes, sees the server gone, and fails its launch
+        for waiter in self._pids.values():
+            if not waiter.done():
+                waiter.set_exception(OSError("the fork server was closed"))
         self._socket.close()

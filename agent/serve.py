@@ -4,6 +4,9 @@ A local agent (started by ``lightning-ctl run``) watches the control plane's pro
 works keep running (the control plane may be restarted and resume the app): the agent follows the control plane's
 address file and re-attaches them to the next one. Only if no control plane comes back within the orphan timeout
 does it stop the works and exit, so nothing of an abandoned app lingers for ever.
+
+A first SIGTERM or SIGINT stops the agent (a local agent stops its works first, with their grace period); a second
+one, while that is under way, kills the works still running at once.
 """
 
 from __future__ import annotations
@@ -22,6 +25,8 @@ from lightning_ctl.agent.errors import RegistrationRefusedError
 from lightning_ctl.agent.home import AgentHome
 from lightning_ctl.agent.launcher import ZygoteLauncher
 from lightning_ctl.agent.session import AgentSession
+from lightning_ctl.sdk._exit_codes import ExitCode
+from lightning_ctl.sdk._tasks import TaskOwner, race
 
 log = structlog.get_logger(component="agent")
 
@@ -41,10 +46,13 @@ async def _read_address(fd: int) -> tuple[str, str]:
     started this agent (("", "") when it ended first)."""
     loop = asyncio.get_running_loop()
     reader = asyncio.StreamReader()
-    await loop.connect_read_pipe(lambda: asyncio.StreamReaderProtocol(reader), os.fdopen(fd, "rb", 0))
-    address = (await reader.readline()).decode().strip()
-    join_token = (await reader.readline()).decode().strip()
-    return address, join_token
+    transport, _ = await loop.connect_read_pipe(lambda: asyncio.StreamReaderProtocol(reader), os.fdopen(fd, "rb", 0))
+    try:
+        address = (await reader.readline()).decode().strip()
+        join_token = (await reader.readline()).decode().strip()
+        return address, join_token
+    finally:
+        transport.close()
 
 
 def _alive(pid: int) -> bool:
@@ -70,6 +78,24 @@ async def _watch_parent(local: LocalAgentOptions, session: AgentSession, daemon:
     await daemon.stop_all(grace_s, "no control plane came back")
 
 
+class _StopSignals:
+    """SIGTERM/SIGINT: the first sets ``requested``; each later one kills the works still running, at once."""
+
+    def __init__(self) -> None:
+        self.requested = asyncio.Event()
+        self.daemon: AgentDaemon | None = None
+        self.kills = TaskOwner(on_error=lambda name, exc: log.error("kill_failed", error=repr(exc)))
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(sig, self._on_signal)
+
+    def _on_signal(self) -> None:
+        if self.requested.is_set() and self.daemon is not None and not self.kills.closed:
+            log.warning("works_killed", works=self.daemon.running_work_names(), reason="a second stop request")
+            self.kills.spawn(self.daemon.stop_all(0.0, "the agent was told twice to stop"), "kill")
+        self.requested.set()
+
+
 async def serve(
     session_kwargs: dict[str, Any],
     home: AgentHome,
@@ -78,6 +104,7 @@ async def serve(
     launcher: ZygoteLauncher | None,
     local: LocalAgentOptions | None,
     grace_s: float,
+    use_cgroups: bool = True,
     stop_works_on_exit: bool = False,
 ) -> int:
     """Run until SIGTERM/SIGINT (or, for a local agent, until orphaned); the exit status.
@@ -86,41 +113,42 @@ async def serve(
     it: a Slurm job, a Pod) leaves the control plane first, then stops its works: nothing new is placed on it
     while it drains, and the control plane hands its works to their restart policies.
     """
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(sig, stop.set)
+    signals = _StopSignals()
     if address_fd is not None:
-        address_task = asyncio.create_task(_read_address(address_fd))
-        await asyncio.wait([address_task, asyncio.create_task(stop.wait())], return_when=asyncio.FIRST_COMPLETED)
-        if not address_task.done() or not address_task.result()[0]:
+        first = await race(_read_address(address_fd), signals.requested.wait())
+        address, join_token = first.result() if not signals.requested.is_set() else ("", "")
+        if not address:
             if launcher is not None:
                 launcher.close()
             return 0  # the control plane ended (or failed to start) before it listened
-        session_kwargs["address"], session_kwargs["join_token"] = address_task.result()
+        session_kwargs["address"], session_kwargs["join_token"] = address, join_token
     home.write_pid()
-    daemon = AgentDaemon(home, work_dir, launcher)
+    daemon = signals.daemon = AgentDaemon(home, work_dir, launcher, use_cgroups)
     await daemon.start()
     session = AgentSession(daemon=daemon, home=home, **session_kwargs)
-    tasks = [asyncio.create_task(session.run_forever()), asyncio.create_task(stop.wait())]
+    tasks = TaskOwner()
+    running = [tasks.spawn(session.run_forever(), "session"), tasks.spawn(signals.requested.wait(), "signals")]
     if local is not None:
-        tasks.append(asyncio.create_task(_watch_parent(local, session, daemon, grace_s)))
-    done, _ = await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
+        running.append(tasks.spawn(_watch_parent(local, session, daemon, grace_s), "parent"))
+    done, _ = await asyncio.wait(running, return_when=asyncio.FIRST_COMPLETED)
     status = 0
     for task in done:
-        if not task.cancelled() and isinstance(refused := task.exception(), RegistrationRefusedError):
-            log.error("registration_refused", reason=str(refused))
-            status = refused.exit_code
+        error = None if task.cancelled() else task.exception()
+        if isinstance(error, RegistrationRefusedError):
+            log.error("registration_refused", reason=str(error))
+            status = error.exit_code
+        elif error is not None:
+            log.error("agent_failed", task=task.get_name(), error=repr(error))
+            status = ExitCode.FAILED
     if stop_works_on_exit and local is None:
         # Leave first, so that no work is placed here while the works stop: the control plane learns from the
         # engine (or the agent-lost grace) that this agent's works are lost, and their restart policies decide.
-        for task in tasks:
-            task.cancel()
+        await tasks.close()
         await daemon.stop_all(grace_s, "agent stopping")
-    elif local is not None:  # nothing of the app outlives this agent
+    elif local is not None:  # a local agent told to stop: nothing of the app outlives it
         await daemon.stop_all(grace_s, "agent stopping")
-    for task in tasks:
-        task.cancel()
+    await tasks.close()
+    await signals.kills.close()
     await daemon.close()
     home.remove_pid()
     log.info("agent_stopped")

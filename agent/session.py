@@ -32,6 +32,7 @@ from lightning_ctl.protos.transport import PROTOCOL_VERSION, agent_channel_optio
 from lightning_ctl.sdk._agent_messages import EventRejected, GpuDevice, Registration, Welcome
 from lightning_ctl.sdk._events import EventsApplied, OutputShown, RunningWork
 from lightning_ctl.sdk._exit_codes import ExitCode
+from lightning_ctl.sdk._tasks import race
 
 log = structlog.get_logger(component="session")
 
@@ -142,6 +143,9 @@ class AgentSession:
                 while True:
                     try:
                         await self._wait_ready(channel)
+                        if self._followed_address() != self.address:
+                            self.log.info("control_plane_moved", address=self._followed_address())
+                            break  # a channel to the new address, not a stream waiting on the old one
                         await self._run_stream(channel, connect)
                         backoff_s = 0.25
                     except _Refused as refused:
@@ -238,22 +242,14 @@ class AgentSession:
         self._daemon.storage.use_channel(channel, self._metadata())  # with the agent's credential, never a join token
         self.sessions_started += 1
         self._daemon.resend_unacknowledged()  # whatever the last session did not confirm goes again
-        tasks = [
-            asyncio.create_task(self._send_events(call)),
-            asyncio.create_task(self._heartbeat(call)),
-            asyncio.create_task(self._receive(call)),
-        ]
         try:
-            done, _ = await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
-            for task in done:
-                task.result()
+            first = await race(self._send_events(call), self._heartbeat(call), self._receive(call))
+            first.result()  # its error, if it failed, is why the stream ended
         except grpc.aio.AioRpcError as exc:
             if exc.code() == grpc.StatusCode.UNAUTHENTICATED:  # revoked while connected
                 raise _Refused(exc) from None
             raise
         finally:
-            for task in tasks:
-                task.cancel()
             call.cancel()
 
     def _welcomed(self, welcome: Welcome) -> None:
@@ -278,11 +274,12 @@ class AgentSession:
                 await call.write(codec.agent_events_message(batch))
 
     async def _heartbeat(self, call: grpc.aio.StreamStreamCall) -> None:
+        """Heartbeat at once (the control plane measures the link's round trip on it), then every period."""
         while True:
-            await asyncio.sleep(self.heartbeat_interval_s)
             usage = await asyncio.to_thread(measure_usage)
             async with self._write_lock:
                 await call.write(codec.heartbeat_message(usage))
+            await asyncio.sleep(self.heartbeat_interval_s)
 
     async def _receive(self, call: grpc.aio.StreamStreamCall) -> None:
         while True:

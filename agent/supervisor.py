@@ -22,6 +22,7 @@ from typing import Awaitable, Callable
 import psutil
 import structlog
 
+from lightning_ctl.agent.containment import WorkContainment
 from lightning_ctl.agent.errors import FrameTooLargeError
 from lightning_ctl.agent.framing import encode_frame, read_frame
 from lightning_ctl.agent.home import WorkRecord
@@ -42,6 +43,7 @@ from lightning_ctl.sdk._events import (
     UpdateVars,
 )
 from lightning_ctl.sdk._storage_types import StorageReply, StorageRequest
+from lightning_ctl.sdk._tasks import TaskOwner, cancel_and_wait
 from lightning_ctl.sdk._work_log_format import log_path, logs_dir
 
 log = structlog.get_logger(component="supervisor")
@@ -66,8 +68,12 @@ class WorkSupervisor:
         backed_up: Callable[[], bool] = lambda: False,
         max_attribute_bytes: int = DEFAULT_MAX_ATTRIBUTE_BYTES,
         on_storage: Callable[[WorkSupervisor, StorageRequest], None] = lambda supervisor, request: None,
+        cgroups_root: Path | None = None,
     ) -> None:
         self.record = WorkRecord(launch, cwd=cwd)
+        self._cgroups_root = cgroups_root
+        self.containment: WorkContainment | None = None
+        """Every process of the work (its cgroup or its tag): made at start, or taken from the record on adoption."""
         self._socket_path = socket_path
         self._exits_dir = exits_dir
         prefix = os.path.join(output_dir, f"{launch.work_name}.{launch.attempt}")
@@ -80,10 +86,13 @@ class WorkSupervisor:
         self._writer: asyncio.StreamWriter | None = None
         self._connected = asyncio.Event()
         self._process: WorkHandle | None = None
+        self.log = log.bind(work_name=launch.work_name, attempt=launch.attempt)
+        self._tasks = TaskOwner(on_error=lambda name, exc: self.log.error("supervisor_task_failed", task=name,
+                                                                           error=repr(exc)))
+        self._tail_tasks: list[asyncio.Task[None]] = []
         self._spawned = asyncio.Event()
         self.max_frame_bytes = max_message_bytes(max_attribute_bytes)
         """The largest frame its process may send (sized for the attribute limit)."""
-        self._tasks: list[asyncio.Task[None]] = []
         self._tails: list[OutputTail] = []
         self._tails_stop = asyncio.Event()
         self.confirmed_output = (0, 0)
@@ -92,7 +101,6 @@ class WorkSupervisor:
         self._runner_done = asyncio.Event()
         self._stop_requested: tuple[float, str] | None = None
         self.exited = asyncio.Event()
-        self.log = log.bind(work_name=launch.work_name, attempt=launch.attempt)
         self.log_file = WorkLogFile(log_path(logs_dir(Path(output_dir).parent), launch.work_name, launch.attempt))
         self._init_frame = self._queue(RunnerInit(launch.vars, launch.start_action, launch.work_class,
                                                   launch.init_args, max_attribute_bytes))
@@ -115,7 +123,8 @@ class WorkSupervisor:
     def _environment(self) -> dict[str, str]:
         """What the work's environment adds to the agent's (its API key too: set in the work's process alone, after
         the fork, so the fork server never holds it and preloads the app once for every work)."""
-        env = {**self.launch.env, "PYTHONUNBUFFERED": "1"}
+        assert self.containment is not None
+        env = {**self.launch.env, "PYTHONUNBUFFERED": "1", **self.containment.environment()}
         if self.launch.api_credential:
             env[API_CREDENTIAL_VAR] = self.launch.api_credential
         if self.launch.gpu_indices:
@@ -130,6 +139,9 @@ class WorkSupervisor:
                 os.unlink(path)
             except FileNotFoundError:
                 pass
+        if self.containment is None:
+            self.containment = WorkContainment.create(self._cgroups_root, self.launch.work_name, self.launch.attempt)
+            self.record.cgroup, self.record.tag = self.containment.cgroup, self.containment.tag
         request = LaunchRequest(
             socket_path=self._socket_path,
             work_name=self.launch.work_name,
@@ -155,10 +167,10 @@ class WorkSupervisor:
     def adopt(self, record: WorkRecord) -> None:
         """Take over a process a previous agent started (it reconnects to our socket by itself)."""
         self.record = record
+        self.containment = WorkContainment(record.cgroup, record.tag)
         self.confirmed_output = (record.stdout_offset, record.stderr_offset)
         self._pending.remove(self._init_frame)  # it got its init from the agent that started it
-        loop = asyncio.get_running_loop()
-        self._process = WorkHandle(record.pid, loop.create_task(self._watch_adopted()))  # type: ignore[arg-type]
+        self._process = WorkHandle(record.pid, self._tasks.spawn(self._watch_adopted(), "watch"))
         self._spawned.set()
         self.log = self.log.bind(pid=record.pid)
         self.log.info("work_process_adopted")
@@ -169,10 +181,10 @@ class WorkSupervisor:
             OutputTail(self.stdout_path, "stdout", self._emit_lines, self.record.stdout_offset, self._backed_up),
             OutputTail(self.stderr_path, "stderr", self._emit_lines, self.record.stderr_offset, self._backed_up),
         ]
-        self._tasks = [asyncio.create_task(tail.follow(self._tails_stop)) for tail in self._tails]
-        self._tasks.append(asyncio.create_task(self._wait_exit()))
+        self._tail_tasks = [self._tasks.spawn(tail.follow(self._tails_stop), tail.stream) for tail in self._tails]
+        self._tasks.spawn(self._wait_exit(), "exit")
         if self._stop_requested is not None:
-            asyncio.create_task(self.stop(*self._stop_requested))
+            self._tasks.spawn(self.stop(*self._stop_requested), "stop")
 
     def _emit_lines(self, lines: LinesLogged) -> None:
         self._emit(self.launch.work_name, self.launch.attempt, lines)
@@ -209,11 +221,8 @@ class WorkSupervisor:
         """Wait for an adopted process to end; its status as the fork server recorded it, if it could."""
         while _is_running(self.record.pid, self.record.create_time):
             await asyncio.sleep(_ADOPTED_POLL_S)
-        record = Path(self._exits_dir) / f"{self.record.pid}.json"
-        try:
-            return int(json.loads(record.read_text())["returncode"])
-        except (OSError, ValueError, KeyError):
-            return EXIT_STATUS_UNKNOWN
+        status = recorded_exit_status(self._exits_dir, self.record.pid)
+        return EXIT_STATUS_UNKNOWN if status is None else status
 
     # -- the runner's connection ----------------------------------------------------------------------------------
 
@@ -241,7 +250,7 @@ class WorkSupervisor:
         self._runner_done.clear()
         self._connected.set()
         self._relay(first)
-        self._tasks.append(asyncio.create_task(self._read_runner(reader, writer)))
+        self._tasks.spawn(self._read_runner(reader, writer), "runner")
 
     def send_ack(self, seq: int) -> None:
         """Tell the work process the control plane has its events up to ``seq``."""
@@ -290,6 +299,8 @@ class WorkSupervisor:
             self.log.error("work_message_refused", reason=reason)
             self._emit(self.launch.work_name, self.launch.attempt, InvalidEvent(reason))
             writer.close()
+        except (ConnectionError, OSError) as exc:  # the process died with its socket open: the exit tells the rest
+            self.log.debug("runner_connection_lost", error=repr(exc))
         finally:
             if self._writer is writer:
                 self._writer = None  # messages queue until the process reconnects
@@ -303,13 +314,16 @@ class WorkSupervisor:
             returncode = await self._process.wait()
         except OSError:  # the fork server died: the process is no longer observable from here
             returncode = EXIT_STATUS_UNKNOWN
-        self._kill_group(signal.SIGKILL)  # grandchildren never outlive the work
+        await self._signal_all(signal.SIGKILL)  # nothing the work started outlives it, in its group or not
         # The last output and events go out before the exit does.
         self._tails_stop.set()
-        waiters = [t for t in self._tasks if t is not asyncio.current_task()]
+        waiters: list[asyncio.Future[object]] = list(self._tail_tasks)
         if self._connected.is_set():
-            waiters.append(asyncio.create_task(self._runner_done.wait()))
-        await asyncio.wait(waiters, timeout=2.0)
+            waiters.append(asyncio.ensure_future(self._runner_done.wait()))
+        try:
+            await asyncio.wait(waiters, timeout=2.0)
+        finally:
+            await cancel_and_wait(*waiters[len(self._tail_tasks):])
         exit_code, sig = (0, -returncode) if returncode < 0 else (returncode, 0)
         exit_event = self.exit_event = ProcessExited(self._process.pid, exit_code, sig)
         self.log.info("work_process_exited", reason=exit_event.describe())
@@ -319,19 +333,20 @@ class WorkSupervisor:
             self._writer.close()
         self.exited.set()
 
-    def _kill_group(self, sig: signal.Signals) -> None:
-        if self._process is None:
-            return
-        try:
-            os.killpg(self._process.pid, sig)
-        except ProcessLookupError:
-            # A process forked a moment ago may not have called setsid() yet: its group does not exist.
-            try:
-                os.kill(self._process.pid, sig)
-            except ProcessLookupError:
-                pass
-        except PermissionError:
-            pass
+    async def close(self) -> None:
+        """Stop following the process (its output, its exit) without stopping it: cancel and await every task."""
+        await self._tasks.close()
+
+    async def _signal_all(self, sig: signal.Signals) -> None:
+        """``sig`` to every process of the work: its group, and its cgroup's members or the processes carrying its
+        tag (processes left the group with setsid, daemons)."""
+        if self._process is not None and self.containment is not None:
+            await asyncio.to_thread(self.containment.signal_all, self._process.pid, sig)
+
+    def release(self) -> None:
+        """Forget the work's cgroup (blocking: call it off the event loop) once its processes are gone."""
+        if self.containment is not None:
+            self.containment.release()
 
     async def stop(self, grace_s: float, reason: str) -> None:
         """SIGTERM to the work's process group; SIGKILL if it has not exited after ``grace_s``."""
@@ -341,13 +356,27 @@ class WorkSupervisor:
         if self.exited.is_set():
             return
         self.log.info("work_stopping", reason=reason, grace_s=grace_s)
-        self._kill_group(signal.SIGTERM)
+        await self._signal_all(signal.SIGTERM)
         try:
             await asyncio.wait_for(asyncio.shield(self.exited.wait()), timeout=grace_s)
         except asyncio.TimeoutError:
             self.log.warning("work_killed_after_grace", grace_s=grace_s)
-            self._kill_group(signal.SIGKILL)
+            await self._signal_all(signal.SIGKILL)
             await self.exited.wait()
+
+
+def recorded_exit_status(exits_dir: str, pid: int) -> int | None:
+    """How process ``pid`` ended, as the fork server recorded it (None: no record)."""
+    try:
+        return int(json.loads((Path(exits_dir) / f"{pid}.json").read_text())["returncode"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+
+
+def left_no_trace(record: WorkRecord, exits_dir: str) -> bool:
+    """Whether the process of ``record`` is gone without an exit status: it ended while no agent or fork server of
+    this home was there to see it (its machine restarted)."""
+    return not _is_running(record.pid, record.create_time) and recorded_exit_status(exits_dir, record.pid) is None
 
 
 def _is_running(pid: int, create_time: float) -> bool:

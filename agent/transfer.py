@@ -36,6 +36,7 @@ from lightning_ctl.sdk._content import (
     swap_in,
 )
 from lightning_ctl.sdk._storage_types import FailureKind, FileEntry
+from lightning_ctl.sdk._tasks import cancel_and_wait
 
 log = structlog.get_logger(component="transfer")
 
@@ -366,5 +367,4 @@ async def _bounded(function: Callable[[T], Awaitable[None]], items: Sequence[T] 
     try:
         await asyncio.gather(*tasks)
     finally:
-        for task in tasks:
-            task.cancel()
+        await cancel_and_wait(*tasks)  # the others' outcomes retrieved: none is reported as forgotten

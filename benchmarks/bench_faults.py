@@ -56,11 +56,8 @@ COUNTER_SITE = textwrap.dedent('''
 
     Active only when FAULT_BENCH_COUNTS names a folder; writes <folder>/<pid>.json every 0.1 s once counting.
     """
-    import importlib.abc
-    import importlib.util
     import json
     import os
-    import sys
     import threading
     import time
 
@@ -98,29 +95,10 @@ COUNTER_SITE = textwrap.dedent('''
         threading.Thread(target=_writer, daemon=True).start()
 
 
-    class _Finder(importlib.abc.MetaPathFinder):
-        def find_spec(self, name, path, target=None):
-            if name != "lightning_ctl.controlplane.flows.sequencing":
-                return None
-            sys.meta_path.remove(self)
-            try:
-                spec = importlib.util.find_spec(name)
-            finally:
-                sys.meta_path.insert(0, self)
-            if spec is None or spec.loader is None:
-                return spec
-            execute = spec.loader.exec_module
-
-            def exec_module(module):
-                execute(module)
-                _patch(module)
-
-            spec.loader.exec_module = exec_module
-            return spec
-
-
     if _FOLDER:
-        sys.meta_path.insert(0, _Finder())
+        from tests.helpers.on_import import patch_on_import  # the repository is on PYTHONPATH too
+
+        patch_on_import("lightning_ctl.controlplane.flows.sequencing", _patch)
 ''')
 
 
@@ -150,7 +128,8 @@ class Bench:
         site = root / "site"
         site.mkdir()
         (site / "sitecustomize.py").write_text(COUNTER_SITE)
-        os.environ["PYTHONPATH"] = str(site)  # inherited by what the cluster starts (its env copies os.environ)
+        # Inherited by what the cluster starts (its env copies os.environ); the repository for tests.helpers.
+        os.environ["PYTHONPATH"] = os.pathsep.join([str(site), str(Path(__file__).resolve().parent.parent)])
         os.environ["FAULT_BENCH_COUNTS"] = str(self.counts_dir)
         self.cluster = FaultCluster(root / "cluster")
         self.cluster.root.mkdir()

@@ -25,6 +25,24 @@ class AppAlreadyRunningError(ControlPlaneError):
     """The app file is being run by another live control plane."""
 
 
+class CheckpointError(ControlPlaneError):
+    """The app's checkpoint could not be read or written; the message names the file and the cause."""
+
+    def __init__(self, message: str, *, path: str) -> None:
+        """Create the error.
+
+        Args:
+            message: What went wrong, naming the file.
+            path: The checkpoint's file.
+        """
+        super().__init__(message)
+        self.path = path
+
+
+class CheckpointCorruptError(CheckpointError):
+    """The checkpoint is damaged: corrupt, truncated, or missing its write-ahead log."""
+
+
 class NoRunningAppError(ControlPlaneError):
     """No run file names a live control plane on this machine."""
 

@@ -15,6 +15,9 @@ class VarsChanged:
     """Public attributes of the work took new values."""
 
     values: dict[str, Any]
+    command_seq: int = 0
+    """When the change echoes the flow's update with this ``command_seq``: the work applied it (and every command
+    before it); 0 otherwise."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,14 +49,18 @@ class ProcessStarted:
 
 @dataclass(frozen=True, slots=True)
 class ProcessExited:
-    """The work process ended, with an exit code or killed by a signal."""
+    """The work process ended, with an exit code or killed by a signal (or its agent could not start it)."""
 
     pid: int
     exit_code: int
     signal: int = 0
+    reason: str = ""
+    """Why its agent could not start it (its code could not be fetched, fork or exec failed); "" once it ran."""
 
     def describe(self) -> str:
         """A human reason, e.g. "exited with code 3" or "killed by signal 9 (SIGKILL)"."""
+        if self.reason:
+            return f"could not be started: {self.reason}"
         if self.signal:
             import signal as signals
 
@@ -162,8 +169,9 @@ class RunCall:
     args: list[Any]
     kwargs: dict[str, Any]
     vars: dict[str, Any] = field(default_factory=dict)
-    call_seq: int = 0
-    """Numbers the calls of (work_name, attempt) from 1, so that a call delivered twice runs once."""
+    command_seq: int = 0
+    """Numbers the commands (calls and updates) of (work_name, attempt) from 1: the work applies each number once,
+    in order, so that a call delivered twice runs once."""
     cause: str = field(default="", compare=False)
     """What made the control plane send it (a flow's action, an event): for logs, never sent to agents."""
     api_credential: str = field(default="", repr=False)
@@ -178,6 +186,8 @@ class UpdateVars:
     work_name: str
     attempt: int
     vars: dict[str, Any]
+    command_seq: int = 0
+    """Numbered with the calls (see ``RunCall.command_seq``)."""
     cause: str = field(default="", compare=False)
     """What made the control plane send it (a flow's action, an event): for logs, never sent to agents."""
     api_credential: str = field(default="", repr=False)
@@ -253,6 +263,15 @@ class WorkLost:
     def cause(self) -> str:
         """Names this loss in what it causes."""
         return f"work_lost {self.work_name}#{self.attempt}"
+
+
+@dataclass(frozen=True, slots=True)
+class WorkUnreachable:
+    """A stop of (work_name, attempt) cannot reach its process: the agent running it is not connected."""
+
+    work_name: str
+    attempt: int
+    reason: str
 
 
 @dataclass(frozen=True, slots=True)

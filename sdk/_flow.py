@@ -326,9 +326,3 @@ class LightningFlow(StateAttributes):
                 if child is None:
                     raise AttributeError(f"{self.name} has no child '{name}' to set the state of")
                 child.set_state(child_state)
-
-    def _own_state_json(self) -> str:
-        """This flow's own vars and calls as JSON: what the loop compares to notice that a run changed them."""
-        children = (self._flows, self._works, self._structures)
-        own = {n: self.__dict__[n] for n in self._state_names() if not any(n in kind for kind in children)}
-        return to_json([self._calls, own])

@@ -20,12 +20,15 @@ def user_traceback(exc: BaseException, skip_dirs: tuple[str, ...] = ()) -> str:
     """The traceback of ``exc`` pointing at the user's code: lightning-ctl's own frames are cut from both ends.
 
     Frames of the SDK and of ``skip_dirs`` before the first user frame (our loop calling the user) and after the
-    last one (an SDK check raising on the user's behalf, such as a non-JSON attribute) are left out.
+    last one (an SDK check raising on the user's behalf, such as a non-JSON attribute) are left out. An error with
+    no user frame at all (a check of ours after the user's code returned) is shown as its message alone.
     """
     skip = (_SDK_DIR, *skip_dirs)
     summary = traceback.extract_tb(exc.__traceback__)
     ours = [frame.filename.startswith(skip) for frame in summary]
-    if not all(ours):
+    if all(ours):
+        summary = traceback.StackSummary.from_list([])
+    else:
         first = ours.index(False)
         last = len(ours) - 1 - ours[::-1].index(False)
         summary = traceback.StackSummary.from_list(summary[first : last + 1])

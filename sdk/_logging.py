@@ -6,7 +6,8 @@ import logging
 import os
 import sys
 import threading
-from typing import TextIO
+from contextlib import contextmanager
+from typing import Iterator, TextIO
 
 import structlog
 
@@ -106,3 +107,21 @@ def protect_standard_streams() -> None:
         stream = getattr(sys, name)
         if stream is not None and not isinstance(stream, _QuietOnClose):
             setattr(sys, name, _QuietOnClose(stream))
+
+
+@contextmanager
+def quiet_grpc_core(level: str) -> Iterator[None]:
+    """Import gRPC inside this block to keep its core's own log lines (a retried accept every second, a refused
+    handshake) off the console below ``--log-level debug``: our own logs say what matters.
+
+    gRPC reads ``GRPC_VERBOSITY`` once, as it loads; the variable is set only meanwhile (unless the user set it),
+    so that work processes never inherit it.
+    """
+    if "GRPC_VERBOSITY" in os.environ:
+        yield
+        return
+    os.environ["GRPC_VERBOSITY"] = "ERROR" if level == "debug" else "NONE"
+    try:
+        yield
+    finally:
+        os.environ.pop("GRPC_VERBOSITY", None)

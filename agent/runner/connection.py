@@ -121,10 +121,11 @@ class RunnerConnection:
         codec.body_to_pb(body, event)
         self._outbox.put(event)
 
-    def emit_values(self, values: dict[str, str]) -> None:
-        """Queue a change of attributes, each value already encoded as JSON."""
+    def emit_values(self, values: dict[str, str], command_seq: int = 0) -> None:
+        """Queue a change of attributes, each value already encoded as JSON (echoing update ``command_seq``)."""
         event = self._event()
         event.delta.values.update(values)
+        event.delta.command_seq = command_seq
         self._outbox.put(event)
 
     def request(self, ask: StorageAsk) -> StorageReply:

@@ -37,7 +37,7 @@ class VarsTracker:
     def __init__(
         self,
         work: LightningWork,
-        send_values: Callable[[dict[str, str]], None],
+        send_values: Callable[..., None],
         max_value_bytes: int = DEFAULT_MAX_ATTRIBUTE_BYTES,
     ) -> None:
         self._work = work
@@ -51,12 +51,13 @@ class VarsTracker:
         # Re-entrant: the SIGTERM handler runs on the main thread and may interrupt a note() holding the lock.
         self._lock = threading.RLock()
 
-    def absorb(self, values: dict[str, Any], echo: bool = False) -> None:
+    def absorb(self, values: dict[str, Any], echo: bool = False, command_seq: int = 0) -> None:
         """Apply the flow's values to the work.
 
         With ``echo``, the values are sent back as the work's own change: if the work assigned one of them while
         the flow's update was in flight, the flow would otherwise keep the work's older value while the work holds
-        the flow's. Echoing makes the work's stream the one order both sides converge to.
+        the flow's. Echoing makes the work's stream the one order both sides converge to; the echo of an update
+        carries its ``command_seq`` (the control plane's confirmation that the update arrived).
         """
         if not values:
             return
@@ -67,7 +68,7 @@ class VarsTracker:
                 self._work._state_names().add(name)
                 self._remember(name, value, encoded[name])
             if echo:
-                self._send(encoded)
+                self._send(encoded, command_seq)
 
     def note(self, name: str, value: Any) -> None:
         """The work assigned ``name``: send it if the flow's copy differs.

@@ -84,4 +84,5 @@ def _merge(run: list[events_pb2.WorkEvent]) -> events_pb2.WorkEvent:
                                  first_seq=first)
     for part in run:
         event.delta.values.update(part.delta.values)
+    event.delta.command_seq = max(part.delta.command_seq for part in run)  # echoes confirm cumulatively
     return event

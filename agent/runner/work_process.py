@@ -18,6 +18,8 @@ import time
 from pathlib import Path
 from typing import Any
 
+from lightning_ctl.agent.runner.cgroups import contain_this_work
+from lightning_ctl.agent.runner.commands import CommandSequencer
 from lightning_ctl.agent.runner.connection import RunnerConnection
 from lightning_ctl.agent.runner.storage_link import (
     RunnerStorage,
@@ -71,7 +73,7 @@ class WorkProcess:
         self.storage = storage or StorageBackend()
         self.calls: queue.SimpleQueue[RunCall] = queue.SimpleQueue()
         self.latest_hash = START_CALL_HASH
-        self._last_call_seq = 0
+        self._commands = CommandSequencer()
         self._stopping = False
 
     def status(self, call_hash: str, stage: str, **fields: str) -> None:
@@ -79,14 +81,12 @@ class WorkProcess:
         self.connection.emit(StatusChanged(call_hash, make_status(stage, **fields)))
 
     def on_message(self, message: RunCall | UpdateVars) -> None:
-        """Handle a message from the agent (receiver thread)."""
-        if isinstance(message, UpdateVars):
-            self.tracker.absorb(message.vars, echo=True)
-        elif isinstance(message, RunCall):
-            if 0 < message.call_seq <= self._last_call_seq:
-                return  # delivered again after a reconnection: it already ran or is queued
-            self._last_call_seq = max(self._last_call_seq, message.call_seq)
-            self.calls.put(message)
+        """Handle a command from the control plane (receiver thread): each one once, in order."""
+        for command in self._commands.accept(message):
+            if isinstance(command, UpdateVars):
+                self.tracker.absorb(command.vars, echo=True, command_seq=command.command_seq)
+            else:
+                self.calls.put(command)
 
     @property
     def stopping(self) -> bool:
@@ -101,7 +101,10 @@ class WorkProcess:
         try:
             self.work.on_exit()
         except Exception as exc:  # noqa: BLE001 - the user's hook failing must not lose the stopped status
-            print(f"on_exit of {self.work.name} raised:\n{user_traceback(exc, (_OUR_DIR,))}", file=sys.stderr)
+            try:
+                print(f"on_exit of {self.work.name} raised:\n{user_traceback(exc, (_OUR_DIR,))}", file=sys.stderr)
+            except RuntimeError:
+                pass  # stderr was being written when the signal came (a reentrant write is refused)
         persist_artifacts(self.work, self.storage)  # after on_exit: what it saved last is kept too
         self.tracker.sweep()
         self.status(self.latest_hash, WorkStageStatus.STOPPED, reason=WorkStopReasons.SIGTERM_SIGNAL_HANDLER.value)
@@ -109,8 +112,8 @@ class WorkProcess:
         for stream in (sys.stdout, sys.stderr):
             try:
                 stream.flush()
-            except (OSError, RuntimeError, ValueError):  # the signal came in the middle of a write to it (reentrant)
-                pass
+            except (RuntimeError, OSError, ValueError):
+                pass  # the signal came in the middle of a write on this stream ("reentrant call"): what it held is lost
         os._exit(0)
 
     def start(self, init: RunnerInit) -> None:
@@ -254,6 +257,7 @@ def run(
 
     ``preloaded`` is the (app, module) the fork server loaded before forking this process, if any.
     """
+    contain_this_work()  # first: whatever the user's code starts stays the work's (its cgroup, or its subtree)
     connection = RunnerConnection(socket_path, work_name, attempt)
     try:
         init_message = connection.connect()

@@ -9,6 +9,11 @@ stdout and stderr pipes as file descriptors; each reply is JSON.
     zygote ─► {"request": id, "pid": pid}            after forking
     zygote ─► {"exited": pid, "returncode": code}    when a work process ends (negative: killed by a signal)
     agent ─► {"preload": app_path, "app_env": {...}}  load the app ahead of the first launch
+
+When the agent goes away the fork server stays, reaping its works and recording how they end, so that a restarted
+agent (found through the agent's pid file) can adopt them. If no agent comes back within the orphan timeout
+(``orphans.OrphanRule``), it stops them (SIGTERM to each work's process group, SIGKILL after the grace period),
+says so on its standard error (the agent's log), and exits once they are gone.
 """
 
 from __future__ import annotations
@@ -20,9 +25,11 @@ import select
 import signal
 import socket
 import sys
+import time
 from typing import Any
 
-from lightning_ctl.agent.runner import work_process
+from lightning_ctl.agent.runner import cgroups, work_process
+from lightning_ctl.agent.runner.orphans import OrphanRule, OrphanSettings, agent_running
 from lightning_ctl.sdk._files import write_atomic
 from lightning_ctl.sdk._loader import load_app
 
@@ -32,9 +39,10 @@ _MAX_MESSAGE = 1 << 20
 class Zygote:
     """Loads the app once and forks one process per work launch."""
 
-    def __init__(self, control: socket.socket, exits_dir: str) -> None:
+    def __init__(self, control: socket.socket, exits_dir: str, orphans: OrphanSettings | None = None) -> None:
         self.control = control
         self.exits_dir = exits_dir
+        self.orphans = OrphanRule(orphans or OrphanSettings())
         self.children: set[int] = set()
         self.preloaded: dict[tuple[str, str], Any] = {}
         self._wakeup_r, self._wakeup_w = os.pipe()
@@ -52,6 +60,8 @@ class Zygote:
         while not (agent_gone and not self.children):
             watched = [self._wakeup_r] if agent_gone else [self.control, self._wakeup_r]
             readable, _, _ = select.select(watched, [], [], 1.0)
+            if agent_gone:
+                self._apply_orphan_rule()
             if self._wakeup_r in readable:
                 os.read(self._wakeup_r, 4096)
                 self._reap()
@@ -69,6 +79,41 @@ class Zygote:
                 else:
                     self._fork(request, fds)
             self._reap()
+
+    def _apply_orphan_rule(self) -> None:
+        settings = self.orphans.settings
+        decision = self.orphans.decide(time.monotonic(), agent_running(settings.agent_pid_file))
+        works = sorted(self.children)
+        if decision == "orphaned":
+            self._log("warning", "fork_server_orphaned", works=works, keep_works_for_s=settings.timeout_s,
+                      reason="its agent is gone")
+        elif decision == "adopted":
+            self._log("info", "fork_server_agent_back", works=works)
+        elif decision in ("stop", "kill"):
+            if decision == "stop":
+                self._log("warning", "orphaned_works_stopped", works=works, grace_s=settings.stop_grace_s,
+                          reason=f"no agent came back within the orphan timeout ({settings.timeout_s:g}s)")
+            else:
+                self._log("warning", "orphaned_works_killed", works=works, reason="they ignored SIGTERM")
+            sig = signal.SIGTERM if decision == "stop" else signal.SIGKILL
+            for pid in works:
+                cgroup = cgroups.work_cgroup_of(pid)
+                if cgroup is not None:  # what the work started outside its process group too
+                    cgroups.signal_members(cgroup, sig)
+                cgroups.signal_group(pid, sig)
+
+    def _log(self, level: str, event: str, **values: Any) -> None:
+        """A log line on standard error (the agent's log), shaped like the agent's own (no structlog here)."""
+        stamp = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+        values = {"component": "fork_server", "pid": os.getpid(), **values}
+        if self.orphans.settings.log_format == "json":
+            line = json.dumps({"event": event, "level": level, "timestamp": stamp, **values})
+        else:
+            line = f"{stamp} [{level:<9}] {event:<30} " + " ".join(f"{k}={v!r}" for k, v in sorted(values.items()))
+        try:
+            print(line, file=sys.stderr, flush=True)
+        except (OSError, ValueError):
+            pass  # nobody reads the agent's log any more
 
     def _send(self, reply: dict[str, Any]) -> None:
         try:
@@ -155,8 +200,10 @@ def record_exit(exits_dir: str, pid: int, returncode: int) -> None:
 
 
 def main() -> None:
-    """Entry point: ``python -m agent.runner.zygote FD EXITS_DIR`` where FD is the control socket."""
-    Zygote(socket.socket(fileno=int(sys.argv[1])), sys.argv[2]).serve()
+    """Entry point: ``python -m lightning_ctl.agent.runner.zygote FD EXITS_DIR [ORPHAN_SETTINGS_JSON]`` where FD is
+    the control socket."""
+    orphans = OrphanSettings(**json.loads(sys.argv[3])) if len(sys.argv) > 3 else OrphanSettings()
+    Zygote(socket.socket(fileno=int(sys.argv[1])), sys.argv[2], orphans).serve()
 
 
 if __name__ == "__main__":

@@ -67,6 +67,10 @@ class WorkLocations:
         location = self._locations.get((work_name, attempt))
         return location.agent_id if location is not None and not location.exited else None
 
+    def running_on_agent(self, agent_id: str) -> list[WorkKey]:
+        """The (work, attempt) placed on ``agent_id`` and not known to have exited."""
+        return [key for key, loc in self._locations.items() if loc.agent_id == agent_id and not loc.exited]
+
     def mark_exited(self, work_name: str, attempt: int) -> None:
         """The process of (work, attempt) exited."""
         location = self._locations.get((work_name, attempt))

@@ -1,5 +1,7 @@
 """AgentRegistry: the connected agents, what is placed on them, and routing each work's commands to its agent.
 
+Whether agents are alive is decided by ``liveness.Liveness``; the registry feeds it and carries its decisions out.
+
 Runs on the I/O (asyncio) thread. A launch is placed by the scheduler; while no agent fits, the launch and the
 commands that follow it wait, the work's status says why, and placement is retried whenever an agent joins or a
 work's process exits (freeing what it held).
@@ -16,6 +18,7 @@ from typing import Callable
 import structlog
 
 from lightning_ctl.controlplane.agents.app_bundle import AppBundle
+from lightning_ctl.controlplane.agents.liveness import Liveness
 from lightning_ctl.controlplane.agents.locations import WorkLocations
 from lightning_ctl.controlplane.agents.placement import (
     NO_AGENT_REASON,
@@ -36,6 +39,7 @@ from lightning_ctl.sdk._events import (
     RunningWork,
     StopWork,
     WorkLost,
+    WorkUnreachable,
 )
 
 log = structlog.get_logger(component="registry")
@@ -78,8 +82,14 @@ class AgentRegistry:
         self,
         report_pending: Callable[[PlacementPending], None] = lambda pending: None,
         bundle: AppBundle | None = None,
+        report_unreachable: Callable[[WorkUnreachable], None] = lambda unreachable: None,
+        heartbeat_interval_s: float = 2.0,
     ) -> None:
         self.bundle = bundle
+        self.liveness = Liveness(heartbeat_interval_s)
+        self._report_unreachable = report_unreachable
+        self._stopping: set[tuple[str, int]] = set()
+        """The (work, attempt) sent a stop whose exit has not come back yet."""
         self.agents: dict[str, AgentSession] = {}
         self.placements = PlacementBook()
         self._waiting: dict[str, list[Command]] = {}
@@ -88,17 +98,15 @@ class AgentRegistry:
         self.locations = WorkLocations()
         """Which agent runs each (work, attempt), including replaced attempts that may come back (kept on disk
         by the app host, so that it survives a restart)."""
-        self._disconnected_at: dict[str, float] = {}
-        """Agents that were connected and are not, since when (monotonic)."""
         self._names: dict[str, str] = {}
         self._unplaceable: set[str] = set()
+        """Works whose last placement found no connected agent able to take them (not those waiting for a bundle)."""
         self._unfit: dict[tuple[object, ...], Pending] = {}
         """Requests that found no room since capacity last grew (an agent joined or left, a work released what
         it held): the works waiting with the same request are not placed again one by one, each against every
         agent, when nothing changed for them."""
         self._unfit_generation = (0, 0)
         self._agents_generation = 0
-        """Works whose last placement found no connected agent able to take them (not those waiting for a bundle)."""
         self._observers: list[Callable[[], None]] = []
         self.works_credential = ""
         """What every launch carries for its work's process alone: the works' key to the app's HTTP API ("" for
@@ -142,7 +150,7 @@ class AgentRegistry:
             previous.close("replaced by a new session of the same agent")
         self.agents[session.agent_id] = session
         self._agents_generation += 1
-        self._disconnected_at.pop(session.agent_id, None)
+        self.liveness.connected(session.agent_id, time.monotonic())
         self._names[session.agent_id] = session.name
         log.info("agent_connected", agent_id=session.agent_id, name=session.name, cpus=session.capacity.cpus,
                  gpus=len(session.capacity.gpu_indices), labels=session.capacity.labels, running=len(running))
@@ -161,8 +169,12 @@ class AgentRegistry:
         if self.agents.get(session.agent_id) is session:
             del self.agents[session.agent_id]
             self._agents_generation += 1
-            self._disconnected_at[session.agent_id] = time.monotonic()
+            self.liveness.disconnected(session.agent_id, time.monotonic())
             log.info("agent_disconnected", agent_id=session.agent_id, name=session.name, reason=reason)
+            for work_name, attempt in sorted(self._stopping):
+                if self.locations.running_on(work_name, attempt) == session.agent_id:
+                    self._report_unreachable(WorkUnreachable(
+                        work_name, attempt, f"agent {session.name} disconnected while stopping it"))
             self._changed()
 
     def find_lost(self, default_grace_s: float) -> list[WorkLost]:
@@ -171,32 +183,26 @@ class AgentRegistry:
         When more than half of the known agents are disconnected at once, nothing is declared lost: the control
         plane itself is the likelier one cut off, and rescheduling would run works twice.
         """
-        if not self._disconnected_at or self.majority_disconnected:
+        if not self.liveness.any_disconnected or self.liveness.majority_disconnected:
             return []
         now = time.monotonic()
         lost = []
-        for agent_id, since in self._disconnected_at.items():
-            for name, attempt in self.placements.placed_on(agent_id):
-                placement = self.placements[name]
-                grace_s = default_grace_s if placement.lost_grace_s is None else placement.lost_grace_s
-                if now - since > grace_s:
-                    agent = self._names.get(agent_id, agent_id)
-                    lost.append(WorkLost(name, attempt, f"agent {agent} disconnected for {now - since:.0f}s"))
-                    del self.placements[name]
+        for name, placement in list(self.placements.items()):
+            since = self.liveness.disconnected_since(placement.allocation.agent_id)
+            grace_s = default_grace_s if placement.lost_grace_s is None else placement.lost_grace_s
+            if since is not None and now - since > grace_s:
+                agent = self._names.get(placement.allocation.agent_id, placement.allocation.agent_id)
+                lost.append(WorkLost(name, placement.attempt, f"agent {agent} disconnected for {now - since:.0f}s"))
+                del self.placements[name]
         if lost:
             log.warning("works_lost", works=[w.work_name for w in lost])
             self._retry_waiting()
         return lost
 
-    @property
-    def majority_disconnected(self) -> bool:
-        """Whether more than half of the known agents are disconnected (nothing is rescheduled then)."""
-        known = len(self.agents) + len(self._disconnected_at)
-        return len(self._disconnected_at) * 2 > known
-
     def release(self, work_name: str, attempt: int) -> None:
         """The process of (work_name, attempt) exited: free what it held and place what was waiting."""
         self.locations.mark_exited(work_name, attempt)
+        self._stopping.discard((work_name, attempt))
         placement = self.placements.get(work_name)
         if placement is not None and placement.attempt == attempt:
             del self.placements[work_name]
@@ -204,22 +210,32 @@ class AgentRegistry:
             self._changed()
 
     def placed_on(self, agent_id: str) -> tuple[tuple[str, int], ...]:
-        """The (work, attempt) currently placed on ``agent_id``."""
-        return self.placements.placed_on(agent_id)
+        """The (work, attempt) placed on ``agent_id`` and not known to have exited (by this control plane, or by
+        the one before a restart, as the placement record has it)."""
+        placed = set(self.placements.placed_on(agent_id))
+        placed.update(self.locations.running_on_agent(agent_id))
+        return tuple(sorted(placed))
 
     def close_all(self, reason: str) -> None:
         """End every agent's stream (the control plane is shutting down)."""
         for session in list(self.agents.values()):
             session.close(reason)
 
-    def check_liveness(self, timeout_s: float) -> None:
-        """End the streams of agents whose last heartbeat is older than ``timeout_s``."""
+    def heard(self, session: AgentSession) -> None:
+        """A message of ``session``'s agent arrived (any message is a sign of life)."""
         now = time.monotonic()
-        for session in list(self.agents.values()):
-            silent_s = now - session.last_heartbeat
-            if silent_s > timeout_s:
-                self.remove(session, f"no heartbeat for {silent_s:.1f}s")
-                session.close(f"no heartbeat for {silent_s:.1f}s")
+        session.last_heartbeat = now
+        if self.agents.get(session.agent_id) is session:
+            self.liveness.heard(session.agent_id, now)
+
+    def check_liveness(self, now: float | None = None) -> None:
+        """End the streams of agents silent past their limit (see ``liveness``)."""
+        for silent in self.liveness.silent(time.monotonic() if now is None else now):
+            session = self.agents.get(silent.agent_id)
+            if session is not None:
+                reason = f"no message for {silent.silent_s:.1f}s"
+                self.remove(session, reason)
+                session.close(reason)
 
     def _retry_waiting(self) -> None:
         """Route again what waits, oldest first. Once a request found no room, the works waiting with the same
@@ -227,7 +243,8 @@ class AgentRegistry:
         waiting, self._waiting = self._waiting, {}
         for name, commands in waiting.items():
             launch = next((c for c in commands if isinstance(c, LaunchWork)), None)
-            if launch is not None and launch.work_name not in self.placements:
+            if (launch is not None and launch.work_name not in self.placements
+                    and self.locations.running_on(name, launch.attempt) is None):
                 unfit = self._unfit.get(_request_key(launch.resources))
                 if unfit is not None and self._unfit_generation == self._generation():
                     self._waiting[name] = commands
@@ -256,6 +273,10 @@ class AgentRegistry:
                 agent = self.agents.get(where)
                 if agent is not None:
                     agent.outgoing.put_nowait(command)
+                    self._stopping.add((name, command.attempt))
+                else:
+                    self._report_unreachable(WorkUnreachable(
+                        name, command.attempt, f"agent {self._names.get(where, where)} is not connected"))
                 continue
             elif name in self._waiting:
                 self._waiting[name].append(command)
@@ -266,6 +287,8 @@ class AgentRegistry:
                 # Its agent is away: the flow loop sends what matters again when the agent reconnects.
                 log.info("command_dropped", work_name=name, command=type(command).__name__,
                          reason="the work's agent is not connected")
+                if isinstance(command, StopWork):
+                    self._report_unreachable(WorkUnreachable(name, command.attempt, "its agent is not connected"))
                 continue
             agent.outgoing.put_nowait(command)
 
@@ -294,7 +317,16 @@ class AgentRegistry:
             if isinstance(shipped, Pending):
                 return None  # the bundle is being rebuilt: the next reconnection sends it again
             return dataclasses.replace(shipped, gpu_indices=placed.allocation.gpu_indices)
-        decision = self._decide(name, launch.resources)
+        recorded = self.locations.running_on(name, launch.attempt)
+        if recorded is not None and recorded not in self.agents:
+            # Placed there before a restart of the control plane: that agent may run it, so only there, never twice.
+            self._waiting.setdefault(name, []).append(launch)
+            reason = f"waiting for agent {self._names.get(recorded, recorded)}, where it was placed, to reconnect"
+            if self._pending_reasons.get(name) != reason:
+                self._pending_reasons[name] = reason
+                self._report_pending(PlacementPending(name, launch.attempt, reason))
+            return None
+        decision = self._decide(name, launch.resources, self.agents[recorded] if recorded is not None else None)
         if isinstance(decision, Pending):
             self._waiting.setdefault(name, []).append(launch)
             self._note_pending(launch, decision.reason)
@@ -334,25 +366,28 @@ class AgentRegistry:
                 log.warning("work_pending", work_name=name, reason=reason)
             self._report_pending(PlacementPending(name, launch.attempt, reason, for_capacity=bool(self.agents)))
 
-    def _decide(self, name: str, request: ResourceRequest) -> Allocation | Pending:
-        """Where a new attempt of work ``name`` goes (what its previous attempt holds is not in its way)."""
+    def _decide(self, name: str, request: ResourceRequest, only: AgentSession | None = None) -> Allocation | Pending:
+        """Where a new attempt of work ``name`` goes (what its previous attempt holds is not in its way), on agent
+        ``only`` when given (where the placement record has it)."""
         previous = self.placements.get(name)
         generation = self._generation()
         if generation != self._unfit_generation:
             self._unfit.clear()
             self._unfit_generation = generation
         key = _request_key(request)
-        if previous is None and key in self._unfit:
+        shared = previous is None and only is None  # the answer holds for every work with this request
+        if shared and key in self._unfit:
             return self._unfit[key]
         holdings = self.placements.holdings
         if previous is not None:
             holdings.release(previous.allocation)
         try:
-            decision = place_work(request, (a.capacity for a in self.agents.values()), holdings)
+            agents = [only] if only is not None else self.agents.values()
+            decision = place_work(request, (a.capacity for a in agents), holdings)
         finally:
             if previous is not None:
                 holdings.hold(previous.allocation)
-        if isinstance(decision, Pending) and previous is None:
+        if isinstance(decision, Pending) and shared:
             self._unfit[key] = decision
         return decision
 

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import asyncio
 import functools
-import time
 import uuid
 from typing import Callable
 
@@ -22,6 +21,7 @@ import structlog
 from lightning_ctl.controlplane.agents.bundles import iter_chunks
 from lightning_ctl.controlplane.agents.placement import AgentCapacity
 from lightning_ctl.controlplane.agents.registry import AgentRegistry, AgentSession
+from lightning_ctl.controlplane.api.connection_limits import REGISTER_TIMEOUT_S
 from lightning_ctl.controlplane.api.event_gate import EventGate
 from lightning_ctl.controlplane.api.interceptors import current_principal, peer_certificate
 from lightning_ctl.controlplane.credential_store import (
@@ -52,6 +52,7 @@ from lightning_ctl.sdk._events import (
     StopWork,
     WorkEvent,
 )
+from lightning_ctl.sdk._tasks import race
 
 log = structlog.get_logger(component="agent_service")
 
@@ -88,7 +89,11 @@ class AgentServicer(agent_pb2_grpc.AgentServiceServicer):
         principal = current_principal.get()
         if principal is None:
             await context.abort(grpc.StatusCode.UNAUTHENTICATED, "no credential")
-        first = await context.read()
+        try:
+            first = await asyncio.wait_for(context.read(), REGISTER_TIMEOUT_S)
+        except asyncio.TimeoutError:
+            await context.abort(grpc.StatusCode.DEADLINE_EXCEEDED,
+                                f"a stream must register within {REGISTER_TIMEOUT_S:g}s of opening")
         if first is grpc.aio.EOF or first.WhichOneof("kind") != "register":
             await context.abort(grpc.StatusCode.INVALID_ARGUMENT, "the first message of a stream must be register")
         try:
@@ -121,21 +126,14 @@ class AgentServicer(agent_pb2_grpc.AgentServiceServicer):
             session.outgoing.put_nowait(StopWork(work.work_name, work.attempt,
                                                  "not placed on this agent by this control plane", _CLAIM_STOP_GRACE_S))
         self._deliver(AgentConnected(session.agent_id, accepted, expected))
-        tasks = [
-            asyncio.create_task(self._read_messages(session, context)),
-            asyncio.create_task(self._write_commands(session, context)),
-            asyncio.create_task(closed.wait()),
-            asyncio.create_task(self._acknowledge_output(session)),
-        ]
-        reader = tasks[0]
+        ended: asyncio.Future[None] | None = None
         try:
-            await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
+            ended = await race(self._read_messages(session, context), self._write_commands(session, context),
+                               closed.wait(), self._acknowledge_output(session))
         finally:
-            for task in tasks:
-                task.cancel()
-            self._registry.remove(session, close_reason[0] if close_reason else _why_ended(reader))
-        if reader.done() and not reader.cancelled() and isinstance(reader.exception(), StreamViolation):
-            await context.abort(grpc.StatusCode.INVALID_ARGUMENT, str(reader.exception()))
+            self._registry.remove(session, close_reason[0] if close_reason else _why_ended(ended))
+        if ended is not None and not ended.cancelled() and isinstance(violation := ended.exception(), StreamViolation):
+            await context.abort(grpc.StatusCode.INVALID_ARGUMENT, str(violation))
         if self._credentials.agent(session.agent_id).revoked_at is not None:
             await context.abort(grpc.StatusCode.UNAUTHENTICATED,
                                 f"credential refused: the credential of agent {session.name} was revoked")
@@ -170,8 +168,7 @@ class AgentServicer(agent_pb2_grpc.AgentServiceServicer):
 
     async def _read_messages(self, session: AgentSession, context: grpc.aio.ServicerContext) -> None:
         while (message := await context.read()) is not grpc.aio.EOF:
-            # Any message proves the agent alive: under load its heartbeat may wait behind the events it sends.
-            session.last_heartbeat = time.monotonic()
+            self._registry.heard(session)  # any message is a sign of life, on a slow link too
             kind = message.WhichOneof("kind")
             if kind == "events":
                 self._on_events(message.events, session)
@@ -256,10 +253,11 @@ class AgentServicer(agent_pb2_grpc.AgentServiceServicer):
 _NOT_COMMANDS = (EventsApplied, OutputShown, EventRejected)
 
 
-def _why_ended(reader: asyncio.Task[None]) -> str:
-    """Why an agent's stream ended, from the task that read it."""
-    if reader.done() and not reader.cancelled() and reader.exception() is not None:
-        return f"the connection failed ({type(reader.exception()).__name__}: {reader.exception()})"
-    if reader.done() and not reader.cancelled():
-        return "the agent closed its stream"
-    return "the stream was cancelled (transport failure or shutdown)"
+def _why_ended(first: asyncio.Future[None] | None) -> str:
+    """Why an agent's stream ended, from the first of its tasks to end (None: the call itself was cancelled)."""
+    if first is None or first.cancelled():
+        return "the stream was cancelled (transport failure or shutdown)"
+    error = first.exception()
+    if error is not None:
+        return f"the connection failed ({type(error).__name__}: {error})"
+    return "the agent closed its stream"

@@ -12,7 +12,15 @@ import click
 
 from lightning_ctl.controlplane.agents.local_agent import LocalAgent
 from lightning_ctl.controlplane.credentials import TlsFiles, load_or_create_token
-from lightning_ctl.controlplane.errors import ProviderError, ProviderOptionError
+from lightning_ctl.controlplane.errors import (
+    AppAlreadyRunningError,
+    AppServeError,
+    CheckpointError,
+    PortInUseError,
+    ProviderError,
+    ProviderOptionError,
+)
+from lightning_ctl.controlplane.exclusive import ensure_port_free, lock_app
 from lightning_ctl.controlplane.home import remember_app
 from lightning_ctl.controlplane.http import listener
 from lightning_ctl.controlplane.options import RunOptions
@@ -124,7 +132,8 @@ def parse_attribute_size(value: str) -> int:
 @click.option("--stop-grace", type=float, default=30.0, show_default=True,
               help="Seconds a stopped work gets to exit before SIGKILL.")
 @click.option("--heartbeat-interval", type=click.FloatRange(min=0.05), default=2.0, show_default=True,
-              help="Seconds between agent heartbeats; an agent silent for 3 of them is disconnected.")
+              help="Seconds between agent heartbeats; an agent silent for 3 of them (plus its link's round trip) is "
+                   "disconnected.")
 @click.option("--log-format", type=click.Choice(["console", "json"]), default="console", show_default=True)
 @click.option("--log-level", type=click.Choice(["debug", "info", "warning", "error"]), default="info",
               show_default=True)
@@ -200,6 +209,12 @@ def run(
         storage_options=parse_storage_options(storage_values),
         provider=_provider_settings(provider, provider_options, max_agents, agent_idle_timeout),
     )
+    # Claimed before anything starts, so that a refused run touches nothing of the run that owns them.
+    try:
+        app_lock = lock_app(options.app_path)
+        ensure_port_free(options.host, options.port)
+    except (AppAlreadyRunningError, PortInUseError) as exc:
+        raise click.ClickException(str(exc)) from None
     if os.path.isfile(options.app_path):
         remember_app(options.app_path)  # so that `lightning-ctl logs` finds its output once it has ended
     no_local_agent = no_local_agent or provider is not None
@@ -214,8 +229,9 @@ def run(
     try:
         status = _run(options, log_format, local_agent, http_socket)
     finally:
-        if local_agent is not None:
-            local_agent.terminate()
+        if local_agent is not None and local_agent.process is not None:
+            local_agent.terminate()  # one we started never outlives us (AppHost has normally stopped it already)
+        app_lock.release()
     raise SystemExit(status)
 
 
@@ -235,18 +251,21 @@ def _run(options: RunOptions, log_format: str, local_agent: LocalAgent | None,
          http_socket: socket.socket | None) -> int:
     import asyncio
 
-    from lightning_ctl.controlplane.app_host import AppHost
-    from lightning_ctl.controlplane.errors import AppAlreadyRunningError, AppServeError, PortInUseError
-    from lightning_ctl.sdk._logging import configure_logging, protect_standard_streams
+    from lightning_ctl.sdk._files import raise_open_files_limit
+    from lightning_ctl.sdk._logging import configure_logging, protect_standard_streams, quiet_grpc_core
+
+    with quiet_grpc_core(options.log_level):
+        from lightning_ctl.controlplane.app_host import AppHost
     from lightning_ctl.sdk.errors import AppImportError, MisconfigurationException
 
     protect_standard_streams()  # `lightning-ctl run app.py | grep -q ...`: a closed console never fails the app
     configure_logging(log_format, options.log_level)
+    raise_open_files_limit()
     try:
         return asyncio.run(AppHost(options, local_agent, http_socket=http_socket).run())
     except AppImportError as exc:
         raise click.ClickException(str(exc).rstrip()) from None
-    except (PortInUseError, AppAlreadyRunningError, AppServeError, MisconfigurationException, ProviderError) as exc:
+    except (PortInUseError, CheckpointError, AppServeError, MisconfigurationException, ProviderError) as exc:
         raise click.ClickException(str(exc)) from None
     except ProviderOptionError as exc:
         raise click.UsageError(str(exc)) from None

@@ -1,18 +1,22 @@
 """FlowRuntime: the flow thread's record of work processes, as a state machine: ``apply(stimulus) -> instructions``.
 
 Stimuli are the flows' actions (a call, a start, a stop, a run of the flows, the app's end), idle checks, and what
-the asyncio side reports (work events, a placement that waits, an agent that connected, works lost with their agent); see
-``stimuli.py``. Each one updates the record of work processes and the flows' view of the works (their attributes
-and call ledgers, changed only through ``sdk._calls``), and returns instructions: commands for agents, and
-``RunFlows`` / ``FailApp`` for the loop. No I/O, no shared command list (the caller routes what ``apply``
-returns), and one injected clock, read only to time idle works. Each work's attributes are kept in sync both ways: the work streams every change; after each run
-of the flows their changes to a running work's public attributes are sent to it (and each call carries those not
-sent yet). Events of a work process are applied exactly once and in order (``sequencing.py``).
+the asyncio side reports (work events, a placement that waits, an agent that connected, works lost with their
+agent); see ``stimuli.py``. Each one updates the record of work processes and the flows' view of the works (their
+attributes and call ledgers, changed only through ``sdk._calls``), and returns instructions: commands for agents,
+and ``RunFlows`` / ``FailApp`` for the loop. No I/O, no shared command list (the caller routes what ``apply``
+returns), and one injected clock, read only to time idle works. Each work's attributes are kept in sync both ways:
+the work streams every change; after each run of the flows their changes to a running work's public attributes are
+sent to it (and each call carries those not sent yet). Events of a work process are applied exactly once and in
+order (``sequencing.py``); calls and updates for it are numbered, and kept until it confirms them
+(``work_process_state.py``). The records that changed go to the checkpoint (``take_changed_records``) before the
+commands that follow from them leave; a runtime restored from it carries on where they left off.
 
     FlowCalledWork / FlowStartedWork ─► (LaunchWork) RunCall       WorkEvent ─► ledger, attributes, RunFlows
     FlowStoppedWork / AppEnding ─► StopWork                        ProcessExited ─► stopped / lost ─► restart or fail
-    FlowsRan ─► UpdateVars, RunFlows                               AgentConnected ─► stale stops, resends
-    IdleCheck ─► StopWork (idle past CloudCompute.idle_timeout: the next call launches a new attempt)
+    FlowsRan ─► UpdateVars, RunFlows                               AgentConnected ─► stale stops, resends, processes
+    IdleCheck ─► StopWork (idle past CloudCompute.idle_timeout:      gone (restored ones: started again on resume)
+                 the next call launches a new attempt)
 """
 
 from __future__ import annotations
@@ -27,6 +31,7 @@ from typing import Any, Callable
 import structlog
 
 from lightning_ctl.controlplane.flows.launches import build_launch
+from lightning_ctl.controlplane.flows.snapshots import same, snapshot
 from lightning_ctl.controlplane.flows.stimuli import (
     AppEnding,
     FailApp,
@@ -47,6 +52,7 @@ from lightning_ctl.sdk._events import (
     EventBody,
     EventsApplied,
     InvalidEvent,
+    LaunchWork,
     PlacementPending,
     ProcessExited,
     ProcessStarted,
@@ -66,13 +72,7 @@ from lightning_ctl.sdk._work import LightningWork
 
 log = structlog.get_logger(component="runtime")
 
-_IMMUTABLE = (str, int, float, bool, type(None))
-_MISSING = object()
-LARGE_VALUE_BYTES = 2**20
-"""A public attribute of a work whose JSON is this large or more is compared after a run of the flows (to find the
-flow's in-place changes) no more often than LARGE_VALUE_BYTES_PER_S allows; a call always carries its exact
-changes. A 10 MB list is then encoded about once a second, not at every run of the flows."""
-LARGE_VALUE_BYTES_PER_S = 10 * 2**20
+_COMMANDS = (LaunchWork, RunCall, UpdateVars, StopWork)
 
 FindWork = Callable[[str], "LightningWork | None"]
 
@@ -81,24 +81,42 @@ class FlowRuntime:
     """The record of every work's current process; ``apply`` turns stimuli into instructions."""
 
     def __init__(self, app_path: str, env: dict[str, str], stop_grace_s: float,
-                 find_work: FindWork = lambda name: None, clock: Callable[[], float] = time.monotonic) -> None:
+                 find_work: FindWork = lambda name: None, clock: Callable[[], float] = time.monotonic,
+                 last_attempts: dict[str, int] | None = None) -> None:
         self.app_path = app_path
         self.env = env
         self.stop_grace_s = stop_grace_s
         self.find_work = find_work
         """Looks a work of the app up by its full name (for stimuli that name a work rather than carry it)."""
         self.works: dict[str, WorkProcessState] = {}
+        self._last_attempts = dict(last_attempts or {})
+        """The highest attempt of each work any run of the app launched: a work's first attempt comes after it."""
         self._applied: dict[tuple[str, int], int] = {}
         self._clock = clock
         self._idle_timed: set[str] = set()
         """Works with an idle timeout (kept apart: the loop asks for the next idle deadline on every pass)."""
+        self._changed: set[str] = set()
+        """Works whose process record changed since the last ``take_changed_records``."""
         self._restored_launches: set[str] = set()
         """Works restored from a checkpoint with a launch their process never confirmed: routed again when the
         first agent connects (this control plane's registry has never seen them)."""
 
     def apply(self, stimulus: Stimulus) -> list[Instruction]:
         """Apply one stimulus; the instructions it produces, in order (each carrying the stimulus's cause)."""
-        return _handler_of(type(stimulus))(self, stimulus)
+        instructions = _handler_of(type(stimulus))(self, stimulus)
+        self._note_changed(stimulus, instructions)
+        return instructions
+
+    def _note_changed(self, stimulus: Stimulus, instructions: list[Instruction]) -> None:
+        """Remember whose record the stimulus may have changed: the work it names, and every work it commands."""
+        if isinstance(stimulus, AgentConnected):
+            # Only the works it reports or was expected to run: a fleet joining must not rewrite every record.
+            self._changed.update(r.work_name for r in stimulus.running)
+            self._changed.update(name for name, _ in stimulus.expected)
+        named = getattr(stimulus, "work_name", None) or getattr(getattr(stimulus, "work", None), "name", None)
+        if named is not None:
+            self._changed.add(named)
+        self._changed.update(i.work_name for i in instructions if isinstance(i, _COMMANDS))
 
     # -- reads ----------------------------------------------------------------------------------------------------
 
@@ -132,15 +150,28 @@ class FlowRuntime:
         applied, self._applied = self._applied, {}
         return [EventsApplied(name, attempt, seq) for (name, attempt), seq in applied.items()]
 
-    def snapshot(self) -> dict[str, Any]:
-        """The record of work processes, as JSON-ready data for the checkpoint (one object per work)."""
-        return {name: process.to_record() for name, process in self.works.items()}
+    def take_changed_records(self) -> dict[str, dict[str, Any]]:
+        """The records of the works whose process record changed since the last call, as JSON-ready data for the
+        checkpoint (one object per work)."""
+        changed, self._changed = self._changed, set()
+        return {name: self.works[name].to_record() for name in changed if name in self.works}
 
-    def restore(self, saved: dict[str, Any]) -> None:
-        """Take back the record of work processes from a checkpoint."""
-        self.works.update({name: WorkProcessState.from_record(record) for name, record in saved.items()})
+    def restore(self, saved: dict[str, Any], find_work: FindWork) -> None:
+        """Take back the record of work processes from a checkpoint.
+
+        The works' attributes are restored already (``find_work`` finds them): both sides are taken to agree on
+        them, since every update the work may lack is among the unconfirmed commands, sent again when its agent
+        reconnects.
+        """
+        for name, record in saved.items():
+            process = self.works[name] = WorkProcessState.from_record(record)
+            process.restored = not process.exited
+            work = find_work(name)
+            if work is not None and not process.exited:
+                process.synced = {n: snapshot(v) for n, v in work._public_vars().items()}
+            if process.idle_timeout_s is not None:
+                self._idle_timed.add(name)
         self._restored_launches = {name for name, p in self.works.items() if p.launch is not None}
-        self._idle_timed.update(name for name, p in self.works.items() if p.idle_timeout_s is not None)
 
     # -- the flows' actions ---------------------------------------------------------------------------------------
 
@@ -153,11 +184,10 @@ class FlowRuntime:
         work = called.work
         process, launched = self._ensure_process(work, start_action=False, cause=called.cause)
         process.idle_since = None
-        process.calls_sent += 1
         # Plain JSON (a Path becomes its tagged dict): the call is encoded on the I/O thread and checkpointed.
         args, kwargs = json.loads(to_json([list(called.args), dict(called.kwargs)]))
         call = RunCall(work.name, process.attempt, called.call_hash, args, kwargs, self._unsent_changes(work, process),
-                       call_seq=process.calls_sent, cause=called.cause)
+                       command_seq=process.next_command_seq(), cause=called.cause)
         process.unconfirmed.append(call)
         return [*launched, call]
 
@@ -181,9 +211,11 @@ class FlowRuntime:
             process = self.works.get(work.name)
             if process is None or process.exited:
                 continue
-            changes = self._unsent_changes(work, process, paced=True)
+            changes = self._unsent_changes(work, process)
             if changes:
-                updates.append(UpdateVars(work.name, process.attempt, changes, cause=ran.cause))
+                update = UpdateVars(work.name, process.attempt, changes, process.next_command_seq(), cause=ran.cause)
+                process.unconfirmed.append(update)
+                updates.append(update)
         return [*updates, RunFlows(ran.cause)] if updates else []
 
     @_handle.register(AppEnding)
@@ -222,41 +254,24 @@ class FlowRuntime:
         process = self.works.get(work.name)
         if process is not None and not process.exited and not process.idle_stopped:
             return process, ()
-        launch = build_launch(work, process.attempt + 1 if process else 1, self.app_path, self.env,
-                              self.stop_grace_s, start_action, cause)
+        attempt = (process.attempt if process else self._last_attempts.get(work.name, 0)) + 1
+        launch = build_launch(work, attempt, self.app_path, self.env, self.stop_grace_s, start_action, cause)
         process = WorkProcessState(
-            launch.attempt, synced={n: to_json(v) for n, v in launch.vars.items() if not n.startswith("_")},
-            launch=launch, idle_timeout_s=work.cloud_compute.idle_timeout)
+            attempt, synced={n: snapshot(v) for n, v in work._public_vars().items()}, launch=launch,
+            restarts=process.restarts if process else 0, idle_timeout_s=work.cloud_compute.idle_timeout)
         self.works[work.name] = process
         if process.idle_timeout_s is not None:
             self._idle_timed.add(work.name)
         return process, (launch,)
 
-    def _unsent_changes(self, work: LightningWork, process: WorkProcessState, paced: bool = False) -> dict[str, Any]:
-        """The public attributes the flow changed since the work last saw them (and mark them seen).
-
-        With ``paced`` (after a run of the flows), a large attribute compared a moment ago is not encoded again yet
-        (see LARGE_VALUE_BYTES).
-        """
+    def _unsent_changes(self, work: LightningWork, process: WorkProcessState) -> dict[str, Any]:
+        """The public attributes the flow changed since the work last saw them (and mark them seen)."""
         changes = {}
-        now: float | None = None
+        synced = process.synced
         for name, value in work._public_vars().items():
-            if isinstance(value, _IMMUTABLE) and process.synced_values.get(name, _MISSING) is value:
-                continue
-            if paced and name in process.next_look:
-                now = self._clock() if now is None else now
-                if process.next_look[name] > now:
-                    continue
-            encoded = to_json(value)
-            process.synced_values[name] = value
-            if len(encoded) >= LARGE_VALUE_BYTES:
-                now = self._clock() if now is None else now
-                process.next_look[name] = now + len(encoded) / LARGE_VALUE_BYTES_PER_S
-            else:
-                process.next_look.pop(name, None)
-            if process.synced.get(name) != encoded:
-                process.synced[name] = encoded
-                changes[name] = json.loads(encoded)  # a snapshot in plain JSON: the flow may change it meanwhile
+            if name not in synced or not same(value, synced[name]):
+                synced[name] = snapshot(value)
+                changes[name] = json.loads(to_json(value))  # plain JSON, a copy: the flow may change it meanwhile
         return changes
 
     # -- what the asyncio side reports ----------------------------------------------------------------------------
@@ -278,20 +293,11 @@ class FlowRuntime:
                 continue
             process.pid = process.pid or running.pid
             process.launch = None
+            process.restored = False
             out.extend(process.unconfirmed)
             if process.stop_requested:
                 out.append(StopWork(running.work_name, process.attempt, "stop", self.stop_grace_s, cause=cause))
         reported = {r.work_name for r in connected.running}
-        for name, attempt in connected.expected:
-            process = self.works.get(name)
-            work = self.find_work(name)
-            if (process is not None and work is not None and process.attempt == attempt and not process.exited
-                    and process.pid is not None and name not in reported):
-                # The agent came back without it (its record was lost): the process is gone from our view.
-                process.exited = True
-                out.extend(self._process_lost(work, process, f"the agent no longer runs the process of work {name}",
-                                              WorkFailureReasons.PROCESS_EXITED.value, cause))
-                out.append(RunFlows(cause))
         # A launch shipped to this agent's previous session may have been lost with it. Launches bound for other
         # agents are their sessions' business, and those waiting for room are held by the registry: sending every
         # unconfirmed launch again on each connection would cost a fleet joining at once works x agents commands.
@@ -303,6 +309,15 @@ class FlowRuntime:
                     and not process.stop_requested):
                 out.append(process.launch)
                 out.extend(process.unconfirmed)
+        for name, attempt in connected.expected:
+            process = self.works.get(name)
+            work = self.find_work(name)
+            if (process is not None and work is not None and process.attempt == attempt and not process.exited
+                    and process.pid is not None and name not in reported):
+                # Its agent came back without it and without its exit: it ended while no agent watched it.
+                out.extend(self._process_ended(
+                    work, process, "was gone when its agent came back (its machine restarted, or it ended while no "
+                    "agent watched it)", killed=False, cause=cause))
         return out
 
     @_handle.register(PlacementPending)
@@ -339,6 +354,7 @@ class FlowRuntime:
         work = self.find_work(event.work_name)
         if work is None:
             return []
+        process.restored = False
         if event.seq == 0:  # observed by the agent: idempotent
             return _body_handler_of(type(event.body))(self, event.body, work, process, event.cause)
         out: list[Instruction] = []
@@ -356,23 +372,21 @@ class FlowRuntime:
     def _vars_changed(self, body: VarsChanged, work: LightningWork, process: WorkProcessState,
                       cause: str) -> list[Instruction]:
         for name, value in body.values.items():
-            work.__dict__[name] = decode_value(value)  # a Path, Payload or Drive is an object in the flow too
+            work.__dict__[name] = decoded = decode_value(value)  # a Path, Payload or Drive is an object here too
             work._state_names().add(name)
             if not name.startswith("_"):
-                process.synced[name] = to_json(value)
-                process.synced_values[name] = work.__dict__[name]
+                process.synced[name] = snapshot(decoded)
+        if body.command_seq:
+            process.confirm_updates(body.command_seq)
         return [RunFlows(cause)]
 
     @_on_body.register(StatusChanged)
     def _status_changed(self, body: StatusChanged, work: LightningWork, process: WorkProcessState,
                         cause: str) -> list[Instruction]:
         stage = body.status["stage"]
-        for index, call in enumerate(process.unconfirmed):
-            if call.call_hash == body.call_hash:
-                del process.unconfirmed[index]
-                if stage == WorkStageStatus.RUNNING:
-                    process.running_call = call
-                break
+        call = process.confirm_call(body.call_hash)
+        if call is not None and stage == WorkStageStatus.RUNNING:
+            process.running_call = call
         if stage in (WorkStageStatus.SUCCEEDED, WorkStageStatus.FAILED):
             process.running_call = None
         if stage == WorkStageStatus.STOPPED and self._is_idle_stop(work, process):
@@ -414,14 +428,19 @@ class FlowRuntime:
     @_on_body.register(ProcessExited)
     def _process_exited(self, body: ProcessExited, work: LightningWork, process: WorkProcessState,
                         cause: str) -> list[Instruction]:
+        return self._process_ended(work, process, body.describe(), body.signal == signal.SIGKILL, cause)
+
+    def _process_ended(self, work: LightningWork, process: WorkProcessState, how: str, killed: bool,
+                       cause: str) -> list[Instruction]:
+        """The process ended (``how``, e.g. "exited with code 3"): a stop, an idle stop, a crash, or a loss."""
         if process.exited:
             return []
         process.exited = True
         if self._is_idle_stop(work, process):
             apply_to_latest(work, make_status(
                 WorkStageStatus.STOPPED, reason=WorkStopReasons.IDLE_TIMEOUT.value,
-                message=f"no call for {process.idle_timeout_s:g} s: its process {body.describe()}, releasing what it "
-                        "held; its next call starts it again"))
+                message=f"no call for {process.idle_timeout_s:g} s: its process {how}, releasing what it held; its "
+                        "next call starts it again"))
             return [RunFlows(cause)]
         # Only a stop the runtime asked for (the flow's, the app's end, an idle timeout above) ends here. A work that
         # stopped itself on a SIGTERM sent by someone else (its agent draining: a preempted or cancelled job) lost
@@ -429,14 +448,13 @@ class FlowRuntime:
         if process.stop_requested:
             last = work.status
             if last.stage != WorkStageStatus.STOPPED or last.reason == WorkStopReasons.PENDING:
-                reason = (WorkStopReasons.KILLED if body.signal == signal.SIGKILL
-                          else WorkStopReasons.SIGTERM_SIGNAL_HANDLER)
+                reason = WorkStopReasons.KILLED if killed else WorkStopReasons.SIGTERM_SIGNAL_HANDLER
                 apply_to_latest(work, make_status(WorkStageStatus.STOPPED, reason=reason.value,
-                                                  message=f"work process {body.describe()}"))
+                                                  message=f"work process {how}"))
             return [RunFlows(cause)]
         if process.crashed:
             return [RunFlows(cause)]
-        return [*self._process_lost(work, process, f"the process of work {work.name} {body.describe()}",
+        return [*self._process_lost(work, process, f"the process of work {work.name} {how}",
                                     WorkFailureReasons.PROCESS_EXITED.value, cause), RunFlows(cause)]
 
     @staticmethod
@@ -446,23 +464,32 @@ class FlowRuntime:
 
     def _process_lost(self, work: LightningWork, process: WorkProcessState, message: str, reason: str,
                       cause: str) -> list[Instruction]:
-        """Start the work again elsewhere when its restart policy allows it, else fail it with ``reason``."""
-        if work.restart_policy.allows(process.attempt - 1):
-            calls = [c for c in (process.running_call, *process.unconfirmed) if c is not None]
-            successor, launched = self._ensure_process(work, start_action=not calls, cause=cause)
-            again: list[Instruction] = []
-            for call in calls:
-                successor.calls_sent += 1
-                resent = dataclasses.replace(call, attempt=successor.attempt, call_seq=successor.calls_sent, vars={},
-                                             cause=cause)
-                successor.unconfirmed.append(resent)
-                again.append(resent)
-            log.warning("work_restarted", work_name=work.name, attempt=successor.attempt, reason=message, cause=cause)
-            return [*launched, *again]
-        apply_to_latest(work, make_status(WorkStageStatus.FAILED, message=message, reason=reason))
-        if work.raise_exception:
-            return [FailApp(work.name, f"work {work.name} failed: {message}", cause)]
-        return []
+        """Start the work again in a new process when its restart policy allows it, else fail it with ``reason``.
+
+        A process taken back from a checkpoint and found gone went with the control plane's machine, not through a
+        fault of the work's: resuming the app starts it again whatever the policy (not counted as a restart).
+        """
+        resuming = process.restored
+        if not resuming and not work.restart_policy.allows(process.restarts):
+            apply_to_latest(work, make_status(WorkStageStatus.FAILED, message=message, reason=reason))
+            if work.raise_exception:
+                return [FailApp(work.name, f"work {work.name} failed: {message}", cause)]
+            return []
+        calls = process.calls_to_rerun
+        successor, launched = self._ensure_process(work, start_action=not calls, cause=cause)
+        successor.restarts += 0 if resuming else 1
+        again: list[Instruction] = []
+        for call in calls:
+            resent = dataclasses.replace(call, attempt=successor.attempt, command_seq=successor.next_command_seq(),
+                                         vars={}, cause=cause)
+            successor.unconfirmed.append(resent)
+            again.append(resent)
+        why = "the app resumed" if resuming else "its restart policy allows it"
+        apply_to_latest(work, make_status(WorkStageStatus.PENDING, message=f"{message}; started again in attempt "
+                                                                           f"{successor.attempt} ({why})"))
+        log.warning("work_restarted", work_name=work.name, attempt=successor.attempt, reason=message, cause=cause,
+                    resumed=resuming)
+        return [*launched, *again]
 
 
 # functools.singledispatchmethod builds a new bound wrapper (update_wrapper included) on every access: the ingest

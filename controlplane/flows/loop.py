@@ -4,8 +4,13 @@ Each tick takes every event that arrived, applies it, runs the root flow, then h
 produced to the I/O side. It ticks at once when events arrive, at a steady pace while a run keeps changing the
 flows' own state (or the works' attributes), at schedule times, and otherwise sleeps: never a busy spin.
 
-    start works with the flow ─► tick ... tick ─► (stop / fail / exception / signal / work crash)
+    start works with the flow ─► tick ... tick ─► (stop / fail / exception / signal / work crash / internal error)
                                                    ─► stop live works ─► wait for their exits ─► done
+
+Whatever happens on this thread, ``on_end`` is called exactly once: an internal error (ours, or the checkpoint's:
+disk full, read-only, I/O error) ends the app with exit status 1 and a message naming the cause, after the works
+are stopped. Once the checkpoint has failed, nothing more is acknowledged to the works: what they sent since goes
+again to the next run.
 """
 
 from __future__ import annotations
@@ -20,9 +25,11 @@ from typing import Callable
 
 import structlog
 
-from lightning_ctl.controlplane.flows.checkpoint import Checkpoint
+from lightning_ctl.controlplane.errors import CheckpointError
+from lightning_ctl.controlplane.flows.checkpoint import Checkpoint, CheckpointChanges
 from lightning_ctl.controlplane.flows.flow_runtime import FlowActions, FlowRuntime
 from lightning_ctl.controlplane.flows.queries import Query
+from lightning_ctl.controlplane.flows.state_rows import StateRows
 from lightning_ctl.controlplane.flows.state_watch import StateWatch
 from lightning_ctl.controlplane.flows.stimuli import (
     AppEnding,
@@ -39,8 +46,10 @@ from lightning_ctl.sdk._events import (
     EventsApplied,
     PlacementPending,
     ProcessExited,
+    StopWork,
     WorkEvent,
     WorkLost,
+    WorkUnreachable,
 )
 from lightning_ctl.sdk._loader import user_traceback
 from lightning_ctl.sdk._runtime import set_runtime
@@ -57,10 +66,6 @@ START_WAIT_S = 5.0
 """The longest the first run waits for works started with the flow to report in."""
 ACK_INTERVAL_S = 0.05
 """Acknowledgements only trim the works' resend buffers: batching them keeps them off the call path."""
-CHECKPOINT_SHARE = 1 / 3
-"""The largest share of the flow thread's time the checkpoint takes: after a save that took t, the next one waits
-at least t / CHECKPOINT_SHARE (so a large app's flows keep running between saves; its acknowledgements, which
-follow each save, come less often)."""
 _CONTROLPLANE_DIR = str(Path(__file__).resolve().parent)
 _TEARDOWN_MARGIN_S = 3.0
 
@@ -99,6 +104,7 @@ class FlowLoop:
         send_commands: Callable[[list[Command | EventsApplied]], None],
         on_end: Callable[[AppEnded], None],
         checkpoint: Checkpoint | None = None,
+        resumed: bool = False,
         state_watch: StateWatch | None = None,
     ) -> None:
         self.app = app
@@ -112,10 +118,19 @@ class FlowLoop:
         self._failure: FailApp | None = None
         self._actions = FlowActions(runtime, self._take)
         runtime.find_work = self._work
-        self._next_save_at = 0.0
-        self._unsaved = True
-        """Whether anything reached the flow thread since the last save (only then is the state encoded again)."""
+        self._last_ack = 0.0
         self._checkpoint = checkpoint
+        self._rows = StateRows()
+        """The app's state as checkpoint rows: which changed since the last save (and since the last run)."""
+        if resumed:
+            self._rows.baseline(app)  # just restored from the checkpoint: nothing to write again
+        else:
+            self._rows.collect(app)  # all of it, for the first save
+        self._checkpoint_error: CheckpointError | None = None
+        self._carried: list = []
+        """Items taken from the inbox after a stop request, left for the teardown."""
+        self.ending = False
+        """Set (by the flow thread) once the app is ending: its works are being stopped."""
         self._thread = threading.Thread(target=self._main, name="flow-loop", daemon=True)
         self.ticks = 0
 
@@ -125,13 +140,17 @@ class FlowLoop:
 
     def _main(self) -> None:
         set_runtime(self._actions)
+        ended = AppEnded(1, "internal error in the flow loop")
         try:
-            ended = self._run_until_end()
-        except BaseException as exc:  # noqa: BLE001 - a bug of ours must still end the app cleanly
-            log.exception("flow_loop_crashed")
-            ended = AppEnded(1, f"internal error in the flow loop: {exc!r}")
-        self._teardown(ended)
-        self._on_end(ended)
+            try:
+                ended = self._run_until_end()
+            except BaseException as exc:  # noqa: BLE001 - a bug of ours must still end the app cleanly
+                ended = _internal_error(exc)
+            self._teardown(ended)
+        except BaseException as exc:  # noqa: BLE001 - the same, while stopping the works
+            ended = ended if ended.exit_code else _internal_error(exc)
+        finally:
+            self._on_end(ended)
 
     def _run_until_end(self) -> AppEnded:
         starting = [work for work in self.app.works if work.start_with_flow]
@@ -143,14 +162,14 @@ class FlowLoop:
             return ended
         has_update = True
         while True:
-            for item in self._drain(timeout_s=self._wait_s(has_update)):
+            batch = self._drain(timeout_s=self._wait_s(has_update))
+            for index, item in enumerate(batch):
                 if isinstance(item, StopRequested):
-                    self.app.stage = AppStage.STOPPING
-                    return AppEnded(item.exit_code, item.reason)
+                    return self._stop(item, batch[index + 1:])
                 has_update |= self._apply(item)
-            if self._failure is not None:
-                self.app.stage = AppStage.FAILED
-                return AppEnded(1, self._failure.message)
+            failed = self._failed()
+            if failed is not None:
+                return failed
             has_update |= self._stop_idle_works()
             now = time.time()
             for flow in self.app.flows:
@@ -170,21 +189,36 @@ class FlowLoop:
         """
         deadline = time.monotonic() + START_WAIT_S
         while any(self._is_starting(w) for w in works) and time.monotonic() < deadline:
-            items = self._drain(timeout_s=max(0.0, min(0.05, deadline - time.monotonic())))
-            for item in items:
+            batch = self._drain(timeout_s=max(0.0, min(0.05, deadline - time.monotonic())))
+            for index, item in enumerate(batch):
                 if isinstance(item, StopRequested):
-                    self.app.stage = AppStage.STOPPING
-                    return AppEnded(item.exit_code, item.reason)
+                    return self._stop(item, batch[index + 1:])
                 if isinstance(item, Query):
                     item.run(self.app, self.runtime)
                     continue
                 self._apply(item)
             self._flush()
-            if items:
+            if batch:
                 self.state_watch.changed()
-            if self._failure is not None:
-                self.app.stage = AppStage.FAILED
-                return AppEnded(1, self._failure.message)
+            failed = self._failed()
+            if failed is not None:
+                return failed
+        return None
+
+    def _stop(self, request: StopRequested, rest: list) -> AppEnded:
+        """The app is told to stop; what arrived after the request (events, another stop) is for the teardown."""
+        self._carried = rest
+        self.app.stage = AppStage.STOPPING
+        return AppEnded(request.exit_code, request.reason)
+
+    def _failed(self) -> AppEnded | None:
+        """How the app ends if it failed: a work failed it, or its checkpoint cannot be written."""
+        if self._checkpoint_error is not None:
+            self.app.stage = AppStage.FAILED
+            return AppEnded(1, f"the app stopped: {self._checkpoint_error}")
+        if self._failure is not None:
+            self.app.stage = AppStage.FAILED
+            return AppEnded(1, self._failure.message)
         return None
 
     def _is_starting(self, work: LightningWork) -> bool:
@@ -193,10 +227,7 @@ class FlowLoop:
 
     def _tick(self) -> tuple[AppEnded | None, bool]:
         """Run the root flow once; the end of the app if it ended, and whether to run again soon."""
-        flows = self.app.flows
-        before = [flow._own_state_json() for flow in flows]
         self.ticks += 1
-        self._unsaved = True
         ended = None
         try:
             self.app.root.run()
@@ -211,10 +242,9 @@ class FlowLoop:
         except Exception as exc:  # noqa: BLE001 - the user's flow raised: the app fails with its traceback
             self.app.stage = AppStage.FAILED
             ended = AppEnded(1, f"the flow raised:\n{user_traceback(exc, (_CONTROLPLANE_DIR,)).rstrip()}")
-        for flow in flows:
+        for flow in self.app.flows:
             flow._reset_schedules()
-        flows = self.app.flows
-        changed = len(flows) != len(before) or any(f._own_state_json() != b for f, b in zip(flows, before))
+        changed = self._rows.collect(self.app)  # the flows' own state changed: run again soon
         changed |= self._take(self.runtime.apply(FlowsRan(tuple(self.app.works), self.ticks)))
         self._flush()
         self.state_watch.changed()
@@ -225,7 +255,6 @@ class FlowLoop:
         deadline = self.runtime.next_idle_deadline()
         if deadline is None or deadline > time.monotonic():
             return False
-        self._unsaved = True
         return self._take(self.runtime.apply(IdleCheck()))
 
     def _wait_s(self, has_update: bool) -> float:
@@ -235,7 +264,7 @@ class FlowLoop:
         if has_update:
             return TICK_INTERVAL_S
         if self.runtime.has_unsent_acks:
-            return max(0.0, self._next_save_at - time.monotonic())
+            return ACK_INTERVAL_S
         next_times = [t for flow in self.app.flows if (t := flow._next_schedule_time()) is not None]
         if next_times:
             return max(0.0, min(min(next_times) - time.time(), _IDLE_WAIT_S))
@@ -248,11 +277,12 @@ class FlowLoop:
 
     def _drain(self, timeout_s: float) -> list[WorkEvent | PlacementPending | StopRequested]:
         """Block up to ``timeout_s`` for the first item, then take everything else that is waiting."""
-        try:
-            items = [self.inbox.get(timeout=timeout_s)]
-        except queue.Empty:
-            return []
-        self._unsaved = True
+        items, self._carried = self._carried, []
+        if not items:
+            try:
+                items = [self.inbox.get(timeout=timeout_s)]
+            except queue.Empty:
+                return []
         while True:
             try:
                 items.append(self.inbox.get_nowait())
@@ -271,13 +301,16 @@ class FlowLoop:
         rest = [item for item in items if not isinstance(item, Query)]
         return [*rest, _STATE_CHANGED_BY_QUERY] if changed else rest
 
-    def _apply(self, event: WorkEvent | PlacementPending | AgentConnected | WorkLost | _StateChangedByQuery) -> bool:
+    def _apply(self, event: WorkEvent | PlacementPending | AgentConnected | WorkLost | WorkUnreachable
+               | _StateChangedByQuery) -> bool:
         """Apply what the asyncio side reported; whether the flows should run again."""
         if event is _STATE_CHANGED_BY_QUERY:
             return True
+        if isinstance(event, WorkUnreachable):
+            return False  # only the teardown waits on stops
         run_flows = self._take(self.runtime.apply(event))
         if isinstance(event, AgentConnected):
-            self._send_outgoing()  # what the agent may have missed goes at once
+            self._flush()  # what the agent may have missed goes at once
         return run_flows
 
     def _take(self, instructions: list[Instruction]) -> bool:
@@ -301,46 +334,94 @@ class FlowLoop:
         return work
 
     def _flush(self) -> None:
-        """Hand the tick's commands to the I/O side; every ACK_INTERVAL_S (less often when saving takes long, see
-        CHECKPOINT_SHARE), checkpoint what changed, then acknowledge."""
+        """Hand the tick's commands to the I/O side, and every ACK_INTERVAL_S the acknowledgements, each after the
+        checkpoint that covers it.
+
+        Write-ahead: a command leaves only once the checkpoint recording it (the call in its work's ledger and
+        among the unconfirmed ones, its number, a launch, a stop) is committed, so a control plane restarted from
+        that checkpoint sends it again rather than forgetting it, and never gives its number to another command.
+        An acknowledgement leaves only once the events it covers are committed, so an acknowledged event is never
+        lost.
+        """
         outgoing: list[Command | EventsApplied] = list(self._outgoing)
         self._outgoing = []
         now = time.monotonic()
-        if now >= self._next_save_at:
-            if self._unsaved:
-                self._unsaved = False
-                self.save_checkpoint()  # before the acks: an acknowledged event is never lost
-            took_s = time.monotonic() - now
-            self._next_save_at = now + max(ACK_INTERVAL_S, took_s / CHECKPOINT_SHARE)
-            outgoing.extend(self.runtime.take_acks())
+        acks_due = now - self._last_ack >= ACK_INTERVAL_S
+        saved = self.save_checkpoint() if outgoing or acks_due else True
+        if not saved:
+            # Write-ahead: what the checkpoint could not record never leaves; the app is ending, its works stopping.
+            outgoing = [command for command in outgoing if isinstance(command, StopWork)]
+        if acks_due:
+            self._last_ack = now
+            if saved:  # after the save that covers them: an acknowledged event is never lost
+                outgoing.extend(self.runtime.take_acks())
         if outgoing:
             self._send_commands(outgoing)
 
-    def _send_outgoing(self) -> None:
-        """Hand the commands gathered so far to the I/O side now (no checkpoint, no acknowledgement)."""
-        if self._outgoing:
-            outgoing, self._outgoing = self._outgoing, []
-            self._send_commands(outgoing)
+    def save_checkpoint(self) -> bool:
+        """Commit what changed of the app's state and of the works record; whether the checkpoint holds it.
 
-    def save_checkpoint(self) -> None:
-        """Commit the app's state and the works record (when they changed)."""
-        if self._checkpoint is not None:
-            self._checkpoint.save(self.app.state, self.runtime.snapshot())
+        A failure to write is kept (the app then ends, naming it) and never retried: no later command or
+        acknowledgement may pretend that what it depends on is safe.
+        """
+        if self._checkpoint is None:
+            return True
+        if self._checkpoint_error is not None:
+            return False
+        self._rows.collect(self.app)
+        try:
+            self._checkpoint.save(CheckpointChanges(self._rows.take_pending(), self.runtime.take_changed_records()))
+        except CheckpointError as exc:
+            self._checkpoint_error = exc
+            log.error("checkpoint_failed", error=str(exc))
+            return False
+        return True
 
     def _teardown(self, ended: AppEnded) -> None:
-        """Stop every live work and wait (bounded) for their processes to exit, applying their last events."""
+        """Stop every live work and wait (bounded) for their processes to exit, applying their last events.
+
+        A stop request meanwhile (a second Ctrl-C, or a first one while the app ends by itself) kills the works
+        still running at once, naming them. Works whose agent cannot be reached are not waited for: they are named,
+        as are those that did not exit in time.
+        """
+        self.ending = True
         grace_s = self.runtime.stop_grace_s
         live = set(self.runtime.running_work_names())
         self._take(self.runtime.apply(AppEnding("the app is ending", grace_s)))
+        unreachable: dict[str, str] = {}
         self._flush()
         deadline = time.monotonic() + grace_s + _TEARDOWN_MARGIN_S
         while live and time.monotonic() < deadline:
             for item in self._drain(timeout_s=min(0.2, max(0.0, deadline - time.monotonic()))):
-                if not isinstance(item, StopRequested):
+                if isinstance(item, StopRequested):
+                    self._kill(item.reason, live)
+                    deadline = min(deadline, time.monotonic() + _TEARDOWN_MARGIN_S)
+                elif isinstance(item, WorkUnreachable):
+                    process = self.runtime.works.get(item.work_name)
+                    if item.work_name in live and process is not None and process.attempt == item.attempt:
+                        live.discard(item.work_name)
+                        unreachable[item.work_name] = item.reason
+                else:
                     self._apply(item)
                     if isinstance(item, WorkEvent) and isinstance(item.body, ProcessExited):
                         live.discard(item.work_name)
+                        unreachable.pop(item.work_name, None)
+        if unreachable:
+            log.warning("works_not_reached", works=sorted(unreachable), reasons=sorted(set(unreachable.values())),
+                        hint="they may still be running on their agent")
         if live:
             log.warning("works_still_running_at_exit", works=sorted(live))
         self.save_checkpoint()
         sys.stdout.flush()
+
+    def _kill(self, reason: str, live: set[str]) -> None:
+        """The app is told to stop while it is ending: the works still running are killed now (no grace)."""
+        log.warning("works_killed", works=sorted(live), reason=f"{reason} during shutdown")
+        self._take(self.runtime.apply(AppEnding(f"{reason}: stopping now", 0.0)))
+        self._flush()
+
+def _internal_error(exc: BaseException) -> AppEnded:
+    """The end of an app whose flow thread failed on our side (the traceback only at --log-level debug)."""
+    log.error("flow_loop_crashed", error=repr(exc))
+    log.debug("flow_loop_crash_traceback", exc_info=exc)
+    return AppEnded(1, f"internal error in the flow loop: {exc!r}")

@@ -7,14 +7,12 @@ reconnect by themselves, and their work processes send again whatever was not ac
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
 
-import psutil
 import structlog
 
-from lightning_ctl.controlplane.errors import AppAlreadyRunningError
-from lightning_ctl.controlplane.flows.checkpoint import Checkpoint, SavedRun
+from lightning_ctl.controlplane.errors import CheckpointCorruptError
+from lightning_ctl.controlplane.flows.checkpoint import Checkpoint, SavedRun, move_aside
 from lightning_ctl.controlplane.flows.flow_runtime import FlowRuntime
 from lightning_ctl.controlplane.home import app_home
 from lightning_ctl.sdk._app import LightningApp
@@ -33,20 +31,28 @@ class ResumePlan:
 
 
 def plan_resume(app_path: str, requested_port: int, fresh: bool) -> ResumePlan:
-    """Open the app's checkpoint and decide whether to resume.
+    """Open the app's checkpoint and decide whether to resume (the caller holds the app's lock: no other run of
+    it is alive, so a run the checkpoint says did not end crashed).
+
+    With ``fresh``, a damaged checkpoint is moved aside (kept for inspection) and the app starts over.
 
     Raises:
-        AppAlreadyRunningError: the previous run's control plane is still alive.
+        CheckpointCorruptError: the checkpoint is damaged (and not ``fresh``); the message says what to do.
+        CheckpointError: it cannot be opened.
     """
-    checkpoint = Checkpoint(app_home(app_path) / "checkpoint.sqlite")
+    path = app_home(app_path) / "checkpoint.sqlite"
+    try:
+        checkpoint = Checkpoint(path)
+    except CheckpointCorruptError as exc:
+        if not fresh:
+            raise CheckpointCorruptError(f"{exc}; run with --fresh to move it aside and start over",
+                                         path=exc.path) from None
+        kept = move_aside(path)
+        log.warning("app_checkpoint_moved_aside", reason=str(exc), kept_as=str(kept))
+        checkpoint = Checkpoint(path)
     saved = checkpoint.load()
     if saved is None or saved.ended:
         return ResumePlan(checkpoint, None, requested_port)
-    if saved.pid != os.getpid() and _is_control_plane(saved.pid):
-        checkpoint.close()
-        raise AppAlreadyRunningError(
-            f"{app_path} is already running (lightning-ctl pid {saved.pid}); stop it with lightning-ctl stop"
-        )
     if fresh:
         log.info("app_checkpoint_discarded", reason="--fresh")
         return ResumePlan(checkpoint, None, requested_port)
@@ -57,14 +63,8 @@ def restore(app: LightningApp, runtime: FlowRuntime, saved: SavedRun) -> None:
     """Put the flows' and works' state and the record of work processes back as the checkpoint has them."""
     if saved.state is not None:
         app.set_state(saved.state)
-    runtime.restore(saved.works or {})
+    works = {work.name: work for work in app.works}
+    runtime.restore(saved.works or {}, works.get)
     running = sorted(name for name, work in (saved.works or {}).items() if not work["exited"])
     log.warning("app_resumed", saved_at=saved.saved_at, works_to_reattach=running,
                 hint="the previous run did not end; pass --fresh to start over")
-
-
-def _is_control_plane(pid: int) -> bool:
-    try:
-        return "lightning-ctl" in " ".join(psutil.Process(pid).cmdline())
-    except psutil.Error:
-        return False

@@ -5,18 +5,27 @@
        │                                                └─ idle past timeout ──┤ (a call then launches a new attempt)
        └─ stop requested (by the flow, the app's end) ─────────────────────────┘
 
-Each work's record is saved as its own JSON object (:meth:`to_record`), so a checkpoint may write only the records
-that changed; events kept aside by the sequencer are not saved (their process sends them again, unacknowledged).
+Commands for the process (calls and attribute updates) are numbered per attempt from 1 (``command_seq``): the
+process applies each number once, in order, so a command sent again after a reconnection or a restart of the
+control plane is never applied twice. A command stays ``unconfirmed`` until the process shows it has it (a call's
+status, the echo of an update), and is sent again after every reconnection until then.
+
+Each work's record is saved as its own JSON object (:meth:`to_record`), so a checkpoint writes only the records that
+changed; what the sequencer keeps aside is not saved (the process sends it again, unacknowledged), nor ``synced``
+(rebuilt from the restored attributes: every update the work may lack is among the unconfirmed commands).
 """
 
 from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Union
 
 from lightning_ctl.controlplane.flows.sequencing import EventSequencer
-from lightning_ctl.sdk._events import LaunchWork, RunCall, launch_from_dict
+from lightning_ctl.sdk._events import LaunchWork, RunCall, UpdateVars, launch_from_dict
+
+WorkCommand = Union[RunCall, UpdateVars]
+"""A numbered command for a work process."""
 
 
 @dataclass
@@ -28,22 +37,20 @@ class WorkProcessState:
     exited: bool = False
     crashed: bool = False
     stop_requested: bool = False
-    synced: dict[str, str] = field(default_factory=dict)
-    """JSON of each public attribute as both sides last agreed on it."""
-    synced_values: dict[str, Any] = field(default_factory=dict)
-    """The object each public attribute held when last compared with ``synced`` (not saved): an immutable value
-    that is still that very object is unchanged, without encoding it again."""
-    next_look: dict[str, float] = field(default_factory=dict)
-    """When (the runtime's clock) a large attribute is compared again after a run of the flows (not saved)."""
+    synced: dict[str, Any] = field(default_factory=dict)
+    """A snapshot (``snapshots.py``) of each public attribute as both sides last agreed on it."""
     sequencer: EventSequencer = field(default_factory=EventSequencer)
     """Applies the events of the work process exactly once, in order."""
-    calls_sent: int = 0
-    unconfirmed: list[RunCall] = field(default_factory=list)
-    """Calls sent but not yet confirmed by a status from the work: sent again after a reconnection."""
+    commands_sent: int = 0
+    """The ``command_seq`` of the last command numbered for this process."""
+    unconfirmed: list[WorkCommand] = field(default_factory=list)
+    """Commands sent and not yet confirmed by the work, in ``command_seq`` order: sent again after a reconnection."""
     launch: LaunchWork | None = None
     """The launch, kept until the process reports in: sent again if it was lost."""
     running_call: RunCall | None = None
     """The call the process is running: run again by a new process if this one is lost."""
+    restarts: int = 0
+    """How many times the work's restart policy started a new process (over the life of the app)."""
     awaiting_capacity: bool = False
     """Agents are connected but none has room for the launch (not saved: the registry says it again)."""
     idle_timeout_s: float | None = None
@@ -52,27 +59,54 @@ class WorkProcessState:
     """When (the runtime's clock) the process was first seen idle since its last call (not saved)."""
     idle_stopped: bool = False
     """Stopped for being idle: a call launches a new attempt rather than waiting for this one."""
+    restored: bool = False
+    """Taken back from a checkpoint, and not heard of since (not saved): if its process turns out gone, it went with
+    the control plane's machine and is started again whatever the restart policy."""
 
     @property
     def is_idle(self) -> bool:
         """Whether the process is up with no call running, none sent and unconfirmed, and no stop asked."""
         return (self.pid is not None and not self.exited and not self.stop_requested and self.running_call is None
-                and not self.unconfirmed)
+                and not any(isinstance(command, RunCall) for command in self.unconfirmed))
 
     @property
     def applied_seq(self) -> int:
         """Every event of the process up to this seq was applied."""
         return self.sequencer.applied_seq
 
+    def next_command_seq(self) -> int:
+        """The number of the next command for this process."""
+        self.commands_sent += 1
+        return self.commands_sent
+
+    def confirm_call(self, call_hash: str) -> RunCall | None:
+        """The process reported a status of call ``call_hash``: it has the call, and every command before it."""
+        for index, command in enumerate(self.unconfirmed):
+            if isinstance(command, RunCall) and command.call_hash == call_hash:
+                del self.unconfirmed[index]
+                self.confirm_updates(command.command_seq)
+                return command
+        return None
+
+    def confirm_updates(self, up_to_seq: int) -> None:
+        """The process has applied every command up to ``up_to_seq``: no update up to there goes again."""
+        self.unconfirmed = [c for c in self.unconfirmed if isinstance(c, RunCall) or c.command_seq > up_to_seq]
+
+    @property
+    def calls_to_rerun(self) -> list[RunCall]:
+        """The calls a new process must run if this one is lost: the running one, then those not started."""
+        calls = [c for c in self.unconfirmed if isinstance(c, RunCall)]
+        return [self.running_call, *calls] if self.running_call is not None else calls
+
     def to_record(self) -> dict[str, Any]:
         """This record as JSON-ready data for the checkpoint."""
         return {
             "attempt": self.attempt, "pid": self.pid, "exited": self.exited, "crashed": self.crashed,
-            "stop_requested": self.stop_requested, "synced": self.synced, "applied_seq": self.applied_seq,
-            "calls_sent": self.calls_sent, "unconfirmed": [dataclasses.asdict(c) for c in self.unconfirmed],
+            "stop_requested": self.stop_requested, "applied_seq": self.applied_seq,
+            "commands_sent": self.commands_sent, "unconfirmed": [_command_record(c) for c in self.unconfirmed],
             "launch": dataclasses.asdict(self.launch) if self.launch is not None else None,
-            "running_call": dataclasses.asdict(self.running_call) if self.running_call is not None else None,
-            "idle_timeout_s": self.idle_timeout_s, "idle_stopped": self.idle_stopped,
+            "running_call": _shallow(self.running_call) if self.running_call is not None else None,
+            "restarts": self.restarts, "idle_timeout_s": self.idle_timeout_s, "idle_stopped": self.idle_stopped,
         }
 
     @classmethod
@@ -80,7 +114,7 @@ class WorkProcessState:
         """A record as :meth:`to_record` saved it."""
         fields = dict(record)
         applied_seq = fields.pop("applied_seq", 0)
-        unconfirmed = [RunCall(**call) for call in fields.pop("unconfirmed", [])]
+        unconfirmed = [_command_from_record(c) for c in fields.pop("unconfirmed", [])]
         saved_call = fields.pop("running_call", None)
         saved_launch = fields.pop("launch", None)
         return cls(
@@ -90,3 +124,18 @@ class WorkProcessState:
             launch=launch_from_dict(saved_launch) if saved_launch is not None else None,
             running_call=RunCall(**saved_call) if saved_call is not None else None,
         )
+
+
+def _shallow(command: WorkCommand) -> dict[str, Any]:
+    """A command's fields (its values are JSON already: no deep copy, on the call path)."""
+    return {f.name: getattr(command, f.name) for f in dataclasses.fields(command)}
+
+
+def _command_record(command: WorkCommand) -> dict[str, Any]:
+    return {"update" if isinstance(command, UpdateVars) else "call": _shallow(command)}
+
+
+def _command_from_record(record: dict[str, Any]) -> WorkCommand:
+    if "update" in record:
+        return UpdateVars(**record["update"])
+    return RunCall(**record["call"])

@@ -42,7 +42,7 @@ from lightning_ctl.controlplane.providers.planner import (
 from lightning_ctl.controlplane.providers.records import RequestRecords
 from lightning_ctl.controlplane.providers.settings import ProviderSettings
 from lightning_ctl.sdk._events import PlacementPending
-from lightning_ctl.sdk._tasks import BackgroundTasks
+from lightning_ctl.sdk._tasks import TaskOwner, cancel_and_wait
 
 log = structlog.get_logger(component="providers")
 
@@ -80,7 +80,8 @@ class ProviderManager:
         self._control_plane = ""
         self._wakeup = asyncio.Event()
         self._submissions = asyncio.Semaphore(SUBMISSIONS_AT_ONCE)
-        self._tasks = BackgroundTasks(log, "provider_task_failed")
+        self._tasks = TaskOwner(
+            on_error=lambda name, exc: log.error("provider_task_failed", task=name, error=repr(exc)))
         self._loop_task: asyncio.Task[None] | None = None
         self._next_poll = 0.0
         self._last_poll = 0.0
@@ -116,15 +117,14 @@ class ProviderManager:
             self.planner.restore(previous, time.monotonic(), SETTLE_AFTER_RESTART_S)
         self._save()
         self._registry.watch(self._wakeup.set)
-        self._loop_task = asyncio.create_task(self._run())
+        self._loop_task = self._tasks.spawn(self._run(), "provider decisions")
 
     async def stop(self, reason: str = "the app ended") -> None:
         """Release every request (waiting for submissions in flight, so that none is left behind)."""
         if self._loop_task is not None:
-            self._loop_task.cancel()
-        pending = self._tasks.pending()
-        if pending:
-            await asyncio.wait(pending, timeout=STOP_TIMEOUT_S)
+            await cancel_and_wait(self._loop_task)
+        await self._tasks.wait(STOP_TIMEOUT_S)  # submissions in flight end, so that none is left behind
+        await self._tasks.close()
         releases = self.planner.stop_all(reason, time.monotonic())
         held = [r.request.engine_id for r in releases if r.request.engine_id]
         held += [r.engine_id for r in self.planner.requests.values()
@@ -192,7 +192,7 @@ class ProviderManager:
         releases = []
         for action in actions:
             if isinstance(action, Submit):
-                self._tasks.spawn(self._submit(action.request))
+                self._tasks.spawn(self._submit(action.request), f"submit {action.request.request_id}")
             elif isinstance(action, Release):
                 log.info("agent_request_released", request_id=action.request.request_id,
                          engine_id=action.request.engine_id, reason=action.reason)
@@ -206,7 +206,7 @@ class ProviderManager:
                     for lost in self._registry.declare_lost(agent_id, action.request.ended):
                         self._deliver(lost)
         if releases:
-            self._tasks.spawn(self._release(releases))
+            self._tasks.spawn(self._release(releases), "release")
 
     async def _submit(self, request: AgentRequest) -> None:
         async with self._submissions:
@@ -258,7 +258,7 @@ class ProviderManager:
 
     def _poll(self) -> None:
         self._polling = True
-        self._tasks.spawn(self._poll_engine())
+        self._tasks.spawn(self._poll_engine(), "poll")
 
     async def _poll_engine(self) -> None:
         try:

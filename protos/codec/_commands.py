@@ -19,7 +19,7 @@ def run_call_to_pb(call: RunCall) -> events_pb2.RunCall:
         args_json=dumps(call.args),
         kwargs_json=dumps(call.kwargs),
         vars_json=dumps(call.vars) if call.vars else "",
-        call_seq=call.call_seq,
+        command_seq=call.command_seq,
     )
 
 
@@ -32,18 +32,19 @@ def run_call_from_pb(pb: events_pb2.RunCall) -> RunCall:
         loads(pb.args_json, "call.args_json", []),
         loads(pb.kwargs_json, "call.kwargs_json", {}),
         loads(pb.vars_json, "call.vars_json", {}),
-        pb.call_seq,
+        pb.command_seq,
     )
 
 
 def update_vars_to_pb(update: UpdateVars) -> events_pb2.UpdateVars:
     """An UpdateVars as protobuf."""
-    return events_pb2.UpdateVars(work_name=update.work_name, attempt=update.attempt, vars_json=dumps(update.vars))
+    return events_pb2.UpdateVars(work_name=update.work_name, attempt=update.attempt, vars_json=dumps(update.vars),
+                                 command_seq=update.command_seq)
 
 
 def update_vars_from_pb(pb: events_pb2.UpdateVars) -> UpdateVars:
     """An UpdateVars from protobuf."""
-    return UpdateVars(pb.work_name, pb.attempt, loads(pb.vars_json, "update.vars_json", {}))
+    return UpdateVars(pb.work_name, pb.attempt, loads(pb.vars_json, "update.vars_json", {}), pb.command_seq)
 
 
 def command_to_pb(command: Command | UploadRequested) -> agent_pb2.Command:

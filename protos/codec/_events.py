@@ -65,6 +65,7 @@ def body_to_pb(body: EventBody, event: events_pb2.WorkEvent) -> None:
     """Fill the ``kind`` of ``event`` from ``body``."""
     if isinstance(body, VarsChanged):
         event.delta.SetInParent()  # an empty change is still a change (its seq must be applied)
+        event.delta.command_seq = body.command_seq
         values = event.delta.values
         for name, value in body.values.items():
             values[name] = dumps(value)
@@ -86,6 +87,7 @@ def body_to_pb(body: EventBody, event: events_pb2.WorkEvent) -> None:
         event.exit.pid = body.pid
         event.exit.exit_code = body.exit_code
         event.exit.signal = body.signal
+        event.exit.reason = body.reason
     elif isinstance(body, WorkCrashed):
         event.error.traceback = body.traceback
     elif isinstance(body, InvalidEvent):
@@ -148,7 +150,9 @@ def event_from_pb(pb: events_pb2.WorkEvent, max_value_bytes: int | None = None) 
 
 def _body_from_pb(pb: events_pb2.WorkEvent, kind: str, max_value_bytes: int | None) -> EventBody:
     if kind == "delta":
-        return VarsChanged(delta_values(pb.delta.values, max_value_bytes))
+        if pb.delta.command_seq < 0:
+            raise CodecError(f"delta.command_seq: {pb.delta.command_seq} is negative")
+        return VarsChanged(delta_values(pb.delta.values, max_value_bytes), pb.delta.command_seq)
     if kind == "status":
         return _status_from_pb(pb.status)
     if kind == "logs":
@@ -166,7 +170,8 @@ def _body_from_pb(pb: events_pb2.WorkEvent, kind: str, max_value_bytes: int | No
         exit_ = pb.exit
         if exit_.pid < 0 or not 0 <= exit_.signal < _MAX_SIGNAL:
             raise CodecError(f"exit: pid {exit_.pid} / signal {exit_.signal} out of range")
-        return ProcessExited(exit_.pid, exit_.exit_code, exit_.signal)
+        return ProcessExited(exit_.pid, exit_.exit_code, exit_.signal,
+                             check_text(exit_.reason, "exit.reason", MAX_STATUS_MESSAGE_CHARS))
     if kind == "error":
         return WorkCrashed(check_text(pb.error.traceback, "error.traceback", MAX_STATUS_MESSAGE_CHARS))
     return InvalidEvent(check_text(pb.invalid.reason, "invalid.reason", MAX_STATUS_MESSAGE_CHARS))

@@ -39,7 +39,8 @@ def tagged(tag: str) -> set[int]:
 
 @pytest.fixture
 def launch(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Callable[..., AppProcess]]:
-    """Start ``lightning-ctl run apps/<name> *args``; at teardown SIGKILL whatever those apps left running.
+    """Start ``lightning-ctl run apps/<name> *args``; at teardown SIGKILL whatever those apps left running, and
+    fail if any of them printed an internal error (``tests.helpers.console``).
 
     Each test gets its own HOME, so what lightning-ctl keeps there (tokens, the state of unfinished runs to resume)
     neither leaks between tests nor touches the user's.
@@ -59,6 +60,8 @@ def launch(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Callable[..., A
         for process in started:
             process.kill_all()
         kill_tagged(tag)
+    for process in started:  # every run is checked, whatever its test asserted
+        process.check_output()
 
 
 def kill_tagged(tag: str) -> None:

@@ -110,6 +110,8 @@ def test_credentials_survive_a_control_plane_restart(cluster: Cluster) -> None:
     cp.wait_for_line("WAITING")
     agent = cluster.agent("steady", *AGENT_ARGS, token=issue(cluster, cp))
     cluster.wait_until(lambda: connections(cp, "steady") == 1, "the agent to register")
+    # Killed once the agent holds its credential: a welcome still in flight dies with the control plane, and the
+    # one-time token with it.
     cluster.wait_until(credential_file(agent).exists, "the agent to keep the credential its welcome carried")
     cp.proc.send_signal(signal.SIGKILL)
     cp.wait_exit(20)

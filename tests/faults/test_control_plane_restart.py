@@ -44,10 +44,10 @@ def checkpointed_counter(home: Path, app: Path) -> int:
     digest = hashlib.sha256(os.path.abspath(app).encode()).hexdigest()[:16]
     db = sqlite3.connect(str(home / ".lightning-ctl" / "apps" / digest / "checkpoint.sqlite"))
     try:
-        (state,) = db.execute("SELECT state FROM run WHERE id = 1").fetchone()
+        (value,) = db.execute("SELECT value FROM state WHERE component = '[]' AND part = 'vars.counter'").fetchone()
     finally:
         db.close()
-    return int(json.loads(state)["vars"]["counter"])
+    return int(json.loads(value))
 
 
 def reattach_time(cp: ControlPlane, running: int, agents: list[AgentProcess], timeout_s: float = 15.0,

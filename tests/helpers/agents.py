@@ -31,6 +31,7 @@ import pytest
 
 from lightning_ctl.sdk._cli_values import CREDENTIAL_VARIABLES
 from tests.helpers import wait_until
+from tests.helpers.console import assert_no_internal_errors
 from tests.helpers.processes import LIGHTNING_AGENT, LIGHTNING_CTL, AppRun
 
 TAG_VAR = "LIGHTNING_CTL_E2E_TAG"
@@ -122,7 +123,12 @@ class CapturedProcess:
         wait_until(ended, timeout_s, what=f"{self.argv[0]} to exit\n{self.output()}")
         for reader in self._readers:
             reader.join(timeout=5)
+        self.check_output()
         return self.proc.returncode
+
+    def check_output(self) -> None:
+        """Fail if what the process printed so far shows an internal error (see ``tests.helpers.console``)."""
+        assert_no_internal_errors(self.stdout + "\n" + self.stderr, " ".join(self.argv[:2]))
 
     def signal(self, sig: signal.Signals) -> None:
         """Send ``sig`` to the process only."""
@@ -143,6 +149,8 @@ class CapturedProcess:
             self.proc.wait(timeout=5)
         except subprocess.TimeoutExpired:
             pass
+        for reader in self._readers:
+            reader.join(timeout=2)
 
 
 class ControlPlane(CapturedProcess):
@@ -323,7 +331,8 @@ class Cluster:
         return cp.wait(5)
 
     def close(self) -> None:
-        """SIGKILL every process started, their descendants, and anything else carrying this cluster's tag."""
+        """SIGKILL every process started, their descendants, and anything else carrying this cluster's tag; then
+        fail if any of them printed an internal error."""
         for process in reversed(self.processes):
             process.kill_all()
         for proc in psutil.process_iter(["pid"]):
@@ -332,6 +341,8 @@ class Cluster:
                     os.kill(proc.pid, signal.SIGKILL)
             except (psutil.Error, OSError):
                 continue
+        for process in self.processes:
+            process.check_output()
 
 
 @pytest.fixture

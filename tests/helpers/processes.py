@@ -14,6 +14,7 @@ from pathlib import Path
 import psutil
 
 from tests.helpers import wait_until
+from tests.helpers.console import assert_no_internal_errors
 
 BIN_DIR = Path(sys.executable).parent
 LIGHTNING_CTL = str(BIN_DIR / "lightning-ctl")
@@ -97,7 +98,12 @@ class AppProcess:
                                  + "\n".join(self.stderr_lines))
         for reader in self._readers:
             reader.join(timeout=5)
+        self.check_output()
         return AppRun(self.proc.returncode, self.stdout, "\n".join(self.stderr_lines), set(self.pids))
+
+    def check_output(self) -> None:
+        """Fail if what the app printed so far shows an internal error (see ``tests.helpers.console``)."""
+        assert_no_internal_errors(self.stdout + "\n" + "\n".join(self.stderr_lines), "lightning-ctl run")
 
     def kill_all(self) -> None:
         """SIGKILL every process of this app that is still alive (test cleanup)."""
@@ -107,6 +113,8 @@ class AppProcess:
                 os.kill(pid, signal.SIGKILL)
             except ProcessLookupError:
                 pass
+        for reader in self._readers:
+            reader.join(timeout=2)
 
 
 def run_app(app_file: str | Path, *args: str, timeout_s: float = 30.0, cwd: str | Path | None = None,

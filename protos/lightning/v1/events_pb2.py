@@ -24,7 +24,7 @@ _sym_db = _symbol_database.Default()
 
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n.lightning_ctl/protos/lightning/v1/events.proto\x12\x0clightning.v1\"u\n\tVarsDelta\x12\x33\n\x06values\x18\x02 \x03(\x0b\x32#.lightning.v1.VarsDelta.ValuesEntry\x1a-\n\x0bValuesEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01J\x04\x08\x01\x10\x02\"d\n\x0cStatusChange\x12\x11\n\tcall_hash\x18\x01 \x01(\t\x12\r\n\x05stage\x18\x02 \x01(\t\x12\x11\n\ttimestamp\x18\x03 \x01(\x01\x12\x0e\n\x06reason\x18\x04 \x01(\t\x12\x0f\n\x07message\x18\x05 \x01(\t\"\xb4\x01\n\x08LogLines\x12-\n\x06stream\x18\x01 \x01(\x0e\x32\x1d.lightning.v1.LogLines.Stream\x12\r\n\x05lines\x18\x02 \x03(\t\x12\x0e\n\x06offset\x18\x03 \x01(\x03\x12\x12\n\nend_offset\x18\x04 \x01(\x03\"F\n\x06Stream\x12\x16\n\x12STREAM_UNSPECIFIED\x10\x00\x12\x11\n\rSTREAM_STDOUT\x10\x01\x12\x11\n\rSTREAM_STDERR\x10\x02\"=\n\x0bProcessExit\x12\x0b\n\x03pid\x18\x01 \x01(\x05\x12\x11\n\texit_code\x18\x02 \x01(\x05\x12\x0e\n\x06signal\x18\x03 \x01(\x05\"\x1e\n\tWorkError\x12\x11\n\ttraceback\x18\x01 \x01(\t\"\x89\x03\n\tWorkEvent\x12\x11\n\twork_name\x18\x01 \x01(\t\x12\x0f\n\x07\x61ttempt\x18\x02 \x01(\x03\x12\x0b\n\x03seq\x18\x03 \x01(\x03\x12(\n\x05\x64\x65lta\x18\x04 \x01(\x0b\x32\x17.lightning.v1.VarsDeltaH\x00\x12,\n\x06status\x18\x05 \x01(\x0b\x32\x1a.lightning.v1.StatusChangeH\x00\x12&\n\x04logs\x18\x06 \x01(\x0b\x32\x16.lightning.v1.LogLinesH\x00\x12)\n\x04\x65xit\x18\x07 \x01(\x0b\x32\x19.lightning.v1.ProcessExitH\x00\x12(\n\x05\x65rror\x18\x08 \x01(\x0b\x32\x17.lightning.v1.WorkErrorH\x00\x12,\n\x07started\x18\t \x01(\x0b\x32\x19.lightning.v1.WorkStartedH\x00\x12-\n\x07invalid\x18\x0b \x01(\x0b\x32\x1a.lightning.v1.InvalidEventH\x00\x12\x11\n\tfirst_seq\x18\n \x01(\x03\x42\x06\n\x04kind\"\x1a\n\x0bWorkStarted\x12\x0b\n\x03pid\x18\x01 \x01(\x05\"\x1e\n\x0cInvalidEvent\x12\x0e\n\x06reason\x18\x01 \x01(\t\"\x8d\x01\n\x07RunCall\x12\x11\n\twork_name\x18\x01 \x01(\t\x12\x0f\n\x07\x61ttempt\x18\x02 \x01(\x03\x12\x11\n\tcall_hash\x18\x03 \x01(\t\x12\x11\n\targs_json\x18\x04 \x01(\t\x12\x13\n\x0bkwargs_json\x18\x05 \x01(\t\x12\x11\n\tvars_json\x18\x06 \x01(\t\x12\x10\n\x08\x63\x61ll_seq\x18\x07 \x01(\x03\"C\n\nUpdateVars\x12\x11\n\twork_name\x18\x01 \x01(\t\x12\x0f\n\x07\x61ttempt\x18\x02 \x01(\x03\x12\x11\n\tvars_json\x18\x03 \x01(\tb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n.lightning_ctl/protos/lightning/v1/events.proto\x12\x0clightning.v1\"\x8a\x01\n\tVarsDelta\x12\x33\n\x06values\x18\x02 \x03(\x0b\x32#.lightning.v1.VarsDelta.ValuesEntry\x12\x13\n\x0b\x63ommand_seq\x18\x03 \x01(\x03\x1a-\n\x0bValuesEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01J\x04\x08\x01\x10\x02\"d\n\x0cStatusChange\x12\x11\n\tcall_hash\x18\x01 \x01(\t\x12\r\n\x05stage\x18\x02 \x01(\t\x12\x11\n\ttimestamp\x18\x03 \x01(\x01\x12\x0e\n\x06reason\x18\x04 \x01(\t\x12\x0f\n\x07message\x18\x05 \x01(\t\"\xb4\x01\n\x08LogLines\x12-\n\x06stream\x18\x01 \x01(\x0e\x32\x1d.lightning.v1.LogLines.Stream\x12\r\n\x05lines\x18\x02 \x03(\t\x12\x0e\n\x06offset\x18\x03 \x01(\x03\x12\x12\n\nend_offset\x18\x04 \x01(\x03\"F\n\x06Stream\x12\x16\n\x12STREAM_UNSPECIFIED\x10\x00\x12\x11\n\rSTREAM_STDOUT\x10\x01\x12\x11\n\rSTREAM_STDERR\x10\x02\"M\n\x0bProcessExit\x12\x0b\n\x03pid\x18\x01 \x01(\x05\x12\x11\n\texit_code\x18\x02 \x01(\x05\x12\x0e\n\x06signal\x18\x03 \x01(\x05\x12\x0e\n\x06reason\x18\x04 \x01(\t\"\x1e\n\tWorkError\x12\x11\n\ttraceback\x18\x01 \x01(\t\"\x89\x03\n\tWorkEvent\x12\x11\n\twork_name\x18\x01 \x01(\t\x12\x0f\n\x07\x61ttempt\x18\x02 \x01(\x03\x12\x0b\n\x03seq\x18\x03 \x01(\x03\x12(\n\x05\x64\x65lta\x18\x04 \x01(\x0b\x32\x17.lightning.v1.VarsDeltaH\x00\x12,\n\x06status\x18\x05 \x01(\x0b\x32\x1a.lightning.v1.StatusChangeH\x00\x12&\n\x04logs\x18\x06 \x01(\x0b\x32\x16.lightning.v1.LogLinesH\x00\x12)\n\x04\x65xit\x18\x07 \x01(\x0b\x32\x19.lightning.v1.ProcessExitH\x00\x12(\n\x05\x65rror\x18\x08 \x01(\x0b\x32\x17.lightning.v1.WorkErrorH\x00\x12,\n\x07started\x18\t \x01(\x0b\x32\x19.lightning.v1.WorkStartedH\x00\x12-\n\x07invalid\x18\x0b \x01(\x0b\x32\x1a.lightning.v1.InvalidEventH\x00\x12\x11\n\tfirst_seq\x18\n \x01(\x03\x42\x06\n\x04kind\"\x1a\n\x0bWorkStarted\x12\x0b\n\x03pid\x18\x01 \x01(\x05\"\x1e\n\x0cInvalidEvent\x12\x0e\n\x06reason\x18\x01 \x01(\t\"\x90\x01\n\x07RunCall\x12\x11\n\twork_name\x18\x01 \x01(\t\x12\x0f\n\x07\x61ttempt\x18\x02 \x01(\x03\x12\x11\n\tcall_hash\x18\x03 \x01(\t\x12\x11\n\targs_json\x18\x04 \x01(\t\x12\x13\n\x0bkwargs_json\x18\x05 \x01(\t\x12\x11\n\tvars_json\x18\x06 \x01(\t\x12\x13\n\x0b\x63ommand_seq\x18\x07 \x01(\x03\"X\n\nUpdateVars\x12\x11\n\twork_name\x18\x01 \x01(\t\x12\x0f\n\x07\x61ttempt\x18\x02 \x01(\x03\x12\x11\n\tvars_json\x18\x03 \x01(\t\x12\x13\n\x0b\x63ommand_seq\x18\x04 \x01(\x03\x62\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -33,28 +33,28 @@ if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
   _globals['_VARSDELTA_VALUESENTRY']._loaded_options = None
   _globals['_VARSDELTA_VALUESENTRY']._serialized_options = b'8\001'
-  _globals['_VARSDELTA']._serialized_start=64
-  _globals['_VARSDELTA']._serialized_end=181
-  _globals['_VARSDELTA_VALUESENTRY']._serialized_start=130
-  _globals['_VARSDELTA_VALUESENTRY']._serialized_end=175
-  _globals['_STATUSCHANGE']._serialized_start=183
-  _globals['_STATUSCHANGE']._serialized_end=283
-  _globals['_LOGLINES']._serialized_start=286
-  _globals['_LOGLINES']._serialized_end=466
-  _globals['_LOGLINES_STREAM']._serialized_start=396
-  _globals['_LOGLINES_STREAM']._serialized_end=466
-  _globals['_PROCESSEXIT']._serialized_start=468
-  _globals['_PROCESSEXIT']._serialized_end=529
-  _globals['_WORKERROR']._serialized_start=531
-  _globals['_WORKERROR']._serialized_end=561
-  _globals['_WORKEVENT']._serialized_start=564
-  _globals['_WORKEVENT']._serialized_end=957
-  _globals['_WORKSTARTED']._serialized_start=959
-  _globals['_WORKSTARTED']._serialized_end=985
-  _globals['_INVALIDEVENT']._serialized_start=987
-  _globals['_INVALIDEVENT']._serialized_end=1017
-  _globals['_RUNCALL']._serialized_start=1020
-  _globals['_RUNCALL']._serialized_end=1161
-  _globals['_UPDATEVARS']._serialized_start=1163
-  _globals['_UPDATEVARS']._serialized_end=1230
+  _globals['_VARSDELTA']._serialized_start=65
+  _globals['_VARSDELTA']._serialized_end=203
+  _globals['_VARSDELTA_VALUESENTRY']._serialized_start=152
+  _globals['_VARSDELTA_VALUESENTRY']._serialized_end=197
+  _globals['_STATUSCHANGE']._serialized_start=205
+  _globals['_STATUSCHANGE']._serialized_end=305
+  _globals['_LOGLINES']._serialized_start=308
+  _globals['_LOGLINES']._serialized_end=488
+  _globals['_LOGLINES_STREAM']._serialized_start=418
+  _globals['_LOGLINES_STREAM']._serialized_end=488
+  _globals['_PROCESSEXIT']._serialized_start=490
+  _globals['_PROCESSEXIT']._serialized_end=567
+  _globals['_WORKERROR']._serialized_start=569
+  _globals['_WORKERROR']._serialized_end=599
+  _globals['_WORKEVENT']._serialized_start=602
+  _globals['_WORKEVENT']._serialized_end=995
+  _globals['_WORKSTARTED']._serialized_start=997
+  _globals['_WORKSTARTED']._serialized_end=1023
+  _globals['_INVALIDEVENT']._serialized_start=1025
+  _globals['_INVALIDEVENT']._serialized_end=1055
+  _globals['_RUNCALL']._serialized_start=1058
+  _globals['_RUNCALL']._serialized_end=1202
+  _globals['_UPDATEVARS']._serialized_start=1204
+  _globals['_UPDATEVARS']._serialized_end=1292
 # @@protoc_insertion_point(module_scope)

@@ -8,7 +8,7 @@ from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
 DESCRIPTOR: _descriptor.FileDescriptor
 
 class VarsDelta(_message.Message):
-    __slots__ = ("values",)
+    __slots__ = ("values", "command_seq")
     class ValuesEntry(_message.Message):
         __slots__ = ("key", "value")
         KEY_FIELD_NUMBER: _ClassVar[int]
@@ -17,8 +17,10 @@ class VarsDelta(_message.Message):
         value: str
         def __init__(self, key: _Optional[str] = ..., value: _Optional[str] = ...) -> None: ...
     VALUES_FIELD_NUMBER: _ClassVar[int]
+    COMMAND_SEQ_FIELD_NUMBER: _ClassVar[int]
     values: _containers.ScalarMap[str, str]
-    def __init__(self, values: _Optional[_Mapping[str, str]] = ...) -> None: ...
+    command_seq: int
+    def __init__(self, values: _Optional[_Mapping[str, str]] = ..., command_seq: _Optional[int] = ...) -> None: ...
 
 class StatusChange(_message.Message):
     __slots__ = ("call_hash", "stage", "timestamp", "reason", "message")
@@ -55,14 +57,16 @@ class LogLines(_message.Message):
     def __init__(self, stream: _Optional[_Union[LogLines.Stream, str]] = ..., lines: _Optional[_Iterable[str]] = ..., offset: _Optional[int] = ..., end_offset: _Optional[int] = ...) -> None: ...
 
 class ProcessExit(_message.Message):
-    __slots__ = ("pid", "exit_code", "signal")
+    __slots__ = ("pid", "exit_code", "signal", "reason")
     PID_FIELD_NUMBER: _ClassVar[int]
     EXIT_CODE_FIELD_NUMBER: _ClassVar[int]
     SIGNAL_FIELD_NUMBER: _ClassVar[int]
+    REASON_FIELD_NUMBER: _ClassVar[int]
     pid: int
     exit_code: int
     signal: int
-    def __init__(self, pid: _Optional[int] = ..., exit_code: _Optional[int] = ..., signal: _Optional[int] = ...) -> None: ...
+    reason: str
+    def __init__(self, pid: _Optional[int] = ..., exit_code: _Optional[int] = ..., signal: _Optional[int] = ..., reason: _Optional[str] = ...) -> None: ...
 
 class WorkError(_message.Message):
     __slots__ = ("traceback",)
@@ -109,29 +113,31 @@ class InvalidEvent(_message.Message):
     def __init__(self, reason: _Optional[str] = ...) -> None: ...
 
 class RunCall(_message.Message):
-    __slots__ = ("work_name", "attempt", "call_hash", "args_json", "kwargs_json", "vars_json", "call_seq")
+    __slots__ = ("work_name", "attempt", "call_hash", "args_json", "kwargs_json", "vars_json", "command_seq")
     WORK_NAME_FIELD_NUMBER: _ClassVar[int]
     ATTEMPT_FIELD_NUMBER: _ClassVar[int]
     CALL_HASH_FIELD_NUMBER: _ClassVar[int]
     ARGS_JSON_FIELD_NUMBER: _ClassVar[int]
     KWARGS_JSON_FIELD_NUMBER: _ClassVar[int]
     VARS_JSON_FIELD_NUMBER: _ClassVar[int]
-    CALL_SEQ_FIELD_NUMBER: _ClassVar[int]
+    COMMAND_SEQ_FIELD_NUMBER: _ClassVar[int]
     work_name: str
     attempt: int
     call_hash: str
     args_json: str
     kwargs_json: str
     vars_json: str
-    call_seq: int
-    def __init__(self, work_name: _Optional[str] = ..., attempt: _Optional[int] = ..., call_hash: _Optional[str] = ..., args_json: _Optional[str] = ..., kwargs_json: _Optional[str] = ..., vars_json: _Optional[str] = ..., call_seq: _Optional[int] = ...) -> None: ...
+    command_seq: int
+    def __init__(self, work_name: _Optional[str] = ..., attempt: _Optional[int] = ..., call_hash: _Optional[str] = ..., args_json: _Optional[str] = ..., kwargs_json: _Optional[str] = ..., vars_json: _Optional[str] = ..., command_seq: _Optional[int] = ...) -> None: ...
 
 class UpdateVars(_message.Message):
-    __slots__ = ("work_name", "attempt", "vars_json")
+    __slots__ = ("work_name", "attempt", "vars_json", "command_seq")
     WORK_NAME_FIELD_NUMBER: _ClassVar[int]
     ATTEMPT_FIELD_NUMBER: _ClassVar[int]
     VARS_JSON_FIELD_NUMBER: _ClassVar[int]
+    COMMAND_SEQ_FIELD_NUMBER: _ClassVar[int]
     work_name: str
     attempt: int
     vars_json: str
-    def __init__(self, work_name: _Optional[str] = ..., attempt: _Optional[int] = ..., vars_json: _Optional[str] = ...) -> None: ...
+    command_seq: int
+    def __init__(self, work_name: _Optional[str] = ..., attempt: _Optional[int] = ..., vars_json: _Optional[str] = ..., command_seq: _Optional[int] = ...) -> None: ...

@@ -9,7 +9,8 @@ import sys
 
 import pytest
 
-from lightning_ctl.agent.home import AgentHome, AgentHomeInUseError, WorkRecord, claim_home
+from lightning_ctl.agent.errors import AgentHomeInUseError
+from lightning_ctl.agent.home import AgentHome, WorkRecord, claim_home
 from lightning_ctl.sdk._events import LaunchWork
 
 

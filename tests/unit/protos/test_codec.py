@@ -60,6 +60,7 @@ BODIES = [
     ProcessExited(4242, 0),
     ProcessExited(4242, 3),
     ProcessExited(4242, -9, 9),
+    ProcessExited(0, 1, reason="the agent could not start the work's process: [Errno 11] fork failed"),
     WorkCrashed("Traceback (most recent call last):\n  File \"app.py\", line 1\nRuntimeError: boom\n"),
 ]
 

@@ -193,6 +193,25 @@ class TestUserTraceback:
         assert "work.tags = " in text
         assert "StateNotSerializableError" in text
 
+    def test_an_error_with_no_user_frame_is_its_message_alone(self):
+        """Raised by our own code after the user's returned: no frame of ours is shown, only the error."""
+
+        class Tagged(LightningWork):
+            def __init__(self) -> None:
+                super().__init__(start_with_flow=False)
+                self.tags = []
+
+            def run(self) -> None:
+                pass
+
+        work = Tagged()
+        try:
+            work.tags = {"a"}  # raised inside the SDK, called from here (skipped like our runner)
+        except AttributeError as exc:
+            text = user_traceback(exc, skip_dirs=(str(Path(__file__).parent),))
+        assert "Traceback" not in text and "File " not in text
+        assert text.startswith("lightning_ctl.sdk.errors.StateNotSerializableError")
+
     def test_skip_dirs_drops_more_frames(self, tmp_path):
         """Frames in skip_dirs before the first user frame are dropped like the SDK's."""
         user_file = tmp_path / "user_code.py"

@@ -11,7 +11,14 @@ import pytest
 from lightning_ctl.controlplane.agents.app_bundle import AppBundle
 from lightning_ctl.controlplane.agents.placement import AgentCapacity
 from lightning_ctl.controlplane.agents.registry import AgentRegistry, AgentSession
-from lightning_ctl.sdk._events import LaunchWork, PlacementPending, ResourceRequest, RunCall, StopWork
+from lightning_ctl.sdk._events import (
+    LaunchWork,
+    PlacementPending,
+    ResourceRequest,
+    RunCall,
+    StopWork,
+    WorkUnreachable,
+)
 
 
 def session(agent_id: str, gpus: tuple[int, ...] = (), is_local: bool = True) -> AgentSession:
@@ -198,6 +205,38 @@ class TestLiveness:
         closed: list[str] = []
         agent.close = closed.append
         registry.add(agent)
-        agent.last_heartbeat = time.monotonic() - 10
-        registry.check_liveness(timeout_s=6)
-        assert "quiet" not in registry.agents and closed and "no heartbeat" in closed[0]
+        registry.heard(agent)
+        registry.check_liveness(now=time.monotonic() + 10)
+        assert "quiet" not in registry.agents and closed and "no message" in closed[0]
+
+
+class TestStopping:
+    @staticmethod
+    def placed(*work_names: str) -> tuple[AgentRegistry, AgentSession, list[WorkUnreachable]]:
+        """A registry with the works placed on agent "box", and the unreachable works it reports."""
+        reported: list[WorkUnreachable] = []
+        registry = AgentRegistry(report_unreachable=reported.append)
+        box = session("box")
+        registry.add(box)
+        registry.route([launch(name) for name in work_names])
+        return registry, box, reported
+
+    def test_a_stop_for_a_work_whose_agent_is_gone_is_reported_unreachable(
+        self, loop: asyncio.AbstractEventLoop
+    ) -> None:
+        """The agent left: its works' stops cannot be delivered, and the flow loop is told so at once."""
+        registry, box, reported = self.placed("root.a")
+        registry.remove(box, "gone")
+        registry.route([StopWork("root.a", 1, "the app is ending", 30.0)])
+        assert [(u.work_name, u.attempt) for u in reported] == [("root.a", 1)]
+        assert "box" in reported[0].reason
+
+    def test_an_agent_leaving_while_stopping_reports_its_works_unreachable(
+        self, loop: asyncio.AbstractEventLoop
+    ) -> None:
+        """A stop delivered, then the agent disconnects before the exit came: unreachable, once."""
+        registry, box, reported = self.placed("root.a", "root.b")
+        registry.route([StopWork("root.a", 1, "bye", 30.0)])
+        registry.release("root.b", 1)
+        registry.remove(box, "gone")
+        assert [u.work_name for u in reported] == ["root.a"]

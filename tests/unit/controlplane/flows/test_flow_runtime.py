@@ -142,7 +142,7 @@ class TestCallCommands:
         assert (launch.work_name, launch.attempt) == ("root.job", 1)
         assert (launch.app_path, launch.env) == (APP_PATH, ENV)
         assert launch.start_action is False and launch.stop_grace_s == GRACE_S
-        assert call == RunCall("root.job", 1, call_hash((0,), {}), [0], {}, {}, call_seq=1)
+        assert call == RunCall("root.job", 1, call_hash((0,), {}), [0], {}, {}, command_seq=1)
 
     def test_launch_describes_how_to_rebuild_the_work(self, runtime, make_app):
         """LaunchWork names the work class and carries its JSON constructor arguments."""
@@ -183,7 +183,7 @@ class TestCallCommands:
         launched(runtime, app)
         app.root.arg = 1
         tick(app)
-        assert runtime.take_commands() == [RunCall("root.job", 1, call_hash((1,), {}), [1], {}, {}, call_seq=2)]
+        assert runtime.take_commands() == [RunCall("root.job", 1, call_hash((1,), {}), [1], {}, {}, command_seq=2)]
 
     def test_run_call_carries_unsent_flow_changes(self, runtime, make_app):
         """RunCall.vars holds the work attributes the flow changed since the work last saw them."""
@@ -222,7 +222,7 @@ class TestUpdateVars:
         job = launched(runtime, app)
         job.knob = 7
         assert runtime.flows_ran(app) is True
-        assert runtime.take_commands() == [UpdateVars("root.job", 1, {"knob": 7})]
+        assert runtime.take_commands() == [UpdateVars("root.job", 1, {"knob": 7}, command_seq=2)]
 
     def test_change_is_sent_once(self, runtime, make_app):
         """A change already sent is not sent again."""
@@ -243,26 +243,7 @@ class TestUpdateVars:
         runtime.take_commands()
         job.knob.append(2)
         runtime.flows_ran(app)
-        assert runtime.take_commands() == [UpdateVars("root.job", 1, {"knob": [1, 2]})]
-
-    def test_a_large_attribute_changed_in_place_is_compared_at_its_pace(self, runtime, make_app):
-        """A flow's in-place change to a large attribute (>= LARGE_VALUE_BYTES of JSON) reaches the running work
-        once its pace allows (not by encoding it at every run of the flows), and at once with a call."""
-        app = make_app(parallel=True)
-        job = launched(runtime, app)
-        job.knob = ["x" * 1000] * 1100
-        runtime.flows_ran(app)
-        assert [c.vars["knob"][-1] for c in runtime.take_commands()] == ["x" * 1000]
-        job.knob.append("y")
-        assert runtime.flows_ran(app) is False
-        runtime.now += 0.2
-        assert runtime.flows_ran(app) is True
-        assert [c.vars["knob"][-1] for c in runtime.take_commands()] == ["y"]
-        job.knob.append("z")
-        app.root.arg = 1
-        tick(app)
-        [call] = runtime.take_commands()
-        assert isinstance(call, RunCall) and call.vars["knob"][-1] == "z"
+        assert runtime.take_commands() == [UpdateVars("root.job", 1, {"knob": [1, 2]}, command_seq=3)]
 
     def test_private_attributes_are_not_sent(self, runtime, make_app):
         """Private attributes set by the flow never reach the work."""
@@ -330,7 +311,7 @@ class TestStop:
         tick(app)
         launch, call = runtime.take_commands()
         restored = FlowRuntime(APP_PATH, dict(ENV), GRACE_S, find_work=runtime.runtime.find_work)
-        restored.restore(json.loads(json.dumps(runtime.runtime.snapshot())))
+        restored.restore(json.loads(json.dumps(runtime.runtime.take_changed_records())), runtime.runtime.find_work)
         again = restored.apply(AgentConnected("box", ()))
         assert [(type(c), c.work_name, c.attempt) for c in again] == [(LaunchWork, "root.job", 1), (RunCall, "root.job", 1)]
         assert restored.apply(AgentConnected("other", ())) == []
@@ -409,6 +390,15 @@ class TestEvents:
         job = launched(runtime, app)
         runtime.apply_event(event(ProcessExited(4242, -9, 9), seq=2))
         assert "killed by signal 9 (SIGKILL)" in runtime.failure.message
+
+    def test_a_process_its_agent_could_not_start_fails_with_the_agents_reason(self, runtime, make_app):
+        """A launch that failed on the agent ends like any process, its message saying why it never started."""
+        app = make_app(parallel=True)
+        job = launched(runtime, app)
+        reason = "the agent could not start the work's process: [Errno 11] Resource temporarily unavailable"
+        runtime.apply_event(event(ProcessExited(0, 1, reason=reason), seq=0))
+        assert job.has_failed and reason in job.status.message
+        assert reason in runtime.failure.message
 
     def test_exit_without_raise_exception_only_fails_the_call(self, runtime, make_app):
         """With raise_exception=False an exit marks the call failed but does not fail the app."""
@@ -536,7 +526,7 @@ class TestExactlyOnce:
         job = launched(runtime, app)
         runtime.apply_event(event(VarsChanged({"count": 2}), seq=2))
         restored = FlowRuntime(APP_PATH, dict(ENV), GRACE_S, find_work=runtime.runtime.find_work)
-        restored.restore(json.loads(json.dumps(runtime.runtime.snapshot())))
+        restored.restore(json.loads(json.dumps(runtime.runtime.take_changed_records())), runtime.runtime.find_work)
         job.count = 0
         assert restored.apply(event(VarsChanged({"count": 2}), seq=2)) == []
         assert job.count == 0
@@ -568,7 +558,7 @@ class TestStateMachine:
         job.knob = 1
         first = runtime.runtime.apply(FlowsRan((job,)))
         second = runtime.runtime.apply(FlowsRan((job,)))
-        assert first == [UpdateVars("root.job", 1, {"knob": 1}), RunFlows()]
+        assert first == [UpdateVars("root.job", 1, {"knob": 1}, command_seq=2), RunFlows()]
         assert second == []
 
 

@@ -12,12 +12,14 @@ import time
 
 import pytest
 
+from lightning_ctl.controlplane.errors import CheckpointError
 from lightning_ctl.controlplane.flows.flow_runtime import FlowRuntime
 from lightning_ctl.controlplane.flows import loop as loop_module
 from lightning_ctl.controlplane.flows.loop import AppEnded, FlowLoop, StopRequested
 from lightning_ctl.sdk import AppStage, LightningApp, LightningFlow, LightningWork
 from lightning_ctl.sdk._events import (
     Command,
+    EventsApplied,
     LaunchWork,
     PlacementPending,
     ProcessExited,
@@ -28,6 +30,7 @@ from lightning_ctl.sdk._events import (
     VarsChanged,
     WorkCrashed,
     WorkEvent,
+    WorkUnreachable,
 )
 from lightning_ctl.sdk._runtime import set_runtime
 from lightning_ctl.sdk._status import make_status
@@ -96,6 +99,22 @@ class WaitsForWork(LightningFlow):
             self.stop()
 
 
+class Gated(LightningFlow):
+    """Calls its work; once the work reported started, each run waits until ``gate`` opens."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.job = Job()
+        self._gate = threading.Event()
+        self._waiting = threading.Event()
+
+    def run(self) -> None:
+        self.job.run()
+        if self.job.status.stage == "running" or self.job.count:
+            self._waiting.set()
+            self._gate.wait(END_TIMEOUT_S)
+
+
 class LaunchesThenStops(LightningFlow):
     """Calls a parallel work and ends the app in the same run, before the work's process reports started."""
 
@@ -121,32 +140,16 @@ class TwoStarting(LightningFlow):
         self.seen.append([self.placed.status.stage, self.waiting.status.stage])
 
 
-class RecordingCheckpoint:
-    """Stands for the checkpoint: records when each save started, and takes ``save_s`` per save."""
-
-    def __init__(self, save_s: float = 0.0) -> None:
-        self.save_s = save_s
-        self.started: list[float] = []
-
-    def save(self, state: dict, works: dict) -> bool:
-        self.started.append(time.monotonic())
-        if self.save_s:
-            time.sleep(self.save_s)
-        return True
-
-
 class Harness:
     """A FlowLoop with recorded outputs."""
 
-    def __init__(self, root: LightningFlow, grace_s: float = 1.0,
-                 checkpoint: RecordingCheckpoint | None = None) -> None:
+    def __init__(self, root: LightningFlow, grace_s: float = 1.0) -> None:
         self.app = LightningApp(root)
         self.runtime = FlowRuntime(app_path="/apps/app.py", env={}, stop_grace_s=grace_s)
         self.commands: list[Command] = []
         self._lock = threading.Lock()
         self.ended: queue.Queue[AppEnded] = queue.Queue()
-        self.loop = FlowLoop(self.app, self.runtime, self._send, self.ended.put,
-                             checkpoint=checkpoint)  # type: ignore[arg-type]
+        self.loop = FlowLoop(self.app, self.runtime, self._send, self.ended.put)
 
     def _send(self, commands: list[Command]) -> None:
         with self._lock:
@@ -171,9 +174,8 @@ def harness():
     """Build and start loops; any loop still running at the end is asked to stop, and the runtime is reset."""
     made: list[Harness] = []
 
-    def make(root: LightningFlow, grace_s: float = 1.0, start: bool = True,
-             checkpoint: RecordingCheckpoint | None = None) -> Harness:
-        h = Harness(root, grace_s, checkpoint)
+    def make(root: LightningFlow, grace_s: float = 1.0, start: bool = True) -> Harness:
+        h = Harness(root, grace_s)
         made.append(h)
         if start:
             h.loop.start()
@@ -298,6 +300,37 @@ class TestCommandsAndEvents:
         assert h.wait_end(timeout_s=5.0) == AppEnded(0)
         assert h.app.root.job.has_stopped
 
+    def test_a_stop_request_during_the_teardown_kills_the_works_still_running(self, harness):
+        """The app ends with works given a long grace: a stop request now sends each of them a stop with no grace,
+        and the app ends as soon as they exit."""
+        h = harness(WaitsForWork(), grace_s=120.0)
+        wait_until(lambda: h.sent(RunCall), timeout_s=END_TIMEOUT_S)
+        h.put(ProcessStarted(1234), seq=1)
+        h.loop.inbox.put(StopRequested(130, "interrupted (Ctrl-C)"))
+        [graceful] = wait_until(lambda: h.sent(StopWork), timeout_s=END_TIMEOUT_S)
+        assert graceful.grace_s == 120.0
+        h.loop.inbox.put(StopRequested(130, "interrupted (Ctrl-C)"))
+        stops = wait_until(lambda: h.sent(StopWork)[1:], timeout_s=END_TIMEOUT_S, what="a second StopWork")
+        assert [(s.work_name, s.attempt, s.grace_s) for s in stops] == [("root.job", 1, 0.0)]
+        h.put(ProcessExited(1234, 0, 9), seq=2)
+        assert h.wait_end(timeout_s=5.0) == AppEnded(130, "interrupted (Ctrl-C)")
+
+    def test_a_second_stop_in_the_same_batch_is_not_lost(self, harness):
+        """Two stop requests read at once: the first ends the run, the second still reaches the teardown."""
+        root = Gated()
+        h = harness(root, grace_s=120.0)
+        wait_until(lambda: h.sent(RunCall), timeout_s=END_TIMEOUT_S)
+        h.put(ProcessStarted(1234), seq=1)
+        h.put(VarsChanged({"count": 1}), seq=2)
+        assert root._waiting.wait(END_TIMEOUT_S), "the flow never reached its gate"
+        h.loop.inbox.put(StopRequested(143, "terminated (SIGTERM)"))
+        h.loop.inbox.put(StopRequested(143, "terminated (SIGTERM)"))
+        root._gate.set()  # both requests now wait in the inbox: the next drain takes them together
+        wait_until(lambda: h.sent(StopWork)[1:], timeout_s=END_TIMEOUT_S, what="a second StopWork")
+        assert [s.grace_s for s in h.sent(StopWork)] == [120.0, 0.0]
+        h.put(ProcessExited(1234, 0, 9), seq=3)
+        assert h.wait_end(timeout_s=5.0) == AppEnded(143, "terminated (SIGTERM)")
+
 
     def test_teardown_stops_a_work_launched_in_the_last_tick(self, harness):
         """A work whose launch was sent but whose process has not reported yet is still stopped at the end."""
@@ -362,26 +395,66 @@ class TestPacing:
         assert abs(h.app.root.runs - ticks) <= 1  # sampled from another thread, maybe mid-tick
 
 
-class TestCheckpointPacing:
-    def test_an_idle_app_is_not_saved_again(self, harness):
-        """Once saved, an app nothing happens to is not encoded again (a fleet's large state costs nothing idle);
-        the next event is saved."""
-        checkpoint = RecordingCheckpoint()
-        h = harness(WaitsForWork(), checkpoint=checkpoint)
-        wait_until(lambda: h.sent(RunCall) and checkpoint.started, timeout_s=END_TIMEOUT_S)
-        time.sleep(loop_module._IDLE_WAIT_S + MEASURE_WINDOW_S)  # at least one idle pass of the loop
-        saves = len(checkpoint.started)
-        time.sleep(loop_module._IDLE_WAIT_S + MEASURE_WINDOW_S)
-        assert len(checkpoint.started) == saves
-        h.put(ProcessStarted(7), seq=1)
-        wait_until(lambda: len(checkpoint.started) > saves, timeout_s=END_TIMEOUT_S, what="a save of the event")
+class _FailingCheckpoint:
+    """A checkpoint whose writes fail (a full disk), counting the attempts."""
 
-    def test_a_slow_checkpoint_takes_at_most_its_share_of_the_flow_thread(self, harness):
-        """A save that takes t is followed by at least t / CHECKPOINT_SHARE before the next one, however busy the
-        flows are, so that the flows keep running between the saves of a large app."""
-        checkpoint = RecordingCheckpoint(save_s=0.1)
-        h = harness(Busy(), checkpoint=checkpoint)
-        wait_until(lambda: len(checkpoint.started) >= 4, timeout_s=END_TIMEOUT_S, what="four saves")
-        gaps = [b - a for a, b in zip(checkpoint.started, checkpoint.started[1:])]
-        assert min(gaps) >= 0.1 / loop_module.CHECKPOINT_SHARE - 0.01
-        assert h.loop.ticks > len(checkpoint.started)
+    def __init__(self) -> None:
+        self.saves = 0
+
+    def save(self, changes) -> bool:  # noqa: ANN001
+        self.saves += 1
+        raise CheckpointError("cannot write the checkpoint /c.sqlite: database or disk is full", path="/c.sqlite")
+
+
+class _FailingOnLaunch(_FailingCheckpoint):
+    """A checkpoint whose first write recording a work's process (its launch) fails; the writes before it succeed."""
+
+    def save(self, changes) -> bool:  # noqa: ANN001
+        if not changes.works:
+            return bool(changes)
+        return super().save(changes)
+
+
+class TestInternalFailures:
+    def test_a_checkpoint_that_cannot_be_written_ends_the_app_and_acknowledges_nothing(self, harness):
+        """The first failed write ends the app with status 1 naming the file; it is never retried and no event
+        is acknowledged after it."""
+        h = harness(WaitsForWork(), start=False)
+        checkpoint = h.loop._checkpoint = _FailingCheckpoint()
+        h.loop.start()
+        ended = h.wait_end()
+        assert ended.exit_code == 1 and "/c.sqlite" in ended.message and "disk is full" in ended.message
+        assert checkpoint.saves == 1
+        assert not h.sent(EventsApplied)
+
+    def test_what_a_failed_checkpoint_did_not_record_is_never_sent(self, harness):
+        """Write-ahead holds when the write fails: the launch and the call it could not record never leave."""
+        h = harness(WaitsForWork(), start=False)
+        checkpoint = h.loop._checkpoint = _FailingOnLaunch()
+        h.loop.start()
+        assert h.wait_end().exit_code == 1
+        assert checkpoint.saves == 1, "the launch was never to be recorded: the test proves nothing"
+        assert not h.sent(LaunchWork) and not h.sent(RunCall)
+
+    def test_the_teardown_does_not_wait_for_unreachable_works(self, harness):
+        """A live work whose stop cannot reach it is dropped from the wait at once, not after the grace period."""
+        h = harness(WaitsForWork(), grace_s=60.0)
+        wait_until(lambda: h.sent(RunCall), timeout_s=END_TIMEOUT_S)
+        h.put(ProcessStarted(pid=42), seq=1)
+        wait_until(lambda: h.runtime.works["root.job"].pid == 42, timeout_s=END_TIMEOUT_S)
+        h.loop.inbox.put(StopRequested(143, "terminated"))
+        wait_until(lambda: h.sent(StopWork), timeout_s=END_TIMEOUT_S)
+        h.loop.inbox.put(WorkUnreachable("root.job", 1, "agent a is not connected"))
+        assert h.wait_end(timeout_s=5.0) == AppEnded(143, "terminated")
+
+    def test_on_end_is_called_even_when_the_teardown_fails(self, harness):
+        """A bug while stopping the works still ends the app (status 1), never leaving the run hanging."""
+        h = harness(Stops(), start=False)
+
+        def broken() -> list[str]:
+            raise RuntimeError("bug")
+
+        h.runtime.running_work_names = broken
+        h.loop.start()
+        ended = h.wait_end()
+        assert ended.exit_code == 1 and "RuntimeError('bug')" in ended.message
