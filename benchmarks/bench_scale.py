@@ -304,6 +304,19 @@ def cpu_percent(sample: Callable[[], float], seconds: float) -> float:
     return 100 * (sample() - c0) / (time.monotonic() - t0)
 
 
+def settle(sample: Callable[[], float], timeout_s: float) -> float:
+    """Wait until what ``sample`` measures stops working through a backlog (under 25 % of a core over 2 s, or
+    two 2 s windows within 20 % of each other); how long that took."""
+    started = time.monotonic()
+    previous = cpu_percent(sample, 2.0)
+    while previous > 25 and time.monotonic() - started < timeout_s:
+        current = cpu_percent(sample, 2.0)
+        if abs(current - previous) <= 0.2 * previous:
+            break
+        previous = current
+    return time.monotonic() - started
+
+
 def percentile(values: list[float], q: float) -> float:
     values = sorted(values)
     return values[min(len(values) - 1, int(q * len(values)))] if values else float("nan")
@@ -372,6 +385,7 @@ class Bench:
             self.log(f"joined in {join_s:.2f} s, all placed {self.result['placement_all_s']:.2f} s after the "
                      "first join; measuring heartbeats")
             time.sleep(a.settle)
+            self.result["settle_s"] = round(settle(cp.cpu_s, a.timeout), 1)
             self.result["heartbeat_cp_cpu_percent_of_core"] = round(cpu_percent(cp.cpu_s, a.heartbeat_window), 2)
             self.result["cp_rss_mb"] = round(cp.rss_mb(), 1)
             self.result["heartbeat_load_average"] = load_average()
