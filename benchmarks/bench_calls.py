@@ -212,15 +212,19 @@ def progress(session: Session, args: argparse.Namespace) -> dict[str, float]:
 
 
 def measure(results: dict[str, list[dict[str, float]]], figure: str, run: Callable[[], dict[str, float]],
-            before: str | None) -> None:
-    """One run of ``figure`` with this install, then (when given) one with the ``before`` lightning-ctl."""
-    results[figure].append(run())
+            before: str | None, before_first: bool = False) -> None:
+    """One run of ``figure`` with this install and (when given) one with the ``before`` lightning-ctl, in the
+    order asked (alternated across repeats, so that neither always follows the other's aftermath)."""
+    if not before_first:
+        results[figure].append(run())
     if before:
         ours, bench_core.LIGHTNING_CTL = bench_core.LIGHTNING_CTL, before
         try:
             results[f"{figure}_before"].append(run())
         finally:
             bench_core.LIGHTNING_CTL = ours
+    if before_first:
+        results[figure].append(run())
 
 
 def summary(runs: list[dict[str, float]]) -> dict[str, float]:
@@ -253,14 +257,14 @@ def main(argv: list[str] | None = None) -> int:
         for i in range(args.repeat):
             loads.append(load())
             if "calls" in only:
-                measure(results, "calls", lambda: ours_calls(session, args), before)
-            if "ray" in only and not ray_missing:
+                measure(results, "calls", lambda: ours_calls(session, args), before, before_first=i % 2 == 1)
+            if "progress" in only:
+                measure(results, "progress", lambda: progress(session, args), before, before_first=i % 2 == 1)
+            if "ray" in only and not ray_missing:  # last: Ray's processes take a while to go after its run
                 ray = ray_calls(args)
                 ray_missing = ray is None
                 if ray is not None:
                     results["ray"].append(ray)
-            if "progress" in only:
-                measure(results, "progress", lambda: progress(session, args), before)
             if not args.json:
                 print(f"run {i + 1}/{args.repeat} (load average {loads[-1]}): "
                       + "; ".join(f"{k}: " + ", ".join(f"{n}={v:.3f}" for n, v in r[-1].items()
