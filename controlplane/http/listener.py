@@ -36,13 +36,14 @@ def reserve(host: str, port: int | None) -> socket.socket:
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             sock.bind((host, candidate))
+            # With SO_REUSEADDR two sockets may bind one port while neither listens: the loser learns it here.
+            sock.listen(_BACKLOG)
         except OSError as exc:
             sock.close()
             if port is not None:
                 raise HttpPortInUseError(f"cannot serve HTTP on {host}:{candidate}: {exc.strerror or exc} "
                                          "(choose another --http-port, or --no-http)") from None
             continue
-        sock.listen(_BACKLOG)
         sock.setblocking(False)
         return sock
     raise HttpPortInUseError(f"cannot serve HTTP on {host}: no free port")
