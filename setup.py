@@ -19,10 +19,12 @@ class BuildPyWithHook(build_py):
     """``build_py`` that also puts the import hook at the root of the built wheel."""
 
     def run(self) -> None:
+        """Build as usual, then copy the import hook beside the packages."""
         super().run()
         self.copy_file(HOOK, os.path.join(self.build_lib, HOOK), preserve_mode=False)
 
     def get_outputs(self, include_bytecode: bool = True) -> list[str]:
+        """The usual outputs and the import hook."""
         return [*super().get_outputs(include_bytecode), os.path.join(self.build_lib, HOOK)]
 
 

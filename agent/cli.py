@@ -19,6 +19,7 @@ import structlog
 from lightning_ctl.agent.errors import AgentHomeInUseError
 from lightning_ctl.agent.home import claim_home
 from lightning_ctl.agent.launcher import ZygoteLauncher
+from lightning_ctl.agent.ports import PortRange, ServingOptions
 from lightning_ctl.agent.runner.orphans import OrphanSettings
 from lightning_ctl.protos.limits import MAX_LABELS
 from lightning_ctl.sdk._cli_values import CREDENTIAL_VARIABLES, parse_labels
@@ -41,7 +42,19 @@ def _tls(ca: str | None, cert: str | None, key: str | None) -> tuple[bytes | Non
         raise click.UsageError("--tls-cert and --tls-key go together")
     if not (ca or cert):
         return None
-    return tuple(Path(p).read_bytes() if p else None for p in (ca, key, cert))  # type: ignore[return-value]
+    ca_pem, key_pem, cert_pem = (Path(p).read_bytes() if p else None for p in (ca, key, cert))
+    return ca_pem, key_pem, cert_pem
+
+
+def _serving(port_range: str | None, advertise_address: str | None) -> ServingOptions:
+    """The --ports and --advertise-address options, checked."""
+    try:
+        ports = PortRange.parse(port_range) if port_range else None
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="--ports") from None
+    if advertise_address is not None and not advertise_address.strip():
+        raise click.BadParameter("an empty address", param_hint="--advertise-address")
+    return ServingOptions(advertise_address.strip() if advertise_address else None, ports)
 
 
 def _persistent_agent_id(home: Path) -> str:
@@ -68,6 +81,12 @@ def _persistent_agent_id(home: Path) -> str:
               help="CPUs to offer (default: all).")
 @click.option("--memory", default=None, help="Memory to offer, e.g. 16Gi (default: all).")
 @click.option("--stop-grace", type=float, default=30.0, show_default=True, help="Seconds before SIGKILL on stop.")
+@click.option("--ports", "port_range", default=None, metavar="FIRST-LAST",
+              help="The ports this agent gives its works (each work holds one while its process runs), e.g. "
+                   "30000-30999 to open in a firewall (default: any free port).")
+@click.option("--advertise-address", default=None, metavar="ADDRESS",
+              help="Where other machines reach this agent's works: their internal_ip and url (default: the address "
+                   "this machine reaches the control plane from). Works asking to bind loopback bind it instead.")
 @click.option("--tls-ca", type=click.Path(exists=True, dir_okay=False), default=None,
               help="Connect with TLS, trusting this CA (PEM) for the control plane's certificate.")
 @click.option("--tls-cert", type=click.Path(exists=True, dir_okay=False), default=None,
@@ -107,6 +126,8 @@ def main(
     cpus: float | None,
     memory: str | None,
     stop_grace: float,
+    port_range: str | None,
+    advertise_address: str | None,
     tls_ca: str | None,
     tls_cert: str | None,
     tls_key: str | None,
@@ -135,6 +156,7 @@ def main(
     """
     if (address is None) == (address_fd is None):
         raise click.UsageError("give --control-plane HOST:PORT")
+    serving = _serving(port_range, advertise_address)
     for variable in CREDENTIAL_VARIABLES:  # once read, and before anything starts a process (the fork server)
         os.environ.pop(variable, None)
     try:
@@ -180,6 +202,6 @@ def main(
     local = LocalAgentOptions(parent_pid, orphan_timeout) if parent_pid else None
     status = asyncio.run(
         serve(session_kwargs, home, address_fd, work_dir, None if no_fork_server else launcher, local, stop_grace,
-              use_cgroups=not no_cgroups, stop_works_on_exit=stop_works_on_exit)
+              use_cgroups=not no_cgroups, stop_works_on_exit=stop_works_on_exit, serving=serving)
     )
     raise SystemExit(status)

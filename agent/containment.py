@@ -50,8 +50,10 @@ class WorkContainment:
         return env
 
     def signal_all(self, main_pid: int | None, sig: signal.Signals) -> None:
-        """Send ``sig`` to the work's process group and to every other process of the work (blocking: scans
-        processes when there is no cgroup; call it off the event loop)."""
+        """Send ``sig`` to the work's process group and to every other process of the work.
+
+        Blocking: it scans processes when there is no cgroup; call it off the event loop.
+        """
         others = [] if self.cgroup else _tagged_or_descended(main_pid, self.tag)  # before the work can exit
         if main_pid is not None:
             cgroups.signal_group(main_pid, sig)

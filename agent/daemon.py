@@ -17,15 +17,19 @@ from typing import AsyncIterator, Callable
 import structlog
 
 from lightning_ctl.agent.bundles import BundleCache, BundleError
-from lightning_ctl.agent.errors import FrameTooLargeError
+from lightning_ctl.agent.endpoints import WorkEndpoints
+from lightning_ctl.agent.errors import FrameTooLargeError, PortUnavailableError
 from lightning_ctl.agent.framing import read_frame
 from lightning_ctl.agent.home import AgentHome
 from lightning_ctl.agent.launcher import ZygoteLauncher, exec_work
+from lightning_ctl.agent.ports import PortRange
 from lightning_ctl.agent.runner import cgroups
 from lightning_ctl.agent.supervisor import WorkSupervisor, left_no_trace
+from lightning_ctl.agent.tunnels import OpenCall, run_tunnel
 from lightning_ctl.agent.work_storage import AgentStorage
 from lightning_ctl.protos import codec
 from lightning_ctl.protos.limits import DEFAULT_MAX_ATTRIBUTE_BYTES, max_message_bytes
+from lightning_ctl.sdk._agent_messages import OpenTunnel
 from lightning_ctl.sdk._events import (
     Command,
     EventBody,
@@ -35,6 +39,7 @@ from lightning_ctl.sdk._events import (
     RunCall,
     StopWork,
     UpdateVars,
+    WorkEndpoint,
 )
 from lightning_ctl.sdk._storage_types import StorageRequest, UploadRequested
 from lightning_ctl.sdk._tasks import TaskOwner
@@ -99,7 +104,8 @@ class AgentDaemon:
     """Runs works on this machine for one control plane."""
 
     def __init__(self, home: AgentHome, work_dir: str | None = None, launcher: ZygoteLauncher | None = None,
-                 use_cgroups: bool = True) -> None:
+                 use_cgroups: bool = True, advertise_address: str = "127.0.0.1",
+                 ports: PortRange | None = None) -> None:
         self.home = home
         self._use_cgroups = use_cgroups
         self._cgroups_root: Path | None = None
@@ -107,6 +113,9 @@ class AgentDaemon:
         self._launcher = launcher
         self.bundles = BundleCache(Path(work_dir) / "lightning-bundles" if work_dir else home.bundles_dir)
         self.fetch_bundle: Callable[[str], AsyncIterator[bytes]] | None = None
+        self.open_tunnel_call: OpenCall | None = None
+        """Opens a Tunnel stream to the control plane (set by the session)."""
+        self.endpoints = WorkEndpoints(advertise_address, ports, self.outbox.put_body)
         self.supervisors: dict[WorkKey, WorkSupervisor] = {}
         self._recently_exited: dict[WorkKey, WorkSupervisor] = {}
         self._work_dir = work_dir
@@ -148,6 +157,7 @@ class AgentDaemon:
                 continue
             supervisor = self._supervisor(record.launch, record.cwd)
             supervisor.adopt(record)
+            self.endpoints.adopt(record.launch)
             adopted.append(supervisor)
         for supervisor in adopted:  # persisting only now: a crash halfway must not forget the others
             self._watch(supervisor, persist=False)
@@ -163,12 +173,15 @@ class AgentDaemon:
 
     def _watch(self, supervisor: WorkSupervisor, persist: bool = True) -> None:
         """Keep the works record current: forget the process once it exited (keeping its end for a while)."""
+        key = (supervisor.launch.work_name, supervisor.launch.attempt)
+        if not supervisor.launch.rendezvous:  # a probe would be one more peer at a gang's rendezvous
+            self.endpoints.watch(key, supervisor.launch.readiness_path)
 
         async def forget_on_exit() -> None:
             await supervisor.exited.wait()
+            self.endpoints.release(key)  # first: a new attempt of the work may be on its way for the same port
             await supervisor.close()
             await asyncio.to_thread(supervisor.release)
-            key = (supervisor.launch.work_name, supervisor.launch.attempt)
             self.supervisors.pop(key, None)
             self._recently_exited[key] = supervisor
             self.persist()
@@ -232,13 +245,16 @@ class AgentDaemon:
             supervisor.send_ack(seq)
 
     def resend_unacknowledged(self) -> None:
-        """A new session with the control plane: every work process sends its unacknowledged events again, and the
-        output (and exits) the control plane did not confirm go again too.
+        """A new session with the control plane.
+
+        Every work process sends its unacknowledged events again, and the output (and exits) the control plane
+        did not confirm go again too.
 
         Output goes again from what the control plane confirmed, in order: lines still queued are dropped first, so
         that no later line can arrive ahead of an earlier one lost with the previous session.
         """
         self.outbox.drop_output()
+        self.endpoints.resend()
         for supervisor in self.supervisors.values():
             supervisor.request_resend()
             supervisor.resend_unconfirmed()
@@ -269,10 +285,15 @@ class AgentDaemon:
 
         self._tasks.spawn(serve(), f"storage request {request.request_id} of {work_key[0]}")
 
-    def handle(self, command: Command | UploadRequested) -> None:
+    def handle(self, command: Command | UploadRequested | OpenTunnel) -> None:
         """Carry out one command from the control plane."""
         if isinstance(command, LaunchWork):
             self._launch(command)
+            return
+        if isinstance(command, OpenTunnel):
+            if self.open_tunnel_call is not None:
+                target = self.endpoints.target(command.work_name, command.attempt)
+                self._tasks.spawn(run_tunnel(self.open_tunnel_call, command.tunnel_id, target, command.work_name))
             return
         supervisor = self.supervisors.get((command.work_name, command.attempt))
         if supervisor is None:
@@ -293,6 +314,13 @@ class AgentDaemon:
         key = (launch.work_name, launch.attempt)
         if key in self.supervisors:
             return  # a repeated launch of the same attempt never starts a second process
+        try:
+            launch = self.endpoints.assign(launch)
+        except PortUnavailableError as exc:
+            log.error("work_port_unavailable", work_name=launch.work_name, attempt=launch.attempt, reason=str(exc))
+            self.outbox.put_body(launch.work_name, launch.attempt, WorkEndpoint("", 0, "", error=str(exc)))
+            self.outbox.put_body(launch.work_name, launch.attempt, ProcessExited(0, 1, reason=str(exc)))
+            return
         # Registered before the process exists, so the calls that follow the launch queue up behind it.
         supervisor = self._supervisor(launch, self._work_dir)
         self._tasks.spawn(self._start(supervisor), f"start {launch.work_name}")
@@ -325,10 +353,13 @@ class AgentDaemon:
         self._watch(supervisor)
 
     def _fail_launch(self, supervisor: WorkSupervisor, reason: str) -> None:
-        """The work's process could not be started: its end is reported at once, with ``reason`` (the control
-        plane restarts or fails the work as for any process that ended)."""
+        """The work's process could not be started: its end is reported at once, with ``reason``.
+
+        The control plane restarts or fails the work as for any process that ended.
+        """
         launch = supervisor.launch
         self.supervisors.pop((launch.work_name, launch.attempt), None)
+        self.endpoints.release((launch.work_name, launch.attempt))
         supervisor.release()
         self.outbox.put_body(launch.work_name, launch.attempt, ProcessExited(0, 1, reason=reason))
 
@@ -344,6 +375,7 @@ class AgentDaemon:
         """Stop listening and remove the socket (works keep running); every task of the agent is ended."""
         if self._launcher is not None:
             self._launcher.close()
+        self.endpoints.close()
         if self._server is not None:
             self._server.close()
         self.persist()

@@ -14,7 +14,7 @@ from lightning_ctl.sdk.errors import LightningError
 class AgentError(LightningError):
     """Root of the agent's own errors."""
 
-    exit_code = ExitCode.FAILED
+    exit_code: int = ExitCode.FAILED
 
 
 class AgentHomeInUseError(AgentError):
@@ -69,3 +69,7 @@ class TransferFailure(AgentError):
         super().__init__(message)
         self.kind = kind
         self.changed = changed
+
+
+class PortUnavailableError(AgentError):
+    """A work cannot get a port on this agent: the one it asked for is in use, or every port of the range is."""

@@ -169,8 +169,9 @@ class AgentHome:
 
 
 def claim_home(state_dir: str | os.PathLike[str], name: str | None, hostname: str) -> AgentHome:
-    """The home this agent runs from, claimed for it alone: ``<state_dir>/<name>``, or without a name the first
-    free one of ``<hostname>``, ``<hostname>-2``, ...
+    """The home this agent runs from, claimed for it alone.
+
+    ``<state_dir>/<name>``, or without a name the first free one of ``<hostname>``, ``<hostname>-2``, ...
 
     Raises:
         AgentHomeInUseError: ``name`` was given and another live agent runs under it (or every default is taken).

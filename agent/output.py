@@ -107,7 +107,9 @@ class OutputTail:
                 await asyncio.wait_for(stop.wait(), timeout=delay_s)
             except asyncio.TimeoutError:
                 pass
-        while self._backed_up():  # the final read must not be cut short: wait for room
+        # The final read must not be cut short: wait for room. The outbox is an asyncio.Queue the session drains
+        # with no signal of room; this runs once per work exit, and only while the outbox is full.
+        while self._backed_up():  # noqa: ASYNC110
             await asyncio.sleep(_POLL_FAST_S)
         self.read_available(final=True)
         self.close()

@@ -21,9 +21,11 @@ import psutil
 import structlog
 
 from lightning_ctl.agent.daemon import AgentDaemon
+from lightning_ctl.agent.endpoints import address_towards
 from lightning_ctl.agent.errors import RegistrationRefusedError
 from lightning_ctl.agent.home import AgentHome
 from lightning_ctl.agent.launcher import ZygoteLauncher
+from lightning_ctl.agent.ports import ServingOptions
 from lightning_ctl.agent.session import AgentSession
 from lightning_ctl.sdk._exit_codes import ExitCode
 from lightning_ctl.sdk._tasks import TaskOwner, race
@@ -42,8 +44,10 @@ class LocalAgentOptions:
 
 
 async def _read_address(fd: int) -> tuple[str, str]:
-    """The control plane's address and the one-time join token, written to the pipe ``fd`` by the lightning-ctl that
-    started this agent (("", "") when it ended first)."""
+    """The control plane's address and the one-time join token, read from the pipe ``fd``.
+
+    The lightning-ctl that started this agent writes them there; ("", "") when it ended first.
+    """
     loop = asyncio.get_running_loop()
     reader = asyncio.StreamReader()
     transport, _ = await loop.connect_read_pipe(lambda: asyncio.StreamReaderProtocol(reader), os.fdopen(fd, "rb", 0))
@@ -64,7 +68,8 @@ def _alive(pid: int) -> bool:
 
 async def _watch_parent(local: LocalAgentOptions, session: AgentSession, daemon: AgentDaemon, grace_s: float) -> None:
     """Return (after stopping the works) once the control plane is gone and none came back in time."""
-    while _alive(local.parent_pid):
+    # Our parent, not our child: nothing tells us it ended, so poll it.
+    while _alive(local.parent_pid):  # noqa: ASYNC110
         await asyncio.sleep(_PARENT_POLL_S)
     log.warning("control_plane_process_gone", pid=local.parent_pid, keep_works_for_s=local.orphan_timeout_s)
     sessions_before = session.sessions_started
@@ -106,6 +111,7 @@ async def serve(
     grace_s: float,
     use_cgroups: bool = True,
     stop_works_on_exit: bool = False,
+    serving: ServingOptions | None = None,
 ) -> int:
     """Run until SIGTERM/SIGINT (or, for a local agent, until orphaned); the exit status.
 
@@ -123,7 +129,9 @@ async def serve(
             return 0  # the control plane ended (or failed to start) before it listened
         session_kwargs["address"], session_kwargs["join_token"] = address, join_token
     home.write_pid()
-    daemon = signals.daemon = AgentDaemon(home, work_dir, launcher, use_cgroups)
+    serving = serving or ServingOptions()
+    advertise = serving.advertise_address or address_towards(session_kwargs["address"])
+    daemon = signals.daemon = AgentDaemon(home, work_dir, launcher, use_cgroups, advertise, serving.ports)
     await daemon.start()
     session = AgentSession(daemon=daemon, home=home, **session_kwargs)
     tasks = TaskOwner()

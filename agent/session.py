@@ -85,10 +85,13 @@ class AgentSession:
         self._joining = False
         """The stored credential was refused: the next registration presents the join token."""
         daemon.fetch_bundle = self.fetch_bundle
+        daemon.open_tunnel_call = self.open_tunnel_call
         self.log = log.bind(agent_id=self.agent_id, control_plane=address)
 
     def _registration(self) -> Registration:
         inv = self._inventory
+        endpoints = self._daemon.endpoints
+        ports = endpoints.allocator.ports
         return Registration(
             agent_id=self.agent_id,
             name=self.name,
@@ -100,10 +103,13 @@ class AgentSession:
             protocol_version=PROTOCOL_VERSION,
             is_local=self._is_local,
             running=tuple(
-                RunningWork(s.launch.work_name, s.launch.attempt, s.pid or 0, tuple(s.launch.gpu_indices))
+                RunningWork(s.launch.work_name, s.launch.attempt, s.pid or 0, tuple(s.launch.gpu_indices),
+                            endpoints.allocator.port_of((s.launch.work_name, s.launch.attempt)) or 0)
                 for s in self._daemon.supervisors.values()
                 if s.pid and not s.exited.is_set()
             ),
+            advertise_address=endpoints.advertise_address,
+            ports=(ports.first, ports.last) if ports else None,
         )
 
     def _channel(self, address: str) -> grpc.aio.Channel:
@@ -173,8 +179,11 @@ class AgentSession:
                         break
 
     def _may_join_instead(self, error: grpc.aio.AioRpcError) -> bool:
-        """Whether a refused stored credential should give way to the join token (a control plane that does not
-        know it: another app, or one whose credentials were reset). A revoked agent is refused the join too."""
+        """Whether a refused stored credential should give way to the join token.
+
+        It does when the control plane does not know the credential (another app, or one whose credentials
+        were reset); a revoked agent is refused the join too.
+        """
         if error.code() != grpc.StatusCode.UNAUTHENTICATED or not self._join_token or self._joining:
             return False
         self.log.warning("credential_refused", details=error.details(), next="joining with the join token")
@@ -182,7 +191,8 @@ class AgentSession:
         return True
 
     async def _address_changes(self) -> None:
-        while self._followed_address() == self.address:
+        # The address file is rewritten by another process (a restarted control plane): poll it.
+        while self._followed_address() == self.address:  # noqa: ASYNC110
             await asyncio.sleep(_ADDRESS_POLL_S)
 
     def _fatal(self, error: grpc.aio.AioRpcError) -> RegistrationRefusedError:
@@ -195,8 +205,11 @@ class AgentSession:
                                         f"{hint}", address=self.address, exit_code=code)
 
     async def _wait_ready(self, channel: grpc.aio.Channel) -> None:
-        """Wait until the channel connects, saying so (once per episode) while it cannot: the control plane is down,
-        unreachable, or refuses this agent's TLS (no client certificate, wrong CA)."""
+        """Wait until the channel connects, saying so (once per episode) while it cannot.
+
+        It cannot while the control plane is down, unreachable, or refuses this agent's TLS (no client
+        certificate, wrong CA).
+        """
         warned = False
         while True:
             try:
@@ -211,6 +224,16 @@ class AgentSession:
                         channel.get_state(try_to_connect=True)), hint=hint)
                 if self._followed_address() != self.address:
                     return  # the control plane moved: the caller reconnects there
+
+    def open_tunnel_call(self) -> grpc.aio.StreamStreamCall:
+        """A new Tunnel stream to the control plane, with this agent's credential.
+
+        Raises:
+            ConnectionError: not connected.
+        """
+        if self._stub is None:
+            raise ConnectionError("not connected to the control plane")
+        return self._stub.Tunnel(metadata=self._metadata())
 
     async def fetch_bundle(self, digest: str) -> AsyncIterator[bytes]:
         """The chunks of the code bundle ``digest``, from the control plane."""

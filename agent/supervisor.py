@@ -17,7 +17,7 @@ import json
 import os
 import signal
 from pathlib import Path
-from typing import Awaitable, Callable
+from typing import Any, Awaitable, Callable
 
 import psutil
 import structlog
@@ -121,8 +121,11 @@ class WorkSupervisor:
         self.record.cwd = cwd
 
     def _environment(self) -> dict[str, str]:
-        """What the work's environment adds to the agent's (its API key too: set in the work's process alone, after
-        the fork, so the fork server never holds it and preloads the app once for every work)."""
+        """What the work's environment adds to the agent's, its API key included.
+
+        The key is set in the work's process alone, after the fork, so the fork server never holds it and
+        preloads the app once for every work.
+        """
         assert self.containment is not None
         env = {**self.launch.env, "PYTHONUNBUFFERED": "1", **self.containment.environment()}
         if self.launch.api_credential:
@@ -198,11 +201,11 @@ class WorkSupervisor:
     def resend_unconfirmed(self) -> None:
         """A new session: relay again the output the control plane did not confirm, and the exit if there was one."""
         if not self.exited.is_set():
-            for tail, offset in zip(self._tails, self.confirmed_output):
+            for tail, offset in zip(self._tails, self.confirmed_output, strict=True):
                 tail.rewind(offset)
             return
         for path, stream, offset in zip((self.stdout_path, self.stderr_path), ("stdout", "stderr"),
-                                        self.confirmed_output):
+                                        self.confirmed_output, strict=True):
             tail = OutputTail(path, stream, self._emit_lines, offset)
             tail.read_available(final=True)
             tail.close()
@@ -219,7 +222,8 @@ class WorkSupervisor:
 
     async def _watch_adopted(self) -> int:
         """Wait for an adopted process to end; its status as the fork server recorded it, if it could."""
-        while _is_running(self.record.pid, self.record.create_time):
+        # Not our child (an agent before this one started it): no wait() or exit notice reaches us, so poll it.
+        while _is_running(self.record.pid, self.record.create_time):  # noqa: ASYNC110
             await asyncio.sleep(_ADOPTED_POLL_S)
         status = recorded_exit_status(self._exits_dir, self.record.pid)
         return EXIT_STATUS_UNKNOWN if status is None else status
@@ -317,7 +321,7 @@ class WorkSupervisor:
         await self._signal_all(signal.SIGKILL)  # nothing the work started outlives it, in its group or not
         # The last output and events go out before the exit does.
         self._tails_stop.set()
-        waiters: list[asyncio.Future[object]] = list(self._tail_tasks)
+        waiters: list[asyncio.Future[Any]] = list(self._tail_tasks)
         if self._connected.is_set():
             waiters.append(asyncio.ensure_future(self._runner_done.wait()))
         try:
@@ -338,8 +342,11 @@ class WorkSupervisor:
         await self._tasks.close()
 
     async def _signal_all(self, sig: signal.Signals) -> None:
-        """``sig`` to every process of the work: its group, and its cgroup's members or the processes carrying its
-        tag (processes left the group with setsid, daemons)."""
+        """``sig`` to every process of the work.
+
+        Its group, and its cgroup's members or the processes carrying its tag (processes left the group with
+        setsid, daemons).
+        """
         if self._process is not None and self.containment is not None:
             await asyncio.to_thread(self.containment.signal_all, self._process.pid, sig)
 
@@ -374,8 +381,10 @@ def recorded_exit_status(exits_dir: str, pid: int) -> int | None:
 
 
 def left_no_trace(record: WorkRecord, exits_dir: str) -> bool:
-    """Whether the process of ``record`` is gone without an exit status: it ended while no agent or fork server of
-    this home was there to see it (its machine restarted)."""
+    """Whether the process of ``record`` is gone without an exit status.
+
+    It ended while no agent or fork server of this home was there to see it (its machine restarted).
+    """
     return not _is_running(record.pid, record.create_time) and recorded_exit_status(exits_dir, record.pid) is None
 
 

@@ -88,8 +88,11 @@ class BlobTransfer:
         self.local_copies = 0
 
     def use_channel(self, channel: grpc.aio.Channel, metadata: tuple[tuple[str, str], ...]) -> None:
-        """Talk to the control plane over ``channel`` (the agent's own connection) with ``metadata`` (its agent
-        credential: the control plane knows the agent by it) from now on."""
+        """Talk to the control plane over ``channel`` with ``metadata`` from now on.
+
+        The channel is the agent's own connection; the metadata carries its agent credential, by which the
+        control plane knows the agent.
+        """
         self._stub = storage_pb2_grpc.StorageServiceStub(channel)
         self._metadata = metadata
         self._ready().set()
@@ -197,7 +200,9 @@ class BlobTransfer:
             TransferFailure: no space here, a corrupt copy, or the control plane stayed unreachable.
         """
         for candidate in (destination, hint):
-            if candidate and await asyncio.to_thread(self._holds, candidate, entry):
+            if not candidate:
+                continue
+            if await asyncio.to_thread(self._holds, candidate, entry):
                 if candidate != destination:
                     await self._copy_locally(candidate, entry, destination, owner)
                 return
@@ -310,10 +315,13 @@ class BlobTransfer:
 
         async def one(index: int) -> None:
             local = files[index]
+
+            def digest_and_size() -> tuple[str, int]:
+                return self.content.digest_of(local.path), os.path.getsize(local.path)
+
             for _ in range(_CHANGED_RETRIES):
                 try:
-                    digest = await asyncio.to_thread(self.content.digest_of, local.path)
-                    size = os.path.getsize(local.path)
+                    digest, size = await asyncio.to_thread(digest_and_size)
                 except OSError as exc:
                     raise TransferFailure(f"cannot read {local.path}: {exc}") from None
                 try:
@@ -355,7 +363,7 @@ class _Retry:
         self._delay = min(self._delay * 2, _RETRY_MAX_S)
 
 
-async def _bounded(function: Callable[[T], Awaitable[None]], items: Sequence[T] | range) -> None:
+async def _bounded(function: Callable[[T], Awaitable[None]], items: Sequence[T]) -> None:
     """``function`` on every item, at most _PARALLEL_FILES at a time; the first failure cancels the rest."""
     semaphore = asyncio.Semaphore(_PARALLEL_FILES)
 

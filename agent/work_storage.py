@@ -1,5 +1,7 @@
-"""AgentStorage: the agent serves its work processes' storage requests (persist, get, Drives) and the control plane's
-requests for Paths of its running works, on top of BlobTransfer.
+"""AgentStorage: the agent serves its work processes' storage requests, on top of BlobTransfer.
+
+It serves persist, get and Drive requests from its works, and the control plane's requests for Paths of its
+running works.
 
     work process ──StorageRequest (local socket)──► AgentStorage ──StorageService (gRPC)──► control plane store
                  ◄──StorageReply───────────────────                ◄─UploadArtifact (on its stream)──
@@ -98,14 +100,12 @@ class AgentStorage(BlobTransfer):
         if artifact.is_dir:
             await self.materialize_tree(artifact.files, artifact.dirs, destination, owner)
             return
-        if os.path.isdir(destination) and not os.path.islink(destination):
-            await asyncio.to_thread(shutil.rmtree, destination)
+        await asyncio.to_thread(_remove_folder, destination)
         await self.materialize(artifact.files[0], destination, owner)
 
     async def upload_on_demand(self, command: UploadRequested, cwd: str) -> None:
         """The control plane asks for a Path of a running work: persist it, if it is inside the work's folder."""
-        root = os.path.realpath(cwd)
-        local = os.path.realpath(os.path.join(root, command.name))
+        root, local = await asyncio.to_thread(_resolve_in, cwd, command.name)
         if os.path.commonpath([root, local]) != root:
             problem = f"{command.name!r} is outside {command.work_name}'s working directory ({root}): only files " \
                       "inside it are handed over before the work persists them"
@@ -153,14 +153,14 @@ class AgentStorage(BlobTransfer):
         single = len(files) == 1 and files[0].path == ask.path
         if single:
             entry = FileEntry("", files[0].digest, files[0].size, files[0].mode)
-            if not ask.overwrite and os.path.exists(destination) and \
+            if not ask.overwrite and await asyncio.to_thread(os.path.exists, destination) and \
                     not await asyncio.to_thread(self._holds, destination, entry):
                 raise _other_content(destination)
             await self.materialize(entry, destination, owner)
             return
         prefix = "" if ask.path == "." else ask.path + "/"
         entries = [FileEntry(f.path[len(prefix):], f.digest, f.size, f.mode) for f in files]
-        if not ask.overwrite and os.path.exists(destination):
+        if not ask.overwrite and await asyncio.to_thread(os.path.exists, destination):
             same = all([await asyncio.to_thread(self._holds, os.path.join(destination, e.path), e) for e in entries])
             if not same:
                 raise _other_content(destination)
@@ -221,3 +221,15 @@ class AgentStorage(BlobTransfer):
 def _other_content(destination: str) -> TransferFailure:
     return TransferFailure(f"{destination} exists with other content; pass overwrite=True to replace it",
                            kind=FailureKind.EXISTS)
+
+
+def _remove_folder(path: str) -> None:
+    """Remove ``path`` if it is a folder (not a link to one), so that a file can take its place."""
+    if os.path.isdir(path) and not os.path.islink(path):
+        shutil.rmtree(path)
+
+
+def _resolve_in(cwd: str, name: str) -> tuple[str, str]:
+    """The real paths of the work's folder ``cwd`` and of ``name`` inside it (links followed)."""
+    root = os.path.realpath(cwd)
+    return root, os.path.realpath(os.path.join(root, name))

@@ -722,7 +722,7 @@ def breakdown_fig1(session: Session, args: argparse.Namespace) -> None:
           f"(p90 {_pct(totals, 0.9):.0f} µs)")
     print(f"  {'hop (µs)':<72} {'median':>7} {'p90':>7}")
     acc = 0.0
-    for (label, *_), values in zip(chain[1:], hops):
+    for (label, *_), values in zip(chain[1:], hops, strict=True):
         med = statistics.median(values)
         acc += med
         print(f"  {label:<72} {med:7.0f} {_pct(values, 0.9):7.0f}")
@@ -865,8 +865,8 @@ def breakdown_fig3(session: Session, args: argparse.Namespace, start_with_flow: 
     fork_in = [r.t for r in forks if r.tag == "fork:in"]
     fork_out = [r.t for r in forks if r.tag == "fork:out"]
     if len(fork_in) >= 2 and len(fork_out) == len(fork_in):
-        durations = [(b - a) / 1e6 for a, b in zip(fork_in, fork_out)]
-        gaps = [(b - a) / 1e6 for a, b in zip(fork_in, fork_in[1:])]
+        durations = [(b - a) / 1e6 for a, b in zip(fork_in, fork_out, strict=True)]
+        gaps = [(b - a) / 1e6 for a, b in zip(fork_in, fork_in[1:], strict=False)]
         print(f"  fork server: {len(fork_in)} forks from {(fork_in[0] - base) / 1e6:.0f} to "
               f"{(fork_in[-1] - base) / 1e6:.0f} ms; fork() call median {statistics.median(durations):.2f} ms "
               f"(max {max(durations):.2f}); one fork every {statistics.median(gaps):.2f} ms (median gap, max "
@@ -1052,7 +1052,7 @@ def main() -> int:
     widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
     print(f"\nresults (median of {args.repeat} runs; machine load average now {os.getloadavg()[0]:.2f})")
     for i, row in enumerate(rows):
-        print(" | ".join(cell.ljust(w) for cell, w in zip(row, widths)).rstrip())
+        print(" | ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip())
         if i == 0:
             print("-+-".join("-" * w for w in widths))
     return 0 if all_pass else 1

@@ -103,13 +103,13 @@ def measure(root: Path, heartbeat_s: float, rounds: int) -> list[Round | None]:
         agent = cluster.agent("frozen", "--gpus", "none", "--cpus", "4")
         agent.wait_for("work_process_spawned", timeout_s=30)
         for i in range(rounds):
-            wait_until(lambda: len(cp.lines_with("agent_connected")) >= i + 1, 30, what="the agent to (re)connect")
+            wait_until(lambda i=i: len(cp.lines_with("agent_connected")) >= i + 1, 30, what="the agent to (re)connect")
             time.sleep(0.2)  # let the reconnected session settle (its first heartbeat is one interval away anyway)
             before = len(cp.lines_with("agent_disconnected"))
             stopped_wall, stopped_mono = time.time(), time.monotonic()
             os.kill(agent.pid, signal.SIGSTOP)
             try:
-                wait_until(lambda: len(cp.lines_with("agent_disconnected")) > before, DETECTION_TIMEOUT_S,
+                wait_until(lambda before=before: len(cp.lines_with("agent_disconnected")) > before, DETECTION_TIMEOUT_S,
                            interval_s=0.01, what="agent_disconnected")
                 read_s = time.monotonic() - stopped_mono
                 line = cp.lines_with("agent_disconnected")[before]

@@ -41,11 +41,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 sys.dont_write_bytecode = True
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # the repository, for tests.helpers/tests.faults
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # the repository, for tests.helpers
 
-from tests.faults import AGENT_ARGS, STREAMS, FaultCluster, knobs, log_field, timestamp  # noqa: E402
 from tests.helpers import wait_until  # noqa: E402
 from tests.helpers.agents import AgentProcess, ControlPlane  # noqa: E402
+from tests.helpers.fault_cluster import FaultCluster  # noqa: E402
+from tests.helpers.logs import log_field, timestamp  # noqa: E402
+from tests.helpers.streams import AGENT_ARGS, STREAMS, knobs  # noqa: E402
 
 DETECTION_TARGET_S = 10.0
 REATTACH_TARGET_S = 5.0
@@ -192,7 +194,7 @@ class Bench:
             stopped = time.time()
             os.kill(self.agent.pid, signal.SIGSTOP)
             try:
-                wait_until(lambda: len(cp.lines_with("agent_disconnected")) > before, 30, interval_s=0.01,
+                wait_until(lambda before=before: len(cp.lines_with("agent_disconnected")) > before, 30, interval_s=0.01,
                            what="agent_disconnected")
                 self.figures.detection_s.append(timestamp(cp.lines_with("agent_disconnected")[before]) - stopped)
             finally:
@@ -212,7 +214,7 @@ class Bench:
             old.record_pids()
             killed = time.time()
             old.proc.send_signal(signal.SIGKILL)
-            wait_until(lambda: old.proc.poll() is not None, 10, what="lightning-ctl to die")
+            wait_until(lambda old=old: old.proc.poll() is not None, 10, what="lightning-ctl to die")
             cp = self.start_control_plane("--heartbeat-interval", "0.3", "--agent-lost-grace", "2")
             deadline = time.monotonic() + 20
             while not self.attached_lines(cp) and time.monotonic() < deadline and self.agent.proc.poll() is None:
@@ -237,13 +239,14 @@ class Bench:
             attached = len(self.attached_lines(cp))
             self.agent.proc.send_signal(signal.SIGKILL)
             old = self.agent
-            wait_until(lambda: old.proc.poll() is not None, 10, what="the agent to die")
+            wait_until(lambda old=old: old.proc.poll() is not None, 10, what="the agent to die")
             started = time.time()
             agent = self.start_agent()
             try:
-                wait_until(lambda: len(agent.lines_with("work_process_adopted")) >= WORKS, 20,
+                wait_until(lambda agent=agent: len(agent.lines_with("work_process_adopted")) >= WORKS, 20,
                            what="the works to be adopted")
-                wait_until(lambda: len(self.attached_lines(cp)) > attached, 20, what="agent_connected running=3")
+                wait_until(lambda attached=attached: len(self.attached_lines(cp)) > attached, 20,
+                           what="agent_connected running=3")
             except AssertionError as exc:
                 self.figures.incidents.append(f"agent restart round {i + 1}: {str(exc).splitlines()[0]}")
                 continue

@@ -98,11 +98,13 @@ def run_once(folder: Path, hold_s: float) -> dict[str, float]:
     home.mkdir(exist_ok=True)
     app = folder / "app.py"
     app.write_text(textwrap.dedent(APP.format(hold=hold_s)))
-    env = {**os.environ, "HOME": str(home), "PYTHONDONTWRITEBYTECODE": "1", "LIGHTNING_CTL_TOKEN": "bench-token"}
+    env = {**os.environ, "HOME": str(home), "PYTHONDONTWRITEBYTECODE": "1", "LIGHTNING_CTL_TOKEN": "bench-token",
+           "LIGHTNING_AGENT_JOIN_TOKEN": "bench-join-token-0123456789"}
     logs = {name: folder / f"{name}.log" for name in ("cp", "cp-out", "a", "b")}
     started = time.time()
     cp = subprocess.Popen([str(BIN / "lightning-ctl"), "run", str(app), "--no-local-agent", "--port", "0",
-                           "--token", "bench-token", "--log-level", "info", "--stop-grace", "2"],
+                           "--token", "bench-token", "--join-token", "bench-join-token-0123456789", "--log-level", "info",
+                           "--stop-grace", "2"],
                           stdout=logs["cp-out"].open("w"), stderr=logs["cp"].open("w"), env=env, cwd=folder,
                           start_new_session=True)
     processes = [cp]

@@ -34,8 +34,8 @@ from pathlib import Path
 sys.dont_write_bytecode = True
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # the repository, for tests.helpers
 
-from tests.helpers.agents import Cluster
-from tests.helpers.memory import PeakRss
+from tests.helpers.agents import Cluster  # noqa: E402 - once sys.path holds the repository
+from tests.helpers.memory import PeakRss  # noqa: E402
 
 APP = textwrap.dedent('''
     """A producer on agent a hands files to a consumer on agent b; the flow reports the times."""
@@ -172,7 +172,7 @@ def main() -> int:
     print(f"  total                              {spread(total, ' s')}  = "
           f"{spread([mib / t for t in total], ' MiB/s', 0)}")
     print(f"  cp of the same file, same disk     {spread(cp_s, ' s')}  = {spread([mib / t for t in cp_s], ' MiB/s', 0)}")
-    print(f"  ratio (total / cp)                 {spread([t / c for t, c in zip(total, cp_s)], 'x', 1)}")
+    print(f"  ratio (total / cp)                 {spread([t / c for t, c in zip(total, cp_s, strict=True)], 'x', 1)}")
     for name in runs[0]["rss"]:
         print(f"  peak RSS {name:<25} {spread([r['rss'][name] / 2**20 for r in runs], ' MiB', 0)}")
     small = [ms for r in runs for ms in r["small_ms"]]

@@ -14,6 +14,7 @@ kills the works still running at once, naming them, and ends the run even if a f
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import signal
 import socket
@@ -33,6 +34,7 @@ from lightning_ctl.controlplane.api.app_service import AppServicer
 from lightning_ctl.controlplane.api.connection_limits import DescriptorWatch
 from lightning_ctl.controlplane.api.server import build_server
 from lightning_ctl.controlplane.api.storage_service import StorageServicer
+from lightning_ctl.controlplane.api.tunnels import TunnelBroker
 from lightning_ctl.controlplane.api.views import AppViews
 from lightning_ctl.controlplane.credential_store import CredentialStore
 from lightning_ctl.controlplane.credentials import LOOPBACK_HOSTS
@@ -96,6 +98,8 @@ class AppHost:
         if not options.token:
             raise ValueError("RunOptions.token must be set")
         self.options = options
+        self._app_path = os.path.abspath(options.app_path)
+        """The app file's absolute path (resolved here: the async methods that need it do no file-system work)."""
         self.token = options.token
         self.console = console or Console()
         self.credentials = CredentialStore(options.token, app_home(options.app_path) / "credentials.json")
@@ -118,6 +122,7 @@ class AppHost:
         self._http_socket = http_socket
         """The HTTP port, reserved by ``lightning-ctl run`` before the local agent (else reserved in ``run``)."""
         self._first_change_seen = asyncio.Event()
+        self._tunnels: TunnelBroker | None = None
         self._loading_web: asyncio.Future[None] | None = None
         self.providers = self._make_providers() if options.provider else None
 
@@ -175,9 +180,10 @@ class AppHost:
             self.registry.locations = WorkLocations(app_home(opts.app_path) / "locations.json", resume=resumed)
             servicer = AgentServicer(self.registry, self._deliver, self._on_lines, self.credentials,
                                      opts.heartbeat_interval_s, opts.max_attribute_bytes)
+            self._tunnels = servicer.tunnels
             app_servicer = AppServicer(self.registry, self.log_store, self.queries, self._stop_by_operator,
-                                       self.credentials, os.path.abspath(opts.app_path), opts.heartbeat_interval_s,
-                                       self.providers.views if self.providers else None)
+                                       self.credentials, self._app_path, opts.heartbeat_interval_s,
+                                       self.providers.views if self.providers else None, self._http_url)
             storage = StorageServicer(await self._open_store(resumed=resumed), self.credentials)
             server, port, local_port = self._bind(plan, servicer, app_servicer, storage)
         except BaseException:
@@ -258,7 +264,8 @@ class AppHost:
     async def _unless_stopped(self, work: asyncio.Future[T]) -> tuple[T] | None:
         """``(result,)`` of ``work``, or None if a stop was requested first (``work`` is then left to finish)."""
         assert self._ended is not None
-        await asyncio.wait([work, self._ended], return_when=asyncio.FIRST_COMPLETED)
+        either: list[asyncio.Future[Any]] = [work, self._ended]
+        await asyncio.wait(either, return_when=asyncio.FIRST_COMPLETED)
         if work.done():
             return (work.result(),)
         work.add_done_callback(lambda f: f.cancelled() or f.exception())  # its outcome no longer matters
@@ -270,7 +277,7 @@ class AppHost:
         if ended.done():
             return ended.result()  # stopped before the flows ran
         env = {**self.options.env, **listener.server_address_env(self.options, self._http_socket)}
-        runtime = FlowRuntime(os.path.abspath(self.options.app_path), env, self.options.stop_grace_s,
+        runtime = FlowRuntime(self._app_path, env, self.options.stop_grace_s,
                               last_attempts=plan.checkpoint.attempts())
         if plan.saved is not None:
             restore(app, runtime, plan.saved)
@@ -309,13 +316,12 @@ class AppHost:
         self._loading_web = asyncio.ensure_future(hosting.load_web())
         try:
             await asyncio.shield(self._loading_web)
-            app_path = os.path.abspath(self.options.app_path)
-            views = AppViews(self.registry, app_path, self.options.heartbeat_interval_s,
-                             self.providers.views if self.providers else None)
-            assert self._http_socket is not None
+            views = AppViews(self.registry, self._app_path, self.options.heartbeat_interval_s,
+                             self.providers.views if self.providers else None, self._http_url)
+            assert self._http_socket is not None and self._tunnels is not None
             self._http = await hosting.start_http(self.options, self._http_socket, self.credentials, self.queries,
                                                   views, self.log_store, self._stop_by_operator, self.state_watch,
-                                                  app_path)
+                                                  self._app_path, self.registry, self._tunnels.open)
             await hosting.serve_app(self._http, self.queries)
             hosting.announce(self._http)
         except hosting.AppServeError as exc:
@@ -325,9 +331,17 @@ class AppHost:
         except (AppEndedError, FlowBusyError):
             pass  # the app ended (or hangs) before it could be served: its end says why
 
+    def _http_url(self) -> str:
+        """The app's HTTP address (what ``/works/<name>/`` hangs off), "" without HTTP."""
+        try:
+            return listener.http_url(self.options, self._http_socket)
+        except OSError:  # closed: the app is ending
+            return ""
+
     def _issue_works_key(self, resumed: bool) -> dict[str, str]:
-        """Mint the app's works' key to its HTTP API (a scoped key with only the ``api`` permission); the environment
-        that hands it to this process's own children (frontends), empty without HTTP.
+        """Mint the app's works' key to its HTTP API (a scoped key with only the ``api`` permission).
+
+        Returns the environment that hands it to this process's own children (frontends), empty without HTTP.
 
         Every launch carries it to its work's process alone (the registry adds it as it ships the launch). It is
         kept across a restart of the control plane, as the works holding it may outlive one; a run that does not
@@ -379,9 +393,11 @@ class AppHost:
         self._on_stop_request(0, reason)
 
     def _on_stop_request(self, exit_code: int, reason: str) -> None:
-        """A signal or an operator's stop: the first stops the app gracefully; the flow loop, already ending, takes
-        the next ones (or any, once the app ends by itself) as an order to kill the works still running, and the run
-        ends soon even if a flow never returns."""
+        """A signal or an operator's stop: the first stops the app gracefully.
+
+        The flow loop, already ending, takes the next ones (or any, once the app ends by itself) as an order
+        to kill the works still running, and the run ends soon even if a flow never returns.
+        """
         self._stop_requests += 1
         assert self._ended is not None
         if self._flow_loop is None:
@@ -414,14 +430,18 @@ class AppHost:
 
     async def _close_agent_streams(self) -> None:
         """End the agents' streams ourselves, so that none is cut by the server's shutdown."""
+        all_gone = asyncio.Event()
+        self.registry.watch(lambda: None if self.registry.agents else all_gone.set())
         self.registry.close_all("the control plane is stopping")
-        deadline = asyncio.get_running_loop().time() + 1.0
-        while self.registry.agents and asyncio.get_running_loop().time() < deadline:
-            await asyncio.sleep(0.01)
+        if self.registry.agents:
+            with contextlib.suppress(asyncio.TimeoutError):
+                await asyncio.wait_for(all_gone.wait(), timeout=1.0)
 
     async def _check_liveness(self, heartbeat_interval_s: float) -> None:
-        """Declare agents silent past their limit disconnected (``agents.liveness``), and their works lost once
-        their grace period is over."""
+        """Declare agents silent past their limit disconnected, and their works lost after their grace period.
+
+        The limit is kept by ``agents.liveness``.
+        """
         while True:
             await asyncio.sleep(heartbeat_interval_s / 2)
             self.registry.check_liveness()
@@ -472,8 +492,11 @@ def _settle(future: asyncio.Future[T], result: T) -> None:
 
 
 def _in_daemon_thread(fn: Callable[..., T], *args: Any) -> asyncio.Future[T]:
-    """Run ``fn(*args)`` on a daemon thread: the event loop goes on, and the process may exit without waiting for
-    it (an app whose import hangs must not keep Ctrl-C from ending the run)."""
+    """Run ``fn(*args)`` on a daemon thread: the event loop goes on.
+
+    The process may exit without waiting for it (an app whose import hangs must not keep Ctrl-C from ending
+    the run).
+    """
     loop = asyncio.get_running_loop()
     future: asyncio.Future[T] = loop.create_future()
 

@@ -321,12 +321,12 @@ class CredentialStore:
             if join_record.uses_left is not None:
                 join_record.uses_left -= 1  # kept at 0 until it expires: a second use is refused as "already used"
         secret = secrets.token_urlsafe(32)
-        record = AgentRecord(agent_id, name, _digest(secret), grant, time.time(), token_id, cert_sha256)
-        self._agents[agent_id] = record
+        agent = AgentRecord(agent_id, name, _digest(secret), grant, time.time(), token_id, cert_sha256)
+        self._agents[agent_id] = agent
         self._save()
         log.info("agent_joined", agent_id=agent_id, name=name, token_id=token_id, scope=grant.scope or None,
                  bound_to_certificate=bool(cert_sha256))
-        return f"{_AGENT_PREFIX}.{agent_id}.{secret}", record
+        return f"{_AGENT_PREFIX}.{agent_id}.{secret}", agent
 
     def agent(self, agent_id: str) -> AgentRecord:
         """The record of a registered agent (KeyError when there is none)."""
@@ -430,8 +430,8 @@ class CredentialStore:
             return
         for entry in data.get("agents", []):
             grant = JoinGrant(**entry.pop("grant"))
-            record = AgentRecord(**entry, grant=grant)
-            self._agents[record.agent_id] = record
+            agent = AgentRecord(**entry, grant=grant)
+            self._agents[agent.agent_id] = agent
         now = time.time()
         for entry in data.get("join_tokens", []):
             grant = JoinGrant(**entry.pop("grant"))

@@ -20,8 +20,10 @@ LOOPBACK_HOSTS = frozenset({"127.0.0.1", "localhost", "::1"})
 
 
 def load_or_create_token(path: Path | None = None) -> str:
-    """The token stored at ``path`` (default: the operator's token file); a new one is generated and stored (mode
-    0600) when there is none."""
+    """The token stored at ``path`` (default: the operator's token file).
+
+    A new one is generated and stored (mode 0600) when there is none.
+    """
     return read_or_create(path or token_file(), lambda: secrets.token_urlsafe(32))
 
 
@@ -34,7 +36,7 @@ class TlsFiles:
     ca: str | None = None
 
     def server_credentials(self) -> grpc.ServerCredentials:
-        """gRPC server credentials from the files."""
+        """The gRPC server's credentials, from the certificate and key files."""
         import grpc  # here, not at the top: the CLI reads the token before importing gRPC
 
         ca = Path(self.ca).read_bytes() if self.ca else None

@@ -116,6 +116,10 @@ class RoutesError(ControlPlaneError, ValueError):
 # -- credentials ----------------------------------------------------------------------------------------------------
 
 
+class TunnelError(ControlPlaneError):
+    """A connection to a work's server through its agent could not be opened (the message says why)."""
+
+
 class CredentialError(ControlPlaneError):
     """A credential was refused (unknown, expired, used up, revoked) or may not do what was asked."""
 

@@ -19,6 +19,8 @@ class RunOptions:
     token: str = ""
     env: dict[str, str] = field(default_factory=dict)
     stop_grace_s: float = 30.0
+    work_ports: tuple[int, int] | None = None
+    """The first and last port the local agent gives its works (``--work-ports``); None: any free port."""
     log_level: str = "info"
     heartbeat_interval_s: float = 2.0
     tls: TlsFiles | None = None

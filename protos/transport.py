@@ -38,8 +38,11 @@ Options = list[tuple[str, int]]
 
 
 def server_options(max_receive_bytes: int = DEFAULT_MAX_MESSAGE_BYTES, open_files_limit: int | None = None) -> Options:
-    """The control plane's server: keepalive, tolerate clients' pings, the largest message it accepts, no shared
-    port, and bounded connections (``open_files_limit``: this process's soft limit when not given)."""
+    """The control plane's server options.
+
+    Keepalive, tolerate clients' pings, the largest message it accepts, no shared port, and bounded
+    connections (``open_files_limit``: this process's soft limit when not given).
+    """
     return [
         *_KEEPALIVE,
         ("grpc.keepalive_permit_without_calls", 1),

@@ -1,5 +1,6 @@
-"""Plain types of the agent's stream besides work events and commands: registration, welcome, heartbeats,
-acknowledgements.
+"""Plain types of the agent's stream besides work events and commands.
+
+Registration, welcome, heartbeats, acknowledgements.
 
 ``protos.codec`` converts them to and from protobuf; the control plane's servicer and the agent's session see only
 these. Internal to lightning-ctl, like ``sdk._events``.
@@ -39,6 +40,10 @@ class Registration:
     """Claimed by lightning-ctl's own local agent; the control plane believes it only when its credential says so."""
     running: tuple[RunningWork, ...] = ()
     """The work processes it runs (after a restart of either side)."""
+    advertise_address: str = ""
+    """Where other machines reach its works (their ``internal_ip``)."""
+    ports: tuple[int, int] | None = None
+    """The first and last port its works get (``--ports``); None: any free port."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -107,3 +112,12 @@ class RunnerInit:
     init_args: dict | None = None
     max_attribute_bytes: int = 0
     """The largest JSON value an attribute may take (0: the protocol's default)."""
+
+
+@dataclass(frozen=True, slots=True)
+class OpenTunnel:
+    """Ask an agent to connect to the server of (work_name, attempt) and open a Tunnel stream for it."""
+
+    tunnel_id: str
+    work_name: str
+    attempt: int

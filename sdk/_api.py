@@ -86,7 +86,7 @@ class _HttpMethod:
             raise ValueError(f"{type(self).__name__}({route!r}, timeout={timeout!r}): the timeout must be positive")
         self.route = route
         self.method = method
-        self.method_name = method_name or getattr(method, "__name__", "handler")
+        self.method_name: str = method_name or str(getattr(method, "__name__", "handler"))
         self.timeout = float(timeout)
         self.kwargs = kwargs
 

@@ -53,6 +53,7 @@ class LightningApp:
         if log_level not in ("info", "debug"):
             raise Exception(f"log_level must be 'info' or 'debug', got {log_level!r}")
         self.root = root
+        self._ready = False
         self.flow_cloud_compute = flow_cloud_compute or CloudCompute("flow-lite")
         self.log_level = log_level
         self.info = info
@@ -101,12 +102,18 @@ class LightningApp:
     @property
     def status(self) -> AppStatus:
         """Whether the UI is ready and each work's status, by full name."""
-        return AppStatus(is_ui_ready=self.root.ready, work_statuses={w.name: w.status for w in self.works})
+        return AppStatus(is_ui_ready=self.ready, work_statuses={w.name: w.status for w in self.works})
 
     @property
     def ready(self) -> bool:
-        """Whether the root flow is ready."""
-        return self.root.ready
+        """Whether the root flow is ready.
+
+        Once it was, the app stays ready (a flow's ``ready`` that goes back to False, say while a serving work restarts,
+        does not take the UI away).
+        """
+        if not self._ready:
+            self._ready = bool(self.root.ready)
+        return self._ready
 
     def connect(self, runtime: Any) -> None:
         """Override hook called just before the loop starts."""

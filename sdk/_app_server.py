@@ -46,14 +46,19 @@ def app_server_url() -> str:
 
 
 def server_env(host_url: str, port: int) -> dict[str, str]:
-    """The environment variables that tell a process of the app where the server is (``host_url`` such as
-    ``http://127.0.0.1``, and ``port``)."""
+    """The environment variables that tell a process of the app where the server is.
+
+    ``host_url`` (such as ``http://127.0.0.1``) and ``port``.
+    """
     return {STATE_URL_VAR: host_url, PORT_VAR: str(port)}
 
 
 def app_process_environ() -> dict[str, str]:
-    """This process's environment for a process of the app it starts (a frontend's server): the app's own API
-    credential stays, every other credential (the operator's token, a join token) is left out."""
+    """This process's environment for a process of the app it starts (a frontend's server).
+
+    The app's own API credential stays, every other credential (the operator's token, a join token) is left
+    out.
+    """
     return {k: v for k, v in os.environ.items() if k == CREDENTIAL_VAR or k not in CREDENTIAL_VARIABLES}
 
 

@@ -45,10 +45,12 @@ class _Shared:
         except (urllib.error.URLError, OSError) as exc:
             raise AppStateError(f"cannot reach the app at {self.url} ({exc}): is it running?") from None
 
-    def load(self) -> None:
+    def load(self) -> dict[str, Any]:
+        """The current state, read from the app on first use."""
         if self.current is None:
             self.read = self.request("GET", "/api/v1/state")
             self.current = copy.deepcopy(self.read)
+        return self.current
 
     def send(self) -> None:
         changes = list(diff(self.read, self.current))
@@ -88,12 +90,12 @@ class AppState:
     def _scope(self) -> dict[str, Any]:
         """This view's part of the current state (read on first use)."""
         shared: _Shared = self._shared
-        shared.load()
-        node = shared.current
+        node = shared.load()
         for name in self._path:
-            node = next((node[kind][name] for kind in _KINDS if name in node.get(kind, {})), None)
-            if node is None:
+            child = next((node[kind][name] for kind in _KINDS if name in node.get(kind, {})), None)
+            if child is None:
                 raise AppStateError(f"the app has no component {'.'.join(('root', *self._path))}")
+            node = child
         return node
 
     def _child(self, name: str) -> AppState:

@@ -110,8 +110,10 @@ def latest_stage(work: LightningWork) -> str:
 
 
 def is_stopped_for_good(work: LightningWork) -> bool:
-    """Whether the work was stopped and takes no more calls (a work stopped after its idle timeout takes them,
-    starting again)."""
+    """Whether the work was stopped and takes no more calls.
+
+    A work stopped after its idle timeout takes them, starting again.
+    """
     statuses = latest_statuses(work)
     return (bool(statuses) and statuses[-1][_STAGE] == WorkStageStatus.STOPPED
             and statuses[-1].get(_REASON) != WorkStopReasons.IDLE_TIMEOUT)
@@ -123,6 +125,29 @@ def explain_pending(work: LightningWork, reason: str) -> bool:
     if not statuses or statuses[-1][_STAGE] != WorkStageStatus.PENDING:
         return False
     statuses[-1][_MESSAGE] = reason
+    return True
+
+
+NOT_READY = "not ready: "
+"""How a status message saying why a serving work is not ready begins."""
+
+
+def explain_readiness(work: LightningWork, message: str) -> bool:
+    """Say in the latest call's status why the work is not serving yet, or clear that once it is.
+
+    The latest call's status is its started or running one; ``message`` "" clears. Never replaces another message. False when nothing changed.
+    """
+    statuses = latest_statuses(work)
+    if not statuses or statuses[-1][_STAGE] not in (WorkStageStatus.STARTED, WorkStageStatus.RUNNING):
+        return False
+    status = statuses[-1]
+    current = status.get(_MESSAGE, "")
+    if current == message or (current and not current.startswith(NOT_READY)):
+        return False
+    if message:
+        status[_MESSAGE] = message
+    else:
+        del status[_MESSAGE]
     return True
 
 

@@ -28,3 +28,19 @@ def parse_labels(values: tuple[str, ...], max_labels: int) -> dict[str, str]:
     if len(labels) > max_labels:
         raise ValueError(f"{len(labels)} labels, over the limit of {max_labels}")
     return labels
+
+
+def parse_port_range(text: str) -> tuple[int, int]:
+    """``30000-30999`` (or one port, ``30000``) as (first, last).
+
+    Raises:
+        ValueError: not a range of ports between 1 and 65535 (the message shows the form to write).
+    """
+    first_text, _, last_text = text.strip().partition("-")
+    try:
+        first, last = int(first_text), int(last_text or first_text)
+    except ValueError:
+        raise ValueError(f"{text!r} is not a range of ports: write FIRST-LAST, e.g. 30000-30999") from None
+    if not 1 <= first <= last <= 65535:
+        raise ValueError(f"{text!r} is not a range of ports: FIRST-LAST with 1 <= FIRST <= LAST <= 65535")
+    return first, last

@@ -67,6 +67,9 @@ class CloudCompute:
     """lightning-ctl: memory in bytes or as a size string such as ``"4Gi"``; None for no requirement."""
     labels: dict[str, str] | None = None
     """lightning-ctl: agent labels the work must be placed on, such as ``{"zone": "a"}``."""
+    pack_nodes: bool = False
+    """lightning-ctl: the nodes of a ``MultiNode`` may share an agent that has room for several (each with its own
+    GPUs); by default each node runs on an agent of its own."""
     _internal_id: str | None = None
     """``"default"`` for the default compute, else a random 7-hex-character id."""
 
@@ -96,6 +99,8 @@ class CloudCompute:
 
         _check_mount_paths_unique(self.mounts)
         self._check_resources()
+        if not isinstance(self.pack_nodes, bool):
+            raise ValueError(f"CloudCompute pack_nodes must be True or False; got {self.pack_nodes!r}")
 
     @property
     def preemptible(self) -> bool:

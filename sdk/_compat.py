@@ -17,6 +17,7 @@ Parts of the former framework lightning-ctl does not have (Mount, client command
 
 from __future__ import annotations
 
+import functools
 import importlib
 import importlib.abc
 import importlib.machinery
@@ -144,6 +145,41 @@ _FRONTENDS: dict[str, Any] = {
     "Frontend": Frontend, "StaticWebFrontend": StaticWebFrontend, "StreamlitFrontend": StreamlitFrontend,
 }
 
+_SERVING = ("PythonServer", "ServeGradio", "ServeStreamlit", "Category", "Image", "Number", "Text")
+"""The works that serve, and PythonServer's input and output types."""
+
+_COMPONENT_MODULES: dict[str, tuple[str, ...]] = {
+    "components": ("MultiNode", "LightningTrainerMultiNode", "PyTorchSpawnMultiNode", "FabricMultiNode",
+                   "TracerPythonScript", "PopenPythonScript", "Code", "LightningTrainerScript",
+                   "PyTorchLightningScriptRunner", *_SERVING),
+    "components.serve": _SERVING,
+    "components.serve.python_server": _SERVING,
+    "components.serve.gradio_server": _SERVING,
+    "components.serve.streamlit": _SERVING,
+    "components.multi_node": ("MultiNode", "LightningTrainerMultiNode", "PyTorchSpawnMultiNode", "FabricMultiNode"),
+    "components.multi_node.base": ("MultiNode",),
+    "components.multi_node.pytorch_spawn": ("PyTorchSpawnMultiNode",),
+    "components.multi_node.trainer": ("LightningTrainerMultiNode",),
+    "components.multi_node.fabric": ("FabricMultiNode",),
+    "components.python": ("TracerPythonScript", "PopenPythonScript", "Code"),
+    "components.python.tracer": ("TracerPythonScript", "Code"),
+    "components.python.popen": ("PopenPythonScript",),
+    "components.training": ("LightningTrainerScript", "PyTorchLightningScriptRunner"),
+}
+"""The former framework's component modules served (imported from ``sdk.components`` only when asked for)."""
+
+
+def _components(names: tuple[str, ...]) -> dict[str, Any]:
+    components = importlib.import_module("lightning_ctl.sdk.components")
+    served = {}
+    for name in names:
+        try:
+            served[name] = getattr(components, name)
+        except ModuleNotFoundError:
+            pass  # PythonServer's types need pydantic; PythonServer itself names the extra when an app builds one
+    return served
+
+
 _MODULES: dict[str, dict[str, Any]] = {
     "": _APP_CLASSES,
     "core": {k: _APP_CLASSES[k] for k in ("LightningApp", "LightningFlow", "LightningWork")},
@@ -179,11 +215,15 @@ _MODULES: dict[str, dict[str, Any]] = {
     "storage.path": {"Path": Path},
     "storage.payload": {"Payload": Payload},
     "storage.drive": {"Drive": Drive},
+    **{name: {} for name in _COMPONENT_MODULES},
+    "utilities.tracer": {},
 }
 """The modules served under each of ``_APP_ROOTS`` (relative name, "" for the root) and what each exports."""
 
 _COMPUTED: dict[str, Any] = {
     "core.constants": lambda: {"APP_SERVER_HOST": app_server_host(), "APP_SERVER_PORT": app_server_port()},
+    **{name: functools.partial(_components, names) for name, names in _COMPONENT_MODULES.items()},
+    "utilities.tracer": functools.partial(_components, ("Tracer",)),
 }
 """Served modules whose values come from the environment when they are imported (the app's HTTP server)."""
 
@@ -205,7 +245,7 @@ _UNSUPPORTED: dict[str, str] = {
     "frontend.JustPyFrontend": "lightning-ctl has no JustPyFrontend (use StreamlitFrontend or StaticWebFrontend)",
     "utilities.frontend": "lightning-ctl has no AppInfo",
     "utilities.commands": "lightning-ctl has no app commands (ClientCommand)",
-    "components": "lightning-ctl ships none of the ready-made components (PythonServer, ServeGradio, ...)",
+    "components.database": "lightning-ctl has no Database component (keep data in a Drive or your own database)",
     "plugin": "lightning-ctl has no plugins (LightningPlugin)",
     "LightningPlugin": "lightning-ctl has no plugins",
     "perf": "lightning-ctl has no forked-process debugger (lightning.app.perf.pdb)",
@@ -239,7 +279,7 @@ def _split(fullname: str) -> tuple[str, str] | None:
 
 def _provided(fullname: str, rel: str) -> str:
     """What the served module ``fullname`` (relative name ``rel``) has: its names, then its child modules."""
-    names = sorted(k for k in _MODULES[rel] if not k.startswith("_"))
+    names = sorted({*(k for k in _MODULES[rel] if not k.startswith("_")), *_COMPONENT_MODULES.get(rel, ())})
     names += sorted(k.rpartition(".")[2] for k in _MODULES if k and k.rpartition(".")[0] == rel)
     return f"lightning-ctl's compatibility layer provides {', '.join(names) or 'nothing else'} in {fullname}"
 

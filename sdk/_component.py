@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import sys
+from types import FrameType
 from typing import Any, ClassVar
 
 from lightning_ctl.sdk._storage_values import refresh_storage_values
@@ -52,7 +53,7 @@ def check_json_value(component: Any, name: str, value: Any) -> None:
 
 def is_in_method(component: Any, method_names: tuple[str, ...], depth: int = 2) -> bool:
     """Whether one of ``component``'s methods named ``method_names`` is on the call stack."""
-    frame = sys._getframe(depth)
+    frame: FrameType | None = sys._getframe(depth)
     while frame is not None:
         if frame.f_code.co_name in method_names and frame.f_locals.get("self") is component:
             return True
@@ -75,8 +76,11 @@ class Named:
 
 
 class StateAttributes(Named):
-    """Assignment rules shared by flows and works (spec §2.1), and the base by which code that must not import
-    either class (structures, the work's own checks) tells a component from a value, and a flow from a work."""
+    """Assignment rules shared by flows and works (spec §2.1), and the base that tells components apart.
+
+    Code that must not import either class (structures, the work's own checks) tells a component from a value,
+    and a flow from a work, by this base.
+    """
 
     _INTERNAL_STATE_NAMES: ClassVar[frozenset[str]] = frozenset()
     _IS_FLOW: ClassVar[bool] = False

@@ -1,5 +1,7 @@
-"""Content-addressed files, as both daemons and ``lightning-ctl cp`` handle them: hashing, walking a file or folder
-into entries, and writing a copy so that it appears whole and verified or not at all.
+"""Content-addressed files, as both daemons and ``lightning-ctl cp`` handle them.
+
+Hashing, walking a file or folder into entries, and writing a copy so that it appears whole and verified or
+not at all.
 
 A copy is written to a hidden partial file beside its destination (same folder, so the final rename is atomic); the
 partial keeps its bytes when the copy is interrupted, and the next copy of the same content resumes from there.

@@ -157,8 +157,11 @@ class Drive:
         get_storage().drive_delete(self.id, component, normalize_drive_path(path))
 
     def to_dict(self) -> dict[str, Any]:
-        """The Drive in the state: ``{"type": "__drive__", "id", "protocol", "allow_duplicates", "component_name",
-        "root_folder"}`` (``root_folder`` None: the working directory of whichever work uses it)."""
+        """The Drive in the state.
+
+        ``{"type": "__drive__", "id", "protocol", "allow_duplicates", "component_name", "root_folder"}``
+        (``root_folder`` None: the working directory of whichever work uses it).
+        """
         return {
             "type": DRIVE_TYPE,
             "id": self.id,
@@ -196,8 +199,11 @@ class Drive:
 
 
 def drive_children(paths: list[str], folder: str) -> list[str]:
-    """What ``Drive.list(folder)`` shows of files at ``paths``: the entries directly under ``folder`` (or the file
-    ``folder`` itself), as component-relative paths, sorted and without repeats."""
+    """What ``Drive.list(folder)`` shows of files at ``paths``.
+
+    The entries directly under ``folder`` (or the file ``folder`` itself), as component-relative paths, sorted
+    and without repeats.
+    """
     children = set()
     prefix = "" if folder == "." else folder + "/"
     for path in paths:

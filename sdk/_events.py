@@ -81,13 +81,38 @@ class WorkCrashed:
 
 @dataclass(frozen=True, slots=True)
 class InvalidEvent:
-    """The work's events broke the protocol's rules (a value that does not decode, a private or undeclared
-    attribute, an oversized value or message): the work fails with ``reason`` and its process is stopped."""
+    """The work's events broke the protocol's rules: the work fails with ``reason``, its process stopped.
+
+    For instance a value that does not decode, a private or undeclared attribute, an oversized value or
+    message.
+    """
 
     reason: str
 
 
-EventBody = Union[VarsChanged, StatusChanged, LinesLogged, ProcessStarted, ProcessExited, WorkCrashed, InvalidEvent]
+@dataclass(frozen=True, slots=True)
+class WorkEndpoint:
+    """Where the work's server is, as its agent gave it.
+
+    Reported by the agent before the process starts, and again whenever it changes. What the flow reads as ``host``, ``port``, ``internal_ip`` and ``url``.
+    """
+
+    host: str
+    """The address the work's server should bind."""
+    port: int
+    internal_ip: str
+    """The agent's advertised address: where other machines reach the work."""
+    url: str = ""
+    """``http://<internal_ip>:<port>`` once the port accepts connections (or the readiness path answers 2xx)."""
+    message: str = ""
+    """Why it is not ready yet (works with a readiness path only), or ""."""
+    error: str = ""
+    """The agent could not give the work its port (no process runs): the work fails with this."""
+
+
+EventBody = Union[
+    VarsChanged, StatusChanged, LinesLogged, ProcessStarted, ProcessExited, WorkCrashed, InvalidEvent, WorkEndpoint
+]
 
 
 @dataclass(frozen=True, slots=True)
@@ -123,6 +148,20 @@ class ResourceRequest:
 
 
 @dataclass(frozen=True, slots=True)
+class GangSpec:
+    """The gang a launch belongs to: the control plane places the launches of one generation all at once."""
+
+    name: str
+    """The gang's name (the MultiNode flow's full name)."""
+    size: int
+    rank: int
+    generation: int
+    """Counts the gang's placements from 1: a gang placed again after a failure is a new generation."""
+    pack: bool = False
+    """Whether several nodes may share an agent (else one node per agent)."""
+
+
+@dataclass(frozen=True, slots=True)
 class LaunchWork:
     """Start a process for (work_name, attempt)."""
 
@@ -149,6 +188,15 @@ class LaunchWork:
     api_credential: str = field(default="", repr=False)
     """The work's key to the app's own HTTP API (added by the control plane as it ships the launch): for the work
     process alone, never kept in the agent's environment, its fork server or its records."""
+    port: int = 0
+    """The port the work asked for (``LightningWork(port=...)``); 0: its agent allocates one."""
+    readiness_path: str = ""
+    """An HTTP path that must answer 2xx before the work counts as ready; "": its port accepting a connection."""
+    rendezvous: bool = False
+    """A gang's node: its port belongs to the gang's rendezvous (node 0's is ``MASTER_PORT``), so its agent never
+    probes it and it gets no ``url``."""
+    gang: GangSpec | None = None
+    """For placement, when the work is a node of a gang; not sent to the agent."""
 
 
 def launch_from_dict(data: dict[str, Any]) -> LaunchWork:
@@ -156,6 +204,8 @@ def launch_from_dict(data: dict[str, Any]) -> LaunchWork:
     fields = dict(data)
     fields["resources"] = ResourceRequest(**fields.get("resources", {}))
     fields["gpu_indices"] = tuple(fields.get("gpu_indices", ()))
+    if fields.get("gang") is not None:
+        fields["gang"] = GangSpec(**fields["gang"])
     return LaunchWork(**fields)
 
 
@@ -234,6 +284,8 @@ class RunningWork:
     attempt: int
     pid: int
     gpu_indices: tuple[int, ...] = ()
+    port: int = 0
+    """The port its agent gave it (0: unknown)."""
 
 
 @dataclass(frozen=True, slots=True)

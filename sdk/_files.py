@@ -41,8 +41,9 @@ class LockHeld(OSError):
 
 
 class FileLock:
-    """An exclusive lock on a file (``flock``), held until :meth:`release` or until this process ends, however it
-    ends: the kernel drops it with the process, so a crash never leaves a stale lock behind.
+    """An exclusive lock on a file (``flock``), held until :meth:`release` or until this process ends.
+
+    However the process ends, the kernel drops the lock with it, so a crash never leaves a stale lock behind.
 
     The file records the holder's pid, for messages. Children never inherit it (the descriptor is close-on-exec).
     """
@@ -82,8 +83,11 @@ def _read_pid(fd: int) -> int | None:
 
 
 def raise_open_files_limit() -> int:
-    """Raise this process's soft open-files limit to its hard limit (a common default is a soft 1024, far too few
-    for hundreds of works or agents); the soft limit now (``resource.RLIM_INFINITY`` if unlimited)."""
+    """Raise this process's soft open-files limit to its hard limit; the soft limit now.
+
+    A common default is a soft 1024, far too few for hundreds of works or agents. ``resource.RLIM_INFINITY``
+    means unlimited.
+    """
     import resource
 
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)

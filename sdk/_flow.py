@@ -39,6 +39,17 @@ class LightningFlow(StateAttributes):
     _INTERNAL_STATE_NAMES = _INTERNAL_STATE_NAMES
     _IS_FLOW = True
 
+    # Set through __dict__ in __init__ (past __setattr__'s state rules); declared here for type checkers only.
+    _state: set[str]
+    _paths: dict[str, Any]
+    _layout: list[Any]
+    _flows: set[str]
+    _works: set[str]
+    _structures: set[str]
+    _calls: dict[str, Any]
+    _schedule_next: dict[str, float]
+    _lightningignore: tuple[str, ...]
+
     def __init__(self) -> None:
         d = self.__dict__
         d["_state"] = set(_INTERNAL_STATE_NAMES)

@@ -7,7 +7,7 @@ import os
 import sys
 import threading
 from contextlib import contextmanager
-from typing import Iterator, TextIO
+from typing import Iterator, TextIO, cast
 
 import structlog
 
@@ -28,9 +28,15 @@ def configure_logging(fmt: str = "console", level: str = "info") -> None:
             renderer,
         ],
         wrapper_class=structlog.make_filtering_bound_logger(logging.getLevelName(level.upper())),
-        logger_factory=structlog.PrintLoggerFactory(file=sys.stderr if isinstance(sys.stderr, _QuietOnClose) else _QuietOnClose(sys.stderr)),
+        # A file-like wrapper, not a TextIO: PrintLogger only writes and flushes.
+        logger_factory=structlog.PrintLoggerFactory(file=cast(TextIO, _quiet(sys.stderr))),
         cache_logger_on_first_use=True,
     )
+
+
+def _quiet(stream: TextIO) -> _QuietOnClose:
+    """``stream`` wrapped in a :class:`_QuietOnClose` (once: a wrapped stream is returned as it is)."""
+    return stream if isinstance(stream, _QuietOnClose) else _QuietOnClose(stream)
 
 
 class _QuietOnClose:
@@ -101,8 +107,11 @@ class _QuietOnClose:
 
 
 def protect_standard_streams() -> None:
-    """Make ``sys.stdout`` and ``sys.stderr`` drop output once their reader is gone, instead of raising
-    BrokenPipeError into whatever code printed (a flow's ``print``, the console thread, a log call)."""
+    """Make ``sys.stdout`` and ``sys.stderr`` drop output once their reader is gone.
+
+    Otherwise BrokenPipeError is raised into whatever code printed (a flow's ``print``, the console thread, a
+    log call).
+    """
     for name in ("stdout", "stderr"):
         stream = getattr(sys, name)
         if stream is not None and not isinstance(stream, _QuietOnClose):
@@ -111,8 +120,10 @@ def protect_standard_streams() -> None:
 
 @contextmanager
 def quiet_grpc_core(level: str) -> Iterator[None]:
-    """Import gRPC inside this block to keep its core's own log lines (a retried accept every second, a refused
-    handshake) off the console below ``--log-level debug``: our own logs say what matters.
+    """Import gRPC inside this block to keep its core's own log lines off the console.
+
+    Those are a retried accept every second, a refused handshake; they show with ``--log-level debug``, and
+    our own logs say what matters.
 
     gRPC reads ``GRPC_VERBOSITY`` once, as it loads; the variable is set only meanwhile (unless the user set it),
     so that work processes never inherit it.

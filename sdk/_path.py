@@ -31,8 +31,10 @@ _PathBase: type = type(pathlib.Path())  # PosixPath (or WindowsPath)
 
 
 def _storage_root() -> str:
-    """``STORAGE_ROOT_DIR`` (default ``.storage``), created like the former framework did, so that ``open(path, "w")``
-    works at once."""
+    """``STORAGE_ROOT_DIR`` (default ``.storage``), created as the former framework did.
+
+    Created so that ``open(path, "w")`` works at once.
+    """
     root = os.environ.get("STORAGE_ROOT_DIR", ".storage")
     os.makedirs(root, exist_ok=True)
     return root
@@ -117,7 +119,7 @@ class Path(_PathBase, Handed):
 
     # -- existence and transfer -----------------------------------------------------------------------------------
 
-    def exists(self) -> bool:  # type: ignore[override]
+    def exists(self) -> bool:
         """Whether the file or folder exists here, or else can be got from its origin."""
         return self.exists_local() or (self._origin is not None and self.exists_remote())
 
@@ -192,14 +194,14 @@ class Path(_PathBase, Handed):
     if sys.version_info < (3, 12):
 
         @property
-        def parent(self) -> Path:  # type: ignore[override]
+        def parent(self) -> Path:
             """The logical parent, keeping the origin and consumer."""
             parent = super().parent
             parent._copy_storage_from(self)
             return parent
 
         @property
-        def parents(self) -> Sequence[Path]:  # type: ignore[override]
+        def parents(self) -> Sequence[Path]:
             """The logical ancestors, each keeping the origin and consumer."""
             parents = list(super().parents)
             for parent in parents:

@@ -57,6 +57,8 @@ class WorkFailureReasons(_StrEnum):
     INVALID_EVENT = "invalid_event"
     """lightning-ctl: the work sent what the control plane refuses (a value that does not decode, a private or
     undeclared attribute, an oversized value); its process was stopped."""
+    PORT_UNAVAILABLE = "port_unavailable"
+    """lightning-ctl: its agent could not give it a port (the one it asked for is in use, or its range is full)."""
 
 
 class WorkStopReasons(_StrEnum):

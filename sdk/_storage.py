@@ -31,8 +31,11 @@ def component_name(value: Any) -> str | None:
 
 
 class Handed:
-    """What Path and Payload share: the work that made it (its origin) and the one using it (its consumer), each a
-    component (whose name is only known once the app is built) or a name."""
+    """What Path and Payload share.
+
+    The work that made it (its origin) and the one using it (its consumer), each a component (whose name is
+    only known once the app is built) or a name.
+    """
 
     _origin: Any = None
     _consumer: Any = None

@@ -1,5 +1,6 @@
-"""The plain types of the app's store, shared by the control plane, the agents and the codec (not by app code):
-what the store holds, and what a work process asks its agent for.
+"""The plain types of the app's store, shared by the control plane, the agents and the codec.
+
+App code never sees them. They say what the store holds, and what a work process asks its agent for.
 
 Artifacts are named by (origin work, kind, name); their content is content-addressed: every file is a blob named by
 its sha256.
@@ -172,8 +173,11 @@ StorageAsk = Union[PersistAsk, FetchAsk, ResolveAsk, DrivePutAsk, DriveListAsk, 
 
 @dataclass(frozen=True, slots=True)
 class StorageRequest:
-    """A work process asks its agent; the reply carries the same ``request_id``. Every request is idempotent: a
-    work process sends its pending ones again after it reconnects to a restarted agent."""
+    """A work process asks its agent.
+
+    The reply carries the same ``request_id``. Every request is idempotent: a work process sends its pending
+    ones again after it reconnects to a restarted agent.
+    """
 
     request_id: int
     ask: StorageAsk

@@ -100,7 +100,7 @@ class _Structure(Named):
         raise KeyError(key)
 
 
-class Dict(_Structure, dict):  # type: ignore[misc]
+class Dict(_Structure, dict):
     """A dict of flows or works; keys are strings without '.' and items are named ``<dict name>.<key>``."""
 
     def __init__(self, **items: Any) -> None:
@@ -116,7 +116,7 @@ class Dict(_Structure, dict):  # type: ignore[misc]
         dict.__setitem__(self, key, value)
         self._adopt(key, value)
 
-    def update(self, *args: Any, **items: Any) -> None:  # type: ignore[override]
+    def update(self, *args: Any, **items: Any) -> None:
         """Add items, each checked and named like ``d[key] = value``."""
         for key, value in dict(*args, **items).items():
             self[key] = value
@@ -130,15 +130,18 @@ class Dict(_Structure, dict):  # type: ignore[misc]
     def _items(self) -> list[tuple[str, Any]]:
         return list(dict.items(self))
 
-    def __hash__(self) -> int:  # structures are identified by object, like components
+    def __hash__(self) -> int:  # type: ignore[override]  # identified by object, like components (dict is not)
         return id(self)
 
     def __eq__(self, other: object) -> bool:
         return self is other
 
 
-class List(_Structure, list):  # type: ignore[misc]
+class List(_Structure, list):
     """A list of flows or works; each item is named ``<list name>.<n>`` with an n that is never reused."""
+
+    _next_key: int
+    """The number the next item gets (set through __dict__: list attributes are not state)."""
 
     def __init__(self, *items: Any) -> None:
         super().__init__()
@@ -170,7 +173,7 @@ class List(_Structure, list):  # type: ignore[misc]
         for value in values:
             self.append(value)
 
-    def __iadd__(self, values: Iterable[Any]) -> List:  # type: ignore[override]
+    def __iadd__(self, values: Iterable[Any]) -> List:  # type: ignore[misc]  # list's own __iadd__ returns Self too
         self.extend(values)
         return self
 
@@ -197,7 +200,7 @@ class List(_Structure, list):  # type: ignore[misc]
         except KeyError:
             return list.__getitem__(self, int(key))
 
-    def __hash__(self) -> int:
+    def __hash__(self) -> int:  # type: ignore[override]  # identified by object, like components (list is not)
         return id(self)
 
     def __eq__(self, other: object) -> bool:

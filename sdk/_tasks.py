@@ -1,5 +1,7 @@
-"""Owners for asyncio tasks, for the agent and the control plane: no task is ever left without someone to cancel and
-await it (asyncio keeps only weak references to tasks: one nobody holds may vanish mid-flight).
+"""Owners for asyncio tasks, for the agent and the control plane.
+
+No task is ever left without someone to cancel and await it (asyncio keeps only weak references to tasks: one
+nobody holds may vanish mid-flight).
 
 ``asyncio.TaskGroup`` needs Python 3.11 and ends the group at the first failure; a daemon needs both less and
 more: background tasks that live as long as their owner, failures reported where they happen (never as "Task
@@ -95,8 +97,9 @@ async def cancel_and_wait(*tasks: asyncio.Future[Any]) -> None:
 
 
 async def race(*awaitables: Awaitable[Any]) -> asyncio.Future[Any]:
-    """Run ``awaitables`` (coroutines or tasks) together until the first one ends; cancel and await the others;
-    that first one, done.
+    """Run ``awaitables`` (coroutines or tasks) together until the first one ends; that first one, done.
+
+    The others are cancelled and awaited.
 
     The caller must read the winner's outcome (``result()`` raises its exception, ``exception()`` returns it);
     every other outcome is retrieved and dropped.

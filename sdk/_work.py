@@ -31,6 +31,7 @@ from lightning_ctl.sdk._component import (
     is_state_name,
     to_json,
 )
+from lightning_ctl.sdk._gang import node_run
 from lightning_ctl.sdk._payload import _BasePayload
 from lightning_ctl.sdk._restart import RestartPolicy
 from lightning_ctl.sdk._runtime import get_runtime
@@ -80,8 +81,9 @@ class LightningWork(StateAttributes):
         parallel: when False, a call interrupts the calling flow body until the call has finished.
         cache_calls: when True, a call whose arguments already ran successfully returns at once.
         raise_exception: when True, an exception in ``run`` fails the whole app.
-        host: the host the work's server should bind, exposed as ``host``.
-        port: the port exposed as ``port``; a free one is picked on first access when None.
+        host: the host the work's server should bind, exposed as ``host`` (on an agent advertising another address
+            than loopback, loopback becomes that address, so that ``url`` reaches it from other machines).
+        port: the port the work's server should listen on; None: its agent gives it one (see ``port``).
         local_build_config: kept for compatibility; unused locally.
         cloud_build_config: kept for compatibility; unused locally.
         cloud_compute: the resources the work needs (placement).
@@ -92,6 +94,33 @@ class LightningWork(StateAttributes):
     """
 
     _INTERNAL_STATE_NAMES = _INTERNAL_STATE_NAMES
+
+    # Set through __dict__ in __init__ (past __setattr__'s state rules); declared here for type checkers only.
+    _state: set[str]
+    _parallel: bool
+    _cache_calls: bool
+    _raise_exception: bool
+    _start_with_flow: bool
+    _restart_policy: RestartPolicy
+    _local_build_config: BuildConfig
+    _cloud_build_config: BuildConfig
+    _calls: dict[str, Any]
+    _host: str
+    _port: int | None
+    _url: str
+    _future_url: str
+    _internal_ip: str
+    _public_ip: str
+    _restarting: bool
+    _display_name: str
+    _paths: dict[str, Any]
+    _cloud_compute: CloudCompute
+    _lightningignore: tuple[str, ...]
+
+    readiness_path: str | None = None
+    """An HTTP path (e.g. ``"/health"``) that must answer 2xx before the work counts as serving: its ``url`` is set
+    then, and until then its status message says why it is not ready. None: the work's port accepting a connection
+    is enough (and no message is shown, as a work need not serve at all)."""
 
     def __new__(cls, *args: Any, **kwargs: Any) -> LightningWork:
         work = super().__new__(cls)
@@ -136,6 +165,7 @@ class LightningWork(StateAttributes):
         d["_calls"] = new_ledger()
         d["_host"] = host
         d["_port"] = port
+        d["_asked_port"] = port  # not state: what the launch asks of the agent (``_port`` becomes what it gave)
         d["_url"] = ""
         d["_future_url"] = ""
         d["_internal_ip"] = ""
@@ -263,9 +293,16 @@ class LightningWork(StateAttributes):
         return self._host
 
     @property
-    def port(self) -> int:
-        """The work's port; a free one is picked (and recorded in the state) on first access."""
-        if self._port is None:
+    def port(self) -> int | None:
+        """The port the work's server should listen on.
+
+        The agent that runs the work gives it, on its own host (from its ``--ports`` range, or any free port), before
+        the work's process starts: the flow and the work read the same number, kept across restarts of the control
+        plane and of the agent. A work built with ``port=N`` gets N (or fails saying the port is in use). In a
+        flow it is None until the work's launch reached its agent; without lightning-ctl (``python app.py``) a free
+        port of this machine is picked on first access.
+        """
+        if self._port is None and get_runtime() is None:
             with socket.socket() as sock:
                 sock.bind((self._host if self._host != "0.0.0.0" else "", 0))
                 self._port = sock.getsockname()[1]
@@ -273,7 +310,10 @@ class LightningWork(StateAttributes):
 
     @property
     def url(self) -> str:
-        """The work's URL, "" until known."""
+        """``http://<internal_ip>:<port>`` once the work's port accepts connections, "" until then.
+
+        Or once its ``readiness_path`` answers 2xx; "" again while a new process of the work starts. The control plane serves the same server at ``/works/<name>/``.
+        """
         return self._url
 
     @url.setter
@@ -282,7 +322,10 @@ class LightningWork(StateAttributes):
 
     @property
     def internal_ip(self) -> str:
-        """The address of the machine running the work, "" until its process starts."""
+        """The address other machines reach the work at (its agent's ``--advertise-address``).
+
+        "" until its launch reached its agent.
+        """
         return self._internal_ip
 
     @property
@@ -395,8 +438,8 @@ class LightningWork(StateAttributes):
         if self.raise_exception:
             raise exception
 
-    def configure_layout(self) -> None:
-        """The work's UI; None by default."""
+    def configure_layout(self) -> object:
+        """The work's UI (a URL or a frontend); None by default."""
         return None
 
     # -- state ----------------------------------------------------------------------------------------------------
@@ -435,6 +478,10 @@ class LightningWork(StateAttributes):
             self.__dict__["_calls"] = clean_ledger(state["calls"])
 
     def _user_run(self) -> Callable[..., Any]:
-        """The user's ``run`` (bound), bypassing dispatch: what the work's own process executes."""
-        return functools.partial(type(self).run.__lightning_user_run__, self)  # type: ignore[attr-defined]
+        """The user's ``run`` (bound), bypassing dispatch: what the work's own process executes.
+
+        A node of a MultiNode runs it through its gang's executor.
+        """
+        user_run = type(self).run.__lightning_user_run__  # type: ignore[attr-defined]
+        return node_run(self, functools.partial(user_run, self))
 

@@ -1,5 +1,6 @@
-"""The format of the files in which agents keep each work's output, shared by the agent that writes them and the
-``lightning-ctl logs`` that reads them after an app ended.
+"""The format of the files in which agents keep each work's output.
+
+Shared by the agent that writes them and the ``lightning-ctl logs`` that reads them after an app ended.
 
 ``<agent home>/logs/<work_name>/<attempt>.log``, rotated as ``<attempt>.log.1`` (newer) … ``.log.<n>`` (older),
 one line per output line: ``<UTC time> <stdout|stderr> <text>``, e.g.

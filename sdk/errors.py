@@ -168,8 +168,10 @@ class ArtifactNotFoundError(TransferError, FileNotFoundError):
 
 
 class AppStateError(LightningError, AttributeError):
-    """The app's state could not be read or written through ``AppState`` (the message says why); an
-    AttributeError, as before."""
+    """The app's state could not be read or written through ``AppState``.
+
+    The message says why; an AttributeError, as before.
+    """
 
 
 class DeltaError(LightningError, ValueError):

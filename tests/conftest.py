@@ -14,6 +14,11 @@ from pathlib import Path
 
 import pytest
 
+# The fixtures the suites share, defined beside the harness they set up: `launch` (an app run), `cluster` (a
+# control plane and separate agents), `faults` (a cluster for fault tests). Registered here, so that test modules
+# take them as arguments without importing them.
+pytest_plugins = ("tests.e2e", "tests.helpers.agents", "tests.helpers.fault_cluster")
+
 
 @pytest.fixture(scope="session", autouse=True)
 def session_home(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:

@@ -1,6 +1,7 @@
-"""A cgroup (v2) per work, where this machine lets the agent make one: every process a work starts stays in it,
-even one that left the work's process group (``setsid``, a daemon's double fork), so stopping the work reaches all
-of them.
+"""A cgroup (v2) per work, where this machine lets the agent make one.
+
+Every process a work starts stays in it, even one that left the work's process group (``setsid``, a daemon's
+double fork), so stopping the work reaches all of them.
 
     agent: create(<agent's cgroup>/lightning-works/<agent>/<work>.<attempt>) ─► the path goes in the work's
     environment (WORK_CGROUP_VAR) ─► the work process joins it first thing, before any user code runs ─► stop:
@@ -96,9 +97,12 @@ def join(path: str | os.PathLike[str], pid: int | None = None) -> bool:
 
 
 def contain_this_work() -> None:
-    """In a work process, before any user code: join the cgroup the agent made for it; without one, become the
-    "child subreaper" of its descendants, so that a daemon it starts (double fork) stays its descendant instead of
-    being adopted by init, where the agent could not tell it from any other process."""
+    """In a work process, before any user code: join the cgroup the agent made for it.
+
+    Without one, become the "child subreaper" of its descendants, so that a daemon it starts (double fork)
+    stays its descendant instead of being adopted by init, where the agent could not tell it from any other
+    process.
+    """
     path = os.environ.get(WORK_CGROUP_VAR)
     if path and join(path):
         return
@@ -119,8 +123,11 @@ def members(path: str | os.PathLike[str]) -> list[int]:
 
 
 def signal_members(path: str | os.PathLike[str], sig: signal.Signals) -> list[int]:
-    """Send ``sig`` to every process in the cgroup (SIGKILL through ``cgroup.kill`` where the kernel has it, which
-    also catches a process forking meanwhile); the pids signalled."""
+    """Send ``sig`` to every process in the cgroup; the pids signalled.
+
+    SIGKILL goes through ``cgroup.kill`` where the kernel has it, which also catches a process forking
+    meanwhile.
+    """
     pids = members(path)
     if sig == signal.SIGKILL:
         try:
@@ -137,8 +144,10 @@ def signal_members(path: str | os.PathLike[str], sig: signal.Signals) -> list[in
 
 
 def remove(path: str | os.PathLike[str], timeout_s: float = 1.0) -> bool:
-    """Remove the cgroup once its processes are gone (waiting up to ``timeout_s`` for killed ones to go);
-    whether it is gone."""
+    """Remove the cgroup once its processes are gone; whether it is gone.
+
+    Killed processes are waited for up to ``timeout_s``.
+    """
     deadline = time.monotonic() + timeout_s
     while True:
         try:
@@ -153,8 +162,10 @@ def remove(path: str | os.PathLike[str], timeout_s: float = 1.0) -> bool:
 
 
 def signal_group(pid: int, sig: signal.Signals) -> None:
-    """``sig`` to the process group a work process leads (or to the process alone, if it has not called setsid()
-    yet: its group does not exist then)."""
+    """``sig`` to the process group a work process leads.
+
+    Or to the process alone, if it has not called setsid() yet: its group does not exist then.
+    """
     try:
         os.killpg(pid, sig)
     except ProcessLookupError:

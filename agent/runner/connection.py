@@ -188,7 +188,9 @@ class RunnerConnection:
         return encode_frame(codec.runner_payload([], storage=requests), self._max_frame_bytes)
 
     def _frames(self, events: list[events_pb2.WorkEvent], hello: bool) -> list[bytes]:
-        frames, payloads, size = [], [], 0
+        frames: list[bytes] = []
+        payloads: list[bytes] = []
+        size = 0
         for event in events:
             payload = self._payload(event)
             if payloads and size + len(payload) > BATCH_BYTES:

@@ -60,28 +60,34 @@ class RunnerStorage(StorageBackend):
         raise TransferError(message, work_name=self._work_name, path=what, origin_name=origin)
 
     def artifact_exists(self, origin: str, kind: str, name: str) -> bool:
+        """Ask the agent whether ``origin``'s Path or Payload ``name`` can be had."""
         ask = ResolveAsk(origin, kind, name, consumer=self._work_name)
         return self._ask(ask, f"cannot check {name!r} of {origin}", origin).exists
 
     def fetch(self, origin: str, kind: str, name: str, destination: str) -> None:
+        """Have the agent put ``origin``'s Path or Payload ``name`` at ``destination``."""
         ask = FetchAsk(origin, kind, name, destination, consumer=self._work_name)
         what = f"{name!r}" if kind == PATH_KIND else f"the Payload {name!r}"
         self._ask(ask, f"cannot get {what} made by {origin}", origin)
 
     def persist(self, work_name: str, items: list[tuple[str, str, str]]) -> list[PersistOutcome]:
+        """Have the agent persist the work's files to the app's store; what became of each."""
         ask = PersistAsk(work_name, tuple(PersistItem(kind, name, path) for kind, name, path in items))
         return list(self._ask(ask, "cannot persist its files").persisted)
 
     def drive_put(self, drive_id: str, component: str, source: str, path: str, allow_duplicates: bool) -> None:
+        """Have the agent put the local file ``source`` in the Drive at ``path``."""
         ask = DrivePutAsk(drive_id, component, source, path, allow_duplicates)
         self._ask(ask, f"cannot put {path!r} in Drive {drive_id!r}")
 
     def drive_list(self, drive_id: str, component: str | None, path: str) -> list[str]:
+        """The names the Drive holds under ``path``, as the agent lists them."""
         ask = DriveListAsk(drive_id, component or "", path)
         return list(self._ask(ask, f"cannot list Drive {drive_id!r}").names)
 
     def drive_get(self, drive_id: str, component: str | None, path: str, destination: str, timeout_s: float,
                   overwrite: bool) -> None:
+        """Have the agent copy the Drive's ``path`` to ``destination`` (FileNotFoundError if absent)."""
         ask = DriveGetAsk(drive_id, component or "", path, destination, timeout_s, overwrite)
         try:
             self._ask(ask, f"cannot get {path!r} from Drive {drive_id!r}")
@@ -89,6 +95,7 @@ class RunnerStorage(StorageBackend):
             raise FileNotFoundError(str(exc)) from None
 
     def drive_delete(self, drive_id: str, component: str, path: str) -> None:
+        """Have the agent delete the Drive's ``path`` (FileNotFoundError if absent)."""
         try:
             self._ask(DriveDeleteAsk(drive_id, component, path), f"cannot delete {path!r} from Drive {drive_id!r}")
         except ArtifactNotFoundError as exc:

@@ -50,8 +50,10 @@ class UnackedEvents:
         return list(self._events.values())
 
     def _coalesce(self) -> None:
-        """Merge each run of consecutive attribute changes into one (the latest value per attribute wins), each
-        merge within ``max_merge_bytes``."""
+        """Merge each run of consecutive attribute changes into one, the latest value per attribute winning.
+
+        Each merge stays within ``max_merge_bytes``.
+        """
         merged: OrderedDict[int, events_pb2.WorkEvent] = OrderedDict()
         run: list[events_pb2.WorkEvent] = []
         run_bytes = 0

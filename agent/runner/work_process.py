@@ -1,9 +1,9 @@
 """The life of one work process: load the app, find the work, run its calls, report everything, stop cleanly.
 
-    connect ─► init (flow's view) ─► on_start ─► [started] ─► wait for a call ─► running ─► run() ─┐
-                                                                 ▲                                 │
-                                                                 └── succeeded / failed ◄──────────┘
-    SIGTERM at any point: on_exit, final attributes, stopped, exit 0.
+connect ─► init (flow's view) ─► on_start ─► [started] ─► wait for a call ─► running ─► run() ─┐
+                                                             ▲                                 │
+                                                             └── succeeded / failed ◄──────────┘
+SIGTERM at any point: on_exit, final attributes, stopped, exit 0.
 """
 
 from __future__ import annotations
@@ -118,8 +118,7 @@ class WorkProcess:
 
     def start(self, init: RunnerInit) -> None:
         """Apply the flow's view, run on_start, and report started when the flow asked for the start action."""
-        self.tracker.absorb(init.vars)
-        self.work._internal_ip = os.environ.get("LIGHTNING_NODE_PRIVATE_IP", "127.0.0.1")
+        self.tracker.absorb(init.vars)  # with the host, port and internal_ip its agent gave it
         self.work._public_ip = os.environ.get("LIGHTNING_NODE_IP", "")
         self.work.on_start()
         self.tracker.sweep()

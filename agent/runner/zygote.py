@@ -58,7 +58,7 @@ class Zygote:
         """
         agent_gone = False
         while not (agent_gone and not self.children):
-            watched = [self._wakeup_r] if agent_gone else [self.control, self._wakeup_r]
+            watched: list[socket.socket | int] = [self._wakeup_r] if agent_gone else [self.control, self._wakeup_r]
             readable, _, _ = select.select(watched, [], [], 1.0)
             if agent_gone:
                 self._apply_orphan_rule()
@@ -200,8 +200,10 @@ def record_exit(exits_dir: str, pid: int, returncode: int) -> None:
 
 
 def main() -> None:
-    """Entry point: ``python -m lightning_ctl.agent.runner.zygote FD EXITS_DIR [ORPHAN_SETTINGS_JSON]`` where FD is
-    the control socket."""
+    """Entry point: ``python -m lightning_ctl.agent.runner.zygote FD EXITS_DIR [ORPHAN_SETTINGS_JSON]``.
+
+    FD is the control socket.
+    """
     orphans = OrphanSettings(**json.loads(sys.argv[3])) if len(sys.argv) > 3 else OrphanSettings()
     Zygote(socket.socket(fileno=int(sys.argv[1])), sys.argv[2], orphans).serve()
 

@@ -1,9 +1,9 @@
-"""Code bundles: the app's folder as one deterministic, content-addressed ``.tar.gz`` for remote agents.
+r"""Code bundles: the app's folder as one deterministic, content-addressed ``.tar.gz`` for remote agents.
 
 What goes in is decided by :data:`DEFAULT_IGNORES`, virtual environments (any directory holding a
 ``pyvenv.cfg``) and the folder's ``.lightningignore``, a gitignore-like subset:
 
-- one pattern per line; blank lines and lines starting with ``#`` are skipped (``\\#`` and ``\\!`` escape);
+- one pattern per line; blank lines and lines starting with ``#`` are skipped (``\#`` and ``\!`` escape);
 - a pattern without ``/`` matches a file or directory name at any depth (``fnmatch``, case-sensitive);
 - a pattern with a ``/`` matches the POSIX path relative to the folder; a leading ``/`` only anchors it;
 - a trailing ``/`` matches directories only;

@@ -1,5 +1,7 @@
-"""Liveness: which agents are alive, as one small pure object (nomad's ``heartbeat.go``): events and the time in,
-decisions out. The registry feeds it and carries its decisions out; no clock, socket or task lives here.
+"""Liveness: which agents are alive, as one small pure object (nomad's ``heartbeat.go``).
+
+Events and the time in, decisions out. The registry feeds it and carries its decisions out; no clock, socket
+or task lives here.
 
     connected (welcome sent) ─► heard (first message: the link's round trip is measured) ─► heard ... heard
         │ nothing within FIRST_MESSAGE_GRACE_S            │ silent longer than its limit

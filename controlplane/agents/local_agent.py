@@ -49,6 +49,7 @@ class LocalAgent:
                     "--stop-grace", str(options.stop_grace_s),
                     "--preload-app", os.path.abspath(options.app_path),
                     "--log-level", "debug" if options.log_level == "debug" else "warning",
+                    *(("--ports", "{}-{}".format(*options.work_ports)) if options.work_ports else ()),
                 ),
                 # Never the operator's token (nor a join token): works inherit the agent's environment.
                 env={k: v for k, v in {**os.environ, **options.env}.items() if k not in CREDENTIAL_VARIABLES},
@@ -61,8 +62,10 @@ class LocalAgent:
         return self.process.pid
 
     def send_address(self, address: str, join_token: str) -> None:
-        """Tell the agent where the control plane listens (once the server is bound), and the one-time join token
-        it registers with (through the pipe: never in an environment a work could inherit, nor in a file).
+        """Tell the agent where the control plane listens, and the one-time join token it registers with.
+
+        Called once the server is bound; both go through the pipe, never in an environment a work could
+        inherit, nor in a file.
 
         A reused agent (after a crash of the previous control plane) has its credential already; it reads the new
         address from the address file on its next reconnection.

@@ -85,7 +85,8 @@ class WorkLocations:
         A claim of a (work, attempt) this control plane never placed, or placed on another agent, is refused: an
         agent reports only on what is placed on it.
         """
-        accepted, refused = [], []
+        accepted: list[RunningWork] = []
+        refused: list[RunningWork] = []
         for work in running:
             location = self._locations.get((work.work_name, work.attempt))
             (accepted if location is not None and location.agent_id == agent_id else refused).append(work)

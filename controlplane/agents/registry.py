@@ -10,10 +10,11 @@ work's process exits (freeing what it held).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import dataclasses
 import time
 from dataclasses import dataclass, field
-from typing import Callable
+from typing import Callable, Iterator, Sequence
 
 import structlog
 
@@ -25,17 +26,19 @@ from lightning_ctl.controlplane.agents.placement import (
     AgentCapacity,
     Allocation,
     Pending,
+    place_gang,
     place_work,
 )
 from lightning_ctl.controlplane.agents.placement_book import PlacementBook, WorkPlacement
-from lightning_ctl.sdk._agent_messages import AgentUsage
+from lightning_ctl.controlplane.agents.serving import ServingWorks
+from lightning_ctl.sdk._agent_messages import AgentUsage, EventRejected, OpenTunnel
 from lightning_ctl.sdk._events import (
     Command,
     EventsApplied,
+    GangSpec,
     LaunchWork,
     OutputShown,
     PlacementPending,
-    ResourceRequest,
     RunningWork,
     StopWork,
     WorkLost,
@@ -51,7 +54,9 @@ class AgentSession:
 
     capacity: AgentCapacity
     hostname: str
-    outgoing: asyncio.Queue[Command | EventsApplied | OutputShown] = field(default_factory=asyncio.Queue)
+    outgoing: asyncio.Queue[Command | OpenTunnel | EventsApplied | OutputShown | EventRejected] = field(
+        default_factory=asyncio.Queue
+    )
     last_heartbeat: float = field(default_factory=time.monotonic)
     close: Callable[[str], None] = lambda reason: None
     """Ends the agent's stream (set by the servicer)."""
@@ -95,6 +100,8 @@ class AgentRegistry:
         self._waiting: dict[str, list[Command]] = {}
         self._report_pending = report_pending
         self._pending_reasons: dict[str, str] = {}
+        self.serving = ServingWorks()
+        """Where each work's server is (the proxy's table), as the agents report it."""
         self.locations = WorkLocations()
         """Which agent runs each (work, attempt), including replaced attempts that may come back (kept on disk
         by the app host, so that it survives a restart)."""
@@ -107,14 +114,21 @@ class AgentRegistry:
         agent, when nothing changed for them."""
         self._unfit_generation = (0, 0)
         self._agents_generation = 0
+        self._retried_generation = (0, 0)
+        """The room's generation when what waits was last routed again."""
+        self._gangs_waiting: dict[tuple[str, int], dict[int, LaunchWork]] = {}
+        """The waiting launches of each gang's generation, by rank (checked against ``_waiting`` when read)."""
         self._observers: list[Callable[[], None]] = []
         self.works_credential = ""
         """What every launch carries for its work's process alone: the works' key to the app's HTTP API ("" for
         none; set by the app host)."""
 
     def watch(self, observer: Callable[[], None]) -> None:
-        """Call ``observer`` (on this thread) whenever the works waiting for an agent, the agents, or what is
-        placed on them may have changed: agents on demand read ``waiting_for_agent`` and ``placed_on`` then."""
+        """Call ``observer`` (on this thread) whenever what waits for or runs on agents may have changed.
+
+        That is the works waiting for an agent, the agents, or what is placed on them; agents on demand read
+        ``waiting_for_agent`` and ``placed_on`` then.
+        """
         self._observers.append(observer)
 
     def _changed(self) -> None:
@@ -131,8 +145,11 @@ class AgentRegistry:
         return waiting
 
     def declare_lost(self, agent_id: str, reason: str) -> list[WorkLost]:
-        """The agent is known to be gone for good (its engine ended its job): its works are lost now, without
-        waiting out their grace period. Nothing happens while it is still connected."""
+        """The agent is known to be gone for good (its engine ended its job).
+
+        Its works are lost now, without waiting out their grace period. Nothing happens while it is still
+        connected.
+        """
         if agent_id in self.agents:
             return []
         lost = [WorkLost(name, attempt, reason) for name, attempt in self.placed_on(agent_id)]
@@ -159,7 +176,7 @@ class AgentRegistry:
             current = self.placements.get(work.work_name)
             if current is None or current.attempt <= work.attempt:
                 self.placements[work.work_name] = WorkPlacement(
-                    work.attempt, Allocation(session.agent_id, gpu_indices=work.gpu_indices)
+                    work.attempt, Allocation(session.agent_id, gpu_indices=work.gpu_indices, port=work.port)
                 )
         self._retry_waiting()
         self._changed()
@@ -208,10 +225,16 @@ class AgentRegistry:
             del self.placements[work_name]
             self._retry_waiting()
             self._changed()
+        elif self._waiting and self._retried_generation != self._generation():
+            # Its work (or gang) was placed again while it ran, which gave back what it held in the book: the room
+            # is only free now that it exited.
+            self._retry_waiting()
 
     def placed_on(self, agent_id: str) -> tuple[tuple[str, int], ...]:
-        """The (work, attempt) placed on ``agent_id`` and not known to have exited (by this control plane, or by
-        the one before a restart, as the placement record has it)."""
+        """The (work, attempt) placed on ``agent_id`` and not known to have exited.
+
+        Known by this control plane, or by the one before a restart, as the placement record has it.
+        """
         placed = set(self.placements.placed_on(agent_id))
         placed.update(self.locations.running_on_agent(agent_id))
         return tuple(sorted(placed))
@@ -238,21 +261,26 @@ class AgentRegistry:
                 session.close(reason)
 
     def _retry_waiting(self) -> None:
-        """Route again what waits, oldest first. Once a request found no room, the works waiting with the same
-        request wait on without being tried one by one (a fleet joining would cost agents x works)."""
+        """Route again what waits, oldest first.
+
+        Once a work's request found no room, the works waiting with the same request wait on without being tried
+        one by one (a fleet joining would cost agents x works). A gang's nodes are always routed: what one work
+        could not get says nothing about where a gang goes.
+        """
+        self._retried_generation = self._generation()
         waiting, self._waiting = self._waiting, {}
         for name, commands in waiting.items():
             launch = next((c for c in commands if isinstance(c, LaunchWork)), None)
-            if (launch is not None and launch.work_name not in self.placements
+            if (launch is not None and launch.gang is None and launch.work_name not in self.placements
                     and self.locations.running_on(name, launch.attempt) is None):
-                unfit = self._unfit.get(_request_key(launch.resources))
+                unfit = self._unfit.get(_request_key(launch))
                 if unfit is not None and self._unfit_generation == self._generation():
                     self._waiting[name] = commands
                     self._note_pending(launch, unfit.reason)
                     continue
             self.route(commands)
 
-    def route(self, commands: list[Command | EventsApplied]) -> None:
+    def route(self, commands: Sequence[Command | EventsApplied]) -> None:
         """Send each command to its work's agent, placing launches first."""
         for command in commands:
             name = command.work_name
@@ -265,9 +293,10 @@ class AgentRegistry:
             if isinstance(command, StopWork) and self._cancel_waiting_launch(command):
                 continue
             if isinstance(command, LaunchWork):
-                command = self._place(command)
-                if command is None:
+                placed = self._place(command)
+                if placed is None:
                     continue
+                command = placed
             elif isinstance(command, StopWork) and (where := self.locations.running_on(name, command.attempt)):
                 # A stop names one process: it goes where that attempt runs, even if the work moved since.
                 agent = self.agents.get(where)
@@ -293,11 +322,16 @@ class AgentRegistry:
             agent.outgoing.put_nowait(command)
 
     def _cancel_waiting_launch(self, stop: StopWork) -> bool:
-        """A stop for an attempt whose launch still waits for room: it never starts (no process to run on_start
-        and hold a GPU only to be stopped); whether there was such a launch."""
+        """A stop for an attempt whose launch still waits for room; whether there was such a launch.
+
+        Such a launch never starts: no process runs on_start and holds a GPU only to be stopped.
+        """
         waiting = self._waiting.get(stop.work_name, [])
-        if not any(isinstance(c, LaunchWork) and c.attempt == stop.attempt for c in waiting):
+        launch = next((c for c in waiting if isinstance(c, LaunchWork) and c.attempt == stop.attempt), None)
+        if launch is None:
             return False
+        if launch.gang is not None:
+            self._forget_gang_launch(launch.gang)
         kept = [c for c in waiting if c.attempt != stop.attempt]
         if kept:
             self._waiting[stop.work_name] = kept
@@ -310,6 +344,9 @@ class AgentRegistry:
     def _place(self, launch: LaunchWork) -> LaunchWork | None:
         name = launch.work_name
         placed = self.placements.get(name)
+        if launch.gang is not None and not (placed is not None and placed.attempt == launch.attempt):
+            self._place_gang(launch)
+            return None
         if placed is not None and placed.attempt == launch.attempt:
             # Sent again (it may have been lost): to the same agent, which ignores a launch it already has.
             agent = self.agents.get(placed.allocation.agent_id)
@@ -326,7 +363,7 @@ class AgentRegistry:
                 self._pending_reasons[name] = reason
                 self._report_pending(PlacementPending(name, launch.attempt, reason))
             return None
-        decision = self._decide(name, launch.resources, self.agents[recorded] if recorded is not None else None)
+        decision = self._decide(launch, self.agents[recorded] if recorded is not None else None)
         if isinstance(decision, Pending):
             self._waiting.setdefault(name, []).append(launch)
             self._note_pending(launch, decision.reason)
@@ -338,24 +375,74 @@ class AgentRegistry:
             self._waiting.setdefault(name, []).append(launch)
             self._report_pending(PlacementPending(name, launch.attempt, shipped.reason))
             return None
-        launch = shipped
-        self._unplaceable.discard(name)
-        self._changed()
-        self._pending_reasons.pop(name, None)
-        self.placements[name] = WorkPlacement(launch.attempt, decision, launch.agent_lost_grace_s)
-        self.locations.place(name, launch.attempt, decision.agent_id, frozenset(launch.vars))
-        log.info("work_placed", work_name=name, attempt=launch.attempt, agent=agent.name,
-                 gpus=list(decision.gpu_indices))
-        return dataclasses.replace(launch, gpu_indices=decision.gpu_indices)
+        self._record_placement(shipped, decision)
+        return dataclasses.replace(shipped, gpu_indices=decision.gpu_indices)
 
-    def _generation(self) -> tuple[int, int]:
-        """Changes whenever room may have grown: a placement released, an agent joined (or left)."""
-        return self.placements.releases, self._agents_generation
+    def _place_gang(self, launch: LaunchWork) -> None:
+        """Keep a node's launch with the others of its gang's generation, and place them when all are here.
 
-    def _note_pending(self, launch: LaunchWork, reason: str) -> None:
-        """``launch`` waits for room, for ``reason``: the flows are told when the reason changed."""
+        All are placed at once (each node's launch and the commands that followed it then go to its agent), or all
+        wait.
+        """
+        assert launch.gang is not None
+        gang = launch.gang
+        self._waiting.setdefault(launch.work_name, []).append(launch)
+        members = self._gang_launches(gang, launch)
+        if len(members) < gang.size:
+            return
+        ranked = [members[rank] for rank in range(gang.size)]
+        decision = self._decide_gang(gang, ranked)
+        shipped = [] if isinstance(decision, Pending) else [
+            self._ship_to(self.agents[a.agent_id], m) for a, m in zip(decision, ranked, strict=True)]
+        waits = decision if isinstance(decision, Pending) else next(
+            (s for s in shipped if isinstance(s, Pending)), None)
+        if waits is not None:
+            for member in ranked:
+                self._note_pending(member, waits.reason, unplaceable=isinstance(decision, Pending))
+            return
+        assert not isinstance(decision, Pending)
+        del self._gangs_waiting[(gang.name, gang.generation)]
+        for allocation, ready in zip(decision, shipped, strict=True):
+            assert isinstance(ready, LaunchWork)
+            member = ready
+            self._record_placement(member, allocation)
+            follow = [c for c in self._waiting.pop(member.work_name, [])
+                      if not (isinstance(c, LaunchWork) and c.attempt == member.attempt)]
+            self.agents[allocation.agent_id].outgoing.put_nowait(
+                dataclasses.replace(member, gpu_indices=allocation.gpu_indices))
+            self.route(follow)
+        log.info("gang_placed", gang=gang.name, generation=gang.generation,
+                 agents=[self.agents[a.agent_id].name for a in decision])
+
+    def _gang_launches(self, gang: GangSpec, arrived: LaunchWork) -> dict[int, LaunchWork]:
+        """The waiting launches of ``gang``'s generation by rank, ``arrived`` among them.
+
+        Kept by gang (no scan of every waiting work per node); a launch no longer waiting (cancelled by a stop, or
+        not routed again yet) is left out.
+        """
+        members = self._gangs_waiting.setdefault((gang.name, gang.generation), {})
+        members[gang.rank] = arrived
+        for rank, member in list(members.items()):
+            if not any(command is member for command in self._waiting.get(member.work_name, ())):
+                del members[rank]
+        return members
+
+    def _forget_gang_launch(self, gang: GangSpec) -> None:
+        """The launch of ``gang``'s node no longer waits (a gang none of whose nodes waits is forgotten)."""
+        key = (gang.name, gang.generation)
+        members = self._gangs_waiting.get(key, {})
+        members.pop(gang.rank, None)
+        if not members:
+            self._gangs_waiting.pop(key, None)
+
+    def _note_pending(self, launch: LaunchWork, reason: str, unplaceable: bool = True) -> None:
+        """``launch`` waits, for ``reason``: the flows are told when the reason changed.
+
+        ``unplaceable``: no connected agent can take it (rather than: its code is being prepared), so that agents on
+        demand are asked for it.
+        """
         name = launch.work_name
-        if name not in self._unplaceable:
+        if unplaceable and name not in self._unplaceable:
             self._unplaceable.add(name)
             self._changed()
         previous = self._pending_reasons.get(name)
@@ -364,36 +451,71 @@ class AgentRegistry:
             # Before the first agent registers, waiting is the normal start-up; after that it is said once per wait.
             if self.agents and (previous is None or previous == NO_AGENT_REASON):
                 log.warning("work_pending", work_name=name, reason=reason)
-            self._report_pending(PlacementPending(name, launch.attempt, reason, for_capacity=bool(self.agents)))
+            self._report_pending(PlacementPending(name, launch.attempt, reason,
+                                                  for_capacity=unplaceable and bool(self.agents)))
 
-    def _decide(self, name: str, request: ResourceRequest, only: AgentSession | None = None) -> Allocation | Pending:
-        """Where a new attempt of work ``name`` goes (what its previous attempt holds is not in its way), on agent
-        ``only`` when given (where the placement record has it)."""
-        previous = self.placements.get(name)
+    def _record_placement(self, launch: LaunchWork, decision: Allocation) -> None:
+        name = launch.work_name
+        self._unplaceable.discard(name)
+        self._changed()
+        self._pending_reasons.pop(name, None)
+        self.placements[name] = WorkPlacement(launch.attempt, decision, launch.agent_lost_grace_s)
+        self.locations.place(name, launch.attempt, decision.agent_id, frozenset(launch.vars))
+        log.info("work_placed", work_name=name, attempt=launch.attempt, agent=self.agents[decision.agent_id].name,
+                 gpus=list(decision.gpu_indices))
+
+    def _generation(self) -> tuple[int, int]:
+        """Changes whenever room may have grown: a placement released, an agent joined (or left)."""
+        return self.placements.releases, self._agents_generation
+
+    def _decide(self, launch: LaunchWork, only: AgentSession | None = None) -> Allocation | Pending:
+        """Where ``launch``, a new attempt of its work, goes.
+
+        On agent ``only`` when given (where the placement record has it). What the work's previous attempt holds
+        is not in its way.
+        """
+        previous = self.placements.get(launch.work_name)
         generation = self._generation()
         if generation != self._unfit_generation:
             self._unfit.clear()
             self._unfit_generation = generation
-        key = _request_key(request)
+        key = _request_key(launch)
         shared = previous is None and only is None  # the answer holds for every work with this request
         if shared and key in self._unfit:
             return self._unfit[key]
-        holdings = self.placements.holdings
-        if previous is not None:
-            holdings.release(previous.allocation)
-        try:
-            agents = [only] if only is not None else self.agents.values()
-            decision = place_work(request, (a.capacity for a in agents), holdings)
-        finally:
-            if previous is not None:
-                holdings.hold(previous.allocation)
+        agents = [only] if only is not None else self.agents.values()
+        with self._set_aside([previous] if previous is not None else []):
+            decision = place_work(launch.resources, (a.capacity for a in agents), self.placements.holdings,
+                                  launch.port)
         if isinstance(decision, Pending) and shared:
             self._unfit[key] = decision
         return decision
 
+    def _decide_gang(self, gang: GangSpec, ranked: list[LaunchWork]) -> list[Allocation] | Pending:
+        """Where every node of ``gang`` goes at once (what their previous attempts hold is not in their way)."""
+        previous = [p for m in ranked if (p := self.placements.get(m.work_name)) is not None]
+        with self._set_aside(previous):
+            return place_gang(gang.name, [m.resources for m in ranked], (a.capacity for a in self.agents.values()),
+                              self.placements.holdings, gang.pack, [m.port for m in ranked])
+
+    @contextlib.contextmanager
+    def _set_aside(self, placements: list[WorkPlacement]) -> Iterator[None]:
+        """What ``placements`` hold is free while deciding (and held again after: the book is unchanged)."""
+        holdings = self.placements.holdings
+        for placement in placements:
+            holdings.release(placement.allocation)
+        try:
+            yield
+        finally:
+            for placement in placements:
+                holdings.hold(placement.allocation)
+
     def _ship_to(self, agent: AgentSession, launch: LaunchWork) -> LaunchWork | Pending:
-        """``launch`` as ``agent`` needs it: with the works' API key, and for a remote agent pointing at the code
-        bundle (or why it must wait while the bundle is being built)."""
+        """``launch`` as ``agent`` needs it, with the works' API key.
+
+        For a remote agent it points at the code bundle (or says why it must wait while the bundle is being
+        built).
+        """
         if self.works_credential:
             launch = dataclasses.replace(launch, api_credential=self.works_credential)
         if agent.capacity.is_local:
@@ -406,7 +528,8 @@ class AgentRegistry:
         return dataclasses.replace(launch, bundle_digest=state.digest, app_relpath=state.app_relpath)
 
 
-def _request_key(request: ResourceRequest) -> tuple[object, ...]:
-    """What placement looks at in a request (the same key: the same decision against the same agents)."""
+def _request_key(launch: LaunchWork) -> tuple[object, ...]:
+    """What placement looks at in a launch (the same key: the same decision against the same agents)."""
+    request = launch.resources
     labels = tuple(sorted(request.labels.items())) if request.labels else ()
-    return (request.gpus, request.cpus, request.memory_bytes, labels)
+    return (request.gpus, request.cpus, request.memory_bytes, labels, launch.port)

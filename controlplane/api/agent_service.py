@@ -21,9 +21,11 @@ import structlog
 from lightning_ctl.controlplane.agents.bundles import iter_chunks
 from lightning_ctl.controlplane.agents.placement import AgentCapacity
 from lightning_ctl.controlplane.agents.registry import AgentRegistry, AgentSession
+from lightning_ctl.controlplane.api.aborts import abort
 from lightning_ctl.controlplane.api.connection_limits import REGISTER_TIMEOUT_S
 from lightning_ctl.controlplane.api.event_gate import EventGate
 from lightning_ctl.controlplane.api.interceptors import current_principal, peer_certificate
+from lightning_ctl.controlplane.api.tunnels import TunnelBroker
 from lightning_ctl.controlplane.credential_store import (
     AgentRecord,
     CredentialStore,
@@ -41,7 +43,7 @@ from lightning_ctl.protos import codec
 from lightning_ctl.protos.lightning.v1 import agent_pb2, agent_pb2_grpc
 from lightning_ctl.protos.limits import DEFAULT_MAX_ATTRIBUTE_BYTES
 from lightning_ctl.protos.transport import PROTOCOL_VERSION
-from lightning_ctl.sdk._agent_messages import EventRejected, Registration, Welcome
+from lightning_ctl.sdk._agent_messages import EventRejected, OpenTunnel, Registration, Welcome
 from lightning_ctl.sdk._events import (
     AgentConnected,
     Command,
@@ -50,6 +52,7 @@ from lightning_ctl.sdk._events import (
     OutputShown,
     ProcessExited,
     StopWork,
+    WorkEndpoint,
     WorkEvent,
 )
 from lightning_ctl.sdk._tasks import race
@@ -84,24 +87,28 @@ class AgentServicer(agent_pb2_grpc.AgentServiceServicer):
         self.heartbeat_interval_s = heartbeat_interval_s
         self.gate = EventGate(registry, max_attribute_bytes)
         self._output = OutputDeduplicator()
+        self.tunnels = TunnelBroker(registry)
+        """Connections to works' servers through their agents (the HTTP proxy's)."""
 
     async def Connect(self, request_iterator: object, context: grpc.aio.ServicerContext) -> None:  # noqa: N802
+        """An agent's stream: its registration, heartbeats and events in; launches, calls and acks out."""
         principal = current_principal.get()
         if principal is None:
-            await context.abort(grpc.StatusCode.UNAUTHENTICATED, "no credential")
+            await abort(context, grpc.StatusCode.UNAUTHENTICATED, "no credential")
         try:
             first = await asyncio.wait_for(context.read(), REGISTER_TIMEOUT_S)
         except asyncio.TimeoutError:
-            await context.abort(grpc.StatusCode.DEADLINE_EXCEEDED,
+            await abort(context, grpc.StatusCode.DEADLINE_EXCEEDED,
                                 f"a stream must register within {REGISTER_TIMEOUT_S:g}s of opening")
         if first is grpc.aio.EOF or first.WhichOneof("kind") != "register":
-            await context.abort(grpc.StatusCode.INVALID_ARGUMENT, "the first message of a stream must be register")
+            await abort(context, grpc.StatusCode.INVALID_ARGUMENT, "the first message of a stream must be register")
         try:
             registration = codec.registration_from_pb(first.register)
         except codec.CodecError as exc:
-            await context.abort(grpc.StatusCode.INVALID_ARGUMENT, str(exc))
+            await abort(context, grpc.StatusCode.INVALID_ARGUMENT, str(exc))
         if registration.protocol_version != PROTOCOL_VERSION:
-            await context.abort(
+            await abort(
+                context,
                 grpc.StatusCode.FAILED_PRECONDITION,
                 f"agent {registration.name} speaks protocol version {registration.protocol_version}; this control "
                 f"plane speaks version {PROTOCOL_VERSION}: run the same lightning-ctl version on both",
@@ -109,13 +116,18 @@ class AgentServicer(agent_pb2_grpc.AgentServiceServicer):
         try:
             credential, record = self._identify(principal, registration, peer_certificate(context))
         except CredentialRefusedError as exc:
-            await context.abort(grpc.StatusCode.UNAUTHENTICATED, f"credential refused: {exc}")
+            await abort(context, grpc.StatusCode.UNAUTHENTICATED, f"credential refused: {exc}")
         except CredentialError as exc:
-            await context.abort(grpc.StatusCode.PERMISSION_DENIED, str(exc))
+            await abort(context, grpc.StatusCode.PERMISSION_DENIED, str(exc))
         session = self._session(registration, record)
         closed = asyncio.Event()
         close_reason: list[str] = []
-        session.close = lambda reason: (close_reason.append(reason), closed.set())
+
+        def close(reason: str) -> None:
+            close_reason.append(reason)
+            closed.set()
+
+        session.close = close
         welcome = Welcome(uuid.uuid4().hex, self.heartbeat_interval_s, credential, self.gate.max_attribute_bytes,
                           PROTOCOL_VERSION)
         await context.write(codec.control_message_to_pb(welcome))
@@ -133,9 +145,9 @@ class AgentServicer(agent_pb2_grpc.AgentServiceServicer):
         finally:
             self._registry.remove(session, close_reason[0] if close_reason else _why_ended(ended))
         if ended is not None and not ended.cancelled() and isinstance(violation := ended.exception(), StreamViolation):
-            await context.abort(grpc.StatusCode.INVALID_ARGUMENT, str(violation))
+            await abort(context, grpc.StatusCode.INVALID_ARGUMENT, str(violation))
         if self._credentials.agent(session.agent_id).revoked_at is not None:
-            await context.abort(grpc.StatusCode.UNAUTHENTICATED,
+            await abort(context, grpc.StatusCode.UNAUTHENTICATED,
                                 f"credential refused: the credential of agent {session.name} was revoked")
 
     def _identify(self, principal: Principal, registration: Registration, cert_sha256: str) -> tuple[str, AgentRecord]:
@@ -163,6 +175,7 @@ class AgentServicer(agent_pb2_grpc.AgentServiceServicer):
             gpu_indices=tuple(g.index for g in registration.gpus),
             labels=with_labels(registration.labels, record.grant),
             is_local=record.grant.is_local,
+            ports=registration.ports,
         )
         return AgentSession(capacity, registration.hostname, scope=record.grant.scope)
 
@@ -183,20 +196,30 @@ class AgentServicer(agent_pb2_grpc.AgentServiceServicer):
             else:
                 raise StreamViolation("an agent message with no kind (register, heartbeat or events)")
 
-    async def FetchBundle(  # noqa: N802
-        self, request: agent_pb2.FetchBundleRequest, context: grpc.aio.ServicerContext
-    ) -> None:
+    async def _agent_id(self, context: grpc.aio.ServicerContext) -> str:
+        """The id of the agent whose credential opened this call (the call is aborted for any other credential)."""
         principal = current_principal.get()
         try:
             if principal is None:
                 raise CredentialRefusedError("no credential")
             self._credentials.check_agent(principal, principal.subject, peer_certificate(context))
         except CredentialError as exc:
-            await context.abort(grpc.StatusCode.PERMISSION_DENIED, str(exc))
+            await abort(context, grpc.StatusCode.PERMISSION_DENIED, str(exc))
+        return principal.subject
+
+    async def Tunnel(self, request_iterator: object, context: grpc.aio.ServicerContext) -> None:  # noqa: N802
+        """A byte stream between the HTTP proxy and a work's server on the calling agent's host."""
+        await self.tunnels.serve(await self._agent_id(context), context)
+
+    async def FetchBundle(  # noqa: N802
+        self, request: agent_pb2.FetchBundleRequest, context: grpc.aio.ServicerContext
+    ) -> None:
+        """Stream the app's code bundle (by digest) to an agent presenting its own credential."""
+        agent_id = await self._agent_id(context)
         bundle = self._registry.bundle.built if self._registry.bundle else None
         if bundle is None or bundle.digest != request.digest:
-            await context.abort(grpc.StatusCode.NOT_FOUND, f"no code bundle with digest {request.digest[:80]!r}")
-        log.info("bundle_sent", digest=bundle.digest[:12], bytes=len(bundle.data), agent_id=principal.subject)
+            await abort(context, grpc.StatusCode.NOT_FOUND, f"no code bundle with digest {request.digest[:80]!r}")
+        log.info("bundle_sent", digest=bundle.digest[:12], bytes=len(bundle.data), agent_id=agent_id)
         for chunk in iter_chunks(bundle.data):
             await context.write(agent_pb2.BundleChunk(data=chunk, total_bytes=len(bundle.data)))
 
@@ -234,6 +257,9 @@ class AgentServicer(agent_pb2_grpc.AgentServiceServicer):
                 continue
             if isinstance(event.body, ProcessExited):
                 self._registry.release(event.work_name, event.attempt)
+                self._registry.serving.forget(event.work_name, event.attempt)
+            elif isinstance(event.body, WorkEndpoint):
+                self._registry.serving.record(session.agent_id, event.work_name, event.attempt, event.body)
             self._deliver(event)
 
     async def _write_commands(self, session: AgentSession, context: grpc.aio.ServicerContext) -> None:
@@ -242,7 +268,7 @@ class AgentServicer(agent_pb2_grpc.AgentServiceServicer):
             batch = [await queue.get()]
             while not queue.empty() and len(batch) < _MAX_COMMANDS_PER_MESSAGE:
                 batch.append(queue.get_nowait())
-            commands: list[Command] = [c for c in batch if not isinstance(c, _NOT_COMMANDS)]
+            commands: list[Command | OpenTunnel] = [c for c in batch if not isinstance(c, _NOT_COMMANDS)]
             if commands:
                 await context.write(codec.control_message_to_pb(commands))
             for item in batch:

@@ -36,6 +36,8 @@ def work_to_pb(work: WorkView) -> app_pb2.WorkInfo:
         agent_id=work.agent_id,
         agent_name=work.agent_name,
         gpu_indices=list(work.gpu_indices),
+        url=work.url,
+        proxy_url=work.proxy_url,
     )
 
 
@@ -54,6 +56,8 @@ def work_from_pb(pb: app_pb2.WorkInfo) -> WorkView:
         agent_id=pb.agent_id,
         agent_name=pb.agent_name,
         gpu_indices=tuple(pb.gpu_indices),
+        url=pb.url,
+        proxy_url=pb.proxy_url,
     )
 
 

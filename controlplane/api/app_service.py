@@ -68,6 +68,7 @@ def read_works(app: Any, runtime: Any) -> tuple[str, list[WorkView]]:
                 attempt=process.attempt if process else 0,
                 pid=(process.pid or 0) if process else 0,
                 process_exited=bool(process and process.exited),
+                url=work._url,
             )
         )
     return str(app.stage.value), works
@@ -118,9 +119,10 @@ class AppServicer(app_pb2_grpc.AppServiceServicer):
         app_path: str = "",
         heartbeat_interval_s: float = 2.0,
         requests: Callable[[], list[RequestView]] | None = None,
+        http_url: Callable[[], str] = lambda: "",
     ) -> None:
         self._registry = registry
-        self._views = AppViews(registry, app_path, heartbeat_interval_s, requests)
+        self._views = AppViews(registry, app_path, heartbeat_interval_s, requests, http_url)
         self._credentials = credentials
         self._log_store = log_store
         self._queries = queries
@@ -137,6 +139,7 @@ class AppServicer(app_pb2_grpc.AppServiceServicer):
     async def GetStatus(  # noqa: N802
         self, request: app_pb2.GetStatusRequest, context: grpc.aio.ServicerContext
     ) -> app_pb2.AppStatus:
+        """The app's stage, its works and its agents."""
         stage, works = await self._queries.ask(read_works)
         return app_codec.app_to_pb(self._views.app_view(stage, works))
 
@@ -144,6 +147,7 @@ class AppServicer(app_pb2_grpc.AppServiceServicer):
     async def GetState(  # noqa: N802
         self, request: app_pb2.GetStateRequest, context: grpc.aio.ServicerContext
     ) -> app_pb2.AppState:
+        """The app's state as JSON: the pretty_state view, or with ``full`` the whole state."""
         text = await self._queries.ask(read_state_json(request.full))
         return app_pb2.AppState(state_json=text, timestamp=time.time())
 
@@ -151,6 +155,7 @@ class AppServicer(app_pb2_grpc.AppServiceServicer):
     async def StopApp(  # noqa: N802
         self, request: app_pb2.StopAppRequest, context: grpc.aio.ServicerContext
     ) -> app_pb2.StopAppResponse:
+        """Stop the app gracefully, as a flow calling ``self.stop()`` would."""
         reason = request.reason or DEFAULT_STOP_REASON
         log.info("app_stop_requested", reason=reason, peer=context.peer())
         self._request_stop(reason)
@@ -160,12 +165,14 @@ class AppServicer(app_pb2_grpc.AppServiceServicer):
     async def ListAgents(  # noqa: N802
         self, request: app_pb2.ListAgentsRequest, context: grpc.aio.ServicerContext
     ) -> app_pb2.AgentList:
+        """The agents, connected or requested from an engine."""
         return app_pb2.AgentList(agents=[app_codec.agent_to_pb(a) for a in self._views.agent_views()])
 
     @_maps_errors
     async def IssueJoinToken(  # noqa: N802
         self, request: app_pb2.IssueJoinTokenRequest, context: grpc.aio.ServicerContext
     ) -> app_pb2.JoinToken:
+        """A join token a new agent presents once to get its own credential."""
         if not (request.ttl_s == 0 or 0 < request.ttl_s < float("inf")):
             await context.abort(grpc.StatusCode.INVALID_ARGUMENT, f"ttl_s: must be a positive number of seconds, "
                                                                   f"got {request.ttl_s!r}")
@@ -184,6 +191,7 @@ class AppServicer(app_pb2_grpc.AppServiceServicer):
     async def RevokeAgent(  # noqa: N802
         self, request: app_pb2.RevokeAgentRequest, context: grpc.aio.ServicerContext
     ) -> app_pb2.RevokeAgentResponse:
+        """Revoke an agent's credential and close its stream if it is connected."""
         record = self._credentials.revoke_agent(request.agent)
         session = self._registry.agents.get(record.agent_id)
         if session is not None:
@@ -197,6 +205,7 @@ class AppServicer(app_pb2_grpc.AppServiceServicer):
     async def WatchState(  # noqa: N802
         self, request: app_pb2.WatchStateRequest, context: grpc.aio.ServicerContext
     ) -> None:
+        """The app's state each time it changed, looked at every ``interval_s`` seconds."""
         if request.interval_s != request.interval_s or request.interval_s < 0:
             await context.abort(grpc.StatusCode.INVALID_ARGUMENT,
                                 f"interval_s: must be a number of seconds >= 0, got {request.interval_s}")
@@ -225,6 +234,7 @@ class AppServicer(app_pb2_grpc.AppServiceServicer):
     async def StreamLogs(  # noqa: N802
         self, request: app_pb2.StreamLogsRequest, context: grpc.aio.ServicerContext
     ) -> None:
+        """What works wrote to stdout and stderr, then (with ``follow``) what they write next."""
         tail = request.tail if request.HasField("tail") else None
         if tail is not None and tail < 0:
             await context.abort(grpc.StatusCode.INVALID_ARGUMENT, f"tail: must be >= 0, got {tail}")

@@ -40,6 +40,10 @@ class WorkView:
     agent_name: str = ""
     gpu_indices: tuple[int, ...] = ()
     """The GPUs it holds on that agent."""
+    url: str = ""
+    """Where its server answers (``http://<internal_ip>:<port>``), "" until it is ready."""
+    proxy_url: str = ""
+    """The same server through the app's HTTP address (``.../works/<name>/``), "" until it is ready."""
 
     @property
     def restarts(self) -> int:

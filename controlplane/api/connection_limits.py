@@ -35,8 +35,10 @@ def open_descriptors() -> int | None:
 
 
 class DescriptorWatch:
-    """Says once (a process's descriptors running out is one lesson: the advice does not change) when open
-    descriptors near the limit."""
+    """Says once when open descriptors near the limit.
+
+    A process's descriptors running out is one lesson: the advice does not change.
+    """
 
     def __init__(self, warn: Callable[[int, int], None]) -> None:
         """Create a watch.
@@ -48,8 +50,10 @@ class DescriptorWatch:
         self._warned = False
 
     def check(self, open_count: int | None = None, limit: int | None = None) -> bool:
-        """Compare ``open_count`` (default: this process's) with ``limit`` (default: its soft limit); whether it
-        warned now."""
+        """Compare ``open_count`` with ``limit``; whether it warned now.
+
+        By default this process's open descriptors and its soft limit.
+        """
         if self._warned:
             return False
         limit = resource.getrlimit(resource.RLIMIT_NOFILE)[0] if limit is None else limit

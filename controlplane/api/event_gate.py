@@ -28,8 +28,8 @@ log = structlog.get_logger(component="event_gate")
 
 INVALID_ARGUMENT = "INVALID_ARGUMENT"
 PERMISSION_DENIED = "PERMISSION_DENIED"
-_OBSERVED_KINDS = ("logs", "exit")
-"""Kinds the agent itself reports (output, exit): a malformed one is dropped, not held against the work."""
+_OBSERVED_KINDS = ("logs", "exit", "endpoint")
+"""Kinds the agent itself reports (output, exit, endpoint): a malformed one is dropped, not held against the work."""
 
 
 @dataclass(frozen=True)

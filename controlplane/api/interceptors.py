@@ -2,6 +2,7 @@
 
     /lightning.v1.AgentService/Connect       an agent credential, or a join token (to register once)
     /lightning.v1.AgentService/FetchBundle   an agent credential
+    /lightning.v1.AgentService/Tunnel        an agent credential (the agent a tunnel was asked of)
     /lightning.v1.AppService/*               the operator's token
     /lightning.v1.StorageService/*           an agent credential (its works' files); the operator's token only
                                              reads (ListArtifacts, ListDrive, ResolveArtifact, DownloadBlob)
@@ -40,6 +41,7 @@ _STORAGE_SERVICE = "/lightning.v1.StorageService/"
 _OPENS: dict[str, frozenset[Role]] = {
     f"{_AGENT_SERVICE}Connect": frozenset({Role.AGENT, Role.JOIN}),
     f"{_AGENT_SERVICE}FetchBundle": frozenset({Role.AGENT}),
+    f"{_AGENT_SERVICE}Tunnel": frozenset({Role.AGENT}),
     f"{_STORAGE_SERVICE}ListArtifacts": frozenset({Role.OPERATOR}),
     **{f"{_STORAGE_SERVICE}{read}": frozenset({Role.AGENT, Role.OPERATOR})
        for read in ("ListDrive", "ResolveArtifact", "DownloadBlob")},
@@ -91,6 +93,7 @@ class AuthInterceptor(grpc.aio.ServerInterceptor):
         continuation: Callable[[grpc.HandlerCallDetails], Awaitable[grpc.RpcMethodHandler]],
         handler_call_details: grpc.HandlerCallDetails,
     ) -> grpc.RpcMethodHandler:
+        """Refuse the call unless its credential opens the method; bind who calls for the handler."""
         method = handler_call_details.method
         try:
             principal = self._credentials.authenticate(bearer_of(handler_call_details.invocation_metadata))
@@ -115,7 +118,7 @@ async def _refusal(
     """A handler of the same shape as the method's that ends the call with ``code`` and ``message``."""
     handler = await continuation(details)
     if handler is None:
-        return None  # type: ignore[return-value]
+        return None
 
     async def refuse(request: Any, context: grpc.aio.ServicerContext) -> None:
         await context.abort(code, message)

@@ -37,12 +37,10 @@ _STATUS = {
 }
 
 
-def _status_of(exc: Exception) -> tuple[grpc.StatusCode, str] | None:
+def _status_of(exc: StorageFault | ValueError) -> tuple[grpc.StatusCode, str]:
     if isinstance(exc, StorageFault):
         return _STATUS[exc.code], str(exc)
-    if isinstance(exc, ValueError):  # a malformed digest, path or enum (codec and store checks)
-        return grpc.StatusCode.INVALID_ARGUMENT, str(exc)
-    return None
+    return grpc.StatusCode.INVALID_ARGUMENT, str(exc)  # a malformed digest, path or enum (codec and store checks)
 
 
 def _unary(method: Callable[..., Awaitable[T]]) -> Callable[..., Awaitable[T]]:
@@ -55,8 +53,7 @@ def _unary(method: Callable[..., Awaitable[T]]) -> Callable[..., Awaitable[T]]:
             await context.abort(grpc.StatusCode.PERMISSION_DENIED, str(exc))
             raise  # unreachable: abort raises
         except (StorageFault, ValueError) as exc:
-            code, details = _status_of(exc)  # type: ignore[misc]
-            await context.abort(code, details)
+            await context.abort(*_status_of(exc))
             raise  # unreachable: abort raises
 
     return handler
@@ -70,8 +67,9 @@ class StorageServicer(storage_pb2_grpc.StorageServiceServicer):
         self._credentials = credentials
 
     def _check_caller(self, context: grpc.aio.ServicerContext) -> None:
-        """That an agent credential comes with the client certificate it is bound to (the interceptor already
-        checked that the credential opens the method).
+        """That an agent credential comes with the client certificate it is bound to.
+
+        The interceptor already checked that the credential opens the method.
 
         Raises:
             CredentialError: it does not, or no credential was checked.
@@ -84,12 +82,14 @@ class StorageServicer(storage_pb2_grpc.StorageServiceServicer):
 
     @_unary
     async def StatBlob(self, request: storage_pb2.StatBlobRequest, context: Any) -> storage_pb2.BlobStatus:
+        """Whether the store holds the blob, and how much of a partial upload it kept."""
         stored, partial = await self._coordinator.stat_blob(request.digest)
         return storage_pb2.BlobStatus(stored=stored, partial_bytes=partial)
 
     @_unary
     async def UploadBlob(self, request_iterator: AsyncIterator[storage_pb2.BlobUpload], context: Any
                          ) -> storage_pb2.BlobStatus:
+        """Receive a blob (a header, then chunks), resuming at the header's offset."""
         header = await anext(aiter(request_iterator), None)
         if header is None:
             raise StorageFault("upload: no header", code=StorageFault.INVALID)
@@ -107,6 +107,7 @@ class StorageServicer(storage_pb2_grpc.StorageServiceServicer):
 
     async def DownloadBlob(self, request: storage_pb2.DownloadBlobRequest, context: Any
                            ) -> AsyncIterator[storage_pb2.BlobChunk]:
+        """Send a blob from ``offset`` on, to an agent whose credential matches its certificate."""
         try:
             self._check_caller(context)
         except CredentialError as exc:
@@ -115,12 +116,12 @@ class StorageServicer(storage_pb2_grpc.StorageServiceServicer):
             async for data in self._coordinator.send_blob(request.digest, request.offset):
                 yield storage_pb2.BlobChunk(data=data)
         except (StorageFault, ValueError) as exc:
-            code, details = _status_of(exc)  # type: ignore[misc]
-            await context.abort(code, details)
+            await context.abort(*_status_of(exc))
 
     @_unary
     async def CommitArtifact(self, request: storage_pb2.CommitArtifactRequest, context: Any
                              ) -> storage_pb2.CommitArtifactReply:
+        """Record a work's persisted Path or Payload (only from the agent it is placed on)."""
         artifact = codec.artifact_from_pb(request.artifact)
         await self._coordinator.commit_artifact(artifact, request.problem, request.request_id, _calling_agent())
         return storage_pb2.CommitArtifactReply()
@@ -128,6 +129,7 @@ class StorageServicer(storage_pb2_grpc.StorageServiceServicer):
     @_unary
     async def ResolveArtifact(self, request: storage_pb2.ResolveArtifactRequest, context: Any
                               ) -> storage_pb2.Artifact:
+        """A work's artifact: from the store, else asked of its running origin's agent now."""
         artifact: Artifact = await self._coordinator.resolve_artifact(
             request.work_name, codec.kind_from_pb(request.kind), request.name, request.consumer)
         return codec.artifact_to_pb(artifact)
@@ -135,12 +137,14 @@ class StorageServicer(storage_pb2_grpc.StorageServiceServicer):
     @_unary
     async def ListArtifacts(self, request: storage_pb2.ListArtifactsRequest, context: Any
                             ) -> storage_pb2.ArtifactList:
+        """What ``work_name`` persisted."""
         artifacts = await self._coordinator.list_artifacts(request.work_name)
         return storage_pb2.ArtifactList(artifacts=[codec.artifact_to_pb(a) for a in artifacts])
 
     @_unary
     async def PutDriveFiles(self, request: storage_pb2.PutDriveFilesRequest, context: Any
                             ) -> storage_pb2.PutDriveFilesReply:
+        """Add files to a Drive under a component's name."""
         files = [codec.file_from_pb(f) for f in request.files]
         await self._coordinator.put_drive_files(request.drive_id, request.component, request.path or ".", files,
                                                 request.allow_duplicates)
@@ -148,6 +152,7 @@ class StorageServicer(storage_pb2_grpc.StorageServiceServicer):
 
     @_unary
     async def ListDrive(self, request: storage_pb2.ListDriveRequest, context: Any) -> storage_pb2.DriveFiles:
+        """A Drive's files under ``path`` (the Drives themselves without ``drive_id``)."""
         if not request.drive_id:
             return storage_pb2.DriveFiles(drive_ids=await self._coordinator.drive_ids())
         files = await self._coordinator.list_drive(request.drive_id, request.component, request.path or ".")
@@ -156,6 +161,7 @@ class StorageServicer(storage_pb2_grpc.StorageServiceServicer):
     @_unary
     async def ResolveDrive(self, request: storage_pb2.ResolveDriveRequest, context: Any
                            ) -> storage_pb2.DriveFiles:
+        """A Drive's files under ``path``, waiting up to ``timeout_s`` for them to appear."""
         files = await self._coordinator.resolve_drive(request.drive_id, request.component, request.path or ".",
                                                       request.timeout_s)
         return storage_pb2.DriveFiles(files=[codec.drive_file_to_pb(f) for f in files])
@@ -163,6 +169,7 @@ class StorageServicer(storage_pb2_grpc.StorageServiceServicer):
     @_unary
     async def DeleteDriveFiles(self, request: storage_pb2.DeleteDriveFilesRequest, context: Any
                                ) -> storage_pb2.DeleteDriveFilesReply:
+        """Delete a component's files under ``path`` from a Drive."""
         await self._coordinator.delete_drive_files(request.drive_id, request.component, request.path or ".")
         return storage_pb2.DeleteDriveFilesReply()
 

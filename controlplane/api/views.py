@@ -1,5 +1,8 @@
-"""AppViews: the operator's view of what the asyncio thread owns (agents, placements), joined to the flow thread's
-view of the works. Served by AppService (gRPC) and by the HTTP server (REST, the push stream of ``/view``)."""
+"""AppViews: the operator's view of agents, placements and works.
+
+It joins what the asyncio thread owns (agents, placements) to the flow thread's view of the works. Served by
+AppService (gRPC) and by the HTTP server (REST, the push stream of ``/view``).
+"""
 
 from __future__ import annotations
 
@@ -9,6 +12,7 @@ import time
 from typing import Callable
 
 from lightning_ctl.controlplane.agents.registry import AgentRegistry
+from lightning_ctl.controlplane.agents.serving import proxy_path
 from lightning_ctl.controlplane.api.app_view import AgentView, AppView, RequestView, WorkView
 
 SILENT_AFTER_HEARTBEATS = 2
@@ -19,8 +23,11 @@ class AppViews:
     """Builds the app's and the agents' views from the registry (asyncio thread only)."""
 
     def __init__(self, registry: AgentRegistry, app_path: str = "", heartbeat_interval_s: float = 2.0,
-                 requests: Callable[[], list[RequestView]] | None = None) -> None:
+                 requests: Callable[[], list[RequestView]] | None = None,
+                 http_url: Callable[[], str] = lambda: "") -> None:
         self._registry = registry
+        self._http_url = http_url
+        """The app's HTTP address ("" without HTTP): serving works are proxied under it."""
         self._app_path = app_path
         self._heartbeat_interval_s = heartbeat_interval_s
         self._requests = requests
@@ -30,8 +37,11 @@ class AppViews:
         """The app's view: the flow thread's ``works`` with their placements, and the agents."""
         placements = self._registry.placements
         agents = self._registry.agents
+        http_url = self._http_url()
         placed = []
         for work in works:
+            if work.url and http_url:
+                work = dataclasses.replace(work, proxy_url=http_url + proxy_path(work.work_name))
             placement = placements.get(work.work_name)
             if placement is not None and placement.attempt == work.attempt:
                 allocation = placement.allocation
@@ -46,9 +56,11 @@ class AppViews:
         return AppView(stage, self._app_path, os.getpid(), tuple(placed), tuple(self.agent_views()))
 
     def agent_views(self) -> list[AgentView]:
-        """Every connected agent with what the works placed on it hold, its last reported usage and the engine
-        request it answers; then the agents requested from an engine that are not connected (queued, starting,
-        released...)."""
+        """Every connected agent, then the agents requested from an engine that are not connected.
+
+        A connected agent comes with what the works placed on it hold, its last reported usage and the engine
+        request it answers; the others are queued, starting, released...
+        """
         requests = {r.request_id: r for r in self._requests()} if self._requests else {}
         answered: set[str] = set()
         now = time.monotonic()

@@ -14,6 +14,7 @@ from lightning_ctl.controlplane.cli.config import CliConfig, connection_options
 from lightning_ctl.controlplane.cli.cp import cp
 from lightning_ctl.controlplane.cli.logs import logs
 from lightning_ctl.controlplane.cli.ls import ls
+from lightning_ctl.controlplane.cli.open import open_work
 from lightning_ctl.controlplane.cli.run import run
 from lightning_ctl.controlplane.cli.state import state
 from lightning_ctl.controlplane.cli.status import status
@@ -85,6 +86,7 @@ def main(
     lightning-ctl stop              end it as flow.stop() does
     lightning-ctl agents            the agents and their resources
     lightning-ctl view              a login link to its dashboard (/view)
+    lightning-ctl open WORK         a serving work's URL through the app's address (/works/<name>/)
     lightning-ctl command NAME      one of its commands (configure_commands)
     lightning-ctl ls [lit://DRIVE | WORK]             the app's Drives and persisted files
     lightning-ctl cp lit://DRIVE/PATH | WORK:PATH DEST  copy them to this machine
@@ -117,5 +119,5 @@ def main(
         configure_logging(log_format, log_level)
 
 
-for _command in (run, status, state, logs, stop, agents, command, view, ls, cp):
+for _command in (run, status, state, logs, stop, agents, command, view, open_work, ls, cp):
     main.add_command(_command)

@@ -1,5 +1,7 @@
-"""``lightning-ctl agents``: the connected agents; ``agents join-token`` lets a new one join, ``agents revoke``
-shuts one out."""
+"""``lightning-ctl agents``: the connected agents, and how agents join or are shut out.
+
+``agents join-token`` lets a new one join, ``agents revoke`` shuts one out.
+"""
 
 from __future__ import annotations
 

@@ -1,5 +1,8 @@
-"""``lightning-ctl command NAME [--ARG VALUE ...]`` (the app's configure_commands) and ``lightning-ctl view`` (a new
-login link to the dashboard): both talk to the app's HTTP server with the operator's token."""
+"""``lightning-ctl command NAME [--ARG VALUE ...]`` and ``lightning-ctl view``.
+
+``command`` runs one of the app's configure_commands, ``view`` prints a new login link to the dashboard: both
+talk to the app's HTTP server with the operator's token.
+"""
 
 from __future__ import annotations
 

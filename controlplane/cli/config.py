@@ -1,5 +1,6 @@
-"""CliConfig: the settings every operating command shares (where the app is, its token, timeouts), built once
-by the root group, and the one place where client errors become exit codes.
+"""CliConfig: the settings every operating command shares, and where client errors become exit codes.
+
+Built once by the root group: where the app is, its token, timeouts.
 
 Where the app is, by precedence: ``--address`` (on the command or before it), ``LIGHTNING_CTL_ADDRESS``, then the
 run file of the app running on this machine (``~/.lightning-ctl/run.json``). The token: ``--token``,
@@ -40,7 +41,7 @@ class CliError(click.ClickException):
 
     def __init__(self, message: str, exit_code: int = ExitCode.FAILED) -> None:
         super().__init__(message)
-        self.exit_code = exit_code
+        self.exit_code = exit_code  # type: ignore[misc]  # click types it a ClassVar; each CliError has its own
 
 
 @dataclass(frozen=True)
@@ -72,16 +73,18 @@ class CliConfig:
         """
         from lightning_ctl.controlplane.api.client import Target
 
-        tls = tuple(Path(p).read_bytes() if p else None for p in (self.tls_ca, self.tls_cert, self.tls_key))
+        ca, cert, key = (Path(p).read_bytes() if p else None for p in (self.tls_ca, self.tls_cert, self.tls_key))
         if self.address:
             token = self.token_for(self.address, lambda run: run.address == self.address)
-            return Target(self.address, token, *tls)  # type: ignore[misc]
+            return Target(self.address, token, tls_ca=ca, tls_cert=cert, tls_key=key)
         run = self.running_app()
-        return Target(run.address, self.token or run.token, *tls, pid=run.pid)  # type: ignore[misc]
+        return Target(run.address, self.token or run.token, tls_ca=ca, tls_cert=cert, tls_key=key, pid=run.pid)
 
     def token_for(self, where: str, is_that_app: Callable[[RunInfo], bool]) -> str:
-        """The token to present to the app at ``where``: ``--token``, else that of the app running here for which
-        ``is_that_app`` holds, else the operator's token file.
+        """The token to present to the app at ``where``.
+
+        ``--token``, else that of the app running here for which ``is_that_app`` holds, else the operator's
+        token file.
 
         Raises:
             CliError: no token is known (exit 2).
@@ -185,8 +188,9 @@ def call_app(
     config: CliConfig, action: Callable[[Any], Awaitable[T]], target: Target | None = None,
     client_class: type[AppClient] | None = None,
 ) -> T:
-    """Run ``action`` with a client of the app (``target``, or the config's); client errors become CliErrors
-    with their exit code.
+    """Run ``action`` with a client of the app (``target``, or the config's).
+
+    Client errors become CliErrors with their exit code.
 
     Ctrl-C exits 130 quietly; a closed stdout (``| head``) ends the command quietly.
 

@@ -46,6 +46,7 @@ class Duration(click.ParamType):
     name = "DURATION"
 
     def convert(self, value: object, param: click.Parameter | None, ctx: click.Context | None) -> float:
+        """Seconds from a number or a text such as ``90s``, ``5m`` or ``1h30m``."""
         if isinstance(value, (int, float)):
             return float(value)
         try:

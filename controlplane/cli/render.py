@@ -36,8 +36,11 @@ def _escape(match: re.Match[str]) -> str:
 
 
 def safe_text(text: str) -> str:
-    """``text`` safe for a terminal: control characters (escape sequences that move the cursor, set titles,
-    ring bells...) shown as ``\\xNN``; colours and tabs kept."""
+    r"""``text`` safe for a terminal.
+
+    Control characters (escape sequences that move the cursor, set titles, ring bells...) shown as ``\xNN``;
+    colours and tabs kept.
+    """
     return _UNSAFE.sub(_escape, text)
 
 
@@ -152,8 +155,10 @@ REQUEST_HEADER = "REQUEST"
 
 
 def works_table(works: Iterable[WorkView], now_s: float | None = None, wide: bool = False) -> str:
-    """One row per work: status, reason, agent, pid, start time, restarts, GPUs and the message's first line
-    (``wide``: no message column; :func:`messages_text` shows them whole)."""
+    """One row per work: status, reason, agent, pid, start time, restarts, GPUs and the message's first line.
+
+    With ``wide``: no message column; :func:`messages_text` shows them whole.
+    """
     rows = [
         (
             w.work_name,
@@ -181,6 +186,12 @@ def messages_text(works: Iterable[WorkView]) -> str:
     return "\n".join(blocks)
 
 
+def serving_table(works: Iterable[WorkView]) -> str:
+    """One row per serving work: its URL and the same server through the app's HTTP address; "" when none serves."""
+    rows = [(w.work_name, w.url, w.proxy_url or None) for w in works if w.url]
+    return table(("WORK", "URL", "PROXIED URL"), rows) if rows else ""
+
+
 def request_text(request: RequestView) -> str:
     """A request in a few words: engine, job id, what it asks for and for which work."""
     job = request.engine_id or "(submitting)"
@@ -188,10 +199,13 @@ def request_text(request: RequestView) -> str:
 
 
 def agents_table(agents: Iterable[AgentView]) -> str:
-    """One row per agent: host, state, CPUs / memory / GPUs used of total, works, heartbeat age, labels; and, when
-    agents come from an engine (``--provider``), the request each answers, including those not connected yet."""
+    """One row per agent: host, state, CPUs / memory / GPUs used of total, works, heartbeat age, labels.
+
+    When agents come from an engine (``--provider``), the request each answers, including those not connected
+    yet.
+    """
     agents = list(agents)
-    rows = []
+    rows: list[list[Any]] = []
     for a in agents:
         if not a.agent_id and a.request is not None:  # requested, not connected
             state = f"{a.state} ({a.request.reason})" if a.request.reason else a.state
@@ -210,7 +224,7 @@ def agents_table(agents: Iterable[AgentView]) -> str:
             ])
     if not any(a.request is not None for a in agents):
         return table(AGENT_HEADERS, rows, right=(6,))
-    for row, a in zip(rows, agents):
+    for row, a in zip(rows, agents, strict=True):
         row.append(request_text(a.request) if a.request is not None else None)
     return table((*AGENT_HEADERS, REQUEST_HEADER), rows, right=(6,))
 
@@ -228,6 +242,8 @@ def status_text(app: AppView, now_s: float | None = None, wide: bool = False) ->
     elif cut := sum(is_cut(w.message) for w in app.works):
         works += (f"\n({cut} message{'s' if cut != 1 else ''} cut to fit: `lightning-ctl status -o wide` shows "
                   "them whole)")
+    if serving := serving_table(app.works):
+        works += f"\n\nSERVING\n{serving}"
     agents = agents_table(app.agents) if app.agents else "(no agents connected)"
     return f"{head}\n\n{works}\n\n{agents}"
 
@@ -253,6 +269,8 @@ def work_json(work: WorkView) -> dict[str, Any]:
         "started_at": _or_none(work.started_at),
         "started_at_iso": iso_time(work.started_at),
         "gpus": list(work.gpu_indices),
+        "url": _or_none(work.url),
+        "proxy_url": _or_none(work.proxy_url),
     }
 
 

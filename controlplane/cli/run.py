@@ -36,6 +36,7 @@ from lightning_ctl.protos.limits import (
     MAX_MAX_ATTRIBUTE_BYTES,
     MIN_MAX_ATTRIBUTE_BYTES,
 )
+from lightning_ctl.sdk._cli_values import parse_port_range
 from lightning_ctl.sdk._loader_args import APP_ARGV_VARIABLE
 from lightning_ctl.sdk._sizes import parse_size
 
@@ -131,6 +132,9 @@ def parse_attribute_size(value: str) -> int:
               show_default=True, help="Seconds a requested agent may stay idle before it is released.")
 @click.option("--stop-grace", type=float, default=30.0, show_default=True,
               help="Seconds a stopped work gets to exit before SIGKILL.")
+@click.option("--work-ports", default=None, metavar="FIRST-LAST",
+              help="The ports the local agent gives its works, e.g. 30000-30999 (default: any free port); other "
+                   "agents take lightning-agent --ports.")
 @click.option("--heartbeat-interval", type=click.FloatRange(min=0.05), default=2.0, show_default=True,
               help="Seconds between agent heartbeats; an agent silent for 3 of them (plus its link's round trip) is "
                    "disconnected.")
@@ -162,6 +166,7 @@ def run(
     max_agents: int,
     agent_idle_timeout: float,
     stop_grace: float,
+    work_ports: str | None,
     heartbeat_interval: float,
     log_format: str,
     log_level: str,
@@ -197,6 +202,7 @@ def run(
         max_attribute_bytes=parse_attribute_size(max_attribute_size),
         env=env,
         stop_grace_s=stop_grace,
+        work_ports=_work_ports(work_ports),
         log_level=log_level,
         heartbeat_interval_s=heartbeat_interval,
         tls=TlsFiles(tls_cert, tls_key, tls_ca) if tls_cert and tls_key else None,
@@ -269,3 +275,11 @@ def _run(options: RunOptions, log_format: str, local_agent: LocalAgent | None,
         raise click.ClickException(str(exc)) from None
     except ProviderOptionError as exc:
         raise click.UsageError(str(exc)) from None
+
+
+def _work_ports(text: str | None) -> tuple[int, int] | None:
+    """--work-ports, checked."""
+    try:
+        return parse_port_range(text) if text else None
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="--work-ports") from None

@@ -1,5 +1,8 @@
-"""What ``ls`` and ``cp`` share: reaching the app's store (the running app's control plane, or an ended app's store
-on this machine), naming what is in it (``lit://DRIVE/PATH``, ``WORK:PATH``), and their errors' exit codes."""
+"""What ``ls`` and ``cp`` share: reaching the app's store, naming what is in it, and their exit codes.
+
+The store is reached through the running app's control plane, or on this machine once the app ended; what is
+in it is named ``lit://DRIVE/PATH`` or ``WORK:PATH``.
+"""
 
 from __future__ import annotations
 
@@ -79,8 +82,10 @@ def resolve_work(pattern: str, known: list[str]) -> str:
 
 
 def with_store(config: CliConfig, app_file: str | None, action: Callable[[StoreReader], Awaitable[T]]) -> T:
-    """Run ``action`` with a reader of the store: the running app's (through its control plane, so that works
-    still running can hand over what they have not persisted yet), or else the ended app's store itself.
+    """Run ``action`` with a reader of the store.
+
+    The running app's (through its control plane, so that works still running can hand over what they have not
+    persisted yet), or else the ended app's store itself.
 
     Errors become CliErrors with their exit code (3: no app here and none ran; 1: not in the store).
     """

@@ -237,8 +237,10 @@ class Checkpoint:
 
     @contextmanager
     def _transaction(self, doing: str) -> Iterator[None]:
-        """BEGIN ... COMMIT, or ROLLBACK on error (the connection is in autocommit mode otherwise); SQLite's and the
-        OS's errors become errors naming the checkpoint."""
+        """BEGIN ... COMMIT, or ROLLBACK on error (the connection is in autocommit mode otherwise).
+
+        SQLite's and the OS's errors become errors naming the checkpoint.
+        """
         with self._errors(doing):
             self._db.execute("BEGIN")
             try:
@@ -274,9 +276,14 @@ def move_aside(path: str | Path) -> Path:
     return target
 
 
+_SQLITE_CORRUPT = 11
+_SQLITE_NOTADB = 26
+"""SQLite's result codes for a damaged file and a file that is not a database (sqlite3 names them from 3.11 on)."""
+
+
 def _is_corruption(exc: sqlite3.Error) -> bool:
     code = getattr(exc, "sqlite_errorcode", None)
     if code is not None:
-        return code & 0xFF in (sqlite3.SQLITE_CORRUPT, sqlite3.SQLITE_NOTADB)  # extended codes keep the primary low
+        return code & 0xFF in (_SQLITE_CORRUPT, _SQLITE_NOTADB)  # extended codes keep the primary low
     return "malformed" in str(exc) or "not a database" in str(exc)
 

@@ -30,6 +30,7 @@ from typing import Any, Callable
 
 import structlog
 
+from lightning_ctl.controlplane.flows.gangs import GangCoordinator
 from lightning_ctl.controlplane.flows.launches import build_launch
 from lightning_ctl.controlplane.flows.snapshots import same, snapshot
 from lightning_ctl.controlplane.flows.stimuli import (
@@ -45,7 +46,13 @@ from lightning_ctl.controlplane.flows.stimuli import (
     Stimulus,
 )
 from lightning_ctl.controlplane.flows.work_process_state import WorkProcessState
-from lightning_ctl.sdk._calls import apply_status, apply_to_latest, explain_pending, is_stopped_for_good
+from lightning_ctl.sdk._calls import (
+    apply_status,
+    apply_to_latest,
+    explain_pending,
+    explain_readiness,
+    is_stopped_for_good,
+)
 from lightning_ctl.sdk._component import to_json
 from lightning_ctl.sdk._events import (
     AgentConnected,
@@ -62,9 +69,11 @@ from lightning_ctl.sdk._events import (
     UpdateVars,
     VarsChanged,
     WorkCrashed,
+    WorkEndpoint,
     WorkEvent,
     WorkLost,
 )
+from lightning_ctl.sdk._gang import GangMembership, gang_of
 from lightning_ctl.sdk._runtime import Runtime
 from lightning_ctl.sdk._status import WorkFailureReasons, WorkStageStatus, WorkStopReasons, make_status
 from lightning_ctl.sdk._storage_values import decode_value
@@ -75,6 +84,8 @@ log = structlog.get_logger(component="runtime")
 _COMMANDS = (LaunchWork, RunCall, UpdateVars, StopWork)
 
 FindWork = Callable[[str], "LightningWork | None"]
+ADDRESS_NAMES = frozenset({"_host", "_port", "_internal_ip"})
+"""A work's address: its agent's to give (``WorkEndpoint``), never changed by the work's own deltas."""
 
 
 class FlowRuntime:
@@ -100,6 +111,8 @@ class FlowRuntime:
         self._restored_launches: set[str] = set()
         """Works restored from a checkpoint with a launch their process never confirmed: routed again when the
         first agent connects (this control plane's registry has never seen them)."""
+        self.gangs = GangCoordinator(self)
+        """The rules for the nodes of a MultiNode (they launch, fail, restart and stop as one)."""
 
     def apply(self, stimulus: Stimulus) -> list[Instruction]:
         """Apply one stimulus; the instructions it produces, in order (each carrying the stimulus's cause)."""
@@ -130,8 +143,11 @@ class FlowRuntime:
         return process is not None and process.awaiting_capacity and process.pid is None
 
     def next_idle_deadline(self) -> float | None:
-        """When (the runtime's clock) an idle work's timeout passes next: now for a work newly idle, None when no
-        work is idle. The loop applies ``IdleCheck`` once it has passed."""
+        """When (the runtime's clock) an idle work's timeout passes next.
+
+        Now for a work newly idle, None when no work is idle. The loop applies ``IdleCheck`` once it has
+        passed.
+        """
         deadlines = []
         for name in self._idle_timed:
             process = self.works[name]
@@ -151,8 +167,10 @@ class FlowRuntime:
         return [EventsApplied(name, attempt, seq) for (name, attempt), seq in applied.items()]
 
     def take_changed_records(self) -> dict[str, dict[str, Any]]:
-        """The records of the works whose process record changed since the last call, as JSON-ready data for the
-        checkpoint (one object per work)."""
+        """The records of the works whose process record changed since the last call.
+
+        As JSON-ready data for the checkpoint (one object per work).
+        """
         changed, self._changed = self._changed, set()
         return {name: self.works[name].to_record() for name in changed if name in self.works}
 
@@ -186,8 +204,12 @@ class FlowRuntime:
         process.idle_since = None
         # Plain JSON (a Path becomes its tagged dict): the call is encoded on the I/O thread and checkpointed.
         args, kwargs = json.loads(to_json([list(called.args), dict(called.kwargs)]))
+        in_gang = gang_of(work) is not None
+        # A gang node's call is numbered as it leaves, with its gang's rendezvous (see gangs.py).
         call = RunCall(work.name, process.attempt, called.call_hash, args, kwargs, self._unsent_changes(work, process),
-                       command_seq=process.next_command_seq(), cause=called.cause)
+                       command_seq=0 if in_gang else process.next_command_seq(), cause=called.cause)
+        if in_gang:
+            return [*launched, *self.gangs.send_or_hold(work, process, call)]
         process.unconfirmed.append(call)
         return [*launched, call]
 
@@ -201,8 +223,11 @@ class FlowRuntime:
         if process is None or process.exited:
             return []
         process.stop_requested = True
-        return [StopWork(stopped.work.name, process.attempt, "stopped by the flow", self.stop_grace_s,
-                         cause=stopped.cause)]
+        stop = StopWork(stopped.work.name, process.attempt, "stopped by the flow", self.stop_grace_s,
+                        cause=stopped.cause)
+        if gang_of(stopped.work) is not None:
+            return [stop, *self.gangs.node_stopped(stopped.work, stopped.cause)]
+        return [stop]
 
     @_handle.register(FlowsRan)
     def _flows_ran(self, ran: FlowsRan) -> list[Instruction]:
@@ -232,14 +257,22 @@ class FlowRuntime:
     def _idle_check(self, check: IdleCheck) -> list[Instruction]:
         """Stop the processes idle for their work's idle timeout (their GPUs and reservations go with them)."""
         now = self._clock()
+        idle = [name for name in sorted(self._idle_timed)
+                if self.works[name].is_idle and self.works[name].idle_timeout_s is not None]
+        for name in idle:
+            if self.works[name].idle_since is None:
+                self.works[name].idle_since = now
+        # A gang is stopped for idleness only whole (decided before any of its nodes is stopped).
+        busy_gangs = {m.gang for name in idle if (m := self._gang_of(name)) is not None
+                      and not self.gangs.all_idle_past(m, now)}
         stops: list[Instruction] = []
-        for name in sorted(self._idle_timed):
+        for name in idle:
             process = self.works[name]
-            if not process.is_idle or process.idle_timeout_s is None:
+            membership = self._gang_of(name)
+            if membership is not None and membership.gang in busy_gangs:
                 continue
-            if process.idle_since is None:
-                process.idle_since = now
-            if now - process.idle_since >= process.idle_timeout_s:
+            since, timeout_s = process.idle_since, process.idle_timeout_s
+            if since is not None and timeout_s is not None and now - since >= timeout_s:
                 process.stop_requested = process.idle_stopped = True
                 log.info("work_idle_stopped", work_name=name, attempt=process.attempt,
                          idle_timeout_s=process.idle_timeout_s, cause=check.cause)
@@ -247,18 +280,41 @@ class FlowRuntime:
                                       self.stop_grace_s, cause=check.cause))
         return stops
 
+    def _gang_of(self, work_name: str) -> GangMembership | None:
+        work = self.find_work(work_name)
+        return gang_of(work) if work is not None else None
+
     def _ensure_process(self, work: LightningWork, start_action: bool,
                         cause: str) -> tuple[WorkProcessState, tuple[Instruction, ...]]:
-        """The work's live process record, launching a new attempt (the returned LaunchWork) when it has none, or
-        when its process is being stopped for being idle."""
+        """The work's live process record.
+
+        A new attempt is launched (the returned LaunchWork) when it has none, or when its process is being
+        stopped for being idle.
+        """
         process = self.works.get(work.name)
         if process is not None and not process.exited and not process.idle_stopped:
             return process, ()
-        attempt = (process.attempt if process else self._last_attempts.get(work.name, 0)) + 1
+        return self.new_process(work, start_action, cause)
+
+    def new_process(self, work: LightningWork, start_action: bool, cause: str,
+                    generation: int | None = None) -> tuple[WorkProcessState, tuple[Instruction, ...]]:
+        """Start a new attempt of ``work``: its record and launch.
+
+        A gang's node joins ``generation`` (by default the one :class:`GangCoordinator` says).
+        """
+        previous = self.works.get(work.name)
+        membership = gang_of(work)
+        if membership is not None:
+            generation = generation or self.gangs.generation_for(membership, work.name)
+            work.__dict__["_internal_ip"] = ""  # until its agent says where this process runs (the rendezvous)
+        attempt = (previous.attempt if previous else self._last_attempts.get(work.name, 0)) + 1
         launch = build_launch(work, attempt, self.app_path, self.env, self.stop_grace_s, start_action, cause)
+        if membership is not None and generation is not None:
+            launch = self.gangs.tag_launch(work, launch, generation)
         process = WorkProcessState(
             attempt, synced={n: snapshot(v) for n, v in work._public_vars().items()}, launch=launch,
-            restarts=process.restarts if process else 0, idle_timeout_s=work.cloud_compute.idle_timeout)
+            restarts=previous.restarts if previous else 0, idle_timeout_s=work.cloud_compute.idle_timeout,
+            gang_generation=generation or 0)
         self.works[work.name] = process
         if process.idle_timeout_s is not None:
             self._idle_timed.add(work.name)
@@ -338,6 +394,7 @@ class FlowRuntime:
         if process is None or work is None or process.attempt != lost.attempt or process.exited:
             return []
         process.exited = True
+        work.__dict__["_url"] = ""  # its server is out of reach with its agent
         return [*self._process_lost(work, process, f"work {work.name} lost: {lost.reason}",
                                     WorkFailureReasons.AGENT_LOST.value, lost.cause), RunFlows(lost.cause)]
 
@@ -372,6 +429,8 @@ class FlowRuntime:
     def _vars_changed(self, body: VarsChanged, work: LightningWork, process: WorkProcessState,
                       cause: str) -> list[Instruction]:
         for name, value in body.values.items():
+            if name in ADDRESS_NAMES:
+                continue
             work.__dict__[name] = decoded = decode_value(value)  # a Path, Payload or Drive is an object here too
             work._state_names().add(name)
             if not name.startswith("_"):
@@ -391,11 +450,42 @@ class FlowRuntime:
             process.running_call = None
         if stage == WorkStageStatus.STOPPED and self._is_idle_stop(work, process):
             return []  # its exit records the stop for idleness
+        if stage == WorkStageStatus.STOPPED and process.gang_stopped:
+            return [RunFlows(cause)]  # stopped because its gang ended: the gang's outcome stands
         if stage == WorkStageStatus.STOPPED:
             apply_to_latest(work, body.status)  # a stop ends whatever call is the latest from the flow's view
         else:
             apply_status(work, body.call_hash, body.status)
+            if process.readiness_message:
+                explain_readiness(work, process.readiness_message)
+        if stage == WorkStageStatus.FAILED and gang_of(work) is not None:
+            reason = body.status.get("reason") or WorkFailureReasons.USER_EXCEPTION.value
+            return [*self.gangs.node_failed(work, process, body.status.get("message", ""), reason, cause),
+                    RunFlows(cause)]
         return [RunFlows(cause)]
+
+    @_on_body.register(WorkEndpoint)
+    def _endpoint(self, body: WorkEndpoint, work: LightningWork, process: WorkProcessState,
+                  cause: str) -> list[Instruction]:
+        """The work's address as its agent gave it (and its url once ready), or why it could not get a port."""
+        if body.error:
+            if process.crashed or process.exited:
+                return []
+            process.crashed = True  # no process runs: its exit report changes nothing more
+            message = f"work {work.name} could not get its port: {body.error}"
+            apply_to_latest(work, make_status(WorkStageStatus.FAILED, message=message,
+                                              reason=WorkFailureReasons.PORT_UNAVAILABLE.value))
+            failing: list[Instruction] = [FailApp(work.name, message, cause)] if work.raise_exception else []
+            if gang_of(work) is not None:  # its gang ends with it
+                failing.extend(self.gangs.node_failed(work, process, message,
+                                                      WorkFailureReasons.PORT_UNAVAILABLE.value, cause))
+            return [*failing, RunFlows(cause)]
+        values = {"_host": body.host, "_port": body.port, "_internal_ip": body.internal_ip, "_url": body.url}
+        changed = any(work.__dict__.get(name) != value for name, value in values.items())
+        work.__dict__.update(values)
+        process.readiness_message = body.message
+        changed = explain_readiness(work, body.message) or changed
+        return [*self._release_gang(work), RunFlows(cause)] if changed else []
 
     @_on_body.register(ProcessStarted)
     def _process_started(self, body: ProcessStarted, work: LightningWork, process: WorkProcessState,
@@ -403,7 +493,12 @@ class FlowRuntime:
         process.pid = body.pid
         process.launch = None
         process.awaiting_capacity = False
-        return []
+        return self._release_gang(work)
+
+    def _release_gang(self, work: LightningWork) -> list[Instruction]:
+        """A node's calls held for its gang's rendezvous, sent once node 0 runs and its agent gave its address."""
+        membership = gang_of(work)
+        return self.gangs.release_held(membership) if membership is not None else []
 
     @_on_body.register(WorkCrashed)
     def _work_crashed(self, body: WorkCrashed, work: LightningWork, process: WorkProcessState,
@@ -420,7 +515,11 @@ class FlowRuntime:
         process.crashed = True  # its exit, when it comes, changes nothing more
         apply_to_latest(work, make_status(WorkStageStatus.FAILED, message=body.reason,
                                           reason=WorkFailureReasons.INVALID_EVENT.value))
-        out: list[Instruction] = [StopWork(work.name, process.attempt, body.reason, self.stop_grace_s, cause=cause)]
+        if gang_of(work) is not None:  # its gang ends with it (every node stopped, this one too)
+            out: list[Instruction] = self.gangs.node_failed(work, process, body.reason,
+                                                            WorkFailureReasons.INVALID_EVENT.value, cause)
+        else:
+            out = [StopWork(work.name, process.attempt, body.reason, self.stop_grace_s, cause=cause)]
         if work.raise_exception:
             out.append(FailApp(work.name, f"work {work.name} failed: {body.reason}", cause))
         return [*out, RunFlows(cause)]
@@ -436,12 +535,15 @@ class FlowRuntime:
         if process.exited:
             return []
         process.exited = True
+        work.__dict__["_url"] = ""  # its server went with its process
         if self._is_idle_stop(work, process):
             apply_to_latest(work, make_status(
                 WorkStageStatus.STOPPED, reason=WorkStopReasons.IDLE_TIMEOUT.value,
                 message=f"no call for {process.idle_timeout_s:g} s: its process {how}, releasing what it held; its "
                         "next call starts it again"))
             return [RunFlows(cause)]
+        if process.gang_stopped:
+            return [RunFlows(cause)]  # its gang ended (a node failed or was lost): the gang's outcome stands
         # Only a stop the runtime asked for (the flow's, the app's end, an idle timeout above) ends here. A work that
         # stopped itself on a SIGTERM sent by someone else (its agent draining: a preempted or cancelled job) lost
         # its process: its restart policy decides.
@@ -469,6 +571,8 @@ class FlowRuntime:
         A process taken back from a checkpoint and found gone went with the control plane's machine, not through a
         fault of the work's: resuming the app starts it again whatever the policy (not counted as a restart).
         """
+        if gang_of(work) is not None:
+            return self.gangs.node_lost(work, process, message, reason, cause)
         resuming = process.restored
         if not resuming and not work.restart_policy.allows(process.restarts):
             apply_to_latest(work, make_status(WorkStageStatus.FAILED, message=message, reason=reason))
@@ -499,10 +603,13 @@ _body_handler_of = FlowRuntime.__dict__["_on_body"].dispatcher.dispatch
 
 
 class FlowActions(Runtime):
-    """Plugs the flow runtime into the SDK: a flow's ``work.run/start/stop`` becomes a stimulus, and what the
-    runtime answers goes to ``emit`` (the loop's outgoing instructions)."""
+    """Plugs the flow runtime into the SDK.
 
-    def __init__(self, runtime: FlowRuntime, emit: Callable[[list[Instruction]], None]) -> None:
+    A flow's ``work.run/start/stop`` becomes a stimulus, and what the runtime answers goes to ``emit`` (the
+    loop's outgoing instructions).
+    """
+
+    def __init__(self, runtime: FlowRuntime, emit: Callable[[list[Instruction]], object]) -> None:
         self._runtime = runtime
         self._emit = emit
 

@@ -26,12 +26,17 @@ def build_launch(work: LightningWork, attempt: int, app_path: str, env: dict[str
         resources=resource_request(work),
         agent_lost_grace_s=work.restart_policy.agent_lost_grace_s,
         cause=cause,
+        port=work.__dict__.get("_asked_port") or 0,
+        readiness_path=work.readiness_path or "",
     )
 
 
 def resource_request(work: LightningWork) -> ResourceRequest:
-    """What ``work`` needs from an agent: its GPUs (by count or by name, e.g. "gpu"), labels, and only explicit
-    CPUs and memory (named sizes such as "cpu-small" were cloud instance types and reserve nothing here)."""
+    """What ``work`` needs from an agent.
+
+    Its GPUs (by count or by name, e.g. "gpu"), labels, and only explicit CPUs and memory (named sizes such as
+    "cpu-small" were cloud instance types and reserve nothing here).
+    """
     compute = work.cloud_compute
     wanted = compute.resource_request()
     return ResourceRequest(

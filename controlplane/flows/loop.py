@@ -101,8 +101,8 @@ class FlowLoop:
         self,
         app: LightningApp,
         runtime: FlowRuntime,
-        send_commands: Callable[[list[Command | EventsApplied]], None],
-        on_end: Callable[[AppEnded], None],
+        send_commands: Callable[[list[Command | EventsApplied]], object],
+        on_end: Callable[[AppEnded], object],
         checkpoint: Checkpoint | None = None,
         resumed: bool = False,
         state_watch: StateWatch | None = None,
@@ -304,7 +304,7 @@ class FlowLoop:
     def _apply(self, event: WorkEvent | PlacementPending | AgentConnected | WorkLost | WorkUnreachable
                | _StateChangedByQuery) -> bool:
         """Apply what the asyncio side reported; whether the flows should run again."""
-        if event is _STATE_CHANGED_BY_QUERY:
+        if isinstance(event, _StateChangedByQuery):
             return True
         if isinstance(event, WorkUnreachable):
             return False  # only the teardown waits on stops
@@ -316,8 +316,10 @@ class FlowLoop:
         return run_flows
 
     def _take(self, instructions: list[Instruction]) -> bool:
-        """Route what the runtime answered: commands to the outgoing batch, a failure to the app's end; whether
-        the flows should run again."""
+        """Route what the runtime answered; whether the flows should run again.
+
+        Commands go to the outgoing batch, a failure to the app's end.
+        """
         run_flows = False
         for instruction in instructions:
             if isinstance(instruction, RunFlows):
@@ -336,8 +338,9 @@ class FlowLoop:
         return work
 
     def _flush(self) -> None:
-        """Hand the tick's commands to the I/O side, and every ACK_INTERVAL_S the acknowledgements, each after the
-        checkpoint that covers it.
+        """Hand the tick's commands to the I/O side, and every ACK_INTERVAL_S the acknowledgements.
+
+        Each acknowledgement goes after the checkpoint that covers it.
 
         Write-ahead: a command leaves only once the checkpoint recording it (the call in its work's ledger and
         among the unconfirmed ones, its number, a launch, a stop) is committed, so a control plane restarted from

@@ -31,8 +31,10 @@ class ResumePlan:
 
 
 def plan_resume(app_path: str, requested_port: int, fresh: bool) -> ResumePlan:
-    """Open the app's checkpoint and decide whether to resume (the caller holds the app's lock: no other run of
-    it is alive, so a run the checkpoint says did not end crashed).
+    """Open the app's checkpoint and decide whether to resume.
+
+    The caller holds the app's lock: no other run of it is alive, so a run the checkpoint says did not end
+    crashed.
 
     With ``fresh``, a damaged checkpoint is moved aside (kept for inspection) and the app starts over.
 

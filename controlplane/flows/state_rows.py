@@ -1,5 +1,6 @@
-"""StateRows: the app's state as checkpoint rows, one per component attribute and per call ledger, and which of them
-changed since they were last collected.
+"""StateRows: the app's state as checkpoint rows, and which of them changed since last collected.
+
+One row per component attribute and per call ledger.
 
 A row is keyed ``(component, part)``: ``component`` is the component's place in the state tree as JSON (``[]`` for
 the root flow, ``["works", "trainer"]``, ``["structures", "pool", "works", "0"]``), ``part`` is ``vars.<name>`` or
@@ -38,8 +39,9 @@ class StateRows:
         self._pending: dict[RowKey, str | None] = {}
 
     def collect(self, app: LightningApp) -> bool:
-        """Encode the rows that changed since the last collection and keep them pending; whether a flow's own row
-        (its attributes or ledger) was among them.
+        """Encode the rows that changed since the last collection and keep them pending.
+
+        Returns whether a flow's own row (its attributes or ledger) was among them.
 
         Raises:
             StateNotSerializableError: a value changed in place into something that is not JSON.

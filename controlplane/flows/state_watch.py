@@ -17,12 +17,15 @@ class StateWatch:
     """A signal from the flow thread to a watcher on the asyncio thread, raised at most once per read."""
 
     def __init__(self) -> None:
-        self._notify: Callable[[], None] | None = None
+        self._notify: Callable[[], object] | None = None
         self._signaled = False
 
-    def attach(self, notify: Callable[[], None] | None) -> None:
-        """Start (or, with None, stop) watching: ``notify`` is called from the flow thread, and must be thread-safe
-        (e.g. ``loop.call_soon_threadsafe``)."""
+    def attach(self, notify: Callable[[], object] | None) -> None:
+        """Start (or, with None, stop) watching.
+
+        ``notify`` is called from the flow thread, and must be thread-safe (e.g.
+        ``loop.call_soon_threadsafe``).
+        """
         self._notify = notify
 
     @property

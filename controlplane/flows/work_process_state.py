@@ -59,9 +59,20 @@ class WorkProcessState:
     """When (the runtime's clock) the process was first seen idle since its last call (not saved)."""
     idle_stopped: bool = False
     """Stopped for being idle: a call launches a new attempt rather than waiting for this one."""
+    readiness_message: str = ""
+    """Why its server is not ready, as its agent last said (not saved: the agent says it again)."""
     restored: bool = False
     """Taken back from a checkpoint, and not heard of since (not saved): if its process turns out gone, it went with
     the control plane's machine and is started again whatever the restart policy."""
+    gang_generation: int = 0
+    """For a node of a gang: the generation (placement) of the gang this process belongs to (0: not a node)."""
+    held: list[RunCall] = field(default_factory=list)
+    """A node's calls waiting for its gang's rendezvous (node 0's address) before they are sent (not numbered yet)."""
+    gang_call: RunCall | None = None
+    """A node's latest call sent in its gang's generation: run again by the next generation if the gang restarts,
+    even when it succeeded (a gang's call succeeds only when all its nodes' calls do in one generation)."""
+    gang_stopped: bool = False
+    """Stopped because its gang ended (a node failed or was lost): its exit changes nothing more."""
 
     @property
     def is_idle(self) -> bool:
@@ -107,6 +118,9 @@ class WorkProcessState:
             "launch": dataclasses.asdict(self.launch) if self.launch is not None else None,
             "running_call": _shallow(self.running_call) if self.running_call is not None else None,
             "restarts": self.restarts, "idle_timeout_s": self.idle_timeout_s, "idle_stopped": self.idle_stopped,
+            "gang_generation": self.gang_generation, "held": [_shallow(c) for c in self.held],
+            "gang_stopped": self.gang_stopped,
+            "gang_call": _shallow(self.gang_call) if self.gang_call is not None else None,
         }
 
     @classmethod
@@ -115,12 +129,16 @@ class WorkProcessState:
         fields = dict(record)
         applied_seq = fields.pop("applied_seq", 0)
         unconfirmed = [_command_from_record(c) for c in fields.pop("unconfirmed", [])]
+        held = [RunCall(**call) for call in fields.pop("held", [])]
+        gang_call = fields.pop("gang_call", None)
         saved_call = fields.pop("running_call", None)
         saved_launch = fields.pop("launch", None)
         return cls(
             **fields,
             sequencer=EventSequencer(applied_seq),
             unconfirmed=unconfirmed,
+            held=held,
+            gang_call=RunCall(**gang_call) if gang_call is not None else None,
             launch=launch_from_dict(saved_launch) if saved_launch is not None else None,
             running_call=RunCall(**saved_call) if saved_call is not None else None,
         )

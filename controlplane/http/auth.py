@@ -156,8 +156,11 @@ class Authenticator:
         return None
 
     def _scope_of(self, secret: str) -> Scope | None:
-        """The scope the store's role for ``secret`` grants here: the operator's token everything, a key with the
-        ``api`` permission the work scope, anything else (an agent credential, a join token) nothing."""
+        """The scope the store's role for ``secret`` grants here.
+
+        The operator's token everything, a key with the ``api`` permission the work scope, anything else (an
+        agent credential, a join token) nothing.
+        """
         try:
             principal = self._credentials.authenticate(secret)
         except CredentialRefusedError:

@@ -1,5 +1,8 @@
-"""The flows' UIs at ``/ui/<flow name>/``: a StaticWebFrontend's folder served here, any other frontend's own
-server (started on a free loopback port with ``/ui/<flow name>`` as its base path) reached through the proxy."""
+"""The flows' UIs at ``/ui/<flow name>/``.
+
+A StaticWebFrontend's folder served here, any other frontend's own server (started on a free loopback port
+with ``/ui/<flow name>`` as its base path) reached through the proxy.
+"""
 
 from __future__ import annotations
 

@@ -1,6 +1,9 @@
-"""What ``AppHost`` does with the HTTP server, in a few calls: start it on the port ``listener`` reserved (the web
-framework loads off the asyncio thread, once the app has started), serve the app's routes and frontends, print the
-view's URL. Importing this module loads no web framework."""
+"""What ``AppHost`` does with the HTTP server, in a few calls.
+
+Start it on the port ``listener`` reserved (the web framework loads off the asyncio thread, once the app has
+started), serve the app's routes and frontends, print the view's URL. Importing this module loads no web
+framework.
+"""
 
 from __future__ import annotations
 
@@ -8,11 +11,13 @@ import asyncio
 import importlib
 import socket
 import sys
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING
 
 import structlog
 
+from lightning_ctl.controlplane.agents.registry import AgentRegistry
+from lightning_ctl.controlplane.agents.serving import ServingWork
 from lightning_ctl.controlplane.api.views import AppViews
 from lightning_ctl.controlplane.credential_store import CredentialStore
 from lightning_ctl.controlplane.errors import AppServeError, LayoutError, RoutesError
@@ -30,18 +35,28 @@ log = structlog.get_logger(component="http")
 async def load_web() -> None:
     """Import the web framework and the server in a worker thread (~0.15 s of CPU), not on the asyncio thread."""
     await asyncio.to_thread(importlib.import_module, "lightning_ctl.controlplane.http.server")
+    await asyncio.to_thread(importlib.import_module, "lightning_ctl.controlplane.http.work_proxy")
 
 
 async def start_http(options: RunOptions, sock: socket.socket, credentials: CredentialStore, queries: QueryBox,
                      views: AppViews, log_store: LogStore, request_stop: Callable[[str], None], watch: StateWatch,
-                     app_path: str) -> HttpServer:
-    """The app's HTTP server, serving on ``sock`` (call :func:`load_web` first); ``credentials`` decide who gets
-    in."""
+                     app_path: str, registry: AgentRegistry,
+                     open_tunnel: Callable[[ServingWork], Awaitable[socket.socket]]) -> HttpServer:
+    """The app's HTTP server, serving on ``sock`` (call :func:`load_web` first).
+
+    ``credentials`` decide who gets in; the works' servers (``registry.serving``) are served at
+    ``/works/<name>/``, remote ones through ``open_tunnel``.
+    """
     server_module = importlib.import_module("lightning_ctl.controlplane.http.server")
+    proxy_module = importlib.import_module("lightning_ctl.controlplane.http.work_proxy")
     server = server_module.HttpServer(
         server_module.HttpOptions(options.host, options.tls, options.http_allowed_hosts),
         credentials, queries, views, log_store, request_stop, watch, app_path,
     )
+    work_proxy = proxy_module.WorkProxy(registry, open_tunnel, lambda: server.auth.cookie_name)
+    for method, path, handler in work_proxy.routes():
+        server.add_route(method, path, handler)
+    server.on_stop(work_proxy.close)
     await server.start(sock)
     return server
 

@@ -5,7 +5,9 @@ A tab is ``{"name", "kind", "target"}``:
 
     kind "frontend"   a flow's own UI (a Frontend), served at target = /ui/<flow name>/
     kind "flow"       a flow without a UI of its own: the view shows its state; target = the flow's name
-    kind "work"       a work's URL (its configure_layout(), else work.url); target = that URL, "" while unknown
+    kind "work"       a work's URL (its configure_layout(), else work.url); target = that URL, "" while unknown; a URL
+                      of the work's own server is shown through the control plane (/works/<name>/...), so that the
+                      browser reaches it wherever the work runs
     kind "url"        a URL the flow returned (absolute, or a path on this server)
 """
 
@@ -13,6 +15,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from lightning_ctl.controlplane.agents.serving import proxy_path
 from lightning_ctl.controlplane.errors import LayoutError
 from lightning_ctl.sdk._flow import LightningFlow
 from lightning_ctl.sdk._frontend import Frontend
@@ -71,6 +74,14 @@ def read_layout(root: LightningFlow, frontends: dict[str, Frontend]) -> list[dic
     return [_tab(root, entry, frontends) for entry in result]
 
 
+def _through_proxy(work: LightningWork, url: str) -> str:
+    """``url`` as the browser reaches it: a URL of the work's own server becomes its path under /works/<name>/."""
+    own = work.url
+    if own and (url == own or url.startswith(own + "/")):
+        return proxy_path(work.name) + url[len(own):].lstrip("/")
+    return url
+
+
 def _tab(flow: LightningFlow, entry: Any, frontends: dict[str, Frontend]) -> dict[str, str]:
     if not isinstance(entry, dict) or "content" not in entry:
         raise LayoutError(f"{flow.name}.configure_layout(): each tab is a dict with 'name' and 'content', "
@@ -85,7 +96,7 @@ def _tab(flow: LightningFlow, entry: Any, frontends: dict[str, Frontend]) -> dic
         url = _call_layout(content) if _overrides(content, "configure_layout", LightningWork) else content.url
         if url is not None and not isinstance(url, str):
             raise LayoutError(f"{content.name}.configure_layout() must return a URL or None, got {type(url).__name__}")
-        return {"name": name, "kind": "work", "target": url or "", "work": content.name}
+        return {"name": name, "kind": "work", "target": _through_proxy(content, url or ""), "work": content.name}
     if isinstance(content, str):
         return {"name": name, "kind": "url", "target": content}
     raise LayoutError(f"{flow.name}.configure_layout(): tab {name!r} has content of type {type(content).__name__} "

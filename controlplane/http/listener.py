@@ -1,5 +1,4 @@
-"""The HTTP port, reserved with the standard library before anything else starts, and what the app's processes
-are told about it.
+"""The HTTP port, reserved with the standard library first, and what the app's processes are told.
 
 The app's processes must know the port when they load the app (``lightning_app.core.constants.APP_SERVER_PORT``
 is read at import, also by the local agent's fork server, which preloads the app), and loading aiohttp takes
@@ -71,8 +70,11 @@ def http_url(options: RunOptions, sock: socket.socket | None) -> str:
 
 
 def server_address_env(options: RunOptions, sock: socket.socket | None) -> dict[str, str]:
-    """The address of the app's server, for every process of the app (flows, agents' fork servers, works,
-    frontends); not a credential (the works' key travels in their launches)."""
+    """The address of the app's server, for every process of the app.
+
+    Flows, agents' fork servers, works and frontends get it; it is not a credential (the works' key travels in
+    their launches).
+    """
     if sock is None:
         return {}
     host = options.host

@@ -22,6 +22,7 @@ from typing import Any
 
 import structlog
 
+from lightning_ctl.controlplane.agents.serving import proxy_path
 from lightning_ctl.controlplane.api.app_view import AgentView
 from lightning_ctl.controlplane.api.views import AppViews
 from lightning_ctl.controlplane.errors import AppEndedError, FlowBusyError
@@ -186,6 +187,7 @@ def compose(flow_view: FlowThreadView, views: AppViews, app_path: str) -> dict[s
             "stage": w.stage, "reason": w.reason, "message": w.message, "since": w.status_timestamp,
             "started_at": w.started_at, "attempt": w.attempt, "restarts": w.restarts, "pid": w.pid,
             "agent": w.agent_name, "gpus": list(w.gpu_indices), "url": flow_view.urls.get(w.work_name, ""),
+            "proxy_url": proxy_path(w.work_name) if w.url else "",
         }
         for w in app.works
     }

@@ -1,5 +1,7 @@
-"""The REST API of the former framework (``/api/v1/state``, ``/delta``, ``/status``, ``/layout``, ``/healthz``) and
-what it lacked (``/api/v1/stop``, ``/api/v1/agents``, ``/api/v1/events``, ``/api/v1/logs``, login links).
+"""The REST API of the former framework, and what it lacked.
+
+The former framework's ``/api/v1/state``, ``/delta``, ``/status``, ``/layout`` and ``/healthz``; then
+``/api/v1/stop``, ``/api/v1/agents``, ``/api/v1/events``, ``/api/v1/logs`` and login links.
 
 Session headers (``X-Lightning-Session-*``) are accepted and never required. ``POST /api/v1/state`` applies what
 the client changed relative to the state it read: the state served under ``X-Lightning-State-Version`` (the

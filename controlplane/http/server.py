@@ -12,7 +12,9 @@ Every request goes through the guard first (``auth``: Host, credentials, Origin,
     /ui/<flow>/...           the flows' frontends (``frontends``)
     anything else            the app's configure_api routes and /command/<name> (``user_routes``), else 404
 
-A route for another part (such as ``/works/<name>/...``) is added with :meth:`add_route` before ``start()``.
+    /works/<work>/...        each serving work's server (``work_proxy``, added with :meth:`add_route`)
+
+A route for another part is added with :meth:`add_route` before ``start()``.
 """
 
 from __future__ import annotations
@@ -81,6 +83,7 @@ class HttpServer:
                                     middlewares=[self._guard, errors.error_middleware])
         self._runner: web.AppRunner | None = None
         self._extra_routes: list[tuple[str, str, Handler]] = []
+        self._on_stop: list[Callable[[], Awaitable[None]]] = []
         self.port = 0
         self.auth: Authenticator | None = None
         self.user_routes = UserRoutes(queries)
@@ -100,6 +103,10 @@ class HttpServer:
     def add_route(self, method: str, path: str, handler: Handler) -> None:
         """Serve ``method path`` with ``handler`` behind the same guard (before :meth:`start`)."""
         self._extra_routes.append((method, path, handler))
+
+    def on_stop(self, cleanup: Callable[[], Awaitable[None]]) -> None:
+        """Await ``cleanup`` when the server stops (before its listener closes)."""
+        self._on_stop.append(cleanup)
 
     def login_url(self) -> str:
         """A new one-time login link to the view."""
@@ -161,6 +168,9 @@ class HttpServer:
         """Stop the frontends and the listener (idempotent)."""
         if self.frontends is not None:
             await self.frontends.stop()
+        cleanups, self._on_stop = self._on_stop, []
+        for cleanup in cleanups:
+            await cleanup()
         if self._runner is not None:
             runner, self._runner = self._runner, None
             await runner.cleanup()
@@ -198,7 +208,7 @@ class HttpServer:
             return _refuse(request, Refusal(401, "this login link was already used or has expired: run "
                                                  "`lightning-ctl view` for a new one"))
         log.info("browser_logged_in", peer=request.remote)
-        response = web.Response(status=303, headers={"Location": "/view"})
+        response = web.Response(status=303, headers={"Location": _landing(request.query.get("next", ""))})
         response.set_cookie(auth.cookie_name, session, httponly=True, samesite="Strict", path="/",
                             secure=self.options.tls is not None, max_age=int(SESSION_TTL_S))
         return response
@@ -249,6 +259,16 @@ def _refuse(request: web.Request, refusal: Refusal) -> web.Response:
         return errors.json_status(refusal.status, refusal.message)
     page = (STATIC_DIR / "refused.html").read_text().replace("{{message}}", _html_escape(refusal.message))
     return web.Response(text=page, status=refusal.status, content_type="text/html")
+
+
+def _landing(next_path: str) -> str:
+    """Where a login link lands.
+
+    A path of this server it names (``next``: a work's or a frontend's page), else the view. Never another site.
+    """
+    if next_path.startswith(("/works/", "/ui/")) and "//" not in next_path and "\\" not in next_path:
+        return next_path
+    return "/view"
 
 
 def _html_escape(text: str) -> str:

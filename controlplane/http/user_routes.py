@@ -260,6 +260,7 @@ async def _bind(route: UserRoute, path_params: dict[str, str], request: web.Requ
         except ValueError:
             raise _unprocessable([("body",)], "the body is not JSON") from None
     args: dict[str, Any] = {}
+    value: Any
     problems: list[tuple[tuple[str, ...], str]] = []
     for param in route.params:
         if param.source == "request":
@@ -287,7 +288,7 @@ async def _bind(route: UserRoute, path_params: dict[str, str], request: web.Requ
 
 def _unprocessable(locs: list[tuple[str, ...]], messages: Any) -> web.HTTPException:
     messages = messages if isinstance(messages, list) else [messages]
-    detail = [{"loc": list(loc), "msg": msg, "type": "value_error"} for loc, msg in zip(locs, messages)]
+    detail = [{"loc": list(loc), "msg": msg, "type": "value_error"} for loc, msg in zip(locs, messages, strict=True)]
     return errors.json_error(web.HTTPUnprocessableEntity, detail)
 
 

@@ -1,0 +1,1 @@
+"""What works print: the log store behind ``lightning-ctl logs``, duplicate suppression, the console."""

@@ -76,7 +76,8 @@ class LogSubscription:
                 return None
             self._wakeup.clear()
             await self._wakeup.wait()
-        entries, chars = [], 0
+        entries: list[_Entry] = []
+        chars = 0
         while self._pending and (not entries or chars < MAX_CHARS_PER_BATCH):
             entry = self._pending.popleft()
             self._pending_chars -= len(entry[4])
@@ -125,7 +126,7 @@ class LogStore:
         first, self._next_seq = self._next_seq, self._next_seq + len(lines)
         repeat = itertools.repeat
         entries = list(
-            zip(range(first, self._next_seq), repeat(self._clock()), repeat(work_name), repeat(stream), lines)
+            zip(range(first, self._next_seq), repeat(self._clock()), repeat(work_name), repeat(stream), lines, strict=False)
         )
         kept = self._works.get(work_name)
         if kept is None:

@@ -48,7 +48,7 @@ def _files(run: AppRecord, work_folder: Path) -> list[Path]:
     def attempt(path: Path) -> int:
         return int(path.name.split(".", 1)[0])
 
-    files = []
+    files: list[Path] = []
     for current in sorted(work_folder.glob("*.log"), key=attempt):
         backups = sorted(work_folder.glob(f"{current.name}.*"), key=lambda p: -int(p.suffix[1:] or 0))
         files.extend(p for p in (*backups, current) if p.stat().st_mtime >= run.started_at - 1.0)

@@ -1,5 +1,7 @@
-"""Agents on demand: a provider asks an engine fleets already run (Slurm, Kubernetes, or this machine) for an agent
-with exactly the resources a waiting work needs, and gives it back once idle.
+"""Agents on demand.
+
+A provider asks an engine fleets already run (Slurm, Kubernetes, or this machine) for an agent with exactly
+the resources a waiting work needs, and gives it back once idle.
 
 ``base`` holds the interface, ``planner`` the pure decisions, ``manager`` the asyncio driver, and one module per
 engine: ``slurm``, ``kubernetes`` (with ``k8s_manifests``), ``local``.

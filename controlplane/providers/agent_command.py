@@ -1,5 +1,7 @@
-"""The ``lightning-agent`` command line every engine runs, less what only the engine knows (the node's GPUs, CPUs,
-memory, the agent's name and state folder, which the job's environment gives).
+"""The ``lightning-agent`` command line every engine runs, less what only the engine knows.
+
+The engine knows the node's GPUs, CPUs, memory, the agent's name and state folder, which the job's environment
+gives.
 
 The agent carries the work's labels (so placement sends the work there), stops its works when the engine stops it
 (SIGTERM on preemption, cancellation or a time limit: the works' exits reach the control plane and their restart
@@ -53,7 +55,10 @@ def memory_mebibytes(spec: AgentSpec) -> int:
 
 
 def agent_environment(join_token: str) -> dict[str, str]:
-    """This process's environment without its credentials (the operator's token, a fixed join token), plus the
-    agent's one-time join token: what the engine's submit command passes on to the job."""
+    """This process's environment without its credentials, plus the agent's one-time join token.
+
+    The credentials left out are the operator's token and a fixed join token; the result is what the engine's
+    submit command passes on to the job.
+    """
     kept = {name: value for name, value in os.environ.items() if name not in CREDENTIAL_VARIABLES}
     return {**kept, TOKEN_VARIABLE: join_token}

@@ -1,6 +1,8 @@
-"""The Kubernetes objects of one request, as plain dicts (pure; validated against the official OpenAPI schemas in
-the tests): a Secret holding the agent's one-time join token, and a Pod running one agent, or, for a gang of N nodes, an
-Indexed Job of N Pods with a headless Service giving each a stable DNS name.
+"""The Kubernetes objects of one request, as plain dicts.
+
+A Secret holding the agent's one-time join token, and a Pod running one agent, or, for a gang of N nodes, an
+Indexed Job of N Pods with a headless Service giving each a stable DNS name. Pure; the tests validate them
+against the official OpenAPI schemas.
 
 The Pod asks for exactly the work's resources (``limits["nvidia.com/gpu"]``, CPU and memory, requests equal to
 limits), runs on nodes carrying the work's labels (``nodeSelector``), in the work's image

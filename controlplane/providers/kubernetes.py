@@ -1,6 +1,7 @@
-"""The Kubernetes provider: one Pod per requested agent, an Indexed Job with a headless Service per gang, the
-agent's one-time join token in a Secret; the official ``kubernetes`` client (the ``kubernetes`` extra), imported
-only when chosen.
+"""The Kubernetes provider.
+
+One Pod per requested agent, an Indexed Job with a headless Service per gang, the agent's one-time join token
+in a Secret; the official ``kubernetes`` client (the ``kubernetes`` extra), imported only when chosen.
 
 One LIST of the app's Pods (by label) answers for every request at each poll, plus one LIST of its Jobs when
 there are gangs. A Pod waiting for the scheduler reports the scheduler's words (``Unschedulable: 0/3 nodes are
@@ -40,8 +41,11 @@ def _client() -> Any:
 
 
 def api_client(settings: ProviderSettings) -> Any:
-    """A client for the cluster: ``kubeconfig=``/``context=``, else $KUBECONFIG or ~/.kube/config, else the
-    in-cluster service account (the control plane deployed by ``deploy/helm``)."""
+    """A client for the cluster.
+
+    ``kubeconfig=``/``context=``, else $KUBECONFIG or ~/.kube/config, else the in-cluster service account (the
+    control plane deployed by ``deploy/helm``).
+    """
     kubernetes = _client()
     path = settings.get("kubeconfig") or os.environ.get("KUBECONFIG") or str(Path.home() / ".kube" / "config")
     try:
@@ -82,8 +86,11 @@ def pod_status(pod: dict[str, Any]) -> EngineStatus:
 
 
 def gang_status(pods: list[dict[str, Any]], job: dict[str, Any] | None, nodes: int) -> EngineStatus:
-    """A gang's state: queued while its Job is suspended (Kueue) or any Pod waits, gone once the Job or any Pod
-    ended, running otherwise."""
+    """A gang's state.
+
+    Queued while its Job is suspended (Kueue) or any Pod waits, gone once the Job or any Pod ended, running
+    otherwise.
+    """
     if job is None:
         return EngineStatus(EngineState.GONE, "the Job no longer exists")
     if (job.get("spec") or {}).get("suspend"):
@@ -148,6 +155,7 @@ class KubernetesProvider:
                 await self._call(self._core.create_namespaced_service, self.namespace, body)
             else:
                 owner = await self._call(self._batch.create_namespaced_job, self.namespace, body)
+        assert owner is not None, "objects hold a Pod or a Job"
         name = manifests.object_name(launch.request_id)
         kind = "Pod" if launch.spec.nodes == 1 else "Job"
         api_version = "v1" if kind == "Pod" else "batch/v1"

@@ -8,6 +8,7 @@ Processes outlive the control plane like Slurm jobs do, and are found again by p
 
 from __future__ import annotations
 
+import asyncio
 import os
 import signal
 import subprocess
@@ -84,10 +85,7 @@ class LocalProvider:
                 "--cpus", str(whole_cpus(spec)), "--gpus", ",".join(map(str, gpus)) or "none"]
         if spec.resources.memory_bytes:
             args += ["--memory", str(spec.resources.memory_bytes)]
-        with open(state_dir / "agent.log", "ab") as output:
-            popen = subprocess.Popen(module_command("lightning_ctl.agent", *args),
-                                     env=agent_environment(launch.join_token), stdin=subprocess.DEVNULL,
-                                     stdout=output, stderr=output, start_new_session=True)
+        popen = await asyncio.to_thread(_spawn_agent, args, agent_environment(launch.join_token), state_dir)
         engine_id = _engine_id(psutil.Process(popen.pid))
         self._held[engine_id] = gpus
         self._children[engine_id] = popen
@@ -134,3 +132,10 @@ class LocalProvider:
             raise ProviderError(f"{len(free)} of the {len(self._gpus)} GPUs of --provider-option gpus= are free, "
                                 f"{count} asked for")
         return tuple(free[:count])
+
+
+def _spawn_agent(args: list[str], env: dict[str, str], state_dir: Path) -> subprocess.Popen[bytes]:
+    """Start ``lightning-agent *args`` in its own session, its output appended to ``state_dir/agent.log``."""
+    with open(state_dir / "agent.log", "ab") as output:
+        return subprocess.Popen(module_command("lightning_ctl.agent", *args), env=env, stdin=subprocess.DEVNULL,
+                                stdout=output, stderr=output, start_new_session=True)

@@ -1,5 +1,7 @@
-"""ProviderManager: agents on demand, on the asyncio thread: the registry's facts to the planner, the planner's
-actions to the engine, the engine's answers back, and the requests kept in the app's home.
+"""ProviderManager: agents on demand, on the asyncio thread.
+
+It takes the registry's facts to the planner, the planner's actions to the engine, the engine's answers back,
+and keeps the requests in the app's home.
 
 Each request's agents join with a join token of their own, scoped to the request (``uses`` = its nodes): the
 registry knows which request an agent answers by that scope. The token has no fixed lifetime, since a job may wait
@@ -41,7 +43,7 @@ from lightning_ctl.controlplane.providers.planner import (
 )
 from lightning_ctl.controlplane.providers.records import RequestRecords
 from lightning_ctl.controlplane.providers.settings import ProviderSettings
-from lightning_ctl.sdk._events import PlacementPending
+from lightning_ctl.sdk._events import LaunchWork, PlacementPending
 from lightning_ctl.sdk._tasks import TaskOwner, cancel_and_wait
 
 log = structlog.get_logger(component="providers")
@@ -89,6 +91,8 @@ class ProviderManager:
         self._messages: dict[tuple[str, int], str] = {}
         self._placement_pending: dict[str, PlacementPending] = {}
         """The registry's last report for each waiting work (why no connected agent fits it)."""
+        self._members: dict[str, list[tuple[str, int]]] = {}
+        """The (work, attempt) each waiting entry stands for: itself, or a gang's nodes."""
 
     # -- lifecycle --------------------------------------------------------------------------------------------------
 
@@ -165,8 +169,7 @@ class ProviderManager:
 
     def _reconcile(self) -> None:
         now = time.monotonic()
-        waiting = [WaitingWork(launch.work_name, launch.attempt, AgentSpec(launch.resources))
-                   for launch in self._registry.waiting_for_agent()]
+        waiting, self._members = waiting_works(self._registry.waiting_for_agent())
         actions = self.planner.plan(now, waiting, self._presence())
         self._dispatch(actions)
         self._revoke_join_tokens(self.planner.requests.values())
@@ -177,8 +180,10 @@ class ProviderManager:
         self._save()
 
     def _presence(self) -> dict[str, Presence]:
-        """Which requests' agents are connected (by the scope of the join token they joined with), and whether
-        they hold works."""
+        """Which requests' agents are connected, and whether they hold works.
+
+        An agent is known by the scope of the join token it joined with.
+        """
         agents: dict[str, set[str]] = defaultdict(set)
         busy: dict[str, bool] = defaultdict(bool)
         for agent in self._registry.agents.values():
@@ -287,20 +292,24 @@ class ProviderManager:
         return dataclasses.replace(pending, reason=f"{provider_text}; {pending.reason}")
 
     def _report_pending(self, waiting: list[WaitingWork]) -> None:
-        """Tell each waiting work's status what it waits for on the engine's side (when that changed)."""
-        attempts = {w.work_name: w.attempt for w in waiting}
+        """Tell each waiting work's status what it waits for on the engine's side, when that changed.
+
+        A gang's message goes to each of its nodes.
+        """
         messages = {}
         for name, text in self.planner.pending_messages().items():
-            key = (name, attempts[name])
-            messages[key] = text
-            if self._messages.get(key) != text:
-                placement = self._placement_pending.get(name)
-                if placement is not None and placement.attempt == attempts[name]:
-                    self._deliver(dataclasses.replace(placement, reason=f"{text}; {placement.reason}"))
-                else:
-                    self._deliver(PlacementPending(name, attempts[name], text))
+            for key in self._members[name]:
+                messages[key] = text
+                if self._messages.get(key) != text:
+                    work_name, attempt = key
+                    placement = self._placement_pending.get(work_name)
+                    if placement is not None and placement.attempt == attempt:
+                        self._deliver(dataclasses.replace(placement, reason=f"{text}; {placement.reason}"))
+                    else:
+                        self._deliver(PlacementPending(work_name, attempt, text))
         self._messages = messages
-        self._placement_pending = {n: p for n, p in self._placement_pending.items() if n in attempts}
+        waiting_names = {work_name for members in self._members.values() for work_name, _ in members}
+        self._placement_pending = {n: p for n, p in self._placement_pending.items() if n in waiting_names}
 
     def _revoke_join_tokens(self, requests: Iterable[AgentRequest], every: bool = False) -> None:
         """Revoke the join tokens of the requests whose agents all joined or that ended (of all, with ``every``)."""
@@ -327,3 +336,22 @@ class ProviderManager:
             )
             for r in sorted(self.planner.requests.values(), key=lambda r: r.created_at)
         ]
+
+
+def waiting_works(launches: Iterable[LaunchWork]) -> tuple[list[WaitingWork], dict[str, list[tuple[str, int]]]]:
+    """The launches waiting for an agent as the planner sees them, with the (work, attempt) each stands for.
+
+    A work is one entry; a gang is ONE entry of N nodes, named after the gang.
+    """
+    waiting: list[WaitingWork] = []
+    members: dict[str, list[tuple[str, int]]] = {}
+    for launch in launches:
+        gang = launch.gang
+        name = gang.name if gang is not None else launch.work_name
+        if name not in members:
+            nodes = gang.size if gang is not None else 1
+            attempt = gang.generation if gang is not None else launch.attempt
+            waiting.append(WaitingWork(name, attempt, AgentSpec(launch.resources, nodes=nodes)))
+            members[name] = []
+        members[name].append((launch.work_name, launch.attempt))
+    return waiting, members

@@ -311,8 +311,11 @@ class Planner:
         return actions
 
     def next_deadline(self, now: float) -> float | None:
-        """The next monotonic time after ``now`` a decision may change with no new fact (idle, join or settle
-        timeouts, the end of a backoff, forgetting a finished request)."""
+        """The next monotonic time after ``now`` a decision may change with no new fact.
+
+        That is when an idle, join or settle timeout passes, a backoff ends, or a finished request is
+        forgotten.
+        """
         times = [b.retry_at for name, b in self._backoff.items() if name in self._waiting]
         for request in self.requests.values():
             if not request.is_live:

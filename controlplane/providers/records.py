@@ -1,5 +1,7 @@
-"""The requests an app's control plane made, kept in the app's home so that a restarted control plane finds the
-engine's jobs again (``~/.lightning-ctl/apps/<digest>/agent-requests.json``, owner-only).
+"""The requests an app's control plane made, kept in the app's home.
+
+A restarted control plane finds the engine's jobs again through them
+(``~/.lightning-ctl/apps/<digest>/agent-requests.json``, owner-only).
 
 Only requests the engine may still hold are kept: live ones, and released ones the engine has not confirmed.
 """

@@ -1,5 +1,7 @@
-"""The Slurm provider: one batch job per requested agent (one job of N nodes for a gang), through ``sbatch``,
-``squeue`` and ``scancel``; no Python dependency.
+"""The Slurm provider.
+
+One batch job per requested agent (one job of N nodes for a gang), through ``sbatch``, ``squeue`` and
+``scancel``; no Python dependency.
 
 Each job asks for exactly the work's resources (``--gres=gpu:N``, ``--cpus-per-task``, ``--mem``) and runs one
 ``lightning-agent`` per node with ``srun``, offering exactly what Slurm granted (``CUDA_VISIBLE_DEVICES``,

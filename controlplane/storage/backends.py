@@ -64,20 +64,24 @@ class LocalBackend:
         return self.root / key
 
     def exists(self, key: str) -> bool:
+        """Whether the file of ``key`` exists under the folder."""
         return self._path(key).is_file()
 
     def open_read(self, key: str, offset: int = 0) -> BinaryIO:
+        """The file of ``key`` opened for reading at ``offset`` (the caller closes it)."""
         reader = open(self._path(key), "rb")  # noqa: SIM115 - the caller closes it
         reader.seek(offset)
         return reader
 
     def read_bytes(self, key: str) -> bytes | None:
+        """The whole file of ``key``, or None when absent."""
         try:
             return self._path(key).read_bytes()
         except (FileNotFoundError, NotADirectoryError):
             return None
 
     def write_bytes(self, key: str, data: bytes) -> None:
+        """Write the file of ``key`` through a temporary file renamed into place."""
         target = self._path(key)
         target.parent.mkdir(parents=True, exist_ok=True)
         temporary = target.with_name(f".{target.name}.{uuid.uuid4().hex[:8]}.tmp")
@@ -90,6 +94,7 @@ class LocalBackend:
             raise
 
     def put_file(self, local_path: str, key: str) -> None:
+        """Move the local file to ``key`` (rename, or copy and rename across filesystems)."""
         target = self._path(key)
         target.parent.mkdir(parents=True, exist_ok=True)
         try:
@@ -104,6 +109,7 @@ class LocalBackend:
             os.unlink(local_path)
 
     def list(self, prefix: str) -> list[str]:
+        """Every key under the folder ``prefix``, sorted, temporaries left out."""
         base = self._path(prefix)
         if not base.is_dir():
             return []
@@ -115,9 +121,11 @@ class LocalBackend:
         return sorted(keys)
 
     def delete(self, key: str) -> None:
+        """Remove the file of ``key`` (nothing if absent)."""
         self._path(key).unlink(missing_ok=True)
 
     def delete_prefix(self, prefix: str) -> None:
+        """Remove the folder ``prefix`` and everything in it."""
         shutil.rmtree(self._path(prefix), ignore_errors=True)
 
 
@@ -159,20 +167,24 @@ class FsspecBackend:
         return f"{self.base}/{key}"
 
     def exists(self, key: str) -> bool:
+        """Whether the object ``key`` exists under the URL."""
         return bool(self.fs.isfile(self._path(key)))
 
     def open_read(self, key: str, offset: int = 0) -> BinaryIO:
+        """The object ``key`` opened for reading at ``offset`` (the caller closes it)."""
         reader = self.fs.open(self._path(key), "rb")
         reader.seek(offset)
-        return reader  # type: ignore[no-any-return]
+        return reader
 
     def read_bytes(self, key: str) -> bytes | None:
+        """The whole object ``key``, or None when absent."""
         try:
             return bytes(self.fs.cat_file(self._path(key)))
         except FileNotFoundError:
             return None
 
     def write_bytes(self, key: str, data: bytes) -> None:
+        """Write the object ``key`` (object stores write whole; filesystems through a rename)."""
         if self._is_object_store:
             self.fs.pipe_file(self._path(key), data)
             return
@@ -182,6 +194,7 @@ class FsspecBackend:
         self.fs.mv(temporary, self._path(key))
 
     def put_file(self, local_path: str, key: str) -> None:
+        """Upload the local file to ``key``, then remove the local file."""
         target = self._path(key)
         if self._is_object_store:
             self.fs.put_file(local_path, target)
@@ -197,6 +210,7 @@ class FsspecBackend:
         return f"{folder}/.{name}.{uuid.uuid4().hex[:8]}.tmp"
 
     def list(self, prefix: str) -> list[str]:
+        """Every key under the folder ``prefix``, sorted, temporaries left out."""
         root = self._path(prefix)
         try:
             found = self.fs.find(root)
@@ -211,12 +225,14 @@ class FsspecBackend:
         return sorted(keys)
 
     def delete(self, key: str) -> None:
+        """Remove the object ``key`` (nothing if absent)."""
         try:
             self.fs.rm_file(self._path(key))
         except FileNotFoundError:
             pass
 
     def delete_prefix(self, prefix: str) -> None:
+        """Remove every object under the folder ``prefix``."""
         try:
             self.fs.rm(self._path(prefix), recursive=True)
         except FileNotFoundError:
@@ -225,8 +241,10 @@ class FsspecBackend:
 
 def open_backend(url: str | None, default_folder: str | os.PathLike[str], options: dict[str, Any] | None = None
                  ) -> LocalBackend | FsspecBackend:
-    """The backend of ``--storage URL`` (a plain folder path or ``file://`` without fsspec works too), or the
-    default folder when ``url`` is None."""
+    """The backend of ``--storage URL``, or the default folder when ``url`` is None.
+
+    A plain folder path or ``file://`` works without fsspec too.
+    """
     if url is None:
         return LocalBackend(default_folder)
     if "://" not in url:

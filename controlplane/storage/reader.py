@@ -1,5 +1,7 @@
-"""Reading the app's store from ``lightning-ctl ls/cp``: the running app's (through its control plane) or, once it
-has ended, the store itself; and copying an artifact or Drive files out of it to a local path.
+"""Reading the app's store from ``lightning-ctl ls/cp``, and copying out of it to a local path.
+
+The store is read through the running app's control plane or, once the app has ended, directly; an artifact or
+Drive files are copied out.
 
 A copy out is written like an agent's: each file to a hidden partial file beside its destination (an interrupted
 ``cp`` resumes), verified against its digest, renamed into place; a folder is built beside its destination and
@@ -60,25 +62,31 @@ class LocalStoreReader:
         self.description = store.description
 
     async def drive_ids(self) -> list[str]:
+        """The Drives in the store."""
         return await asyncio.to_thread(self._store.drive_ids)
 
     async def artifact_works(self) -> list[str]:
+        """The works that persisted something."""
         return await asyncio.to_thread(self._store.artifact_works)
 
     async def artifacts(self, work_name: str) -> list[Artifact]:
+        """What ``work_name`` persisted."""
         return await asyncio.to_thread(self._store.list_artifacts, work_name)
 
     async def drive_files(self, drive_id: str, component: str, path: str) -> list[DriveFile]:
+        """The Drive's files under ``path`` (of ``component`` only, when given)."""
         files = await asyncio.to_thread(self._store.drive_files, drive_id, component or None)
         return [f for f in files if under(f.path, path)]
 
     async def artifact(self, work_name: str, kind: str, name: str) -> Artifact:
+        """What ``work_name`` persisted as ``name`` (StoreError when nothing)."""
         found = await asyncio.to_thread(self._store.get_artifact, work_name, kind, name)
         if found is None:
             raise StoreError(f"{work_name} persisted no {name!r} (in {self.description})")
         return found
 
     async def blob(self, digest: str, offset: int) -> AsyncIterator[bytes]:
+        """The blob's content from ``offset`` on, chunk by chunk."""
         reader = await asyncio.to_thread(self._store.open_blob, digest, offset)
         try:
             while data := await asyncio.to_thread(reader.read, CHUNK_BYTES):

@@ -1,5 +1,7 @@
-"""The one converter between protobuf messages and lightning-ctl's plain types (``sdk._events``,
-``sdk._agent_messages``, ``sdk._storage_types``), and where what arrives is held to the protocol's rules.
+"""The one converter between protobuf messages and lightning-ctl's plain types.
+
+The plain types are those of ``sdk._events``, ``sdk._agent_messages`` and ``sdk._storage_types``; what arrives
+is held to the protocol's rules here.
 
 Values (attributes, call arguments) travel as JSON inside protobuf envelopes; they are encoded and decoded here
 and nowhere else. Every ``x_to_pb`` has an ``x_from_pb`` and a round-trip test. A decoder raises

@@ -9,7 +9,7 @@ them.
 from __future__ import annotations
 
 import re
-from typing import Union
+from typing import Iterable, Mapping, Sequence, Union
 
 from lightning_ctl.protos.codec._commands import command_from_pb, command_to_pb
 from lightning_ctl.protos.codec._values import CodecError, check_count, check_number, check_text
@@ -28,13 +28,16 @@ from lightning_ctl.sdk._agent_messages import (
     EventRejected,
     GpuDevice,
     GpuUsage,
+    OpenTunnel,
     Registration,
     Welcome,
 )
 from lightning_ctl.sdk._events import Command, EventsApplied, OutputShown, RunningWork
 from lightning_ctl.sdk._storage_types import UploadRequested
 
-ControlItem = Union[Welcome, list[Union[Command, UploadRequested]], EventsApplied, OutputShown, EventRejected]
+ControlItem = Union[
+    Welcome, Sequence[Union[Command, UploadRequested, OpenTunnel]], EventsApplied, OutputShown, EventRejected
+]
 """What one ControlMessage carries, as plain types."""
 
 _AGENT_ID = re.compile(rf"[A-Za-z0-9][A-Za-z0-9._-]{{0,{MAX_AGENT_ID_CHARS - 1}}}")
@@ -62,7 +65,9 @@ def registration_to_pb(registration: Registration) -> agent_pb2.Register:
         protocol_version=r.protocol_version,
         is_local=r.is_local,
         running=[agent_pb2.RunningWork(work_name=w.work_name, attempt=w.attempt, pid=w.pid,
-                                       gpu_indices=list(w.gpu_indices)) for w in r.running],
+                                       gpu_indices=list(w.gpu_indices), port=w.port) for w in r.running],
+        advertise_address=r.advertise_address,
+        ports=agent_pb2.PortRange(first=r.ports[0], last=r.ports[1]) if r.ports else None,
     )
 
 
@@ -99,12 +104,20 @@ def registration_from_pb(pb: agent_pb2.Register) -> Registration:
         protocol_version=pb.protocol_version,
         is_local=pb.is_local,
         running=_running_from_pb(pb.running),
+        advertise_address=check_text(pb.advertise_address, "register.advertise_address", MAX_AGENT_NAME_CHARS),
+        ports=_ports_from_pb(pb.ports) if pb.HasField("ports") else None,
     )
 
 
-def labels_from_pb(labels: object, field_name: str) -> dict[str, str]:
+def _ports_from_pb(ports: agent_pb2.PortRange) -> tuple[int, int]:
+    if not 1 <= ports.first <= ports.last <= 65535:
+        raise CodecError(f"register.ports: {ports.first}-{ports.last} is not a range of ports")
+    return ports.first, ports.last
+
+
+def labels_from_pb(labels: Mapping[str, str], field_name: str) -> dict[str, str]:
     """A protobuf ``map<string, string>`` of labels, checked for count and sizes."""
-    found = dict(labels)  # type: ignore[call-overload]
+    found = dict(labels)
     if len(found) > MAX_LABELS:
         raise CodecError(f"{field_name}: {len(found)} labels, over the limit of {MAX_LABELS}")
     for key, value in found.items():
@@ -113,8 +126,8 @@ def labels_from_pb(labels: object, field_name: str) -> dict[str, str]:
     return found
 
 
-def _running_from_pb(running: object) -> tuple[RunningWork, ...]:
-    entries = list(running)  # type: ignore[call-overload]
+def _running_from_pb(running: Iterable[agent_pb2.RunningWork]) -> tuple[RunningWork, ...]:
+    entries = list(running)
     if len(entries) > MAX_RUNNING_WORKS:
         raise CodecError(f"register.running: {len(entries)} works, over the limit of {MAX_RUNNING_WORKS}")
     works = []
@@ -122,7 +135,7 @@ def _running_from_pb(running: object) -> tuple[RunningWork, ...]:
         check_text(entry.work_name, "register.running.work_name", MAX_WORK_NAME_CHARS, required=True)
         check_count(entry.attempt, f"register.running[{entry.work_name}].attempt", minimum=1)
         check_count(entry.pid, f"register.running[{entry.work_name}].pid")
-        works.append(RunningWork(entry.work_name, entry.attempt, entry.pid, tuple(entry.gpu_indices)))
+        works.append(RunningWork(entry.work_name, entry.attempt, entry.pid, tuple(entry.gpu_indices), entry.port))
     return tuple(works)
 
 

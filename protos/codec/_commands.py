@@ -1,11 +1,14 @@
-"""Commands for agents and work processes: ``sdk._events`` commands (and the store's UploadRequested) to and from
-protobuf."""
+"""Commands for agents and work processes.
+
+``sdk._events`` commands (and the store's UploadRequested) to and from protobuf.
+"""
 
 from __future__ import annotations
 
 from lightning_ctl.protos.codec._storage import upload_requested_from_pb, upload_requested_to_pb
 from lightning_ctl.protos.codec._values import CodecError, dumps, loads
 from lightning_ctl.protos.lightning.v1 import agent_pb2, events_pb2
+from lightning_ctl.sdk._agent_messages import OpenTunnel
 from lightning_ctl.sdk._events import Command, LaunchWork, RunCall, StopWork, UpdateVars
 from lightning_ctl.sdk._storage_types import UploadRequested
 
@@ -47,8 +50,11 @@ def update_vars_from_pb(pb: events_pb2.UpdateVars) -> UpdateVars:
     return UpdateVars(pb.work_name, pb.attempt, loads(pb.vars_json, "update.vars_json", {}), pb.command_seq)
 
 
-def command_to_pb(command: Command | UploadRequested) -> agent_pb2.Command:
+def command_to_pb(command: Command | UploadRequested | OpenTunnel) -> agent_pb2.Command:
     """A command for an agent as protobuf."""
+    if isinstance(command, OpenTunnel):
+        return agent_pb2.Command(tunnel=agent_pb2.OpenTunnel(tunnel_id=command.tunnel_id, work_name=command.work_name,
+                                                             attempt=command.attempt))
     if isinstance(command, UploadRequested):
         return agent_pb2.Command(upload=upload_requested_to_pb(command))
     if isinstance(command, RunCall):
@@ -77,14 +83,19 @@ def command_to_pb(command: Command | UploadRequested) -> agent_pb2.Command:
                 bundle_digest=command.bundle_digest,
                 app_relpath=command.app_relpath,
                 api_credential=command.api_credential,
+                port=command.port,
+                readiness_path=command.readiness_path,
+                rendezvous=command.rendezvous,
             )
         )
     raise TypeError(f"unknown command {type(command).__name__}")  # pragma: no cover
 
 
-def command_from_pb(pb: agent_pb2.Command) -> Command | UploadRequested:
+def command_from_pb(pb: agent_pb2.Command) -> Command | UploadRequested | OpenTunnel:
     """A command for an agent from protobuf; raises CodecError naming the field at fault."""
     kind = pb.WhichOneof("kind")
+    if kind == "tunnel":
+        return OpenTunnel(pb.tunnel.tunnel_id, pb.tunnel.work_name, pb.tunnel.attempt)
     if kind == "upload":
         return upload_requested_from_pb(pb.upload)
     if kind == "call":
@@ -109,5 +120,8 @@ def command_from_pb(pb: agent_pb2.Command) -> Command | UploadRequested:
             bundle_digest=launch.bundle_digest,
             app_relpath=launch.app_relpath,
             api_credential=launch.api_credential,
+            port=launch.port,
+            readiness_path=launch.readiness_path,
+            rendezvous=launch.rendezvous,
         )
     raise CodecError("command: missing kind")

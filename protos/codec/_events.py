@@ -25,6 +25,7 @@ from lightning_ctl.sdk._events import (
     StatusChanged,
     VarsChanged,
     WorkCrashed,
+    WorkEndpoint,
     WorkEvent,
 )
 from lightning_ctl.sdk._status import WorkStageStatus
@@ -35,10 +36,12 @@ STREAMS = {"stdout": events_pb2.LogLines.STREAM_STDOUT, "stderr": events_pb2.Log
 STREAM_NAMES = {v: k for k, v in STREAMS.items()}
 _STAGES = {stage.value for stage in WorkStageStatus}
 PROCESS_KINDS = frozenset({"delta", "status", "started", "error"})
-"""Kinds the work process sends, numbered from 1; the others (logs, exit, invalid) come from its agent."""
+"""Kinds the work process sends, numbered from 1; the others (logs, exit, invalid, endpoint) come from its agent."""
 SETTABLE_PRIVATE_NAMES = LightningWork._INTERNAL_STATE_NAMES - {"_cloud_compute"}
 """The ``_``-names a work's events may set: lightning's own state (``_url``, ``_port``...), nothing else private."""
 _MAX_SIGNAL = 128
+_MAX_PORT = 65535
+_MAX_ADDRESS_CHARS = 256
 
 
 class EventDecodeError(CodecError):
@@ -92,6 +95,13 @@ def body_to_pb(body: EventBody, event: events_pb2.WorkEvent) -> None:
         event.error.traceback = body.traceback
     elif isinstance(body, InvalidEvent):
         event.invalid.reason = body.reason
+    elif isinstance(body, WorkEndpoint):
+        event.endpoint.host = body.host
+        event.endpoint.port = body.port
+        event.endpoint.internal_ip = body.internal_ip
+        event.endpoint.url = body.url
+        event.endpoint.message = body.message
+        event.endpoint.error = body.error
     else:  # pragma: no cover - the union is closed
         raise TypeError(f"unknown event body {type(body).__name__}")
 
@@ -127,7 +137,7 @@ def event_from_pb(pb: events_pb2.WorkEvent, max_value_bytes: int | None = None) 
     if pb.attempt < 1:
         raise CodecError(f"work_event.attempt of work {name}: must be >= 1, got {pb.attempt}")
     kind = pb.WhichOneof("kind")
-    where = dict(work_name=name, attempt=pb.attempt, seq=0)
+    where: dict[str, Any] = dict(work_name=name, attempt=pb.attempt, seq=0)
     if kind is None or kind in PROCESS_KINDS:
         if pb.seq < 1:
             raise EventDecodeError(f"work {name}: {kind or 'empty'} event with seq {pb.seq}; a work process numbers "
@@ -174,7 +184,21 @@ def _body_from_pb(pb: events_pb2.WorkEvent, kind: str, max_value_bytes: int | No
                              check_text(exit_.reason, "exit.reason", MAX_STATUS_MESSAGE_CHARS))
     if kind == "error":
         return WorkCrashed(check_text(pb.error.traceback, "error.traceback", MAX_STATUS_MESSAGE_CHARS))
+    if kind == "endpoint":
+        return _endpoint_from_pb(pb.endpoint)
     return InvalidEvent(check_text(pb.invalid.reason, "invalid.reason", MAX_STATUS_MESSAGE_CHARS))
+
+
+def _endpoint_from_pb(e: events_pb2.WorkEndpoint) -> WorkEndpoint:
+    if not 0 <= e.port <= _MAX_PORT or (e.port == 0 and not e.error):
+        raise CodecError(f"endpoint.port: {e.port} is not a port")
+    for value, field in ((e.host, "host"), (e.internal_ip, "internal_ip"), (e.url, "url")):
+        check_text(value, f"endpoint.{field}", _MAX_ADDRESS_CHARS)
+    if e.url and not e.url.startswith(("http://", "https://")):
+        raise CodecError(f"endpoint.url: {e.url[:64]!r} is not an http(s) URL")
+    check_text(e.message, "endpoint.message", MAX_STATUS_MESSAGE_CHARS)
+    check_text(e.error, "endpoint.error", MAX_STATUS_MESSAGE_CHARS)
+    return WorkEndpoint(e.host, e.port, e.internal_ip, e.url, e.message, e.error)
 
 
 def _status_from_pb(s: events_pb2.StatusChange) -> StatusChanged:

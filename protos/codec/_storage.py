@@ -1,5 +1,8 @@
-"""The app's store: ``storage.proto`` messages to and from the plain types of ``sdk._storage_types`` (artifacts,
-Drive files, a work process's requests to its agent and their replies, the control plane's upload request)."""
+"""The app's store: ``storage.proto`` messages to and from the plain types of ``sdk._storage_types``.
+
+Artifacts, Drive files, a work process's requests to its agent and their replies, the control plane's upload
+request.
+"""
 
 from __future__ import annotations
 
@@ -26,7 +29,7 @@ from lightning_ctl.sdk._storage_types import (
 )
 
 _KINDS = {PATH_KIND: storage_pb2.ARTIFACT_KIND_PATH, PAYLOAD_KIND: storage_pb2.ARTIFACT_KIND_PAYLOAD}
-_KIND_NAMES = {value: name for name, value in _KINDS.items()}
+_KIND_NAMES: dict[int, str] = {value: name for name, value in _KINDS.items()}
 _Failure = storage_pb2.StorageFailure
 _FAILURES = {
     FailureKind.NOT_FOUND: _Failure.KIND_NOT_FOUND,
@@ -37,7 +40,7 @@ _FAILURES = {
 _FAILURE_KINDS = {value: kind for kind, value in _FAILURES.items()}
 
 
-def kind_to_pb(kind: str) -> int:
+def kind_to_pb(kind: str) -> storage_pb2.ArtifactKind:
     """``path``/``payload`` as the protobuf enum."""
     try:
         return _KINDS[kind]

@@ -18,7 +18,7 @@ def dumps(value: Any) -> str:
     return json.dumps(value, allow_nan=True, separators=(",", ":"))
 
 
-_JSON_KIND = {dict: "object", list: "array"}
+_JSON_KIND: dict[type, str] = {dict: "object", list: "array"}
 
 
 def loads(text: str, field_name: str, default: Any) -> Any:

@@ -1,0 +1,1 @@
+"""The ``lightning`` protobuf package; its versions are sub-packages."""

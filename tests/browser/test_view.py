@@ -120,3 +120,24 @@ def test_a_streamlit_frontend_reads_and_writes_the_state(browser, tmp_path: Path
     finally:
         process.kill_all()
         kill_tagged(tag)
+
+
+def test_a_streamlit_work_renders_its_attributes_through_the_proxy(browser, tmp_path: Path) -> None:
+    """ServeStreamlit: a browser logged in through `lightning-ctl open --browser`'s kind of link (next=) lands on
+    /works/root.page/, and the page shows the work's attribute read through the app's state."""
+    pytest.importorskip("streamlit", reason="streamlit is not installed (the optional extra: pip install -e '.[streamlit]')")
+    app_file = Path(__file__).resolve().parent.parent / "e2e" / "apps_serve" / "streamlit_work.py"
+    tag = os.urandom(8).hex()
+    process = AppProcess(app_file, "--http-port", "0", env={"HOME": str(tmp_path), TAG_VAR: tag})
+    try:
+        line = wait_until(lambda: next((x for x in process.stderr_lines if "View it in your browser" in x), None),
+                          TIMEOUT_S, what="the view's URL")
+        process.wait_for_line("SERVING ", 60)
+        link = re.search(r"(https?://\S+/view\?token=\S+)", line).group(1)
+        page = browser.new_page()
+        page.goto(link + "&next=/works/root.page/")
+        assert "/works/root.page/" in page.url
+        sync_api.expect(page.get_by_text("hello from the work")).to_be_visible(timeout=60_000)
+    finally:
+        process.kill_all()
+        kill_tagged(tag)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.e2e import launch, reported  # noqa: F401 - launch is a fixture
+from tests.e2e import reported
 
 TIMEOUT_S = 90.0
 MIB = 2**20

@@ -10,7 +10,6 @@ from pathlib import Path
 import psutil
 import pytest
 
-from tests.e2e import launch  # noqa: F401 - launch is a fixture
 from tests.helpers import wait_until
 from tests.helpers.processes import alive
 

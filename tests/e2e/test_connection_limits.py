@@ -11,12 +11,11 @@ import grpc
 import psutil
 import pytest
 
+from lightning_ctl.protos.lightning.v1 import agent_pb2_grpc
 from tests.e2e import APPS
 from tests.helpers import wait_until
-from tests.helpers.agents import Cluster, cluster  # noqa: F401 - cluster is a fixture
+from tests.helpers.agents import Cluster
 from tests.helpers.processes import LIGHTNING_CTL
-
-from lightning_ctl.protos.lightning.v1 import agent_pb2_grpc
 
 DEADLINE_S = 20.0
 """Far above the bounds (a few seconds), far below what they replace (two minutes, or never)."""

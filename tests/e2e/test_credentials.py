@@ -20,7 +20,7 @@ import pytest
 
 from tests.e2e import reported
 from tests.helpers import free_port
-from tests.helpers.agents import AgentProcess, Cluster, ControlPlane, cluster  # noqa: F401 - cluster is a fixture
+from tests.helpers.agents import AgentProcess, Cluster, ControlPlane
 from tests.helpers.certs import TestCerts, make_certs
 from tests.helpers.processes import LIGHTNING_CTL
 

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.e2e import PYTHON, launch  # noqa: F401 - launch is a fixture
+from tests.e2e import PYTHON
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 TIMEOUT_S = 60.0
@@ -23,6 +23,9 @@ PROMISES: dict[str, tuple[int, list[str]]] = {
     "failing_work.py": (1, [r"^root\.tolerated \| ValueError: negative value: -1$",
                             r"^tolerated failure \(user_exception\); the app goes on$",
                             r'^  File ".*failing_work\.py", line \d+, in check$', r"^ValueError: negative value: -2$"]),
+    "multi_node.py": (0, [r"^root\.gang\.ws\.0 \| node 0 of 2 meets at 127\.0\.0\.1 \(WORLD_SIZE=2\)$",
+                          r"^root\.gang\.ws\.1 \| node 1 of 2 meets at 127\.0\.0\.1 \(WORLD_SIZE=2\)$",
+                          r"^the gang's ranks add up to 1$"]),
     "nested_flows.py": (0, [r"^root\.stage\.echo \| root\.stage\.echo says hello from a nested flow$",
                             r"^root\.by_name\.alpha \| root\.by_name\.alpha says hello from a Dict$",
                             r"^root\.pool\.0 \| root\.pool\.0 says hello from a List item added at run time$",

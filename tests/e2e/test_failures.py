@@ -7,7 +7,7 @@ import time
 
 import pytest
 
-from tests.e2e import APPS, launch, lines_of, reported  # noqa: F401 - launch is a fixture
+from tests.e2e import APPS, reported
 
 TIMEOUT_S = 20.0
 

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from tests.e2e import reported
-from tests.helpers.agents import Cluster, cluster  # noqa: F401 - cluster is a fixture
+from tests.helpers.agents import Cluster
 
 APPS = Path(__file__).resolve().parent / "apps_multi"
 TIMEOUT_S = 40.0
@@ -56,7 +56,7 @@ def assert_one_work_per_gpu(facts: dict) -> None:
         by_gpu.setdefault(item["cuda"], []).append((item["started"], item["ended"]))
     for gpu, spans in by_gpu.items():
         spans.sort()
-        for (_, end), (start, _) in zip(spans, spans[1:]):
+        for (_, end), (start, _) in zip(spans, spans[1:], strict=False):
             assert start >= end, f"two works held GPU {gpu} at once: {spans}"
 
 

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from tests.e2e import lines_of, reported
-from tests.helpers.agents import Cluster, cluster  # noqa: F401 - cluster is a fixture
+from tests.helpers.agents import Cluster
 
 APPS = Path(__file__).resolve().parent / "apps_multi"
 TIMEOUT_S = 40.0

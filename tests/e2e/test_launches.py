@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.e2e import APPS, launch  # noqa: F401 - launch is a fixture
-from tests.helpers.agents import Cluster, cluster  # noqa: F401 - cluster is a fixture
+from tests.e2e import APPS
+from tests.helpers.agents import Cluster
 
 
 def describe(run) -> str:  # noqa: ANN001

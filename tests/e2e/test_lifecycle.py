@@ -17,9 +17,9 @@ from pathlib import Path
 import psutil
 import pytest
 
-from tests.e2e import APPS, launch  # noqa: F401 - launch is a fixture
+from tests.e2e import APPS
 from tests.helpers import free_port, wait_until
-from tests.helpers.agents import Cluster, cluster  # noqa: F401 - cluster is a fixture
+from tests.helpers.agents import Cluster
 from tests.helpers.processes import LIGHTNING_CTL, alive
 
 TIMEOUT_S = 30.0

@@ -14,7 +14,7 @@ from typing import Iterator
 import pytest
 
 from tests.e2e import reported
-from tests.helpers.agents import Cluster, cluster  # noqa: F401 - cluster is a fixture
+from tests.helpers.agents import Cluster
 
 APPS = Path(__file__).resolve().parent / "apps_multi"
 TIMEOUT_S = 20.0

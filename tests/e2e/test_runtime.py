@@ -6,7 +6,7 @@ import subprocess
 
 import pytest
 
-from tests.e2e import APPS, PYTHON, launch, lines_of, reported  # noqa: F401 - launch is a fixture
+from tests.e2e import APPS, PYTHON, lines_of, reported
 
 TIMEOUT_S = 20.0
 
@@ -105,7 +105,7 @@ def test_every_assignment_reaches_the_flow_in_order(launch) -> None:
     """200 fast assignments of a growing list reach the flow in order: the lengths it sees increase up to 200."""
     run = finished(launch, "ordered_assignments.py")
     lengths = reported(run.stdout, "LENGTHS")
-    assert all(a < b for a, b in zip(lengths, lengths[1:])), lengths
+    assert all(a < b for a, b in zip(lengths, lengths[1:], strict=False)), lengths
     assert lengths[-1] == 200
     assert reported(run.stdout, "SEQ_OK") is True
 
@@ -158,7 +158,7 @@ def test_start_with_flow_false_work_stays_not_started_until_called(launch) -> No
     assert reported(run.stdout, "FIRST_RUN")["lazy"] == "not_started"
     assert reported(run.stdout, "LAZY_AFTER_EAGER") == {"lazy": "not_started", "eager": "succeeded"}
     lines = run.stdout.splitlines()
-    assert lines.index("root.lazy | on_start") > next(i for i, l in enumerate(lines) if l.startswith("LAZY_AFTER"))
+    assert lines.index("root.lazy | on_start") > next(i for i, line in enumerate(lines) if line.startswith("LAZY_AFTER"))
 
 
 @pytest.mark.e2e
@@ -205,5 +205,5 @@ def test_inline_python_script_caches_calls(tmp_path) -> None:
     assert reported(done.stdout, "AFTER_SAME") == 1
     assert reported(done.stdout, "AFTER_NEW") == 2
     assert reported(done.stdout, "STATUS") == "succeeded"
-    assert [l for l in done.stdout.splitlines() if l.startswith("executing")] == ["executing run(2)",
+    assert [line for line in done.stdout.splitlines() if line.startswith("executing")] == ["executing run(2)",
                                                                                  "executing run(3)"]

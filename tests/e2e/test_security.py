@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from tests.e2e import reported
-from tests.helpers.agents import AgentProcess, Cluster, ControlPlane, cluster  # noqa: F401 - cluster is a fixture
+from tests.helpers.agents import AgentProcess, Cluster, ControlPlane
 from tests.helpers.certs import TestCerts, make_certs
 
 APPS = Path(__file__).resolve().parent / "apps_multi"

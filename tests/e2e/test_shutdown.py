@@ -8,7 +8,7 @@ import time
 import psutil
 import pytest
 
-from tests.e2e import launch, lines_of, reported  # noqa: F401 - launch is a fixture
+from tests.e2e import lines_of, reported
 from tests.helpers import wait_until
 from tests.helpers.processes import alive
 

@@ -138,6 +138,22 @@ def test_work_runs_on_an_agent_slurm_started_and_its_job_ends_with_the_app(run: 
                what=f"job {job_id} to end with the app: {run.slurm.jobs()}")
 
 
+@pytest.mark.e2e
+def test_a_gang_is_one_slurm_job_of_n_nodes(run: Run) -> None:
+    """A 2-node MultiNode of 1-GPU nodes is ONE request of 2 nodes: one sbatch job, one agent on each Slurm node,
+    the gang placed on them together (one node each, meeting at node 0's address)."""
+    app = run.start(gang=2, hold_s=1)
+    joined = run.wait_request("the gang's request to join", lambda rs: rs and rs[0]["state"] == "joined")
+    # One line per agent: both agents answer the one request.
+    assert {(r["request_id"], r["engine_id"], r["nodes"], r["work"]) for r in joined} == {
+        (joined[0]["request_id"], joined[0]["engine_id"], 2, "root.gang")}, joined
+    assert app.wait(TIMEOUT_S).exit_code == 0, run.output()
+    nodes = [json.loads(line.split("NODE ", 1)[1]) for line in app.stdout_lines if "NODE {" in line]
+    assert sorted(n["rank"] for n in nodes) == [0, 1], run.output()
+    assert {n["job"] for n in nodes} == {joined[0]["engine_id"]}, "the nodes ran outside the gang's one job"
+    assert sorted(n["node"] for n in nodes) == ["n1", "n2"], "two nodes shared a Slurm node"
+
+
 def test_a_work_without_capacity_waits_showing_slurms_reason(run: Run) -> None:
     """Three works of 2 GPUs on two nodes of 2 GPUs: two run, the third's job waits and both its request and the
     work's status show Slurm's reason (Resources), with exactly one job per work (an agent may take another waiting

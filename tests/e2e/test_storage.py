@@ -18,7 +18,7 @@ import pytest
 
 from tests.e2e import reported
 from tests.helpers import wait_until
-from tests.helpers.agents import AgentProcess, Cluster, cluster  # noqa: F401 - cluster is a fixture
+from tests.helpers.agents import AgentProcess, Cluster
 from tests.helpers.memory import PeakRss
 from tests.helpers.processes import LIGHTNING_CTL
 

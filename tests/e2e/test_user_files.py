@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from tests.e2e import lines_of, reported
-from tests.helpers.agents import Cluster, cluster  # noqa: F401 - cluster is a fixture
+from tests.helpers.agents import Cluster
 from tests.helpers.processes import run_app
 
 SHADOWING = ("agent", "protos", "controlplane", "lightning_ctl")

@@ -18,7 +18,7 @@ from lightning_ctl.agent.home import AgentHome
 from lightning_ctl.protos import codec
 from lightning_ctl.sdk._agent_messages import RunnerHello
 from tests.e2e import reported
-from tests.helpers.agents import Cluster, cluster  # noqa: F401 - cluster is a fixture
+from tests.helpers.agents import Cluster
 
 APPS = Path(__file__).resolve().parent / "apps_multi"
 

@@ -30,8 +30,9 @@ from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from tests.faults import APPS, FaultCluster, LocalControlPlane, reported
 from tests.helpers import wait_until
+from tests.helpers.fault_cluster import FaultCluster, LocalControlPlane
+from tests.helpers.streams import APPS, reported
 
 LEDGER = APPS / "ledger.py"
 CRASH_SITE = Path(__file__).resolve().parent / "crash_site"
@@ -217,6 +218,6 @@ def table(results: list[TrialResult]) -> str:
         count = Counter(r.outcome for r in mine)
         rows.append((scenario, str(len(mine)), *(str(count[o]) for o in OUTCOMES), str(sum(r.kills for r in mine))))
     widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
-    lines = [" | ".join(cell.ljust(width) for cell, width in zip(row, widths)) for row in rows]
+    lines = [" | ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)) for row in rows]
     lines.insert(1, "-+-".join("-" * width for width in widths))
     return "\n".join(lines)

@@ -13,25 +13,21 @@ from pathlib import Path
 
 import pytest
 
-from tests.faults import (
+from tests.helpers import wait_until
+from tests.helpers.agents import AgentProcess
+from tests.helpers.fault_cluster import FaultCluster, sigkill_and_reap
+from tests.helpers.logs import adopted_works, session_log
+from tests.helpers.processes import create_times, wait_alive
+from tests.helpers.streams import (
     AGENT_ARGS,
     FAST,
     STREAMS,
-    FaultCluster,
-    adopted_works,
     assert_lines_once,
     assert_streams_complete,
-    create_times,
-    faults,  # noqa: F401 - fixture
     final_lengths,
     knobs,
     reported,
-    session_log,
-    sigkill_and_reap,
-    wait_alive,
 )
-from tests.helpers import wait_until
-from tests.helpers.agents import AgentProcess
 
 KILLS = 10
 WIDE = 8
@@ -126,7 +122,7 @@ def test_agent_killed_while_readopting_keeps_every_work(faults: FaultCluster, tm
         sigkill_and_reap(agent)
         agent = faults.agent("a", *AGENT_ARGS, may_exit=True)
         if _kill_when_record_shrinks(agent, works_json, set(pids), 10):
-            wait_until(lambda: agent.proc.poll() is not None, 5, what="the agent to die")
+            wait_until(lambda agent=agent: agent.proc.poll() is not None, 5, what="the agent to die")
             left = _listed(works_json)
             if left is not None and left < set(pids):
                 break

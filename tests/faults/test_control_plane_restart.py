@@ -13,25 +13,20 @@ from pathlib import Path
 
 import pytest
 
-from tests.faults import (
+from tests.helpers.agents import AgentProcess, ControlPlane
+from tests.helpers.fault_cluster import FaultCluster, sigkill_and_reap
+from tests.helpers.logs import log_field, session_log, timestamp
+from tests.helpers.processes import create_times, wait_alive
+from tests.helpers.streams import (
     AGENT_ARGS,
     FAST,
     STREAMS,
-    FaultCluster,
     assert_lines_across_crashes,
     assert_streams_complete,
-    create_times,
-    faults,  # noqa: F401 - fixture
     final_lengths,
     knobs,
-    log_field,
     reported,
-    session_log,
-    sigkill_and_reap,
-    timestamp,
-    wait_alive,
 )
-from tests.helpers.agents import AgentProcess, ControlPlane
 
 REATTACH_S = 5.0
 """Every agent re-attached within this long after the new control plane listens."""
@@ -119,7 +114,7 @@ def test_control_plane_sigkilled_twice_resumes_without_restarting_works(
     assert all(t <= REATTACH_S for t in reattached), (
         f"re-attach took {[round(t, 2) for t in reattached]} s (limit {REATTACH_S} s)\n{everything}")
     boots = [reported(p.stdout_lines, "FLOW_BOOT")[0]["counter"] for p in control_planes[1:]]
-    assert all(b >= c > 0 for b, c in zip(boots, checkpointed)), (
+    assert all(b >= c > 0 for b, c in zip(boots, checkpointed, strict=False)), (
         f"resumed flows started from counters {boots}, checkpoints held {checkpointed}")
     final = reported(cp.stdout_lines, "FINAL")[0]
     assert final["counter"] > checkpointed[-1], (final["counter"], checkpointed)

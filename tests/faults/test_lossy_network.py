@@ -9,22 +9,20 @@ from pathlib import Path
 
 import pytest
 
-from tests.faults import (
+from tests.helpers.fault_cluster import FaultCluster
+from tests.helpers.logs import session_log
+from tests.helpers.processes import create_times, wait_alive
+from tests.helpers.proxy import TcpProxy
+from tests.helpers.streams import (
     AGENT_ARGS,
     FAST,
     STREAMS,
-    FaultCluster,
     assert_lines_once,
     assert_streams_complete,
-    create_times,
-    faults,  # noqa: F401 - fixture
     final_lengths,
     knobs,
     reported,
-    session_log,
-    wait_alive,
 )
-from tests.helpers.proxy import TcpProxy
 
 CALLS = 40
 """K: blocking calls of the Counted work (cache_calls=False), one after the other."""

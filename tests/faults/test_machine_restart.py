@@ -15,9 +15,10 @@ from pathlib import Path
 import psutil
 import pytest
 
-from tests.faults import APPS, FaultCluster, LocalControlPlane, faults, reported  # noqa: F401 - fixture
 from tests.helpers import wait_until
 from tests.helpers.agents import TAG_VAR
+from tests.helpers.fault_cluster import FaultCluster, LocalControlPlane
+from tests.helpers.streams import APPS, reported
 
 REBOOT = APPS / "reboot.py"
 

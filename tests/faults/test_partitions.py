@@ -13,24 +13,20 @@ from pathlib import Path
 import psutil
 import pytest
 
-from tests.faults import (
+from tests.helpers.agents import AgentProcess, ControlPlane
+from tests.helpers.fault_cluster import FaultCluster
+from tests.helpers.logs import log_field, session_log, timestamp
+from tests.helpers.processes import create_times, same_process, wait_alive
+from tests.helpers.proxy import TcpProxy
+from tests.helpers.streams import (
     AGENT_ARGS,
     STREAMS,
-    FaultCluster,
     assert_streams_complete,
     console_pids,
-    create_times,
-    faults,  # noqa: F401 - fixture
     knobs,
-    log_field,
     reported,
-    same_process,
-    session_log,
-    timestamp,
-    wait_alive,
+    step_lines,
 )
-from tests.helpers.agents import AgentProcess, ControlPlane
-from tests.helpers.proxy import TcpProxy
 
 HEARTBEAT = ("--heartbeat-interval", "0.3")
 FAST_DETECTION_S = 3.0
@@ -70,6 +66,27 @@ def wait_reconnected(faults: FaultCluster, cp: ControlPlane, name: str, count: i
     faults.wait_until(connected, f"{name} to connect {count} times", timeout_s)
 
 
+def steps_shown(cp: ControlPlane, work: str = "root.w0", pid: int | None = None) -> int:
+    """How many ``STEP`` lines ``work`` has shown on ``cp``'s console (only those of process ``pid``, if given)."""
+    if pid is None:
+        return len(step_lines(list(cp.stdout_lines)).get(work, []))
+    return sum(1 for line in list(cp.stdout_lines) if line.startswith(f"{work} | STEP ") and line.endswith(f" {pid}"))
+
+
+def wait_streaming(faults: FaultCluster, cp: ControlPlane, pid: int | None = None, steps: int = 3) -> None:
+    """Wait until the work has shown ``steps`` more ``STEP`` lines (of process ``pid``, if given): its events flow
+    through its agent to the flows, the steady state a fault then breaks."""
+    before = steps_shown(cp, pid=pid)
+    faults.wait_until(lambda: steps_shown(cp, pid=pid) >= before + steps,
+                      f"{steps} more STEP lines of root.w0{f' (pid {pid})' if pid else ''}", 15)
+
+
+def hold_until(wall_time: float) -> None:
+    """Let a fault last until ``wall_time`` (time.time()): a duration the test is about, computed from what was
+    observed, not a settle delay."""
+    time.sleep(max(0.0, wall_time - time.time()))
+
+
 def nothing_moved(cp: ControlPlane) -> None:
     """No work was declared lost or restarted."""
     assert not cp.lines_with("works_lost") and not cp.lines_with("work_restarted"), session_log(cp)
@@ -106,14 +123,14 @@ def test_sigstopped_agent_is_dropped_in_about_a_second_and_nothing_moves_within_
                               *knobs(30, works=1, restart="on_failure", stop_file=stop_file))
     a, pid = agent_with_work(faults, cp)
     created = psutil.Process(pid).create_time()
-    time.sleep(0.5)
+    wait_streaming(faults, cp)
     stopped_at = time.time()
     os.kill(a.pid, signal.SIGSTOP)
     try:
         detected_s = detection_time(faults, cp, "a", stopped_at, FAST_DETECTION_S)
         print(f"SIGSTOP detected after {detected_s:.2f} s (heartbeat 0.3 s)")
         assert detected_s <= FAST_DETECTION_S, f"a frozen agent was dropped only after {detected_s:.2f} s"
-        time.sleep(max(0.0, stopped_at + 3.0 - time.time()))
+        hold_until(stopped_at + 3.0)  # frozen for 3 s in all: within the 5 s grace
     finally:
         os.kill(a.pid, signal.SIGCONT)
     wait_reconnected(faults, cp, "a", 2)
@@ -134,7 +151,7 @@ def test_sigstopped_agent_is_dropped_within_ten_seconds_with_the_default_heartbe
     a = faults.agent("a", *AGENT_ARGS)
     pid = faults.work_pids_of(cp, 1)["root.w0"]
     created = psutil.Process(pid).create_time()
-    time.sleep(0.3)
+    wait_streaming(faults, cp)
     stopped_at = time.time()
     os.kill(a.pid, signal.SIGSTOP)
     try:
@@ -162,7 +179,7 @@ def test_partition_past_grace_moves_the_work_and_heal_stops_the_stale_copy(
     with TcpProxy(cp.port, seed=3) as proxy:
         a, stale = agent_with_work(faults, cp, control_plane=proxy.address)
         stale_created = psutil.Process(stale).create_time()
-        time.sleep(0.5)
+        wait_streaming(faults, cp)
         partitioned_at = time.time()
         proxy.partition("hold")
         detected_s = detection_time(faults, cp, "a", partitioned_at, FAST_DETECTION_S)
@@ -179,17 +196,16 @@ def test_partition_past_grace_moves_the_work_and_heal_stops_the_stale_copy(
         faults.work_pids.add(fresh_pid)
         assert b.lines_with("work_process_spawned") and str(fresh_pid) in b.lines_with("work_process_spawned")[-1], (
             f"attempt 2 (pid {fresh_pid}) did not start on agent b\n{session_log(cp, *faults.agents)}")
-        time.sleep(0.5)
+        wait_streaming(faults, cp, pid=fresh_pid)  # attempt 2 runs while the stale copy is still cut off
         healed_at = time.monotonic()
         proxy.heal()
         a.wait_for("a newer attempt replaced it", timeout_s=10)
         faults.wait_until(lambda: not same_process(stale, stale_created), "the stale copy to exit", 5)
         stale_gone_s = time.monotonic() - healed_at
         print(f"partition: dropped after {detected_s:.2f} s, stale copy gone {stale_gone_s:.2f} s after heal")
-        # From now on only the new attempt's process runs the work.
-        for _ in range(10):
-            assert not same_process(stale, stale_created) and psutil.pid_exists(fresh_pid)
-            time.sleep(0.05)
+        # From now on only the new attempt's process runs the work: it goes on streaming, the stale copy stays gone.
+        wait_streaming(faults, cp, pid=fresh_pid)
+        assert not same_process(stale, stale_created) and psutil.pid_exists(fresh_pid)
         final = finish(faults, cp, stop_file, 30, 1)
     assert final["pids"] == {"root.w0": [stale, fresh_pid]}, final["pids"]
     assert len(cp.lines_with("work_restarted")) == 1, session_log(cp)
@@ -208,7 +224,7 @@ def test_lone_agent_partitioned_past_grace_keeps_its_works(faults: FaultCluster,
         times = create_times(pids)
         proxy.partition("hold")
         faults.wait_until(lambda: disconnected_lines(cp, "a"), "agent_disconnected", 5)
-        time.sleep(4.0)
+        hold_until(timestamp(disconnected_lines(cp, "a")[0]) + 4.0)  # disconnected for twice the 2 s grace
         nothing_moved(cp)
         wait_alive(pids, times)
         proxy.heal()

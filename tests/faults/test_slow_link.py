@@ -5,8 +5,9 @@ from __future__ import annotations
 
 import pytest
 
-from tests.faults import AGENT_ARGS, STREAMS, FaultCluster, faults, knobs  # noqa: F401 - faults is a fixture
+from tests.helpers.fault_cluster import FaultCluster
 from tests.helpers.proxy import TcpProxy
+from tests.helpers.streams import AGENT_ARGS, STREAMS, knobs
 
 ONE_WAY_DELAY_S = 1.0
 

@@ -1,7 +1,7 @@
 """Multi-machine set-ups on one machine: a ``lightning-ctl run --no-local-agent`` control plane and separate
 ``lightning-agent`` processes joining it, each with its output captured and all of them killed at teardown.
 
-    def test_x(cluster):                                   # the fixture (import it into the test module)
+    def test_x(cluster):                                   # the fixture (registered in tests/conftest.py)
         cp = cluster.control_plane(APPS / "app.py")        # --no-local-agent --port 0 --token T --join-token J
         a = cluster.agent("a", "--gpus", "0,1")            # joins cp with J; work, state dirs under tmp_path/agent-a
         run = cp.wait(20)                                  # AppRun: exit code, stdout, stderr
@@ -330,6 +330,12 @@ class Cluster:
             raise AssertionError(f"{exc}\n{self.output()}") from None
         return cp.wait(5)
 
+    def __enter__(self) -> Cluster:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
     def close(self) -> None:
         """SIGKILL every process started, their descendants, and anything else carrying this cluster's tag; then
         fail if any of them printed an internal error."""
@@ -348,8 +354,5 @@ class Cluster:
 @pytest.fixture
 def cluster(tmp_path: Path) -> Iterator[Cluster]:
     """A :class:`Cluster` in ``tmp_path``, torn down (every process killed) after the test."""
-    c = Cluster(tmp_path)
-    try:
+    with Cluster(tmp_path) as c:
         yield c
-    finally:
-        c.close()

@@ -137,3 +137,23 @@ def alive(pids: set[int]) -> set[int]:
         except psutil.NoSuchProcess:
             pass
     return out
+
+
+def same_process(pid: int, create_time: float) -> bool:
+    """Whether ``pid`` is still the process that started at ``create_time`` (and not a zombie)."""
+    try:
+        process = psutil.Process(pid)
+        return process.status() != psutil.STATUS_ZOMBIE and abs(process.create_time() - create_time) < 0.01
+    except psutil.NoSuchProcess:
+        return False
+
+
+def create_times(pids: dict[str, int]) -> dict[str, float]:
+    """{name: its process's create time} for {name: pid} (to tell the same process from a later one)."""
+    return {name: psutil.Process(pid).create_time() for name, pid in pids.items()}
+
+
+def wait_alive(pids: dict[str, int], times: dict[str, float], context: str = "") -> None:
+    """Fail unless every process is still the same process (``times`` from :func:`create_times`)."""
+    gone = {name: pid for name, pid in pids.items() if not same_process(pid, times[name])}
+    assert not gone, f"work processes gone or replaced: {gone}\n{context}"

@@ -34,7 +34,7 @@ print(json.dumps({{"elapsed_ms": elapsed_ms, "heavy": heavy}}))
 """
 
 # Modules allowed to import the generated protos.lightning pb2 modules (the edge), relative to the repository: the
-# codec, the control plane's servicers and clients, the agent's stream and its storage client, and the work
+# codec, the control plane's servicers and clients, the agent's stream, its tunnels and its storage client, and the work
 # process's socket client. The agent's daemon and supervisors relay work events as opaque bytes and serve storage
 # requests as plain types.
 PB2_EDGE = (
@@ -42,6 +42,7 @@ PB2_EDGE = (
     "controlplane/api/",
     "agent/session.py",
     "agent/transfer.py",
+    "agent/tunnels.py",
     "agent/work_storage.py",
     "agent/runner/connection.py",
     "agent/runner/unacked.py",

@@ -140,7 +140,7 @@ function renderWork(name) {
   setText(cells[3], work.agent || "");
   setText(cells[4], work.gpus.length ? work.gpus.join(",") : "");
   setText(cells[5], work.restarts ? String(work.restarts) : "0");
-  const url = work.url || "";
+  const url = work.proxy_url || work.url || "";  // through this server: reachable wherever the work runs
   if (cells[6].dataset.url !== url) {
     cells[6].dataset.url = url;
     cells[6].replaceChildren(url ? el("a", { href: url, target: "_blank", rel: "noopener" }, "open") : "");

@@ -8,6 +8,34 @@ from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
 
 DESCRIPTOR: _descriptor.FileDescriptor
 
+class TunnelFrame(_message.Message):
+    __slots__ = ("tunnel_id", "data", "error")
+    TUNNEL_ID_FIELD_NUMBER: _ClassVar[int]
+    DATA_FIELD_NUMBER: _ClassVar[int]
+    ERROR_FIELD_NUMBER: _ClassVar[int]
+    tunnel_id: str
+    data: bytes
+    error: str
+    def __init__(self, tunnel_id: _Optional[str] = ..., data: _Optional[bytes] = ..., error: _Optional[str] = ...) -> None: ...
+
+class OpenTunnel(_message.Message):
+    __slots__ = ("tunnel_id", "work_name", "attempt")
+    TUNNEL_ID_FIELD_NUMBER: _ClassVar[int]
+    WORK_NAME_FIELD_NUMBER: _ClassVar[int]
+    ATTEMPT_FIELD_NUMBER: _ClassVar[int]
+    tunnel_id: str
+    work_name: str
+    attempt: int
+    def __init__(self, tunnel_id: _Optional[str] = ..., work_name: _Optional[str] = ..., attempt: _Optional[int] = ...) -> None: ...
+
+class PortRange(_message.Message):
+    __slots__ = ("first", "last")
+    FIRST_FIELD_NUMBER: _ClassVar[int]
+    LAST_FIELD_NUMBER: _ClassVar[int]
+    first: int
+    last: int
+    def __init__(self, first: _Optional[int] = ..., last: _Optional[int] = ...) -> None: ...
+
 class FetchBundleRequest(_message.Message):
     __slots__ = ("digest",)
     DIGEST_FIELD_NUMBER: _ClassVar[int]
@@ -45,7 +73,7 @@ class Resources(_message.Message):
     def __init__(self, cpus: _Optional[float] = ..., memory_bytes: _Optional[int] = ..., gpus: _Optional[_Iterable[_Union[GpuDevice, _Mapping]]] = ...) -> None: ...
 
 class Register(_message.Message):
-    __slots__ = ("agent_id", "name", "hostname", "resources", "labels", "protocol_version", "is_local", "running")
+    __slots__ = ("agent_id", "name", "hostname", "resources", "labels", "protocol_version", "is_local", "running", "advertise_address", "ports")
     class LabelsEntry(_message.Message):
         __slots__ = ("key", "value")
         KEY_FIELD_NUMBER: _ClassVar[int]
@@ -61,6 +89,8 @@ class Register(_message.Message):
     PROTOCOL_VERSION_FIELD_NUMBER: _ClassVar[int]
     IS_LOCAL_FIELD_NUMBER: _ClassVar[int]
     RUNNING_FIELD_NUMBER: _ClassVar[int]
+    ADVERTISE_ADDRESS_FIELD_NUMBER: _ClassVar[int]
+    PORTS_FIELD_NUMBER: _ClassVar[int]
     agent_id: str
     name: str
     hostname: str
@@ -69,19 +99,23 @@ class Register(_message.Message):
     protocol_version: int
     is_local: bool
     running: _containers.RepeatedCompositeFieldContainer[RunningWork]
-    def __init__(self, agent_id: _Optional[str] = ..., name: _Optional[str] = ..., hostname: _Optional[str] = ..., resources: _Optional[_Union[Resources, _Mapping]] = ..., labels: _Optional[_Mapping[str, str]] = ..., protocol_version: _Optional[int] = ..., is_local: _Optional[bool] = ..., running: _Optional[_Iterable[_Union[RunningWork, _Mapping]]] = ...) -> None: ...
+    advertise_address: str
+    ports: PortRange
+    def __init__(self, agent_id: _Optional[str] = ..., name: _Optional[str] = ..., hostname: _Optional[str] = ..., resources: _Optional[_Union[Resources, _Mapping]] = ..., labels: _Optional[_Mapping[str, str]] = ..., protocol_version: _Optional[int] = ..., is_local: _Optional[bool] = ..., running: _Optional[_Iterable[_Union[RunningWork, _Mapping]]] = ..., advertise_address: _Optional[str] = ..., ports: _Optional[_Union[PortRange, _Mapping]] = ...) -> None: ...
 
 class RunningWork(_message.Message):
-    __slots__ = ("work_name", "attempt", "pid", "gpu_indices")
+    __slots__ = ("work_name", "attempt", "pid", "gpu_indices", "port")
     WORK_NAME_FIELD_NUMBER: _ClassVar[int]
     ATTEMPT_FIELD_NUMBER: _ClassVar[int]
     PID_FIELD_NUMBER: _ClassVar[int]
     GPU_INDICES_FIELD_NUMBER: _ClassVar[int]
+    PORT_FIELD_NUMBER: _ClassVar[int]
     work_name: str
     attempt: int
     pid: int
     gpu_indices: _containers.RepeatedScalarFieldContainer[int]
-    def __init__(self, work_name: _Optional[str] = ..., attempt: _Optional[int] = ..., pid: _Optional[int] = ..., gpu_indices: _Optional[_Iterable[int]] = ...) -> None: ...
+    port: int
+    def __init__(self, work_name: _Optional[str] = ..., attempt: _Optional[int] = ..., pid: _Optional[int] = ..., gpu_indices: _Optional[_Iterable[int]] = ..., port: _Optional[int] = ...) -> None: ...
 
 class Heartbeat(_message.Message):
     __slots__ = ("cpu_percent", "memory_used_bytes", "gpus")
@@ -136,7 +170,7 @@ class Welcome(_message.Message):
     def __init__(self, session_id: _Optional[str] = ..., heartbeat_interval_s: _Optional[float] = ..., agent_credential: _Optional[str] = ..., max_attribute_bytes: _Optional[int] = ..., protocol_version: _Optional[int] = ...) -> None: ...
 
 class LaunchWork(_message.Message):
-    __slots__ = ("work_name", "attempt", "app_path", "vars_json", "env", "start_action", "stop_grace_s", "work_class", "init_args_json", "gpu_indices", "bundle_digest", "app_relpath", "api_credential")
+    __slots__ = ("work_name", "attempt", "app_path", "vars_json", "env", "start_action", "stop_grace_s", "work_class", "init_args_json", "gpu_indices", "bundle_digest", "app_relpath", "api_credential", "port", "readiness_path", "rendezvous")
     class EnvEntry(_message.Message):
         __slots__ = ("key", "value")
         KEY_FIELD_NUMBER: _ClassVar[int]
@@ -157,6 +191,9 @@ class LaunchWork(_message.Message):
     BUNDLE_DIGEST_FIELD_NUMBER: _ClassVar[int]
     APP_RELPATH_FIELD_NUMBER: _ClassVar[int]
     API_CREDENTIAL_FIELD_NUMBER: _ClassVar[int]
+    PORT_FIELD_NUMBER: _ClassVar[int]
+    READINESS_PATH_FIELD_NUMBER: _ClassVar[int]
+    RENDEZVOUS_FIELD_NUMBER: _ClassVar[int]
     work_name: str
     attempt: int
     app_path: str
@@ -170,7 +207,10 @@ class LaunchWork(_message.Message):
     bundle_digest: str
     app_relpath: str
     api_credential: str
-    def __init__(self, work_name: _Optional[str] = ..., attempt: _Optional[int] = ..., app_path: _Optional[str] = ..., vars_json: _Optional[str] = ..., env: _Optional[_Mapping[str, str]] = ..., start_action: _Optional[bool] = ..., stop_grace_s: _Optional[float] = ..., work_class: _Optional[str] = ..., init_args_json: _Optional[str] = ..., gpu_indices: _Optional[_Iterable[int]] = ..., bundle_digest: _Optional[str] = ..., app_relpath: _Optional[str] = ..., api_credential: _Optional[str] = ...) -> None: ...
+    port: int
+    readiness_path: str
+    rendezvous: bool
+    def __init__(self, work_name: _Optional[str] = ..., attempt: _Optional[int] = ..., app_path: _Optional[str] = ..., vars_json: _Optional[str] = ..., env: _Optional[_Mapping[str, str]] = ..., start_action: _Optional[bool] = ..., stop_grace_s: _Optional[float] = ..., work_class: _Optional[str] = ..., init_args_json: _Optional[str] = ..., gpu_indices: _Optional[_Iterable[int]] = ..., bundle_digest: _Optional[str] = ..., app_relpath: _Optional[str] = ..., api_credential: _Optional[str] = ..., port: _Optional[int] = ..., readiness_path: _Optional[str] = ..., rendezvous: _Optional[bool] = ...) -> None: ...
 
 class StopWork(_message.Message):
     __slots__ = ("work_name", "attempt", "reason", "grace_s")
@@ -195,18 +235,20 @@ class EventAck(_message.Message):
     def __init__(self, work_name: _Optional[str] = ..., attempt: _Optional[int] = ..., seq: _Optional[int] = ...) -> None: ...
 
 class Command(_message.Message):
-    __slots__ = ("launch", "call", "update", "stop", "upload")
+    __slots__ = ("launch", "call", "update", "stop", "upload", "tunnel")
     LAUNCH_FIELD_NUMBER: _ClassVar[int]
     CALL_FIELD_NUMBER: _ClassVar[int]
     UPDATE_FIELD_NUMBER: _ClassVar[int]
     STOP_FIELD_NUMBER: _ClassVar[int]
     UPLOAD_FIELD_NUMBER: _ClassVar[int]
+    TUNNEL_FIELD_NUMBER: _ClassVar[int]
     launch: LaunchWork
     call: _events_pb2.RunCall
     update: _events_pb2.UpdateVars
     stop: StopWork
     upload: _storage_pb2.UploadArtifact
-    def __init__(self, launch: _Optional[_Union[LaunchWork, _Mapping]] = ..., call: _Optional[_Union[_events_pb2.RunCall, _Mapping]] = ..., update: _Optional[_Union[_events_pb2.UpdateVars, _Mapping]] = ..., stop: _Optional[_Union[StopWork, _Mapping]] = ..., upload: _Optional[_Union[_storage_pb2.UploadArtifact, _Mapping]] = ...) -> None: ...
+    tunnel: OpenTunnel
+    def __init__(self, launch: _Optional[_Union[LaunchWork, _Mapping]] = ..., call: _Optional[_Union[_events_pb2.RunCall, _Mapping]] = ..., update: _Optional[_Union[_events_pb2.UpdateVars, _Mapping]] = ..., stop: _Optional[_Union[StopWork, _Mapping]] = ..., upload: _Optional[_Union[_storage_pb2.UploadArtifact, _Mapping]] = ..., tunnel: _Optional[_Union[OpenTunnel, _Mapping]] = ...) -> None: ...
 
 class Commands(_message.Message):
     __slots__ = ("commands",)

@@ -46,6 +46,11 @@ class AgentServiceStub:
                 request_serializer=lightning__ctl_dot_protos_dot_lightning_dot_v1_dot_agent__pb2.FetchBundleRequest.SerializeToString,
                 response_deserializer=lightning__ctl_dot_protos_dot_lightning_dot_v1_dot_agent__pb2.BundleChunk.FromString,
                 _registered_method=True)
+        self.Tunnel = channel.stream_stream(
+                '/lightning.v1.AgentService/Tunnel',
+                request_serializer=lightning__ctl_dot_protos_dot_lightning_dot_v1_dot_agent__pb2.TunnelFrame.SerializeToString,
+                response_deserializer=lightning__ctl_dot_protos_dot_lightning_dot_v1_dot_agent__pb2.TunnelFrame.FromString,
+                _registered_method=True)
 
 
 class AgentServiceServicer:
@@ -70,6 +75,16 @@ class AgentServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def Tunnel(self, request_iterator, context):
+        """A byte stream to the server of one of the agent's works, opened by the agent when an OpenTunnel command asks
+        for it (the control plane's proxy at /works/<name>/ uses it: no port of the agent's machine is opened to the
+        control plane). The agent's first frame names the tunnel; then data flows both ways; an empty frame with
+        `error` (or the stream's end) closes it. Needs the agent credential of the agent the tunnel was asked of.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_AgentServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -82,6 +97,11 @@ def add_AgentServiceServicer_to_server(servicer, server):
                     servicer.FetchBundle,
                     request_deserializer=lightning__ctl_dot_protos_dot_lightning_dot_v1_dot_agent__pb2.FetchBundleRequest.FromString,
                     response_serializer=lightning__ctl_dot_protos_dot_lightning_dot_v1_dot_agent__pb2.BundleChunk.SerializeToString,
+            ),
+            'Tunnel': grpc.stream_stream_rpc_method_handler(
+                    servicer.Tunnel,
+                    request_deserializer=lightning__ctl_dot_protos_dot_lightning_dot_v1_dot_agent__pb2.TunnelFrame.FromString,
+                    response_serializer=lightning__ctl_dot_protos_dot_lightning_dot_v1_dot_agent__pb2.TunnelFrame.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -140,6 +160,33 @@ class AgentService:
             '/lightning.v1.AgentService/FetchBundle',
             lightning__ctl_dot_protos_dot_lightning_dot_v1_dot_agent__pb2.FetchBundleRequest.SerializeToString,
             lightning__ctl_dot_protos_dot_lightning_dot_v1_dot_agent__pb2.BundleChunk.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def Tunnel(request_iterator,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.stream_stream(
+            request_iterator,
+            target,
+            '/lightning.v1.AgentService/Tunnel',
+            lightning__ctl_dot_protos_dot_lightning_dot_v1_dot_agent__pb2.TunnelFrame.SerializeToString,
+            lightning__ctl_dot_protos_dot_lightning_dot_v1_dot_agent__pb2.TunnelFrame.FromString,
             options,
             channel_credentials,
             insecure,

@@ -25,7 +25,7 @@ _sym_db = _symbol_database.Default()
 from lightning_ctl.protos.lightning.v1 import events_pb2 as lightning__ctl_dot_protos_dot_lightning_dot_v1_dot_events__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n+lightning_ctl/protos/lightning/v1/app.proto\x12\x0clightning.v1\x1a.lightning_ctl/protos/lightning/v1/events.proto\"\xc7\x01\n\x15IssueJoinTokenRequest\x12\r\n\x05ttl_s\x18\x01 \x01(\x01\x12\x0c\n\x04uses\x18\x02 \x01(\x05\x12\x12\n\nagent_name\x18\x03 \x01(\t\x12?\n\x06labels\x18\x04 \x03(\x0b\x32/.lightning.v1.IssueJoinTokenRequest.LabelsEntry\x12\r\n\x05scope\x18\x05 \x01(\t\x1a-\n\x0bLabelsEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\"@\n\tJoinToken\x12\r\n\x05token\x18\x01 \x01(\t\x12\x10\n\x08token_id\x18\x02 \x01(\t\x12\x12\n\nexpires_at\x18\x03 \x01(\x01\"#\n\x12RevokeAgentRequest\x12\r\n\x05\x61gent\x18\x01 \x01(\t\"L\n\x13RevokeAgentResponse\x12\x10\n\x08\x61gent_id\x18\x01 \x01(\t\x12\x0c\n\x04name\x18\x02 \x01(\t\x12\x15\n\rwas_connected\x18\x03 \x01(\x08\"\x12\n\x10GetStatusRequest\"\xec\x01\n\x08WorkInfo\x12\x11\n\twork_name\x18\x01 \x01(\t\x12\r\n\x05stage\x18\x02 \x01(\t\x12\x0e\n\x06reason\x18\x03 \x01(\t\x12\x0f\n\x07message\x18\x04 \x01(\t\x12\x18\n\x10status_timestamp\x18\x05 \x01(\x01\x12\x12\n\nstarted_at\x18\x06 \x01(\x01\x12\x0f\n\x07\x61ttempt\x18\x07 \x01(\x03\x12\x0b\n\x03pid\x18\x08 \x01(\x05\x12\x16\n\x0eprocess_exited\x18\t \x01(\x08\x12\x10\n\x08\x61gent_id\x18\n \x01(\t\x12\x12\n\nagent_name\x18\x0b \x01(\t\x12\x13\n\x0bgpu_indices\x18\x0c \x03(\x05\"\xc0\x01\n\x10\x41gentRequestInfo\x12\x12\n\nrequest_id\x18\x01 \x01(\t\x12\x0e\n\x06\x65ngine\x18\x02 \x01(\t\x12\x11\n\tengine_id\x18\x03 \x01(\t\x12\r\n\x05state\x18\x04 \x01(\t\x12\x0e\n\x06reason\x18\x05 \x01(\t\x12\x11\n\tresources\x18\x06 \x01(\t\x12\r\n\x05nodes\x18\x07 \x01(\x05\x12\x11\n\twork_name\x18\x08 \x01(\t\x12\x12\n\ncreated_at\x18\t \x01(\x01\x12\r\n\x05where\x18\n \x01(\t\"\xab\x03\n\tAgentInfo\x12\x10\n\x08\x61gent_id\x18\x01 \x01(\t\x12\x0c\n\x04name\x18\x02 \x01(\t\x12\x10\n\x08hostname\x18\x03 \x01(\t\x12\x10\n\x08is_local\x18\x04 \x01(\x08\x12\x33\n\x06labels\x18\x05 \x03(\x0b\x32#.lightning.v1.AgentInfo.LabelsEntry\x12\x12\n\ncpus_total\x18\x06 \x01(\x01\x12\x11\n\tcpus_used\x18\x07 \x01(\x01\x12\x1a\n\x12memory_total_bytes\x18\x08 \x01(\x03\x12\x19\n\x11memory_used_bytes\x18\t \x01(\x03\x12\x13\n\x0bgpu_indices\x18\n \x03(\x05\x12\x11\n\tgpus_used\x18\x0b \x03(\x05\x12\x12\n\nwork_names\x18\x0c \x03(\t\x12\x1c\n\x14last_heartbeat_age_s\x18\r \x01(\x01\x12\r\n\x05state\x18\x0e \x01(\t\x12/\n\x07request\x18\x0f \x01(\x0b\x32\x1e.lightning.v1.AgentRequestInfo\x1a-\n\x0bLabelsEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\"\x89\x01\n\tAppStatus\x12\r\n\x05stage\x18\x01 \x01(\t\x12\x10\n\x08\x61pp_path\x18\x02 \x01(\t\x12\x0b\n\x03pid\x18\x03 \x01(\x05\x12%\n\x05works\x18\x04 \x03(\x0b\x32\x16.lightning.v1.WorkInfo\x12\'\n\x06\x61gents\x18\x05 \x03(\x0b\x32\x17.lightning.v1.AgentInfo\"\x1f\n\x0fGetStateRequest\x12\x0c\n\x04\x66ull\x18\x01 \x01(\x08\"1\n\x08\x41ppState\x12\x12\n\nstate_json\x18\x01 \x01(\t\x12\x11\n\ttimestamp\x18\x02 \x01(\x01\"5\n\x11WatchStateRequest\x12\x0c\n\x04\x66ull\x18\x01 \x01(\x08\x12\x12\n\ninterval_s\x18\x02 \x01(\x01\"b\n\x11StreamLogsRequest\x12\x12\n\nwork_names\x18\x01 \x03(\t\x12\x11\n\x04tail\x18\x02 \x01(\x03H\x00\x88\x01\x01\x12\r\n\x05since\x18\x03 \x01(\x01\x12\x0e\n\x06\x66ollow\x18\x04 \x01(\x08\x42\x07\n\x05_tail\"l\n\x07LogLine\x12\x11\n\twork_name\x18\x01 \x01(\t\x12\x11\n\ttimestamp\x18\x02 \x01(\x01\x12-\n\x06stream\x18\x03 \x01(\x0e\x32\x1d.lightning.v1.LogLines.Stream\x12\x0c\n\x04text\x18\x04 \x01(\t\"A\n\x08LogBatch\x12$\n\x05lines\x18\x01 \x03(\x0b\x32\x15.lightning.v1.LogLine\x12\x0f\n\x07\x64ropped\x18\x02 \x01(\x03\" \n\x0eStopAppRequest\x12\x0e\n\x06reason\x18\x01 \x01(\t\"\x11\n\x0fStopAppResponse\"\x13\n\x11ListAgentsRequest\"4\n\tAgentList\x12\'\n\x06\x61gents\x18\x01 \x03(\x0b\x32\x17.lightning.v1.AgentInfo2\xdb\x04\n\nAppService\x12\x44\n\tGetStatus\x12\x1e.lightning.v1.GetStatusRequest\x1a\x17.lightning.v1.AppStatus\x12\x41\n\x08GetState\x12\x1d.lightning.v1.GetStateRequest\x1a\x16.lightning.v1.AppState\x12G\n\nWatchState\x12\x1f.lightning.v1.WatchStateRequest\x1a\x16.lightning.v1.AppState0\x01\x12G\n\nStreamLogs\x12\x1f.lightning.v1.StreamLogsRequest\x1a\x16.lightning.v1.LogBatch0\x01\x12\x46\n\x07StopApp\x12\x1c.lightning.v1.StopAppRequest\x1a\x1d.lightning.v1.StopAppResponse\x12\x46\n\nListAgents\x12\x1f.lightning.v1.ListAgentsRequest\x1a\x17.lightning.v1.AgentList\x12N\n\x0eIssueJoinToken\x12#.lightning.v1.IssueJoinTokenRequest\x1a\x17.lightning.v1.JoinToken\x12R\n\x0bRevokeAgent\x12 .lightning.v1.RevokeAgentRequest\x1a!.lightning.v1.RevokeAgentResponseb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n+lightning_ctl/protos/lightning/v1/app.proto\x12\x0clightning.v1\x1a.lightning_ctl/protos/lightning/v1/events.proto\"\xc7\x01\n\x15IssueJoinTokenRequest\x12\r\n\x05ttl_s\x18\x01 \x01(\x01\x12\x0c\n\x04uses\x18\x02 \x01(\x05\x12\x12\n\nagent_name\x18\x03 \x01(\t\x12?\n\x06labels\x18\x04 \x03(\x0b\x32/.lightning.v1.IssueJoinTokenRequest.LabelsEntry\x12\r\n\x05scope\x18\x05 \x01(\t\x1a-\n\x0bLabelsEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\"@\n\tJoinToken\x12\r\n\x05token\x18\x01 \x01(\t\x12\x10\n\x08token_id\x18\x02 \x01(\t\x12\x12\n\nexpires_at\x18\x03 \x01(\x01\"#\n\x12RevokeAgentRequest\x12\r\n\x05\x61gent\x18\x01 \x01(\t\"L\n\x13RevokeAgentResponse\x12\x10\n\x08\x61gent_id\x18\x01 \x01(\t\x12\x0c\n\x04name\x18\x02 \x01(\t\x12\x15\n\rwas_connected\x18\x03 \x01(\x08\"\x12\n\x10GetStatusRequest\"\x8c\x02\n\x08WorkInfo\x12\x11\n\twork_name\x18\x01 \x01(\t\x12\r\n\x05stage\x18\x02 \x01(\t\x12\x0e\n\x06reason\x18\x03 \x01(\t\x12\x0f\n\x07message\x18\x04 \x01(\t\x12\x18\n\x10status_timestamp\x18\x05 \x01(\x01\x12\x12\n\nstarted_at\x18\x06 \x01(\x01\x12\x0f\n\x07\x61ttempt\x18\x07 \x01(\x03\x12\x0b\n\x03pid\x18\x08 \x01(\x05\x12\x16\n\x0eprocess_exited\x18\t \x01(\x08\x12\x10\n\x08\x61gent_id\x18\n \x01(\t\x12\x12\n\nagent_name\x18\x0b \x01(\t\x12\x13\n\x0bgpu_indices\x18\x0c \x03(\x05\x12\x0b\n\x03url\x18\r \x01(\t\x12\x11\n\tproxy_url\x18\x0e \x01(\t\"\xc0\x01\n\x10\x41gentRequestInfo\x12\x12\n\nrequest_id\x18\x01 \x01(\t\x12\x0e\n\x06\x65ngine\x18\x02 \x01(\t\x12\x11\n\tengine_id\x18\x03 \x01(\t\x12\r\n\x05state\x18\x04 \x01(\t\x12\x0e\n\x06reason\x18\x05 \x01(\t\x12\x11\n\tresources\x18\x06 \x01(\t\x12\r\n\x05nodes\x18\x07 \x01(\x05\x12\x11\n\twork_name\x18\x08 \x01(\t\x12\x12\n\ncreated_at\x18\t \x01(\x01\x12\r\n\x05where\x18\n \x01(\t\"\xab\x03\n\tAgentInfo\x12\x10\n\x08\x61gent_id\x18\x01 \x01(\t\x12\x0c\n\x04name\x18\x02 \x01(\t\x12\x10\n\x08hostname\x18\x03 \x01(\t\x12\x10\n\x08is_local\x18\x04 \x01(\x08\x12\x33\n\x06labels\x18\x05 \x03(\x0b\x32#.lightning.v1.AgentInfo.LabelsEntry\x12\x12\n\ncpus_total\x18\x06 \x01(\x01\x12\x11\n\tcpus_used\x18\x07 \x01(\x01\x12\x1a\n\x12memory_total_bytes\x18\x08 \x01(\x03\x12\x19\n\x11memory_used_bytes\x18\t \x01(\x03\x12\x13\n\x0bgpu_indices\x18\n \x03(\x05\x12\x11\n\tgpus_used\x18\x0b \x03(\x05\x12\x12\n\nwork_names\x18\x0c \x03(\t\x12\x1c\n\x14last_heartbeat_age_s\x18\r \x01(\x01\x12\r\n\x05state\x18\x0e \x01(\t\x12/\n\x07request\x18\x0f \x01(\x0b\x32\x1e.lightning.v1.AgentRequestInfo\x1a-\n\x0bLabelsEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\"\x89\x01\n\tAppStatus\x12\r\n\x05stage\x18\x01 \x01(\t\x12\x10\n\x08\x61pp_path\x18\x02 \x01(\t\x12\x0b\n\x03pid\x18\x03 \x01(\x05\x12%\n\x05works\x18\x04 \x03(\x0b\x32\x16.lightning.v1.WorkInfo\x12\'\n\x06\x61gents\x18\x05 \x03(\x0b\x32\x17.lightning.v1.AgentInfo\"\x1f\n\x0fGetStateRequest\x12\x0c\n\x04\x66ull\x18\x01 \x01(\x08\"1\n\x08\x41ppState\x12\x12\n\nstate_json\x18\x01 \x01(\t\x12\x11\n\ttimestamp\x18\x02 \x01(\x01\"5\n\x11WatchStateRequest\x12\x0c\n\x04\x66ull\x18\x01 \x01(\x08\x12\x12\n\ninterval_s\x18\x02 \x01(\x01\"b\n\x11StreamLogsRequest\x12\x12\n\nwork_names\x18\x01 \x03(\t\x12\x11\n\x04tail\x18\x02 \x01(\x03H\x00\x88\x01\x01\x12\r\n\x05since\x18\x03 \x01(\x01\x12\x0e\n\x06\x66ollow\x18\x04 \x01(\x08\x42\x07\n\x05_tail\"l\n\x07LogLine\x12\x11\n\twork_name\x18\x01 \x01(\t\x12\x11\n\ttimestamp\x18\x02 \x01(\x01\x12-\n\x06stream\x18\x03 \x01(\x0e\x32\x1d.lightning.v1.LogLines.Stream\x12\x0c\n\x04text\x18\x04 \x01(\t\"A\n\x08LogBatch\x12$\n\x05lines\x18\x01 \x03(\x0b\x32\x15.lightning.v1.LogLine\x12\x0f\n\x07\x64ropped\x18\x02 \x01(\x03\" \n\x0eStopAppRequest\x12\x0e\n\x06reason\x18\x01 \x01(\t\"\x11\n\x0fStopAppResponse\"\x13\n\x11ListAgentsRequest\"4\n\tAgentList\x12\'\n\x06\x61gents\x18\x01 \x03(\x0b\x32\x17.lightning.v1.AgentInfo2\xdb\x04\n\nAppService\x12\x44\n\tGetStatus\x12\x1e.lightning.v1.GetStatusRequest\x1a\x17.lightning.v1.AppStatus\x12\x41\n\x08GetState\x12\x1d.lightning.v1.GetStateRequest\x1a\x16.lightning.v1.AppState\x12G\n\nWatchState\x12\x1f.lightning.v1.WatchStateRequest\x1a\x16.lightning.v1.AppState0\x01\x12G\n\nStreamLogs\x12\x1f.lightning.v1.StreamLogsRequest\x1a\x16.lightning.v1.LogBatch0\x01\x12\x46\n\x07StopApp\x12\x1c.lightning.v1.StopAppRequest\x1a\x1d.lightning.v1.StopAppResponse\x12\x46\n\nListAgents\x12\x1f.lightning.v1.ListAgentsRequest\x1a\x17.lightning.v1.AgentList\x12N\n\x0eIssueJoinToken\x12#.lightning.v1.IssueJoinTokenRequest\x1a\x17.lightning.v1.JoinToken\x12R\n\x0bRevokeAgent\x12 .lightning.v1.RevokeAgentRequest\x1a!.lightning.v1.RevokeAgentResponseb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -49,35 +49,35 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_GETSTATUSREQUEST']._serialized_start=492
   _globals['_GETSTATUSREQUEST']._serialized_end=510
   _globals['_WORKINFO']._serialized_start=513
-  _globals['_WORKINFO']._serialized_end=749
-  _globals['_AGENTREQUESTINFO']._serialized_start=752
-  _globals['_AGENTREQUESTINFO']._serialized_end=944
-  _globals['_AGENTINFO']._serialized_start=947
-  _globals['_AGENTINFO']._serialized_end=1374
+  _globals['_WORKINFO']._serialized_end=781
+  _globals['_AGENTREQUESTINFO']._serialized_start=784
+  _globals['_AGENTREQUESTINFO']._serialized_end=976
+  _globals['_AGENTINFO']._serialized_start=979
+  _globals['_AGENTINFO']._serialized_end=1406
   _globals['_AGENTINFO_LABELSENTRY']._serialized_start=264
   _globals['_AGENTINFO_LABELSENTRY']._serialized_end=309
-  _globals['_APPSTATUS']._serialized_start=1377
-  _globals['_APPSTATUS']._serialized_end=1514
-  _globals['_GETSTATEREQUEST']._serialized_start=1516
-  _globals['_GETSTATEREQUEST']._serialized_end=1547
-  _globals['_APPSTATE']._serialized_start=1549
-  _globals['_APPSTATE']._serialized_end=1598
-  _globals['_WATCHSTATEREQUEST']._serialized_start=1600
-  _globals['_WATCHSTATEREQUEST']._serialized_end=1653
-  _globals['_STREAMLOGSREQUEST']._serialized_start=1655
-  _globals['_STREAMLOGSREQUEST']._serialized_end=1753
-  _globals['_LOGLINE']._serialized_start=1755
-  _globals['_LOGLINE']._serialized_end=1863
-  _globals['_LOGBATCH']._serialized_start=1865
-  _globals['_LOGBATCH']._serialized_end=1930
-  _globals['_STOPAPPREQUEST']._serialized_start=1932
-  _globals['_STOPAPPREQUEST']._serialized_end=1964
-  _globals['_STOPAPPRESPONSE']._serialized_start=1966
-  _globals['_STOPAPPRESPONSE']._serialized_end=1983
-  _globals['_LISTAGENTSREQUEST']._serialized_start=1985
-  _globals['_LISTAGENTSREQUEST']._serialized_end=2004
-  _globals['_AGENTLIST']._serialized_start=2006
-  _globals['_AGENTLIST']._serialized_end=2058
-  _globals['_APPSERVICE']._serialized_start=2061
-  _globals['_APPSERVICE']._serialized_end=2664
+  _globals['_APPSTATUS']._serialized_start=1409
+  _globals['_APPSTATUS']._serialized_end=1546
+  _globals['_GETSTATEREQUEST']._serialized_start=1548
+  _globals['_GETSTATEREQUEST']._serialized_end=1579
+  _globals['_APPSTATE']._serialized_start=1581
+  _globals['_APPSTATE']._serialized_end=1630
+  _globals['_WATCHSTATEREQUEST']._serialized_start=1632
+  _globals['_WATCHSTATEREQUEST']._serialized_end=1685
+  _globals['_STREAMLOGSREQUEST']._serialized_start=1687
+  _globals['_STREAMLOGSREQUEST']._serialized_end=1785
+  _globals['_LOGLINE']._serialized_start=1787
+  _globals['_LOGLINE']._serialized_end=1895
+  _globals['_LOGBATCH']._serialized_start=1897
+  _globals['_LOGBATCH']._serialized_end=1962
+  _globals['_STOPAPPREQUEST']._serialized_start=1964
+  _globals['_STOPAPPREQUEST']._serialized_end=1996
+  _globals['_STOPAPPRESPONSE']._serialized_start=1998
+  _globals['_STOPAPPRESPONSE']._serialized_end=2015
+  _globals['_LISTAGENTSREQUEST']._serialized_start=2017
+  _globals['_LISTAGENTSREQUEST']._serialized_end=2036
+  _globals['_AGENTLIST']._serialized_start=2038
+  _globals['_AGENTLIST']._serialized_end=2090
+  _globals['_APPSERVICE']._serialized_start=2093
+  _globals['_APPSERVICE']._serialized_end=2696
 # @@protoc_insertion_point(module_scope)

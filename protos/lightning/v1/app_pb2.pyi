@@ -59,7 +59,7 @@ class GetStatusRequest(_message.Message):
     def __init__(self) -> None: ...
 
 class WorkInfo(_message.Message):
-    __slots__ = ("work_name", "stage", "reason", "message", "status_timestamp", "started_at", "attempt", "pid", "process_exited", "agent_id", "agent_name", "gpu_indices")
+    __slots__ = ("work_name", "stage", "reason", "message", "status_timestamp", "started_at", "attempt", "pid", "process_exited", "agent_id", "agent_name", "gpu_indices", "url", "proxy_url")
     WORK_NAME_FIELD_NUMBER: _ClassVar[int]
     STAGE_FIELD_NUMBER: _ClassVar[int]
     REASON_FIELD_NUMBER: _ClassVar[int]
@@ -72,6 +72,8 @@ class WorkInfo(_message.Message):
     AGENT_ID_FIELD_NUMBER: _ClassVar[int]
     AGENT_NAME_FIELD_NUMBER: _ClassVar[int]
     GPU_INDICES_FIELD_NUMBER: _ClassVar[int]
+    URL_FIELD_NUMBER: _ClassVar[int]
+    PROXY_URL_FIELD_NUMBER: _ClassVar[int]
     work_name: str
     stage: str
     reason: str
@@ -84,7 +86,9 @@ class WorkInfo(_message.Message):
     agent_id: str
     agent_name: str
     gpu_indices: _containers.RepeatedScalarFieldContainer[int]
-    def __init__(self, work_name: _Optional[str] = ..., stage: _Optional[str] = ..., reason: _Optional[str] = ..., message: _Optional[str] = ..., status_timestamp: _Optional[float] = ..., started_at: _Optional[float] = ..., attempt: _Optional[int] = ..., pid: _Optional[int] = ..., process_exited: _Optional[bool] = ..., agent_id: _Optional[str] = ..., agent_name: _Optional[str] = ..., gpu_indices: _Optional[_Iterable[int]] = ...) -> None: ...
+    url: str
+    proxy_url: str
+    def __init__(self, work_name: _Optional[str] = ..., stage: _Optional[str] = ..., reason: _Optional[str] = ..., message: _Optional[str] = ..., status_timestamp: _Optional[float] = ..., started_at: _Optional[float] = ..., attempt: _Optional[int] = ..., pid: _Optional[int] = ..., process_exited: _Optional[bool] = ..., agent_id: _Optional[str] = ..., agent_name: _Optional[str] = ..., gpu_indices: _Optional[_Iterable[int]] = ..., url: _Optional[str] = ..., proxy_url: _Optional[str] = ...) -> None: ...
 
 class AgentRequestInfo(_message.Message):
     __slots__ = ("request_id", "engine", "engine_id", "state", "reason", "resources", "nodes", "work_name", "created_at", "where")

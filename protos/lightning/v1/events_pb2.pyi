@@ -75,7 +75,7 @@ class WorkError(_message.Message):
     def __init__(self, traceback: _Optional[str] = ...) -> None: ...
 
 class WorkEvent(_message.Message):
-    __slots__ = ("work_name", "attempt", "seq", "delta", "status", "logs", "exit", "error", "started", "invalid", "first_seq")
+    __slots__ = ("work_name", "attempt", "seq", "delta", "status", "logs", "exit", "error", "started", "invalid", "endpoint", "first_seq")
     WORK_NAME_FIELD_NUMBER: _ClassVar[int]
     ATTEMPT_FIELD_NUMBER: _ClassVar[int]
     SEQ_FIELD_NUMBER: _ClassVar[int]
@@ -86,6 +86,7 @@ class WorkEvent(_message.Message):
     ERROR_FIELD_NUMBER: _ClassVar[int]
     STARTED_FIELD_NUMBER: _ClassVar[int]
     INVALID_FIELD_NUMBER: _ClassVar[int]
+    ENDPOINT_FIELD_NUMBER: _ClassVar[int]
     FIRST_SEQ_FIELD_NUMBER: _ClassVar[int]
     work_name: str
     attempt: int
@@ -97,8 +98,25 @@ class WorkEvent(_message.Message):
     error: WorkError
     started: WorkStarted
     invalid: InvalidEvent
+    endpoint: WorkEndpoint
     first_seq: int
-    def __init__(self, work_name: _Optional[str] = ..., attempt: _Optional[int] = ..., seq: _Optional[int] = ..., delta: _Optional[_Union[VarsDelta, _Mapping]] = ..., status: _Optional[_Union[StatusChange, _Mapping]] = ..., logs: _Optional[_Union[LogLines, _Mapping]] = ..., exit: _Optional[_Union[ProcessExit, _Mapping]] = ..., error: _Optional[_Union[WorkError, _Mapping]] = ..., started: _Optional[_Union[WorkStarted, _Mapping]] = ..., invalid: _Optional[_Union[InvalidEvent, _Mapping]] = ..., first_seq: _Optional[int] = ...) -> None: ...
+    def __init__(self, work_name: _Optional[str] = ..., attempt: _Optional[int] = ..., seq: _Optional[int] = ..., delta: _Optional[_Union[VarsDelta, _Mapping]] = ..., status: _Optional[_Union[StatusChange, _Mapping]] = ..., logs: _Optional[_Union[LogLines, _Mapping]] = ..., exit: _Optional[_Union[ProcessExit, _Mapping]] = ..., error: _Optional[_Union[WorkError, _Mapping]] = ..., started: _Optional[_Union[WorkStarted, _Mapping]] = ..., invalid: _Optional[_Union[InvalidEvent, _Mapping]] = ..., endpoint: _Optional[_Union[WorkEndpoint, _Mapping]] = ..., first_seq: _Optional[int] = ...) -> None: ...
+
+class WorkEndpoint(_message.Message):
+    __slots__ = ("host", "port", "internal_ip", "url", "message", "error")
+    HOST_FIELD_NUMBER: _ClassVar[int]
+    PORT_FIELD_NUMBER: _ClassVar[int]
+    INTERNAL_IP_FIELD_NUMBER: _ClassVar[int]
+    URL_FIELD_NUMBER: _ClassVar[int]
+    MESSAGE_FIELD_NUMBER: _ClassVar[int]
+    ERROR_FIELD_NUMBER: _ClassVar[int]
+    host: str
+    port: int
+    internal_ip: str
+    url: str
+    message: str
+    error: str
+    def __init__(self, host: _Optional[str] = ..., port: _Optional[int] = ..., internal_ip: _Optional[str] = ..., url: _Optional[str] = ..., message: _Optional[str] = ..., error: _Optional[str] = ...) -> None: ...
 
 class WorkStarted(_message.Message):
     __slots__ = ("pid",)

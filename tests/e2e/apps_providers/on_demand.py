@@ -2,7 +2,8 @@
 ON_DEMAND_WORKS (how many works, 1), ON_DEMAND_GPUS (GPUs each, 1), ON_DEMAND_HOLD_S (how long each runs, 0),
 ON_DEMAND_STOP (1: the app stops once every work succeeded; 0: it keeps running; "works": it stops each work
 that succeeded, freeing its agent, and keeps running), ON_DEMAND_RESTARTS (the works'
-RestartPolicy.on_failure max_restarts; 0: never). Each work prints `STARTED {json}` when it starts, with the
+RestartPolicy.on_failure max_restarts; 0: never), ON_DEMAND_GANG (N > 0: the works are the N nodes of one MultiNode
+instead, each also printing its rank and MASTER_ADDR). Each work prints `STARTED {json}` when it starts, with the
 credential variables (names) found in its environment and, in a Slurm job, in its job's processes above it."""
 
 import json
@@ -12,12 +13,14 @@ import time
 import psutil
 
 from lightning_ctl.sdk import CloudCompute, LightningApp, LightningFlow, LightningWork, List, RestartPolicy
+from lightning_ctl.sdk.components import MultiNode
 
 WORKS = int(os.environ.get("ON_DEMAND_WORKS", "1"))
 GPUS = int(os.environ.get("ON_DEMAND_GPUS", "1"))
 HOLD_S = float(os.environ.get("ON_DEMAND_HOLD_S", "0"))
 STOP = os.environ.get("ON_DEMAND_STOP", "1")
 RESTARTS = int(os.environ.get("ON_DEMAND_RESTARTS", "0"))
+GANG = int(os.environ.get("ON_DEMAND_GANG", "0"))
 
 
 CREDENTIALS = ("LIGHTNING_CTL_TOKEN", "LIGHTNING_CTL_JOIN_TOKEN", "LIGHTNING_AGENT_JOIN_TOKEN")
@@ -53,12 +56,32 @@ class Probe(LightningWork):
         self.done = True
 
 
+class Node(Probe):
+    """A node of a MultiNode: a Probe that also says its rank and where the gang meets."""
+
+    def __init__(self, hold_s: float = 0.0, **kwargs):
+        super().__init__(hold_s)
+
+    def run(self, main_address, main_port, num_nodes, node_rank):
+        print("NODE " + json.dumps({"rank": node_rank, "master": os.environ.get("MASTER_ADDR"),
+                                    "node": os.environ.get("SLURMD_NODENAME"), "job": os.environ.get("SLURM_JOB_ID")}),
+              flush=True)
+        super().run()
+
+
 class Root(LightningFlow):
     def __init__(self):
         super().__init__()
-        self.probes = List(*[Probe(HOLD_S) for _ in range(WORKS)])
+        self.probes = List(*[Probe(HOLD_S) for _ in range(0 if GANG else WORKS)])
+        if GANG:
+            self.gang = MultiNode(Node, GANG, CloudCompute(gpus=GPUS, cpus=1), HOLD_S)
 
     def run(self):
+        if GANG:
+            self.gang.run()
+            if self.gang.has_succeeded:
+                self.stop("the gang ran")
+            return
         for probe in self.probes:
             probe.run()
         if STOP == "works":

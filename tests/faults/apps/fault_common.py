@@ -30,7 +30,7 @@ def say(text: str) -> None:
 
 
 def report(tag: str, value: Any) -> None:
-    """``<tag> <json>`` as one line (read by ``tests.faults.reported``)."""
+    """``<tag> <json>`` as one line (read by ``tests.helpers.streams.reported``)."""
     say(f"{tag} {json.dumps(value)}")
 
 

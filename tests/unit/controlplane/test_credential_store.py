@@ -10,7 +10,11 @@ from pathlib import Path
 import pytest
 
 from lightning_ctl.controlplane.credential_store import CredentialStore, Role, certificate_fingerprint
-from lightning_ctl.controlplane.errors import AgentNotFoundError, CredentialForbiddenError, CredentialRefusedError
+from lightning_ctl.controlplane.errors import (
+    AgentNotFoundError,
+    CredentialForbiddenError,
+    CredentialRefusedError,
+)
 
 OPERATOR = "the-operators-token"
 

@@ -23,6 +23,7 @@ from lightning_ctl.sdk._agent_messages import (
     EventRejected,
     GpuDevice,
     GpuUsage,
+    OpenTunnel,
     Registration,
     RunnerHello,
     RunnerInit,
@@ -42,6 +43,7 @@ from lightning_ctl.sdk._events import (
     UpdateVars,
     VarsChanged,
     WorkCrashed,
+    WorkEndpoint,
     WorkEvent,
 )
 from lightning_ctl.sdk._status import make_status
@@ -62,6 +64,10 @@ BODIES = [
     ProcessExited(4242, -9, 9),
     ProcessExited(0, 1, reason="the agent could not start the work's process: [Errno 11] fork failed"),
     WorkCrashed("Traceback (most recent call last):\n  File \"app.py\", line 1\nRuntimeError: boom\n"),
+    WorkEndpoint("10.0.0.5", 30001, "10.0.0.5"),
+    WorkEndpoint("0.0.0.0", 30001, "10.0.0.5", url="http://10.0.0.5:30001", message=""),
+    WorkEndpoint("h", 1, "h", message="not ready: GET /health on port 1 answers 503"),
+    WorkEndpoint("", 0, "", error="port 80 is in use on this machine"),
 ]
 
 COMMANDS = [
@@ -79,6 +85,8 @@ COMMANDS = [
         gpu_indices=(0, 3),
     ),
     LaunchWork(work_name="root.w", attempt=2, app_path="a.py", vars={}, init_args={"args": [], "kwargs": {}}),
+    LaunchWork(work_name="root.s", attempt=1, app_path="a.py", vars={}, port=8080, readiness_path="/health"),
+    LaunchWork(work_name="root.mn.ws.0", attempt=1, app_path="a.py", vars={}, rendezvous=True),
     RunCall("root.job", 1, "0123456789abcdef", [1, "two", [3]], {"k": {"v": 1}}),
     RunCall("root.job", 1, "fedcba9876543210", [], {}, {"knob": 5}),
     UpdateVars("root.job", 3, {"knob": 7, "items": [1, 2]}),
@@ -92,7 +100,7 @@ def _ids(values: list) -> list[str]:
 
 def _seq_for(body: object) -> int:
     """Events of the work process are numbered; those the agent observes (output, exit) carry 0."""
-    return 0 if isinstance(body, (LinesLogged, ProcessExited)) else 17
+    return 0 if isinstance(body, (LinesLogged, ProcessExited, WorkEndpoint)) else 17
 
 
 class TestEvents:
@@ -211,7 +219,8 @@ class TestAgentMessages:
     REGISTRATION = Registration(
         agent_id="a-1", name="gpu-1", hostname="host", cpus=8.0, memory_bytes=2**34,
         gpus=(GpuDevice(0, "GPU-0", "A100", 2**35), GpuDevice(3)), labels={"zone": "a"},
-        protocol_version=2, is_local=False, running=(RunningWork("root.w", 2, 77, (3,)),),
+        protocol_version=2, is_local=False, running=(RunningWork("root.w", 2, 77, (3,), 30001),),
+        advertise_address="10.0.0.5", ports=(30000, 30999),
     )
 
     def test_registration_round_trip(self):
@@ -231,6 +240,7 @@ class TestAgentMessages:
             ({"gpus": (GpuDevice(1), GpuDevice(1))}, "an index appears twice"),
             ({"running": (RunningWork("root.w", 0, 1),)}, "register.running[root.w].attempt: must be >= 1"),
             ({"name": "bad\nname"}, "control characters"),
+            ({"ports": (30999, 30000)}, "register.ports: 30999-30000 is not a range of ports"),
         ],
     )
     def test_bad_registration_names_the_field(self, change, field):
@@ -247,8 +257,9 @@ class TestAgentMessages:
             OutputShown("root.w", 2, 100, 20),
             EventRejected("root.w", 2, 9, "INVALID_ARGUMENT", "work root.w: attribute x: bad"),
             [RunCall("root.w", 1, "h", [1], {}), StopWork("root.w", 1, "r", 1.0)],
+            [OpenTunnel("t-1", "root.server", 3)],
         ],
-        ids=["welcome", "ack", "output-ack", "rejected", "commands"],
+        ids=["welcome", "ack", "output-ack", "rejected", "commands", "tunnel"],
     )
     def test_control_message_round_trip(self, item):
         """Every kind of ControlMessage survives the trip."""

@@ -211,3 +211,27 @@ class TestGetComponentByName:
         """A step that is not a component raises AttributeError."""
         with pytest.raises(AttributeError):
             app.get_component_by_name(name)
+
+
+def test_the_app_stays_ready_once_its_root_flow_was() -> None:
+    """is_ui_ready follows root.ready until it is True, then latches (as the former framework's did)."""
+    from lightning_ctl.sdk import LightningApp, LightningFlow
+
+    class Root(LightningFlow):
+        def __init__(self) -> None:
+            super().__init__()
+            self.serving = False
+
+        def run(self) -> None:
+            pass
+
+        @property
+        def ready(self) -> bool:
+            return self.serving
+
+    app = LightningApp(Root())
+    assert app.status.is_ui_ready is False
+    app.root.serving = True
+    assert app.status.is_ui_ready is True
+    app.root.serving = False
+    assert app.ready is True and app.status.is_ui_ready is True

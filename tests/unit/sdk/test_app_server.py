@@ -18,7 +18,10 @@ def work_env(monkeypatch: pytest.MonkeyPatch, tmp_path) -> None:
     monkeypatch.setenv(_app_server.STATE_URL_VAR, "http://127.0.0.1")
     monkeypatch.setenv(_app_server.PORT_VAR, "7777")
     monkeypatch.setenv(CREDENTIAL_VAR, "work:lctl-key.k.s")
-    monkeypatch.delenv("NETRC", raising=False)
+    # setenv first so that monkeypatch restores NETRC's absence: install_netrc sets it behind monkeypatch's back,
+    # and a NETRC left in the environment makes requests replace later tests' Authorization headers.
+    monkeypatch.setenv("NETRC", "")
+    monkeypatch.delenv("NETRC")
     import tempfile
 
     monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))

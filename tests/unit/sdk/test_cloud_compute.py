@@ -118,6 +118,7 @@ class TestSerialization:
             "cpus": None,
             "memory": None,
             "labels": None,
+            "pack_nodes": False,
             "_internal_id": "default",
         }
 

@@ -271,6 +271,37 @@ class TestStorage:
         assert "--storage" in error["message"] or "ls/cp" in error["message"]
 
 
+class TestComponents:
+    def test_the_former_component_paths_give_the_sdks_components(self):
+        """MultiNode and its variants, the script works and the Tracer import from every former path, as the
+        SDK's own classes."""
+        out = run_python(
+            """
+            import lightning_ctl.sdk.components as ours
+            from lightning.app.components import MultiNode, LightningTrainerMultiNode, PyTorchSpawnMultiNode
+            from lightning.app.components import FabricMultiNode, TracerPythonScript, PopenPythonScript
+            from lightning_app.components.multi_node import MultiNode as M2
+            from lightning_app.components.multi_node.trainer import LightningTrainerMultiNode as T2
+            from lightning_app.components.python import TracerPythonScript as S2
+            from lightning_app.components.python.popen import PopenPythonScript as P2
+            from lightning_app.components.training import LightningTrainerScript
+            from lightning_app.utilities.tracer import Tracer
+            same = [MultiNode is ours.MultiNode is M2, LightningTrainerMultiNode is T2 is ours.LightningTrainerMultiNode,
+                    PyTorchSpawnMultiNode is ours.PyTorchSpawnMultiNode, FabricMultiNode is ours.FabricMultiNode,
+                    TracerPythonScript is S2 is ours.TracerPythonScript, PopenPythonScript is P2,
+                    LightningTrainerScript is ours.LightningTrainerScript, Tracer is ours.Tracer]
+            import sys
+            print(all(same), "torch" in sys.modules)
+            """
+        )
+        assert out.split() == ["True", "False"], "every path gives the SDK's class, and none imports torch"
+
+    def test_an_unknown_component_names_the_ones_there_are(self):
+        """from lightning_app.components import Nope lists MultiNode among what is provided."""
+        error = raised("from lightning_app.components import Nope")
+        assert "MultiNode" in error["message"] and "TracerPythonScript" in error["message"]
+
+
 class TestUnsupported:
     @pytest.mark.parametrize(
         ("statement", "named"),
@@ -278,20 +309,20 @@ class TestUnsupported:
             ("from lightning_app import LightningPlugin", "plugins"),
             ("from lightning_app.frontend import PanelFrontend", "PanelFrontend"),
             ("from lightning_app.testing import LightningTestApp", "lightning-ctl run"),
-            ("import lightning.app.components", "components"),
+            ("import lightning.app.components.database", "Database"),
         ],
     )
     def test_other_unsupported_parts_say_why(self, statement, named):
-        """Plugins, frontends, the test-app helpers and components are refused with their reason."""
+        """Plugins, frontends, the test-app helpers and the database component are refused with their reason."""
         error = raised(statement)
         assert error["type"] == "ImportError"
         assert "not supported by lightning-ctl" in error["message"] and named in error["message"]
 
     def test_an_unknown_module_names_what_is_provided(self):
         """An unknown lightning_app module fails with ModuleNotFoundError listing what the parent provides."""
-        error = raised("import lightning_app.utilities.tracer")
+        error = raised("import lightning_app.utilities.network")
         assert error["type"] == "ModuleNotFoundError"
-        assert "lightning_app.utilities.tracer" in error["message"] and "app_helpers" in error["message"]
+        assert "lightning_app.utilities.network" in error["message"] and "app_helpers" in error["message"]
 
     def test_an_unknown_attribute_names_what_is_provided(self):
         """A missing attribute of a served module raises AttributeError listing the module's names."""

@@ -44,6 +44,7 @@ class TestEnums:
             "process_exited",
             "agent_lost",
             "invalid_event",
+            "port_unavailable",
         }
 
     def test_stop_reasons_include_killed_after_grace_and_idle_timeout(self):

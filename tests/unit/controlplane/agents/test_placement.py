@@ -70,3 +70,24 @@ class TestPendingReason:
     def test_describe_empty_request(self) -> None:
         """A request for nothing reads as such."""
         assert describe(ResourceRequest()) == "no particular resources"
+
+
+class TestPorts:
+    def test_a_full_port_range_keeps_the_work_pending_naming_it(self) -> None:
+        """An agent whose range's ports are all held by its works takes no more; the reason names the range."""
+        ranged = AgentCapacity("a", "a", 8, 32 * GiB, (), {}, ports=(30000, 30001))
+        held = [Allocation("a"), Allocation("a", port=30001)]
+        decision = place_work(ResourceRequest(), [ranged], held)
+        assert isinstance(decision, Pending)
+        assert decision.reason == "no agent has a port free (a: every port of its range 30000-30001 held by its works)"
+        assert isinstance(place_work(ResourceRequest(), [ranged], held[:1]), Allocation)
+        assert isinstance(place_work(ResourceRequest(), [ranged], [Allocation("a", port=8080)] * 3), Allocation), (
+            "a port asked for outside the range does not count against it")
+
+    def test_an_asked_port_goes_where_no_work_holds_it(self) -> None:
+        """A work asking for port 8080 avoids the agent where another work asked for it."""
+        one, two = agent("one"), agent("two")
+        decision = place_work(ResourceRequest(), [one, two], [Allocation("one", port=8080)], port=8080)
+        assert isinstance(decision, Allocation) and decision.agent_id == "two" and decision.port == 8080
+        pending = place_work(ResourceRequest(), [one], [Allocation("one", port=8080)], port=8080)
+        assert isinstance(pending, Pending) and "port 8080" in pending.reason

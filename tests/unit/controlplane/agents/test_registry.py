@@ -12,6 +12,7 @@ from lightning_ctl.controlplane.agents.app_bundle import AppBundle
 from lightning_ctl.controlplane.agents.placement import AgentCapacity
 from lightning_ctl.controlplane.agents.registry import AgentRegistry, AgentSession
 from lightning_ctl.sdk._events import (
+    GangSpec,
     LaunchWork,
     PlacementPending,
     ResourceRequest,
@@ -110,6 +111,17 @@ class TestRouting:
         assert "root.w" in registry.placements
 
 
+    def test_a_work_asking_a_held_port_does_not_keep_others_of_its_shape_waiting(
+            self, loop: asyncio.AbstractEventLoop) -> None:
+        """Port 8080 is held: the next work asking for it waits, one of the same resources asking no port is placed
+        (the remembered misfit is the port's, not the request's)."""
+        registry = AgentRegistry()
+        registry.add(session("a"))
+        with_port = [LaunchWork(f"root.p{i}", 1, "/app.py", {}, port=8080) for i in range(2)]
+        registry.route([*with_port, launch("root.any")])
+        assert sorted(registry.placements) == ["root.any", "root.p0"]
+
+
 class TestFleet:
     def test_works_waiting_for_a_fleet_are_each_launched_once_as_agents_join(self,
                                                                         loop: asyncio.AbstractEventLoop) -> None:
@@ -156,10 +168,8 @@ class TestRemoteAgents:
         async def scenario() -> list[object]:
             registry.route([launch("root.w")])
             assert reports and "bundle" in reports[0].reason
-            deadline = loop.time() + 10
-            while remote.outgoing.empty() and loop.time() < deadline:
-                await asyncio.sleep(0.01)
-            return drain(remote)
+            first = await asyncio.wait_for(remote.outgoing.get(), 10)
+            return [first, *drain(remote)]
 
         sent = loop.run_until_complete(scenario())
         assert isinstance(sent[0], LaunchWork) and len(sent[0].bundle_digest) == 64
@@ -240,3 +250,118 @@ class TestStopping:
         registry.release("root.b", 1)
         registry.remove(box, "gone")
         assert [u.work_name for u in reported] == ["root.a"]
+
+
+def node(name: str, rank: int, size: int = 2, generation: int = 1, attempt: int = 1, gpus: int = 0,
+         gang: str = "root.mn") -> LaunchWork:
+    return LaunchWork(name, attempt, "/app.py", {}, resources=ResourceRequest(gpus=gpus),
+                      gang=GangSpec(gang, size, rank, generation))
+
+
+def labelled(agent_id: str, gpus: tuple[int, ...], **labels: str) -> AgentSession:
+    return AgentSession(AgentCapacity(agent_id, agent_id, 4, 2**33, gpus, labels, is_local=True), hostname="h")
+
+
+class TestGangs:
+    def test_a_gang_waits_for_all_its_nodes_then_goes_out_at_once(self, loop: asyncio.AbstractEventLoop) -> None:
+        """Node 0's launch (and the call behind it) waits until node 1's launch arrives; then both are sent."""
+        registry = AgentRegistry()
+        a, b = session("a"), session("b")
+        registry.add(a)
+        registry.add(b)
+        registry.route([node("root.mn.ws.0", 0), RunCall("root.mn.ws.0", 1, "h", [], {})])
+        assert drain(a) == [] and drain(b) == []
+        registry.route([node("root.mn.ws.1", 1)])
+        sent = drain(a) + drain(b)
+        assert sorted(c.work_name for c in sent if isinstance(c, LaunchWork)) == ["root.mn.ws.0", "root.mn.ws.1"]
+        assert [c.work_name for c in sent if isinstance(c, RunCall)] == ["root.mn.ws.0"]
+        assert registry.placements["root.mn.ws.0"].allocation.agent_id != registry.placements[
+            "root.mn.ws.1"].allocation.agent_id
+
+    def test_a_gang_that_does_not_fit_holds_nothing_and_every_node_says_why(
+            self, loop: asyncio.AbstractEventLoop) -> None:
+        """Two 1-GPU nodes, one GPU agent: no node placed, each pending with the gang's reason; a second GPU agent
+        joining places both."""
+        reports: list[PlacementPending] = []
+        registry = AgentRegistry(report_pending=reports.append)
+        first = session("first", gpus=(0,))
+        registry.add(first)
+        registry.route([node("root.mn.ws.0", 0, gpus=1), node("root.mn.ws.1", 1, gpus=1)])
+        assert registry.placements == {} and drain(first) == []
+        assert {r.work_name for r in reports} == {"root.mn.ws.0", "root.mn.ws.1"}
+        assert all(r.reason.startswith("gang root.mn needs 2 agents") and r.for_capacity for r in reports)
+        assert sorted(w.work_name for w in registry.waiting_for_agent()) == ["root.mn.ws.0", "root.mn.ws.1"]
+        second = session("second", gpus=(0,))
+        registry.add(second)
+        assert len(drain(first)) == 1 and len(drain(second)) == 1
+        assert registry.waiting_for_agent() == []
+
+    def test_a_stale_generation_never_completes_a_new_one(self, loop: asyncio.AbstractEventLoop) -> None:
+        """Node 0 of generation 2 does not pair with node 1 of generation 1."""
+        registry = AgentRegistry()
+        registry.add(session("a"))
+        registry.add(session("b"))
+        registry.route([node("root.mn.ws.1", 1, generation=1), node("root.mn.ws.0", 0, generation=2, attempt=2)])
+        assert registry.placements == {}
+
+
+class TestGangsAndTheUnfitCache:
+    def test_a_gang_beside_a_single_work_of_its_shape_keeps_its_own_reason(
+            self, loop: asyncio.AbstractEventLoop) -> None:
+        """A single 1-GPU work found no room: the 1-GPU gang routed again after it still gets a gang's decision
+        and reason, never the single work's remembered one."""
+        reports: list[PlacementPending] = []
+        registry = AgentRegistry(report_pending=reports.append)
+        registry.add(session("a", gpus=(0,)))
+        registry.route([launch("root.w", gpus=1), launch("root.v", gpus=1)])
+        registry.route([node("root.mn.ws.0", 0, gpus=1), node("root.mn.ws.1", 1, gpus=1)])
+        registry.add(session("b"))  # more room of nothing anyone asks: every waiting launch is routed again
+        last = {r.work_name: r.reason for r in reports}
+        assert last["root.v"].startswith("no agent has 1 GPU free")
+        assert last["root.mn.ws.0"].startswith("gang root.mn needs 2 agents with 1 GPU free; 0 have"), last
+        assert "b: 0 of 0 GPUs free" in last["root.mn.ws.1"]
+
+    def test_what_a_gang_gives_back_goes_to_the_next_gang_then_to_a_single_work(
+            self, loop: asyncio.AbstractEventLoop) -> None:
+        """Two gangs wanting the same two agents never deadlock: the second is placed whole once the first's nodes
+        exit, and a single work waiting with the same request is placed once the second gang's nodes exit."""
+        registry = AgentRegistry()
+        a, b = session("a", gpus=(0,)), session("b", gpus=(0,))
+        registry.add(a)
+        registry.add(b)
+        first = [node(f"root.g1.ws.{rank}", rank, gpus=1, gang="root.g1") for rank in range(2)]
+        second = [node(f"root.g2.ws.{rank}", rank, gpus=1, gang="root.g2") for rank in range(2)]
+        registry.route([*first, *second])
+        assert sorted(registry.placements) == ["root.g1.ws.0", "root.g1.ws.1"]
+        registry.release("root.g1.ws.0", 1)
+        assert sorted(registry.placements) == ["root.g1.ws.1"], "half the room a gang needs places none of it"
+        registry.release("root.g1.ws.1", 1)
+        assert sorted(registry.placements) == ["root.g2.ws.0", "root.g2.ws.1"]
+        registry.route([launch("root.v", gpus=1), launch("root.u", gpus=1)])  # no room: remembered as unfit
+        assert "root.v" not in registry.placements
+        registry.release("root.g2.ws.0", 1)
+        assert "root.v" in registry.placements and "root.u" not in registry.placements
+        sent = [c.work_name for c in drain(a) + drain(b) if isinstance(c, LaunchWork)]
+        assert sorted(sent) == sorted([*(n.work_name for n in first + second), "root.v"])
+        assert registry.placements["root.v"].allocation.agent_id != registry.placements[
+            "root.g2.ws.1"].allocation.agent_id
+
+    def test_room_a_gang_left_behind_by_moving_is_used_once_its_old_nodes_exit(
+            self, loop: asyncio.AbstractEventLoop) -> None:
+        """A gang's next generation placed on other agents gives back the old agents in the book at once, but
+        their processes still run: a work waiting for those agents is placed when the old nodes exit."""
+        registry = AgentRegistry()
+        registry.add(labelled("y", (0,), zone="x"))
+        registry.add(labelled("z", (0,), zone="x"))
+        registry.route([node("root.mn.ws.0", 0, gpus=1), node("root.mn.ws.1", 1, gpus=1)])
+        waiting = LaunchWork("root.v", 1, "/app.py", {}, resources=ResourceRequest(gpus=1, labels={"zone": "x"}))
+        registry.route([waiting])
+        registry.add(session("b", gpus=(0,)))
+        registry.add(session("c", gpus=(0,)))
+        registry.route([node("root.mn.ws.0", 0, gpus=1, generation=2, attempt=2),
+                        node("root.mn.ws.1", 1, gpus=1, generation=2, attempt=2)])
+        assert {registry.placements[f"root.mn.ws.{r}"].allocation.agent_id for r in range(2)} == {"b", "c"}
+        assert "root.v" not in registry.placements
+        registry.release("root.mn.ws.0", 1)
+        placed = registry.placements.get("root.v")
+        assert placed is not None and placed.allocation.agent_id in {"y", "z"}

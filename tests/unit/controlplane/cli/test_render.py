@@ -278,3 +278,16 @@ def test_parse_duration_rejects_other_text(text: str) -> None:
     """Anything else is a usage error naming the value."""
     with pytest.raises(ValueError, match="expected a duration"):
         parse_duration(text)
+
+
+def test_status_lists_serving_works_with_their_urls() -> None:
+    """A work with a url shows it and its proxied URL under SERVING; without one there is no such section."""
+    from lightning_ctl.controlplane.cli.render import serving_table
+
+    serving = WorkView("root.server", "running", url="http://10.0.0.5:30001",
+                       proxy_url="http://127.0.0.1:7501/works/root.server/")
+    idle = WorkView("root.train", "running")
+    text = status_text(AppView("running", "app.py", 1, (serving, idle)))
+    assert "SERVING" in text and "http://127.0.0.1:7501/works/root.server/" in text
+    assert "root.train" not in serving_table([serving, idle])
+    assert "SERVING" not in status_text(AppView("running", "app.py", 1, (idle,)))

@@ -25,17 +25,7 @@ from lightning_ctl.sdk._events import (
 )
 from lightning_ctl.sdk._hashing import call_hash
 from lightning_ctl.sdk._status import make_status
-from tests.unit.controlplane.flows.test_flow_runtime import (  # noqa: F401 - fixtures
-    APP_PATH,
-    ENV,
-    GRACE_S,
-    Rig,
-    event,
-    launched,
-    make_app,
-    runtime,
-    tick,
-)
+from tests.unit.controlplane.flows.test_flow_runtime import APP_PATH, ENV, GRACE_S, Rig, event, launched, tick
 
 
 def _called(app) -> FlowCalledWork:

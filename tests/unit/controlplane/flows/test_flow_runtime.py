@@ -11,8 +11,15 @@ import json
 
 import pytest
 
-from lightning_ctl.controlplane.flows.flow_runtime import FlowActions, FlowRuntime
-from lightning_ctl.controlplane.flows.stimuli import AppEnding, FailApp, FlowsRan, IdleCheck, Instruction, RunFlows
+from lightning_ctl.controlplane.flows.flow_runtime import FlowRuntime
+from lightning_ctl.controlplane.flows.stimuli import (
+    AppEnding,
+    FailApp,
+    FlowsRan,
+    IdleCheck,
+    Instruction,
+    RunFlows,
+)
 from lightning_ctl.sdk import CloudCompute, LightningApp, LightningFlow, LightningWork
 from lightning_ctl.sdk._events import (
     AgentConnected,
@@ -29,7 +36,6 @@ from lightning_ctl.sdk._events import (
     WorkEvent,
 )
 from lightning_ctl.sdk._hashing import START_CALL_HASH, call_hash
-from lightning_ctl.sdk._runtime import set_runtime
 from lightning_ctl.sdk._status import make_status
 from lightning_ctl.sdk.errors import CacheMissException
 
@@ -95,21 +101,6 @@ class Rig:
         self.app = app
         self.runtime.find_work = lambda name: next((w for w in app.works if w.name == name), None)
         return app
-
-
-@pytest.fixture
-def runtime():
-    """A Rig whose FlowRuntime is installed (through FlowActions) as the SDK's runtime, reset afterwards."""
-    rig = Rig()
-    set_runtime(FlowActions(rig.runtime, rig.sent.extend))
-    yield rig
-    set_runtime(None)
-
-
-@pytest.fixture
-def make_app(runtime):
-    """Build an app whose works the runtime can look up by name."""
-    return lambda **work_kwargs: runtime.bind(LightningApp(Root(**work_kwargs)))
 
 
 def tick(app: LightningApp) -> None:
@@ -368,7 +359,7 @@ class TestEvents:
     def test_crash_sets_the_failure(self, runtime, make_app):
         """WorkCrashed sets runtime.failure with the work's name and traceback."""
         app = make_app(parallel=True)
-        job = launched(runtime, app)
+        launched(runtime, app)
         trace = 'Traceback (most recent call last):\n  File "app.py", line 3\nValueError: bad\n'
         assert runtime.apply_event(event(WorkCrashed(trace), seq=2)) is True
         assert runtime.failure.work_name == "root.job"
@@ -387,7 +378,7 @@ class TestEvents:
     def test_killed_by_signal_names_the_signal(self, runtime, make_app):
         """A process killed by a signal fails with a message naming the signal."""
         app = make_app(parallel=True)
-        job = launched(runtime, app)
+        launched(runtime, app)
         runtime.apply_event(event(ProcessExited(4242, -9, 9), seq=2))
         assert "killed by signal 9 (SIGKILL)" in runtime.failure.message
 
@@ -626,7 +617,7 @@ class TestIdleTimeout:
 
     def test_the_next_call_starts_a_new_process(self, runtime, make_app):
         """A call after the idle stop launches attempt 2 and runs there; a cached call sends nothing."""
-        job = self.idle_after_a_call(runtime, make_app, timeout_s=0)
+        self.idle_after_a_call(runtime, make_app, timeout_s=0)
         self.stop_when_due(runtime)
         runtime.apply_event(event(ProcessExited(4242, 0), seq=4))
         tick(runtime.app)
@@ -651,7 +642,7 @@ class TestIdleTimeout:
 
     def test_a_call_restarts_the_idle_timer(self, runtime, make_app):
         """Idle 4 s, a call, done: the process is stopped 5 s after that call ended, not 5 s after the first."""
-        job = self.idle_after_a_call(runtime, make_app)
+        self.idle_after_a_call(runtime, make_app)
         self.stop_when_due(runtime)
         runtime.now = 104.0
         app = runtime.app

@@ -13,8 +13,8 @@ import time
 import pytest
 
 from lightning_ctl.controlplane.errors import CheckpointError
-from lightning_ctl.controlplane.flows.flow_runtime import FlowRuntime
 from lightning_ctl.controlplane.flows import loop as loop_module
+from lightning_ctl.controlplane.flows.flow_runtime import FlowRuntime
 from lightning_ctl.controlplane.flows.loop import AppEnded, FlowLoop, StopRequested
 from lightning_ctl.sdk import AppStage, LightningApp, LightningFlow, LightningWork
 from lightning_ctl.sdk._events import (

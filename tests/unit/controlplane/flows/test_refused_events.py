@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from lightning_ctl.controlplane.flows.sequencing import SEQ_WINDOW, EventSequencer
 from lightning_ctl.sdk._events import InvalidEvent, ProcessExited, StopWork, VarsChanged, WorkEvent
-from tests.unit.controlplane.flows.test_flow_runtime import event, launched, make_app, runtime  # noqa: F401
+from tests.unit.controlplane.flows.test_flow_runtime import event, launched
 
 REASON = "work root.job: attribute _calls: private attributes never leave the work's process"
 

@@ -13,9 +13,9 @@ from typing import Any, Iterator
 
 import pytest
 
+from lightning_ctl.controlplane.errors import ProviderError
 from lightning_ctl.controlplane.providers import k8s_manifests as manifests
 from lightning_ctl.controlplane.providers.agent_command import common_agent_args
-from lightning_ctl.controlplane.errors import ProviderError
 from lightning_ctl.controlplane.providers.base import AgentLaunch, AgentSpec, EngineState
 from lightning_ctl.controlplane.providers.kubernetes import KubernetesProvider, gang_status, pod_status
 from lightning_ctl.controlplane.providers.settings import ProviderSettings

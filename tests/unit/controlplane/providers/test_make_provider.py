@@ -7,7 +7,12 @@ from pathlib import Path
 
 import pytest
 
-from lightning_ctl.controlplane.providers import ProviderError, ProviderOptionError, ProviderSettings, make_provider
+from lightning_ctl.controlplane.providers import (
+    ProviderError,
+    ProviderOptionError,
+    ProviderSettings,
+    make_provider,
+)
 
 
 def test_an_option_the_engine_does_not_know_is_named(tmp_path: Path) -> None:

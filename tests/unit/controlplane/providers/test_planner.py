@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from lightning_ctl.controlplane.providers.base import AgentSpec, EngineState, EngineStatus
+from lightning_ctl.controlplane.providers.manager import waiting_works
 from lightning_ctl.controlplane.providers.planner import (
     BACKOFF_FIRST_S,
     SPARE_GRACE_S,
@@ -14,7 +15,7 @@ from lightning_ctl.controlplane.providers.planner import (
     Submit,
     WaitingWork,
 )
-from lightning_ctl.sdk._events import ResourceRequest
+from lightning_ctl.sdk._events import GangSpec, LaunchWork, ResourceRequest
 
 GPU = AgentSpec(ResourceRequest(gpus=1, cpus=2))
 TWO_GPUS = AgentSpec(ResourceRequest(gpus=2))
@@ -173,3 +174,16 @@ def test_a_join_timeout_releases_a_job_whose_agent_never_came() -> None:
     p.observe_engine({request.request_id: EngineStatus(EngineState.RUNNING)}, 1.0)
     (release,) = releases(p.plan(101.0, waiting("w"), {}))
     assert "did not join" in release.reason
+
+
+def test_a_waiting_gang_is_one_request_of_n_nodes() -> None:
+    """The registry's waiting launches of a 3-node gang become ONE waiting entry of 3 nodes, named after the gang,
+    standing for its three nodes; a plain work stays one entry of one node."""
+    gpu = ResourceRequest(gpus=1)
+    launches = [LaunchWork(f"root.mn.ws.{rank}", 2, "/app.py", {}, resources=gpu,
+                           gang=GangSpec("root.mn", 3, rank, generation=2)) for rank in range(3)]
+    launches.append(LaunchWork("root.solo", 1, "/app.py", {}, resources=gpu))
+    waiting, members = waiting_works(launches)
+    assert waiting == [WaitingWork("root.mn", 2, AgentSpec(gpu, nodes=3)), WaitingWork("root.solo", 1, AgentSpec(gpu))]
+    assert members == {"root.mn": [("root.mn.ws.0", 2), ("root.mn.ws.1", 2), ("root.mn.ws.2", 2)],
+                       "root.solo": [("root.solo", 1)]}

@@ -9,8 +9,8 @@ from types import SimpleNamespace
 
 import pytest
 
-from lightning_ctl.controlplane.storage import open_store
 from lightning_ctl.controlplane.errors import StorageFault
+from lightning_ctl.controlplane.storage import open_store
 from lightning_ctl.controlplane.storage.coordinator import StorageCoordinator
 from lightning_ctl.sdk._storage_types import Artifact, FileEntry, UploadRequested
 
@@ -30,6 +30,7 @@ class FakeRegistry:
         self.placements: dict = {}
         self.agents: dict = {}
         self.routed: list = []
+        self.has_routed = asyncio.Event()
 
     def place(self, work: str, agent_id: str = "agent-1", attempt: int = 1) -> None:
         self.placements[work] = SimpleNamespace(attempt=attempt, allocation=SimpleNamespace(agent_id=agent_id))
@@ -37,6 +38,7 @@ class FakeRegistry:
 
     def route(self, commands: list) -> None:
         self.routed.extend(commands)
+        self.has_routed.set()
 
 
 @pytest.fixture
@@ -106,9 +108,8 @@ def test_a_running_origin_is_asked_once_for_many_consumers(coordinator):
     async def scenario() -> None:
         first = asyncio.ensure_future(coordinator.resolve_artifact("root.w", "path", "x", "root.c1"))
         second = asyncio.ensure_future(coordinator.resolve_artifact("root.w", "path", "x", "root.c2"))
-        while not registry.routed:
-            await asyncio.sleep(0.01)
-        await asyncio.sleep(0.05)
+        await asyncio.wait_for(registry.has_routed.wait(), 10)
+        await asyncio.sleep(0.05)  # the second caller's turn: it must join the first one's request, not route one
         [request] = registry.routed
         assert isinstance(request, UploadRequested) and request.name == "x"
         await coordinator.receive_blob(DIGEST, len(DATA), 0, "x", chunks(DATA))
