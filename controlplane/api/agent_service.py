@@ -224,8 +224,11 @@ class AgentServicer(agent_pb2_grpc.AgentServiceServicer):
             await context.write(agent_pb2.BundleChunk(data=chunk, total_bytes=len(bundle.data)))
 
     async def _acknowledge_output(self, session: AgentSession) -> None:
-        """Tell the agent, every OUTPUT_ACK_INTERVAL_S while output comes or is being written, how much of each
-        work's output has been shown (no timer while there is nothing to acknowledge: a fleet's idle agents)."""
+        """Tell the agent how much of each work's output has been shown.
+
+        Every OUTPUT_ACK_INTERVAL_S while output comes or is being written; no timer while there is nothing to
+        acknowledge (a fleet's idle agents).
+        """
         sent: dict[tuple[str, int], tuple[int, int]] = {}
         while True:
             await session.output_arrived.wait()

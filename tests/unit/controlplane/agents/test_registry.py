@@ -186,20 +186,20 @@ class TestRemoteAgents:
         remote = session("remote", is_local=False)
         registry.add(remote)
         retries: list[int] = []
+        retried = asyncio.Event()
         retry = registry._retry_waiting
 
         def counted() -> None:
             retries.append(1)
             retry()
+            retried.set()
 
         registry._retry_waiting = counted  # type: ignore[method-assign]
 
         async def scenario() -> list[object]:
             registry.route([launch(f"root.w{i}") for i in range(20)])
-            deadline = loop.time() + 10
-            while remote.outgoing.qsize() < 20 and loop.time() < deadline:
-                await asyncio.sleep(0.01)
-            await asyncio.sleep(0.05)
+            # The bundle's waiters are all called at once when it is built: a second retry would be in this pass.
+            await asyncio.wait_for(retried.wait(), timeout=10)
             return drain(remote)
 
         sent = loop.run_until_complete(scenario())
