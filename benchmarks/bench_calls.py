@@ -34,7 +34,7 @@ sys.dont_write_bytecode = True
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import bench_core  # noqa: E402
-from bench_core import AppRun, BenchError, Session, launched  # noqa: E402
+from bench_core import COUNTER_AND_ROOT, AppRun, BenchError, Session, launched  # noqa: E402
 
 REPO = Path(__file__).resolve().parent.parent
 DEFAULT_RAY_PYTHON = REPO / ".venv-ray" / "bin" / "python"
@@ -46,21 +46,7 @@ from lightning_ctl.sdk import LightningApp, LightningFlow, LightningWork
 N = {calls}
 _B = {{"dispatched": {{}}, "seen": {{}}, "last": -1}}
 
-
-class Counter(LightningWork):
-    def __init__(self):
-        super().__init__(cache_calls=False)
-        self.count = 0
-
-    def run(self):
-        self.count += 1
-
-
-class Root(LightningFlow):
-    def __init__(self):
-        super().__init__()
-        self.counter = Counter()
-
+''' + COUNTER_AND_ROOT + '''
     def run(self):
         count = self.counter.count
         now = time.perf_counter()
