@@ -61,14 +61,7 @@ MB = 1024 * 1024
 # Generated apps
 # ------------------------------------------------------------------------------------------------------------------
 
-APP_COUNTER = '''
-import json, time
-from lightning_ctl.sdk import LightningApp, LightningFlow, LightningWork
-
-N = {calls}
-_B = {{"t1": None, "runs": 0, "runs_at_1": 0}}   # module globals: not part of the flow's state
-
-
+COUNTER_AND_ROOT = '''
 class Counter(LightningWork):
     def __init__(self):
         super().__init__(cache_calls=False)
@@ -82,7 +75,17 @@ class Root(LightningFlow):
     def __init__(self):
         super().__init__()
         self.counter = Counter()
+'''
+"""App text: a work counting its calls and the root flow holding it (each app adds the flow's ``run``)."""
 
+APP_COUNTER = '''
+import json, time
+from lightning_ctl.sdk import LightningApp, LightningFlow, LightningWork
+
+N = {calls}
+_B = {{"t1": None, "runs": 0, "runs_at_1": 0}}   # module globals: not part of the flow's state
+
+''' + COUNTER_AND_ROOT + '''
     def run(self):
         _B["runs"] += 1
         count = self.counter.count

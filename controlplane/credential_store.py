@@ -176,6 +176,8 @@ class CredentialStore:
         self._path = path
         self._joins: dict[str, JoinRecord] = {}
         self._agents: dict[str, AgentRecord] = {}
+        self._saved_agents: dict[str, str] = {}
+        """Each agent record as last saved (JSON): a fleet's joins do not encode every record again each time."""
         self._keys: dict[str, ScopedRecord] = {}
         self._static_join: tuple[str, JoinGrant] | None = None
         self._load()
@@ -419,6 +421,7 @@ class CredentialStore:
             record = named[0]
         if record.revoked_at is None:
             record.revoked_at = time.time()
+            self._saved_agents.pop(record.agent_id, None)
             self._save()
             log.warning("agent_revoked", agent_id=record.agent_id, name=record.name)
         return record
@@ -488,13 +491,17 @@ class CredentialStore:
     def _save(self) -> None:
         if self._path is None:
             return
-        data = {
-            "agents": [asdict(record) for record in self._agents.values()],
+        agents = self._saved_agents
+        for agent_id, record in self._agents.items():
+            if agent_id not in agents:
+                agents[agent_id] = json.dumps(asdict(record))
+        rest = {
             "join_tokens": [asdict(record) for record in self._joins.values()],
             "scoped_keys": [{**asdict(record), "permissions": sorted(record.permissions)}
                             for record in self._keys.values() if record.kept],
         }
-        write_atomic(self._path, json.dumps(data, indent=1))
+        text = json.dumps(rest, indent=1)
+        write_atomic(self._path, '{"agents": [\n' + ",\n".join(agents[a] for a in self._agents) + "\n],\n" + text[2:])
 
 
 def with_labels(labels: dict[str, str], grant: JoinGrant) -> dict[str, str]:

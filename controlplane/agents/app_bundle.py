@@ -41,7 +41,8 @@ class AppBundle:
             return self.built
         if self._error is not None:
             return self._error
-        self._waiters.append(on_ready)
+        if on_ready not in self._waiters:  # once each: a thousand waiting works share one retry of the registry
+            self._waiters.append(on_ready)
         if self._building is None:
             self._building = asyncio.get_running_loop().run_in_executor(None, build_settled, self._app_file)
             self._building.add_done_callback(self._done)

@@ -40,6 +40,8 @@ class WorkLocations:
         """Create the record, taking back what ``path`` holds when ``resume``."""
         self._path = path
         self._locations: dict[WorkKey, Location] = {}
+        self._encoded: dict[WorkKey, str] = {}
+        """Each record as saved (JSON), kept so that a save encodes only what changed since the last one."""
         self._save_scheduled = False
         if path is not None and resume:
             self._load(path)
@@ -54,8 +56,7 @@ class WorkLocations:
             attributes = previous.attributes
         location = Location(agent_id, attributes)
         if previous != location:
-            self._locations[(work_name, attempt)] = location
-            self._changed()
+            self._set((work_name, attempt), location)
 
     def get(self, work_name: str, attempt: int) -> Location | None:
         """Where (work, attempt) was placed, exited or not."""
@@ -74,8 +75,7 @@ class WorkLocations:
         """The process of (work, attempt) exited."""
         location = self._locations.get((work_name, attempt))
         if location is not None and not location.exited:
-            self._locations[(work_name, attempt)] = Location(location.agent_id, location.attributes, exited=True)
-            self._changed()
+            self._set((work_name, attempt), Location(location.agent_id, location.attributes, exited=True))
 
     def split_claims(
         self, agent_id: str, running: tuple[RunningWork, ...]
@@ -97,6 +97,11 @@ class WorkLocations:
 
     # -- persistence ----------------------------------------------------------------------------------------------
 
+    def _set(self, key: WorkKey, location: Location) -> None:
+        self._locations[key] = location
+        self._encoded.pop(key, None)
+        self._changed()
+
     def _changed(self) -> None:
         """Save now, or once at the end of this turn of the event loop (before any write it queued)."""
         if self._path is None or self._save_scheduled:
@@ -114,13 +119,15 @@ class WorkLocations:
         self._save_scheduled = False
         if self._path is None:
             return
-        entries = [
-            {"work_name": name, "attempt": attempt, "agent_id": loc.agent_id,
-             "attributes": sorted(loc.attributes) if loc.attributes is not None else None, "exited": loc.exited}
-            for (name, attempt), loc in self._locations.items()
-        ]
+        encoded = self._encoded
+        for key, loc in self._locations.items():
+            if key not in encoded:
+                encoded[key] = json.dumps({
+                    "work_name": key[0], "attempt": key[1], "agent_id": loc.agent_id,
+                    "attributes": sorted(loc.attributes) if loc.attributes is not None else None,
+                    "exited": loc.exited})
         try:
-            write_atomic(self._path, json.dumps(entries))
+            write_atomic(self._path, "[" + ", ".join(encoded[key] for key in self._locations) + "]")
         except OSError as exc:
             log.error("locations_not_saved", path=str(self._path), error=str(exc))
 

@@ -10,10 +10,11 @@ work's process exits (freeing what it held).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import dataclasses
 import time
 from dataclasses import dataclass, field
-from typing import Callable, Sequence
+from typing import Callable, Iterator, Sequence
 
 import structlog
 
@@ -21,12 +22,14 @@ from lightning_ctl.controlplane.agents.app_bundle import AppBundle
 from lightning_ctl.controlplane.agents.liveness import Liveness
 from lightning_ctl.controlplane.agents.locations import WorkLocations
 from lightning_ctl.controlplane.agents.placement import (
+    NO_AGENT_REASON,
     AgentCapacity,
     Allocation,
     Pending,
     place_gang,
     place_work,
 )
+from lightning_ctl.controlplane.agents.placement_book import PlacementBook, WorkPlacement
 from lightning_ctl.controlplane.agents.serving import ServingWorks
 from lightning_ctl.sdk._agent_messages import AgentUsage, EventRejected, OpenTunnel
 from lightning_ctl.sdk._events import (
@@ -59,6 +62,8 @@ class AgentSession:
     """Ends the agent's stream (set by the servicer)."""
     output_seen: set[tuple[str, int]] = field(default_factory=set)
     """The (work, attempt) whose output came through this session, to acknowledge."""
+    output_arrived: asyncio.Event = field(default_factory=asyncio.Event)
+    """Set when output came that is not acknowledged yet (an agent whose works print nothing costs no timer)."""
     scope: str = ""
     """The scope of the join token the agent registered with (e.g. a provider's request id)."""
     usage: AgentUsage | None = None
@@ -73,13 +78,6 @@ class AgentSession:
     def name(self) -> str:
         """The agent's display name."""
         return self.capacity.name
-
-
-@dataclass
-class _Placement:
-    attempt: int
-    allocation: Allocation
-    lost_grace_s: float | None = None
 
 
 class AgentRegistry:
@@ -98,7 +96,7 @@ class AgentRegistry:
         self._stopping: set[tuple[str, int]] = set()
         """The (work, attempt) sent a stop whose exit has not come back yet."""
         self.agents: dict[str, AgentSession] = {}
-        self.placements: dict[str, _Placement] = {}
+        self.placements = PlacementBook()
         self._waiting: dict[str, list[Command]] = {}
         self._report_pending = report_pending
         self._pending_reasons: dict[str, str] = {}
@@ -110,6 +108,16 @@ class AgentRegistry:
         self._names: dict[str, str] = {}
         self._unplaceable: set[str] = set()
         """Works whose last placement found no connected agent able to take them (not those waiting for a bundle)."""
+        self._unfit: dict[tuple[object, ...], Pending] = {}
+        """Requests that found no room since capacity last grew (an agent joined or left, a work released what
+        it held): the works waiting with the same request are not placed again one by one, each against every
+        agent, when nothing changed for them."""
+        self._unfit_generation = (0, 0)
+        self._agents_generation = 0
+        self._retried_generation = (0, 0)
+        """The room's generation when what waits was last routed again."""
+        self._gangs_waiting: dict[tuple[str, int], dict[int, LaunchWork]] = {}
+        """The waiting launches of each gang's generation, by rank (checked against ``_waiting`` when read)."""
         self._observers: list[Callable[[], None]] = []
         self.works_credential = ""
         """What every launch carries for its work's process alone: the works' key to the app's HTTP API ("" for
@@ -158,6 +166,7 @@ class AgentRegistry:
         if previous is not None and previous is not session:
             previous.close("replaced by a new session of the same agent")
         self.agents[session.agent_id] = session
+        self._agents_generation += 1
         self.liveness.connected(session.agent_id, time.monotonic())
         self._names[session.agent_id] = session.name
         log.info("agent_connected", agent_id=session.agent_id, name=session.name, cpus=session.capacity.cpus,
@@ -166,7 +175,7 @@ class AgentRegistry:
             self.locations.place(work.work_name, work.attempt, session.agent_id)
             current = self.placements.get(work.work_name)
             if current is None or current.attempt <= work.attempt:
-                self.placements[work.work_name] = _Placement(
+                self.placements[work.work_name] = WorkPlacement(
                     work.attempt, Allocation(session.agent_id, gpu_indices=work.gpu_indices, port=work.port)
                 )
         self._retry_waiting()
@@ -176,6 +185,7 @@ class AgentRegistry:
         """An agent's stream ended."""
         if self.agents.get(session.agent_id) is session:
             del self.agents[session.agent_id]
+            self._agents_generation += 1
             self.liveness.disconnected(session.agent_id, time.monotonic())
             log.info("agent_disconnected", agent_id=session.agent_id, name=session.name, reason=reason)
             for work_name, attempt in sorted(self._stopping):
@@ -215,13 +225,17 @@ class AgentRegistry:
             del self.placements[work_name]
             self._retry_waiting()
             self._changed()
+        elif self._waiting and self._retried_generation != self._generation():
+            # Its work (or gang) was placed again while it ran, which gave back what it held in the book: the room
+            # is only free now that it exited.
+            self._retry_waiting()
 
     def placed_on(self, agent_id: str) -> tuple[tuple[str, int], ...]:
         """The (work, attempt) placed on ``agent_id`` and not known to have exited.
 
         Known by this control plane, or by the one before a restart, as the placement record has it.
         """
-        placed = {(n, p.attempt) for n, p in self.placements.items() if p.allocation.agent_id == agent_id}
+        placed = set(self.placements.placed_on(agent_id))
         placed.update(self.locations.running_on_agent(agent_id))
         return tuple(sorted(placed))
 
@@ -247,8 +261,23 @@ class AgentRegistry:
                 session.close(reason)
 
     def _retry_waiting(self) -> None:
+        """Route again what waits, oldest first.
+
+        Once a work's request found no room, the works waiting with the same request wait on without being tried
+        one by one (a fleet joining would cost agents x works). A gang's nodes are always routed: what one work
+        could not get says nothing about where a gang goes.
+        """
+        self._retried_generation = self._generation()
         waiting, self._waiting = self._waiting, {}
-        for commands in waiting.values():
+        for name, commands in waiting.items():
+            launch = next((c for c in commands if isinstance(c, LaunchWork)), None)
+            if (launch is not None and launch.gang is None and launch.work_name not in self.placements
+                    and self.locations.running_on(name, launch.attempt) is None):
+                unfit = self._unfit.get(_request_key(launch))
+                if unfit is not None and self._unfit_generation == self._generation():
+                    self._waiting[name] = commands
+                    self._note_pending(launch, unfit.reason)
+                    continue
             self.route(commands)
 
     def route(self, commands: Sequence[Command | EventsApplied]) -> None:
@@ -298,8 +327,11 @@ class AgentRegistry:
         Such a launch never starts: no process runs on_start and holds a GPU only to be stopped.
         """
         waiting = self._waiting.get(stop.work_name, [])
-        if not any(isinstance(c, LaunchWork) and c.attempt == stop.attempt for c in waiting):
+        launch = next((c for c in waiting if isinstance(c, LaunchWork) and c.attempt == stop.attempt), None)
+        if launch is None:
             return False
+        if launch.gang is not None:
+            self._forget_gang_launch(launch.gang)
         kept = [c for c in waiting if c.attempt != stop.attempt]
         if kept:
             self._waiting[stop.work_name] = kept
@@ -331,12 +363,10 @@ class AgentRegistry:
                 self._pending_reasons[name] = reason
                 self._report_pending(PlacementPending(name, launch.attempt, reason))
             return None
-        candidates = [self.agents[recorded]] if recorded is not None else self.agents.values()
-        others = [p.allocation for n, p in self.placements.items() if n != name]
-        decision = place_work(launch.resources, (a.capacity for a in candidates), others, launch.port)
+        decision = self._decide(launch, self.agents[recorded] if recorded is not None else None)
         if isinstance(decision, Pending):
             self._waiting.setdefault(name, []).append(launch)
-            self._report_waiting(launch, decision.reason, unplaceable=True)
+            self._note_pending(launch, decision.reason)
             return None
         agent = self.agents[decision.agent_id]
         shipped = self._ship_to(agent, launch)
@@ -357,23 +387,21 @@ class AgentRegistry:
         assert launch.gang is not None
         gang = launch.gang
         self._waiting.setdefault(launch.work_name, []).append(launch)
-        members = self._gang_launches(gang)
+        members = self._gang_launches(gang, launch)
         if len(members) < gang.size:
             return
         ranked = [members[rank] for rank in range(gang.size)]
-        names = {m.work_name for m in ranked}
-        others = [p.allocation for n, p in self.placements.items() if n not in names]
-        decision = place_gang(gang.name, [m.resources for m in ranked],
-                              (a.capacity for a in self.agents.values()), others, gang.pack)
+        decision = self._decide_gang(gang, ranked)
         shipped = [] if isinstance(decision, Pending) else [
             self._ship_to(self.agents[a.agent_id], m) for a, m in zip(decision, ranked, strict=True)]
         waits = decision if isinstance(decision, Pending) else next(
             (s for s in shipped if isinstance(s, Pending)), None)
         if waits is not None:
             for member in ranked:
-                self._report_waiting(member, waits.reason, unplaceable=isinstance(decision, Pending))
+                self._note_pending(member, waits.reason, unplaceable=isinstance(decision, Pending))
             return
         assert not isinstance(decision, Pending)
+        del self._gangs_waiting[(gang.name, gang.generation)]
         for allocation, ready in zip(decision, shipped, strict=True):
             assert isinstance(ready, LaunchWork)
             member = ready
@@ -386,18 +414,29 @@ class AgentRegistry:
         log.info("gang_placed", gang=gang.name, generation=gang.generation,
                  agents=[self.agents[a.agent_id].name for a in decision])
 
-    def _gang_launches(self, gang: GangSpec) -> dict[int, LaunchWork]:
-        """The waiting launches of ``gang``'s generation, by rank."""
-        members: dict[int, LaunchWork] = {}
-        for commands in self._waiting.values():
-            for command in commands:
-                if (isinstance(command, LaunchWork) and command.gang is not None and command.gang.name == gang.name
-                        and command.gang.generation == gang.generation):
-                    members[command.gang.rank] = command
+    def _gang_launches(self, gang: GangSpec, arrived: LaunchWork) -> dict[int, LaunchWork]:
+        """The waiting launches of ``gang``'s generation by rank, ``arrived`` among them.
+
+        Kept by gang (no scan of every waiting work per node); a launch no longer waiting (cancelled by a stop, or
+        not routed again yet) is left out.
+        """
+        members = self._gangs_waiting.setdefault((gang.name, gang.generation), {})
+        members[gang.rank] = arrived
+        for rank, member in list(members.items()):
+            if not any(command is member for command in self._waiting.get(member.work_name, ())):
+                del members[rank]
         return members
 
-    def _report_waiting(self, launch: LaunchWork, reason: str, unplaceable: bool) -> None:
-        """Say why ``launch`` waits (once per reason).
+    def _forget_gang_launch(self, gang: GangSpec) -> None:
+        """The launch of ``gang``'s node no longer waits (a gang none of whose nodes waits is forgotten)."""
+        key = (gang.name, gang.generation)
+        members = self._gangs_waiting.get(key, {})
+        members.pop(gang.rank, None)
+        if not members:
+            self._gangs_waiting.pop(key, None)
+
+    def _note_pending(self, launch: LaunchWork, reason: str, unplaceable: bool = True) -> None:
+        """``launch`` waits, for ``reason``: the flows are told when the reason changed.
 
         ``unplaceable``: no connected agent can take it (rather than: its code is being prepared), so that agents on
         demand are asked for it.
@@ -406,9 +445,11 @@ class AgentRegistry:
         if unplaceable and name not in self._unplaceable:
             self._unplaceable.add(name)
             self._changed()
-        if self._pending_reasons.get(name) != reason:
+        previous = self._pending_reasons.get(name)
+        if previous != reason:
             self._pending_reasons[name] = reason
-            if self.agents:  # before the first agent registers, waiting is the normal start-up
+            # Before the first agent registers, waiting is the normal start-up; after that it is said once per wait.
+            if self.agents and (previous is None or previous == NO_AGENT_REASON):
                 log.warning("work_pending", work_name=name, reason=reason)
             self._report_pending(PlacementPending(name, launch.attempt, reason,
                                                   for_capacity=unplaceable and bool(self.agents)))
@@ -418,10 +459,56 @@ class AgentRegistry:
         self._unplaceable.discard(name)
         self._changed()
         self._pending_reasons.pop(name, None)
-        self.placements[name] = _Placement(launch.attempt, decision, launch.agent_lost_grace_s)
+        self.placements[name] = WorkPlacement(launch.attempt, decision, launch.agent_lost_grace_s)
         self.locations.place(name, launch.attempt, decision.agent_id, frozenset(launch.vars))
         log.info("work_placed", work_name=name, attempt=launch.attempt, agent=self.agents[decision.agent_id].name,
                  gpus=list(decision.gpu_indices))
+
+    def _generation(self) -> tuple[int, int]:
+        """Changes whenever room may have grown: a placement released, an agent joined (or left)."""
+        return self.placements.releases, self._agents_generation
+
+    def _decide(self, launch: LaunchWork, only: AgentSession | None = None) -> Allocation | Pending:
+        """Where ``launch``, a new attempt of its work, goes.
+
+        On agent ``only`` when given (where the placement record has it). What the work's previous attempt holds
+        is not in its way.
+        """
+        previous = self.placements.get(launch.work_name)
+        generation = self._generation()
+        if generation != self._unfit_generation:
+            self._unfit.clear()
+            self._unfit_generation = generation
+        key = _request_key(launch)
+        shared = previous is None and only is None  # the answer holds for every work with this request
+        if shared and key in self._unfit:
+            return self._unfit[key]
+        agents = [only] if only is not None else self.agents.values()
+        with self._set_aside([previous] if previous is not None else []):
+            decision = place_work(launch.resources, (a.capacity for a in agents), self.placements.holdings,
+                                  launch.port)
+        if isinstance(decision, Pending) and shared:
+            self._unfit[key] = decision
+        return decision
+
+    def _decide_gang(self, gang: GangSpec, ranked: list[LaunchWork]) -> list[Allocation] | Pending:
+        """Where every node of ``gang`` goes at once (what their previous attempts hold is not in their way)."""
+        previous = [p for m in ranked if (p := self.placements.get(m.work_name)) is not None]
+        with self._set_aside(previous):
+            return place_gang(gang.name, [m.resources for m in ranked], (a.capacity for a in self.agents.values()),
+                              self.placements.holdings, gang.pack, [m.port for m in ranked])
+
+    @contextlib.contextmanager
+    def _set_aside(self, placements: list[WorkPlacement]) -> Iterator[None]:
+        """What ``placements`` hold is free while deciding (and held again after: the book is unchanged)."""
+        holdings = self.placements.holdings
+        for placement in placements:
+            holdings.release(placement.allocation)
+        try:
+            yield
+        finally:
+            for placement in placements:
+                holdings.hold(placement.allocation)
 
     def _ship_to(self, agent: AgentSession, launch: LaunchWork) -> LaunchWork | Pending:
         """``launch`` as ``agent`` needs it, with the works' API key.
@@ -439,3 +526,10 @@ class AgentRegistry:
         if isinstance(state, str):
             return Pending(state)
         return dataclasses.replace(launch, bundle_digest=state.digest, app_relpath=state.app_relpath)
+
+
+def _request_key(launch: LaunchWork) -> tuple[object, ...]:
+    """What placement looks at in a launch (the same key: the same decision against the same agents)."""
+    request = launch.resources
+    labels = tuple(sorted(request.labels.items())) if request.labels else ()
+    return (request.gpus, request.cpus, request.memory_bytes, labels, launch.port)

@@ -229,15 +229,23 @@ class AgentServicer(agent_pb2_grpc.AgentServiceServicer):
             await context.write(agent_pb2.BundleChunk(data=chunk, total_bytes=len(bundle.data)))
 
     async def _acknowledge_output(self, session: AgentSession) -> None:
-        """Tell the agent, every OUTPUT_ACK_INTERVAL_S, how much of each work's output has been shown."""
+        """Tell the agent how much of each work's output has been shown.
+
+        Every OUTPUT_ACK_INTERVAL_S while output comes or is being written; no timer while there is nothing to
+        acknowledge (a fleet's idle agents).
+        """
         sent: dict[tuple[str, int], tuple[int, int]] = {}
         while True:
+            await session.output_arrived.wait()
             await asyncio.sleep(OUTPUT_ACK_INTERVAL_S)
+            session.output_arrived.clear()
             for key in list(session.output_seen):
                 offsets = self._output.shown(*key)
                 if sent.get(key) != offsets:
                     sent[key] = offsets
                     session.outgoing.put_nowait(OutputShown(key[0], key[1], *offsets))
+                if self._output.is_behind(*key):
+                    session.output_arrived.set()  # the console has yet to write some: acknowledged next time
 
     def _on_events(self, events: agent_pb2.WorkEvents, session: AgentSession) -> None:
         for pb in events.events:
@@ -249,6 +257,7 @@ class AgentServicer(agent_pb2_grpc.AgentServiceServicer):
                 continue
             if isinstance(event.body, LinesLogged):
                 session.output_seen.add((event.work_name, event.attempt))
+                session.output_arrived.set()
                 fresh = self._output.fresh(event.work_name, event.attempt, event.body)
                 if fresh is not None:
                     self._print_lines(event.work_name, fresh, functools.partial(

@@ -63,7 +63,8 @@ class EventGate:
             return self._drop(agent_id, event.work_name, event.attempt, event.seq)
         if isinstance(event.body, VarsChanged):
             declared = self._registry.locations.get(event.work_name, event.attempt).attributes  # type: ignore[union-attr]
-            undeclared = sorted(set(event.body.values) - declared) if declared is not None else []
+            undeclared = [] if declared is None or declared.issuperset(event.body.values) else sorted(
+                set(event.body.values) - declared)
             if undeclared:
                 reason = (f"work {event.work_name}: attribute {undeclared[0]}: not declared in the work's __init__ "
                           "(a work may only change the state attributes it declared)")

@@ -112,20 +112,24 @@ class FlowRuntime:
         self._warned_interruptible = False
         self._changed: set[str] = set()
         """Works whose process record changed since the last ``take_changed_records``."""
+        self._restored_launches: set[str] = set()
+        """Works restored from a checkpoint with a launch their process never confirmed: routed again when the
+        first agent connects (this control plane's registry has never seen them)."""
         self.gangs = GangCoordinator(self)
         """The rules for the nodes of a MultiNode (they launch, fail, restart and stop as one)."""
 
     def apply(self, stimulus: Stimulus) -> list[Instruction]:
         """Apply one stimulus; the instructions it produces, in order (each carrying the stimulus's cause)."""
-        instructions = self._handle(stimulus)
+        instructions = _handler_of(type(stimulus))(self, stimulus)
         self._note_changed(stimulus, instructions)
         return instructions
 
     def _note_changed(self, stimulus: Stimulus, instructions: list[Instruction]) -> None:
         """Remember whose record the stimulus may have changed: the work it names, and every work it commands."""
         if isinstance(stimulus, AgentConnected):
-            self._changed.update(self.works)
-            return
+            # Only the works it reports or was expected to run: a fleet joining must not rewrite every record.
+            self._changed.update(r.work_name for r in stimulus.running)
+            self._changed.update(name for name, _ in stimulus.expected)
         named = getattr(stimulus, "work_name", None) or getattr(getattr(stimulus, "work", None), "name", None)
         if named is not None:
             self._changed.add(named)
@@ -193,6 +197,7 @@ class FlowRuntime:
                 process.synced = {n: snapshot(v) for n, v in work._public_vars().items()}
             if process.idle_timeout_s is not None or process.wait_timeout_s is not None:
                 self._timed.add(name)
+        self._restored_launches = {name for name, p in self.works.items() if p.launch is not None}
 
     # -- the flows' actions ---------------------------------------------------------------------------------------
 
@@ -391,9 +396,16 @@ class FlowRuntime:
             if process.stop_requested:
                 out.append(StopWork(running.work_name, process.attempt, "stop", self.stop_grace_s, cause=cause))
         reported = {r.work_name for r in connected.running}
-        for name, process in self.works.items():
-            if process.launch is not None and name not in reported and not process.stop_requested:
-                out.append(process.launch)  # may have been lost with a previous session
+        # A launch shipped to this agent's previous session may have been lost with it. Launches bound for other
+        # agents are their sessions' business, and those waiting for room are held by the registry: sending every
+        # unconfirmed launch again on each connection would cost a fleet joining at once works x agents commands.
+        again = dict.fromkeys([*(name for name, _ in connected.expected), *sorted(self._restored_launches)])
+        self._restored_launches = set()
+        for name in again:
+            process = self.works.get(name)
+            if (process is not None and process.launch is not None and name not in reported
+                    and not process.stop_requested):
+                out.append(process.launch)
                 out.extend(process.unconfirmed)
         for name, attempt in connected.expected:
             process = self.works.get(name)
@@ -443,10 +455,10 @@ class FlowRuntime:
             return []
         process.restored = False
         if event.seq == 0:  # observed by the agent: idempotent
-            return self._on_body(event.body, work, process, event.cause)
+            return _body_handler_of(type(event.body))(self, event.body, work, process, event.cause)
         out: list[Instruction] = []
         for ready in process.sequencer.accept(event):
-            out.extend(self._on_body(ready.body, work, process, ready.cause))
+            out.extend(_body_handler_of(type(ready.body))(self, ready.body, work, process, ready.cause))
         self._applied[(event.work_name, event.attempt)] = process.applied_seq
         return out
 
@@ -624,6 +636,12 @@ class FlowRuntime:
         log.warning("work_restarted", work_name=work.name, attempt=successor.attempt, reason=message, cause=cause,
                     resumed=resuming)
         return [*launched, *again]
+
+
+# functools.singledispatchmethod builds a new bound wrapper (update_wrapper included) on every access: the ingest
+# path would pay that twice per event. Dispatch goes through the registries directly (cached by type).
+_handler_of = FlowRuntime.__dict__["_handle"].dispatcher.dispatch
+_body_handler_of = FlowRuntime.__dict__["_on_body"].dispatcher.dispatch
 
 
 class FlowActions(Runtime):

@@ -309,8 +309,10 @@ class FlowLoop:
         if isinstance(event, WorkUnreachable):
             return False  # only the teardown waits on stops
         run_flows = self._take(self.runtime.apply(event))
-        if isinstance(event, AgentConnected):
-            self._flush()  # what the agent may have missed goes at once
+        if isinstance(event, AgentConnected) and self._outgoing:
+            # What the agent may have missed goes at once. Nothing to send, no save: a fleet joining would
+            # otherwise cost a checkpoint (a walk of the whole state) per agent.
+            self._flush()
         return run_flows
 
     def _take(self, instructions: list[Instruction]) -> bool:

@@ -29,6 +29,11 @@ class OutputDeduplicator:
         written = self._written
         return written.get((work_name, attempt, "stdout"), 0), written.get((work_name, attempt, "stderr"), 0)
 
+    def is_behind(self, work_name: str, attempt: int) -> bool:
+        """Whether output of (work_name, attempt) was taken to be shown and is not written yet."""
+        return any(self._written.get((work_name, attempt, stream), 0) < self._shown.get((work_name, attempt, stream), 0)
+                   for stream in ("stdout", "stderr"))
+
     def fresh(self, work_name: str, attempt: int, logged: LinesLogged) -> LinesLogged | None:
         """The part of ``logged`` not shown yet (None when all of it was)."""
         key = (work_name, attempt, logged.stream)

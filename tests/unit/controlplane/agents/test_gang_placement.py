@@ -2,7 +2,14 @@
 
 from __future__ import annotations
 
-from lightning_ctl.controlplane.agents.placement import AgentCapacity, Allocation, Pending, place_gang
+from lightning_ctl.controlplane.agents.placement import (
+    AgentCapacity,
+    Allocation,
+    Holdings,
+    Pending,
+    place_gang,
+    place_work,
+)
 from lightning_ctl.sdk._events import ResourceRequest
 
 GiB = 2**30
@@ -59,3 +66,49 @@ class TestPacking:
         """No pack: two nodes never share the 2-GPU agent."""
         decision = place_gang("root.mn", nodes(2, gpus=1), [agent("big", (0, 1))], [])
         assert isinstance(decision, Pending)
+
+
+class TestOnHoldings:
+    def test_the_callers_holdings_are_left_as_they_were(self) -> None:
+        """Placed or pending, a gang decided on the caller's Holdings leaves them unchanged (the caller records
+        the placements)."""
+        holdings = Holdings([Allocation("a", cpus=1, gpu_indices=(0,))])
+        agents = [agent("a", (0, 1)), agent("b", (0,))]
+        placed = place_gang("root.mn", nodes(2, gpus=1), agents, holdings)
+        assert isinstance(placed, list) and sorted(a.agent_id for a in placed) == ["a", "b"]
+        assert isinstance(place_gang("root.mn", nodes(3, gpus=1), agents, holdings), Pending)
+        assert holdings.works_on("a") == 1 and holdings.works_on("b") == 0
+        assert holdings.free_gpus(agents[0]) == [1] and holdings.free_gpus(agents[1]) == [0]
+        assert place_work(ResourceRequest(cpus=8), [agents[0]], holdings) == Pending(
+            "no agent has 8 CPUs free (a: 7 of 8 CPUs free)")
+
+    def test_nodes_placed_earlier_count_against_the_later_ones(self) -> None:
+        """pack: the second node sees the GPUs the first one took on the same agent."""
+        holdings = Holdings()
+        decision = place_gang("root.mn", nodes(2, gpus=2), [agent("big", (0, 1, 2, 3))], holdings, pack=True)
+        assert isinstance(decision, list) and [a.gpu_indices for a in decision] == [(0, 1), (2, 3)]
+
+
+class TestPorts:
+    def test_a_node_asking_a_port_avoids_the_agent_where_another_work_holds_it(self) -> None:
+        """Node 0 asks for 8080, held on agent a by another work: the gang goes where the port is free."""
+        agents = [agent("a"), agent("b"), agent("c")]
+        decision = place_gang("root.mn", nodes(2), agents, [Allocation("a", port=8080)], ports=[8080, 0])
+        assert isinstance(decision, list) and decision[0].agent_id != "a" and decision[0].port == 8080
+        assert decision[1].port == 0
+
+    def test_packed_nodes_asking_the_same_port_do_not_share_an_agent(self) -> None:
+        """pack: two nodes asking port 8080 cannot share the one agent; the reason names the port."""
+        decision = place_gang("root.mn", nodes(2), [agent("big")], [], pack=True, ports=[8080, 8080])
+        assert isinstance(decision, Pending)
+        assert decision.reason.startswith("gang root.mn needs room for 2 nodes with no particular resources and "
+                                          "port 8080; the agents have room for 1")
+        assert isinstance(place_gang("root.mn", nodes(2), [agent("big")], [], pack=True, ports=[8080, 8081]), list)
+
+    def test_a_full_port_range_counts_against_the_gang(self) -> None:
+        """An agent whose port range is held by its works takes no node; the reason says so."""
+        ranged = AgentCapacity("r", "r", 8, 32 * GiB, (), ports=(30000, 30000))
+        decision = place_gang("root.mn", nodes(2), [ranged, agent("b")], [Allocation("r")])
+        assert isinstance(decision, Pending)
+        assert decision.reason == ("gang root.mn needs 2 agents with a port free; 1 has "
+                                   "(r: every port of its range 30000-30000 held by its works)")

@@ -111,6 +111,49 @@ class TestRouting:
         assert "root.w" in registry.placements
 
 
+    def test_a_work_asking_a_held_port_does_not_keep_others_of_its_shape_waiting(
+            self, loop: asyncio.AbstractEventLoop) -> None:
+        """Port 8080 is held: the next work asking for it waits, one of the same resources asking no port is placed
+        (the remembered misfit is the port's, not the request's)."""
+        registry = AgentRegistry()
+        registry.add(session("a"))
+        with_port = [LaunchWork(f"root.p{i}", 1, "/app.py", {}, port=8080) for i in range(2)]
+        registry.route([*with_port, launch("root.any")])
+        assert sorted(registry.placements) == ["root.any", "root.p0"]
+
+
+class TestFleet:
+    def test_works_waiting_for_a_fleet_are_each_launched_once_as_agents_join(self,
+                                                                        loop: asyncio.AbstractEventLoop) -> None:
+        """Works waiting for room are placed as agents join one by one, each exactly once, filling each agent to
+        its CPUs, and what waits is said to wait."""
+        reports: list[PlacementPending] = []
+        registry = AgentRegistry(report_pending=reports.append)
+        works = [LaunchWork(f"root.w{i}", 1, "/app.py", {}, resources=ResourceRequest(cpus=1)) for i in range(30)]
+        registry.route(works)
+        agents = [session(f"a{i}") for i in range(8)]  # 4 CPUs each: 32 for 30 works
+        sent: dict[str, list[str]] = {}
+        for agent in agents:
+            registry.add(agent)
+            for other in agents:
+                sent.setdefault(other.agent_id, []).extend(c.work_name for c in drain(other))
+        names = [name for launched in sent.values() for name in launched]
+        assert sorted(names) == sorted(w.work_name for w in works)
+        assert [len(sent[a.agent_id]) for a in agents] == [4, 4, 4, 4, 4, 4, 4, 2]
+        assert registry.waiting_for_agent() == [] and reports
+
+    def test_a_pending_reason_names_a_few_agents_and_counts_the_others(self, loop: asyncio.AbstractEventLoop) -> None:
+        """With many agents full, a waiting work's reason stays short: a few agents named, the rest counted."""
+        reports: list[PlacementPending] = []
+        registry = AgentRegistry(report_pending=reports.append)
+        for i in range(40):
+            registry.add(session(f"a{i:02d}"))
+        registry.route([LaunchWork("root.big", 1, "/app.py", {}, resources=ResourceRequest(cpus=64))])
+        [pending] = reports
+        assert "a00: 4 of 4 CPUs free" in pending.reason and pending.reason.endswith("; and other agents)")
+        assert "a39" not in pending.reason
+
+
 class TestRemoteAgents:
     def test_remote_launch_waits_for_the_bundle_then_names_it(self, loop: asyncio.AbstractEventLoop,
                                                               tmp_path: Path) -> None:
@@ -131,6 +174,37 @@ class TestRemoteAgents:
         sent = loop.run_until_complete(scenario())
         assert isinstance(sent[0], LaunchWork) and len(sent[0].bundle_digest) == 64
         assert sent[0].app_relpath == "app.py"
+
+    def test_works_waiting_for_the_bundle_are_placed_in_one_retry(self, loop: asyncio.AbstractEventLoop,
+                                                                tmp_path: Path) -> None:
+        """Many works waiting for the code bundle share one retry once it is built (not one retry each, every
+        retry placing all of them again): each work is launched once."""
+        app = tmp_path / "app.py"
+        app.write_text("print('hi')\n")
+        bundle = AppBundle(str(app))
+        registry = AgentRegistry(bundle=bundle)
+        remote = session("remote", is_local=False)
+        registry.add(remote)
+        retries: list[int] = []
+        retried = asyncio.Event()
+        retry = registry._retry_waiting
+
+        def counted() -> None:
+            retries.append(1)
+            retry()
+            retried.set()
+
+        registry._retry_waiting = counted  # type: ignore[method-assign]
+
+        async def scenario() -> list[object]:
+            registry.route([launch(f"root.w{i}") for i in range(20)])
+            # The bundle's waiters are all called at once when it is built: a second retry would be in this pass.
+            await asyncio.wait_for(retried.wait(), timeout=10)
+            return drain(remote)
+
+        sent = loop.run_until_complete(scenario())
+        assert sorted(c.work_name for c in sent) == sorted(f"root.w{i}" for i in range(20))
+        assert len(retries) == 1
 
 
 class TestLiveness:
@@ -178,9 +252,14 @@ class TestStopping:
         assert [u.work_name for u in reported] == ["root.a"]
 
 
-def node(name: str, rank: int, size: int = 2, generation: int = 1, attempt: int = 1, gpus: int = 0) -> LaunchWork:
+def node(name: str, rank: int, size: int = 2, generation: int = 1, attempt: int = 1, gpus: int = 0,
+         gang: str = "root.mn") -> LaunchWork:
     return LaunchWork(name, attempt, "/app.py", {}, resources=ResourceRequest(gpus=gpus),
-                      gang=GangSpec("root.mn", size, rank, generation))
+                      gang=GangSpec(gang, size, rank, generation))
+
+
+def labelled(agent_id: str, gpus: tuple[int, ...], **labels: str) -> AgentSession:
+    return AgentSession(AgentCapacity(agent_id, agent_id, 4, 2**33, gpus, labels, is_local=True), hostname="h")
 
 
 class TestGangs:
@@ -224,3 +303,65 @@ class TestGangs:
         registry.add(session("b"))
         registry.route([node("root.mn.ws.1", 1, generation=1), node("root.mn.ws.0", 0, generation=2, attempt=2)])
         assert registry.placements == {}
+
+
+class TestGangsAndTheUnfitCache:
+    def test_a_gang_beside_a_single_work_of_its_shape_keeps_its_own_reason(
+            self, loop: asyncio.AbstractEventLoop) -> None:
+        """A single 1-GPU work found no room: the 1-GPU gang routed again after it still gets a gang's decision
+        and reason, never the single work's remembered one."""
+        reports: list[PlacementPending] = []
+        registry = AgentRegistry(report_pending=reports.append)
+        registry.add(session("a", gpus=(0,)))
+        registry.route([launch("root.w", gpus=1), launch("root.v", gpus=1)])
+        registry.route([node("root.mn.ws.0", 0, gpus=1), node("root.mn.ws.1", 1, gpus=1)])
+        registry.add(session("b"))  # more room of nothing anyone asks: every waiting launch is routed again
+        last = {r.work_name: r.reason for r in reports}
+        assert last["root.v"].startswith("no agent has 1 GPU free")
+        assert last["root.mn.ws.0"].startswith("gang root.mn needs 2 agents with 1 GPU free; 0 have"), last
+        assert "b: 0 of 0 GPUs free" in last["root.mn.ws.1"]
+
+    def test_what_a_gang_gives_back_goes_to_the_next_gang_then_to_a_single_work(
+            self, loop: asyncio.AbstractEventLoop) -> None:
+        """Two gangs wanting the same two agents never deadlock: the second is placed whole once the first's nodes
+        exit, and a single work waiting with the same request is placed once the second gang's nodes exit."""
+        registry = AgentRegistry()
+        a, b = session("a", gpus=(0,)), session("b", gpus=(0,))
+        registry.add(a)
+        registry.add(b)
+        first = [node(f"root.g1.ws.{rank}", rank, gpus=1, gang="root.g1") for rank in range(2)]
+        second = [node(f"root.g2.ws.{rank}", rank, gpus=1, gang="root.g2") for rank in range(2)]
+        registry.route([*first, *second])
+        assert sorted(registry.placements) == ["root.g1.ws.0", "root.g1.ws.1"]
+        registry.release("root.g1.ws.0", 1)
+        assert sorted(registry.placements) == ["root.g1.ws.1"], "half the room a gang needs places none of it"
+        registry.release("root.g1.ws.1", 1)
+        assert sorted(registry.placements) == ["root.g2.ws.0", "root.g2.ws.1"]
+        registry.route([launch("root.v", gpus=1), launch("root.u", gpus=1)])  # no room: remembered as unfit
+        assert "root.v" not in registry.placements
+        registry.release("root.g2.ws.0", 1)
+        assert "root.v" in registry.placements and "root.u" not in registry.placements
+        sent = [c.work_name for c in drain(a) + drain(b) if isinstance(c, LaunchWork)]
+        assert sorted(sent) == sorted([*(n.work_name for n in first + second), "root.v"])
+        assert registry.placements["root.v"].allocation.agent_id != registry.placements[
+            "root.g2.ws.1"].allocation.agent_id
+
+    def test_room_a_gang_left_behind_by_moving_is_used_once_its_old_nodes_exit(
+            self, loop: asyncio.AbstractEventLoop) -> None:
+        """A gang's next generation placed on other agents gives back the old agents in the book at once, but
+        their processes still run: a work waiting for those agents is placed when the old nodes exit."""
+        registry = AgentRegistry()
+        registry.add(labelled("y", (0,), zone="x"))
+        registry.add(labelled("z", (0,), zone="x"))
+        registry.route([node("root.mn.ws.0", 0, gpus=1), node("root.mn.ws.1", 1, gpus=1)])
+        waiting = LaunchWork("root.v", 1, "/app.py", {}, resources=ResourceRequest(gpus=1, labels={"zone": "x"}))
+        registry.route([waiting])
+        registry.add(session("b", gpus=(0,)))
+        registry.add(session("c", gpus=(0,)))
+        registry.route([node("root.mn.ws.0", 0, gpus=1, generation=2, attempt=2),
+                        node("root.mn.ws.1", 1, gpus=1, generation=2, attempt=2)])
+        assert {registry.placements[f"root.mn.ws.{r}"].allocation.agent_id for r in range(2)} == {"b", "c"}
+        assert "root.v" not in registry.placements
+        registry.release("root.mn.ws.0", 1)
+        placed = registry.placements.get("root.v")
+        assert placed is not None and placed.allocation.agent_id in {"y", "z"}

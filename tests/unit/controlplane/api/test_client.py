@@ -11,7 +11,8 @@ import grpc
 import pytest
 
 from lightning_ctl.controlplane.agents.placement import AgentCapacity, Allocation
-from lightning_ctl.controlplane.agents.registry import AgentRegistry, AgentSession, _Placement
+from lightning_ctl.controlplane.agents.placement_book import WorkPlacement
+from lightning_ctl.controlplane.agents.registry import AgentRegistry, AgentSession
 from lightning_ctl.controlplane.api import app_codec
 from lightning_ctl.controlplane.api.app_service import AppServicer
 from lightning_ctl.controlplane.api.app_view import (
@@ -134,7 +135,7 @@ def test_status_merges_flow_statuses_with_placements_and_agents() -> None:
         )
         session = AgentSession(AgentCapacity("a1", "gpu-1", 8.0, 2**34, (0, 1)), "box")
         service.registry.add(session)
-        service.registry.placements["root.job"] = _Placement(1, Allocation("a1", cpus=2.0, gpu_indices=(1,)))
+        service.registry.placements["root.job"] = WorkPlacement(1, Allocation("a1", cpus=2.0, gpu_indices=(1,)))
         async with AppClient(service.target()) as client:
             app = await client.status()
         service.loop.inbox.put(

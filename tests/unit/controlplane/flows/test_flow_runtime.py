@@ -286,6 +286,27 @@ class TestStop:
         runtime.take_commands()
         assert runtime.runtime.apply(AgentConnected("box", ())) == []
 
+    def test_an_agent_connecting_gets_again_only_the_launches_placed_on_it(self, runtime, make_app):
+        """A launch not confirmed yet goes again to the agent it was placed on when that agent reconnects; another
+        agent's connection does not send it again (with a fleet joining, that would be works x agents commands)."""
+        app = make_app(parallel=True)
+        tick(app)
+        launch, call = runtime.take_commands()
+        assert runtime.runtime.apply(AgentConnected("other", ())) == []
+        assert runtime.runtime.apply(AgentConnected("box", (), expected=(("root.job", 1),))) == [launch, call]
+
+    def test_restored_launches_go_again_once_when_the_first_agent_connects(self, runtime, make_app):
+        """After a restart, launches the checkpoint holds unconfirmed are routed again once: the new registry
+        never saw them; after that it holds them."""
+        app = make_app(parallel=True)
+        tick(app)
+        launch, call = runtime.take_commands()
+        restored = FlowRuntime(APP_PATH, dict(ENV), GRACE_S, find_work=runtime.runtime.find_work)
+        restored.restore(json.loads(json.dumps(runtime.runtime.take_changed_records())), runtime.runtime.find_work)
+        again = restored.apply(AgentConnected("box", ()))
+        assert [(type(c), c.work_name, c.attempt) for c in again] == [(LaunchWork, "root.job", 1), (RunCall, "root.job", 1)]
+        assert restored.apply(AgentConnected("other", ())) == []
+
     def test_stop_all_stops_live_processes(self, runtime, make_app):
         """The app's end sends StopWork with the reason to every work whose process is up, named as running."""
         app = make_app(parallel=True)
