@@ -203,7 +203,8 @@ class FlowRuntime:
         process, launched = self._ensure_process(work, start_action=False, cause=called.cause)
         process.idle_since = None
         # Plain JSON (a Path becomes its tagged dict): the call is encoded on the I/O thread and checkpointed.
-        args, kwargs = json.loads(to_json([list(called.args), dict(called.kwargs)]))
+        args, kwargs = (json.loads(to_json([list(called.args), dict(called.kwargs)])) if called.args or called.kwargs
+                        else ([], {}))
         in_gang = gang_of(work) is not None
         # A gang node's call is numbered as it leaves, with its gang's rendezvous (see gangs.py).
         call = RunCall(work.name, process.attempt, called.call_hash, args, kwargs, self._unsent_changes(work, process),
