@@ -110,7 +110,9 @@ class FlowLoop:
         self.app = app
         self.state_watch = state_watch or StateWatch()
         self.runtime = runtime
-        self.inbox: queue.SimpleQueue[WorkEvent | PlacementPending | StopRequested] = queue.SimpleQueue()
+        self.inbox: queue.SimpleQueue[WorkEvent | PlacementPending | StopRequested | list[WorkEvent]] = (
+            queue.SimpleQueue())
+        """What the asyncio side reports; a list is the events of one agent message, taken in order."""
         self._send_commands = send_commands
         self._on_end = on_end
         self._works_by_name: dict[str, LightningWork] = {}
@@ -280,12 +282,12 @@ class FlowLoop:
         items, self._carried = self._carried, []
         if not items:
             try:
-                items = [self.inbox.get(timeout=timeout_s)]
+                _add(items, self.inbox.get(timeout=timeout_s))
             except queue.Empty:
                 return []
         while True:
             try:
-                items.append(self.inbox.get_nowait())
+                _add(items, self.inbox.get_nowait())
             except queue.Empty:
                 return self._answer_queries(items)
 
@@ -427,6 +429,14 @@ class FlowLoop:
         log.warning("works_killed", works=sorted(live), reason=f"{reason} during shutdown")
         self._take(self.runtime.apply(AppEnding(f"{reason}: stopping now", 0.0)))
         self._flush()
+
+def _add(items: list, item: object) -> None:
+    """Append an inbox item to ``items``; the events of one agent message (a list) one by one."""
+    if type(item) is list:
+        items.extend(item)
+    else:
+        items.append(item)
+
 
 def _internal_error(exc: BaseException) -> AppEnded:
     """The end of an app whose flow thread failed on our side (the traceback only at --log-level debug)."""
