@@ -89,6 +89,8 @@ def _after_fork_in_child() -> None:
 # -- wrapping -------------------------------------------------------------------------------------------------------
 
 def _describe_event(event: object) -> str:
+    if isinstance(event, list):  # the events of one agent message, delivered together
+        return " ".join(_describe_event(e) for e in event)
     body = getattr(event, "body", None)
     if body is None:
         return type(event).__name__

@@ -716,7 +716,7 @@ def breakdown_fig1(session: Session, args: argparse.Namespace) -> None:
         window = recs[index[id(start)]:index[id(end)]]
         for label, role, tag in (("flow runs (ticks)", "cp", "tick:in"), ("CP->agent gRPC messages", "cp", "cp_write"),
                                  ("agent->CP gRPC messages", "agent", "agent_write"),
-                                 ("work->agent frames", "work", "frame_out"), ("events delivered to the flow", "cp", "deliver")):
+                                 ("work->agent frames", "work", "frame_out"), ("puts into the flow inbox", "cp", "deliver")):
             counts[label].append(sum(1 for r in window if r.role == role and r.tag == tag))
     if not totals:
         print("  could not follow any call through the trace")

@@ -48,6 +48,12 @@ def call_hash(args: tuple, kwargs: dict) -> str:
             str, bytes, bytearray, list, tuple, dict, set, frozenset) and has no ``to_dict()`` method.
         ValueError: The arguments contain a reference cycle.
     """
+    if not args and not kwargs:
+        return _NO_ARGUMENTS_HASH  # run(): the most common call, hashed once
+    return _hash_of(args, kwargs)
+
+
+def _hash_of(args: tuple, kwargs: dict) -> str:
     encoded = ["call", _encode(tuple(args), set()), _encode(dict(kwargs), set())]
     canonical = json.dumps(encoded, ensure_ascii=True, separators=(",", ":"), allow_nan=False)
     return hashlib.sha256(canonical.encode("ascii")).hexdigest()[:CALL_HASH_LENGTH]
@@ -120,3 +126,6 @@ def _sorted_items(items: set | frozenset, active: set[int]) -> list:
     encoded = [_encode(item, active) for item in items]
     encoded.sort(key=_canonical)
     return encoded
+
+
+_NO_ARGUMENTS_HASH = _hash_of((), {})

@@ -74,7 +74,7 @@ class AgentServicer(agent_pb2_grpc.AgentServiceServicer):
     def __init__(
         self,
         registry: AgentRegistry,
-        deliver: Callable[[WorkEvent | AgentConnected], None],
+        deliver: Callable[[WorkEvent | AgentConnected | list[WorkEvent]], None],
         print_lines: Callable[[str, LinesLogged, Callable[[], None]], None],
         credentials: CredentialStore,
         heartbeat_interval_s: float = 2.0,
@@ -248,6 +248,9 @@ class AgentServicer(agent_pb2_grpc.AgentServiceServicer):
                     session.output_arrived.set()  # the console has yet to write some: acknowledged next time
 
     def _on_events(self, events: agent_pb2.WorkEvents, session: AgentSession) -> None:
+        # The message's events go to the flow loop together, in order: one put, one wake of the flow thread (woken
+        # by the first of several, it would only wait for this thread to finish the rest).
+        delivered: list[WorkEvent] = []
         for pb in events.events:
             verdict = self.gate.admit(session.agent_id, pb)
             if verdict.rejected is not None:
@@ -268,7 +271,9 @@ class AgentServicer(agent_pb2_grpc.AgentServiceServicer):
                 self._registry.serving.forget(event.work_name, event.attempt)
             elif isinstance(event.body, WorkEndpoint):
                 self._registry.serving.record(session.agent_id, event.work_name, event.attempt, event.body)
-            self._deliver(event)
+            delivered.append(event)
+        if delivered:
+            self._deliver(delivered)
 
     async def _write_commands(self, session: AgentSession, context: grpc.aio.ServicerContext) -> None:
         queue = session.outgoing

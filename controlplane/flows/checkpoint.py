@@ -225,12 +225,17 @@ class Checkpoint:
         attempts = [(name, record["attempt"]) for name, record in changes.works.items()
                     if record["attempt"] > self._attempts.get(name, 0)]
         with self._transaction("write"):
-            self._db.executemany("INSERT OR REPLACE INTO state (component, part, value) VALUES (?, ?, ?)", written)
-            self._db.executemany("DELETE FROM state WHERE component = ? AND part = ?", gone)
-            self._db.executemany("INSERT OR REPLACE INTO works (name, record) VALUES (?, ?)", records)
-            self._db.executemany(
-                "INSERT INTO attempts (name, last) VALUES (?, ?) ON CONFLICT (name) DO UPDATE SET last = "
-                "max(last, excluded.last)", attempts)
+            # Only the statements with rows: a save per call (write-ahead) is on the call path.
+            if written:
+                self._db.executemany("INSERT OR REPLACE INTO state (component, part, value) VALUES (?, ?, ?)", written)
+            if gone:
+                self._db.executemany("DELETE FROM state WHERE component = ? AND part = ?", gone)
+            if records:
+                self._db.executemany("INSERT OR REPLACE INTO works (name, record) VALUES (?, ?)", records)
+            if attempts:
+                self._db.executemany(
+                    "INSERT INTO attempts (name, last) VALUES (?, ?) ON CONFLICT (name) DO UPDATE SET last = "
+                    "max(last, excluded.last)", attempts)
             self._db.execute("UPDATE run SET saved_at = ? WHERE id = 1", (time.time(),))
         self._attempts.update(attempts)
         return True

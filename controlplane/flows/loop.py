@@ -110,7 +110,9 @@ class FlowLoop:
         self.app = app
         self.state_watch = state_watch or StateWatch()
         self.runtime = runtime
-        self.inbox: queue.SimpleQueue[WorkEvent | PlacementPending | StopRequested] = queue.SimpleQueue()
+        self.inbox: queue.SimpleQueue[WorkEvent | PlacementPending | StopRequested | list[WorkEvent]] = (
+            queue.SimpleQueue())
+        """What the asyncio side reports; a list is the events of one agent message, taken in order."""
         self._send_commands = send_commands
         self._on_end = on_end
         self._works_by_name: dict[str, LightningWork] = {}
@@ -246,7 +248,7 @@ class FlowLoop:
             flow._reset_schedules()
         changed = self._rows.collect(self.app)  # the flows' own state changed: run again soon
         changed |= self._take(self.runtime.apply(FlowsRan(tuple(self.app.works), self.ticks)))
-        self._flush()
+        self._flush(state_collected=True)  # FlowsRan changes no state: the walk just done stands for the save
         self.state_watch.changed()
         return ended, changed
 
@@ -280,12 +282,12 @@ class FlowLoop:
         items, self._carried = self._carried, []
         if not items:
             try:
-                items = [self.inbox.get(timeout=timeout_s)]
+                _add(items, self.inbox.get(timeout=timeout_s))
             except queue.Empty:
                 return []
         while True:
             try:
-                items.append(self.inbox.get_nowait())
+                _add(items, self.inbox.get_nowait())
             except queue.Empty:
                 return self._answer_queries(items)
 
@@ -337,10 +339,11 @@ class FlowLoop:
             work = self._works_by_name.get(name)
         return work
 
-    def _flush(self) -> None:
+    def _flush(self, state_collected: bool = False) -> None:
         """Hand the tick's commands to the I/O side, and every ACK_INTERVAL_S the acknowledgements.
 
-        Each acknowledgement goes after the checkpoint that covers it.
+        Each acknowledgement goes after the checkpoint that covers it. ``state_collected``: the app's state was
+        collected since it last changed (one walk of the state per tick, not two).
 
         Write-ahead: a command leaves only once the checkpoint recording it (the call in its work's ledger and
         among the unconfirmed ones, its number, a launch, a stop) is committed, so a control plane restarted from
@@ -352,7 +355,7 @@ class FlowLoop:
         self._outgoing = []
         now = time.monotonic()
         acks_due = now - self._last_ack >= ACK_INTERVAL_S
-        saved = self.save_checkpoint() if outgoing or acks_due else True
+        saved = self.save_checkpoint(state_collected) if outgoing or acks_due else True
         if not saved:
             # Write-ahead: what the checkpoint could not record never leaves; the app is ending, its works stopping.
             outgoing = [command for command in outgoing if isinstance(command, StopWork)]
@@ -363,17 +366,19 @@ class FlowLoop:
         if outgoing:
             self._send_commands(outgoing)
 
-    def save_checkpoint(self) -> bool:
+    def save_checkpoint(self, state_collected: bool = False) -> bool:
         """Commit what changed of the app's state and of the works record; whether the checkpoint holds it.
 
         A failure to write is kept (the app then ends, naming it) and never retried: no later command or
-        acknowledgement may pretend that what it depends on is safe.
+        acknowledgement may pretend that what it depends on is safe. ``state_collected``: the rows that changed are
+        pending already (the caller just collected them).
         """
         if self._checkpoint is None:
             return True
         if self._checkpoint_error is not None:
             return False
-        self._rows.collect(self.app)
+        if not state_collected:
+            self._rows.collect(self.app)
         try:
             self._checkpoint.save(CheckpointChanges(self._rows.take_pending(), self.runtime.take_changed_records()))
         except CheckpointError as exc:
@@ -424,6 +429,14 @@ class FlowLoop:
         log.warning("works_killed", works=sorted(live), reason=f"{reason} during shutdown")
         self._take(self.runtime.apply(AppEnding(f"{reason}: stopping now", 0.0)))
         self._flush()
+
+def _add(items: list, item: object) -> None:
+    """Append an inbox item to ``items``; the events of one agent message (a list) one by one."""
+    if type(item) is list:
+        items.extend(item)
+    else:
+        items.append(item)
+
 
 def _internal_error(exc: BaseException) -> AppEnded:
     """The end of an app whose flow thread failed on our side (the traceback only at --log-level debug)."""

@@ -287,6 +287,17 @@ class TestCommandsAndEvents:
         h.wait_end()
         assert h.app.root.job.has_succeeded and h.app.root.job.num_successes == 1
 
+    def test_events_of_one_agent_message_are_applied_in_order(self, harness):
+        """A list in the inbox (the events of one agent message, delivered with one put) is applied event by event."""
+        h = harness(WaitsForWork())
+        [call] = wait_until(lambda: h.sent(RunCall), timeout_s=END_TIMEOUT_S)
+        h.loop.inbox.put([WorkEvent("root.job", 1, seq, body) for seq, body in enumerate((
+            StatusChanged(call.call_hash, make_status("running")),
+            StatusChanged(call.call_hash, make_status("succeeded")),
+            VarsChanged({"count": 3})), start=1)])
+        assert h.wait_end() == AppEnded(0)
+        assert h.app.root.job.has_succeeded and h.app.root.job.count == 3
+
     def test_teardown_stops_live_works_and_waits_for_their_exit(self, harness):
         """At the end the loop sends StopWork to live works and ends once they exit, recording stopped."""
         h = harness(WaitsForWork(), grace_s=30.0)
