@@ -358,7 +358,7 @@ class CredentialStore:
         secret = secrets.token_urlsafe(32)
         agent.digest = _digest(secret)
         agent.issued_at = time.time()
-        self._save()
+        self._save(changed=agent)
         log.warning("agent_join_repeated", agent_id=agent.agent_id, name=agent.name, token_id=agent.joined_with,
                     reason="it never showed it received the credential of its join (a welcome lost with the "
                            "control plane or the connection)")
@@ -369,7 +369,7 @@ class CredentialStore:
         record = self._agents.get(agent_id)
         if record is not None and not record.holds_credential:
             record.holds_credential = True
-            self._save()
+            self._save(changed=record)
             log.info("agent_credential_held", agent_id=agent_id, name=record.name, token_id=record.joined_with)
 
     def agent(self, agent_id: str) -> AgentRecord:
@@ -421,8 +421,7 @@ class CredentialStore:
             record = named[0]
         if record.revoked_at is None:
             record.revoked_at = time.time()
-            self._saved_agents.pop(record.agent_id, None)
-            self._save()
+            self._save(changed=record)
             log.warning("agent_revoked", agent_id=record.agent_id, name=record.name)
         return record
 
@@ -488,7 +487,10 @@ class CredentialStore:
             if key.expires_at is None or key.expires_at > now:
                 self._keys[key.key_id] = key
 
-    def _save(self) -> None:
+    def _save(self, changed: AgentRecord | None = None) -> None:
+        """Write the store; ``changed``: an agent record changed in place since it was last saved."""
+        if changed is not None:
+            self._saved_agents.pop(changed.agent_id, None)
         if self._path is None:
             return
         agents = self._saved_agents

@@ -81,6 +81,23 @@ class TestJoin:
         with pytest.raises(CredentialRefusedError, match="unknown agent credential"):
             restarted.authenticate(lost)
 
+    def test_a_repeated_join_and_a_held_credential_outlive_a_restart(self, tmp_path: Path) -> None:
+        """What a repeated join and a held credential change is saved: after another restart the new credential
+        works, the lost one does not, and the join can no longer be repeated."""
+        path = tmp_path / "credentials.json"
+        first = CredentialStore(OPERATOR, path)
+        issued = first.issue_join_token(uses=1)
+        lost, _ = first.join(issued.token_id, "a1", "alpha")
+        second = CredentialStore(OPERATOR, path)
+        credential, _ = second.join(second.authenticate(issued.token).subject, "a1", "alpha")
+        second.credential_held("a1")
+        third = CredentialStore(OPERATOR, path)
+        assert third.authenticate(credential).subject == "a1"
+        with pytest.raises(CredentialRefusedError, match="unknown agent credential"):
+            third.authenticate(lost)
+        with pytest.raises(CredentialRefusedError, match="already used"):
+            third.authenticate(issued.token)
+
     def test_a_join_is_not_repeated_once_its_credential_is_held(self, store: CredentialStore) -> None:
         """Once the agent showed it holds its credential (a message after the welcome, or any use of it), its
         one-time token is used up for everyone, that agent included."""
