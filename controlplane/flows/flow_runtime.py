@@ -269,16 +269,16 @@ class FlowRuntime:
         """
         now = self._clock()
         stops: list[Instruction] = []
+        idle: list[str] = []
         for name in sorted(self._timed):
             process = self.works[name]
             if (process.is_waiting_for_machine and process.wait_timeout_s is not None
                     and now - process.launched_at >= process.wait_timeout_s):
                 stops.extend(self._wait_timed_out(name, process, check.cause))
-        idle = [name for name in sorted(self._timed)
-                if self.works[name].is_idle and self.works[name].idle_timeout_s is not None]
-        for name in idle:
-            if self.works[name].idle_since is None:
-                self.works[name].idle_since = now
+            elif process.is_idle and process.idle_timeout_s is not None:
+                if process.idle_since is None:
+                    process.idle_since = now
+                idle.append(name)
         # A gang is stopped for idleness only whole (decided before any of its nodes is stopped).
         busy_gangs = {m.gang for name in idle if (m := self._gang_of(name)) is not None
                       and not self.gangs.all_idle_past(m, now)}
